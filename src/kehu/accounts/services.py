@@ -1,0 +1,147 @@
+"""Writes for users, departments and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.accounts.models import ApiToken, Department, Role, User
+from kehu.core.errors import InvalidInput
+from kehu.core.history import stamp
+from kehu.core.services import invalid_input_from, validate
+
+TOKEN_PREFIX = "kehu_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str  # shown to the user once, never stored
+
+
+def token_create(*, user: User, name: str, expires_at: datetime | None = None) -> IssuedToken:
+    name = name.strip()
+    if not name:
+        raise InvalidInput(errors={"name": [_("Give the token a name.")]})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput(errors={"expires_at": [_("The expiry must be in the future.")]})
+    prefix = secrets.token_hex(4)
+    while ApiToken.objects.filter(prefix=prefix).exists():
+        prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=name[:100],
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        expires_at=expires_at,
+    )
+    return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}{prefix}_{secret}")
+
+
+def token_revoke(*, user: User, token_id: int) -> ApiToken:
+    token = ApiToken.objects.get(pk=token_id, user=user)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def token_authenticate(raw: str) -> User | None:
+    """The active user behind a presented token, or None (unknown, revoked, expired, inactive)."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    prefix, _sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
+    if not prefix or not secret:
+        return None
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
+        return None
+    if not token.is_active or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def department_create(
+    *, name: str, parent: Department | None = None, actor: Any = None
+) -> Department:
+    department = Department(name=name.strip(), parent=parent)
+    validate(department, exclude=["path"])
+    stamp(department, actor=actor)
+    department.save()
+    return department
+
+
+def department_get_or_create_path(names: list[str], *, actor: Any = None) -> Department:
+    """Find or create a chain like ["华东区", "上海组"] and return the last department."""
+    parent: Department | None = None
+    for name in names:
+        found = Department.objects.filter(parent=parent, name=name).first()
+        parent = found or department_create(name=name, parent=parent, actor=actor)
+    assert parent is not None
+    return parent
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    role: str,
+    password: str | None = None,
+    department: Department | None = None,
+    display_name: str = "",
+    email: str = "",
+    actor: Any = None,
+) -> User:
+    if role not in Role.values:
+        raise InvalidInput(
+            errors={
+                "role": [
+                    _("Unknown role %(role)s; use one of %(roles)s.")
+                    % {"role": role, "roles": ", ".join(Role.values)}
+                ]
+            }
+        )
+    if User.objects.filter(username=username).exists():
+        raise InvalidInput(errors={"username": [_("A user with this name already exists.")]})
+    user = User(
+        username=username,
+        role=role,
+        department=department,
+        display_name=display_name,
+        email=email,
+        is_staff=role == Role.ADMIN,
+    )
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise InvalidInput(errors={"password": list(error.messages)}) from error
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as error:
+        raise invalid_input_from(error) from error
+    stamp(user, actor=actor)
+    user.save()
+    return user

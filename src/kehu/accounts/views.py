@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from kehu.accounts import selectors, services
+from kehu.accounts.forms import ProfileForm, TokenCreateForm
+from kehu.accounts.models import ApiToken, User
+from kehu.core.access import is_admin
+from kehu.core.errors import KehuError
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, _("Your password was changed."))
+        return super().form_valid(form)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    user = cast(User, request.user)
+    profile_form = ProfileForm(instance=user)
+    token_form = TokenCreateForm()
+    issued = None
+    if request.method == "POST" and request.POST.get("action") == "profile":
+        profile_form = ProfileForm(request.POST, instance=user)
+        if profile_form.is_valid():
+            profile_form.save()
+            messages.success(request, _("Your profile was saved."))
+            return redirect("accounts:profile")
+    elif request.method == "POST" and request.POST.get("action") == "create_token":
+        token_form = TokenCreateForm(request.POST)
+        if token_form.is_valid():
+            try:
+                issued = services.token_create(
+                    user=user,
+                    name=token_form.cleaned_data["name"],
+                    expires_at=token_form.cleaned_data["expires_at"],
+                )
+            except KehuError as error:
+                for field, errors in error.errors.items():
+                    token_form.add_error(field if field in token_form.fields else None, errors)
+            else:
+                token_form = TokenCreateForm()
+    context = {
+        "profile_form": profile_form,
+        "token_form": token_form,
+        "issued": issued,
+        "tokens": selectors.token_list(user=user),
+    }
+    return render(request, "accounts/profile.html", context)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = services.token_revoke(user=cast(User, request.user), token_id=token_id)
+    except ApiToken.DoesNotExist:
+        messages.error(request, _("No such token."))
+    else:
+        messages.success(request, _("Token “%(name)s” was revoked.") % {"name": token.name})
+    return redirect("accounts:profile")
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the UI language and remember it on the signed-in user's profile."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    user = request.user
+    if isinstance(user, User) and language in {"zh-hans", "en"}:
+        user.language = language
+        user.save(update_fields=["language"])
+    target = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        target = "/"
+    if isinstance(response, HttpResponseRedirect):
+        response["Location"] = target
+    return response
+
+
+@login_required
+def organisation(request: HttpRequest) -> HttpResponse:
+    if not is_admin(request.user):
+        raise PermissionDenied
+    context = {
+        "departments": selectors.department_tree(),
+        "users": selectors.user_list(),
+    }
+    return render(request, "accounts/settings.html", context)

@@ -1,0 +1,24 @@
+"""The REST API: one NinjaAPI under /api/v1 that mounts each app's router."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from kehu import __version__
+from kehu.accounts.api import router as accounts_router
+from kehu.core.api import BearerTokenAuth, ORJSONRenderer, SessionAuth, install_error_handlers
+from kehu.customers.api import contacts_router, customers_router
+
+api = NinjaAPI(
+    title="Kehu CRM API",
+    version=__version__,
+    description="REST API of Kehu. Authenticate with `Authorization: Bearer <token>`.",
+    urls_namespace="api",
+    auth=[BearerTokenAuth(), SessionAuth()],
+    renderer=ORJSONRenderer(),
+)
+install_error_handlers(api)
+
+api.add_router("/users", accounts_router)
+api.add_router("/customers", customers_router)
+api.add_router("/contacts", contacts_router)

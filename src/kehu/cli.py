@@ -1,0 +1,158 @@
+"""The ``kehu`` command: serve, demo, user add, worker, import, export, manage."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def cmd_serve(options: argparse.Namespace) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    _manage("migrate", "--noinput", "-v", "0")
+    _manage("collectstatic", "--noinput", "-v", "0")
+    worker = None
+    if not settings.REDIS_URL and not options.no_worker:
+        # Embedded default: jobs live in SQLite and this process supervises their worker.
+        worker = subprocess.Popen([sys.executable, "-m", "kehu.cli", "worker"])
+    try:
+        from kehu.core.server import run_gunicorn
+
+        run_gunicorn(host=options.host, port=options.port, workers=options.workers)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def cmd_worker(options: argparse.Namespace) -> int:
+    _setup_django()
+    _manage("run_huey", "--workers", str(options.workers))
+    return 0
+
+
+def cmd_demo(options: argparse.Namespace) -> int:
+    _setup_django()
+    _manage("migrate", "--noinput", "-v", "0")
+    from kehu.core.demo import load_demo
+
+    report = load_demo(customers=options.customers, seed=options.seed, if_empty=options.if_empty)
+    print(report)
+    return 0
+
+
+def cmd_user_add(options: argparse.Namespace) -> int:
+    _setup_django()
+    from kehu.accounts import services
+    from kehu.accounts.models import Department
+    from kehu.core.context import acting_context, new_request_id
+    from kehu.core.errors import KehuError
+
+    department: Department | None = None
+    try:
+        with acting_context(new_request_id("cli")):
+            if options.department:
+                names = [part.strip() for part in options.department.split("/") if part.strip()]
+                department = services.department_get_or_create_path(names)
+            user = services.user_create(
+                username=options.username,
+                role=options.role,
+                password=options.password,
+                department=department,
+                email=options.email or "",
+            )
+            print(f"Created user {user.username} ({user.get_role_display()})")
+            if options.token:
+                issued = services.token_create(user=user, name="cli")
+                print(issued.plaintext)
+    except KehuError as error:
+        print(f"kehu user add: {error.detail}", file=sys.stderr)
+        for field, messages in error.errors.items():
+            for message in messages:
+                print(f"  {field}: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_manage(options: argparse.Namespace) -> int:
+    _setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["kehu manage", *options.args])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kehu", description="Kehu CRM")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate and serve the web UI and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="web worker processes")
+    serve.add_argument("--no-worker", action="store_true", help="do not start the job worker")
+    serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run the background job worker")
+    worker.add_argument("--workers", type=int, default=2)
+    worker.set_defaults(handler=cmd_worker)
+
+    demo = commands.add_parser("demo", help="load demo data and demo users of every role")
+    demo.add_argument("--customers", type=int, default=200)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database has customers"
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True)
+    add.add_argument("--department", help='department path, e.g. "华东区/上海组"')
+    add.add_argument("--password")
+    add.add_argument("--email")
+    add.add_argument("--token", action="store_true", help="print an API token on the last line")
+    add.set_defaults(handler=cmd_user_add)
+
+    manage = commands.add_parser("manage", help="run a Django management command")
+    manage.add_argument("args", nargs=argparse.REMAINDER)
+    manage.set_defaults(handler=cmd_manage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    handler: Any = options.handler
+    try:
+        return int(handler(options))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

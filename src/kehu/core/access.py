@@ -1,0 +1,165 @@
+"""Row scope and field masking: the one access-control mechanism of Kehu.
+
+Every model with owned rows uses ``ScopedQuerySet`` as its manager and declares an
+``AccessPolicy``. Every read path (selectors, API, UI, search, reports, exports, downloads)
+starts from ``Model.objects.visible_to(user)``; every write path from ``editable_by(user)``.
+A row outside the scope answers 404, never 403, so its existence does not leak.
+
+Roles (DESIGN.md): admin sees everything; a manager sees their department and the departments
+below it; sales sees what it owns or what is shared with it; service and marketing get what
+the model's policy grants them. Sensitive fields are visible to the owner, managers above the
+record's department, and admins only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import models
+from django.db.models import Q
+from django.http import Http404
+
+if TYPE_CHECKING:
+    from kehu.accounts.models import User
+
+M = TypeVar("M", bound=models.Model)
+
+MASK = "***"
+ALL_ROWS = Q()
+NO_ROWS = Q(pk__in=[])
+
+
+def is_admin(user: Any) -> bool:
+    return bool(user.is_active and (user.is_superuser or getattr(user, "role", "") == "admin"))
+
+
+def managed_department_ids(user: Any) -> frozenset[int]:
+    """Departments a manager answers for: their own and every one below it (cached per user)."""
+    cached = getattr(user, "_kehu_managed_departments", None)
+    if cached is not None:
+        return cached
+    ids: frozenset[int] = frozenset()
+    if user.is_active and getattr(user, "role", "") == "manager" and user.department_id:
+        from kehu.accounts.models import Department
+
+        path = Department.objects.filter(pk=user.department_id).values_list("path", flat=True)
+        ids = frozenset(
+            Department.objects.filter(path__startswith=path[:1].get()).values_list("id", flat=True)
+        )
+    user._kehu_managed_departments = ids
+    return ids
+
+
+ShareLookup = Callable[["User", bool], models.QuerySet[Any]]
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """How one model's rows are scoped.
+
+    ``owner_field`` and ``department_field`` name the columns that decide ownership;
+    ``shared_ids`` returns the primary keys shared with a user (read, or read-write);
+    ``role_view`` grants extra rows per role (e.g. marketing reads every customer);
+    ``sensitive_fields`` are masked for users without full access to the row.
+    """
+
+    owner_field: str = "owner"
+    department_field: str | None = "department"
+    shared_ids: ShareLookup | None = None
+    role_view: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
+    role_edit: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
+    sensitive_fields: tuple[str, ...] = ()
+
+    def _team_filter(self, user: Any) -> Q:
+        departments = managed_department_ids(user)
+        scope = Q(**{self.owner_field: user})
+        if departments and self.department_field:
+            scope |= Q(**{f"{self.department_field}__in": departments})
+        return scope
+
+    def _scope(self, user: Any, *, write: bool) -> Q:
+        if not (user and user.is_authenticated and user.is_active):
+            return NO_ROWS
+        if is_admin(user):
+            return ALL_ROWS
+        scope = self._team_filter(user)
+        extra = (self.role_edit if write else self.role_view).get(getattr(user, "role", ""))
+        if extra is not None:
+            scope |= extra(user)
+        if self.shared_ids is not None:
+            scope |= Q(pk__in=self.shared_ids(user, write))
+        return scope
+
+    def view_filter(self, user: Any) -> Q:
+        return self._scope(user, write=False)
+
+    def edit_filter(self, user: Any) -> Q:
+        return self._scope(user, write=True)
+
+    def has_full_access(self, user: Any, row: models.Model) -> bool:
+        """Owner, a manager above the row's department, or admin: may see sensitive fields."""
+        if is_admin(user):
+            return True
+        owner_id = getattr(row, f"{self.owner_field}_id", None)
+        if owner_id is not None and owner_id == user.pk:
+            return True
+        if self.department_field:
+            department_id = getattr(row, f"{self.department_field}_id", None)
+            return department_id is not None and department_id in managed_department_ids(user)
+        return False
+
+    def masked_fields(self, user: Any, row: models.Model) -> frozenset[str]:
+        if not self.sensitive_fields or self.has_full_access(user, row):
+            return frozenset()
+        return frozenset(self.sensitive_fields)
+
+
+class ScopedQuerySet(models.QuerySet[M], Generic[M]):
+    """QuerySet whose ``visible_to`` / ``editable_by`` apply the model's ``access_policy``."""
+
+    def _policy(self) -> AccessPolicy:
+        policy = getattr(self.model, "access_policy", None)
+        if not isinstance(policy, AccessPolicy):
+            raise TypeError(f"{self.model.__name__} declares no access_policy")
+        return policy
+
+    def visible_to(self, user: Any) -> ScopedQuerySet[M]:
+        return self.filter(self._policy().view_filter(user))
+
+    def editable_by(self, user: Any) -> ScopedQuerySet[M]:
+        return self.filter(self._policy().edit_filter(user))
+
+
+def policy_of(model: type[models.Model] | models.Model) -> AccessPolicy:
+    policy = getattr(model, "access_policy", None)
+    if not isinstance(policy, AccessPolicy):
+        raise TypeError(f"{model} declares no access_policy")
+    return policy
+
+
+def get_visible_or_404(queryset: models.QuerySet[M], user: Any, **lookup: Any) -> M:
+    scoped: Any = queryset
+    try:
+        return scoped.visible_to(user).get(**lookup)
+    except ObjectDoesNotExist as missing:
+        raise Http404(str(queryset.model._meta.verbose_name)) from missing
+
+
+def get_editable_or_404(queryset: models.QuerySet[M], user: Any, **lookup: Any) -> M:
+    """A row the user can see but not edit also answers 404 to them on write paths."""
+    scoped: Any = queryset
+    try:
+        return scoped.editable_by(user).get(**lookup)
+    except ObjectDoesNotExist as missing:
+        raise Http404(str(queryset.model._meta.verbose_name)) from missing
+
+
+def mask_values(data: dict[str, Any], hidden: Iterable[str]) -> dict[str, Any]:
+    """Replace hidden fields' values by None (API) so clients can tell "masked" from "empty"."""
+    for name in hidden:
+        if name in data:
+            data[name] = None
+    return data

@@ -1,0 +1,117 @@
+"""API plumbing shared by every router: authentication, JSON errors, renderer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import BaseRenderer
+from ninja.security import APIKeyCookie, HttpBearer
+
+from kehu.core.errors import KehuError
+from kehu.core.services import invalid_input_from
+
+logger = logging.getLogger(__name__)
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+class BearerTokenAuth(HttpBearer):
+    """``Authorization: Bearer kehu_…`` with a personal API token."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        from kehu.accounts.services import token_authenticate
+
+        user = token_authenticate(token)
+        if user is not None:
+            request.user = user  # history and selectors read the acting user from here
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The browser's session cookie; unsafe methods must carry the CSRF token."""
+
+    param_name = "sessionid"
+
+    def __init__(self) -> None:
+        super().__init__(csrf=True)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+def _error(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+def _location(loc: Any) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "payload")]
+    return ".".join(parts) or "__all__"
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    """Every failure answers ``{"detail", "code", "errors"?}`` with the right status."""
+
+    @api.exception_handler(KehuError)
+    def kehu_error(request: HttpRequest, exc: KehuError) -> HttpResponse:
+        return _error(api, request, exc.status, exc.payload())
+
+    @api.exception_handler(NinjaValidationError)
+    def ninja_validation(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        errors: dict[str, list[str]] = {}
+        for item in exc.errors:
+            errors.setdefault(_location(item.get("loc", ())), []).append(str(item.get("msg", "")))
+        if errors.keys() == {"__all__"} and any("JSON" in m for m in errors["__all__"]):
+            body = {"detail": _("The request body is not valid JSON."), "code": "malformed_json"}
+            return _error(api, request, 400, body)
+        detail = _("The input is not valid.")
+        return _error(api, request, 422, {"detail": detail, "code": "invalid", "errors": errors})
+
+    @api.exception_handler(DjangoValidationError)
+    def django_validation(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        error = invalid_input_from(exc)
+        return _error(api, request, error.status, error.payload())
+
+    @api.exception_handler(AuthenticationError)
+    def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        detail = _("Authentication required: sign in or send a valid Bearer token.")
+        return _error(api, request, 401, {"detail": detail, "code": "not_authenticated"})
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return _error(api, request, 404, {"detail": _("Not found."), "code": "not_found"})
+
+    @api.exception_handler(PermissionDenied)
+    def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+        detail = str(exc) or _("Your role does not allow this action.")
+        return _error(api, request, 403, {"detail": detail, "code": "forbidden"})
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        code = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed"}.get(
+            exc.status_code, "error"
+        )
+        return _error(api, request, exc.status_code, {"detail": str(exc), "code": code})
+
+    @api.exception_handler(Exception)
+    def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("API error on %s %s", request.method, request.path)
+        detail = _("Internal error; the request id identifies it in the server log.")
+        body = {"detail": detail, "code": "server_error"}
+        return _error(api, request, 500, body)

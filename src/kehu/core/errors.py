@@ -1,0 +1,54 @@
+"""Errors raised by services; the API and the UI turn them into 4xx answers and form errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class KehuError(Exception):
+    status = 400
+    code = "invalid"
+    default_detail: Any = _("The request is not valid.")
+
+    def __init__(
+        self,
+        detail: Any = None,
+        *,
+        code: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.detail = str(detail if detail is not None else self.default_detail)
+        self.code = code or self.code
+        self.errors = errors or {}
+        self.extra = extra or {}
+        super().__init__(self.detail)
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(KehuError):
+    status = 422
+
+
+class Forbidden(KehuError):
+    status = 403
+    code = "forbidden"
+    default_detail = _("Your role does not allow this action.")
+
+
+class Conflict(KehuError):
+    status = 409
+    code = "conflict"
+    default_detail = _("The record was changed by someone else; reload it and try again.")
+
+
+class StaleVersion(Conflict):
+    code = "stale_version"

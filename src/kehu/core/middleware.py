@@ -1,0 +1,96 @@
+"""Request-wide middleware: request ids, security headers, JSON errors under /api/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from kehu.core.context import acting_context, new_request_id
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+API_PREFIX = "/api/"
+
+# Our own scripts and styles only; htmx needs no eval as long as templates avoid hx-on.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'self'",
+    ]
+)
+
+
+class RequestIdMiddleware:
+    """Give each request an id (or take a proxy's X-Request-ID) for history rows and logs."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming[:40] if incoming.isascii() and incoming else new_request_id()
+        with acting_context(request_id):
+            request.request_id = request_id  # type: ignore[attr-defined]
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+def json_error(status: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def api_error_body(response: HttpResponse) -> HttpResponse:
+    """Turn a non-JSON error answer (router 404, 405, CSRF 403…) into the API's JSON shape."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    status = response.status_code
+    detail = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    replacement = json_error(status, detail, ERROR_CODES.get(status, "error"))
+    if "Allow" in response:
+        replacement["Allow"] = response["Allow"]
+    return replacement
+
+
+class ApiJsonErrorsMiddleware:
+    """Nothing under /api/ ever answers with an HTML error page."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX) and response.status_code >= 400:
+            return api_error_body(response)
+        return response

@@ -1,0 +1,48 @@
+"""The main menu. Each planned module has an entry; an entry appears once its app serves the URL.
+
+Apps are added to INSTALLED_APPS as they are built, so the menu never links to a page that
+does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str | Promise
+    url_name: str
+    icon: str
+    roles: frozenset[str] | None = None  # None: every role
+
+
+MENU: tuple[MenuItem, ...] = (
+    MenuItem(_("Dashboard"), "core:dashboard", "speedometer2"),
+    MenuItem(_("Customers"), "customers:list", "building"),
+    MenuItem(_("Leads"), "leads:list", "funnel"),
+    MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
+    MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
+    MenuItem(_("Service"), "service:tickets", "headset"),
+    MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
+    MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
+    MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
+)
+
+
+def menu_for(role: str, is_superuser: bool, namespace: str = "") -> list[dict[str, object]]:
+    entries: list[dict[str, object]] = []
+    for item in MENU:
+        if item.roles is not None and role not in item.roles and not is_superuser:
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        active = bool(namespace) and item.url_name.split(":")[0] == namespace
+        entries.append({"label": item.label, "url": url, "icon": item.icon, "active": active})
+    return entries

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from kehu.core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+]

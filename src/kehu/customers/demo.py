@@ -1,0 +1,188 @@
+"""Realistic demo customers in bulk: Chinese company names across industries and provinces.
+
+Built for N = 1,000,000: names are assembled from parts whose pinyin is computed once, rows
+go in with bulk_create in batches, and numbers are reserved in blocks per prefix.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from kehu.accounts.models import Role
+from kehu.core import config
+from kehu.customers import numbering
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomerStatus,
+    EmployeesBand,
+    Grade,
+    Industry,
+    Priority,
+    Region,
+    RevenueBand,
+    Source,
+    Tag,
+)
+from kehu.customers.normalize import company_key, fold, pinyin_keys
+
+BATCH = 5000
+BRAND_WORDS = list(
+    "华瑞德兴恒泰安康盛达信诚通宏远鑫源博创新智联合众嘉和中天明辉精工科达永隆佳乐美丰腾飞启航"
+)
+TRADES = {
+    "C": ["机械设备", "精密制造", "电子科技", "新材料", "汽车零部件", "包装制品", "医疗器械"],
+    "I": ["软件", "信息技术", "网络科技", "数据服务", "云计算"],
+    "F": ["贸易", "商贸", "供应链", "电子商务"],
+    "E": ["建设工程", "建筑装饰", "安装工程"],
+    "M": ["检测技术", "工程设计", "技术咨询"],
+    "L": ["企业管理咨询", "广告传媒", "人力资源"],
+    "G": ["物流", "国际货运代理", "仓储服务"],
+    "H": ["餐饮管理", "酒店管理"],
+}
+SUFFIXES = ["有限公司", "有限公司", "有限公司", "股份有限公司", "有限责任公司"]
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾")
+GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红")
+TITLES = ["采购经理", "技术总监", "总经理", "财务经理", "行政主管", "IT经理", "生产经理"]
+NEEDS = [
+    "希望提升售后响应速度",
+    "需要一套客户管理系统，预算约20万",
+    "关注设备能耗和维护成本",
+    "计划明年扩产，需要配套解决方案",
+    "对数据安全和本地部署有要求",
+]
+PREDEFINED_TAGS = [
+    "高意向客户",
+    "制造业",
+    "高意向-预算50万+",
+    "低意向-仅咨询",
+    "竞品A客户",
+    "重点客户",
+]
+
+
+def _weighted_owner(rng: random.Random, owners: list[Any]) -> Any:
+    # Skewed like a real team: the first reps hold most customers.
+    return owners[min(int(rng.paretovariate(1.2)) - 1, len(owners) - 1)]
+
+
+def generate_customers(*, count: int, seed: int, users: list[Any]) -> int:
+    if count <= 0:
+        return 0
+    rng = random.Random(seed)
+    owners = [u for u in users if u.role in (Role.SALES, Role.MANAGER)] or users
+    divisions = {section: list(Industry.objects.filter(parent_id=section)) for section in TRADES}
+    cities = list(Region.objects.filter(level=2).exclude(abbreviation__in=["TW", "HK", "MO"]))
+    tags = [
+        Tag.objects.get_or_create(name=name, defaults={"is_predefined": True})[0]
+        for name in PREDEFINED_TAGS
+    ]
+    pattern = config.get("customers.number_pattern")
+    today = timezone.localdate()
+    now = timezone.now()
+    created = 0
+    while created < count:
+        size = min(BATCH, count - created)
+        created += _insert_batch(rng, size, owners, divisions, cities, tags, pattern, today, now)
+    return created
+
+
+@transaction.atomic
+def _insert_batch(
+    rng: random.Random,
+    size: int,
+    owners: list[Any],
+    divisions: dict[str, list[Industry]],
+    cities: list[Region],
+    tags: list[Tag],
+    pattern: str,
+    today: date,
+    now: Any,
+) -> int:
+    rows: list[Customer] = []
+    by_prefix: dict[str, list[Customer]] = defaultdict(list)
+    formats: dict[str, str] = {}
+    for _index in range(size):
+        section = rng.choice(list(TRADES))
+        industry = rng.choice(divisions[section])
+        city = rng.choice(cities)
+        city_name = city.parent.name if city.parent else city.name
+        city_short = city_name.rstrip("市省") or city_name
+        brand = rng.choice(BRAND_WORDS) + rng.choice(BRAND_WORDS)
+        name = f"{city_short}{brand}{rng.choice(TRADES[section])}{rng.choice(SUFFIXES)}"
+        owner = _weighted_owner(rng, owners)
+        created_at = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1440))
+        status = rng.choices(list(CustomerStatus), weights=[45, 30, 20, 5])[0]
+        full, initials = pinyin_keys(fold(name))
+        customer = Customer(
+            name=name,
+            industry=industry,
+            region=city,
+            employees_band=rng.choice(list(EmployeesBand)),
+            revenue_band=rng.choice(list(RevenueBand)),
+            source=rng.choice(list(Source)),
+            source_detail=rng.choice(
+                ["", "展会-2024年3月上海行业展-展位A12", "官网留言", "老客户推荐"]
+            ),
+            initial_need=rng.choice(NEEDS),
+            address=f"{city} {rng.randint(1, 999)}号",
+            status=status,
+            owner=owner,
+            department_id=owner.department_id,
+            created_by=owner,
+            priority=rng.choice(list(Priority)),
+            grade=rng.choices(list(Grade), weights=[10, 30, 40, 20])[0],
+            annual_budget=Decimal(rng.randrange(5, 500) * 10000),
+            created_at=created_at,
+            contact_info_updated_at=created_at + timedelta(days=rng.randint(0, 60)),
+            first_contact_at=created_at + timedelta(hours=rng.randint(1, 72)),
+            verified_at=created_at + timedelta(hours=rng.randint(2, 48))
+            if rng.random() < 0.7
+            else None,
+            name_key=company_key(name),
+        )
+        customer.search_text = " ".join([fold(name), full, initials])
+        prefix, seq_format = numbering.prefix_for(
+            pattern, industry=industry, region=city, kind=customer.kind, on=today
+        )
+        formats[prefix] = seq_format
+        by_prefix[prefix].append(customer)
+        rows.append(customer)
+    for prefix, members in by_prefix.items():
+        first = numbering.reserve(prefix, len(members))
+        for offset, customer in enumerate(members):
+            customer.number = prefix + formats[prefix].format(seq=first + offset)
+            customer.search_text = f"{customer.search_text} {customer.number.lower()}"
+    Customer.objects.bulk_create(rows, batch_size=1000)
+    contacts: list[Contact] = []
+    tag_links = []
+    for customer in rows:
+        for position in range(rng.choice([1, 2, 2, 3])):
+            person = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
+            mobile = f"+861{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+            contacts.append(
+                Contact(
+                    customer=customer,
+                    name=person,
+                    title=rng.choice(TITLES),
+                    mobile=mobile,
+                    email=f"{''.join(pinyin_keys(person)[0])}{rng.randint(1, 99)}@example.cn",
+                    is_primary=position == 0,
+                    is_decision_maker=position == 0 and rng.random() < 0.6,
+                    created_at=customer.created_at,
+                )
+            )
+        if rng.random() < 0.4:
+            tag_links.append(
+                Customer.tags.through(customer_id=customer.pk, tag_id=rng.choice(tags).pk)
+            )
+    Contact.objects.bulk_create(contacts, batch_size=2000)
+    Customer.tags.through.objects.bulk_create(tag_links, batch_size=2000)
+    return len(rows)

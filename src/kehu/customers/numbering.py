@@ -1,0 +1,69 @@
+"""Customer numbers (客户编号) from a configurable pattern, unique and never reused.
+
+The pattern's fixed part (everything before ``{seq}``) names a sequence row; the row is locked
+while a number is taken, so concurrent creations on PostgreSQL and SQLite never collide, and a
+number once taken is never handed out again, even if its customer is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kehu.core import config
+from kehu.core.errors import InvalidInput
+from kehu.customers.models import CustomerKind, Industry, NumberSequence, Region
+
+UNKNOWN = "X"
+KIND_CODES: dict[str, str] = {CustomerKind.COMPANY: "B2B", CustomerKind.INDIVIDUAL: "B2C"}
+ALLOWED_FIELDS = {"industry", "region", "kind", "year", "seq"}
+_SEQ = re.compile(r"\{seq(:[^}]*)?\}")
+
+
+def check_pattern(pattern: str) -> None:
+    fields = {name for _text, name, _spec, _conv in string.Formatter().parse(pattern) if name}
+    unknown = fields - ALLOWED_FIELDS
+    if unknown or len(_SEQ.findall(pattern)) != 1 or not pattern.rstrip().endswith("}"):
+        raise InvalidInput(
+            _("A number pattern must end with {seq} and may use only %(fields)s.")
+            % {"fields": ", ".join(sorted(ALLOWED_FIELDS))}
+        )
+
+
+def prefix_for(
+    pattern: str, *, industry: Industry | None, region: Region | None, kind: str, on: date
+) -> tuple[str, str]:
+    """The pattern's fixed part for this customer, and the format of its sequence."""
+    check_pattern(pattern)
+    match = _SEQ.search(pattern)
+    assert match is not None
+    head = pattern[: match.start()]
+    seq_format = "{seq" + (match.group(1) or "") + "}"
+    values = {
+        "industry": industry.section_code if industry else UNKNOWN,
+        "region": region.abbreviation if region else UNKNOWN,
+        "kind": KIND_CODES.get(kind, UNKNOWN),
+        "year": on.year,
+    }
+    return head.format(**values), seq_format
+
+
+@transaction.atomic
+def reserve(prefix: str, count: int = 1) -> int:
+    """Take ``count`` consecutive sequence values for ``prefix``; return the first one."""
+    NumberSequence.objects.bulk_create([NumberSequence(prefix=prefix)], ignore_conflicts=True)
+    sequence = NumberSequence.objects.select_for_update().get(prefix=prefix)
+    first = sequence.last_value + 1
+    sequence.last_value += count
+    sequence.save(update_fields=["last_value"])
+    return first
+
+
+def next_number(*, industry: Industry | None, region: Region | None, kind: str, on: date) -> str:
+    pattern = config.get("customers.number_pattern")
+    prefix, seq_format = prefix_for(pattern, industry=industry, region=region, kind=kind, on=on)
+    return prefix + seq_format.format(seq=reserve(prefix))

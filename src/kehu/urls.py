@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from kehu.api import api
+
+handler404 = "kehu.core.views.page_not_found"
+handler500 = "kehu.core.views.server_error"
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("kehu.accounts.urls")),
+    path("customers/", include("kehu.customers.urls")),
+    path("", include("kehu.core.urls")),
+]
