@@ -8,6 +8,10 @@ from kehu import __version__
 from kehu.accounts.api import router as accounts_router
 from kehu.core.api import BearerTokenAuth, ORJSONRenderer, SessionAuth, install_error_handlers
 from kehu.customers.api import contacts_router, customers_router
+from kehu.followups.api import router as followups_router
+from kehu.leads.api import router as leads_router
+from kehu.notifications.api import router as notifications_router
+from kehu.opportunities.api import router as opportunities_router
 
 api = NinjaAPI(
     title="Kehu CRM API",
@@ -22,3 +26,7 @@ install_error_handlers(api)
 api.add_router("/users", accounts_router)
 api.add_router("/customers", customers_router)
 api.add_router("/contacts", contacts_router)
+api.add_router("/leads", leads_router)
+api.add_router("/", followups_router)  # /followups and /tasks
+api.add_router("/notifications", notifications_router)
+api.add_router("/opportunities", opportunities_router)

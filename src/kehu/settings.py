@@ -53,6 +53,10 @@ INSTALLED_APPS = [
     "kehu.core",
     "kehu.accounts",
     "kehu.customers",
+    "kehu.notifications",
+    "kehu.followups",
+    "kehu.leads",
+    "kehu.opportunities",
 ]
 
 MIDDLEWARE = [
@@ -137,7 +141,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-JOBS_IMMEDIATE = env_bool("KEHU_JOBS_IMMEDIATE", TESTING and not REDIS_URL)
+# Tests run jobs inline; the queue tests switch immediate mode off to go through the real broker.
+JOBS_IMMEDIATE = env_bool("KEHU_JOBS_IMMEDIATE", TESTING)
 if REDIS_URL:
     HUEY: dict[str, object] = {
         "huey_class": "huey.RedisHuey",

@@ -11,5 +11,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("kehu.accounts.urls")),
     path("customers/", include("kehu.customers.urls")),
+    path("leads/", include("kehu.leads.urls")),
+    path("followups/", include("kehu.followups.urls")),
+    path("notifications/", include("kehu.notifications.urls")),
+    path("pipeline/", include("kehu.opportunities.urls")),
     path("", include("kehu.core.urls")),
 ]

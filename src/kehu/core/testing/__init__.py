@@ -1,0 +1,1 @@
+"""Test helpers every app reuses: an organisation with one user per role, API clients."""
