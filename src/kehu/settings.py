@@ -199,6 +199,7 @@ USE_TZ = True
 # --- Static files: our own plus the npm packages of package.json -----------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up when it is missing
 NODE_MODULES = Path(env_str("KEHU_NODE_MODULES", str(PROJECT_DIR / "node_modules")))
 VENDOR_ASSETS = {
     "vendor/bootstrap": "bootstrap/dist",
@@ -207,7 +208,10 @@ VENDOR_ASSETS = {
     "vendor/echarts": "echarts/dist",
     "vendor/sortablejs": "sortablejs",
 }
-STATICFILES_DIRS = [(prefix, NODE_MODULES / path) for prefix, path in VENDOR_ASSETS.items()]
+STATICFILES_DIRS = [
+    PACKAGE_DIR / "static",
+    *((prefix, NODE_MODULES / path) for prefix, path in VENDOR_ASSETS.items()),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
