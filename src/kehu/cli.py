@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--token", action="store_true", help="print an API token on the last line")
     add.set_defaults(handler=cmd_user_add)
 
+    from kehu.transfer.cli import register as register_transfer
+
+    register_transfer(commands)
+
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("args", nargs=argparse.REMAINDER)
     manage.set_defaults(handler=cmd_manage)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kehu.followups",
     "kehu.leads",
     "kehu.opportunities",
+    "kehu.transfer",
 ]
 
 MIDDLEWARE = [
@@ -239,5 +240,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEHU_LOG_LEVEL", "INFO")},
-    "loggers": {"huey": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "huey": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
 }

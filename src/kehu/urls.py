@@ -15,5 +15,6 @@ urlpatterns = [
     path("followups/", include("kehu.followups.urls")),
     path("notifications/", include("kehu.notifications.urls")),
     path("pipeline/", include("kehu.opportunities.urls")),
+    path("transfer/", include("kehu.transfer.urls")),
     path("", include("kehu.core.urls")),
 ]

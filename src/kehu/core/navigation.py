@@ -30,6 +30,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Service"), "service:tickets", "headset"),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
+    MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
 )
 

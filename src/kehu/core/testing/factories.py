@@ -12,7 +12,9 @@ from kehu.accounts.models import Department, Role, User
 _counter = itertools.count(1)
 
 
-def make_user(role: str = Role.SALES, *, department: Department | None = None, **extra: Any) -> User:
+def make_user(
+    role: str = Role.SALES, *, department: Department | None = None, **extra: Any
+) -> User:
     username = extra.pop("username", f"{role}{next(_counter)}")
     return accounts.user_create(
         username=username, role=role, department=department, password=None, **extra
