@@ -60,7 +60,7 @@ def page(browser: Any, live_server: Any, request: pytest.FixtureRequest) -> Iter
     context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    tab.base_url = live_server.url  # type: ignore[attr-defined]
+    tab.base_url = live_server.url
     yield tab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
