@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 from kehu import __version__
 from kehu.accounts.api import router as accounts_router
 from kehu.core.api import BearerTokenAuth, ORJSONRenderer, SessionAuth, install_error_handlers
+from kehu.core.routers import router as history_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
 from kehu.leads.api import router as leads_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/users", accounts_router)
+api.add_router("/history", history_router)
 api.add_router("/customers", customers_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("/leads", leads_router)

@@ -20,6 +20,7 @@ from kehu.core.errors import KehuError
 from kehu.core.services import invalid_input_from
 
 logger = logging.getLogger(__name__)
+UNPARSEABLE_BODY = "Cannot parse request body"  # django-ninja's message for a body it cannot parse
 
 
 class ORJSONRenderer(BaseRenderer):
@@ -77,9 +78,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
         errors: dict[str, list[str]] = {}
         for item in exc.errors:
             errors.setdefault(_location(item.get("loc", ())), []).append(str(item.get("msg", "")))
-        if errors.keys() == {"__all__"} and any("JSON" in m for m in errors["__all__"]):
-            body = {"detail": _("The request body is not valid JSON."), "code": "malformed_json"}
-            return _error(api, request, 400, body)
         detail = _("The input is not valid.")
         return _error(api, request, 422, {"detail": detail, "code": "invalid", "errors": errors})
 
@@ -104,6 +102,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400 and str(exc).startswith(UNPARSEABLE_BODY):
+            body = {"detail": _("The request body is not valid JSON."), "code": "malformed_json"}
+            return _error(api, request, 400, body)
         code = {400: "bad_request", 403: "forbidden", 405: "method_not_allowed"}.get(
             exc.status_code, "error"
         )

@@ -7,4 +7,5 @@ app_name = "core"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("history/<str:model_label>/<int:object_id>/", views.record_history, name="history"),
 ]

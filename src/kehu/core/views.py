@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from kehu.core import selectors
 from kehu.core.dashboard import panels_for
 from kehu.core.middleware import api_error_body, json_error
 
@@ -12,6 +13,20 @@ from kehu.core.middleware import api_error_body, json_error
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "core/dashboard.html", {"panels": panels_for(request)})
+
+
+@login_required
+def record_history(request: HttpRequest, model_label: str, object_id: int) -> HttpResponse:
+    """A record's history as a page, or as a fragment when htmx loads it into a tab."""
+    record = selectors.record_for_history(
+        user=request.user, model_label=model_label, object_id=object_id
+    )
+    context = {
+        "record": record,
+        "entries": selectors.record_history(user=request.user, record=record),
+    }
+    template = "core/history_fragment.html" if request.htmx else "core/history.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
