@@ -1,0 +1,104 @@
+"""The `kehu` command: user add, demo, serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from kehu.accounts.models import Department, User
+from kehu.cli import main
+from kehu.customers.models import Customer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_add_with_department_and_token(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["user", "add", "xiaoming", "--role", "sales", "--department", "华东区/上海组", "--token"]
+    )
+    assert code == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    user = User.objects.get(username="xiaoming")
+    assert user.department is not None and user.department.name == "上海组"
+    assert Department.objects.get(name="华东区").children.get() == user.department
+    me = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/users/me")
+    assert me.json()["username"] == "xiaoming"
+
+
+def test_user_add_reports_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "add", "bad", "--role", "boss"]) == 2
+    assert "role" in capsys.readouterr().err
+    assert not User.objects.filter(username="bad").exists()
+
+
+def test_demo_creates_users_of_every_role_and_customers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--customers", "40", "--seed", "7"]) == 0
+    assert set(User.objects.values_list("role", flat=True)) == {
+        "admin",
+        "manager",
+        "sales",
+        "service",
+        "marketing",
+    }
+    assert Customer.objects.count() == 40
+    assert Customer.objects.filter(contacts__isnull=False).distinct().count() == 40
+    assert main(["demo", "--customers", "40", "--if-empty"]) == 0
+    assert Customer.objects.count() == 40
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_runs_gunicorn_with_static_files_and_a_worker(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("KEHU_") and key != "DJANGO_SETTINGS_MODULE"
+    }
+    environment["KEHU_DATA_DIR"] = str(tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kehu.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    assert response.headers["Server"].startswith("gunicorn")
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("kehu serve did not come up")
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"{base}/static/vendor/htmx/htmx.min.js") as script:
+            assert script.status == 200
+        with urllib.request.urlopen(f"{base}/accounts/login/") as login:
+            assert "csrftoken" in login.headers.get("Set-Cookie", "")
+        workers = subprocess.run(
+            ["pgrep", "-f", "kehu.cli worker", "-s", str(os.getpgid(server.pid))],
+            capture_output=True,
+            text=True,
+        )
+        assert workers.stdout.strip(), "the embedded job worker is not running"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
