@@ -69,3 +69,46 @@ def search_text(*, name: str, number: str, extra: Iterable[str] = ()) -> str:
     parts = [fold(name), number.lower(), full, initials]
     parts.extend(fold(value) for value in extra if value)
     return " ".join(part for part in parts if part)
+
+
+def phone_e164(value: str, region: str = "CN") -> str | None:
+    """A phone number in E.164 (+8613812345678), or None when it is not a valid number."""
+    import phonenumbers
+
+    text = fold(value or "")
+    if not text:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_display(value: str) -> str:
+    """E.164 shown the way people write it: +86 138 1234 5678."""
+    import phonenumbers
+
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def email_normalised(value: str) -> str | None:
+    """A syntactically valid e-mail address (domain lower-cased), or None."""
+    from email_validator import EmailNotValidError, validate_email
+
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return str(result.normalized)

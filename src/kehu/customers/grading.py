@@ -1,0 +1,79 @@
+"""Customer grading (客户分级): A/B/C/D from configurable rules and pluggable inputs.
+
+Until opportunities and orders exist, the annual budget stands in for the cooperation amount.
+Other apps contribute real figures with ``register_grade_input``: a function that takes a list
+of customer ids and answers ``{customer_id: GradeInput(amount, orders)}`` for those it knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from kehu.core import config
+
+GRADE_RULES = config.define(
+    "customers.grade_rules",
+    [
+        {"grade": "A", "min_amount": 500000, "min_orders": 10},
+        {"grade": "B", "min_amount": 100000, "min_orders": 3},
+        {"grade": "C", "min_amount": 10000, "min_orders": 1},
+    ],
+    _(
+        "Customer grade rules: the first rule whose minimum cooperation amount (yuan) or "
+        "order count is reached gives the grade; otherwise D"
+    ),
+)
+DEFAULT_GRADE = "D"
+
+
+@dataclass(frozen=True)
+class GradeInput:
+    amount: Decimal = Decimal(0)
+    orders: int = 0
+
+
+GradeInputSource = Callable[[Sequence[int]], dict[int, GradeInput]]
+_sources: list[GradeInputSource] = []
+
+
+def register_grade_input(fn: GradeInputSource) -> GradeInputSource:
+    """Let another app contribute cooperation amount / order count per customer."""
+    if fn not in _sources:
+        _sources.append(fn)
+    return fn
+
+
+def unregister_grade_input(fn: GradeInputSource) -> None:
+    if fn in _sources:
+        _sources.remove(fn)
+
+
+def gather_inputs(customers: Sequence[Any]) -> dict[int, GradeInput]:
+    """Amount = the larger of the budget proxy and what the apps report; orders summed."""
+    ids = [customer.pk for customer in customers]
+    amounts: dict[int, Decimal] = {pk: Decimal(0) for pk in ids}
+    orders: dict[int, int] = dict.fromkeys(ids, 0)
+    for source in _sources:
+        for pk, value in source(ids).items():
+            if pk in amounts:
+                amounts[pk] += Decimal(value.amount)
+                orders[pk] += int(value.orders)
+    result: dict[int, GradeInput] = {}
+    for customer in customers:
+        budget = Decimal(customer.annual_budget or 0)
+        result[customer.pk] = GradeInput(max(budget, amounts[customer.pk]), orders[customer.pk])
+    return result
+
+
+def grade_for(value: GradeInput, rules: list[dict[str, Any]] | None = None) -> str:
+    for rule in rules if rules is not None else config.get("customers.grade_rules"):
+        amount_reached = value.amount >= Decimal(str(rule.get("min_amount", 0)))
+        orders_reached = value.orders >= int(rule.get("min_orders", 0) or 0) > 0
+        if amount_reached or orders_reached:
+            return str(rule["grade"])
+    return DEFAULT_GRADE
