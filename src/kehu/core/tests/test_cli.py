@@ -28,7 +28,8 @@ def test_user_add_with_department_and_token(capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     user = User.objects.get(username="xiaoming")
-    assert user.department is not None and user.department.name == "上海组"
+    assert user.department is not None
+    assert user.department.name == "上海组"
     assert Department.objects.get(name="华东区").children.get() == user.department
     me = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/api/v1/users/me")
     assert me.json()["username"] == "xiaoming"
