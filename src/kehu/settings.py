@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "kehu.leads",
     "kehu.opportunities",
     "kehu.transfer",
+    "kehu.pools",
 ]
 
 MIDDLEWARE = [

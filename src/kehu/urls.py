@@ -16,5 +16,6 @@ urlpatterns = [
     path("notifications/", include("kehu.notifications.urls")),
     path("pipeline/", include("kehu.opportunities.urls")),
     path("transfer/", include("kehu.transfer.urls")),
+    path("pools/", include("kehu.pools.urls")),
     path("", include("kehu.core.urls")),
 ]

@@ -24,6 +24,8 @@ class MenuItem:
 MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Dashboard"), "core:dashboard", "speedometer2"),
     MenuItem(_("Customers"), "customers:list", "building"),
+    MenuItem(_("Customer pools"), "pools:list", "inboxes"),
+    MenuItem(_("Duplicate check"), "pools:duplicate_check", "search"),
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
@@ -31,6 +33,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
+    MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
 )
 
