@@ -27,8 +27,8 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src bench
-	$(BIN)/ruff format --check src bench
+	$(BIN)/ruff check src $(wildcard bench)
+	$(BIN)/ruff format --check src $(wildcard bench)
 	$(BIN)/mypy src
 	$(BIN)/kehu manage makemigrations --check --dry-run
 
