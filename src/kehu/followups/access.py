@@ -1,0 +1,47 @@
+"""Row scope of follow-ups and tasks: delegated to the customer's own access policy.
+
+A follow-up is visible exactly when its customer is; a task when its customer is, when it is
+assigned to the user, or (for managers) when its assignee belongs to a department they manage.
+The filters are subqueries on ``Customer.objects.visible_to(user)`` so every list stays one query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from kehu.core.access import ALL_ROWS, NO_ROWS, AccessPolicy, is_admin, managed_department_ids
+
+
+@dataclass(frozen=True)
+class CustomerDelegatedPolicy(AccessPolicy):
+    """Scope rows through a customer foreign key (``via``); optionally also by an assignee."""
+
+    via: str = "customer"
+    assignee_field: str | None = None
+
+    def _delegated(self, user: Any, *, write: bool) -> Q:
+        if not (user and user.is_authenticated and user.is_active):
+            return NO_ROWS
+        if is_admin(user):
+            return ALL_ROWS
+        from kehu.customers.models import Customer
+
+        customers = (
+            Customer.objects.editable_by(user) if write else Customer.objects.visible_to(user)
+        )
+        scope = Q(**{f"{self.via}__in": customers.values("pk")})
+        if self.assignee_field:
+            scope |= Q(**{self.assignee_field: user})
+            departments = managed_department_ids(user)
+            if departments:
+                scope |= Q(**{f"{self.assignee_field}__department__in": departments})
+        return scope
+
+    def view_filter(self, user: Any) -> Q:
+        return self._delegated(user, write=False)
+
+    def edit_filter(self, user: Any) -> Q:
+        return self._delegated(user, write=True)

@@ -1,0 +1,78 @@
+"""Forms of the follow-up UI; they only parse input, the services validate the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kehu.accounts.models import User
+from kehu.customers.models import Contact, Customer
+from kehu.followups.models import Method, Sentiment, TaskPriority
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        if not data:
+            return []
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)]
+
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class FollowUpForm(forms.Form):
+    occurred_at = forms.DateTimeField(label=_("When"), widget=DATETIME_WIDGET)
+    method = forms.ChoiceField(label=_("Method"), choices=Method.choices)
+    contact = forms.ModelChoiceField(
+        label=_("Contact"), queryset=Contact.objects.none(), required=False
+    )
+    content = forms.CharField(
+        label=_("Content"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
+        help_text=_("An objective description of what was discussed."),
+    )
+    sentiment = forms.ChoiceField(
+        label=_("Customer feedback"), choices=Sentiment.choices, initial=Sentiment.NEUTRAL
+    )
+    sentiment_reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    next_step_on = forms.DateField(label=_("Next step date"), required=False, widget=DATE_WIDGET)
+    next_step_action = forms.CharField(label=_("Next step"), max_length=300, required=False)
+    next_step_owner = forms.ModelChoiceField(
+        label=_("Next step owner"),
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        help_text=_("Leave empty for yourself."),
+    )
+    verified = forms.BooleanField(label=_("Information verified"), required=False)
+    attachments = MultipleFileField(label=_("Attachments"), required=False)
+
+    def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].queryset = Contact.objects.filter(customer=customer)  # type: ignore[attr-defined]
+
+
+class TaskForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    due_at = forms.DateTimeField(label=_("Due"), widget=DATETIME_WIDGET)
+    priority = forms.ChoiceField(
+        label=_("Priority"), choices=TaskPriority.choices, initial=TaskPriority.NORMAL
+    )
+    description = forms.CharField(
+        label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class SnoozeForm(forms.Form):
+    until = forms.DateTimeField(label=_("Snooze until"), widget=DATETIME_WIDGET)

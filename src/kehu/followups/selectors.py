@@ -1,0 +1,146 @@
+"""Reads of the follow-up app, always scoped first (Model.objects.visible_to(user))."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from kehu.core.access import get_visible_or_404
+from kehu.followups.models import Attachment, CalendarFeed, FollowUp, Task, TaskStatus
+
+if TYPE_CHECKING:
+    from kehu.accounts.models import User
+
+
+def followup_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[FollowUp]:
+    filters = filters or {}
+    rows = FollowUp.objects.visible_to(user).select_related(
+        "customer", "contact", "author", "next_step_owner"
+    )
+    if filters.get("customer"):
+        rows = rows.filter(customer_id=filters["customer"])
+    if filters.get("author"):
+        rows = rows.filter(author_id=filters["author"])
+    if filters.get("method"):
+        rows = rows.filter(method=filters["method"])
+    if filters.get("sentiment"):
+        rows = rows.filter(sentiment=filters["sentiment"])
+    if filters.get("q"):
+        rows = rows.filter(
+            Q(content__icontains=filters["q"]) | Q(customer__name__icontains=filters["q"])
+        )
+    return rows.prefetch_related("attachments").order_by("-occurred_at", "-id")
+
+
+def followup_get(*, user: User, followup_id: int) -> FollowUp:
+    return get_visible_or_404(
+        FollowUp.objects.select_related("customer", "contact", "author", "next_step_owner"),
+        user,
+        pk=followup_id,
+    )
+
+
+def attachment_get(*, user: User, attachment_id: int) -> Attachment:
+    return get_visible_or_404(Attachment.objects.all(), user, pk=attachment_id)
+
+
+def task_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
+    filters = filters or {}
+    rows = Task.objects.visible_to(user).select_related("assignee", "customer")
+    if filters.get("mine"):
+        rows = rows.filter(assignee=user)
+    if filters.get("assignee"):
+        rows = rows.filter(assignee_id=filters["assignee"])
+    if filters.get("status"):
+        rows = rows.filter(status=filters["status"])
+    if filters.get("customer"):
+        rows = rows.filter(customer_id=filters["customer"])
+    if filters.get("kind"):
+        rows = rows.filter(kind=filters["kind"])
+    if filters.get("due_from"):
+        rows = rows.filter(due_at__gte=filters["due_from"])
+    if filters.get("due_to"):
+        rows = rows.filter(due_at__lt=filters["due_to"])
+    if filters.get("q"):
+        rows = rows.filter(
+            Q(title__icontains=filters["q"]) | Q(customer__name__icontains=filters["q"])
+        )
+    return rows.order_by("due_at", "id")
+
+
+def task_get(*, user: User, task_id: int) -> Task:
+    return get_visible_or_404(
+        Task.objects.select_related("assignee", "customer", "followup", "created_by"),
+        user,
+        pk=task_id,
+    )
+
+
+@dataclass
+class MyDay:
+    overdue: list[Task]
+    today: list[Task]
+    upcoming: list[Task]
+    snoozed: list[Task]
+
+
+def my_day(*, user: User, now: datetime | None = None, upcoming_days: int = 7) -> MyDay:
+    """The user's open tasks: overdue, due today, the coming week, and snoozed ones (one query)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    start_of_tomorrow = timezone.make_aware(
+        datetime.combine(today + timedelta(days=1), datetime.min.time())
+    )
+    horizon = start_of_tomorrow + timedelta(days=upcoming_days)
+    rows = list(
+        Task.objects.visible_to(user)
+        .filter(assignee=user, status=TaskStatus.OPEN, due_at__lt=horizon)
+        .select_related("customer")
+        .order_by("due_at", "id")[:500]
+    )
+    result = MyDay(overdue=[], today=[], upcoming=[], snoozed=[])
+    for task in rows:
+        if task.snoozed_until and task.snoozed_until > now:
+            result.snoozed.append(task)
+        elif task.effective_due < now:
+            result.overdue.append(task)
+        elif task.effective_due < start_of_tomorrow:
+            result.today.append(task)
+        else:
+            result.upcoming.append(task)
+    return result
+
+
+def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
+    """Tasks of the user (own) due in [start, end) local days, for the week/month views."""
+    begin = timezone.make_aware(datetime.combine(start, datetime.min.time()))
+    finish = timezone.make_aware(datetime.combine(end, datetime.min.time()))
+    return (
+        Task.objects.visible_to(user)
+        .filter(assignee=user, due_at__gte=begin, due_at__lt=finish)
+        .exclude(status=TaskStatus.CANCELLED)
+        .select_related("customer")
+        .order_by("due_at", "id")
+    )
+
+
+def feed_for_token(token: str) -> CalendarFeed:
+    feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
+    if feed is None or not feed.user.is_active:
+        raise Http404("feed")
+    return feed
+
+
+def feed_tasks(*, user: User, now: datetime | None = None) -> QuerySet[Task]:
+    now = now or timezone.now()
+    return (
+        Task.objects.filter(assignee=user, due_at__gte=now - timedelta(days=30))
+        .exclude(status=TaskStatus.CANCELLED)
+        .select_related("customer")
+        .order_by("due_at", "id")[:1000]
+    )

@@ -1,0 +1,541 @@
+"""Writes of the follow-up app: follow-up records, tasks, cadence re-planning.
+
+Every function takes keyword-only arguments and an explicit actor (None for jobs), validates
+everything before the first write and runs in one transaction, so bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, models, transaction
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from kehu.core import config
+from kehu.core.errors import InvalidInput
+from kehu.core.history import stamp
+from kehu.core.services import bump_version, check_version
+from kehu.customers.models import Contact, Customer, CustomerStatus
+from kehu.followups import settings as rules
+from kehu.followups.models import (
+    Attachment,
+    CadencePlan,
+    FollowUp,
+    Method,
+    ReminderLog,
+    Sentiment,
+    Task,
+    TaskKind,
+    TaskPriority,
+    TaskStatus,
+)
+
+if TYPE_CHECKING:
+    from kehu.accounts.models import User
+
+VERIFY_CHANNEL_BY_METHOD = {
+    Method.PHONE: "phone",
+    Method.EMAIL: "email",
+    Method.VISIT: "visit",
+    Method.MEETING: "phone",
+    Method.WECHAT: "phone",
+    Method.OTHER: "phone",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _errors(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+
+
+def _as_datetime(value: Any, field: str, errors: dict[str, list[str]]) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            errors[field] = [_("Enter a valid date and time.")]
+            return None
+        value = parsed
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime.combine(value, time(9))
+    if not isinstance(value, datetime):
+        errors[field] = [_("Enter a valid date and time.")]
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    return value
+
+
+def _as_date(value: Any, field: str, errors: dict[str, list[str]]) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if isinstance(value, date):
+        return value
+    parsed = parse_date(str(value))
+    if parsed is None:
+        errors[field] = [_("Enter a valid date.")]
+    return parsed
+
+
+def _as_user(value: Any, field: str, errors: dict[str, list[str]]) -> User | None:
+    from kehu.accounts.models import User
+
+    if value in (None, ""):
+        return None
+    user = value if isinstance(value, User) else User.objects.filter(pk=value).first()
+    if user is None or not user.is_active:
+        errors[field] = [_("Choose an active user.")]
+        return None
+    return user
+
+
+def local_at(day: date, hour: int) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+def _related_parts(related: models.Model | None) -> tuple[ContentType | None, int | None]:
+    if related is None:
+        return None, None
+    return ContentType.objects.get_for_model(related), int(related.pk)
+
+
+def customer_url(customer: Customer) -> str:
+    try:
+        return reverse("customers:detail", args=[customer.pk])
+    except Exception:
+        return ""
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_create(
+    *,
+    actor: User | None,
+    assignee: User,
+    title: str,
+    due_at: datetime,
+    customer: Customer | None = None,
+    related: models.Model | None = None,
+    priority: str = "normal",
+    kind: str = "manual",
+    description: str = "",
+    dedupe_key: str = "",
+    followup: FollowUp | None = None,
+) -> Task:
+    """Create a task; with a ``dedupe_key`` an open task with that key is returned instead."""
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = [_("Enter a title.")]
+    if assignee is None or not assignee.is_active:
+        errors["assignee"] = [_("Choose an active user.")]
+    due = _as_datetime(due_at, "due_at", errors)
+    if due is None and "due_at" not in errors:
+        errors["due_at"] = [_("Enter the due time.")]
+    if priority not in TaskPriority.values:
+        errors["priority"] = [_("Choose a valid priority.")]
+    if kind not in TaskKind.values:
+        errors["kind"] = [_("Choose a valid kind.")]
+    _errors(errors)
+    assert due is not None
+    if dedupe_key:
+        existing = Task.objects.filter(dedupe_key=dedupe_key, status=TaskStatus.OPEN).first()
+        if existing is not None:
+            return existing
+    related_type, related_id = _related_parts(related)
+    task = Task(
+        title=title[:200],
+        description=description,
+        kind=kind,
+        assignee=assignee,
+        created_by=actor,
+        customer=customer,
+        related_type=related_type,
+        related_id=related_id,
+        followup=followup,
+        due_at=due,
+        priority=priority,
+        dedupe_key=dedupe_key,
+    )
+    stamp(task, actor=actor)
+    try:
+        with transaction.atomic():
+            task.save()
+    except IntegrityError:
+        existing = Task.objects.filter(dedupe_key=dedupe_key, status=TaskStatus.OPEN).first()
+        if existing is None:
+            raise
+        return existing
+    if actor is not None and actor.pk != assignee.pk:
+        from kehu.notifications.services import notify
+
+        notify(
+            recipients=[assignee],
+            kind="task_assigned",
+            title=_("New task: %(title)s") % {"title": task.title},
+            body=_("Due %(due)s") % {"due": f"{timezone.localtime(due):%Y-%m-%d %H:%M}"},
+            url=reverse("followups:task_detail", args=[task.pk]),
+            actor=actor,
+            dedupe_key=f"task_assigned:{task.pk}",
+        )
+    return task
+
+
+def _locked_task(*, actor: User, task_id: int) -> Task:
+    task = Task.objects.editable_by(actor).select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise Http404("task")
+    return task
+
+
+@transaction.atomic
+def task_update(
+    *, actor: User, task_id: int, changes: dict[str, Any], version: int | None = None
+) -> Task:
+    task = _locked_task(actor=actor, task_id=task_id)
+    check_version(task, version)
+    errors: dict[str, list[str]] = {}
+    allowed = {"title", "description", "due_at", "priority", "assignee"}
+    for name in changes:
+        if name not in allowed:
+            errors[name] = [_("This field cannot be changed here.")]
+    if "title" in changes and not (changes["title"] or "").strip():
+        errors["title"] = [_("Enter a title.")]
+    due = _as_datetime(changes.get("due_at"), "due_at", errors) if "due_at" in changes else None
+    if "priority" in changes and changes["priority"] not in TaskPriority.values:
+        errors["priority"] = [_("Choose a valid priority.")]
+    assignee = (
+        _as_user(changes.get("assignee"), "assignee", errors) if "assignee" in changes else None
+    )
+    if "assignee" in changes and assignee is None and "assignee" not in errors:
+        errors["assignee"] = [_("Choose an active user.")]
+    _errors(errors)
+    if "title" in changes:
+        task.title = changes["title"].strip()[:200]
+    if "description" in changes:
+        task.description = changes["description"] or ""
+    if due is not None:
+        task.due_at = due
+        task.escalated_at = None
+    if "priority" in changes:
+        task.priority = changes["priority"]
+    if assignee is not None:
+        task.assignee = assignee
+    bump_version(task)
+    stamp(task, actor=actor)
+    task.save()
+    return task
+
+
+def _set_status(task: Task, *, actor: User | None, status: str, reason: str = "") -> Task:
+    task.status = status
+    task.completed_at = timezone.now() if status == TaskStatus.DONE else None
+    bump_version(task)
+    stamp(task, actor=actor, reason=reason)
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_complete(*, actor: User, task_id: int, version: int | None = None) -> Task:
+    task = _locked_task(actor=actor, task_id=task_id)
+    check_version(task, version)
+    if task.status != TaskStatus.OPEN:
+        raise InvalidInput(_("Only open tasks can be completed."), code="not_open")
+    return _set_status(task, actor=actor, status=TaskStatus.DONE)
+
+
+@transaction.atomic
+def task_cancel(*, actor: User, task_id: int, reason: str = "", version: int | None = None) -> Task:
+    task = _locked_task(actor=actor, task_id=task_id)
+    check_version(task, version)
+    if task.status != TaskStatus.OPEN:
+        raise InvalidInput(_("Only open tasks can be cancelled."), code="not_open")
+    return _set_status(task, actor=actor, status=TaskStatus.CANCELLED, reason=reason)
+
+
+@transaction.atomic
+def task_snooze(*, actor: User, task_id: int, until: Any, version: int | None = None) -> Task:
+    task = _locked_task(actor=actor, task_id=task_id)
+    check_version(task, version)
+    errors: dict[str, list[str]] = {}
+    moment = _as_datetime(until, "until", errors)
+    if moment is None and not errors:
+        errors["until"] = [_("Enter the time to snooze until.")]
+    elif moment is not None and moment <= timezone.now():
+        errors["until"] = [_("Snooze until a time in the future.")]
+    if task.status != TaskStatus.OPEN:
+        errors["__all__"] = [_("Only open tasks can be snoozed.")]
+    _errors(errors)
+    task.snoozed_until = moment
+    bump_version(task)
+    stamp(task, actor=actor)
+    task.save()
+    return task
+
+
+def _complete_open(customer: Customer, kind: str, *, actor: User | None) -> None:
+    for task in Task.objects.select_for_update().filter(
+        customer=customer, kind=kind, status=TaskStatus.OPEN
+    ):
+        _set_status(task, actor=actor, status=TaskStatus.DONE, reason=_("Follow-up logged"))
+
+
+# --- cadence ------------------------------------------------------------------------------------
+
+
+def cadence_interval(
+    customer: Customer, plans: list[CadencePlan] | None = None
+) -> CadencePlan | None:
+    """The most frequent active plan matching the customer's status and grade."""
+    if customer.status == CustomerStatus.CHURNED:
+        return None
+    if plans is None:
+        plans = list(CadencePlan.objects.filter(is_active=True))
+    grade = customer.effective_grade
+    matching = [
+        plan
+        for plan in plans
+        if plan.is_active
+        and (not plan.status or plan.status == customer.status)
+        and (not plan.grade or plan.grade == grade)
+    ]
+    return min(matching, key=lambda plan: plan.interval_days, default=None)
+
+
+def cadence_replan(
+    *, customer: Customer, plans: list[CadencePlan] | None = None, now: datetime | None = None
+) -> Task | None:
+    """Keep exactly one open planned follow-up task for the customer, due per the plans."""
+    now = now or timezone.now()
+    key = f"cadence:{customer.pk}"
+    plan = cadence_interval(customer, plans)
+    open_task = Task.objects.filter(dedupe_key=key, status=TaskStatus.OPEN).first()
+    owner = customer.owner
+    if plan is None or owner is None or not owner.is_active:
+        if open_task is not None:
+            _set_status(
+                open_task, actor=None, status=TaskStatus.CANCELLED, reason=_("No cadence plan")
+            )
+        return None
+    base = customer.last_contact_at or customer.created_at or now
+    due_day = timezone.localtime(base).date() + timedelta(days=plan.interval_days)
+    due = local_at(due_day, int(config.get(rules.NEXT_STEP_HOUR.key)))
+    title = _("Follow up %(customer)s (%(plan)s)") % {"customer": customer.name, "plan": plan.name}
+    if open_task is None:
+        return task_create(
+            actor=None,
+            assignee=owner,
+            title=title,
+            due_at=due,
+            customer=customer,
+            kind=TaskKind.CADENCE,
+            description=plan.action,
+            dedupe_key=key,
+        )
+    if (open_task.due_at, open_task.assignee_id, open_task.title) != (
+        due,
+        owner.pk,
+        title[:200],
+    ):
+        open_task.due_at = due
+        open_task.assignee = owner
+        open_task.title = title[:200]
+        open_task.description = plan.action
+        open_task.escalated_at = None
+        bump_version(open_task)
+        stamp(open_task, actor=None, reason=_("Re-planned"))
+        open_task.save()
+    return open_task
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+def _validate_attachments(files: list[Any], errors: dict[str, list[str]]) -> None:
+    limit_mb = int(config.get(rules.ATTACHMENT_MAX_MB.key))
+    allowed = {ext.lower().lstrip(".") for ext in config.get(rules.ATTACHMENT_EXTENSIONS.key)}
+    problems: list[str] = []
+    for upload in files:
+        if not isinstance(upload, UploadedFile):
+            problems.append(_("Not a file upload."))
+            continue
+        name = os.path.basename(upload.name or "")
+        extension = os.path.splitext(name)[1].lower().lstrip(".")
+        if extension not in allowed:
+            problems.append(
+                _("%(name)s: files of type “%(ext)s” are not allowed.")
+                % {"name": name, "ext": extension or "?"}
+            )
+        if (upload.size or 0) > limit_mb * 1024 * 1024:
+            problems.append(
+                _("%(name)s is larger than %(limit)d MB.") % {"name": name, "limit": limit_mb}
+            )
+    if problems:
+        errors["attachments"] = problems
+
+
+def _store_attachments(followup: FollowUp, files: list[UploadedFile], actor: User) -> None:
+    for upload in files:
+        name = os.path.basename(upload.name or "file")[:200]
+        Attachment.objects.create(
+            followup=followup,
+            file=upload,
+            name=name,
+            size=upload.size or 0,
+            content_type=(getattr(upload, "content_type", "") or "")[:100],
+            uploaded_by=actor,
+        )
+
+
+def _customer_services() -> Any:
+    from kehu.customers import services as customer_services
+
+    return customer_services
+
+
+@transaction.atomic
+def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> FollowUp:
+    """Log a follow-up: record, attachments, next-step task, verification, cadence re-plan.
+
+    ``data`` keys: occurred_at, method, content, sentiment, sentiment_reason, contact (id or
+    Contact), related (a model instance), next_step_on, next_step_action, next_step_owner (id or
+    User), verified (bool), attachments (uploaded files).
+    """
+    if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
+        raise Http404("customer")
+    known = {
+        "occurred_at",
+        "method",
+        "content",
+        "sentiment",
+        "sentiment_reason",
+        "contact",
+        "related",
+        "next_step_on",
+        "next_step_action",
+        "next_step_owner",
+        "verified",
+        "attachments",
+    }
+    errors: dict[str, list[str]] = {}
+    for name in data:
+        if name not in known:
+            errors[name] = [_("Unknown field.")]
+    now = timezone.now()
+    occurred_at = _as_datetime(data.get("occurred_at"), "occurred_at", errors) or (
+        None if "occurred_at" in errors else now
+    )
+    tolerance = timedelta(minutes=int(config.get(rules.FUTURE_TOLERANCE_MINUTES.key)))
+    if occurred_at is not None and occurred_at > now + tolerance:
+        errors["occurred_at"] = [_("A follow-up cannot be in the future.")]
+    method = data.get("method") or ""
+    if method not in Method.values:
+        errors["method"] = [_("Choose how the customer was contacted.")]
+    content = (data.get("content") or "").strip()
+    if not content:
+        errors["content"] = [_("Describe what was discussed.")]
+    sentiment = data.get("sentiment") or Sentiment.NEUTRAL
+    if sentiment not in Sentiment.values:
+        errors["sentiment"] = [_("Choose positive, neutral or negative.")]
+    reason = (data.get("sentiment_reason") or "").strip()
+    if sentiment in {Sentiment.POSITIVE, Sentiment.NEGATIVE} and not reason:
+        errors["sentiment_reason"] = [_("Give the reason for the customer's feedback.")]
+    contact = data.get("contact")
+    if contact not in (None, ""):
+        contact_id = contact.pk if isinstance(contact, Contact) else contact
+        contact = Contact.objects.filter(pk=contact_id, customer=customer).first()
+        if contact is None:
+            errors["contact"] = [_("Choose a contact of this customer.")]
+    else:
+        contact = None
+    next_on = _as_date(data.get("next_step_on"), "next_step_on", errors)
+    next_action = (data.get("next_step_action") or "").strip()
+    next_owner = _as_user(data.get("next_step_owner"), "next_step_owner", errors)
+    if next_on is not None and next_on < timezone.localdate(now):
+        errors["next_step_on"] = [_("The next step cannot be in the past.")]
+    if next_on is not None and not next_action:
+        errors["next_step_action"] = [_("Describe the next step.")]
+    if next_action and next_on is None and "next_step_on" not in errors:
+        errors["next_step_on"] = [_("Give the date of the next step.")]
+    files = list(data.get("attachments") or [])
+    _validate_attachments(files, errors)
+    _errors(errors)
+    assert occurred_at is not None
+
+    related_type, related_id = _related_parts(data.get("related"))
+    followup = FollowUp(
+        customer=customer,
+        contact=contact,
+        related_type=related_type,
+        related_id=related_id,
+        author=actor,
+        occurred_at=occurred_at,
+        method=method,
+        content=content,
+        sentiment=sentiment,
+        sentiment_reason=reason,
+        next_step_on=next_on,
+        next_step_action=next_action[:300],
+        next_step_owner=(next_owner or actor) if next_on else None,
+        verified=bool(data.get("verified")),
+    )
+    stamp(followup, actor=actor)
+    followup.save()
+    _store_attachments(followup, files, actor)
+
+    if next_on is not None:
+        owner = next_owner or actor
+        task_create(
+            actor=actor,
+            assignee=owner,
+            title=next_action,
+            due_at=local_at(next_on, int(config.get(rules.NEXT_STEP_HOUR.key))),
+            customer=customer,
+            related=data.get("related"),
+            kind=TaskKind.NEXT_STEP,
+            description=_("Next step of the follow-up of %(when)s")
+            % {"when": f"{timezone.localtime(occurred_at):%Y-%m-%d %H:%M}"},
+            dedupe_key=f"next_step:{followup.pk}",
+            followup=followup,
+        )
+    customer_services = _customer_services()
+    if followup.verified:
+        customer_services.customer_mark_verified(
+            actor=actor,
+            customer=customer,
+            via=VERIFY_CHANNEL_BY_METHOD.get(Method(method), "phone"),
+            when=occurred_at,
+        )
+        _complete_open(customer, TaskKind.VERIFY, actor=actor)
+    customer_services.customer_record_contact(customer=customer, when=occurred_at)
+    _complete_open(customer, TaskKind.FIRST_CONTACT, actor=actor)
+    customer.refresh_from_db()
+    cadence_replan(customer=customer)
+    return followup
+
+
+def reminder_once(key: str) -> bool:
+    """True the first time a periodic reminder with this key fires; False on every re-run."""
+    try:
+        with transaction.atomic():
+            _, created = ReminderLog.objects.get_or_create(key=key[:200])
+    except IntegrityError:
+        return False
+    return created

@@ -1,0 +1,55 @@
+"""Reads of the notifications app; a user only ever reads their own notifications and channels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from kehu.core.access import is_admin
+from kehu.notifications.models import Channel, Delivery, Notification
+
+if TYPE_CHECKING:
+    from kehu.accounts.models import User
+
+
+def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
+    rows = Notification.objects.filter(recipient=user).select_related("actor")
+    if unread_only:
+        rows = rows.filter(read_at__isnull=True)
+    return rows
+
+
+def notification_get(*, user: User, notification_id: int) -> Notification:
+    row = Notification.objects.filter(recipient=user, pk=notification_id).first()
+    if row is None:
+        raise Http404("notification")
+    return row
+
+
+def unread_count(*, user: User) -> int:
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def channel_list(*, user: User) -> QuerySet[Channel]:
+    return Channel.objects.filter(user=user)
+
+
+def channel_get(*, user: User, channel_id: int) -> Channel:
+    row = Channel.objects.filter(user=user, pk=channel_id).first()
+    if row is None:
+        raise Http404("channel")
+    return row
+
+
+def delivery_list(*, user: User, status: str = "") -> QuerySet[Delivery]:
+    """The delivery log: admins only (others get nothing)."""
+    if not is_admin(user):
+        return Delivery.objects.none()
+    rows = Delivery.objects.select_related("channel__user", "notification")
+    if status:
+        rows = rows.filter(status=status)
+    return rows
