@@ -1,37 +1,33 @@
-"""/api/v1/customers and /api/v1/contacts."""
+"""/api/v1/customers and /api/v1/contacts: thin, every rule lives in services and selectors."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
 
-from django.http import Http404, HttpRequest
-from ninja import Router, Schema
-from ninja.pagination import paginate
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
 
-from kehu.core.access import mask_values, policy_of
-from kehu.customers import selectors
+from kehu.accounts.models import User
+from kehu.core.access import mask_values
+from kehu.core.errors import InvalidInput
+from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
+from kehu.customers.selectors import CustomerFilters, completeness_percent
 
 customers_router = Router(tags=["customers"])
 contacts_router = Router(tags=["contacts"])
 
+MAX_LIMIT = 500
 
-class CustomerOut(Schema):
-    id: int
-    number: str
-    name: str
-    kind: str
-    status: str
-    owner_id: int | None
-    department_id: int | None
-    industry_id: str | None
-    region_id: str | None
-    priority: str
-    grade: str
-    annual_budget: float | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
+
+def _actor(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+# --- Schemas -----------------------------------------------------------------------------------
 
 
 class ContactOut(Schema):
@@ -39,38 +35,423 @@ class ContactOut(Schema):
     customer_id: int
     name: str
     title: str
+    work_phone: str
     mobile: str
     email: str
+    wechat: str
     is_decision_maker: bool
     is_primary: bool
     is_active: bool
+    left_at: datetime | None
+    notes: str
+    version: int
 
 
-def customer_out(request: HttpRequest, customer: Customer) -> dict[str, object]:
-    data = CustomerOut.from_orm(customer).dict()
-    return mask_values(data, policy_of(Customer).masked_fields(request.user, customer))
+class ContactFields(Schema):
+    name: str | None = None
+    title: str | None = None
+    work_phone: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    wechat: str | None = None
+    is_decision_maker: bool | None = None
+    is_primary: bool | None = None
+    notes: str | None = None
 
 
-@customers_router.get("", response=list[CustomerOut])
-@paginate
-def list_customers(request: HttpRequest) -> list[dict[str, object]]:
-    return selectors.customer_list(user=request.user)  # type: ignore[return-value]
+class ContactIn(ContactFields):
+    name: str
 
 
-@customers_router.get("/{customer_id}", response=CustomerOut)
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, object]:
-    return customer_out(request, selectors.customer_get(user=request.user, customer_id=customer_id))
+class ContactCreate(ContactIn):
+    customer_id: int
+    force: bool = False
 
 
-@contacts_router.get("", response=list[ContactOut])
-@paginate
-def list_contacts(request: HttpRequest) -> object:
-    return selectors.contact_list(user=request.user)
+class ContactPatch(ContactFields):
+    version: int
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+
+
+class CustomerOut(Schema):
+    id: int
+    number: str
+    name: str
+    kind: str
+    credit_code: str | None
+    industry_id: str | None
+    region_id: str | None
+    employees_band: str
+    revenue_band: str
+    source: str
+    source_detail: str
+    initial_need: str
+    address: str
+    website: str
+    social_accounts: str
+    founded_on: date | None
+    main_business: str
+    notes: str
+    competitors: str
+    cooperation_history: str | None
+    annual_budget: Decimal | None
+    status: str
+    owner_id: int | None
+    owner_name: str
+    department_id: int | None
+    priority: str
+    grade: str
+    grade_override: str
+    effective_grade: str
+    tags: list[str]
+    to_verify: list[str]
+    verified_at: datetime | None
+    verified_via: str
+    first_contact_at: datetime | None
+    last_contact_at: datetime | None
+    contact_info_updated_at: datetime
+    completeness: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerDetailOut(CustomerOut):
+    contacts: list[ContactOut]
+
+
+class CustomerFieldsIn(Schema):
+    name: str | None = Field(None, max_length=200)
+    kind: str | None = None
+    credit_code: str | None = None
+    industry: str | None = Field(None, description="GB/T 4754 code, e.g. C or 34")
+    region: str | None = Field(None, description="GB/T 2260 code, e.g. 310101")
+    employees_band: str | None = None
+    revenue_band: str | None = None
+    source: str | None = None
+    source_detail: str | None = None
+    initial_need: str | None = None
+    address: str | None = None
+    website: str | None = None
+    social_accounts: str | None = None
+    founded_on: date | None = None
+    main_business: str | None = None
+    notes: str | None = None
+    competitors: str | None = None
+    cooperation_history: str | None = None
+    annual_budget: Decimal | None = None
+    priority: str | None = None
+    to_verify: list[str] | None = None
+
+
+class CustomerCreate(CustomerFieldsIn):
+    name: str = Field(..., max_length=200)
+    status: str | None = None
+    owner_id: int | None = None
+    contacts: list[ContactIn] = []
+    tags: list[str] = []
+    force: bool = False
+
+
+class CustomerPatch(CustomerFieldsIn):
+    version: int
+    status: str | None = None
+    reason: str = ""
+    tags: list[str] | None = None
+    force: bool = False
+
+
+class StatusIn(Schema):
+    status: str
+    reason: str = ""
+
+
+class ReassignIn(Schema):
+    owner_id: int
+    reason: str
+
+
+class ShareIn(Schema):
+    user_id: int
+    can_edit: bool = False
+    revoke: bool = False
+
+
+class ShareOut(Schema):
+    user_id: int
+    can_edit: bool
+
+
+class MergeIn(Schema):
+    merged_id: int
+    reason: str = ""
+
+
+class VerifyIn(Schema):
+    via: str
+    when: datetime | None = None
+
+
+class GradeIn(Schema):
+    grade: str
+    reason: str = ""
+
+
+class ChangeOut(Schema):
+    field: str
+    label: str
+    old: Any
+    new: Any
+
+
+class HistoryOut(Schema):
+    id: int
+    when: datetime
+    action: str
+    user_id: int | None
+    user_name: str
+    reason: str
+    request_id: str
+    object_label: str
+    changes: list[ChangeOut]
+
+
+class Page(Schema):
+    count: int
+    items: list[CustomerOut]
+
+
+class ContactPage(Schema):
+    count: int
+    items: list[ContactOut]
+
+
+# --- Serialisation ------------------------------------------------------------------------------
+
+
+def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
+    """A customer as the API shows it to ``user``: sensitive fields None when masked."""
+    tags = getattr(customer, "_prefetched_objects_cache", {}).get("tags")
+    if tags is None:
+        tags = customer.tags.all()
+    data: dict[str, Any] = {
+        name: getattr(customer, name)
+        for name in CustomerOut.model_fields
+        if name
+        not in {"owner_name", "tags", "completeness", "effective_grade", "industry_id", "region_id"}
+    }
+    data.update(
+        industry_id=customer.industry_id,
+        region_id=customer.region_id,
+        owner_name=str(customer.owner) if customer.owner_id and customer.owner else "",
+        tags=[tag.name for tag in tags],
+        effective_grade=customer.effective_grade,
+        completeness=completeness_percent(getattr(customer, "completeness_points", None)),
+    )
+    return mask_values(data, selectors.masked_fields(user, customer))
+
+
+def _detail(user: Any, customer_id: int) -> dict[str, Any]:
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    data = customer_data(user, customer)
+    data["contacts"] = list(customer.contacts.all())
+    return data
+
+
+def _fields(payload: Schema, *, exclude: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in payload.dict(exclude_unset=True).items() if k not in exclude}
+
+
+# --- Customers ---------------------------------------------------------------------------------
+
+
+@customers_router.get("", response=Page, summary="List and search customers")
+def list_customers(
+    request: HttpRequest,
+    filters: Query[CustomerFilters],
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    user = request.user
+    queryset = selectors.customer_list(user=user, filters=filters)
+    count = queryset.count()
+    rows = list(queryset[offset : offset + limit])
+    return {"count": count, "items": [customer_data(user, row) for row in rows]}
+
+
+@customers_router.post("", response={201: CustomerDetailOut}, summary="Create a customer")
+def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[dict[str, Any]]:
+    data = _fields(payload, exclude={"contacts", "tags", "force", "owner_id"})
+    if payload.owner_id is not None:
+        data["owner"] = payload.owner_id
+    contacts = [c.dict(exclude_unset=True) for c in payload.contacts]
+    customer = services.customer_create(
+        actor=_actor(request),
+        data=data,
+        contacts=contacts,
+        tags=payload.tags,
+        force=payload.force,
+    )
+    return Status(201, _detail(request.user, customer.pk))
+
+
+@customers_router.get("/{customer_id}", response=CustomerDetailOut)
+def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    return _detail(request.user, customer_id)
+
+
+@customers_router.patch("/{customer_id}", response=CustomerDetailOut)
+def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    changes = _fields(payload, exclude={"version", "tags", "force"})
+    actor = _actor(request)
+    services.customer_update(
+        actor=actor,
+        customer=customer,
+        changes=changes,
+        version=payload.version,
+        force=payload.force,
+    )
+    if payload.tags is not None:
+        services.customer_set_tags(actor=actor, customer=customer, tags=payload.tags)
+    return _detail(request.user, customer_id)
+
+
+@customers_router.delete("/{customer_id}", response={204: None})
+def delete_customer(request: HttpRequest, customer_id: int) -> Status[None]:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    services.customer_delete(actor=_actor(request), customer=customer)
+    return Status(204, None)
+
+
+@customers_router.post("/{customer_id}/status", response=CustomerDetailOut)
+def change_status(request: HttpRequest, customer_id: int, payload: StatusIn) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    services.customer_change_status(
+        actor=_actor(request), customer=customer, status=payload.status, reason=payload.reason
+    )
+    return _detail(request.user, customer_id)
+
+
+@customers_router.post("/{customer_id}/reassign", response=CustomerDetailOut)
+def reassign(request: HttpRequest, customer_id: int, payload: ReassignIn) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    owner = User.objects.filter(pk=payload.owner_id, is_active=True).first()
+    if owner is None:
+        raise InvalidInput(errors={"owner_id": [_("Choose an active user.")]})
+    services.customer_reassign(
+        actor=_actor(request), customer=customer, owner=owner, reason=payload.reason
+    )
+    return _detail(request.user, customer_id)
+
+
+@customers_router.post("/{customer_id}/share", response=list[ShareOut])
+def share(request: HttpRequest, customer_id: int, payload: ShareIn) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    user = User.objects.filter(pk=payload.user_id, is_active=True).first()
+    if user is None:
+        raise InvalidInput(errors={"user_id": [_("Choose an active user.")]})
+    actor = _actor(request)
+    if payload.revoke:
+        services.customer_unshare(actor=actor, customer=customer, user=user)
+    else:
+        services.customer_share(
+            actor=actor, customer=customer, user=user, can_edit=payload.can_edit
+        )
+    return list(customer.shares.order_by("id"))
+
+
+@customers_router.post("/{customer_id}/merge", response=CustomerDetailOut)
+def merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> Any:
+    survivor = selectors.customer_get(user=request.user, customer_id=customer_id)
+    merged = selectors.customer_get(user=request.user, customer_id=payload.merged_id)
+    services.customer_merge(
+        actor=_actor(request), survivor=survivor, merged=merged, reason=payload.reason
+    )
+    return _detail(request.user, customer_id)
+
+
+@customers_router.post("/{customer_id}/verify", response=CustomerDetailOut)
+def verify(request: HttpRequest, customer_id: int, payload: VerifyIn) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    services.customer_mark_verified(
+        actor=_actor(request), customer=customer, via=payload.via, when=payload.when
+    )
+    return _detail(request.user, customer_id)
+
+
+@customers_router.post("/{customer_id}/grade", response=CustomerDetailOut)
+def set_grade(request: HttpRequest, customer_id: int, payload: GradeIn) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    services.customer_set_grade(
+        actor=_actor(request), customer=customer, grade=payload.grade, reason=payload.reason
+    )
+    return _detail(request.user, customer_id)
+
+
+@customers_router.get("/{customer_id}/history", response=list[HistoryOut])
+def history(request: HttpRequest, customer_id: int) -> Any:
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    return selectors.customer_history(user=request.user, customer=customer)
+
+
+# --- Contacts ----------------------------------------------------------------------------------
+
+
+@contacts_router.get("", response=ContactPage)
+def list_contacts(
+    request: HttpRequest,
+    customer_id: int | None = None,
+    q: str = "",
+    active: bool | None = None,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    queryset = selectors.contact_list(
+        user=request.user, customer_id=customer_id, q=q[:100], active=active
+    )
+    return {"count": queryset.count(), "items": list(queryset[offset : offset + limit])}
+
+
+@contacts_router.post("", response={201: ContactOut})
+def create_contact(request: HttpRequest, payload: ContactCreate) -> Status[Contact]:
+    customer = selectors.customer_get(user=request.user, customer_id=payload.customer_id)
+    data = _fields(payload, exclude={"customer_id", "force"})
+    contact = services.contact_create(
+        actor=_actor(request), customer=customer, data=data, force=payload.force
+    )
+    return Status(201, contact)
 
 
 @contacts_router.get("/{contact_id}", response=ContactOut)
 def get_contact(request: HttpRequest, contact_id: int) -> Contact:
-    contact = selectors.contact_list(user=request.user).filter(pk=contact_id).first()
-    if contact is None:
-        raise Http404
-    return contact
+    return selectors.contact_get(user=request.user, contact_id=contact_id)
+
+
+@contacts_router.patch("/{contact_id}", response=ContactOut)
+def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Contact:
+    contact = selectors.contact_get(user=request.user, contact_id=contact_id)
+    return services.contact_update(
+        actor=_actor(request),
+        contact=contact,
+        changes=_fields(payload, exclude={"version"}),
+        version=payload.version,
+    )
+
+
+class DeactivateIn(Schema):
+    reason: str = ""
+
+
+@contacts_router.post("/{contact_id}/deactivate", response=ContactOut)
+def deactivate_contact(
+    request: HttpRequest, contact_id: int, payload: DeactivateIn | None = None
+) -> Contact:
+    contact = selectors.contact_get(user=request.user, contact_id=contact_id)
+    return services.contact_deactivate(
+        actor=_actor(request), contact=contact, reason=payload.reason if payload else ""
+    )

@@ -295,6 +295,7 @@ class Contact(VersionedModel):
         indexes = [
             models.Index(fields=["mobile"], name="contact_mobile"),
             models.Index(fields=["email"], name="contact_email"),
+            models.Index(fields=["work_phone"], name="contact_work_phone"),
         ]
 
     def __str__(self) -> str:
@@ -355,3 +356,66 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}{self.last_value}"
+
+
+def attachment_path(instance: CustomerAttachment, filename: str) -> str:
+    # The stored name is random; the original name is kept in the row and sent on download.
+    import uuid
+    from pathlib import PurePath
+
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"customers/{instance.customer_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class CustomerAttachment(models.Model):
+    """A file on a customer (资质文件, 意向书, 会议纪要, 名片, 拜访照片).
+
+    Downloaded only through a view that checks the customer is visible to the user.
+    """
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(_("content type"), max_length=100)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class SavedFilter(models.Model):
+    """A user's named customer-list filter (the list's query string)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_filters"
+    )
+    name = models.CharField(_("name"), max_length=60)
+    query = models.CharField(_("filter"), max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="customer_saved_filter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

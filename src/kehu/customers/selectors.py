@@ -1,25 +1,414 @@
-"""Reads of customers and contacts, always scoped to the acting user first."""
+"""Reads of customers and contacts, always scoped to the acting user first.
+
+``CustomerFilters`` is the one filter definition: the API takes it as query parameters, the UI
+builds it from the list page's query string, saved filters store that query string.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.http import Http404, QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from kehu.core.access import get_visible_or_404
-from kehu.customers.models import Contact, Customer
+from kehu.core import config
+from kehu.core.access import get_visible_or_404, policy_of
+from kehu.core.history import HistoryEntry, history_entries
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomerAttachment,
+    CustomerStatus,
+    Grade,
+    Priority,
+    SavedFilter,
+    Source,
+    StatusChange,
+)
+from kehu.customers.normalize import digits, fold
+
+SORTS: dict[str, tuple[str, ...]] = {
+    "-id": ("-id",),
+    "id": ("id",),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "number": ("number",),
+    "-number": ("-number",),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "updated": ("updated_at", "id"),
+    "-updated": ("-updated_at", "-id"),
+    "status": ("status", "-id"),
+    "grade": ("grade", "-id"),
+    "last_contact": ("last_contact_at", "-id"),
+    "-last_contact": ("-last_contact_at", "-id"),
+}
+LIST_FIELDS = ("tags",)  # query parameters that repeat
+_SEPARATORS = re.compile(r"[\s\-+()]+")
 
 
-def customer_list(*, user: Any) -> QuerySet[Customer]:
-    return Customer.objects.visible_to(user).select_related(
-        "owner", "department", "industry", "region"
+class CustomerFilters(BaseModel):
+    """Search and filters of the customer list (UI and API alike)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str = ""
+    status: str = ""
+    owner: int | None = None
+    department: int | None = None
+    industry: str = ""
+    region: str = ""
+    source: str = ""
+    priority: str = ""
+    grade: str = ""
+    tags: list[int] = []
+    created_from: date | None = None
+    created_to: date | None = None
+    updated_from: date | None = None
+    updated_to: date | None = None
+    stale: bool = False
+    unverified: bool = False
+    sort: str = "-id"
+
+    @field_validator("q")
+    @classmethod
+    def _q(cls, value: str) -> str:
+        if len(value) > 100:
+            raise ValueError(str(_("Search for at most 100 characters.")))
+        return value.strip()
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        return _choice(value, CustomerStatus.values)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        return _choice(value, Source.values)
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: str) -> str:
+        return _choice(value, Priority.values)
+
+    @field_validator("grade")
+    @classmethod
+    def _grade(cls, value: str) -> str:
+        return _choice(value, Grade.values)
+
+    @field_validator("sort")
+    @classmethod
+    def _sort(cls, value: str) -> str:
+        return _choice(value or "-id", list(SORTS))
+
+    @field_validator("industry", "region")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value and not re.fullmatch(r"[A-Z0-9]{1,6}", value):
+            raise ValueError(str(_("Not a valid code.")))
+        return value
+
+    @classmethod
+    def from_querydict(cls, query: QueryDict) -> CustomerFilters:
+        data: dict[str, Any] = {}
+        for key in query:
+            values = [v for v in query.getlist(key) if v != ""]
+            if not values:
+                continue
+            data[key] = values if key in LIST_FIELDS else values[-1]
+        return cls.model_validate(data)
+
+    def is_active(self) -> bool:
+        return self != CustomerFilters(sort=self.sort)
+
+
+def _choice(value: str, allowed: list[str]) -> str:
+    if value and value not in allowed:
+        raise ValueError(
+            str(_("Choose one of: %(choices)s.")) % {"choices": ", ".join(map(str, allowed))}
+        )
+    return value
+
+
+def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
+    """Name, number, contact names, phone digits, emails and pinyin, over ``search_text``."""
+    text = fold(q)
+    if not text:
+        return queryset
+    compact = _SEPARATORS.sub("", text)
+    if compact.isdigit():
+        return queryset.filter(search_text__contains=digits(compact))
+    for term in text.split():
+        queryset = queryset.filter(search_text__contains=term)
+    return queryset
+
+
+def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> QuerySet[Customer]:
+    f = filters
+    queryset = search(queryset, f.q)
+    if f.status:
+        queryset = queryset.filter(status=f.status)
+    if f.owner:
+        queryset = queryset.filter(owner_id=f.owner)
+    if f.department:
+        from kehu.accounts.models import Department
+
+        path = Department.objects.filter(pk=f.department).values("path")[:1]
+        queryset = queryset.filter(department__path__startswith=path)
+    if f.industry:
+        queryset = queryset.filter(Q(industry_id=f.industry) | Q(industry__parent_id=f.industry))
+    if f.region:
+        queryset = queryset.filter(Q(region_id=f.region) | Q(region__parent_id=f.region))
+    if f.source:
+        queryset = queryset.filter(source=f.source)
+    if f.priority:
+        queryset = queryset.filter(priority=f.priority)
+    if f.grade:
+        queryset = queryset.filter(Q(grade_override=f.grade) | Q(grade_override="", grade=f.grade))
+    if f.tags:
+        queryset = queryset.filter(
+            pk__in=Customer.tags.through.objects.filter(tag_id__in=f.tags).values("customer_id")
+        )
+    if f.created_from:
+        queryset = queryset.filter(created_at__date__gte=f.created_from)
+    if f.created_to:
+        queryset = queryset.filter(created_at__date__lte=f.created_to)
+    if f.updated_from:
+        queryset = queryset.filter(updated_at__date__gte=f.updated_from)
+    if f.updated_to:
+        queryset = queryset.filter(updated_at__date__lte=f.updated_to)
+    now = timezone.now()
+    if f.stale:
+        days = int(config.get("customers.stale_contact_days"))
+        queryset = queryset.filter(contact_info_updated_at__lt=now - timedelta(days=days))
+    if f.unverified:
+        hours = int(config.get("customers.verify_within_hours"))
+        queryset = queryset.filter(
+            verified_at__isnull=True, first_contact_at__lt=now - timedelta(hours=hours)
+        )
+    return queryset.order_by(*SORTS[f.sort])
+
+
+# --- Completeness (信息完整度) ------------------------------------------------------------------
+
+COMPLETENESS_TEXT_FIELDS = ("employees_band", "source", "initial_need", "address")
+COMPLETENESS_FK_FIELDS = ("industry", "region")
+COMPLETENESS_TOTAL = 1 + len(COMPLETENESS_TEXT_FIELDS) + len(COMPLETENESS_FK_FIELDS)  # + contact
+
+
+def _reachable_contact() -> Exists:
+    return Exists(
+        Contact.objects.filter(customer_id=OuterRef("pk"), is_active=True).exclude(
+            mobile="", work_phone="", email=""
+        )
     )
 
 
+def completeness_points() -> Any:
+    """An SQL expression: how many key fields are filled (the name always is)."""
+    parts: list[Any] = [
+        Case(When(~Q(**{name: ""}), then=Value(1)), default=Value(0))
+        for name in COMPLETENESS_TEXT_FIELDS
+    ]
+    parts += [
+        Case(When(**{f"{name}__isnull": False}, then=Value(1)), default=Value(0))
+        for name in COMPLETENESS_FK_FIELDS
+    ]
+    parts.append(Case(When(_reachable_contact(), then=Value(1)), default=Value(0)))
+    total: Any = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def completeness_percent(points: int | None) -> int:
+    return round(100 * (points or 0) / COMPLETENESS_TOTAL)
+
+
+def with_completeness(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+    return queryset.annotate(completeness_points=completeness_points())
+
+
+def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> dict[str, Any]:
+    """Average completeness and count of the customers the user sees (after filters)."""
+    queryset: QuerySet[Customer] = Customer.objects.visible_to(user)
+    if filters is not None:
+        queryset = apply_filters(queryset, filters).order_by()
+    row = queryset.aggregate(
+        points=Avg(completeness_points(), output_field=FloatField()), count=Count("pk")
+    )
+    points = float(row["points"] or 0)
+    return {"percent": round(100 * points / COMPLETENESS_TOTAL), "count": row["count"]}
+
+
+def completeness_by_department(*, user: Any) -> list[dict[str, Any]]:
+    rows = (
+        Customer.objects.visible_to(user)
+        .values("department__name")
+        .annotate(points=Avg(completeness_points(), output_field=FloatField()), count=Count("pk"))
+        .order_by("department__name")
+    )
+    return [
+        {
+            "department": row["department__name"] or "—",
+            "percent": round(100 * float(row["points"] or 0) / COMPLETENESS_TOTAL),
+            "count": row["count"],
+        }
+        for row in rows
+    ]
+
+
+# --- Customers -----------------------------------------------------------------------------------
+
+
+def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
+    """Visible customers with everything a list row shows, in a fixed number of queries."""
+    queryset: QuerySet[Customer] = (
+        Customer.objects.visible_to(user)
+        .select_related("owner", "department", "industry__parent", "region__parent")
+        .prefetch_related(
+            "tags",
+            Prefetch(
+                "contacts",
+                queryset=Contact.objects.filter(is_active=True, is_primary=True),
+                to_attr="primary_contacts",
+            ),
+        )
+    )
+    queryset = with_completeness(queryset)
+    if filters is not None:
+        queryset = apply_filters(queryset, filters)
+    return queryset
+
+
 def customer_get(*, user: Any, customer_id: int) -> Customer:
-    return get_visible_or_404(customer_list(user=user), user, pk=customer_id)
+    queryset = with_completeness(
+        Customer.objects.select_related(
+            "owner",
+            "department",
+            "industry__parent",
+            "region__parent",
+            "verified_by",
+            "created_by",
+        )
+    )
+    return get_visible_or_404(queryset, user, pk=customer_id)
 
 
-def contact_list(*, user: Any) -> QuerySet[Contact]:
+def customer_get_editable(*, user: Any, customer_id: int) -> Customer:
+    customer = customer_get(user=user, customer_id=customer_id)
+    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+        raise Http404(str(_("customer")))
+    return customer
+
+
+def can_edit(user: Any, customer: Customer) -> bool:
+    return Customer.objects.editable_by(user).filter(pk=customer.pk).exists()
+
+
+def masked_fields(user: Any, customer: Customer) -> frozenset[str]:
+    return policy_of(Customer).masked_fields(user, customer)
+
+
+def status_history(*, customer: Customer) -> QuerySet[StatusChange]:
+    return customer.status_changes.select_related("changed_by").order_by("-changed_at", "-id")
+
+
+def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
+    """The customer's own history and its contacts', newest first; masked fields left out."""
+    hidden = masked_fields(user, customer)
+    entries = history_entries(customer.history.all(), hidden_fields=hidden)
+    entries += history_entries(Contact.history.filter(customer_id=customer.pk))
+    entries.sort(key=lambda entry: entry.when, reverse=True)
+    return entries
+
+
+def attachment_list(*, customer: Customer) -> QuerySet[CustomerAttachment]:
+    return customer.attachments.select_related("uploaded_by")
+
+
+def attachment_get(*, user: Any, attachment_id: int) -> CustomerAttachment:
+    """An attachment whose customer the user may see; 404 otherwise."""
+    attachment = (
+        CustomerAttachment.objects.filter(
+            pk=attachment_id, customer__in=Customer.objects.visible_to(user).values("pk")
+        )
+        .select_related("customer")
+        .first()
+    )
+    if attachment is None:
+        raise Http404(str(_("attachment")))
+    return attachment
+
+
+def saved_filters(*, user: Any) -> QuerySet[SavedFilter]:
+    return SavedFilter.objects.filter(user=user)
+
+
+# --- Contacts ----------------------------------------------------------------------------------
+
+
+def contact_list(
+    *, user: Any, customer_id: int | None = None, q: str = "", active: bool | None = None
+) -> QuerySet[Contact]:
     visible = Customer.objects.visible_to(user).values("pk")
-    return Contact.objects.filter(customer_id__in=visible).select_related("customer")
+    queryset = Contact.objects.filter(customer_id__in=visible).select_related("customer")
+    if customer_id is not None:
+        queryset = queryset.filter(customer_id=customer_id)
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
+    text = fold(q)
+    if text:
+        number = digits(text)
+        condition = Q(name__icontains=text) | Q(email__icontains=text)
+        if number and len(number) >= 3:
+            condition |= Q(mobile__contains=number) | Q(work_phone__contains=number)
+        queryset = queryset.filter(condition)
+    return queryset.order_by("customer_id", "-is_active", "-is_primary", "name")
+
+
+def contact_get(*, user: Any, contact_id: int) -> Contact:
+    contact = contact_list(user=user).filter(pk=contact_id).first()
+    if contact is None:
+        raise Http404(str(_("contact")))
+    return contact
+
+
+def stale_count(*, user: Any) -> int:
+    days = int(config.get("customers.stale_contact_days"))
+    return (
+        Customer.objects.visible_to(user)
+        .filter(contact_info_updated_at__lt=timezone.now() - timedelta(days=days))
+        .count()
+    )
+
+
+def unverified_count(*, user: Any) -> int:
+    hours = int(config.get("customers.verify_within_hours"))
+    return (
+        Customer.objects.visible_to(user)
+        .filter(
+            verified_at__isnull=True,
+            first_contact_at__lt=timezone.now() - timedelta(hours=hours),
+        )
+        .count()
+    )

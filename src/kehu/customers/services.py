@@ -44,12 +44,14 @@ from kehu.customers import grading, numbering
 from kehu.customers.models import (
     Contact,
     Customer,
+    CustomerAttachment,
     CustomerKind,
     CustomerShare,
     CustomerStatus,
     Grade,
     Industry,
     Region,
+    SavedFilter,
     StatusChange,
     Tag,
     VerificationChannel,
@@ -411,7 +413,23 @@ def _attname(model: type[models.Model], name: str) -> str:
     return str(model_field.attname)
 
 
+def _check_text_lengths(instance: models.Model) -> None:
+    """TextFields' max_length is not a model validator in Django; enforce it here."""
+    errors: dict[str, list[str]] = {}
+    for model_field in instance._meta.concrete_fields:
+        if isinstance(model_field, models.TextField) and model_field.max_length:
+            value = getattr(instance, model_field.attname) or ""
+            if len(value) > model_field.max_length:
+                errors[model_field.name] = [
+                    _("Ensure this value has at most %(limit)d characters (it has %(count)d).")
+                    % {"limit": model_field.max_length, "count": len(value)}
+                ]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+
+
 def _validate_customer(customer: Customer) -> None:
+    _check_text_lengths(customer)
     validate(
         customer,
         exclude=["number", "name_key", "search_text", "owner", "department", "created_by"],
@@ -823,9 +841,9 @@ def customer_recompute_grades(*, batch: int = 2000) -> int:
 @transaction.atomic
 def customer_delete(*, actor: User, customer: Customer, reason: str = "") -> None:
     """Delete a customer (CRM administrators only); contacts and shares go with it."""
-    locked = _require_editable(actor, customer)
     if not is_admin(actor):
         raise Forbidden(_("Only CRM administrators may delete customers."))
+    locked = _require_editable(actor, customer)
     stamp(locked, actor=actor, reason=reason or _("Deleted"))
     try:
         with transaction.atomic():
@@ -1093,3 +1111,104 @@ def contact_deactivate(*, actor: User, contact: Contact, reason: str = "") -> Co
             successor.save()
     _contact_info_touched(locked.customer)
     return locked
+
+
+# --- Attachments and saved filters ------------------------------------------------------------
+
+ATTACHMENT_MAX_MB = config.define(
+    "customers.attachment_max_mb", 20, "Largest customer attachment, in megabytes"
+)
+# extension -> (content type, accepted leading bytes; empty: any)
+ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    "pdf": ("application/pdf", (b"%PDF",)),
+    "png": ("image/png", (b"\x89PNG",)),
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "gif": ("image/gif", (b"GIF8",)),
+    "webp": ("image/webp", (b"RIFF",)),
+    "doc": ("application/msword", (b"\xd0\xcf\x11\xe0",)),
+    "xls": ("application/vnd.ms-excel", (b"\xd0\xcf\x11\xe0",)),
+    "ppt": ("application/vnd.ms-powerpoint", (b"\xd0\xcf\x11\xe0",)),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (b"PK\x03\x04",),
+    ),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (b"PK\x03\x04",),
+    ),
+    "pptx": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        (b"PK\x03\x04",),
+    ),
+    "txt": ("text/plain", ()),
+}
+
+
+@transaction.atomic
+def attachment_add(
+    *, actor: User, customer: Customer, upload: Any, description: str = ""
+) -> CustomerAttachment:
+    """Store an uploaded file on the customer: allowed types only, at most the size limit."""
+    locked = _require_editable(actor, customer)
+    name = str(getattr(upload, "name", "") or "").replace("\\", "/").split("/")[-1].strip()
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in ATTACHMENT_TYPES:
+        raise _field_error(
+            "file",
+            _("Files of this type cannot be attached; allowed: %(types)s.")
+            % {"types": ", ".join(sorted(ATTACHMENT_TYPES))},
+        )
+    limit_mb = int(config.get("customers.attachment_max_mb"))
+    size = int(upload.size or 0)
+    if size > limit_mb * 1024 * 1024:
+        raise _field_error("file", _("The file is larger than %(limit)d MB.") % {"limit": limit_mb})
+    if size == 0:
+        raise _field_error("file", _("The file is empty."))
+    content_type, signatures = ATTACHMENT_TYPES[extension]
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    if signatures and not any(head.startswith(sig) for sig in signatures):
+        raise _field_error(
+            "file", _("The file's content does not match its .%(ext)s name.") % {"ext": extension}
+        )
+    if len(name) > 255 or len(description) > 200:
+        raise _field_error("file", _("The file name or description is too long."))
+    attachment = CustomerAttachment(
+        customer=locked,
+        original_name=name,
+        size=size,
+        content_type=content_type,
+        description=description.strip(),
+        uploaded_by=actor,
+    )
+    attachment.file.save(name, upload, save=False)
+    attachment.save()
+    return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, actor: User, attachment: CustomerAttachment) -> None:
+    _require_editable(actor, attachment.customer)
+    storage, path = attachment.file.storage, attachment.file.name
+    attachment.delete()
+    if path:
+        transaction.on_commit(lambda: storage.delete(path))
+
+
+@transaction.atomic
+def saved_filter_save(*, user: User, name: str, query: str) -> SavedFilter:
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise _field_error("name", _("Give the filter a name of at most 60 characters."))
+    if len(query) > 1000:
+        raise _field_error("query", _("This filter is too long to save."))
+    saved, _created = SavedFilter.objects.update_or_create(
+        user=user, name=name, defaults={"query": query.lstrip("?")}
+    )
+    return saved
+
+
+def saved_filter_delete(*, user: User, filter_id: int) -> None:
+    SavedFilter.objects.filter(user=user, pk=filter_id).delete()

@@ -1,0 +1,36 @@
+"""PostgreSQL only: trigram index for the search box, pattern index for name-prefix dedup.
+
+SQLite needs neither (LIKE scans are fine at its scale), so the operations check the vendor.
+"""
+
+from typing import Any
+
+from django.db import migrations
+
+FORWARD = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX IF NOT EXISTS customer_search_trgm "
+    "ON customers_customer USING gin (search_text gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS customer_name_key_prefix "
+    "ON customers_customer (name_key varchar_pattern_ops)",
+]
+BACKWARD = [
+    "DROP INDEX IF EXISTS customer_search_trgm",
+    "DROP INDEX IF EXISTS customer_name_key_prefix",
+]
+
+
+def _run(statements: list[str]) -> Any:
+    def run(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("customers", "0002_attachments_saved_filters")]
+
+    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
