@@ -1,5 +1,362 @@
-"""/api/v1 routes of the opportunities app."""
+"""/api/v1/opportunities: CRUD, stage/win/lose actions, stages, forecast and funnel."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+from ninja.pagination import paginate
+
+from kehu.core.access import get_editable_or_404, mask_values, policy_of
+from kehu.customers.models import Customer
+from kehu.opportunities import selectors, services
+from kehu.opportunities.models import Attachment, Opportunity
 
 router = Router(tags=["opportunities"])
+
+
+class OpportunityOut(Schema):
+    id: int
+    customer_id: int
+    customer_name: str
+    name: str
+    owner_id: int
+    owner_name: str
+    department_id: int | None
+    amount: float | None
+    weighted_amount: float | None
+    currency: str
+    expected_close: date | None
+    stage: str
+    stage_name: str
+    status: str
+    probability: int
+    probability_basis: str
+    stage_entered_at: datetime
+    is_stalled: bool
+    competitors: str
+    source: str
+    needs: str
+    next_step: str
+    loss_reason_id: int | None
+    loss_reason: str
+    loss_note: str
+    closed_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OpportunityIn(Schema):
+    customer_id: int
+    name: str
+    amount: Decimal | None = None
+    currency: str = "CNY"
+    expected_close: date | None = None
+    stage: str | None = None
+    source: str = ""
+    needs: str = ""
+    competitors: str = ""
+    next_step: str = ""
+    owner_id: int | None = None
+
+
+class OpportunityPatch(Schema):
+    version: int
+    name: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    expected_close: date | None = None
+    source: str | None = None
+    needs: str | None = None
+    competitors: str | None = None
+    next_step: str | None = None
+    owner_id: int | None = None
+
+
+class StageIn(Schema):
+    stage: str
+    version: int | None = None
+
+
+class WinIn(Schema):
+    stage: str | None = None
+    version: int | None = None
+
+
+class LoseIn(Schema):
+    reason: int
+    note: str = ""
+    version: int | None = None
+
+
+class StageOut(Schema):
+    code: str
+    name: str
+    name_zh: str
+    name_en: str
+    order: int
+    kind: str
+    forecast_category: str
+    entry_criterion: str
+    actions: list[str]
+    requirements: list[str]
+    default_probability: int
+    probability: int
+    probability_basis: str
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    name: str
+    created_at: datetime
+
+
+class LossReasonOut(Schema):
+    id: int
+    name: str
+
+
+def opportunity_out(request: HttpRequest, opportunity: Opportunity) -> dict[str, Any]:
+    stage = opportunity.stage
+    weighted = opportunity.weighted_amount
+    data = {
+        "id": opportunity.pk,
+        "customer_id": opportunity.customer_id,
+        "customer_name": opportunity.customer.name,
+        "name": opportunity.name,
+        "owner_id": opportunity.owner_id,
+        "owner_name": str(opportunity.owner),
+        "department_id": opportunity.department_id,
+        "amount": float(opportunity.amount) if opportunity.amount is not None else None,
+        "weighted_amount": float(weighted) if weighted is not None else None,
+        "currency": opportunity.currency,
+        "expected_close": opportunity.expected_close,
+        "stage": stage.code,
+        "stage_name": stage.label,
+        "status": stage.kind,
+        "probability": stage.probability,
+        "probability_basis": selectors.probability_basis(stage),
+        "stage_entered_at": opportunity.stage_entered_at,
+        "is_stalled": bool(getattr(opportunity, "is_stalled", False)),
+        "competitors": opportunity.competitors,
+        "source": opportunity.source,
+        "needs": opportunity.needs,
+        "next_step": opportunity.next_step,
+        "loss_reason_id": opportunity.loss_reason_id,
+        "loss_reason": opportunity.loss_reason.label if opportunity.loss_reason else "",
+        "loss_note": opportunity.loss_note,
+        "closed_at": opportunity.closed_at,
+        "version": opportunity.version,
+        "created_at": opportunity.created_at,
+        "updated_at": opportunity.updated_at,
+    }
+    hidden = set(policy_of(Opportunity).masked_fields(request.user, opportunity))
+    if "amount" in hidden:
+        hidden.add("weighted_amount")
+    return mask_values(data, hidden)
+
+
+def _reloaded(request: HttpRequest, opportunity_id: int) -> dict[str, Any]:
+    fresh = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
+    return opportunity_out(request, fresh)
+
+
+def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
+    return get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
+
+
+@router.get("", response=list[OpportunityOut])
+@paginate
+def list_opportunities(request: HttpRequest) -> list[dict[str, Any]]:
+    filters = selectors.OpportunityFilters.parse(request.GET)
+    rows = selectors.opportunity_list(user=request.user, filters=filters)
+    return _MappedList(rows, lambda row: opportunity_out(request, row))  # type: ignore[return-value]
+
+
+class _MappedList:
+    """A lazily sliced queryset whose rows go through ``mapper`` (masking) after paging."""
+
+    def __init__(self, queryset: Any, mapper: Any) -> None:
+        self.queryset = queryset
+        self.mapper = mapper
+
+    def count(self) -> int:
+        return int(self.queryset.count())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
+        return [self.mapper(row) for row in self.queryset[window]]
+
+
+@router.post("", response={201: OpportunityOut})
+def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> tuple[int, dict[str, Any]]:
+    customer = get_editable_or_404(Customer.objects.all(), request.user, pk=payload.customer_id)
+    data = payload.dict(exclude={"customer_id", "owner_id"})
+    if payload.owner_id is not None:
+        data["owner"] = payload.owner_id
+    opportunity = services.opportunity_create(actor=request.user, customer=customer, data=data)  # type: ignore[arg-type]
+    return 201, _reloaded(request, opportunity.pk)
+
+
+@router.get("/stages", response=list[StageOut])
+def list_stages(request: HttpRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": stage.code,
+            "name": stage.label,
+            "name_zh": stage.name_zh,
+            "name_en": stage.name_en,
+            "order": stage.order,
+            "kind": stage.kind,
+            "forecast_category": stage.forecast_category,
+            "entry_criterion": stage.entry_criterion,
+            "actions": stage.action_list,
+            "requirements": stage.requirements,
+            "default_probability": stage.default_probability,
+            "probability": stage.probability,
+            "probability_basis": selectors.probability_basis(stage),
+        }
+        for stage in selectors.stage_list()
+    ]
+
+
+@router.get("/loss-reasons", response=list[LossReasonOut])
+def list_loss_reasons(request: HttpRequest) -> list[dict[str, Any]]:
+    return [{"id": reason.pk, "name": reason.label} for reason in selectors.loss_reasons()]
+
+
+@router.get("/forecast")
+def get_forecast(
+    request: HttpRequest,
+    period: str = "month",
+    group: str = "owner",
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, Any]:
+    filters = selectors.OpportunityFilters.parse(request.GET)
+    result = selectors.forecast(
+        user=request.user, period=period, group=group, start=start, end=end, filters=filters
+    )
+    return {
+        "period": result.period,
+        "group": result.group,
+        "start": result.start,
+        "end": result.end,
+        "hidden": result.hidden,
+        "rows": [row.as_dict() for row in result.rows],
+        "totals": [row.as_dict() for row in result.totals_by_period()],
+    }
+
+
+@router.get("/funnel")
+def get_funnel(
+    request: HttpRequest, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
+    default_start, default_end = _default_funnel_range()
+    start = start or default_start
+    end = end or default_end
+    steps = selectors.funnel(user=request.user, start=start, end=end)
+    return {"start": start, "end": end, "steps": [step.as_dict() for step in steps]}
+
+
+def _default_funnel_range() -> tuple[date, date]:
+    today = timezone.localdate()
+    return today - timedelta(days=365), today
+
+
+@router.get("/{opportunity_id}", response=OpportunityOut)
+def get_opportunity(request: HttpRequest, opportunity_id: int) -> dict[str, Any]:
+    return _reloaded(request, opportunity_id)
+
+
+@router.patch("/{opportunity_id}", response=OpportunityOut)
+def update_opportunity(
+    request: HttpRequest, opportunity_id: int, payload: OpportunityPatch
+) -> dict[str, Any]:
+    opportunity = _editable(request, opportunity_id)
+    data = payload.dict(exclude_unset=True, exclude={"version", "owner_id"})
+    if payload.owner_id is not None:
+        data["owner"] = payload.owner_id
+    services.opportunity_update(
+        actor=request.user,  # type: ignore[arg-type]
+        opportunity=opportunity,
+        data=data,
+        version=payload.version,
+    )
+    return _reloaded(request, opportunity_id)
+
+
+@router.delete("/{opportunity_id}", response={204: None})
+def delete_opportunity(request: HttpRequest, opportunity_id: int) -> tuple[int, None]:
+    opportunity = _editable(request, opportunity_id)
+    services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+    return 204, None
+
+
+@router.post("/{opportunity_id}/stage", response=OpportunityOut)
+def move_stage(request: HttpRequest, opportunity_id: int, payload: StageIn) -> dict[str, Any]:
+    opportunity = _editable(request, opportunity_id)
+    services.opportunity_move_stage(
+        actor=request.user,  # type: ignore[arg-type]
+        opportunity=opportunity,
+        stage=payload.stage,
+        version=payload.version,
+    )
+    return _reloaded(request, opportunity_id)
+
+
+@router.post("/{opportunity_id}/win", response=OpportunityOut)
+def win(request: HttpRequest, opportunity_id: int, payload: WinIn) -> dict[str, Any]:
+    opportunity = _editable(request, opportunity_id)
+    services.opportunity_win(
+        actor=request.user,  # type: ignore[arg-type]
+        opportunity=opportunity,
+        stage=payload.stage,
+        version=payload.version,
+    )
+    return _reloaded(request, opportunity_id)
+
+
+@router.post("/{opportunity_id}/lose", response=OpportunityOut)
+def lose(request: HttpRequest, opportunity_id: int, payload: LoseIn) -> dict[str, Any]:
+    opportunity = _editable(request, opportunity_id)
+    services.opportunity_lose(
+        actor=request.user,  # type: ignore[arg-type]
+        opportunity=opportunity,
+        reason=payload.reason,
+        note=payload.note,
+        version=payload.version,
+    )
+    return _reloaded(request, opportunity_id)
+
+
+@router.get("/{opportunity_id}/attachments", response=list[AttachmentOut])
+def list_attachments(request: HttpRequest, opportunity_id: int) -> list[Attachment]:
+    opportunity = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
+    return list(opportunity.attachments.all())
+
+
+@router.post("/{opportunity_id}/attachments", response={201: AttachmentOut})
+def add_attachment(
+    request: HttpRequest,
+    opportunity_id: int,
+    kind: Form[str],
+    file: File[UploadedFile],
+) -> tuple[int, Attachment]:
+    opportunity = _editable(request, opportunity_id)
+    attachment = services.attachment_add(
+        actor=request.user,  # type: ignore[arg-type]
+        opportunity=opportunity,
+        kind=kind,
+        file=file,
+    )
+    return 201, attachment

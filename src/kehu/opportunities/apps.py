@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,10 @@ class OpportunitiesConfig(AppConfig):
     name = "kehu.opportunities"
     label = "opportunities"
     verbose_name = _("Opportunities")
+
+    def ready(self) -> None:
+        from kehu.core import dashboard
+        from kehu.opportunities import conf  # noqa: F401 - registers the pipeline settings
+        from kehu.opportunities.panels import pipeline_panel
+
+        dashboard.register(pipeline_panel)

@@ -1,0 +1,575 @@
+"""Every read of the pipeline, scoped to the user first: lists, board, forecast, funnel."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import TruncMonth, TruncQuarter
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from kehu.accounts.models import Department, User
+from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids
+from kehu.core.errors import InvalidInput
+from kehu.opportunities.models import (
+    ForecastCategory,
+    LossReason,
+    Opportunity,
+    ProbabilitySource,
+    Stage,
+    StageChange,
+    StageKind,
+)
+from kehu.opportunities.services import stalled_threshold
+
+BOARD_LIMIT = 500
+WON_ON_BOARD_DAYS = 30
+MONEY = DecimalField(max_digits=18, decimal_places=2)
+
+
+# --- amounts the user may see ---------------------------------------------------------------
+
+
+def full_access_q(user: Any) -> Q | None:
+    """Rows whose amount ``user`` may see (None: all of them)."""
+    if is_admin(user):
+        return None
+    scope = Q(owner=user)
+    departments = managed_department_ids(user)
+    if departments:
+        scope |= Q(department__in=departments)
+    return scope
+
+
+def _amount_visible(user: Any) -> Any:
+    scope = full_access_q(user)
+    if scope is None:
+        return Value(True, output_field=BooleanField())
+    return ExpressionWrapper(scope, output_field=BooleanField())
+
+
+def _visible_sum(expression: Any, user: Any, extra: Q | None = None) -> Sum:
+    scope = full_access_q(user)
+    condition = scope if extra is None else (extra if scope is None else scope & extra)
+    return Sum(expression, filter=condition, output_field=MONEY)
+
+
+WEIGHTED = ExpressionWrapper(F("amount") * F("stage__probability") / 100, output_field=MONEY)
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+@dataclass
+class OpportunityFilters:
+    """One filter definition for the board, the list, the API and the forecast."""
+
+    q: str = ""
+    customer: int | None = None
+    owner: int | None = None
+    department: int | None = None
+    stage: str = ""
+    status: str = ""
+    close_month: date | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    stalled: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> OpportunityFilters:
+        """From request.GET or a dict; bad values answer a per-field error."""
+        errors: dict[str, list[str]] = {}
+
+        def text(name: str) -> str:
+            return str(raw.get(name) or "").strip()
+
+        def integer(name: str) -> int | None:
+            value = text(name)
+            if not value:
+                return None
+            if not value.isdigit():
+                errors[name] = [_("Enter a whole number.")]
+                return None
+            return int(value)
+
+        def money(name: str) -> Decimal | None:
+            value = text(name).replace(",", "")
+            if not value:
+                return None
+            try:
+                amount = Decimal(value)
+            except InvalidOperation:
+                errors[name] = [_("Enter the amount as a number.")]
+                return None
+            if not amount.is_finite() or amount < 0:
+                errors[name] = [_("Enter an amount of zero or more.")]
+                return None
+            return amount
+
+        month: date | None = None
+        if text("close_month"):
+            try:
+                month = date.fromisoformat(text("close_month")[:7] + "-01")
+            except ValueError:
+                errors["close_month"] = [_("Enter the month as YYYY-MM.")]
+        status = text("status")
+        if status and status not in StageKind.values:
+            errors["status"] = [_("Use open, won or lost.")]
+        filters = cls(
+            q=text("q")[:100],
+            customer=integer("customer"),
+            owner=integer("owner"),
+            department=integer("department"),
+            stage=text("stage")[:40],
+            status=status,
+            close_month=month,
+            min_amount=money("min_amount"),
+            max_amount=money("max_amount"),
+            stalled=text("stalled").lower() in {"1", "true", "on", "yes"},
+        )
+        if errors:
+            raise InvalidInput(_("Check the filters."), errors=errors)
+        return filters
+
+    def apply(self, queryset: QuerySet[Opportunity], user: Any) -> QuerySet[Opportunity]:
+        if self.q:
+            queryset = queryset.filter(
+                Q(name__icontains=self.q) | Q(customer__name__icontains=self.q)
+            )
+        if self.customer:
+            queryset = queryset.filter(customer_id=self.customer)
+        if self.owner:
+            queryset = queryset.filter(owner_id=self.owner)
+        if self.department:
+            path = (
+                Department.objects.filter(pk=self.department).values_list("path", flat=True).first()
+            )
+            queryset = (
+                queryset.filter(department__path__startswith=path) if path else queryset.none()
+            )
+        if self.stage:
+            queryset = queryset.filter(stage__code=self.stage)
+        if self.status:
+            queryset = queryset.filter(stage__kind=self.status)
+        if self.close_month:
+            start = self.close_month
+            end = (start + timedelta(days=32)).replace(day=1)
+            queryset = queryset.filter(expected_close__gte=start, expected_close__lt=end)
+        if self.min_amount is not None or self.max_amount is not None:
+            # Amounts a user may not see are not filterable either: that would leak them.
+            scope = full_access_q(user)
+            if scope is not None:
+                queryset = queryset.filter(scope)
+            if self.min_amount is not None:
+                queryset = queryset.filter(amount__gte=self.min_amount)
+            if self.max_amount is not None:
+                queryset = queryset.filter(amount__lte=self.max_amount)
+        if self.stalled:
+            queryset = queryset.filter(
+                stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold()
+            )
+        return queryset
+
+    def as_query(self) -> dict[str, str]:
+        values = {
+            "q": self.q,
+            "customer": str(self.customer or ""),
+            "owner": str(self.owner or ""),
+            "department": str(self.department or ""),
+            "stage": self.stage,
+            "status": self.status,
+            "close_month": self.close_month.strftime("%Y-%m") if self.close_month else "",
+            "min_amount": "" if self.min_amount is None else str(self.min_amount),
+            "max_amount": "" if self.max_amount is None else str(self.max_amount),
+            "stalled": "1" if self.stalled else "",
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+def opportunity_list(
+    *, user: Any, filters: OpportunityFilters | None = None
+) -> QuerySet[Opportunity]:
+    queryset: QuerySet[Opportunity] = (
+        Opportunity.objects.visible_to(user)
+        .select_related("customer", "owner", "department", "stage", "loss_reason")
+        .annotate(
+            amount_visible=_amount_visible(user),
+            is_stalled=ExpressionWrapper(
+                Q(stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold()),
+                output_field=BooleanField(),
+            ),
+        )
+    )
+    if filters is not None:
+        queryset = filters.apply(queryset, user)
+    return queryset
+
+
+def opportunity_get(*, user: Any, opportunity_id: int) -> Opportunity:
+    return get_visible_or_404(opportunity_list(user=user), user, pk=opportunity_id)
+
+
+def opportunity_editable(*, user: Any, opportunity_id: int) -> bool:
+    return Opportunity.objects.editable_by(user).filter(pk=opportunity_id).exists()
+
+
+def stage_list(*, include_inactive: bool = False) -> list[Stage]:
+    stages = Stage.objects.all()
+    if not include_inactive:
+        stages = stages.filter(is_active=True)
+    return list(stages)
+
+
+def loss_reasons() -> list[LossReason]:
+    return list(LossReason.objects.filter(is_active=True))
+
+
+def stage_history(*, opportunity: Opportunity) -> list[StageChange]:
+    return list(
+        opportunity.stage_changes.select_related("stage", "entered_by", "exited_by").order_by(
+            "-entered_at", "-id"
+        )
+    )
+
+
+def probability_basis(stage: Stage) -> str:
+    if stage.kind != StageKind.OPEN:
+        return _("closed deal")
+    months = stage.probability_window_months
+    if stage.probability_source == ProbabilitySource.HISTORY:
+        return ngettext(
+            "based on %(count)s deal in the last %(months)s months",
+            "based on %(count)s deals in the last %(months)s months",
+            stage.probability_sample,
+        ) % {"count": stage.probability_sample, "months": months}
+    return ngettext(
+        "default of the stage (only %(count)s closed deal in the last %(months)s months)",
+        "default of the stage (only %(count)s closed deals in the last %(months)s months)",
+        stage.probability_sample,
+    ) % {"count": stage.probability_sample, "months": months}
+
+
+# --- board -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BoardColumn:
+    stage: Stage
+    cards: list[Opportunity] = field(default_factory=list)
+    count: int = 0
+    amount: Decimal = Decimal(0)
+    weighted: Decimal = Decimal(0)
+
+
+def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardColumn]:
+    """Open and won stages with their cards and totals: three queries, whatever the size."""
+    stages = [stage for stage in stage_list() if stage.kind != StageKind.LOST]
+    columns = {stage.pk: BoardColumn(stage=stage) for stage in stages}
+    won_since = timezone.now() - timedelta(days=WON_ON_BOARD_DAYS)
+    on_board = Q(stage__kind=StageKind.OPEN) | Q(
+        stage__kind=StageKind.WON, closed_at__gte=won_since
+    )
+    base = opportunity_list(user=user, filters=filters).filter(on_board)
+    totals = (
+        base.order_by()
+        .values("stage_id")
+        .annotate(
+            n=Count("pk"),
+            total=_visible_sum("amount", user),
+            weighted=_visible_sum(WEIGHTED, user),
+        )
+    )
+    for row in totals:
+        column = columns.get(row["stage_id"])
+        if column is not None:
+            column.count = row["n"]
+            column.amount = row["total"] or Decimal(0)
+            column.weighted = row["weighted"] or Decimal(0)
+    for card in base.order_by("stage_entered_at", "id")[:BOARD_LIMIT]:
+        column = columns.get(card.stage_id)
+        if column is not None:
+            column.cards.append(card)
+    return list(columns.values())
+
+
+def stalled_list(*, user: Any) -> QuerySet[Opportunity]:
+    return (
+        opportunity_list(user=user)
+        .filter(stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold())
+        .order_by("stage_entered_at", "id")
+    )
+
+
+# --- forecast ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ForecastRow:
+    period: str
+    group_id: int | None
+    group: str
+    count: int = 0
+    pipeline: Decimal = Decimal(0)
+    weighted: Decimal = Decimal(0)
+    best_case: Decimal = Decimal(0)
+    committed: Decimal = Decimal(0)
+    won: Decimal = Decimal(0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "group_id": self.group_id,
+            "group": self.group,
+            "count": self.count,
+            "pipeline": float(self.pipeline),
+            "weighted": float(self.weighted),
+            "best_case": float(self.best_case),
+            "committed": float(self.committed),
+            "won": float(self.won),
+        }
+
+
+@dataclass
+class Forecast:
+    period: str
+    group: str
+    start: date
+    end: date
+    rows: list[ForecastRow]
+    hidden: int  # deals left out because their amount is masked for the user
+
+    @property
+    def periods(self) -> list[str]:
+        return sorted({row.period for row in self.rows})
+
+    def totals_by_period(self) -> list[ForecastRow]:
+        merged: dict[str, ForecastRow] = {}
+        for row in self.rows:
+            total = merged.setdefault(row.period, ForecastRow(row.period, None, ""))
+            total.count += row.count
+            total.pipeline += row.pipeline
+            total.weighted += row.weighted
+            total.best_case += row.best_case
+            total.committed += row.committed
+            total.won += row.won
+        return [merged[key] for key in sorted(merged)]
+
+
+def _period_label(value: date | datetime | None, period: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    if period == "quarter":
+        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+    return f"{value.year}-{value.month:02d}"
+
+
+def default_forecast_range(today: date | None = None) -> tuple[date, date]:
+    today = today or timezone.localdate()
+    start = today.replace(day=1)
+    end_month = start
+    for _month in range(5):
+        end_month = (end_month + timedelta(days=32)).replace(day=1)
+    end = (end_month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return start, end
+
+
+def forecast(
+    *,
+    user: Any,
+    period: str = "month",
+    group: str = "owner",
+    start: date | None = None,
+    end: date | None = None,
+    filters: OpportunityFilters | None = None,
+) -> Forecast:
+    """Pipeline, weighted, best case, committed and won per period and owner/team.
+
+    Open deals count in the month/quarter of their expected close; won deals in the one they
+    closed. Committed = won + open deals in "commit" stages; best case = committed + open deals
+    in "best case" stages. Deals whose amount the user may not see are left out (and counted).
+    """
+    if period not in {"month", "quarter"}:
+        raise InvalidInput(errors={"period": [_("Use month or quarter.")]})
+    if group not in {"owner", "department", "none"}:
+        raise InvalidInput(errors={"group": [_("Use owner, department or none.")]})
+    default_start, default_end = default_forecast_range()
+    start = start or default_start
+    end = end or default_end
+    if end < start:
+        raise InvalidInput(errors={"end": [_("The end is before the start.")]})
+    if (end - start).days > 3 * 366:
+        raise InvalidInput(errors={"end": [_("Choose a range of at most three years.")]})
+    trunc = TruncQuarter if period == "quarter" else TruncMonth
+    key = {"owner": "owner_id", "department": "department_id", "none": None}[group]
+    tz = timezone.get_current_timezone()
+    start_at = datetime.combine(start, time.min, tzinfo=tz)
+    end_at = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+
+    scoped = opportunity_list(user=user, filters=filters).order_by()
+    scope = full_access_q(user)
+    hidden = 0
+    if scope is not None:
+        hidden = scoped.exclude(scope).filter(amount__isnull=False).count()
+        scoped = scoped.filter(scope)
+    fields = ["bucket"] + ([key] if key else [])
+    open_rows = (
+        scoped.filter(
+            stage__kind=StageKind.OPEN, expected_close__gte=start, expected_close__lte=end
+        )
+        .annotate(bucket=trunc("expected_close"))
+        .values(*fields)
+        .annotate(
+            n=Count("pk"),
+            pipeline=Sum("amount", output_field=MONEY),
+            weighted=Sum(WEIGHTED, output_field=MONEY),
+            commit=Sum(
+                "amount",
+                filter=Q(stage__forecast_category=ForecastCategory.COMMIT),
+                output_field=MONEY,
+            ),
+            best=Sum(
+                "amount",
+                filter=Q(stage__forecast_category=ForecastCategory.BEST_CASE),
+                output_field=MONEY,
+            ),
+        )
+    )
+    won_rows = (
+        scoped.filter(stage__kind=StageKind.WON, closed_at__gte=start_at, closed_at__lt=end_at)
+        .annotate(bucket=trunc("closed_at", tzinfo=tz))
+        .values(*fields)
+        .annotate(n=Count("pk"), won=Sum("amount", output_field=MONEY))
+    )
+    rows: dict[tuple[str, int | None], ForecastRow] = {}
+
+    def row_for(data: dict[str, Any]) -> ForecastRow:
+        label = _period_label(data["bucket"], period)
+        group_id = data[key] if key else None
+        return rows.setdefault((label, group_id), ForecastRow(label, group_id, ""))
+
+    for data in open_rows:
+        row = row_for(data)
+        row.count += data["n"]
+        row.pipeline += data["pipeline"] or 0
+        row.weighted += (data["weighted"] or Decimal(0)).quantize(Decimal("0.01"))
+        row.committed += data["commit"] or 0
+        row.best_case += data["best"] or 0
+    for data in won_rows:
+        row = row_for(data)
+        row.count += data["n"]
+        row.won += data["won"] or 0
+    for row in rows.values():
+        row.committed += row.won
+        row.best_case += row.committed
+    ids = {row.group_id for row in rows.values() if row.group_id is not None}
+    names: dict[int, str] = {}
+    if key == "owner_id":
+        names = {user.pk: str(user) for user in User.objects.filter(pk__in=ids)}
+    elif key == "department_id":
+        names = dict(Department.objects.filter(pk__in=ids).values_list("pk", "name"))
+    for row in rows.values():
+        if key is None:
+            row.group = _("Everyone")
+        elif row.group_id is None:
+            row.group = _("No department")
+        else:
+            row.group = names.get(row.group_id, str(row.group_id))
+    ordered = sorted(rows.values(), key=lambda row: (row.period, row.group))
+    return Forecast(period=period, group=group, start=start, end=end, rows=ordered, hidden=hidden)
+
+
+# --- funnel ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FunnelStep:
+    stage: Stage
+    count: int = 0
+    amount: Decimal = Decimal(0)
+    conversion: float | None = None  # share of the previous step that reached this one
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage.code,
+            "name": self.stage.label,
+            "count": self.count,
+            "amount": float(self.amount),
+            "conversion": self.conversion,
+        }
+
+
+def funnel(*, user: Any, start: date, end: date) -> list[FunnelStep]:
+    """Deals created in the period: how many reached each stage and how many moved on."""
+    if end < start:
+        raise InvalidInput(errors={"end": [_("The end is before the start.")]})
+    tz = timezone.get_current_timezone()
+    created = (
+        Opportunity.objects.visible_to(user)
+        .filter(
+            created_at__gte=datetime.combine(start, time.min, tzinfo=tz),
+            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
+        )
+        .order_by()
+    )
+    deals = {
+        row["pk"]: row
+        for row in created.annotate(amount_visible=_amount_visible(user)).values(
+            "pk", "amount", "amount_visible", "stage__kind"
+        )
+    }
+    furthest = dict(
+        StageChange.objects.filter(opportunity_id__in=created.values("pk"))
+        .exclude(stage__kind=StageKind.LOST)
+        .values("opportunity_id")
+        .annotate(furthest=Max("stage__order"))
+        .values_list("opportunity_id", "furthest")
+    )
+    steps = [FunnelStep(stage=stage) for stage in stage_list() if stage.kind != StageKind.LOST]
+    won_orders = [step.stage.order for step in steps if step.stage.kind == StageKind.WON]
+    first_won = min(won_orders) if won_orders else None
+    reached: dict[int, list[int]] = defaultdict(list)
+    for pk, deal in deals.items():
+        top = furthest.get(pk, -1)
+        if deal["stage__kind"] == StageKind.WON and first_won is not None:
+            top = max(top, first_won)
+        for step in steps:
+            if step.stage.order <= top:
+                reached[step.stage.pk].append(pk)
+    previous: int | None = None
+    for step in steps:
+        members = reached[step.stage.pk]
+        step.count = len(members)
+        step.amount = sum(
+            (
+                Decimal(deals[pk]["amount"] or 0)
+                for pk in members
+                if deals[pk]["amount_visible"] and deals[pk]["amount"]
+            ),
+            Decimal(0),
+        )
+        if previous is not None:
+            step.conversion = round(step.count / previous, 4) if previous else None
+        previous = step.count
+    return steps

@@ -1,0 +1,451 @@
+"""The pipeline UI: board, list, detail, forms, forecast, funnel, weekly review, stage settings.
+
+Views parse input, call one selector or service and render; service errors become form errors
+or messages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kehu.accounts.models import Department
+from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
+from kehu.core.errors import KehuError
+from kehu.core.history import history_entries
+from kehu.opportunities import selectors, services
+from kehu.opportunities.forms import (
+    AttachmentForm,
+    LoseForm,
+    OpportunityForm,
+    StageForm,
+    WorkflowRuleForm,
+    owner_choices,
+)
+from kehu.opportunities.models import Attachment, Opportunity, Stage, StageKind, WorkflowRule
+
+PAGE_SIZE = 50
+
+
+def _department_choices(user: Any) -> QuerySet[Department]:
+    if is_admin(user):
+        return Department.objects.all()
+    return Department.objects.filter(pk__in=managed_department_ids(user))
+
+
+def _filters(request: HttpRequest) -> tuple[selectors.OpportunityFilters, dict[str, list[str]]]:
+    try:
+        return selectors.OpportunityFilters.parse(request.GET), {}
+    except KehuError as error:
+        return selectors.OpportunityFilters(), error.errors
+
+
+def _filter_context(request: HttpRequest, filters: selectors.OpportunityFilters) -> dict[str, Any]:
+    return {
+        "filters": filters,
+        "filter_query": filters.as_query(),
+        "owners": list(owner_choices(request.user).order_by("username")),
+        "departments": list(_department_choices(request.user)),
+        "stages": selectors.stage_list(),
+    }
+
+
+def _error_message(error: KehuError) -> str:
+    details = [message for messages_ in error.errors.values() for message in messages_]
+    return " ".join([error.detail, *[d for d in details if d != error.detail]])
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    filters, errors = _filters(request)
+    context = {
+        **_filter_context(request, filters),
+        "columns": selectors.opportunity_board(user=request.user, filters=filters),
+        "filter_errors": errors,
+        "loss_reasons": selectors.loss_reasons(),
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "opportunities/_board.html", context)
+    return render(request, "opportunities/board.html", context)
+
+
+@login_required
+def opportunity_list(request: HttpRequest) -> HttpResponse:
+    filters, errors = _filters(request)
+    rows = selectors.opportunity_list(user=request.user, filters=filters).order_by(
+        "expected_close", "-id"
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {**_filter_context(request, filters), "page": page, "filter_errors": errors}
+    return render(request, "opportunities/list.html", context)
+
+
+@login_required
+def opportunity_create(request: HttpRequest) -> HttpResponse:
+    form = OpportunityForm(
+        request.POST or None,
+        user=request.user,
+        initial={"customer": request.GET.get("customer"), "owner": request.user.pk},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            opportunity = services.opportunity_create(
+                actor=request.user,  # type: ignore[arg-type]
+                customer=form.cleaned_data["customer"],
+                data=form.service_data(),
+            )
+        except KehuError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Opportunity created."))
+            return redirect("opportunities:detail", opportunity.pk)
+    return render(request, "opportunities/form.html", {"form": form, "title": _("New opportunity")})
+
+
+def _form_errors(form: Any, error: KehuError) -> None:
+    if not error.errors:
+        form.add_error(None, error.detail)
+    for name, field_messages in error.errors.items():
+        target = name if name in form.fields else None
+        for message in field_messages:
+            form.add_error(target, message)
+
+
+@login_required
+def opportunity_detail(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    opportunity = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
+    stages = selectors.stage_list()
+    hidden = policy_of(Opportunity).masked_fields(request.user, opportunity)
+    next_stage = next(
+        (
+            stage
+            for stage in stages
+            if stage.order > opportunity.stage.order and stage.kind != StageKind.LOST
+        ),
+        None,
+    )
+    next_missing = (
+        services.missing_requirements(opportunity, next_stage)
+        if next_stage and opportunity.is_open
+        else {}
+    )
+    context = {
+        "opportunity": opportunity,
+        "amount_hidden": "amount" in hidden,
+        "can_edit": selectors.opportunity_editable(
+            user=request.user, opportunity_id=opportunity.pk
+        ),
+        "stages": [stage for stage in stages if stage.kind != StageKind.LOST],
+        "next_stage": next_stage,
+        "next_checklist": [
+            (code, label, code not in next_missing)
+            for code, label in zip(
+                next_stage.requirements if next_stage else [],
+                next_stage.requirement_labels if next_stage else [],
+                strict=True,
+            )
+        ],
+        "probability_basis": selectors.probability_basis(opportunity.stage),
+        "stage_history": selectors.stage_history(opportunity=opportunity),
+        "attachments": list(opportunity.attachments.select_related("uploaded_by")),
+        "history": history_entries(opportunity.history.all(), hidden_fields=frozenset(hidden)),
+        "lose_form": LoseForm(),
+        "attachment_form": AttachmentForm(),
+    }
+    return render(request, "opportunities/detail.html", context)
+
+
+@login_required
+def opportunity_edit(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    opportunity = get_editable_or_404(
+        selectors.opportunity_list(user=request.user), request.user, pk=opportunity_id
+    )
+    initial = {
+        name: getattr(opportunity, name)
+        for name in (
+            "name",
+            "owner",
+            "currency",
+            "expected_close",
+            "source",
+            "needs",
+            "competitors",
+            "next_step",
+        )
+    }
+    initial["amount"] = "" if opportunity.amount is None else opportunity.amount
+    form = OpportunityForm(request.POST or None, user=request.user, editing=True, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.opportunity_update(
+                actor=request.user,  # type: ignore[arg-type]
+                opportunity=opportunity,
+                data=form.service_data(),
+                version=_version(request),
+            )
+        except KehuError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Opportunity saved."))
+            return redirect("opportunities:detail", opportunity.pk)
+    return render(
+        request,
+        "opportunities/form.html",
+        {"form": form, "title": opportunity.name, "opportunity": opportunity},
+    )
+
+
+def _version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _action(request: HttpRequest, opportunity_id: int, action: Any) -> HttpResponseRedirect:
+    opportunity = get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
+    try:
+        action(opportunity)
+    except KehuError as error:
+        messages.error(request, _error_message(error))
+    return redirect("opportunities:detail", opportunity_id)
+
+
+@login_required
+@require_POST
+def opportunity_move(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    def move(opportunity: Opportunity) -> None:
+        services.opportunity_move_stage(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            stage=request.POST.get("stage", ""),
+            version=_version(request),
+        )
+        messages.success(request, _("Stage changed."))
+
+    return _action(request, opportunity_id, move)
+
+
+@login_required
+@require_POST
+def opportunity_win(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    def win(opportunity: Opportunity) -> None:
+        services.opportunity_win(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            version=_version(request),
+        )
+        messages.success(request, _("Deal won. The customer is now a won customer."))
+
+    return _action(request, opportunity_id, win)
+
+
+@login_required
+@require_POST
+def opportunity_lose(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    form = LoseForm(request.POST)
+
+    def lose(opportunity: Opportunity) -> None:
+        if not form.is_valid():
+            messages.error(request, _("Choose a reason from the list."))
+            return
+        services.opportunity_lose(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+            version=_version(request),
+        )
+        messages.success(request, _("Deal marked as lost."))
+
+    return _action(request, opportunity_id, lose)
+
+
+@login_required
+@require_POST
+def opportunity_delete(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    opportunity = get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
+    try:
+        services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+    except KehuError as error:
+        messages.error(request, _error_message(error))
+        return redirect("opportunities:detail", opportunity_id)
+    messages.success(request, _("Opportunity deleted."))
+    return redirect("opportunities:list")
+
+
+@login_required
+@require_POST
+def attachment_add(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+    form = AttachmentForm(request.POST, request.FILES)
+
+    def add(opportunity: Opportunity) -> None:
+        if not form.is_valid():
+            messages.error(request, _("Choose a file and its kind."))
+            return
+        services.attachment_add(
+            actor=request.user,  # type: ignore[arg-type]
+            opportunity=opportunity,
+            kind=form.cleaned_data["kind"],
+            file=form.cleaned_data["file"],
+        )
+        messages.success(request, _("Attachment added."))
+
+    return _action(request, opportunity_id, add)
+
+
+@login_required
+def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment, pk=attachment_id)
+    selectors.opportunity_get(user=request.user, opportunity_id=attachment.opportunity_id)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return FileResponse(handle, as_attachment=True, filename=attachment.name)
+
+
+@login_required
+def review(request: HttpRequest) -> HttpResponse:
+    rows = list(selectors.stalled_list(user=request.user)[:500])
+    now = timezone.now()
+    for row in rows:
+        row.days_in_stage = (now - row.stage_entered_at).days  # type: ignore[attr-defined]
+    return render(request, "opportunities/review.html", {"rows": rows})
+
+
+def _date_param(request: HttpRequest, name: str) -> date | None:
+    raw = request.GET.get(name, "")
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+@login_required
+def forecast(request: HttpRequest) -> HttpResponse:
+    period = request.GET.get("period", "month")
+    group = request.GET.get("group", "owner")
+    try:
+        result = selectors.forecast(
+            user=request.user,
+            period=period,
+            group=group,
+            start=_date_param(request, "start"),
+            end=_date_param(request, "end"),
+        )
+    except KehuError as error:
+        messages.error(request, _error_message(error))
+        result = selectors.forecast(user=request.user)
+    totals = result.totals_by_period()
+    chart = {
+        "periods": [row.period for row in totals],
+        "series": {
+            "pipeline": [float(row.pipeline) for row in totals],
+            "weighted": [float(row.weighted) for row in totals],
+            "best_case": [float(row.best_case) for row in totals],
+            "committed": [float(row.committed) for row in totals],
+            "won": [float(row.won) for row in totals],
+        },
+        "labels": {
+            "pipeline": _("Pipeline"),
+            "weighted": _("Weighted"),
+            "best_case": _("Best case"),
+            "committed": _("Committed"),
+            "won": _("Won"),
+        },
+    }
+    context = {"forecast": result, "totals": totals, "chart": chart}
+    return render(request, "opportunities/forecast.html", context)
+
+
+@login_required
+def funnel(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    start = _date_param(request, "start") or today.replace(month=1, day=1)
+    end = _date_param(request, "end") or today
+    try:
+        steps = selectors.funnel(user=request.user, start=start, end=end)
+    except KehuError as error:
+        messages.error(request, _error_message(error))
+        start, end = today.replace(month=1, day=1), today
+        steps = selectors.funnel(user=request.user, start=start, end=end)
+    chart = {
+        "steps": [
+            {"name": step.stage.label, "value": step.count, "amount": float(step.amount)}
+            for step in steps
+        ],
+        "labels": {"count": _("Deals"), "amount": _("Amount")},
+    }
+    return render(
+        request,
+        "opportunities/funnel.html",
+        {"steps": steps, "start": start, "end": end, "chart": chart},
+    )
+
+
+# --- administration: stages and workflow rules -------------------------------------------------
+
+
+def _admin_only(request: HttpRequest) -> None:
+    if not is_admin(request.user):
+        raise PermissionDenied
+
+
+@login_required
+def settings_home(request: HttpRequest) -> HttpResponse:
+    _admin_only(request)
+    context = {
+        "stages": selectors.stage_list(include_inactive=True),
+        "rules": list(WorkflowRule.objects.select_related("stage", "notify_user")),
+    }
+    return render(request, "opportunities/settings.html", context)
+
+
+@login_required
+def stage_edit(request: HttpRequest, stage_id: int | None = None) -> HttpResponse:
+    _admin_only(request)
+    stage = get_object_or_404(Stage, pk=stage_id) if stage_id else Stage()
+    form = StageForm(request.POST or None, instance=stage)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.stage_save(actor=request.user, stage=form.save(commit=False))  # type: ignore[arg-type]
+        except KehuError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Stage saved."))
+            return redirect("opportunities:settings")
+    return render(
+        request,
+        "opportunities/settings_form.html",
+        {"form": form, "title": stage.label if stage.pk else _("New stage")},
+    )
+
+
+@login_required
+def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+    _admin_only(request)
+    rule = get_object_or_404(WorkflowRule, pk=rule_id) if rule_id else WorkflowRule()
+    form = WorkflowRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.workflow_rule_save(actor=request.user, rule=form.save(commit=False))  # type: ignore[arg-type]
+        except KehuError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Rule saved."))
+            return redirect("opportunities:settings")
+    return render(
+        request,
+        "opportunities/settings_form.html",
+        {"form": form, "title": rule.name if rule.pk else _("New workflow rule")},
+    )
