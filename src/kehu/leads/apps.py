@@ -6,3 +6,9 @@ class LeadsConfig(AppConfig):
     name = "kehu.leads"
     label = "leads"
     verbose_name = _("Leads")
+
+    def ready(self) -> None:
+        from kehu.core import dashboard
+        from kehu.leads import conf, panels, tasks  # noqa: F401  (settings and jobs register)
+
+        dashboard.register(panels.leads_panel)

@@ -1,0 +1,258 @@
+"""Every read of leads, scoped to the acting user first (out of scope answers 404)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from kehu.accounts.models import Role
+from kehu.core.access import get_visible_or_404, is_admin
+from kehu.leads.models import (
+    OPEN_STATUSES,
+    AssignmentRule,
+    Lead,
+    LeadEvent,
+    LeadStatus,
+    PriorityRule,
+    WebForm,
+)
+
+VIEWS = ("all", "pool", "mine", "review", "overdue")
+
+
+def lead_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
+    """Leads the user may see, narrowed by ``filters`` (one definition for the UI and the API)."""
+    filters = filters or {}
+    queryset = Lead.objects.visible_to(user).select_related(
+        "assignee", "department", "region", "region__parent", "industry", "industry__parent"
+    )
+    view = filters.get("view") or "all"
+    if view == "pool":
+        queryset = queryset.filter(status=LeadStatus.POOL)
+    elif view == "mine":
+        queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
+    elif view == "review":
+        queryset = queryset.filter(status=LeadStatus.PENDING_REVIEW)
+    elif view == "overdue":
+        queryset = queryset.filter(
+            status__in=OPEN_STATUSES,
+            first_contact_at__isnull=True,
+            first_contact_due_at__lt=timezone.now(),
+        )
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    if filters.get("priority"):
+        queryset = queryset.filter(priority=filters["priority"])
+    if filters.get("source"):
+        queryset = queryset.filter(source=filters["source"])
+    if filters.get("assignee"):
+        queryset = queryset.filter(assignee_id=filters["assignee"])
+    if filters.get("region"):
+        code = str(filters["region"])
+        queryset = queryset.filter(Q(region_id=code) | Q(region__parent_id=code))
+    text = (filters.get("q") or "").strip()
+    if text:
+        queryset = queryset.filter(
+            Q(company_name__icontains=text)
+            | Q(contact_name__icontains=text)
+            | Q(mobile__contains=text)
+            | Q(email__icontains=text)
+            | Q(source_detail__icontains=text)
+        )
+    if view == "mine":
+        return queryset.order_by("confirm_due_at", "first_contact_due_at", "-id")
+    return queryset.order_by("-id")
+
+
+def lead_get(*, user: Any, lead_id: int) -> Lead:
+    return get_visible_or_404(
+        Lead.objects.select_related(
+            "assignee",
+            "department",
+            "region",
+            "region__parent",
+            "industry",
+            "industry__parent",
+            "web_form",
+            "customer",
+            "invalidated_by",
+            "converted_by",
+            "created_by",
+        ),
+        user,
+        pk=lead_id,
+    )
+
+
+def lead_events(*, lead: Lead) -> QuerySet[LeadEvent]:
+    return lead.events.select_related("actor").order_by("-at", "-id")
+
+
+def pooled_leads(*, user: Any, limit: int = 500) -> list[Lead]:
+    return list(
+        Lead.objects.visible_to(user)
+        .filter(status=LeadStatus.POOL)
+        .select_related("region", "industry")
+        .order_by("pk")[:limit]
+    )
+
+
+def overdue_leads(*, user: Any, limit: int = 10) -> list[Lead]:
+    return list(
+        lead_list(user=user, filters={"view": "overdue"}).order_by("first_contact_due_at")[:limit]
+    )
+
+
+def rule_list() -> QuerySet[AssignmentRule]:
+    return AssignmentRule.objects.select_related("department").prefetch_related("reps")
+
+
+def priority_rule_list() -> QuerySet[PriorityRule]:
+    return PriorityRule.objects.order_by("position", "id")
+
+
+def web_form_list(*, user: Any) -> QuerySet[WebForm]:
+    if not (is_admin(user) or getattr(user, "role", "") == Role.MARKETING):
+        return WebForm.objects.none()
+    return WebForm.objects.order_by("name")
+
+
+# --- Reports ---------------------------------------------------------------------------------
+@dataclass
+class RateRow:
+    key: str
+    label: str
+    leads: int
+    converted: int
+
+    @property
+    def rate(self) -> float:
+        return round(self.converted / self.leads, 4) if self.leads else 0.0
+
+
+def _report_base(user: Any, start: datetime | None, end: datetime | None) -> QuerySet[Lead]:
+    queryset = Lead.objects.visible_to(user)
+    if start is not None:
+        queryset = queryset.filter(created_at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(created_at__lt=end)
+    return queryset
+
+
+def conversion_report(
+    *, user: Any, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """Lead → customer conversion by source, province and rep (closed leads count as lost)."""
+    from kehu.customers.models import Source
+
+    rows = list(
+        _report_base(user, start, end).values_list(
+            "source",
+            "region_id",
+            "region__parent__name",
+            "region__name",
+            "assignee_id",
+            "assignee__username",
+            "assignee__display_name",
+            "status",
+        )
+    )
+    groups: dict[str, dict[str, RateRow]] = {"source": {}, "region": {}, "rep": {}}
+    total = RateRow("all", "", 0, 0)
+    sources = dict(Source.choices)
+    for source, region, parent_name, region_name, rep_id, username, display, status in rows:
+        converted = status == LeadStatus.CONVERTED
+        province = f"{region[:2]}0000" if region else ""
+        province_name = (parent_name or region_name) if region else ""
+        keys = {
+            "source": (source, str(sources.get(source, source))),
+            "region": (province, province_name or "—"),
+            "rep": (str(rep_id or ""), (display or username) if rep_id else "—"),
+        }
+        for group, (key, label) in keys.items():
+            row = groups[group].setdefault(key, RateRow(key, label, 0, 0))
+            row.leads += 1
+            row.converted += converted
+        total.leads += 1
+        total.converted += converted
+
+    def out(group: str) -> list[dict[str, Any]]:
+        ordered = sorted(groups[group].values(), key=lambda r: (-r.leads, r.key))
+        return [
+            {
+                "key": r.key,
+                "label": r.label,
+                "leads": r.leads,
+                "converted": r.converted,
+                "rate": r.rate,
+            }
+            for r in ordered
+        ]
+
+    return {
+        "total": {"leads": total.leads, "converted": total.converted, "rate": total.rate},
+        "by_source": out("source"),
+        "by_region": out("region"),
+        "by_rep": out("rep"),
+    }
+
+
+def first_contact_report(
+    *, user: Any, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, Any]:
+    """Median hours from capture to first contact, overall, by source and by rep."""
+    rows = (
+        _report_base(user, start, end)
+        .filter(first_contact_at__isnull=False)
+        .values_list(
+            "source",
+            "assignee_id",
+            "assignee__username",
+            "assignee__display_name",
+            "created_at",
+            "first_contact_at",
+        )
+    )
+    overall: list[float] = []
+    by_source: dict[str, list[float]] = defaultdict(list)
+    by_rep: dict[str, list[float]] = defaultdict(list)
+    labels: dict[str, str] = {}
+    for source, rep_id, username, display, created, first in rows:
+        if first is None:
+            continue
+        hours = max((first - created).total_seconds(), 0) / 3600
+        overall.append(hours)
+        by_source[source].append(hours)
+        key = str(rep_id or "")
+        by_rep[key].append(hours)
+        labels[key] = (display or username) if rep_id else "—"
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 2) if values else None
+
+    from kehu.customers.models import Source
+
+    sources = dict(Source.choices)
+    return {
+        "median_hours": median(overall),
+        "contacted": len(overall),
+        "by_source": [
+            {
+                "key": k,
+                "label": str(sources.get(k, k)),
+                "contacted": len(v),
+                "median_hours": median(v),
+            }
+            for k, v in sorted(by_source.items())
+        ],
+        "by_rep": [
+            {"key": k, "label": labels[k], "contacted": len(v), "median_hours": median(v)}
+            for k, v in sorted(by_rep.items())
+        ],
+    }

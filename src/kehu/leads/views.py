@@ -1,0 +1,523 @@
+"""The leads UI: pool, my leads (SLA countdowns), review queue, rule editor, web forms,
+conversion dialog, and the public web-to-lead form. Thin: every write is a service call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from kehu.accounts.models import Role, User
+from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
+from kehu.core.errors import Forbidden, InvalidInput, KehuError
+from kehu.leads import selectors, services
+from kehu.leads.forms import (
+    AssignForm,
+    ConvertForm,
+    InvalidateForm,
+    LeadForm,
+    PublicLeadForm,
+    ReviewForm,
+    RuleForm,
+    WebFormForm,
+)
+from kehu.leads.models import AssignmentRule, Lead, LeadStatus, WebForm
+
+PAGE_SIZE = 50
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _errors_to_form(form: Form, error: KehuError) -> None:
+    if not error.errors:
+        form.add_error(None, error.detail)
+    for name, problems in error.errors.items():
+        form.add_error(name if name in form.fields else None, problems)
+
+
+def _can_manage(user: User) -> bool:
+    return is_admin(user) or user.role == Role.MANAGER
+
+
+def _can_capture(user: User) -> bool:
+    return is_admin(user) or user.role in (Role.MANAGER, Role.SALES, Role.MARKETING)
+
+
+# --- Lists -----------------------------------------------------------------------------------
+@login_required
+def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
+    user = _user(request)
+    if view not in selectors.VIEWS:
+        raise Http404(view)
+    filters = {
+        "view": view,
+        "q": request.GET.get("q", ""),
+        "status": request.GET.get("status", ""),
+        "priority": request.GET.get("priority", ""),
+    }
+    page = Paginator(selectors.lead_list(user=user, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    tabs = [("all", _("All leads")), ("mine", _("My leads"))]
+    if _can_manage(user) or user.role == Role.MARKETING:
+        tabs.insert(1, ("pool", _("Lead pool")))
+    if is_admin(user):
+        tabs.append(("review", _("Review queue")))
+    tabs.append(("overdue", _("Overdue")))
+    context = {
+        "page": page,
+        "view": view,
+        "tabs": tabs,
+        "filters": filters,
+        "statuses": LeadStatus.choices,
+        "can_capture": _can_capture(user),
+        "can_manage": _can_manage(user),
+        "is_admin": is_admin(user),
+    }
+    template = "leads/_table.html" if request.htmx else "leads/list.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+@login_required
+def lead_mine(request: HttpRequest) -> HttpResponse:
+    return lead_list(request, view="mine")
+
+
+@login_required
+def lead_review_queue(request: HttpRequest) -> HttpResponse:
+    if not is_admin(request.user):
+        raise PermissionDenied
+    return lead_list(request, view="review")
+
+
+# --- Capture and edit ------------------------------------------------------------------------
+@login_required
+def lead_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not _can_capture(user):
+        raise PermissionDenied
+    form = LeadForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            lead = services.lead_capture(actor=user, data=form.cleaned_data)
+        except KehuError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(request, _("Lead captured."))
+            if Lead.objects.visible_to(user).filter(pk=lead.pk).exists():
+                return redirect("leads:detail", lead.pk)
+            return redirect("leads:list")
+    return render(request, "leads/form.html", {"form": form, "title": _("New lead")})
+
+
+@login_required
+def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
+    user = _user(request)
+    lead = get_editable_or_404(Lead.objects.all(), user, pk=lead_id)
+    initial = {
+        name: getattr(lead, name) for name in LeadForm.base_fields if name not in ("priority",)
+    }
+    initial["priority"] = lead.priority if lead.priority_manual else ""
+    form = LeadForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
+        try:
+            services.lead_update(
+                actor=user, lead=lead, changes=changes, version=int(request.POST.get("version", 0))
+            )
+        except KehuError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(request, _("Lead saved."))
+            return redirect("leads:detail", lead.pk)
+    context = {"form": form, "title": _("Edit lead"), "lead": lead}
+    return render(request, "leads/form.html", context)
+
+
+# --- Detail and actions ----------------------------------------------------------------------
+def _assignees(user: User) -> Any:
+    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
+    if not is_admin(user):
+        users = users.filter(department_id__in=managed_department_ids(user))
+    return users.select_related("department").order_by("department__path", "username")
+
+
+def _detail_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
+    user = _user(request)
+    is_assignee = lead.assignee_id == user.pk
+    may_manage = is_admin(user) or (
+        user.role == Role.MANAGER
+        and (lead.department_id is None or lead.department_id in managed_department_ids(user))
+    )
+    return {
+        "lead": lead,
+        "events": selectors.lead_events(lead=lead)[:100],
+        "masked": policy_of(Lead).masked_fields(user, lead),
+        "may_act": is_assignee or is_admin(user),
+        "may_manage": may_manage,
+        "may_convert": lead.status == LeadStatus.CONFIRMED and (is_assignee or may_manage),
+        "may_edit": Lead.objects.editable_by(user).filter(pk=lead.pk).exists() and lead.is_open,
+        "is_admin": is_admin(user),
+        "assign_form": forms.get("assign_form") or AssignForm(assignees=_assignees(user)),
+        "invalidate_form": forms.get("invalidate_form") or InvalidateForm(),
+        "review_form": forms.get("review_form") or ReviewForm(),
+        "history_url": _history_url(lead),
+    }
+
+
+def _history_url(lead: Lead) -> str:
+    try:
+        return reverse("core:history", args=["leads.Lead", lead.pk])
+    except Exception:
+        return ""
+
+
+@login_required
+def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(user=request.user, lead_id=lead_id)
+    return render(request, "leads/detail.html", _detail_context(request, lead))
+
+
+def _action_done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
+    messages.success(request, text)
+    if Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists():
+        return redirect("leads:detail", lead.pk)
+    return redirect("leads:list")
+
+
+def _action_failed(
+    request: HttpRequest, lead: Lead, error: KehuError, **forms: Any
+) -> HttpResponse:
+    if isinstance(error, Forbidden) or not forms:
+        messages.error(request, error.detail)
+    for form in forms.values():
+        _errors_to_form(form, error)
+    lead = selectors.lead_get(user=request.user, lead_id=lead.pk)
+    return render(
+        request, "leads/detail.html", _detail_context(request, lead, **forms), status=error.status
+    )
+
+
+@login_required
+@require_POST
+def lead_confirm(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(user=request.user, lead_id=lead_id)
+    try:
+        services.lead_confirm(actor=_user(request), lead=lead, note=request.POST.get("note", ""))
+    except KehuError as error:
+        return _action_failed(request, lead, error)
+    return _action_done(request, lead, _("Lead confirmed as contactable."))
+
+
+@login_required
+@require_POST
+def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(user=request.user, lead_id=lead_id)
+    form = InvalidateForm(request.POST)
+    if not form.is_valid():
+        return _action_failed(request, lead, InvalidInput(errors={}), invalidate_form=form)
+    try:
+        services.lead_invalidate(actor=_user(request), lead=lead, **form.cleaned_data)
+    except KehuError as error:
+        return _action_failed(request, lead, error, invalidate_form=form)
+    return _action_done(request, lead, _("Lead sent to the review queue."))
+
+
+@login_required
+@require_POST
+def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
+    user = _user(request)
+    lead = selectors.lead_get(user=user, lead_id=lead_id)
+    form = AssignForm(request.POST, assignees=_assignees(user))
+    if not form.is_valid():
+        return _action_failed(request, lead, InvalidInput(errors={}), assign_form=form)
+    try:
+        services.lead_assign(
+            actor=user,
+            lead=lead,
+            assignee=form.cleaned_data["assignee"],
+            note=form.cleaned_data["note"],
+        )
+    except KehuError as error:
+        return _action_failed(request, lead, error, assign_form=form)
+    return _action_done(request, lead, _("Lead assigned."))
+
+
+@login_required
+@require_POST
+def lead_review(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = selectors.lead_get(user=request.user, lead_id=lead_id)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        return _action_failed(request, lead, InvalidInput(errors={}), review_form=form)
+    try:
+        services.lead_review(actor=_user(request), lead=lead, **form.cleaned_data)
+    except KehuError as error:
+        return _action_failed(request, lead, error, review_form=form)
+    return _action_done(request, lead, _("Review saved."))
+
+
+@login_required
+def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """The conversion dialog: create a customer, or link to a duplicate the check found."""
+    user = _user(request)
+    lead = selectors.lead_get(user=user, lead_id=lead_id)
+    form = ConvertForm(
+        request.POST or None,
+        initial={"opportunity_name": _("%(lead)s: first contact") % {"lead": lead}},
+    )
+    matches: list[dict[str, Any]] = []
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        from kehu.customers.services import DuplicateCustomer
+
+        try:
+            services.lead_convert(actor=user, lead=lead, **form.cleaned_data)
+        except DuplicateCustomer as duplicate:
+            matches = duplicate.extra.get("matches", [])
+            status = 409
+        except KehuError as error:
+            _errors_to_form(form, error)
+            status = error.status
+        else:
+            messages.success(request, _("Lead converted into a customer."))
+            target = reverse("leads:detail", args=[lead.pk])
+            if request.htmx:  # type: ignore[attr-defined]
+                return HttpResponse(status=204, headers={"HX-Redirect": target})
+            return redirect(target)
+    context = {"lead": lead, "form": form, "matches": matches}
+    template = "leads/_convert.html" if request.htmx else "leads/convert.html"  # type: ignore[attr-defined]
+    return render(request, template, context, status=status)
+
+
+# --- Rules -----------------------------------------------------------------------------------
+def _admin_only(request: HttpRequest) -> User:
+    user = _user(request)
+    if not is_admin(user):
+        raise PermissionDenied
+    return user
+
+
+@login_required
+def rule_list(request: HttpRequest) -> HttpResponse:
+    _admin_only(request)
+    context = {
+        "rules": selectors.rule_list(),
+        "priority_rules": selectors.priority_rule_list(),
+        "runs": services.AssignmentRun.objects.select_related("triggered_by")[:5],
+    }
+    return render(request, "leads/rules.html", context)
+
+
+def _rule_initial(rule: AssignmentRule) -> dict[str, Any]:
+    return {
+        "name": rule.name, "is_active": rule.is_active, "region_codes": rule.region_codes,
+        "industry_codes": rule.industry_codes, "sources": rule.sources,
+        "priorities": rule.priorities, "department": rule.department_id,
+        "reps": [user.pk for user in rule.reps.all()],
+    }  # fmt: skip
+
+
+@login_required
+def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+    user = _admin_only(request)
+    rule = get_object_or_404(AssignmentRule, pk=rule_id) if rule_id else None
+    form = RuleForm(request.POST or None, initial=_rule_initial(rule) if rule else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if rule is None:
+                services.rule_create(actor=user, data=form.service_data())
+            else:
+                services.rule_update(
+                    actor=user,
+                    rule=rule,
+                    data=form.service_data(),
+                    version=int(request.POST.get("version", 0)),
+                )
+        except KehuError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(request, _("Rule saved."))
+            return redirect("leads:rules")
+    title = _("Edit rule") if rule else _("New rule")
+    return render(request, "leads/rule_form.html", {"form": form, "rule": rule, "title": title})
+
+
+@login_required
+@require_POST
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    user = _admin_only(request)
+    services.rule_delete(actor=user, rule=get_object_or_404(AssignmentRule, pk=rule_id))
+    messages.success(request, _("Rule deleted."))
+    return redirect("leads:rules")
+
+
+@login_required
+@require_POST
+def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Move a rule one place up or down (the order decides which rule wins)."""
+    user = _admin_only(request)
+    ids = list(AssignmentRule.objects.order_by("position", "id").values_list("pk", flat=True))
+    if rule_id not in ids:
+        raise Http404
+    index = ids.index(rule_id)
+    target = index - 1 if request.POST.get("direction") == "up" else index + 1
+    if 0 <= target < len(ids):
+        ids[index], ids[target] = ids[target], ids[index]
+        services.rules_reorder(actor=user, rule_ids=ids)
+    return redirect("leads:rules")
+
+
+@login_required
+def dry_run(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not _can_manage(user):
+        raise PermissionDenied
+    leads = selectors.pooled_leads(user=user)
+    rows = list(zip(leads, services.assignment_dry_run(leads=leads), strict=True))
+    return render(request, "leads/dry_run.html", {"rows": rows, "is_admin": is_admin(user)})
+
+
+@login_required
+@require_POST
+def run_batch(request: HttpRequest) -> HttpResponse:
+    user = _admin_only(request)
+    run = services.assignment_batch(actor=user)
+    messages.success(
+        request,
+        _("%(assigned)d of %(considered)d pooled leads were assigned.")
+        % {"assigned": run.assigned, "considered": run.considered},
+    )
+    return redirect("leads:rules")
+
+
+# --- Web forms -------------------------------------------------------------------------------
+def _form_admin(request: HttpRequest) -> User:
+    user = _user(request)
+    if not (is_admin(user) or user.role == Role.MARKETING):
+        raise PermissionDenied
+    return user
+
+
+@login_required
+def web_form_list(request: HttpRequest) -> HttpResponse:
+    user = _form_admin(request)
+    form = WebFormForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            web_form = services.web_form_create(actor=user, data=form.cleaned_data)
+        except KehuError as error:
+            _errors_to_form(form, error)
+        else:
+            messages.success(request, _("Web form created."))
+            return redirect("leads:web_form", web_form.pk)
+    context = {"forms": selectors.web_form_list(user=user), "form": form}
+    return render(request, "leads/web_forms.html", context)
+
+
+@login_required
+def web_form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
+    user = _form_admin(request)
+    web_form = get_object_or_404(selectors.web_form_list(user=user), pk=form_id)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "rotate":
+            services.web_form_rotate_secret(actor=user, form=web_form)
+            messages.success(request, _("A new secret was issued; update the embedded form."))
+        elif action == "toggle":
+            services.web_form_update(
+                actor=user, form=web_form, data={"is_active": not web_form.is_active}
+            )
+        return redirect("leads:web_form", web_form.pk)
+    endpoint = request.build_absolute_uri(reverse("leads:public_form", args=[web_form.key]))
+    snippet = render(
+        request, "leads/embed_snippet.html", {"web_form": web_form, "endpoint": endpoint}
+    ).content.decode()
+    leads = Lead.objects.visible_to(user).filter(web_form=web_form).count()
+    context = {"web_form": web_form, "snippet": snippet, "endpoint": endpoint, "lead_count": leads}
+    return render(request, "leads/web_form.html", context)
+
+
+def submission_data(request: HttpRequest) -> dict[str, Any]:
+    """Fields of a public post, whether sent as a form or as JSON."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError as error:
+            raise InvalidInput(_("The request body is not valid JSON.")) from error
+        if not isinstance(body, dict):
+            raise InvalidInput(_("Send a JSON object."))
+        return {str(k): v for k, v in body.items()}
+    return {key: request.POST.get(key, "") for key in request.POST}
+
+
+@csrf_exempt
+@xframe_options_exempt
+def public_form(request: HttpRequest, key: str) -> HttpResponse:
+    """The public web-to-lead endpoint: no login, no CSRF, verified by the form's secret.
+
+    GET shows a hosted form (it may be framed by any site); POST stores the lead.
+    """
+    web_form = WebForm.objects.filter(key=key, is_active=True).first()
+    if request.method == "GET":
+        if web_form is None:
+            raise Http404
+        context = {"web_form": web_form, "form": PublicLeadForm()}
+        return _public_response(render(request, "leads/public_form.html", context), web_form)
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    wants_json = request.content_type == "application/json" or "json" in request.headers.get(
+        "Accept", ""
+    )
+    data = submission_data(request)
+    try:
+        lead = services.web_form_submit(
+            form_key=key,
+            secret=str(data.pop("secret", "")),
+            data=data,
+            ip=request.META.get("REMOTE_ADDR", ""),
+        )
+    except KehuError as error:
+        if wants_json:
+            return JsonResponse(error.payload(), status=error.status)
+        form = PublicLeadForm(data)
+        form.is_valid()
+        for name, problems in error.errors.items():
+            if name in form.fields:
+                form.add_error(name, problems)
+        context = {"web_form": web_form, "form": form, "error": error.detail}
+        template = "leads/public_form.html" if web_form is not None else "leads/public_error.html"
+        return _public_response(render(request, template, context, status=error.status))
+    if wants_json:
+        return JsonResponse({"detail": "ok", "lead_id": lead.pk if lead else None}, status=201)
+    if web_form is not None and web_form.redirect_url:
+        return redirect(web_form.redirect_url)
+    return _public_response(render(request, "leads/public_thanks.html", {"web_form": web_form}))
+
+
+def _public_response(response: HttpResponse, web_form: WebForm | None = None) -> HttpResponse:
+    """The hosted form may be framed by any site and may redirect to the form's thank-you page."""
+    targets = "'self'"
+    if web_form is not None and web_form.redirect_url:
+        parts = urlsplit(web_form.redirect_url)
+        targets += f" {parts.scheme}://{parts.netloc}"
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; form-action {targets}; base-uri 'self'; frame-ancestors *"
+    )
+    return response
