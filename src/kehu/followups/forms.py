@@ -27,11 +27,28 @@ class MultipleFileField(forms.FileField):
         return [super().clean(data, initial)]
 
 
+class BootstrapMixin:
+    """Give every widget Bootstrap's class."""
+
+    fields: dict[str, Any]
+
+    def style(self) -> None:
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select form-select-sm"
+            else:
+                css = "form-control form-control-sm"
+            widget.attrs["class"] = css
+
+
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(BootstrapMixin, forms.Form):
     occurred_at = forms.DateTimeField(label=_("When"), widget=DATETIME_WIDGET)
     method = forms.ChoiceField(label=_("Method"), choices=Method.choices)
     contact = forms.ModelChoiceField(
@@ -60,10 +77,11 @@ class FollowUpForm(forms.Form):
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["contact"].queryset = Contact.objects.filter(customer=customer)  # type: ignore[attr-defined]
+        self.fields["contact"].queryset = Contact.objects.filter(customer=customer)
+        self.style()
 
 
-class TaskForm(forms.Form):
+class TaskForm(BootstrapMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     due_at = forms.DateTimeField(label=_("Due"), widget=DATETIME_WIDGET)
     priority = forms.ChoiceField(
@@ -73,6 +91,14 @@ class TaskForm(forms.Form):
         label=_("Description"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.style()
 
-class SnoozeForm(forms.Form):
+
+class SnoozeForm(BootstrapMixin, forms.Form):
     until = forms.DateTimeField(label=_("Snooze until"), widget=DATETIME_WIDGET)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.style()

@@ -1,5 +1,96 @@
-"""/api/v1 routes of the notifications app."""
+"""/api/v1/notifications: the user's notifications, read state and delivery channels."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from kehu.accounts.models import User
+from kehu.notifications import selectors, services
 
 router = Router(tags=["notifications"])
+
+
+def _actor(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    actor_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationFilters(Schema):
+    unread: bool = False
+
+
+class UnreadOut(Schema):
+    unread: int
+
+
+class ChannelOut(Schema):
+    id: int
+    kind: str
+    target: str
+    has_secret: bool
+    digest: bool
+    is_active: bool
+
+    @staticmethod
+    def resolve_has_secret(obj: Any) -> bool:
+        return bool(obj.secret)
+
+
+class ChannelIn(Schema):
+    kind: str
+    target: str = ""
+    secret: str = ""
+    digest: bool = False
+
+
+@router.get("", response=list[NotificationOut], summary="My notifications, newest first")
+@paginate
+def list_notifications(request: HttpRequest, filters: Query[NotificationFilters]) -> Any:
+    return selectors.notification_list(user=_actor(request), unread_only=filters.unread)
+
+
+@router.get("/unread-count", response=UnreadOut)
+def unread_count(request: HttpRequest) -> dict[str, int]:
+    return {"unread": selectors.unread_count(user=_actor(request))}
+
+
+@router.post("/read-all", response=UnreadOut, summary="Mark all my notifications read")
+def read_all(request: HttpRequest) -> dict[str, int]:
+    services.notification_mark_all_read(user=_actor(request))
+    return {"unread": 0}
+
+
+@router.post("/{notification_id}/read", response=NotificationOut)
+def read_one(request: HttpRequest, notification_id: int) -> Any:
+    return services.notification_mark_read(user=_actor(request), notification_id=notification_id)
+
+
+@router.get("/channels", response=list[ChannelOut], summary="My delivery channels")
+def list_channels(request: HttpRequest) -> Any:
+    return list(selectors.channel_list(user=_actor(request)))
+
+
+@router.post("/channels", response={201: ChannelOut}, summary="Add a delivery channel")
+def create_channel(request: HttpRequest, payload: ChannelIn) -> Status[Any]:
+    return Status(201, services.channel_create(actor=_actor(request), **payload.dict()))
+
+
+@router.delete("/channels/{channel_id}", response={204: None})
+def delete_channel(request: HttpRequest, channel_id: int) -> Status[None]:
+    services.channel_delete(actor=_actor(request), channel_id=channel_id)
+    return Status(204, None)

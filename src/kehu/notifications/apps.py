@@ -6,3 +6,9 @@ class NotificationsConfig(AppConfig):
     name = "kehu.notifications"
     label = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from kehu.notifications import (
+            services,  # noqa: F401  (registers the settings)
+            tasks,  # noqa: F401  (registers the jobs)
+        )

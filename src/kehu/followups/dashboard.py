@@ -1,0 +1,20 @@
+"""The "my tasks" dashboard panel."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from kehu.core.dashboard import Panel
+from kehu.followups import selectors
+
+
+def my_tasks_panel(request: HttpRequest) -> Panel | None:
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    day = selectors.my_day(user=user)
+    return Panel(
+        template="followups/_dashboard_panel.html",
+        context={"day": day},
+        order=20,
+    )

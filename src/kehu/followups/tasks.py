@@ -1,0 +1,38 @@
+"""Huey jobs of the follow-up app; the bodies are the idempotent rules in ``reminders``."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from kehu.followups import reminders
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def run_frequent_reminders() -> dict[str, int]:
+    """First-contact SLA, due-soon reminders, escalations, missing records, verification."""
+    return reminders.run_hourly()
+
+
+@db_periodic_task(crontab(hour="6", minute="30"))
+def run_daily_reminders() -> dict[str, int]:
+    """Stale contact data, monthly reviews, care dates, cadence re-planning."""
+    return reminders.run_daily()
+
+
+@db_task()
+def replan_customer(customer_id: int) -> bool:
+    """Re-plan one customer's follow-up after a status/grade change, and check its SLA."""
+    from django.db import transaction
+
+    from kehu.customers.models import Customer
+    from kehu.followups.services import cadence_replan
+
+    customer = Customer.objects.select_related("owner").filter(pk=customer_id).first()
+    if customer is None:
+        return False
+    with transaction.atomic():
+        cadence_replan(customer=customer)
+        if customer.first_contact_at is None and customer.priority:
+            reminders.first_contact_sla(customers=[customer])
+    return True

@@ -1,0 +1,46 @@
+"""Follow-ups as entries of the customer page's timeline (kehu.customers.timeline)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from kehu.followups import selectors
+
+ICONS = {
+    "phone": "telephone",
+    "email": "envelope",
+    "visit": "geo-alt",
+    "online_meeting": "camera-video",
+    "wechat": "chat-dots",
+    "other": "chat-left-text",
+}
+
+
+def followup_items(customer: Any, user: Any) -> Iterable[Any]:
+    from kehu.customers.timeline import TimelineItem
+
+    rows = selectors.followup_list(user=user, filters={"customer": customer.pk})[:50]
+    for row in rows:
+        title = _("%(method)s by %(author)s · feedback %(sentiment)s") % {
+            "method": row.get_method_display(),
+            "author": row.author,
+            "sentiment": row.get_sentiment_display(),
+        }
+        body = row.content
+        if row.next_step_on:
+            body += "\n" + _("Next step %(day)s: %(action)s") % {
+                "day": f"{row.next_step_on:%Y-%m-%d}",
+                "action": row.next_step_action,
+            }
+        yield TimelineItem(
+            when=row.occurred_at,
+            title=title,
+            body=body,
+            icon=ICONS.get(row.method, "chat-left-text"),
+            url=reverse("followups:followup_detail", args=[row.pk]),
+            kind="followup",
+        )

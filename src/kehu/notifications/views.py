@@ -1,0 +1,129 @@
+"""Notification centre UI: list, mark read, the navbar badge, channels, the delivery log."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kehu.accounts.models import User
+from kehu.core.access import is_admin
+from kehu.core.errors import KehuError
+from kehu.notifications import selectors, services
+from kehu.notifications.models import ChannelKind, DeliveryStatus
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    unread_only = request.GET.get("unread") == "1"
+    rows = selectors.notification_list(user=_user(request), unread_only=unread_only)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "page": page,
+            "unread_only": unread_only,
+            "unread": selectors.unread_count(user=_user(request)),
+        },
+    )
+
+
+@login_required
+def badge(request: HttpRequest) -> HttpResponse:
+    """The navbar bell with the unread count; base.html loads it with hx-get on load/every 60s."""
+    return render(
+        request,
+        "notifications/_badge.html",
+        {"unread": selectors.unread_count(user=_user(request))},
+    )
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+    notification = services.notification_mark_read(
+        user=_user(request), notification_id=notification_id
+    )
+    if (
+        request.POST.get("open")
+        and notification.url
+        and url_has_allowed_host_and_scheme(notification.url, allowed_hosts={request.get_host()})
+    ):
+        return redirect(notification.url)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "notifications/_item.html", {"item": notification})
+    return redirect("notifications:list")
+
+
+@login_required
+@require_POST
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    count = services.notification_mark_all_read(user=_user(request))
+    messages.success(request, _("%(count)d notifications marked as read.") % {"count": count})
+    return redirect("notifications:list")
+
+
+@login_required
+def channel_settings(request: HttpRequest) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    values = {"kind": "", "target": "", "secret": "", "digest": False}
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            services.channel_delete(actor=_user(request), channel_id=int(request.POST["delete"]))
+            messages.success(request, _("Channel removed."))
+            return redirect("notifications:channels")
+        values = {
+            "kind": request.POST.get("kind", ""),
+            "target": request.POST.get("target", ""),
+            "secret": request.POST.get("secret", ""),
+            "digest": request.POST.get("digest") == "on",
+        }
+        try:
+            services.channel_create(actor=_user(request), **values)  # type: ignore[arg-type]
+        except KehuError as error:
+            errors = error.errors or {"__all__": [error.detail]}
+        else:
+            messages.success(request, _("Channel added."))
+            return redirect("notifications:channels")
+    return render(
+        request,
+        "notifications/channels.html",
+        {
+            "channels": selectors.channel_list(user=_user(request)),
+            "kinds": ChannelKind.choices,
+            "values": values,
+            "errors": errors,
+        },
+        status=422 if errors else 200,
+    )
+
+
+@login_required
+def delivery_log(request: HttpRequest) -> HttpResponse:
+    """Admins see every delivery and why it failed; they can send failed ones again."""
+    if not is_admin(request.user):
+        raise Http404("deliveries")
+    if request.method == "POST":
+        services.delivery_retry(actor=_user(request), delivery_id=int(request.POST.get("retry", 0)))
+        messages.success(request, _("The delivery was queued again."))
+        return redirect("notifications:deliveries")
+    status = request.GET.get("status", "")
+    rows = selectors.delivery_list(user=_user(request), status=status)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/deliveries.html",
+        {"page": page, "status": status, "statuses": DeliveryStatus.choices},
+    )
