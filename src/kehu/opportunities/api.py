@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
@@ -198,13 +198,13 @@ class _MappedList:
 
 
 @router.post("", response={201: OpportunityOut})
-def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> tuple[int, dict[str, Any]]:
+def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> Status[dict[str, Any]]:
     customer = get_editable_or_404(Customer.objects.all(), request.user, pk=payload.customer_id)
     data = payload.dict(exclude={"customer_id", "owner_id"})
     if payload.owner_id is not None:
         data["owner"] = payload.owner_id
     opportunity = services.opportunity_create(actor=request.user, customer=customer, data=data)  # type: ignore[arg-type]
-    return 201, _reloaded(request, opportunity.pk)
+    return Status(201, _reloaded(request, opportunity.pk))
 
 
 @router.get("/stages", response=list[StageOut])
@@ -296,10 +296,10 @@ def update_opportunity(
 
 
 @router.delete("/{opportunity_id}", response={204: None})
-def delete_opportunity(request: HttpRequest, opportunity_id: int) -> tuple[int, None]:
+def delete_opportunity(request: HttpRequest, opportunity_id: int) -> Status[None]:
     opportunity = _editable(request, opportunity_id)
     services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{opportunity_id}/stage", response=OpportunityOut)
@@ -351,7 +351,7 @@ def add_attachment(
     opportunity_id: int,
     kind: Form[str],
     file: File[UploadedFile],
-) -> tuple[int, Attachment]:
+) -> Status[Attachment]:
     opportunity = _editable(request, opportunity_id)
     attachment = services.attachment_add(
         actor=request.user,  # type: ignore[arg-type]
@@ -359,4 +359,4 @@ def add_attachment(
         kind=kind,
         file=file,
     )
-    return 201, attachment
+    return Status(201, attachment)
