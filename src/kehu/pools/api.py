@@ -1,5 +1,442 @@
 """/api/v1/pools, /api/v1/duplicate-check and /api/v1/offboarding."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema
+from ninja.pagination import paginate
+
+from kehu.core.errors import Forbidden
+from kehu.pools import selectors, services
+from kehu.pools.models import Offboarding, Pool
 
 router = Router(tags=["pools"])
+
+
+class PoolOut(Schema):
+    id: int
+    name: str
+    description: str
+    department_ids: list[int]
+    max_held_per_rep: int
+    max_claims_per_day: int
+    recycle_no_followup_days: int
+    recycle_no_deal_days: int
+    warn_days_before: int
+    cooling_days: int
+    is_active: bool
+    version: int
+
+
+class UsageOut(Schema):
+    held: int
+    held_limit: int
+    claimed_today: int
+    daily_limit: int
+    can_claim: bool
+
+
+class PoolDetailOut(PoolOut):
+    usage: UsageOut
+    may_assign: bool
+
+
+class PoolIn(Schema):
+    name: str = Field(max_length=100)
+    description: str = Field("", max_length=500)
+    department_ids: list[int] = []
+    max_held_per_rep: int = Field(50, ge=0, le=100_000)
+    max_claims_per_day: int = Field(5, ge=0, le=10_000)
+    recycle_no_followup_days: int = Field(30, ge=0, le=3650)
+    recycle_no_deal_days: int = Field(90, ge=0, le=3650)
+    warn_days_before: int = Field(3, ge=0, le=365)
+    cooling_days: int = Field(7, ge=0, le=365)
+    is_active: bool = True
+
+
+class PoolPatch(Schema):
+    version: int | None = None
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=500)
+    department_ids: list[int] | None = None
+    max_held_per_rep: int | None = Field(None, ge=0, le=100_000)
+    max_claims_per_day: int | None = Field(None, ge=0, le=10_000)
+    recycle_no_followup_days: int | None = Field(None, ge=0, le=3650)
+    recycle_no_deal_days: int | None = Field(None, ge=0, le=3650)
+    warn_days_before: int | None = Field(None, ge=0, le=365)
+    cooling_days: int | None = Field(None, ge=0, le=365)
+    is_active: bool | None = None
+
+
+class PoolCustomerOut(Schema):
+    customer_id: int
+    number: str
+    name: str
+    industry: str
+    region: str
+    entered_at: datetime
+    reason: str
+
+
+class CustomerTakenOut(Schema):
+    id: int
+    number: str
+    name: str
+    owner_id: int | None
+    version: int
+
+
+class AssignIn(Schema):
+    assignee_id: int
+    reason: str = Field("", max_length=300)
+
+
+class ReleaseIn(Schema):
+    customer_id: int
+    reason: str = Field(max_length=300)
+    pool_id: int | None = None
+
+
+class PutIn(Schema):
+    customer_id: int
+    reason: str = Field(max_length=300)
+
+
+class EntryOut(Schema):
+    customer_id: int
+    pool_id: int
+    entered_at: datetime
+    reason: str
+
+
+class WarningOut(Schema):
+    customer_id: int
+    customer_name: str
+    pool_id: int
+    pool_name: str
+    recycle_at: datetime
+    reason: str
+
+
+class DuplicateIn(Schema):
+    name: str = Field("", max_length=200)
+    phone: str = Field("", max_length=40)
+    email: str = Field("", max_length=254)
+    credit_code: str = Field("", max_length=40)
+
+
+class DuplicateOut(Schema):
+    status: str
+    reasons: list[str]
+    score: float
+    owner_name: str
+    pool_name: str
+    visible: bool
+    customer_id: int | None
+    number: str
+    name: str
+
+
+class DuplicateAnswer(Schema):
+    exists: bool
+    matches: list[DuplicateOut]
+
+
+class RevealOut(Schema):
+    mobile: str
+    work_phone: str
+    email: str
+    wechat: str
+
+
+class OffboardingIn(Schema):
+    user_id: int
+    successor_ids: list[int] = []
+    mode: str = "round_robin"
+    split: dict[str, int] = {}
+    pool_id: int | None = None
+    note: str = Field("", max_length=500)
+
+
+class OffboardingPreviewOut(Schema):
+    user_id: int
+    mode: str
+    pool_id: int | None
+    successors: list[dict[str, Any]]
+    counts: list[dict[str, Any]]
+    total: int
+
+
+class OffboardingOut(Schema):
+    id: int
+    user_id: int
+    actor_id: int | None
+    created_at: datetime
+    mode: str
+    pool_id: int | None
+    note: str
+    summary: dict[str, Any]
+
+
+def _pool_out(pool: Pool) -> dict[str, Any]:
+    data = PoolOut.from_orm(pool).dict(exclude={"department_ids"})
+    data["department_ids"] = sorted(d.pk for d in pool.departments.all())
+    return data
+
+
+def _taken(customer: Any) -> CustomerTakenOut:
+    return CustomerTakenOut(
+        id=customer.pk,
+        number=customer.number,
+        name=customer.name,
+        owner_id=customer.owner_id,
+        version=customer.version,
+    )
+
+
+def _entry(entry: Any) -> EntryOut:
+    return EntryOut(
+        customer_id=entry.customer_id,
+        pool_id=entry.pool_id,
+        entered_at=entry.entered_at,
+        reason=entry.reason,
+    )
+
+
+# Fixed paths first, so they are not read as a pool id.
+
+
+@router.get("/pools/warnings", response=list[WarningOut])
+def my_warnings(request: HttpRequest) -> list[WarningOut]:
+    """The caller's customers that go back to a pool soon, earliest first."""
+    return [
+        WarningOut(
+            customer_id=w.customer.pk,
+            customer_name=w.customer.name,
+            pool_id=w.pool.pk,
+            pool_name=w.pool.name,
+            recycle_at=w.deadline,
+            reason=w.reason,
+        )
+        for w in selectors.my_warnings(user=request.user)
+    ]
+
+
+@router.post("/pools/release", response=EntryOut)
+def release(request: HttpRequest, payload: ReleaseIn) -> EntryOut:
+    """退回: give a held customer back to a pool, with a reason."""
+    entry = services.pool_release(
+        actor=request.user,  # type: ignore[arg-type]
+        customer_id=payload.customer_id,
+        reason=payload.reason,
+        pool_id=payload.pool_id,
+    )
+    return _entry(entry)
+
+
+@router.post("/pools/reveal/contact/{contact_id}", response=RevealOut)
+def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, str]:
+    """Show a contact's unmasked numbers and email (full access only; logged)."""
+    return services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+
+
+@router.get("/pools", response=list[PoolOut])
+@paginate
+def list_pools(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_pool_out(pool) for pool in selectors.pool_list(user=request.user)]
+
+
+@router.post("/pools", response={201: PoolOut})
+def create_pool(request: HttpRequest, payload: PoolIn) -> tuple[int, dict[str, Any]]:
+    data = payload.dict(exclude={"department_ids"})
+    pool = services.pool_create(
+        actor=request.user,  # type: ignore[arg-type]
+        data=data,
+        departments=payload.department_ids,
+    )
+    return 201, _pool_out(pool)
+
+
+@router.get("/pools/{pool_id}", response=PoolDetailOut)
+def get_pool(request: HttpRequest, pool_id: int) -> dict[str, Any]:
+    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+    usage = services.usage_for(user=request.user, pool=pool)
+    data = _pool_out(pool)
+    data["usage"] = UsageOut(
+        held=usage.held,
+        held_limit=usage.held_limit,
+        claimed_today=usage.claimed_today,
+        daily_limit=usage.daily_limit,
+        can_claim=usage.can_claim,
+    )
+    data["may_assign"] = selectors.may_assign(user=request.user, pool=pool)
+    return data
+
+
+@router.patch("/pools/{pool_id}", response=PoolOut)
+def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> dict[str, Any]:
+    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+    changes = payload.dict(exclude_unset=True, exclude={"version", "department_ids"})
+    departments = payload.department_ids if "department_ids" in payload.model_fields_set else None
+    updated = services.pool_update(
+        actor=request.user,  # type: ignore[arg-type]
+        pool=pool,
+        changes=changes,
+        departments=departments,
+        version=payload.version,
+    )
+    return _pool_out(updated)
+
+
+@router.get("/pools/{pool_id}/customers", response=list[PoolCustomerOut])
+@paginate
+def pool_customers(request: HttpRequest, pool_id: int, q: str = "") -> list[PoolCustomerOut]:
+    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+    entries = selectors.pool_customers(user=request.user, pool=pool, q=q)
+    return _EntryList(entries)  # type: ignore[return-value]
+
+
+class _EntryList:
+    """Lazy rows for the paginator: slicing queries only the requested page."""
+
+    def __init__(self, entries: Any) -> None:
+        self.entries = entries
+
+    def count(self) -> int:
+        return int(self.entries.count())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[PoolCustomerOut]:
+        return [
+            PoolCustomerOut(
+                customer_id=entry.customer_id,
+                number=entry.customer.number,
+                name=entry.customer.name,
+                industry=str(entry.customer.industry or ""),
+                region=str(entry.customer.region or ""),
+                entered_at=entry.entered_at,
+                reason=entry.reason,
+            )
+            for entry in self.entries[window]
+        ]
+
+
+@router.post("/pools/{pool_id}/customers/{customer_id}/claim", response=CustomerTakenOut)
+def claim(request: HttpRequest, pool_id: int, customer_id: int) -> CustomerTakenOut:
+    """领取: take a customer from a pool you belong to (limits and cooling period apply)."""
+    customer = services.pool_claim(
+        actor=request.user,  # type: ignore[arg-type]
+        pool_id=pool_id,
+        customer_id=customer_id,
+    )
+    return _taken(customer)
+
+
+@router.post("/pools/{pool_id}/customers/{customer_id}/assign", response=CustomerTakenOut)
+def assign(
+    request: HttpRequest, pool_id: int, customer_id: int, payload: AssignIn
+) -> CustomerTakenOut:
+    """Managers of the pool give a pool customer to a member."""
+    customer = services.pool_assign(
+        actor=request.user,  # type: ignore[arg-type]
+        pool_id=pool_id,
+        customer_id=customer_id,
+        assignee=payload.assignee_id,
+        reason=payload.reason,
+    )
+    return _taken(customer)
+
+
+@router.post("/pools/{pool_id}/customers", response={201: EntryOut})
+def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> tuple[int, EntryOut]:
+    """Admins put any customer into the pool."""
+    entry = services.pool_put(
+        actor=request.user,  # type: ignore[arg-type]
+        customer_id=payload.customer_id,
+        pool_id=pool_id,
+        reason=payload.reason,
+    )
+    return 201, _entry(entry)
+
+
+def _duplicates(request: HttpRequest, data: DuplicateIn) -> DuplicateAnswer:
+    found = selectors.duplicate_check(
+        user=request.user,
+        name=data.name,
+        phone=data.phone,
+        email=data.email,
+        credit_code=data.credit_code,
+    )
+    return DuplicateAnswer(
+        exists=bool(found), matches=[DuplicateOut(**item.as_dict()) for item in found]
+    )
+
+
+@router.get("/duplicate-check", response=DuplicateAnswer)
+def duplicate_check_get(
+    request: HttpRequest, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
+) -> DuplicateAnswer:
+    """查重 before creating a customer: whether a match exists and its status only."""
+    data = DuplicateIn(name=name, phone=phone, email=email, credit_code=credit_code)
+    return _duplicates(request, data)
+
+
+@router.post("/duplicate-check", response=DuplicateAnswer)
+def duplicate_check_post(request: HttpRequest, payload: DuplicateIn) -> DuplicateAnswer:
+    return _duplicates(request, payload)
+
+
+def _require_admin(request: HttpRequest) -> None:
+    from kehu.core.access import is_admin
+
+    if not is_admin(request.user):
+        raise Forbidden(_("Only CRM administrators may do this."))
+
+
+def _plan_args(payload: OffboardingIn) -> dict[str, Any]:
+    return {
+        "user": payload.user_id,
+        "successors": payload.successor_ids,
+        "mode": payload.mode,
+        "split": dict(payload.split),
+        "pool": payload.pool_id,
+    }
+
+
+@router.post("/offboarding/preview", response=OffboardingPreviewOut)
+def offboarding_preview(request: HttpRequest, payload: OffboardingIn) -> dict[str, Any]:
+    """离职交接 preview: counts per kind and per successor; nothing is changed."""
+    plan = services.offboarding_plan(actor=request.user, **_plan_args(payload))  # type: ignore[arg-type]
+    return plan.summary()
+
+
+@router.post("/offboarding", response={201: OffboardingOut})
+def offboarding_apply(request: HttpRequest, payload: OffboardingIn) -> tuple[int, Offboarding]:
+    """离职交接: transfer everything in one transaction and deactivate the user."""
+    record = services.offboarding_apply(
+        actor=request.user,  # type: ignore[arg-type]
+        note=payload.note,
+        **_plan_args(payload),
+    )
+    return 201, record
+
+
+@router.get("/offboarding", response=list[OffboardingOut])
+@paginate
+def offboarding_list(request: HttpRequest) -> Any:
+    _require_admin(request)
+    return selectors.offboarding_list(user=request.user)
+
+
+@router.get("/offboarding/{offboarding_id}", response=OffboardingOut)
+def offboarding_get(request: HttpRequest, offboarding_id: int) -> Offboarding:
+    from django.shortcuts import get_object_or_404
+
+    _require_admin(request)
+    return get_object_or_404(selectors.offboarding_list(user=request.user), pk=offboarding_id)

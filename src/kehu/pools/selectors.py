@@ -1,0 +1,218 @@
+"""Every read of the pools app, scoped to the user first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.core.access import is_admin
+from kehu.core.errors import InvalidInput
+from kehu.customers.models import Customer
+from kehu.pools import services
+from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
+from kehu.pools.credit_code import explain
+from kehu.pools.models import Offboarding, Pool, PoolEntry
+
+
+def pool_list(*, user: Any) -> QuerySet[Pool]:
+    """Active pools the user belongs to (admins: all, inactive ones too), with sizes."""
+    pools = Pool.objects.filter(member_pool_filter(user))
+    if not is_admin(user):
+        pools = pools.filter(is_active=True)
+    ids = pools.values("pk").distinct()
+    return (
+        Pool.objects.filter(pk__in=ids)
+        .annotate(
+            size=Count("entries", filter=Q(entries__customer__owner__isnull=True), distinct=True)
+        )
+        .prefetch_related("departments")
+        .order_by("name")
+    )
+
+
+def pool_get(*, user: Any, pool_id: int) -> Pool:
+    return services.member_pool_or_404(user, pool_id)
+
+
+def pool_customers(*, user: Any, pool: Pool, q: str = "") -> QuerySet[PoolEntry]:
+    """The owner-less customers lying in ``pool``.
+
+    This read does not start from ``Customer.objects.visible_to``: pool customers have no
+    owner, and the pool's members may see them because they belong to the pool — callers get
+    ``pool`` from ``pool_get``, which answers 404 to non-members. Only list columns are read
+    (name, number, industry, region, when and why it entered); contacts are not.
+    """
+    if not Pool.objects.filter(member_pool_filter(user), pk=pool.pk).exists():
+        raise Http404(_("customer pool"))
+    entries = PoolEntry.objects.filter(pool=pool, customer__owner__isnull=True)
+    text = q.strip()
+    if text:
+        entries = entries.filter(
+            Q(customer__name__icontains=text) | Q(customer__number__icontains=text)
+        )
+    return entries.select_related(
+        "customer", "customer__industry", "customer__region", "previous_owner"
+    ).order_by("-entered_at", "-id")
+
+
+def may_assign(*, user: Any, pool: Pool) -> bool:
+    return manages_pool(user, pool)
+
+
+def assignable_users(*, user: Any, pool: Pool) -> list[Any]:
+    """Active members of the pool the user may assign to (their own departments; admins: all)."""
+    from kehu.accounts.models import User
+    from kehu.core.access import managed_department_ids
+
+    members = User.objects.filter(is_active=True, department__isnull=False)
+    subtree: Q = Q(pk__in=[])
+    for department in pool.departments.all():
+        subtree |= Q(department__path__startswith=department.path)
+    members = members.filter(subtree)
+    if not is_admin(user):
+        members = members.filter(department_id__in=managed_department_ids(user))
+    return list(members.order_by("username")[:500])
+
+
+@dataclass(frozen=True)
+class RecycleWarning:
+    customer: Customer
+    pool: Pool
+    deadline: datetime
+    reason: str
+
+
+def my_warnings(*, user: Any, now: datetime | None = None) -> list[RecycleWarning]:
+    """The user's customers that return to a pool within the pool's warning window."""
+    now = now or timezone.now()
+    customers = list(
+        Customer.objects.filter(owner_id=user.pk).select_related("owner").order_by("pk")
+    )
+    pools = services.home_pools({c.department_id for c in customers if c.department_id})
+    warnings = [
+        RecycleWarning(due.customer, due.pool, due.deadline, due.reason)
+        for due in services.recycle_due(customers, pools, now=now)
+        if due.deadline <= now + timedelta(days=due.pool.warn_days_before)
+    ]
+    return sorted(warnings, key=lambda w: w.deadline)
+
+
+@dataclass(frozen=True)
+class DuplicateStatus:
+    """What a duplicate check may tell: a match exists and its status; the record only when
+    it is within the user's scope."""
+
+    status: str  # "own", "pool", "held" or "unassigned"
+    reasons: tuple[str, ...]
+    score: float
+    owner_name: str = ""
+    pool_name: str = ""
+    customer_id: int | None = None
+    number: str = ""
+    name: str = ""
+
+    @property
+    def visible(self) -> bool:
+        return self.customer_id is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "score": self.score,
+            "owner_name": self.owner_name,
+            "pool_name": self.pool_name,
+            "visible": self.visible,
+            "customer_id": self.customer_id,
+            "number": self.number,
+            "name": self.name,
+        }
+
+
+def duplicate_check(
+    *, user: Any, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
+) -> list[DuplicateStatus]:
+    """查重: does a customer like this exist already, and who has it (撞单 protection)?
+
+    Outside the user's scope only the status is told (in pool X, held by a named owner), never
+    the number, the name on file or its contacts.
+    """
+    from kehu.customers.normalize import email_normalised, phone_e164
+    from kehu.customers.services import find_duplicates
+
+    name, phone, email, credit_code = (v.strip() for v in (name, phone, email, credit_code))
+    errors: dict[str, list[str]] = {}
+    if len(name) > 200:
+        errors["name"] = [_("Keep the name under 200 characters.")]
+    if phone and phone_e164(phone) is None:
+        errors["phone"] = [
+            _("%(value)s is not a valid phone number; write e.g. 13812345678 or 021-12345678.")
+            % {"value": phone[:40]}
+        ]
+    if email and email_normalised(email) is None:
+        errors["email"] = [_("%(value)s is not a valid email address.") % {"value": email[:80]}]
+    if credit_code and (message := explain(credit_code)) is not None:
+        errors["credit_code"] = [message]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+    if not (name or phone or email or credit_code):
+        raise InvalidInput(_("Enter a name, phone, email or credit code to check."))
+    matches = find_duplicates(
+        name=name,
+        phones=[phone] if phone else [],
+        emails=[email] if email else [],
+        credit_code=credit_code,
+    )
+    if not matches:
+        return []
+    ids = list(dict.fromkeys(m.customer_id for m in matches))
+    visible = set(
+        Customer.objects.filter(
+            Q(pk__in=Customer.objects.visible_to(user).filter(pk__in=ids).values("pk"))
+            | Q(pk__in=pool_customer_ids(user, False)),
+            pk__in=ids,
+        ).values_list("pk", flat=True)
+    )
+    pools = dict(
+        PoolEntry.objects.filter(customer_id__in=ids).values_list("customer_id", "pool__name")
+    )
+    grouped: dict[int, list[Any]] = {}
+    for match in matches:
+        grouped.setdefault(match.customer_id, []).append(match)
+    result: list[DuplicateStatus] = []
+    for customer_id, group in grouped.items():
+        first = group[0]
+        if first.owner_id is not None and first.owner_id == user.pk:
+            status = "own"
+        elif first.owner_id is not None:
+            status = "held"
+        elif customer_id in pools:
+            status = "pool"
+        else:
+            status = "unassigned"
+        shown = customer_id in visible
+        result.append(
+            DuplicateStatus(
+                status=status,
+                reasons=tuple(dict.fromkeys(m.reason for m in group)),
+                score=max(m.score for m in group),
+                owner_name=first.owner_name if status in ("own", "held") else "",
+                pool_name=pools.get(customer_id, ""),
+                customer_id=customer_id if shown else None,
+                number=first.number if shown else "",
+                name=first.name if shown else "",
+            )
+        )
+    return result
+
+
+def offboarding_list(*, user: Any) -> QuerySet[Offboarding]:
+    if not is_admin(user):
+        return Offboarding.objects.none()
+    return Offboarding.objects.select_related("user", "actor", "pool").order_by("-created_at")
