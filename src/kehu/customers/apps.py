@@ -9,6 +9,11 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from kehu.customers import reference
+        from kehu.core import dashboard
+        from kehu.customers import grading, panels, reference, services, tasks, timeline
 
         post_migrate.connect(reference.sync_after_migrate, sender=self)
+        dashboard.register(panels.customers_panel)
+        timeline.register(panels.status_timeline)
+        timeline.register(panels.attachment_timeline)
+        del grading, services, tasks  # imported for their config.define()s and job registration

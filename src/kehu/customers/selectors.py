@@ -412,3 +412,32 @@ def unverified_count(*, user: Any) -> int:
         )
         .count()
     )
+
+
+# --- People to pick in forms --------------------------------------------------------------------
+
+
+def assignable_owners(*, user: Any) -> QuerySet[Any]:
+    """Users a customer may be given to by ``user``: admins pick anyone, managers their team."""
+    from kehu.accounts.models import Role, User
+    from kehu.core.access import is_admin, managed_department_ids
+
+    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
+    if is_admin(user):
+        return users.order_by("username")
+    if getattr(user, "role", "") == Role.MANAGER:
+        return users.filter(department_id__in=managed_department_ids(user)).order_by("username")
+    return users.filter(pk=user.pk)
+
+
+def share_candidates(*, customer: Customer) -> QuerySet[Any]:
+    from kehu.accounts.models import User
+
+    users = User.objects.filter(is_active=True).order_by("username")
+    if customer.owner_id is not None:
+        users = users.exclude(pk=customer.owner_id)
+    return users
+
+
+def customer_shares(*, customer: Customer) -> QuerySet[Any]:
+    return customer.shares.select_related("user").order_by("id")

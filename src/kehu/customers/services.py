@@ -22,6 +22,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz
 from stdnum.cn import uscc
 from stdnum.exceptions import (
@@ -68,7 +69,7 @@ from kehu.customers.normalize import (
 DUPLICATE_NAME_SCORE = config.define(
     "customers.duplicate_name_score",
     88,
-    "Similarity (0-100) from which two company names count as the same customer",
+    gettext_lazy("Similarity (0-100) from which two company names count as the same customer"),
 )
 NAME_CANDIDATES = 300  # at most this many rows are fuzzy-compared per check
 NAME_PREFIX = 4  # candidates share the first characters of the normalised name
@@ -1116,7 +1117,7 @@ def contact_deactivate(*, actor: User, contact: Contact, reason: str = "") -> Co
 # --- Attachments and saved filters ------------------------------------------------------------
 
 ATTACHMENT_MAX_MB = config.define(
-    "customers.attachment_max_mb", 20, "Largest customer attachment, in megabytes"
+    "customers.attachment_max_mb", 20, gettext_lazy("Largest customer attachment, in megabytes")
 )
 # extension -> (content type, accepted leading bytes; empty: any)
 ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {

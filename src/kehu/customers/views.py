@@ -1,19 +1,657 @@
+"""Customer UI: thin views over the same services and selectors the API uses."""
+
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any, cast
 
-from kehu.customers import selectors
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from pydantic import ValidationError
+
+from kehu.accounts.models import Role, User
+from kehu.core.access import is_admin, policy_of
+from kehu.core.errors import InvalidInput, KehuError, StaleVersion
+from kehu.customers import selectors, services, timeline
+from kehu.customers.forms import (
+    AttachmentForm,
+    BulkForm,
+    ContactForm,
+    CustomerCreateForm,
+    CustomerEditForm,
+    GradeForm,
+    MergeForm,
+    ReassignForm,
+    SavedFilterForm,
+    ShareForm,
+    StatusForm,
+    VerifyForm,
+    field_label,
+)
+from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
+from kehu.customers.normalize import phone_display
+
+PAGE_SIZES = (25, 50, 100)
+CONTACT_ERROR_FIELDS = {
+    "name": "contact_name",
+    "title": "contact_title",
+    "mobile": "contact_mobile",
+    "work_phone": "contact_work_phone",
+    "email": "contact_email",
+}
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _is_manager(user: Any) -> bool:
+    return is_admin(user) or getattr(user, "role", "") == Role.MANAGER
+
+
+def _form_errors(
+    form: forms.BaseForm, error: KehuError, mapping: dict[str, str] | None = None
+) -> None:
+    """Put a service error on the form: per field where the field exists, else on top."""
+    if not error.errors:
+        form.add_error(None, error.detail)
+        return
+    for name, problems in error.errors.items():
+        target = (mapping or {}).get(name, name)
+        form.add_error(target if target in form.fields else None, problems)
+
+
+def _htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+# --- List ---------------------------------------------------------------------------------------
+
+
+def _list_context(request: HttpRequest) -> dict[str, Any]:
+    user = _user(request)
+    try:
+        filters = selectors.CustomerFilters.from_querydict(request.GET)
+        filter_error = ""
+    except ValidationError as error:
+        filters = selectors.CustomerFilters()
+        filter_error = "; ".join(str(item.get("msg", "")) for item in error.errors())
+    try:
+        per_page = int(request.GET.get("per_page", PAGE_SIZES[0]))
+    except ValueError:
+        per_page = PAGE_SIZES[0]
+    per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+    paginator = Paginator(selectors.customer_list(user=user, filters=filters), per_page)
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    base_query = query.urlencode()
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    return {
+        "filters": filters,
+        "filter_error": filter_error,
+        "page": page,
+        "rows": [
+            {
+                "customer": customer,
+                "completeness": selectors.completeness_percent(
+                    getattr(customer, "completeness_points", 0)
+                ),
+                "contact": (customer.primary_contacts or [None])[0],  # type: ignore[attr-defined]
+            }
+            for customer in page.object_list
+        ],
+        "base_query": base_query,
+        "sort_query": sort_query.urlencode(),
+        "per_page": per_page,
+        "page_sizes": PAGE_SIZES,
+        "team": selectors.team_completeness(user=user, filters=filters),
+    }
 
 
 @login_required
+@require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
-    customers = selectors.customer_list(user=request.user)[:50]
-    return render(request, "customers/list.html", {"customers": customers})
+    context = _list_context(request)
+    if _htmx(request) and request.headers.get("HX-Target") == "customer-results":
+        return render(request, "customers/_results.html", context)
+    user = _user(request)
+    context.update(
+        statuses=CustomerStatus.choices,
+        sources=Source.choices,
+        priorities=Priority.choices,
+        grades=Grade.choices,
+        tags=Tag.objects.all(),
+        owners=selectors.assignable_owners(user=user) if _is_manager(user) else [],
+        saved_filters=selectors.saved_filters(user=user),
+        saved_filter_form=SavedFilterForm(initial={"query": request.GET.urlencode()}),
+        bulk_form=BulkForm(owners=selectors.assignable_owners(user=user)),
+        is_manager=_is_manager(user),
+        sorts=selectors.SORTS,
+    )
+    return render(request, "customers/list.html", context)
+
+
+@login_required
+@require_POST
+def bulk_action(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = BulkForm(request.POST, owners=selectors.assignable_owners(user=user))
+    back = reverse("customers:list") + "?" + request.POST.get("back", "")
+    ids = [int(pk) for pk in request.POST.getlist("selected") if pk.isdigit()]
+    if not form.is_valid() or not ids:
+        messages.error(request, _("Choose customers and an action."))
+        return redirect(back)
+    customers = list(Customer.objects.visible_to(user).filter(pk__in=ids))
+    done = 0
+    try:
+        for customer in customers:
+            if form.cleaned_data["action"] == "tag":
+                names = [t.strip() for t in form.cleaned_data["tags"].split(",") if t.strip()]
+                if not names:
+                    raise InvalidInput(_("Enter the tags to add."))
+                services.customer_add_tags(actor=user, customer=customer, tags=names)
+            else:
+                owner = form.cleaned_data["owner"]
+                if owner is None:
+                    raise InvalidInput(_("Choose the new owner."))
+                services.customer_reassign(
+                    actor=user, customer=customer, owner=owner, reason=form.cleaned_data["reason"]
+                )
+            done += 1
+    except (KehuError, Http404) as error:
+        messages.error(request, str(getattr(error, "detail", error)) or _("Not found."))
+    if done:
+        messages.success(request, _("%(count)d customers updated.") % {"count": done})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def saved_filter_save(request: HttpRequest) -> HttpResponse:
+    form = SavedFilterForm(request.POST)
+    if form.is_valid():
+        try:
+            services.saved_filter_save(
+                user=_user(request),
+                name=form.cleaned_data["name"],
+                query=form.cleaned_data["query"],
+            )
+            messages.success(request, _("Filter saved."))
+        except KehuError as error:
+            messages.error(request, error.detail)
+    else:
+        messages.error(request, _("Give the filter a name."))
+    return redirect(reverse("customers:list") + "?" + form.data.get("query", ""))
+
+
+@login_required
+@require_POST
+def saved_filter_delete(request: HttpRequest, filter_id: int) -> HttpResponse:
+    services.saved_filter_delete(user=_user(request), filter_id=filter_id)
+    return redirect("customers:list")
+
+
+# --- Create / edit --------------------------------------------------------------------------------
+
+
+def _duplicates_context(user: Any, error: services.DuplicateCustomer) -> list[dict[str, Any]]:
+    return services.duplicate_payload(error.matches, user)
+
+
+@login_required
+def customer_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    owners = selectors.assignable_owners(user=user) if _is_manager(user) else None
+    duplicates: list[dict[str, Any]] = []
+    if request.method == "POST":
+        form = CustomerCreateForm(request.POST, owners=owners)
+        if form.is_valid():
+            try:
+                customer = services.customer_create(
+                    actor=user,
+                    data=form.service_data(),
+                    contacts=form.contact_data(),
+                    tags=form.tag_names(),
+                    force=form.cleaned_data["force"],
+                )
+            except services.DuplicateCustomer as error:
+                duplicates = _duplicates_context(user, error)
+                form.add_error(None, error.detail)
+            except KehuError as error:
+                _form_errors(form, error, CONTACT_ERROR_FIELDS)
+            else:
+                messages.success(
+                    request, _("Customer %(number)s created.") % {"number": customer.number}
+                )
+                return redirect("customers:detail", customer.pk)
+    else:
+        form = CustomerCreateForm(owners=owners, initial={"status": CustomerStatus.POTENTIAL})
+    return render(
+        request,
+        "customers/form.html",
+        {"form": form, "duplicates": duplicates, "creating": True},
+    )
+
+
+@login_required
+@require_POST
+def check_duplicates(request: HttpRequest) -> HttpResponse:
+    """Live warning while typing a new customer (htmx): matches the user may open are links."""
+    exclude = request.POST.get("customer_id", "")
+    matches = services.find_duplicates(
+        name=request.POST.get("name", "")[:200],
+        phones=[request.POST.get(k, "")[:40] for k in ("contact_mobile", "contact_work_phone")],
+        emails=[request.POST.get("contact_email", "")[:254]],
+        credit_code=_safe_code(request.POST.get("credit_code", "")),
+        exclude_id=int(exclude) if exclude.isdigit() else None,
+    )
+    payload = services.duplicate_payload(matches, _user(request))
+    return render(request, "customers/_duplicates.html", {"duplicates": payload})
+
+
+def _safe_code(value: str) -> str:
+    try:
+        return services.clean_credit_code(value) or ""
+    except KehuError:
+        return ""
+
+
+@login_required
+def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
+    hidden = selectors.masked_fields(user, customer)
+    duplicates: list[dict[str, Any]] = []
+    if request.method == "POST":
+        form = CustomerEditForm(request.POST, hidden_fields=hidden)
+        if form.is_valid():
+            try:
+                services.customer_update(
+                    actor=user,
+                    customer=customer,
+                    changes=form.service_data(),
+                    version=form.cleaned_data["version"],
+                    force=form.cleaned_data["force"],
+                )
+                services.customer_set_tags(actor=user, customer=customer, tags=form.tag_names())
+            except services.DuplicateCustomer as error:
+                duplicates = _duplicates_context(user, error)
+                form.add_error(None, error.detail)
+            except StaleVersion as error:
+                form.add_error(None, error.detail)
+            except KehuError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, _("Customer saved."))
+                return redirect("customers:detail", customer.pk)
+    else:
+        initial = {
+            name: getattr(customer, name)
+            for name in CustomerEditForm.base_fields
+            if hasattr(customer, name) and name not in {"industry", "region", "tags"}
+        }
+        initial.update(
+            industry=customer.industry_id or "",
+            region=customer.region_id or "",
+            tags=", ".join(customer.tags.values_list("name", flat=True)),
+            version=customer.version,
+            reason="",
+        )
+        form = CustomerEditForm(initial=initial, hidden_fields=hidden)
+    return render(
+        request,
+        "customers/form.html",
+        {"form": form, "customer": customer, "duplicates": duplicates, "creating": False},
+    )
+
+
+# --- Detail and actions ---------------------------------------------------------------------------
 
 
 @login_required
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
-    return render(request, "customers/detail.html", {"customer": customer})
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    hidden = selectors.masked_fields(user, customer)
+    editable = selectors.can_edit(user, customer)
+    full_access = policy_of(Customer).has_full_access(user, customer)
+    contacts = list(customer.contacts.all())
+    for contact in contacts:
+        contact.mobile_display = phone_display(contact.mobile)  # type: ignore[attr-defined]
+        contact.work_phone_display = phone_display(contact.work_phone)  # type: ignore[attr-defined]
+    context = {
+        "customer": customer,
+        "hidden": hidden,
+        "editable": editable,
+        "is_admin": is_admin(user),
+        "is_manager": _is_manager(user),
+        "full_access": full_access,
+        "completeness": selectors.completeness_percent(getattr(customer, "completeness_points", 0)),
+        "contacts": contacts,
+        "tags": customer.tags.all(),
+        "status_history": selectors.status_history(customer=customer),
+        "timeline": timeline.items_for(customer, user),
+        "history": selectors.customer_history(user=user, customer=customer),
+        "attachments": selectors.attachment_list(customer=customer),
+        "shares": selectors.customer_shares(customer=customer),
+        "to_verify_labels": [
+            field_label(name)
+            for name in customer.to_verify
+            if name in {f.name for f in Customer._meta.fields}
+        ],
+        "contact_form": ContactForm(),
+        "status_form": StatusForm(initial={"status": customer.status}),
+        "verify_form": VerifyForm(),
+        "grade_form": GradeForm(initial={"grade": customer.grade_override}),
+        "attachment_form": AttachmentForm(),
+        "merge_form": MergeForm(),
+        "reassign_form": ReassignForm(owners=selectors.assignable_owners(user=user))
+        if _is_manager(user)
+        else None,
+        "share_form": ShareForm(users=selectors.share_candidates(customer=customer))
+        if full_access
+        else None,
+        "tab": request.GET.get("tab", "profile"),
+    }
+    return render(request, "customers/detail.html", context)
+
+
+def _back(customer_id: int, tab: str = "profile") -> HttpResponse:
+    return redirect(reverse("customers:detail", args=[customer_id]) + f"?tab={tab}")
+
+
+def _run(request: HttpRequest, action: Any, success: str) -> None:
+    try:
+        action()
+    except KehuError as error:
+        details = [error.detail]
+        for problems in error.errors.values():
+            details.extend(p for p in problems if p not in details)
+        messages.error(request, " ".join(details))
+    else:
+        messages.success(request, success)
+
+
+@login_required
+@require_POST
+def change_status(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid status."))
+        return _back(customer_id)
+    _run(
+        request,
+        lambda: services.customer_change_status(
+            actor=user,
+            customer=customer,
+            status=form.cleaned_data["status"],
+            reason=form.cleaned_data["reason"],
+        ),
+        _("Status changed."),
+    )
+    return _back(customer_id, "status")
+
+
+@login_required
+@require_POST
+def verify(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: services.customer_mark_verified(
+                actor=user, customer=customer, via=form.cleaned_data["via"]
+            ),
+            _("Marked as verified."),
+        )
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = ReassignForm(request.POST, owners=selectors.assignable_owners(user=user))
+    if not form.is_valid():
+        messages.error(request, _("Choose the new owner and give a reason."))
+        return _back(customer_id)
+    _run(
+        request,
+        lambda: services.customer_reassign(
+            actor=user,
+            customer=customer,
+            owner=form.cleaned_data["owner"],
+            reason=form.cleaned_data["reason"],
+        ),
+        _("Customer reassigned."),
+    )
+    if not Customer.objects.visible_to(user).filter(pk=customer_id).exists():
+        return redirect("customers:list")
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def share(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    if request.POST.get("revoke", "").isdigit():
+        target = User.objects.filter(pk=int(request.POST["revoke"])).first()
+        if target is not None:
+            _run(
+                request,
+                lambda: services.customer_unshare(actor=user, customer=customer, user=target),
+                _("Sharing removed."),
+            )
+        return _back(customer_id)
+    form = ShareForm(request.POST, users=selectors.share_candidates(customer=customer))
+    if not form.is_valid():
+        messages.error(request, _("Choose a colleague."))
+        return _back(customer_id)
+    _run(
+        request,
+        lambda: services.customer_share(
+            actor=user,
+            customer=customer,
+            user=form.cleaned_data["user"],
+            can_edit=form.cleaned_data["can_edit"],
+        ),
+        _("Customer shared."),
+    )
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def set_grade(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = GradeForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: services.customer_set_grade(
+                actor=user,
+                customer=customer,
+                grade=form.cleaned_data["grade"],
+                reason=form.cleaned_data["reason"],
+            ),
+            _("Grade saved."),
+        )
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def merge(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    survivor = selectors.customer_get(user=user, customer_id=customer_id)
+    form = MergeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the number of the customer to merge."))
+        return _back(customer_id)
+    merged = (
+        Customer.objects.visible_to(user)
+        .filter(number=form.cleaned_data["merged_number"].strip())
+        .first()
+    )
+    if merged is None:
+        messages.error(request, _("No customer you can see has this number."))
+        return _back(customer_id)
+    _run(
+        request,
+        lambda: services.customer_merge(
+            actor=user, survivor=survivor, merged=merged, reason=form.cleaned_data["reason"]
+        ),
+        _("Customers merged."),
+    )
+    return _back(customer_id)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    try:
+        services.customer_delete(actor=user, customer=customer)
+    except KehuError as error:
+        messages.error(request, error.detail)
+        return _back(customer_id)
+    messages.success(request, _("Customer deleted."))
+    return redirect("customers:list")
+
+
+# --- Contacts -------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def contact_add(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        _run(
+            request,
+            lambda: services.contact_create(
+                actor=user,
+                customer=customer,
+                data=form.cleaned_data,
+                force=request.POST.get("force") == "on",
+            ),
+            _("Contact added."),
+        )
+    else:
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return _back(customer_id, "contacts")
+
+
+@login_required
+def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
+    user = _user(request)
+    contact = selectors.contact_get(user=user, contact_id=contact_id)
+    if request.method == "POST":
+        form = ContactForm(request.POST, instance=contact)
+        version = request.POST.get("version", "")
+        if form.is_valid():
+            try:
+                services.contact_update(
+                    actor=user,
+                    contact=contact,
+                    changes=form.cleaned_data,
+                    version=int(version) if version.isdigit() else None,
+                )
+            except KehuError as error:
+                contact.refresh_from_db()
+                _form_errors(form, error)
+            else:
+                messages.success(request, _("Contact saved."))
+                return _back(contact.customer_id, "contacts")
+    else:
+        form = ContactForm(instance=contact)
+    return render(request, "customers/contact_form.html", {"form": form, "contact": contact})
+
+
+@login_required
+@require_POST
+def contact_deactivate(request: HttpRequest, contact_id: int) -> HttpResponse:
+    user = _user(request)
+    contact = selectors.contact_get(user=user, contact_id=contact_id)
+    _run(
+        request,
+        lambda: services.contact_deactivate(
+            actor=user, contact=contact, reason=request.POST.get("reason", "")[:100]
+        ),
+        _("Contact marked as left; it stays in the history."),
+    )
+    return _back(contact.customer_id, "contacts")
+
+
+# --- Attachments ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def attachment_upload(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = _user(request)
+    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    form = AttachmentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a file to upload."))
+        return _back(customer_id, "attachments")
+    _run(
+        request,
+        lambda: services.attachment_add(
+            actor=user,
+            customer=customer,
+            upload=form.cleaned_data["file"],
+            description=form.cleaned_data["description"],
+        ),
+        _("File attached."),
+    )
+    return _back(customer_id, "attachments")
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+    attachment = selectors.attachment_get(user=_user(request), attachment_id=attachment_id)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404(_("The file is missing from storage.")) from missing
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_POST
+def attachment_delete(request: HttpRequest, attachment_id: int) -> HttpResponse:
+    user = _user(request)
+    attachment = selectors.attachment_get(user=user, attachment_id=attachment_id)
+    _run(
+        request,
+        lambda: services.attachment_delete(actor=user, attachment=attachment),
+        _("Attachment deleted."),
+    )
+    return _back(attachment.customer_id, "attachments")

@@ -1,0 +1,61 @@
+"""The customers panel on the dashboard and the built-in timeline entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from kehu.core.dashboard import Panel
+from kehu.customers import selectors
+from kehu.customers.timeline import TimelineItem
+
+
+def customers_panel(request: HttpRequest) -> Panel | None:
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    team = selectors.team_completeness(user=user)
+    list_url = reverse("customers:list")
+    return Panel(
+        template="customers/_panel.html",
+        context={
+            "customer_count": team["count"],
+            "completeness": team["percent"],
+            "stale": selectors.stale_count(user=user),
+            "unverified": selectors.unverified_count(user=user),
+            "departments": selectors.completeness_by_department(user=user)[:6],
+            "stale_url": f"{list_url}?stale=true",
+            "unverified_url": f"{list_url}?unverified=true",
+            "list_url": list_url,
+        },
+        order=20,
+    )
+
+
+def status_timeline(customer: Any, user: Any) -> Iterable[TimelineItem]:
+    for change in selectors.status_history(customer=customer)[:50]:
+        title = _("Status: %(status)s") % {"status": change.get_new_status_display()}
+        who = str(change.changed_by or _("system"))
+        yield TimelineItem(
+            when=change.changed_at,
+            title=title,
+            body=" — ".join(part for part in (who, change.reason) if part),
+            icon="flag",
+            kind="status",
+        )
+
+
+def attachment_timeline(customer: Any, user: Any) -> Iterable[TimelineItem]:
+    for attachment in selectors.attachment_list(customer=customer)[:50]:
+        yield TimelineItem(
+            when=attachment.uploaded_at,
+            title=_("File attached: %(name)s") % {"name": attachment.original_name},
+            body=str(attachment.uploaded_by or ""),
+            icon="paperclip",
+            url=reverse("customers:attachment", args=[attachment.pk]),
+            kind="attachment",
+        )

@@ -1,0 +1,22 @@
+// Customer list: "select all" for bulk actions; the filter query follows into "save filter".
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (box && box.id === "select-all") {
+      document.querySelectorAll("input.row-select").forEach(function (row) {
+        row.checked = box.checked;
+      });
+    }
+  });
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var query = document.getElementById("save-filter-query");
+    if (query) {
+      query.value = window.location.search.replace(/^\?/, "");
+    }
+    var back = document.querySelector("#bulk-form input[name=back]");
+    if (back) {
+      back.value = window.location.search.replace(/^\?/, "");
+    }
+  });
+})();

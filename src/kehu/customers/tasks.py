@@ -1,0 +1,20 @@
+"""Background jobs of the customers app."""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from kehu.customers import services
+
+logger = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="30", hour="2"))
+def recompute_customer_grades() -> int:
+    """Nightly: recompute every customer's grade from the rules (idempotent)."""
+    changed = services.customer_recompute_grades()
+    logger.info("Customer grades recomputed: %d changed", changed)
+    return changed
