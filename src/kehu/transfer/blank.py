@@ -1,0 +1,98 @@
+"""Downloadable import templates: XLSX with Chinese / English headers, drop-downs, an example.
+
+Sheet 1 is where data goes (the importer reads the first sheet); enumerations get a
+data-validation drop-down fed from a hidden "Lists" sheet; sheet 2 holds an example row
+and sheet 3 the instructions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kehu.transfer.reading import column_letter
+from kehu.transfer.specs import FieldSpec, fields_for
+
+
+def _options(spec: FieldSpec) -> list[str]:
+    if spec.type == "choice":
+        return [names[0] for names in spec.choices.values()]
+    if spec.type == "bool":
+        return ["是", "否"]
+    if spec.type == "industry":
+        from kehu.customers.models import Industry
+
+        return [
+            str(i) for i in Industry.objects.select_related("parent").filter(parent__isnull=False)
+        ]
+    if spec.type == "region":
+        from kehu.customers.models import Region
+
+        return [r.name for r in Region.objects.filter(level=1)]
+    return []
+
+
+def write_template(kind: str, target: Any) -> None:
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    specs = fields_for(kind)
+    workbook = Workbook()
+    data: Any = workbook.active
+    data.title = "导入数据 Data"
+    lists = workbook.create_sheet("Lists")
+    example = workbook.create_sheet("示例 Example")
+    notes = workbook.create_sheet("说明 Instructions")
+    bold = Font(bold=True)
+    required_fill = PatternFill("solid", fgColor="FDE2E1")
+    for index, spec in enumerate(specs):
+        letter = column_letter(index)
+        cell = data.cell(row=1, column=index + 1, value=spec.header)
+        cell.font = bold
+        if spec.required:
+            cell.fill = required_fill
+        data.column_dimensions[letter].width = max(14, len(spec.header) + 4)
+        if spec.type in ("text", "phone", "credit_code"):
+            # text cells keep leading zeros and long digit strings
+            for row in range(2, 1002):
+                data.cell(row=row, column=index + 1).number_format = "@"
+        options = _options(spec)
+        if options:
+            for row, option in enumerate(options, start=1):
+                lists.cell(row=row, column=index + 1, value=option)
+            validation = DataValidation(
+                type="list",
+                formula1=f"=Lists!${letter}$1:${letter}${len(options)}",
+                allow_blank=True,
+                showErrorMessage=spec.type in ("choice", "bool"),
+                errorTitle=_("Not in the list"),
+                error=_("Choose a value from the list."),
+            )
+            data.add_data_validation(validation)
+            validation.add(f"{letter}2:{letter}10000")
+            cell.comment = Comment(_("Choose from the drop-down list."), "Kehu")
+        example.cell(row=1, column=index + 1, value=spec.header).font = bold
+        example.cell(row=2, column=index + 1, value=spec.example or None)
+        example.column_dimensions[letter].width = data.column_dimensions[letter].width
+    data.freeze_panes = "A2"
+    lists.sheet_state = "hidden"
+    lines = [
+        _("Fill in the first sheet, one row per customer; keep the header row."),
+        _(
+            "Columns marked * are required. Other columns may stay empty; a missing industry, "
+            "size, source or need marks the customer “to be verified” (待核实)."
+        ),
+        _("Dates: 2024-05-20, 2024/5/20 or 2024年5月20日. Phones: 13812345678 or 021-61234567."),
+        _(
+            "Several rows with the same company add its contacts when duplicates are set to "
+            "“update”."
+        ),
+        _("Formulas are not imported: paste values."),
+    ]
+    notes.column_dimensions["A"].width = 110
+    for row, line in enumerate(lines, start=1):
+        notes.cell(row=row, column=1, value=line)
+    workbook.save(target)

@@ -1,0 +1,391 @@
+"""Cleaning and validation of imported cells, before anything is written.
+
+Every cell is trimmed and folded from full width to half width (NFKC); phones are checked
+with phonenumbers (region CN) and stored in E.164, emails with email-validator, dates are read
+in the common Chinese formats and as Excel serial numbers, enumerations are matched on their
+Chinese and English names and synonyms, with a fuzzy suggestion (rapidfuzz) when nothing
+matches. Errors name the row and the column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext as _
+from email_validator import EmailNotValidError, validate_email
+from rapidfuzz import fuzz, process
+from stdnum.cn import uscc
+
+from kehu.transfer.reading import MAX_CELL, FormulaCell, column_letter
+from kehu.transfer.specs import FieldSpec, fields_for
+
+EXCEL_EPOCH = date(1899, 12, 30)
+_SPACES = re.compile(r"\s+")
+_FORMULA_TEXT = re.compile(r"^=\s*[A-Za-z][A-Za-z0-9._]*\s*\(")
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+_MONTH_PATTERNS = (
+    re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月$"),
+    re.compile(r"^(\d{4})[-/.](\d{1,2})$"),
+)
+_TAG_SPLIT = re.compile(r"[,;，；、|/\n]+")
+TRUE_WORDS = {"是", "y", "yes", "true", "1", "√", "✓", "对", "决策人"}
+FALSE_WORDS = {"否", "n", "no", "false", "0", "×", "x", "不是", ""}
+_url = URLValidator(schemes=["http", "https"])
+
+
+def fold_text(value: Any) -> str:
+    """Cell → trimmed, half-width text with runs of white space collapsed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = unicodedata.normalize("NFKC", str(value)).replace("\u3000", " ")
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass
+class RowResult:
+    line: int
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (column, message)
+    to_verify: list[str] = field(default_factory=list)
+    source: dict[str, str] = field(default_factory=dict)  # field key → source text
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error_text(self) -> str:
+        return "; ".join(f"{column}: {message}" for column, message in self.errors)
+
+
+class CellError(ValueError):
+    pass
+
+
+def _suggest(text: str, options: dict[str, str]) -> str:
+    match = process.extractOne(text, list(options), scorer=fuzz.WRatio, score_cutoff=60)
+    if match is None:
+        return ""
+    return _(" Did you mean “%(value)s”?") % {"value": match[0]}
+
+
+class Cleaner:
+    """Cleans rows of one import kind; reference data is loaded once per import."""
+
+    def __init__(self, kind: str, *, actor: Any) -> None:
+        self.kind = kind
+        self.actor = actor
+        self.specs = fields_for(kind)
+        self._choices: dict[str, dict[str, str]] = {}
+        for spec in self.specs:
+            if spec.type == "choice":
+                table: dict[str, str] = {}
+                for value, names in spec.choices.items():
+                    table[fold_text(value).casefold()] = value
+                    for name in names:
+                        table[fold_text(name).casefold()] = value
+                self._choices[spec.key] = table
+        self._industries: dict[str, str] | None = None
+        self._regions: dict[str, str] | None = None
+        self._users: dict[str, int] | None = None
+
+    # --- reference data ----------------------------------------------------------------------
+    def industries(self) -> dict[str, str]:
+        if self._industries is None:
+            from kehu.customers.models import Industry
+
+            table: dict[str, str] = {}
+            rows = list(Industry.objects.values_list("code", "name", "name_en", "parent_id"))
+            names = {code: name for code, name, _en, _parent in rows}
+            for code, name, name_en, parent in rows:
+                keys = [code, name, name_en]
+                if parent:
+                    keys += [f"{names[parent]}-{name}", f"{names[parent]}{name}", f"{parent}{code}"]
+                for key in keys:
+                    table.setdefault(fold_text(key).casefold(), code)
+            self._industries = table
+        return self._industries
+
+    def regions(self) -> dict[str, str]:
+        if self._regions is None:
+            from kehu.customers.models import Region
+            from kehu.customers.reference import NAME_SUFFIXES
+
+            def short(name: str) -> str:
+                for suffix in (*NAME_SUFFIXES, "区", "县"):
+                    if name.endswith(suffix) and len(name) > len(suffix) + 1:
+                        return name[: -len(suffix)]
+                return name
+
+            rows = list(Region.objects.values_list("code", "name", "name_en", "parent_id", "level"))
+            names = {code: name for code, name, _en, _parent, _level in rows}
+            table: dict[str, str] = {}
+            for code, name, name_en, parent, _level in sorted(rows, key=lambda r: r[4]):
+                keys = [code, name, name_en]
+                if parent:
+                    for p in (names[parent], short(names[parent])):
+                        keys += [p + name, p + short(name), f"{p} {name}", f"{p}-{name}"]
+                for key in keys:
+                    table.setdefault(fold_text(key).casefold(), code)
+            for code, name, _en, _parent, _level in sorted(rows, key=lambda r: r[4]):
+                table.setdefault(fold_text(short(name)).casefold(), code)
+            self._regions = table
+        return self._regions
+
+    def users(self) -> dict[str, int]:
+        if self._users is None:
+            from kehu.accounts.models import User
+
+            table: dict[str, int] = {}
+            for pk, username, display in User.objects.filter(is_active=True).values_list(
+                "pk", "username", "display_name"
+            ):
+                table.setdefault(username.casefold(), pk)
+                if display:
+                    table.setdefault(fold_text(display).casefold(), pk)
+            self._users = table
+        return self._users
+
+    # --- one cell ------------------------------------------------------------------------------
+    def clean_cell(self, spec: FieldSpec, raw: Any) -> Any:
+        if isinstance(raw, FormulaCell):
+            raise CellError(
+                _(
+                    "holds a formula (%(formula)s); formulas are not imported, "
+                    "paste the values instead."
+                )
+                % {"formula": str(raw)[:40]}
+            )
+        if spec.type == "date" and isinstance(raw, datetime | date | int | float):
+            return self._date(raw)
+        text = fold_text(raw)
+        if len(text) > MAX_CELL:
+            raise CellError(
+                _("holds %(count)d characters; at most %(limit)d fit in one cell.")
+                % {"count": len(text), "limit": MAX_CELL}
+            )
+        if _FORMULA_TEXT.match(text):
+            raise CellError(
+                _("looks like a formula (%(formula)s); formulas are not imported.")
+                % {"formula": text[:40]}
+            )
+        if not text:
+            return None
+        method = getattr(self, f"_{spec.type}", None)
+        value = method(text, spec) if method else text
+        if isinstance(value, str) and len(value) > spec.max_length:
+            raise CellError(
+                _("is %(count)d characters long; at most %(limit)d are allowed.")
+                % {"count": len(value), "limit": spec.max_length}
+            )
+        return value
+
+    def _date(self, raw: Any, spec: FieldSpec | None = None) -> date:
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        text = fold_text(raw)
+        if re.fullmatch(r"\d{1,5}(\.0+)?", text):
+            serial = int(float(text))
+            if 1 <= serial <= 2958465 and not (len(text) == 8 and text.startswith(("19", "20"))):
+                return EXCEL_EPOCH + timedelta(days=serial)
+        for pattern in _DATE_PATTERNS:
+            match = pattern.match(text)
+            if match:
+                year, month, day = (int(part) for part in match.groups())
+                try:
+                    return date(year, month, day)
+                except ValueError as error:
+                    raise CellError(
+                        _("“%(value)s” is not a real date.") % {"value": text}
+                    ) from error
+        for pattern in _MONTH_PATTERNS:
+            match = pattern.match(text)
+            if match:
+                year, month = (int(part) for part in match.groups())
+                if 1 <= month <= 12:
+                    return date(year, month, 1)
+        raise CellError(
+            _("“%(value)s” is not a date; write it like 2024-05-20, 2024/5/20 or 2024年5月20日.")
+            % {"value": text[:40]}
+        )
+
+    def _choice(self, text: str, spec: FieldSpec) -> str:
+        table = self._choices[spec.key]
+        value = table.get(text.casefold())
+        if value is None:
+            allowed = "、".join(names[0] for names in spec.choices.values())
+            raise CellError(
+                _("“%(value)s” is not one of %(allowed)s.")
+                % {"value": text[:40], "allowed": allowed}
+                + _suggest(text, {names[0]: key for key, names in spec.choices.items()})
+            )
+        return value
+
+    def _industry(self, text: str, spec: FieldSpec) -> str:
+        table = self.industries()
+        code = table.get(text.casefold())
+        if code is None and "-" in text:
+            code = table.get(text.rsplit("-", 1)[1].strip().casefold())
+        if code is None:
+            raise CellError(
+                _("“%(value)s” is not an industry of GB/T 4754.") % {"value": text[:40]}
+                + _suggest(text, {k: v for k, v in table.items() if not k.isascii()})
+            )
+        return code
+
+    def _region(self, text: str, spec: FieldSpec) -> str:
+        table = self.regions()
+        code = table.get(text.casefold())
+        if code is None:
+            compact = text.replace(" ", "")
+            code = table.get(compact.casefold())
+        if code is None:
+            raise CellError(
+                _("“%(value)s” is not a province or city.") % {"value": text[:40]}
+                + _suggest(text, {k: v for k, v in table.items() if not k.isascii()})
+            )
+        return code
+
+    def _phone(self, text: str, spec: FieldSpec) -> str:
+        candidate = re.sub(r"\s*(转|ext\.?|x)\s*(\d+)$", r" ext. \2", text, flags=re.IGNORECASE)
+        try:
+            number = phonenumbers.parse(candidate, "CN")
+        except phonenumbers.NumberParseException as error:
+            raise CellError(
+                _("“%(value)s” is not a phone number.") % {"value": text[:40]}
+            ) from error
+        if not phonenumbers.is_valid_number(number):
+            raise CellError(_("“%(value)s” is not a valid phone number.") % {"value": text[:40]})
+        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if number.extension:
+            formatted += f";ext={number.extension}"
+        return formatted
+
+    def _email(self, text: str, spec: FieldSpec) -> str:
+        try:
+            result = validate_email(text, check_deliverability=False)
+        except EmailNotValidError as error:
+            raise CellError(
+                _("“%(value)s” is not an email address.") % {"value": text[:60]}
+            ) from error
+        return str(result.normalized)
+
+    def _decimal(self, text: str, spec: FieldSpec) -> Decimal:
+        compact = text.replace(",", "").replace("¥", "").replace("元", "").strip()
+        factor = Decimal(1)
+        if compact.endswith("万"):
+            compact, factor = compact[:-1], Decimal(10000)
+        elif compact.endswith("亿"):
+            compact, factor = compact[:-1], Decimal(100000000)
+        try:
+            value = Decimal(compact) * factor
+        except InvalidOperation as error:
+            raise CellError(_("“%(value)s” is not an amount.") % {"value": text[:40]}) from error
+        if not value.is_finite() or value < 0 or value >= Decimal("1e12"):
+            raise CellError(_("“%(value)s” is out of range.") % {"value": text[:40]})
+        return value.quantize(Decimal("0.01"))
+
+    def _bool(self, text: str, spec: FieldSpec) -> bool:
+        key = text.casefold()
+        if key in TRUE_WORDS:
+            return True
+        if key in FALSE_WORDS:
+            return False
+        raise CellError(_("“%(value)s” is not yes/no (是/否).") % {"value": text[:40]})
+
+    def _user(self, text: str, spec: FieldSpec) -> int:
+        pk = self.users().get(text.casefold())
+        if pk is None:
+            raise CellError(_("there is no active user “%(value)s”.") % {"value": text[:40]})
+        return pk
+
+    def _tags(self, text: str, spec: FieldSpec) -> list[str]:
+        tags = [tag.strip() for tag in _TAG_SPLIT.split(text) if tag.strip()]
+        too_long = [tag for tag in tags if len(tag) > 50]
+        if too_long:
+            raise CellError(
+                _("the tag “%(tag)s” is longer than 50 characters.") % {"tag": too_long[0][:60]}
+            )
+        return list(dict.fromkeys(tags))
+
+    def _url(self, text: str, spec: FieldSpec) -> str:
+        url = text if "://" in text else f"http://{text}"
+        try:
+            _url(url)
+        except ValidationError as error:
+            raise CellError(
+                _("“%(value)s” is not a web address.") % {"value": text[:60]}
+            ) from error
+        return url
+
+    def _credit_code(self, text: str, spec: FieldSpec) -> str:
+        code = text.replace(" ", "").upper()
+        if not uscc.is_valid(code):
+            raise CellError(
+                _("“%(value)s” is not a valid unified social credit code.") % {"value": text[:40]}
+            )
+        return code
+
+    # --- one row ------------------------------------------------------------------------------
+    def clean_row(
+        self, line: int, cells: list[Any], indexes: dict[str, int], headers: list[str]
+    ) -> RowResult:
+        result = RowResult(line)
+        for index, cell in enumerate(cells):
+            if isinstance(cell, str) and len(cell) > MAX_CELL and index not in indexes.values():
+                header = headers[index] if index < len(headers) else column_letter(index)
+                result.errors.append(
+                    (
+                        header,
+                        _("holds %(count)d characters; at most %(limit)d fit in one cell.")
+                        % {"count": len(cell), "limit": MAX_CELL},
+                    )
+                )
+        for spec in self.specs:
+            position = indexes.get(spec.key)
+            if position is None:
+                continue
+            raw = cells[position] if position < len(cells) else None
+            header = headers[position] or column_letter(position)
+            try:
+                value = self.clean_cell(spec, raw)
+            except CellError as error:
+                result.errors.append((header, str(error)))
+                continue
+            if value is None:
+                if spec.required:
+                    result.errors.append((header, _("is required.")))
+                continue
+            result.values[spec.key] = value
+            result.source[spec.key] = fold_text(raw)[:200]
+        self._finish(result, indexes, headers)
+        return result
+
+    def _finish(self, result: RowResult, indexes: dict[str, int], headers: list[str]) -> None:
+        values = result.values
+        mobile = values.get("contact_mobile")
+        if mobile and not values.get("contact_work_phone"):
+            number = phonenumbers.parse(mobile.split(";")[0], "CN")
+            if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
+                # A landline in the mobile column: keep it as the work phone.
+                values["contact_work_phone"] = values.pop("contact_mobile")
+        for spec in self.specs:
+            if spec.expected and spec.key not in values:
+                result.to_verify.append(spec.key)
+        if "contact_mobile" in result.to_verify and values.get("contact_email"):
+            result.to_verify.remove("contact_mobile")

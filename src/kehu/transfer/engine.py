@@ -1,0 +1,725 @@
+"""The import pipeline: read → map → clean → dedup → decide → write in batches.
+
+One pipeline serves the dry run and the real import, so the dry run's counts are what the
+import does. Rows are processed in batches of ``BATCH_SIZE``; in a real import each batch is
+written in one transaction together with the job's resume point (``next_row``) and counts, so
+a crash, a kill or a cancel leaves whole batches only, and ``resume`` continues after them.
+
+New customers go through a bulk path that applies the customer rules of
+``kehu.customers.services`` (owner rule, numbering, dedup, search keys, history, status event,
+grading) with one query per batch instead of per row; updates of existing customers and
+contacts added to them go through the customer services row by row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rapidfuzz import fuzz
+
+from kehu.accounts.models import Role, User
+from kehu.core import config
+from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.context import current_request_id
+from kehu.core.errors import KehuError
+from kehu.customers import grading, numbering
+from kehu.customers import services as customer_services
+from kehu.customers.models import (
+    TO_VERIFY,
+    Contact,
+    Customer,
+    CustomerKind,
+    CustomerStatus,
+    Industry,
+    Region,
+    StatusChange,
+    Tag,
+)
+from kehu.customers.normalize import company_key
+from kehu.transfer import mapping as mapping_module
+from kehu.transfer.cleaning import Cleaner, RowResult
+from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
+from kehu.transfer.reading import open_sheet
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+FIRST_ERRORS = 200
+LISTED_DUPLICATES = 1000
+NAME_PREFIX = customer_services.NAME_PREFIX
+NAME_CANDIDATES = customer_services.NAME_CANDIDATES
+CUSTOMER_KEYS = (
+    "name",
+    "kind",
+    "credit_code",
+    "industry",
+    "region",
+    "employees_band",
+    "revenue_band",
+    "source",
+    "source_detail",
+    "initial_need",
+    "address",
+    "website",
+    "social_accounts",
+    "founded_on",
+    "main_business",
+    "notes",
+    "competitors",
+    "cooperation_history",
+    "annual_budget",
+    "priority",
+)
+CONTACT_KEYS = {
+    "contact_name": "name",
+    "contact_title": "title",
+    "contact_mobile": "mobile",
+    "contact_work_phone": "work_phone",
+    "contact_email": "email",
+    "contact_wechat": "wechat",
+    "contact_is_decision_maker": "is_decision_maker",
+}
+VERIFIABLE = customer_services.VERIFIABLE_FIELDS
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Planned:
+    """A cleaned row and what the import does with it."""
+
+    row: RowResult
+    action: str = "new"  # new | update | merge | duplicate | invalid
+    existing_id: int | None = None  # update: the customer to update
+    earlier_line: int | None = None  # merge: the earlier row of this file
+    reasons: list[str] = field(default_factory=list)
+
+
+def job_dir(job: ImportJob) -> Path:
+    from django.conf import settings
+
+    path = Path(settings.MEDIA_ROOT) / "transfer" / f"job-{job.pk}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def errors_path(job: ImportJob) -> Path:
+    return job_dir(job) / "errors.jsonl"
+
+
+class DuplicateIndex:
+    """Dedup keys of the rows seen so far in the file and of the database (loaded per batch)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.file_keys: dict[str, int] = {}  # "m:+86…" → first line
+        self.names: dict[str, list[tuple[int, str]]] = defaultdict(list)  # prefix → [(ref, key)]
+        self.names_loaded = False
+
+    def load_names(self) -> None:
+        """Existing company names by prefix (once per import; refs > 0 are customer ids)."""
+        if self.names_loaded:
+            return
+        for pk, key in Customer.objects.values_list("pk", "name_key").iterator(chunk_size=5000):
+            if key:
+                self.names[key[:NAME_PREFIX]].append((pk, key))
+        self.names_loaded = True
+
+    def name_matches(self, key: str) -> list[tuple[int, float]]:
+        found: list[tuple[int, float]] = []
+        for ref, other in self.names.get(key[:NAME_PREFIX], [])[:NAME_CANDIDATES]:
+            score = 100.0 if other == key else float(fuzz.ratio(key, other))
+            if score >= self.threshold:
+                found.append((ref, score))
+        return found
+
+    def add_name(self, key: str, ref: int) -> None:
+        if key:
+            self.names[key[:NAME_PREFIX]].append((ref, key))
+
+
+def row_keys(row: RowResult) -> list[str]:
+    values = row.values
+    keys: list[str] = []
+    if values.get("credit_code"):
+        keys.append(f"c:{values['credit_code']}")
+    for name in ("contact_mobile", "contact_work_phone"):
+        if values.get(name):
+            keys.append(f"p:{values[name].split(';')[0]}")
+    if values.get("contact_email"):
+        keys.append(f"e:{values['contact_email'].lower()}")
+    return keys
+
+
+def _name_key(row: RowResult) -> str:
+    if row.values.get("kind", CustomerKind.COMPANY) != CustomerKind.COMPANY:
+        return ""
+    return company_key(row.values.get("name", ""))
+
+
+class Importer:
+    """Runs one ``ImportJob`` (dry run or real) and keeps its progress in the database."""
+
+    def __init__(
+        self,
+        job: ImportJob,
+        *,
+        batch_size: int = BATCH_SIZE,
+        progress: Callable[[ImportJob], None] | None = None,
+    ) -> None:
+        self.job = job
+        self.actor: User = job.created_by
+        self.batch_size = batch_size
+        self.progress = progress
+        self.cleaner = Cleaner(job.kind, actor=self.actor)
+        self.dedup = DuplicateIndex(float(config.get("customers.duplicate_name_score")))
+        self.counts: dict[str, int] = empty_counts()
+        self.first_errors: list[dict[str, Any]] = []
+        self.listed_duplicates: list[dict[str, Any]] = []
+        self.filled: dict[str, int] = defaultdict(int)
+        self.line_to_customer: dict[int, int] = {}
+        self.reason = _("Imported (import #%(job)d)") % {"job": job.pk}
+        self._industries: dict[str, Industry] = {}
+        self._regions: dict[str, Region] = {}
+        self._tags: dict[str, int] = {}
+        self._departments: dict[int, int | None] = {}
+
+    # --- entry point --------------------------------------------------------------------------
+    def run(self) -> ImportJob:
+        job = self.job
+        sheet = open_sheet(job.file_path, encoding=job.encoding)
+        chosen = job.mapping or None
+        mapping = mapping_module.resolve(job.kind, sheet.headers, chosen)
+        indexes = mapping_module.column_indexes(job.kind, sheet.headers, mapping)
+        owner_index = indexes.get("owner")
+        self.owner_header = sheet.headers[owner_index] if owner_index is not None else ""
+        resume_at = 0 if job.dry_run else job.next_row
+        if resume_at:
+            self.counts = {**empty_counts(), **job.counts}
+            self.filled.update(job.report.get("source_filled", {}))
+            self.line_to_customer = dict(
+                ImportRecord.objects.filter(job=job).values_list("row_number", "object_id")
+            )
+        job.mapping = mapping
+        job.detected = {
+            "format": sheet.format,
+            "encoding": sheet.encoding,
+            "delimiter": sheet.delimiter,
+            "headers": sheet.headers,
+        }
+        job.total_rows = sheet.total_rows
+        job.status = JobStatus.CHECKING if job.dry_run else JobStatus.IMPORTING
+        job.started_at = job.started_at or timezone.now()
+        job.message = ""
+        job.save()
+        self.dedup.load_names()
+        self.decisions = {int(k): v for k, v in (job.row_decisions or {}).items()}
+        seen_rows = 0
+        with errors_path(job).open("w", encoding="utf-8") as error_file:
+            for batch in self._batches(sheet.rows()):
+                rows = [
+                    self.cleaner.clean_row(line, cells, indexes, sheet.headers)
+                    for line, cells in batch
+                ]
+                seen_rows += len(rows)
+                already_written = bool(resume_at) and rows[-1].line < resume_at
+                plans = self._plan(rows, count=not already_written)
+                for row in rows:
+                    if not row.ok:
+                        error_file.write(
+                            json.dumps({"line": row.line, "errors": row.errors}, ensure_ascii=False)
+                            + "\n"
+                        )
+                if already_written:
+                    continue
+                if self._cancel_requested():
+                    raise Cancelled
+                if job.dry_run:
+                    self._save_progress(seen_rows, next_row=0)
+                else:
+                    with transaction.atomic():
+                        self._write(plans)
+                        self._save_progress(seen_rows, next_row=rows[-1].line + 1)
+        if seen_rows == 0:
+            from kehu.transfer.reading import FileProblem
+
+            raise FileProblem(_("The file has a header row but no data rows."), code="no_data")
+        job.total_rows = seen_rows
+        job.processed_rows = seen_rows
+        job.status = JobStatus.CHECKED if job.dry_run else JobStatus.DONE
+        job.finished_at = timezone.now()
+        job.save()
+        if not job.dry_run:
+            from kehu.transfer.reports import build_verification
+
+            job.report = {**job.report, **build_verification(job)}
+            job.save(update_fields=["report"])
+        return job
+
+    def _batches(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[list[Any]]:
+        batch: list[Any] = []
+        for item in rows:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _cancel_requested(self) -> bool:
+        return bool(
+            ImportJob.objects.filter(pk=self.job.pk).values_list("cancel_requested", flat=True)[0]
+        )
+
+    def _save_progress(self, processed: int, *, next_row: int) -> None:
+        job = self.job
+        job.processed_rows = processed
+        job.counts = dict(self.counts)
+        job.errors = self.first_errors
+        job.duplicates = self.listed_duplicates
+        job.report = {**job.report, "source_filled": dict(self.filled)}
+        fields = ["processed_rows", "counts", "errors", "duplicates", "report", "total_rows"]
+        job.total_rows = max(job.total_rows, processed)
+        if next_row:
+            job.next_row = next_row
+            fields.append("next_row")
+        job.save(update_fields=fields)
+        if self.progress is not None:
+            self.progress(job)
+
+    # --- classification -----------------------------------------------------------------------
+    def _plan(self, rows: list[RowResult], *, count: bool) -> list[Planned]:
+        valid = [row for row in rows if row.ok]
+        db_matches = self._database_matches(valid)
+        plans: list[Planned] = []
+        for row in rows:
+            plan = Planned(row)
+            if row.ok and row.values.get("owner") and self._owner_for(plan) is None:
+                row.errors.append(
+                    (
+                        self.owner_header,
+                        _("you may create customers only for yourself or your department."),
+                    )
+                )
+            if not row.ok:
+                plan.action = "invalid"
+            else:
+                self._classify(plan, db_matches)
+            plans.append(plan)
+            if count:
+                self._count(plan)
+        return plans
+
+    def _database_matches(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        """dedup key → existing customer ids, for one batch (a few IN queries)."""
+        found: dict[str, set[int]] = defaultdict(set)
+        phones: set[str] = set()
+        emails: set[str] = set()
+        codes: set[str] = set()
+        for row in rows:
+            for key in row_keys(row):
+                kind, value = key.split(":", 1)
+                {"p": phones, "e": emails, "c": codes}[kind].add(value)
+        if phones:
+            for customer_id, mobile in Contact.objects.filter(mobile__in=phones).values_list(
+                "customer_id", "mobile"
+            ):
+                found[f"p:{mobile}"].add(customer_id)
+            for customer_id, work in Contact.objects.filter(work_phone__in=phones).values_list(
+                "customer_id", "work_phone"
+            ):
+                found[f"p:{work}"].add(customer_id)
+        if emails:
+            for customer_id, email in Contact.objects.filter(email__in=emails).values_list(
+                "customer_id", "email"
+            ):
+                found[f"e:{email.lower()}"].add(customer_id)
+        if codes:
+            for customer_id, code in Customer.objects.filter(credit_code__in=codes).values_list(
+                "pk", "credit_code"
+            ):
+                found[f"c:{code}"].add(customer_id)
+        return found
+
+    def _classify(self, plan: Planned, db_matches: dict[str, set[int]]) -> None:
+        row = plan.row
+        keys = row_keys(row)
+        name_key = _name_key(row)
+        earlier: int | None = None
+        existing: list[int] = []
+        for key in keys:
+            if key in self.dedup.file_keys:
+                earlier = earlier or self.dedup.file_keys[key]
+                plan.reasons.append(key[0])
+            existing.extend(db_matches.get(key, ()))
+            if db_matches.get(key):
+                plan.reasons.append(key[0])
+        if name_key:
+            for ref, _score in self.dedup.name_matches(name_key):
+                if ref < 0:
+                    earlier = earlier or -ref
+                else:
+                    existing.append(ref)
+                plan.reasons.append("n")
+        for key in keys:
+            self.dedup.file_keys.setdefault(key, row.line)
+        is_duplicate = earlier is not None or bool(existing)
+        if not is_duplicate:
+            plan.action = "new"
+            self.dedup.add_name(name_key, -row.line)
+            return
+        decision = self.decisions.get(row.line, self.job.on_duplicate)
+        credit_taken = bool(row.values.get("credit_code")) and "c" in plan.reasons
+        if decision == OnDuplicate.CREATE and not credit_taken:
+            plan.action = "new"
+            self.dedup.add_name(name_key, -row.line)
+        elif decision == OnDuplicate.UPDATE and existing:
+            plan.action = "update"
+            plan.existing_id = min(existing)
+        elif decision == OnDuplicate.UPDATE and earlier is not None:
+            plan.action = "merge"
+            plan.earlier_line = earlier
+        else:
+            plan.action = "duplicate"
+        if len(self.listed_duplicates) < LISTED_DUPLICATES:
+            self.listed_duplicates.append(
+                {
+                    "line": row.line,
+                    "name": row.values.get("name", ""),
+                    "earlier_line": earlier,
+                    "existing": sorted(set(existing))[:5],
+                    "reasons": sorted(set(plan.reasons)),
+                    "decision": decision,
+                    "action": plan.action,
+                }
+            )
+
+    def _count(self, plan: Planned) -> None:
+        action = plan.action
+        key = {"new": "new", "update": "update", "merge": "update"}.get(action, action)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if action == "invalid" and len(self.first_errors) < FIRST_ERRORS:
+            for column, message in plan.row.errors:
+                self.first_errors.append(
+                    {"line": plan.row.line, "column": column, "message": message}
+                )
+
+    # --- writing ------------------------------------------------------------------------------
+    def _write(self, plans: list[Planned]) -> None:
+        new_rows = [plan for plan in plans if plan.action == "new"]
+        created = self._create_customers(new_rows)
+        records = [
+            ImportRecord(job=self.job, row_number=plan.row.line, object_id=customer.pk)
+            for plan, customer in created
+        ]
+        for plan in plans:
+            if plan.action == "update" and plan.existing_id is not None:
+                if self._update_existing(plan):
+                    records.append(
+                        ImportRecord(
+                            job=self.job,
+                            row_number=plan.row.line,
+                            object_id=plan.existing_id,
+                            created=False,
+                        )
+                    )
+            elif plan.action == "merge" and plan.earlier_line is not None:
+                target = self.line_to_customer.get(plan.earlier_line)
+                if target is not None and self._add_contact_to(target, plan):
+                    records.append(
+                        ImportRecord(
+                            job=self.job, row_number=plan.row.line, object_id=target, created=False
+                        )
+                    )
+        ImportRecord.objects.bulk_create(records, batch_size=2000)
+
+    def _reference(self) -> None:
+        if not self._industries:
+            self._industries = {i.code: i for i in Industry.objects.all()}
+            self._regions = {r.code: r for r in Region.objects.select_related("parent")}
+            self._tags = dict(Tag.objects.values_list("name", "pk"))
+
+    def _owner_for(self, plan: Planned) -> int | None:
+        """The owner rule of customer_create: others only by managers (in their department)
+        and administrators."""
+        actor = self.actor
+        owner_id = plan.row.values.get("owner") or actor.pk
+        if owner_id == actor.pk:
+            self._departments.setdefault(actor.pk, actor.department_id)
+            return int(owner_id)
+        if owner_id not in self._departments:
+            self._departments[owner_id] = (
+                User.objects.filter(pk=owner_id).values_list("department_id", flat=True).first()
+            )
+        if is_admin(actor):
+            return int(owner_id)
+        if actor.role == Role.MANAGER and self._departments[owner_id] in managed_department_ids(
+            actor
+        ):
+            return int(owner_id)
+        return None
+
+    def _contact_for(self, plan: Planned) -> Contact | None:
+        values = plan.row.values
+        data = {target: values[key] for key, target in CONTACT_KEYS.items() if key in values}
+        if not any(data.get(f) for f in ("mobile", "work_phone", "email", "name", "wechat")):
+            return None
+        if not data.get("name"):
+            data["name"] = TO_VERIFY
+        return Contact(**data)
+
+    def _create_customers(self, plans: list[Planned]) -> list[tuple[Planned, Customer]]:
+        if not plans:
+            return []
+        self._reference()
+        actor = self.actor
+        now = timezone.now()
+        today = timezone.localdate()
+        pattern = config.get("customers.number_pattern")
+        ready: list[tuple[Planned, Customer, Contact | None]] = []
+        by_prefix: dict[str, list[Customer]] = defaultdict(list)
+        formats: dict[str, str] = {}
+        for plan in plans:
+            values = plan.row.values
+            owner_id = self._owner_for(plan) or actor.pk
+            customer = Customer(
+                owner_id=owner_id,
+                department_id=self._departments.get(owner_id),
+                created_by=actor,
+                status=values.get("status") or CustomerStatus.POTENTIAL,
+                created_at=now,
+                contact_info_updated_at=now,
+            )
+            for key in CUSTOMER_KEYS:
+                if key not in values:
+                    continue
+                if key == "industry":
+                    customer.industry = self._industries[values[key]]
+                elif key == "region":
+                    customer.region = self._regions[values[key]]
+                else:
+                    setattr(customer, key, values[key])
+            customer.to_verify = sorted(k for k in plan.row.to_verify if k in VERIFIABLE)
+            prefix, seq_format = numbering.prefix_for(
+                pattern,
+                industry=customer.industry,
+                region=customer.region,
+                kind=customer.kind,
+                on=today,
+            )
+            formats[prefix] = seq_format
+            by_prefix[prefix].append(customer)
+            contact = self._contact_for(plan)
+            if contact is not None:
+                contact.is_primary = True
+                contact.created_at = now
+            ready.append((plan, customer, contact))
+        for prefix, members in by_prefix.items():
+            first = numbering.reserve(prefix, len(members))
+            for offset, customer in enumerate(members):
+                customer.number = prefix + formats[prefix].format(seq=first + offset)
+        for _plan, customer, contact in ready:
+            customer_services.refresh_search(customer, [contact] if contact else [])
+        customers = [customer for _plan, customer, _contact in ready]
+        Customer.objects.bulk_create(customers, batch_size=500)
+        request_id = current_request_id()
+        history_attrs = {"request_id": request_id}
+        Customer.history.bulk_history_create(
+            customers,
+            batch_size=500,
+            default_user=actor,
+            default_change_reason=self.reason,
+            default_date=now,
+            custom_historical_attrs=history_attrs,
+        )
+        contacts: list[Contact] = []
+        tag_links: list[Any] = []
+        for plan, customer, contact in ready:
+            self.line_to_customer[plan.row.line] = customer.pk
+            if contact is not None:
+                contact.customer = customer
+                contacts.append(contact)
+            for tag_name in plan.row.values.get("tags", []):
+                tag_links.append((customer.pk, tag_name))
+            for key in plan.row.source:
+                self.filled[key] += 1
+        Contact.objects.bulk_create(contacts, batch_size=1000)
+        Contact.history.bulk_history_create(
+            contacts,
+            batch_size=1000,
+            default_user=actor,
+            default_change_reason=self.reason,
+            default_date=now,
+            custom_historical_attrs=history_attrs,
+        )
+        self._link_tags(tag_links)
+        StatusChange.objects.bulk_create(
+            [
+                StatusChange(
+                    customer=customer,
+                    old_status="",
+                    new_status=customer.status,
+                    changed_by=actor,
+                    changed_at=now,
+                    reason=self.reason[:500],
+                )
+                for customer in customers
+            ],
+            batch_size=1000,
+        )
+        inputs = grading.gather_inputs(customers)
+        by_grade: dict[str, list[int]] = defaultdict(list)
+        for customer in customers:
+            grade = grading.grade_for(inputs[customer.pk])
+            if grade != customer.grade:
+                customer.grade = grade
+                by_grade[grade].append(customer.pk)
+        for grade, ids in by_grade.items():
+            Customer.objects.filter(pk__in=ids).update(grade=grade)
+        self.counts["created"] += len(customers)
+        return [(plan, customer) for plan, customer, _contact in ready]
+
+    def _link_tags(self, links: list[tuple[int, str]]) -> None:
+        if not links:
+            return
+        missing = {name for _pk, name in links if name not in self._tags}
+        if missing:
+            Tag.objects.bulk_create([Tag(name=name) for name in missing], ignore_conflicts=True)
+            self._tags.update(Tag.objects.filter(name__in=missing).values_list("name", "pk"))
+        through = Customer.tags.through
+        through.objects.bulk_create(
+            [through(customer_id=pk, tag_id=self._tags[name]) for pk, name in links],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+
+    def _update_existing(self, plan: Planned) -> bool:
+        """Update an existing customer through the customer services (scope, masking, history)."""
+        values = plan.row.values
+        if plan.existing_id is None:
+            return False
+        customer = Customer.objects.filter(pk=plan.existing_id).first()
+        if customer is None:
+            return False
+        changes: dict[str, Any] = {}
+        for key in CUSTOMER_KEYS:
+            if key in values and key != "kind":
+                changes[key] = values[key]
+        if values.get("status"):
+            changes["status"] = values["status"]
+        try:
+            with transaction.atomic():
+                customer_services.customer_update(
+                    actor=self.actor, customer=customer, changes=changes, force=True
+                )
+                if values.get("tags"):
+                    customer_services.customer_add_tags(
+                        actor=self.actor, customer=customer, tags=values["tags"]
+                    )
+                contact = self._contact_for(plan)
+                if contact is not None:
+                    self._add_contact(customer, contact)
+        except Http404:
+            self._reject(plan, _("the existing customer is outside your scope; not updated."))
+            return False
+        except KehuError as error:
+            self._reject(plan, error.detail)
+            return False
+        self.counts["updated"] += 1
+        return True
+
+    def _add_contact_to(self, customer_id: int, plan: Planned) -> bool:
+        contact = self._contact_for(plan)
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if contact is None or customer is None:
+            return False
+        try:
+            with transaction.atomic():
+                self._add_contact(customer, contact)
+                if plan.row.values.get("tags"):
+                    customer_services.customer_add_tags(
+                        actor=self.actor, customer=customer, tags=plan.row.values["tags"]
+                    )
+        except (Http404, KehuError) as error:
+            self._reject(plan, getattr(error, "detail", "") or str(error))
+            return False
+        self.counts["updated"] += 1
+        return True
+
+    def _add_contact(self, customer: Customer, contact: Contact) -> None:
+        known = Contact.objects.filter(customer=customer)
+        same = [
+            (contact.mobile and known.filter(mobile=contact.mobile).exists()),
+            (contact.email and known.filter(email=contact.email).exists()),
+            (contact.work_phone and known.filter(work_phone=contact.work_phone).exists()),
+        ]
+        if any(same):
+            return
+        data = {
+            name: getattr(contact, name)
+            for name in (
+                "name",
+                "title",
+                "work_phone",
+                "mobile",
+                "email",
+                "wechat",
+                "is_decision_maker",
+            )
+        }
+        customer_services.contact_create(actor=self.actor, customer=customer, data=data, force=True)
+
+    def _reject(self, plan: Planned, message: str) -> None:
+        self.counts["update"] -= 1
+        self.counts["invalid"] += 1
+        if len(self.first_errors) < FIRST_ERRORS:
+            self.first_errors.append({"line": plan.row.line, "column": "", "message": message})
+
+
+def run_job(
+    job: ImportJob,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[ImportJob], None] | None = None,
+) -> ImportJob:
+    """Run a job to its end; failures and cancellations are recorded on the job."""
+    importer = Importer(job, batch_size=batch_size, progress=progress)
+    try:
+        return importer.run()
+    except Cancelled:
+        job.refresh_from_db()
+        job.status = JobStatus.CANCELLED
+        job.finished_at = timezone.now()
+        job.message = (
+            _("Cancelled; the rows before line %(line)d are imported (whole batches).")
+            % {"line": job.next_row}
+            if job.next_row
+            else _("Cancelled before anything was written.")
+        )
+        job.save()
+        return job
+    except KehuError as error:
+        job.status = JobStatus.FAILED
+        job.message = error.detail
+        job.finished_at = timezone.now()
+        job.save()
+        return job
+    except Exception:
+        logger.exception("import %s failed", job.pk)
+        job.status = JobStatus.FAILED
+        job.message = _("The import stopped on an internal error; see the server log.")
+        job.finished_at = timezone.now()
+        job.save()
+        return job

@@ -1,0 +1,332 @@
+"""Exports: customers (with contacts) and contacts to CSV (UTF-8 with BOM) and XLSX, streamed.
+
+Rows come from ``Customer.objects.visible_to(user)`` with the customer list's filters
+(``CustomerFilters``), in chunks (``iterator(chunk_size=…)``), so memory stays bounded for a
+million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_fields``).
+Cells that start with = + - @ (or a tab / carriage return) are prefixed with ' so a
+spreadsheet never runs them as formulas (CSV injection). Only roles in the
+``transfer.export_roles`` setting may export; every export is recorded in ``ExportLog``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kehu.core import config
+from kehu.core.access import MASK, is_admin, policy_of
+from kehu.core.context import current_request_id
+from kehu.core.errors import Forbidden
+from kehu.customers.models import Contact, Customer
+from kehu.customers.selectors import CustomerFilters, apply_filters
+from kehu.transfer.models import ExportKind, ExportLog
+from kehu.transfer.specs import spec_map
+
+CHUNK = 2000
+EXPORT_ROLES = config.define(
+    "transfer.export_roles",
+    ["admin"],
+    gettext_lazy("Roles that may export data (admin, manager, sales, service, marketing)"),
+)
+IMPORT_ROLES = config.define(
+    "transfer.import_roles",
+    ["admin", "manager"],
+    gettext_lazy("Roles that may import data (admin, manager, sales, service, marketing)"),
+)
+DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spool() -> Any:
+    """A temporary file for an XLSX download; FileResponse closes (and so deletes) it."""
+    return tempfile.TemporaryFile(suffix=".xlsx")
+
+
+def may_export(user: Any) -> bool:
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return is_admin(user) or getattr(user, "role", "") in config.get("transfer.export_roles")
+
+
+def may_import(user: Any) -> bool:
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return is_admin(user) or getattr(user, "role", "") in config.get("transfer.import_roles")
+
+
+def require_export(user: Any) -> None:
+    if not may_export(user):
+        raise Forbidden(_("Your role may not export data."))
+
+
+def require_import(user: Any) -> None:
+    if not may_import(user):
+        raise Forbidden(_("Your role may not import data."))
+
+
+def escape(value: Any) -> Any:
+    """Neutralise formula-looking text (CSV injection); numbers and dates pass unchanged."""
+    if isinstance(value, str) and value.startswith(DANGEROUS_START):
+        return "'" + value
+    return value
+
+
+def xlsx_text_cell(sheet: Any, value: Any) -> Any:
+    """A write-only cell that holds text as text: openpyxl would store "=…" as a formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    if value is not None and not isinstance(value, str | int | float):
+        return str(value)
+    return value
+
+
+def phone_text(value: str) -> str:
+    """Chinese numbers in their national form (138 1234 5678), others internationally."""
+    if not value:
+        return ""
+    number_part, _sep, extension = value.partition(";ext=")
+    try:
+        number = phonenumbers.parse(number_part, "CN")
+    except phonenumbers.NumberParseException:
+        return value
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 86
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    text = phonenumbers.format_number(number, style)
+    return f"{text} 转{extension}" if extension else text
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], Any]
+    sensitive: str = ""  # the model field whose masking hides this column
+
+
+def _choice_text(kind_key: str) -> Callable[[Any], Any]:
+    spec = spec_map("customers")[kind_key]
+
+    def read(row: Any) -> Any:
+        value = getattr(row, kind_key)
+        names = spec.choices.get(value)
+        return names[0] if names else value
+
+    return read
+
+
+def _attr(name: str) -> Callable[[Any], Any]:
+    return lambda row: getattr(row, name)
+
+
+def _customer_columns() -> list[Column]:
+    specs = spec_map("customers")
+
+    def header(key: str) -> str:
+        return specs[key].header.rstrip(" *")
+
+    def contact(field: str) -> Callable[[Any], Any]:
+        def read(row: Any) -> Any:
+            primary = row.export_contacts[0] if row.export_contacts else None
+            if primary is None:
+                return ""
+            value = getattr(primary, field)
+            if field in ("mobile", "work_phone"):
+                return phone_text(value)
+            if field == "is_decision_maker":
+                return "是" if value else "否"
+            return value
+
+        return read
+
+    def others(row: Any) -> str:
+        parts = []
+        for person in row.export_contacts[1:]:
+            bits = [person.name, person.title, phone_text(person.mobile), person.email]
+            parts.append(" ".join(bit for bit in bits if bit))
+        return "; ".join(parts)
+
+    return [
+        Column("客户编号 / Customer number", _attr("number")),
+        Column(header("name"), _attr("name")),
+        Column(header("kind"), _choice_text("kind")),
+        Column(header("credit_code"), lambda r: r.credit_code or ""),
+        Column(header("industry"), lambda r: str(r.industry) if r.industry_id else ""),
+        Column(header("region"), lambda r: str(r.region) if r.region_id else ""),
+        Column(header("employees_band"), _choice_text("employees_band")),
+        Column(header("revenue_band"), _choice_text("revenue_band")),
+        Column(header("source"), _choice_text("source")),
+        Column(header("source_detail"), _attr("source_detail")),
+        Column(header("initial_need"), _attr("initial_need")),
+        Column(header("address"), _attr("address")),
+        Column(header("website"), _attr("website")),
+        Column(header("social_accounts"), _attr("social_accounts")),
+        Column(header("founded_on"), lambda r: r.founded_on.isoformat() if r.founded_on else ""),
+        Column(header("main_business"), _attr("main_business")),
+        Column(header("notes"), _attr("notes")),
+        Column(header("competitors"), _attr("competitors")),
+        Column(header("cooperation_history"), _attr("cooperation_history"), "cooperation_history"),
+        Column(
+            header("annual_budget"),
+            lambda r: float(r.annual_budget) if r.annual_budget is not None else "",
+            "annual_budget",
+        ),
+        Column(header("status"), _choice_text("status")),
+        Column(header("owner"), lambda r: r.owner.username if r.owner_id else ""),
+        Column("部门 / Department", lambda r: r.department.name if r.department_id else ""),
+        Column(header("priority"), _attr("priority")),
+        Column("客户等级 / Grade", lambda r: r.grade_override or r.grade),
+        Column(header("tags"), lambda r: ",".join(t.name for t in r.tags.all())),
+        Column(header("contact_name"), contact("name")),
+        Column(header("contact_title"), contact("title")),
+        Column(header("contact_mobile"), contact("mobile")),
+        Column(header("contact_work_phone"), contact("work_phone")),
+        Column(header("contact_email"), contact("email")),
+        Column(header("contact_wechat"), contact("wechat")),
+        Column(header("contact_is_decision_maker"), contact("is_decision_maker")),
+        Column("其他联系人 / Other contacts", others),
+        Column(
+            "创建时间 / Created",
+            lambda r: timezone.localtime(r.created_at).strftime("%Y-%m-%d %H:%M"),
+        ),
+    ]
+
+
+def _contact_columns() -> list[Column]:
+    return [
+        Column("客户编号 / Customer number", lambda c: c.customer.number),
+        Column("客户名称 / Customer name", lambda c: c.customer.name),
+        Column("联系人 / Contact name", _attr("name")),
+        Column("职位 / Title", _attr("title")),
+        Column("手机 / Mobile", lambda c: phone_text(c.mobile)),
+        Column("办公电话 / Work phone", lambda c: phone_text(c.work_phone)),
+        Column("邮箱 / Email", _attr("email")),
+        Column("微信 / WeChat", _attr("wechat")),
+        Column("是否决策人 / Decision maker", lambda c: "是" if c.is_decision_maker else "否"),
+        Column("主要联系人 / Primary", lambda c: "是" if c.is_primary else "否"),
+        Column("在职 / Still there", lambda c: "是" if c.is_active else "否"),
+        Column("备注 / Notes", _attr("notes")),
+    ]
+
+
+def customer_rows(user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
+    queryset: Any = Customer.objects.visible_to(user).select_related(
+        "owner", "department", "industry__parent", "region__parent"
+    )
+    queryset = apply_filters(queryset, filters).prefetch_related(
+        "tags",
+        Prefetch(
+            "contacts",
+            queryset=Contact.objects.filter(is_active=True).order_by("-is_primary", "pk"),
+            to_attr="export_contacts",
+        ),
+    )
+    return queryset
+
+
+def contact_rows(user: Any, filters: CustomerFilters) -> QuerySet[Contact]:
+    customers = apply_filters(Customer.objects.visible_to(user), filters).order_by()
+    return (
+        Contact.objects.filter(customer_id__in=customers.values("pk"))
+        .select_related("customer")
+        .order_by("customer_id", "-is_primary", "pk")
+    )
+
+
+class Export:
+    """One export: its columns and rows, written as CSV or XLSX, logged when it ends."""
+
+    def __init__(self, *, user: Any, kind: str, filters: CustomerFilters, channel: str) -> None:
+        require_export(user)
+        if kind not in ExportKind.values:
+            from kehu.core.errors import InvalidInput
+
+            raise InvalidInput(_("Unknown export kind %(kind)s.") % {"kind": kind[:30]})
+        self.user = user
+        self.kind = kind
+        self.filters = filters
+        self.channel = channel
+        self.columns = _customer_columns() if kind == ExportKind.CUSTOMERS else _contact_columns()
+        self.count = 0
+
+    def filename(self, file_format: str) -> str:
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return f"kehu-{self.kind}-{stamp}.{file_format}"
+
+    def _records(self) -> Iterator[list[Any]]:
+        policy = policy_of(Customer)
+        if self.kind == ExportKind.CUSTOMERS:
+            rows: Iterable[Any] = customer_rows(self.user, self.filters).iterator(chunk_size=CHUNK)
+            for row in rows:
+                hidden = policy.masked_fields(self.user, row)
+                yield [
+                    MASK if column.sensitive and column.sensitive in hidden else column.value(row)
+                    for column in self.columns
+                ]
+                self.count += 1
+        else:
+            for row in contact_rows(self.user, self.filters).iterator(chunk_size=CHUNK):
+                yield [column.value(row) for column in self.columns]
+                self.count += 1
+
+    def _log(self, file_format: str) -> Callable[[], None]:
+        log = ExportLog.objects.create(
+            user=self.user,
+            kind=self.kind,
+            file_format=file_format,
+            filters=self.filters.model_dump(mode="json", exclude_defaults=True),
+            channel=self.channel,
+            request_id=current_request_id(),
+        )
+
+        def finish() -> None:
+            ExportLog.objects.filter(pk=log.pk).update(
+                row_count=self.count, finished_at=timezone.now()
+            )
+
+        return finish
+
+    def csv_chunks(self) -> Iterator[bytes]:
+        """CSV in UTF-8 with BOM (Excel opens Chinese correctly), a few hundred rows per chunk."""
+        finish = self._log("csv")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        yield "\ufeff".encode()
+        writer.writerow([column.header for column in self.columns])
+        for index, values in enumerate(self._records(), start=1):
+            writer.writerow([escape(value) for value in values])
+            if index % 500 == 0:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+        finish()
+
+    def write_xlsx(self, target: Any) -> int:
+        """XLSX with openpyxl's write-only mode (rows go to disk as they come)."""
+        from openpyxl import Workbook
+
+        finish = self._log("xlsx")
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(str(ExportKind(self.kind).label))
+        sheet.freeze_panes = "A2"
+        sheet.append([column.header for column in self.columns])
+        for values in self._records():
+            sheet.append([xlsx_text_cell(sheet, escape(value)) for value in values])
+        workbook.save(target)
+        finish()
+        return self.count

@@ -1,0 +1,376 @@
+"""Reading spreadsheets as streams of rows: XLSX (read-only) and CSV in any encoding Excel writes.
+
+The format is decided by the file's content, not its name, so a renamed file is recognised
+(or refused with a clear message). CSV encodings: UTF-8, UTF-8 with BOM, GBK/GB18030; a file
+mixing encodings is refused with the first row of each kind. Formulas are never evaluated:
+XLSX cells are read as stored, and a formula cell is reported, not imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from kehu.core.errors import InvalidInput
+
+ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
+ENCODING_ALIASES = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "utf8-bom": "utf-8-sig",
+    "utf-8-bom": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+}
+MAX_CELL = 32767  # Excel's own limit for one cell
+SNIFF_BYTES = 64 * 1024
+csv.field_size_limit(64 * 1024 * 1024)  # oversized cells are reported by row, not by csv.Error
+
+
+class FileProblem(InvalidInput):
+    """The file as a whole cannot be read; nothing is imported."""
+
+    code = "bad_file"
+
+
+@dataclass
+class Sheet:
+    """Header and a fresh iterator of data rows (1-based data row numbers, as in the file)."""
+
+    format: str
+    headers: list[str]
+    encoding: str = ""
+    delimiter: str = ""
+    total_rows: int = 0
+    header_line: int = 1
+    path: Path = field(default_factory=Path)
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """Yield (line number in the file, cells) for every non-empty data row."""
+        if self.format == "xlsx":
+            yield from _xlsx_rows(self.path, skip=self.header_line)
+        else:
+            yield from _csv_rows(self.path, self.encoding, self.delimiter, skip=self.header_line)
+
+
+def normalise_encoding(name: str) -> str:
+    if not name:
+        return ""
+    key = name.strip().lower().replace("_", "-")
+    if key not in ENCODING_ALIASES:
+        raise FileProblem(
+            _("Unknown encoding %(name)s; use UTF-8, UTF-8-BOM or GBK.") % {"name": name}
+        )
+    return ENCODING_ALIASES[key]
+
+
+def _sniff_kind(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise FileProblem(_("The file is empty."), code="empty_file")
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileProblem(
+            _("This is an old Excel 97-2003 (.xls) file; save it as .xlsx or CSV and try again."),
+            code="unsupported_format",
+        )
+    if b"\x00" in head:
+        raise FileProblem(
+            _("The file is not a spreadsheet (it holds binary data); upload an XLSX or CSV file."),
+            code="binary_file",
+        )
+    return "csv"
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030; refuse files that mix the two."""
+    decoder_utf8 = codecs.getincrementaldecoder("utf-8")()
+    first_utf8: int | None = None
+    first_other: int | None = None
+    bom = False
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                bom = True
+                line = line[len(codecs.BOM_UTF8) :]
+            if line.isascii():
+                continue
+            try:
+                decoder_utf8.decode(line)
+                first_utf8 = first_utf8 or number
+            except UnicodeDecodeError:
+                decoder_utf8.reset()
+                first_other = first_other or number
+            if first_utf8 and first_other:
+                raise FileProblem(
+                    _(
+                        "The file mixes encodings: line %(utf8)d is UTF-8 but line %(other)d is "
+                        "not (GBK?). Save the whole file in one encoding."
+                    )
+                    % {"utf8": first_utf8, "other": first_other},
+                    code="mixed_encoding",
+                )
+    if bom:
+        return "utf-8-sig"
+    if first_other:
+        try:
+            with path.open("rb") as handle:
+                for _line in io.TextIOWrapper(handle, encoding="gb18030", errors="strict"):
+                    pass
+        except UnicodeDecodeError as error:
+            raise FileProblem(
+                _("The file is neither UTF-8 nor GBK text; choose its encoding."),
+                code="unknown_encoding",
+            ) from error
+        return "gb18030"
+    return "utf-8"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(path.open("rb"), encoding=encoding, errors="strict", newline="")
+
+
+def _csv_rows(
+    path: Path, encoding: str, delimiter: str, *, skip: int
+) -> Iterator[tuple[int, list[Any]]]:
+    with _open_text(path, encoding) as text:
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            for cells in reader:
+                if reader.line_num <= skip:
+                    continue
+                if any(cell.strip() for cell in cells):
+                    yield reader.line_num, cells
+        except UnicodeDecodeError as error:
+            raise FileProblem(
+                _("Line %(line)d cannot be read as %(encoding)s; choose another encoding.")
+                % {"line": reader.line_num + 1, "encoding": encoding},
+                code="bad_encoding",
+            ) from error
+        except csv.Error as error:
+            raise FileProblem(
+                _("Line %(line)d is not valid CSV: %(error)s")
+                % {"line": reader.line_num, "error": error},
+                code="bad_csv",
+            ) from error
+
+
+class FormulaCell(str):
+    """A cell that holds a formula: kept as its text, never evaluated, reported by cleaning."""
+
+
+def _cell_value(cell: Any) -> Any:
+    value = cell.value
+    if getattr(cell, "data_type", "") == "f":
+        return FormulaCell(str(value))
+    if isinstance(value, datetime) and value.time() == time(0):
+        return value.date()
+    return value
+
+
+def _open_workbook(path: Path) -> Any:
+    from openpyxl import load_workbook
+
+    # A file object, not the path: openpyxl would refuse a renamed file by its extension.
+    handle = path.open("rb")
+    try:
+        # data_only=False: formulas come back as their text, so nothing is ever evaluated.
+        workbook = load_workbook(handle, read_only=True, data_only=False, keep_links=False)
+        workbook._kehu_handle = handle
+        return workbook
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
+        handle.close()
+        raise FileProblem(
+            _(
+                "The XLSX file is damaged or not really an XLSX file; "
+                "open it in Excel and save it again."
+            ),
+            code="corrupt_xlsx",
+        ) from error
+
+
+def _close_workbook(workbook: Any) -> None:
+    workbook.close()
+    handle = getattr(workbook, "_kehu_handle", None)
+    if handle is not None:
+        handle.close()
+
+
+def _xlsx_rows(path: Path, *, skip: int) -> Iterator[tuple[int, list[Any]]]:
+    workbook = _open_workbook(path)
+    try:
+        sheet = workbook.worksheets[0]
+        try:
+            for number, row in enumerate(sheet.iter_rows(), start=1):
+                if number <= skip:
+                    continue
+                cells = [_cell_value(cell) for cell in row]
+                if any(value not in (None, "") for value in cells):
+                    yield number, cells
+        except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as error:
+            raise FileProblem(
+                _("The XLSX file is damaged; open it in Excel and save it again."),
+                code="corrupt_xlsx",
+            ) from error
+    finally:
+        _close_workbook(workbook)
+
+
+def _header_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA (as Excel names columns)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _check_headers(headers: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        if not header:
+            continue
+        key = header.casefold()
+        if key in seen:
+            raise FileProblem(
+                _("Columns %(first)s and %(second)s are both named “%(name)s”; rename one of them.")
+                % {
+                    "first": column_letter(seen[key]),
+                    "second": column_letter(index),
+                    "name": header,
+                },
+                code="duplicate_header",
+            )
+        seen[key] = index
+        if len(header) > 200:
+            raise FileProblem(
+                _("The header of column %(column)s is too long; is the first row a header?")
+                % {"column": column_letter(index)},
+                code="bad_header",
+            )
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
+def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
+    """Open a file, check its header row, and report what was detected."""
+    path = Path(path)
+    if not path.exists() or not path.is_file():
+        raise FileProblem(_("The file %(name)s does not exist.") % {"name": path.name})
+    kind = _sniff_kind(path)
+    if kind == "xlsx":
+        workbook = _open_workbook(path)
+        try:
+            if not workbook.worksheets:
+                raise FileProblem(_("The workbook has no worksheet."), code="empty_file")
+            sheet = workbook.worksheets[0]
+            total = max(0, (sheet.max_row or 1) - 1)
+            header_row: list[Any] | None = None
+            header_line = 1
+            try:
+                for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                    if any(value not in (None, "") for value in row):
+                        header_row, header_line = list(row), number
+                        break
+            except (zipfile.BadZipFile, KeyError, ValueError, EOFError) as error:
+                raise FileProblem(
+                    _("The XLSX file is damaged; open it in Excel and save it again."),
+                    code="corrupt_xlsx",
+                ) from error
+        finally:
+            _close_workbook(workbook)
+        if header_row is None:
+            raise FileProblem(_("The file is empty."), code="empty_file")
+        headers = [_header_text(value) for value in header_row]
+        result = Sheet("xlsx", headers, total_rows=total, header_line=header_line, path=path)
+    else:
+        chosen = normalise_encoding(encoding) or detect_encoding(path)
+        with _open_text(path, chosen) as text:
+            try:
+                sample = text.read(SNIFF_BYTES)
+            except UnicodeDecodeError as error:
+                raise FileProblem(
+                    _("The file cannot be read as %(encoding)s; choose another encoding.")
+                    % {"encoding": chosen},
+                    code="bad_encoding",
+                ) from error
+        delimiter = _sniff_delimiter(sample)
+        header_line = 0
+        header_cells: list[str] | None = None
+        with _open_text(path, chosen) as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            try:
+                for cells in reader:
+                    if any(cell.strip() for cell in cells):
+                        header_cells, header_line = cells, reader.line_num
+                        break
+            except (csv.Error, UnicodeDecodeError) as error:
+                raise FileProblem(
+                    _("The first line is not valid CSV: %(error)s") % {"error": error},
+                    code="bad_csv",
+                ) from error
+        if header_cells is None:
+            raise FileProblem(_("The file is empty."), code="empty_file")
+        headers = [cell.strip().lstrip("\ufeff") for cell in header_cells]
+        total = max(0, _count_lines(path) - header_line)
+        result = Sheet(
+            "csv",
+            headers,
+            encoding=chosen,
+            delimiter=delimiter,
+            total_rows=total,
+            header_line=header_line,
+            path=path,
+        )
+    while result.headers and not result.headers[-1]:
+        result.headers.pop()
+    _check_headers(result.headers)
+    if not any(result.headers):
+        raise FileProblem(_("The first row holds no column names."), code="bad_header")
+    return result
+
+
+def first_data_row(sheet: Sheet) -> tuple[int, list[Any]] | None:
+    for item in sheet.rows():
+        return item
+    return None
+
+
+def check_has_data(sheet: Sheet) -> None:
+    if first_data_row(sheet) is None:
+        raise FileProblem(_("The file has a header row but no data rows."), code="no_data")

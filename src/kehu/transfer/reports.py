@@ -1,0 +1,230 @@
+"""After an import: the verification report and the downloadable error report.
+
+The verification report is the handbook's acceptance step (SEED_NOTES §9): completeness per
+field (source cells that had a value vs. stored records that hold one), the overall figure
+against the 98 % target, and a random sample of 50 records shown source row vs. stored record.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils.translation import gettext as _
+
+from kehu.customers.models import TO_VERIFY, Contact, Customer
+from kehu.transfer import mapping as mapping_module
+from kehu.transfer.cleaning import CellError, Cleaner, fold_text
+from kehu.transfer.models import ImportJob, ImportRecord
+from kehu.transfer.reading import open_sheet
+from kehu.transfer.specs import FieldSpec, spec_map
+
+SAMPLE_SIZE = 50
+TARGET = 98.0
+CONTACT_FIELD = {
+    "contact_name": "name",
+    "contact_title": "title",
+    "contact_mobile": "mobile",
+    "contact_work_phone": "work_phone",
+    "contact_email": "email",
+    "contact_wechat": "wechat",
+    "contact_is_decision_maker": "is_decision_maker",
+}
+NULLABLE = {"industry", "region", "founded_on", "annual_budget", "credit_code", "owner"}
+
+
+def _stored_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
+    ids = ImportRecord.objects.filter(job=job, created=True).values("object_id")
+    customers = Customer.objects.filter(pk__in=ids)
+    aggregates: dict[str, Any] = {}
+    for key in keys:
+        if key in NULLABLE:
+            aggregates[key] = Count(key)
+        elif key in spec_map(job.kind) and spec_map(job.kind)[key].group == "customer":
+            if key == "tags":
+                continue
+            aggregates[key] = Count("pk", filter=~Q(**{key: ""}))
+    counts: dict[str, int] = dict(customers.aggregate(**aggregates)) if aggregates else {}
+    if "tags" in keys:
+        counts["tags"] = customers.filter(tags__isnull=False).distinct().count()
+    contacts = Contact.objects.filter(customer_id__in=ids)
+    for key in keys:
+        target = CONTACT_FIELD.get(key)
+        if target is None:
+            continue
+        if target == "is_decision_maker":
+            filled = contacts
+        elif target == "name":
+            filled = contacts.exclude(name="").exclude(name=TO_VERIFY)
+        else:
+            filled = contacts.exclude(**{target: ""})
+        counts[key] = filled.values("customer_id").distinct().count()
+    return counts
+
+
+def build_verification(job: ImportJob) -> dict[str, Any]:
+    specs = spec_map(job.kind)
+    source: dict[str, int] = {k: int(v) for k, v in job.report.get("source_filled", {}).items()}
+    keys = [key for key in job.mapping.values() if key]
+    stored = _stored_counts(job, keys)
+    fields: list[dict[str, Any]] = []
+    total_source = total_stored = 0
+    for key in keys:
+        wanted = source.get(key, 0)
+        kept = min(stored.get(key, 0), wanted)
+        total_source += wanted
+        total_stored += kept
+        fields.append(
+            {
+                "key": key,
+                "label": specs[key].zh if key in specs else key,
+                "source": wanted,
+                "stored": kept,
+                "percent": round(kept * 100 / wanted, 1) if wanted else 100.0,
+            }
+        )
+    overall = round(total_stored * 100 / total_source, 2) if total_source else 100.0
+    created = ImportRecord.objects.filter(job=job, created=True).count()
+    return {
+        "fields": fields,
+        "overall": overall,
+        "target": TARGET,
+        "passed": overall >= TARGET,
+        "records": created,
+        "sample": sample_rows(job),
+    }
+
+
+def _display(customer: Customer, contact: Contact | None, key: str) -> str:
+    from kehu.customers.normalize import phone_display
+
+    target = CONTACT_FIELD.get(key)
+    if target is not None:
+        if contact is None:
+            return ""
+        value = getattr(contact, target)
+        if target in ("mobile", "work_phone"):
+            return phone_display(value)
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        return str(value or "")
+    if key == "tags":
+        return ",".join(tag.name for tag in customer.tags.all())
+    value = getattr(customer, key, None)
+    if hasattr(customer, f"get_{key}_display") and value:
+        return str(getattr(customer, f"get_{key}_display")())
+    return "" if value is None else str(value)
+
+
+def _same(
+    cleaner: Cleaner, spec: FieldSpec, raw: str, customer: Customer, contact: Contact | None
+) -> bool:
+    try:
+        cleaned = cleaner.clean_cell(spec, raw)
+    except CellError:
+        return False
+    target = CONTACT_FIELD.get(spec.key)
+    if target is not None:
+        stored = getattr(contact, target) if contact else None
+    elif spec.key == "tags":
+        stored = [tag.name for tag in customer.tags.all()]
+        return cleaned is None or set(cleaned) <= set(stored)
+    else:
+        stored = getattr(
+            customer,
+            f"{spec.key}_id" if spec.type in ("industry", "region", "user") else spec.key,
+            None,
+        )
+    if cleaned is None:
+        return True
+    return str(cleaned) == str(stored)
+
+
+def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]:
+    """A random sample of created records beside the file rows they came from."""
+    records = list(
+        ImportRecord.objects.filter(job=job, created=True).values_list("row_number", "object_id")
+    )
+    if not records:
+        return []
+    chosen = dict(random.Random(job.pk).sample(records, min(size, len(records))))
+    customers = {
+        c.pk: c
+        for c in Customer.objects.filter(pk__in=chosen.values())
+        .select_related("industry__parent", "region__parent", "owner")
+        .prefetch_related("tags", "contacts")
+    }
+    sheet = open_sheet(job.file_path, encoding=job.encoding)
+    indexes = mapping_module.column_indexes(job.kind, sheet.headers, job.mapping)
+    specs = spec_map(job.kind)
+    cleaner = Cleaner(job.kind, actor=job.created_by)
+    sample: list[dict[str, Any]] = []
+    for line, cells in sheet.rows():
+        if line not in chosen:
+            continue
+        customer = customers.get(chosen[line])
+        if customer is None:
+            continue
+        contact = next((c for c in customer.contacts.all() if c.is_primary), None)
+        pairs = []
+        for key, index in indexes.items():
+            raw = fold_text(cells[index] if index < len(cells) else "")[:200]
+            pairs.append(
+                {
+                    "label": specs[key].zh,
+                    "source": raw,
+                    "stored": _display(customer, contact, key)[:200],
+                    "same": _same(cleaner, specs[key], raw, customer, contact),
+                }
+            )
+        sample.append({"line": line, "id": customer.pk, "number": customer.number, "pairs": pairs})
+        if len(sample) >= len(chosen):
+            break
+    sample.sort(key=lambda item: item["line"])
+    return sample
+
+
+def error_lines(job: ImportJob) -> dict[int, str]:
+    from kehu.transfer.engine import errors_path
+
+    path = errors_path(job)
+    lines: dict[int, str] = {}
+    if path.exists():
+        with path.open(encoding="utf-8") as handle:
+            for text in handle:
+                item = json.loads(text)
+                lines[int(item["line"])] = "; ".join(f"{c}: {m}" for c, m in item["errors"])
+    for item in job.errors:
+        if item["line"] not in lines:
+            lines[int(item["line"])] = str(item["message"])
+    return lines
+
+
+def write_error_report(job: ImportJob, target: Path) -> int:
+    """The original rows that failed, plus an error column, as XLSX. Returns the row count."""
+    from openpyxl import Workbook
+
+    from kehu.transfer.exporting import xlsx_text_cell
+
+    problems = error_lines(job)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Errors"))
+    headers = list(job.detected.get("headers", []))
+    sheet.append([_("Line"), *(xlsx_text_cell(sheet, h) for h in headers), _("Errors")])
+    written = 0
+    if problems:
+        for line, cells in _rows_of(job):
+            if line in problems:
+                sheet.append([line, *(xlsx_text_cell(sheet, c) for c in cells), problems[line]])
+                written += 1
+    workbook.save(target)
+    return written
+
+
+def _rows_of(job: ImportJob) -> Iterator[tuple[int, list[Any]]]:
+    sheet = open_sheet(job.file_path, encoding=job.encoding)
+    yield from sheet.rows()

@@ -1,0 +1,430 @@
+"""What can be imported: the fields of each import kind, their headers and their synonyms.
+
+A field's ``headers`` are the Chinese and English column names Kehu's templates use;
+``synonyms`` are the other names found in real spreadsheets and old CRMs. Header matching
+ignores case, width, spaces, punctuation and a trailing ``*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+FieldType = Literal[
+    "text",
+    "choice",
+    "industry",
+    "region",
+    "phone",
+    "email",
+    "date",
+    "decimal",
+    "bool",
+    "user",
+    "tags",
+    "url",
+    "credit_code",
+]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    label: str | Promise
+    zh: str
+    en: str
+    type: FieldType = "text"
+    max_length: int = 200
+    required: bool = False
+    # The handbook's required-at-entry fields: when empty, the record is marked 待核实 for them.
+    expected: bool = False
+    synonyms: tuple[str, ...] = ()
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    example: str = ""
+    group: Literal["customer", "contact"] = "customer"
+
+    @property
+    def header(self) -> str:
+        """The template's bilingual header, e.g. ``客户名称 / Customer name *``."""
+        return f"{self.zh} / {self.en}" + (" *" if self.required else "")
+
+
+KIND_CHOICES = {
+    "company": ("企业", "公司", "企业客户", "b2b", "company", "组织"),
+    "individual": ("个人", "个人客户", "b2c", "individual", "person"),
+}
+SOURCE_CHOICES = {
+    "trade_show": ("行业展会", "展会", "展销会", "trade show", "exhibition"),
+    "website": ("官网留言", "官网", "网站", "注册表单", "官网留言/注册表单", "website", "web form"),
+    "inbound_call": ("电话咨询", "来电", "电话", "400电话", "inbound call", "phone"),
+    "referral": ("客户推荐", "推荐", "转介绍", "渠道转介绍", "渠道", "referral"),
+    "social_media": ("社交媒体", "抖音", "企业抖音", "微信", "微博", "小红书", "social media"),
+    "cold_visit": ("陌拜", "陌生拜访", "上门拜访", "cold visit"),
+    "market_research": ("市场调研", "调研", "market research"),
+    "other": ("其他", "其它", "other"),
+}
+STATUS_CHOICES = {
+    "potential": ("潜在客户", "潜在", "potential", "potential customer"),
+    "intent": ("意向客户", "意向", "有意向", "intent", "intent customer"),
+    "won": ("成交客户", "成交", "已成交", "签约客户", "won", "customer", "won customer"),
+    "churned": ("流失客户", "流失", "已流失", "churned", "lost"),
+}
+EMPLOYEES_CHOICES = {
+    "lt50": ("50人以下", "1-49人", "小于50人", "under 50"),
+    "50-300": ("50-300人", "50-299人", "300人以下", "50-300"),
+    "300-500": ("300-500人", "300-499人", "300-500"),
+    "gt500": ("500人以上", "500人及以上", "大于500人", "over 500", "500+"),
+}
+REVENUE_CHOICES = {
+    "lt5m": ("500万以下", "500万元以下", "under 5 million"),
+    "5m-50m": ("500万-5000万", "500万-5000万元", "5-50 million"),
+    "50m-500m": ("5000万-5亿", "5000万-5亿元", "50-500 million"),
+    "gt500m": ("5亿以上", "5亿元以上", "over 500 million"),
+}
+PRIORITY_CHOICES = {"S": ("s", "s级"), "A": ("a", "a级"), "B": ("b", "b级")}
+
+CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "name",
+        _("Customer name"),
+        "客户名称",
+        "Customer name",
+        required=True,
+        synonyms=(
+            "公司名称",
+            "企业名称",
+            "单位名称",
+            "客户",
+            "公司",
+            "企业",
+            "客户全称",
+            "公司全称",
+            "company",
+            "company name",
+            "customer",
+            "account name",
+            "organization",
+        ),
+        example="上海华瑞精密机械有限公司",
+    ),
+    FieldSpec(
+        "kind",
+        _("Customer type"),
+        "客户类型",
+        "Customer type",
+        type="choice",
+        max_length=20,
+        choices=KIND_CHOICES,
+        synonyms=("类型", "type"),
+        example="企业",
+    ),
+    FieldSpec(
+        "credit_code",
+        _("Unified social credit code"),
+        "统一社会信用代码",
+        "Credit code",
+        type="credit_code",
+        max_length=18,
+        synonyms=(
+            "信用代码",
+            "社会信用代码",
+            "税号",
+            "纳税人识别号",
+            "uscc",
+            "unified social credit code",
+        ),
+        example="91310000MA1FL5LX3E",
+    ),
+    FieldSpec(
+        "industry",
+        _("Industry"),
+        "所属行业",
+        "Industry",
+        type="industry",
+        expected=True,
+        synonyms=("行业", "行业分类", "行业类别", "sector"),
+        example="制造业-通用设备制造业",
+    ),
+    FieldSpec(
+        "region",
+        _("Region"),
+        "所在地区",
+        "Region",
+        type="region",
+        synonyms=(
+            "地区",
+            "区域",
+            "城市",
+            "省市",
+            "所在城市",
+            "所在省份",
+            "省份",
+            "city",
+            "province",
+        ),
+        example="上海市",
+    ),
+    FieldSpec(
+        "employees_band",
+        _("Employees"),
+        "客户规模",
+        "Employees",
+        type="choice",
+        expected=True,
+        choices=EMPLOYEES_CHOICES,
+        synonyms=("规模", "人员规模", "员工人数", "公司规模", "企业规模", "size", "company size"),
+        example="300-500人",
+    ),
+    FieldSpec(
+        "revenue_band",
+        _("Annual revenue"),
+        "年营业额",
+        "Annual revenue",
+        type="choice",
+        choices=REVENUE_CHOICES,
+        synonyms=("营业额", "年营收", "营收规模", "revenue"),
+        example="5000万-5亿",
+    ),
+    FieldSpec(
+        "source",
+        _("Source"),
+        "信息来源",
+        "Source",
+        type="choice",
+        expected=True,
+        choices=SOURCE_CHOICES,
+        synonyms=("来源", "客户来源", "线索来源", "渠道来源", "lead source"),
+        example="行业展会",
+    ),
+    FieldSpec(
+        "source_detail",
+        _("Source detail"),
+        "来源详情",
+        "Source detail",
+        synonyms=("来源说明", "来源备注"),
+        example="展会-2024年3月上海行业展-展位A12",
+    ),
+    FieldSpec(
+        "initial_need",
+        _("Initial need"),
+        "初步需求",
+        "Initial need",
+        max_length=5000,
+        expected=True,
+        synonyms=("需求", "初步需求描述", "客户需求", "需求描述", "need", "needs", "requirement"),
+        example="需要一套客户管理系统，预算约20万",
+    ),
+    FieldSpec(
+        "address",
+        _("Address"),
+        "地址",
+        "Address",
+        max_length=300,
+        synonyms=("公司地址", "详细地址", "办公地址", "联系地址"),
+        example="上海市浦东新区张江路88号",
+    ),
+    FieldSpec(
+        "website",
+        _("Website"),
+        "网站",
+        "Website",
+        type="url",
+        max_length=300,
+        synonyms=("官网", "公司网站", "网址", "homepage", "url"),
+        example="https://www.example.cn",
+    ),
+    FieldSpec(
+        "social_accounts",
+        _("Social accounts"),
+        "社交账号",
+        "Social accounts",
+        max_length=300,
+        synonyms=("社交媒体账号", "公众号", "抖音号"),
+    ),
+    FieldSpec(
+        "founded_on",
+        _("Founding date"),
+        "成立日期",
+        "Founding date",
+        type="date",
+        synonyms=("成立时间", "注册日期", "成立", "founded", "founded on"),
+        example="2015年5月20日",
+    ),
+    FieldSpec(
+        "main_business",
+        _("Main business"),
+        "主营业务",
+        "Main business",
+        max_length=500,
+        synonyms=("经营范围", "主营产品", "业务"),
+    ),
+    FieldSpec(
+        "notes",
+        _("Notes"),
+        "备注",
+        "Notes",
+        max_length=10000,
+        synonyms=("说明", "客户备注", "remark", "remarks", "comment", "comments"),
+    ),
+    FieldSpec(
+        "competitors",
+        _("Competitors"),
+        "竞争对手",
+        "Competitors",
+        max_length=500,
+        synonyms=("竞品", "竞争对手信息"),
+    ),
+    FieldSpec(
+        "cooperation_history",
+        _("Cooperation history"),
+        "合作历史",
+        "Cooperation history",
+        max_length=5000,
+        synonyms=("合作记录", "历史合作"),
+    ),
+    FieldSpec(
+        "annual_budget",
+        _("Annual budget (yuan)"),
+        "年度预算(元)",
+        "Annual budget",
+        type="decimal",
+        synonyms=("预算", "年度预算", "客户预算", "budget"),
+        example="200000",
+    ),
+    FieldSpec(
+        "status",
+        _("Status"),
+        "客户状态",
+        "Status",
+        type="choice",
+        choices=STATUS_CHOICES,
+        synonyms=("状态", "客户阶段"),
+        example="意向客户",
+    ),
+    FieldSpec(
+        "owner",
+        _("Owner (user name)"),
+        "负责人",
+        "Owner",
+        type="user",
+        synonyms=("销售", "业务员", "客户经理", "归属人", "跟进人", "owner", "sales rep"),
+    ),
+    FieldSpec(
+        "priority",
+        _("Priority"),
+        "优先级",
+        "Priority",
+        type="choice",
+        choices=PRIORITY_CHOICES,
+        synonyms=("跟进优先级",),
+        example="A",
+    ),
+    FieldSpec(
+        "tags",
+        _("Tags"),
+        "标签",
+        "Tags",
+        type="tags",
+        max_length=1000,
+        synonyms=("客户标签", "tag"),
+        example="高意向客户,制造业",
+    ),
+    FieldSpec(
+        "contact_name",
+        _("Contact name"),
+        "联系人",
+        "Contact name",
+        max_length=100,
+        synonyms=("联系人姓名", "姓名", "联系人名称", "contact", "contact person", "name"),
+        example="王伟",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_title",
+        _("Contact title"),
+        "职位",
+        "Title",
+        max_length=100,
+        synonyms=("职务", "联系人职位", "岗位", "job title", "position"),
+        example="采购经理",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_mobile",
+        _("Mobile"),
+        "手机",
+        "Mobile",
+        type="phone",
+        max_length=32,
+        expected=True,
+        synonyms=(
+            "手机号",
+            "手机号码",
+            "电话",
+            "联系电话",
+            "联系方式",
+            "移动电话",
+            "mobile phone",
+            "cell",
+            "cellphone",
+            "phone",
+        ),
+        example="13812345678",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_work_phone",
+        _("Work phone"),
+        "办公电话",
+        "Work phone",
+        type="phone",
+        max_length=32,
+        synonyms=("座机", "固定电话", "公司电话", "办公室电话", "tel", "telephone", "office phone"),
+        example="021-61234567",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_email",
+        _("Email"),
+        "邮箱",
+        "Email",
+        type="email",
+        max_length=254,
+        synonyms=("电子邮箱", "电子邮件", "邮件", "email address", "e-mail", "mail"),
+        example="wangwei@example.cn",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_wechat",
+        _("WeChat"),
+        "微信",
+        "WeChat",
+        max_length=64,
+        synonyms=("微信号", "wechat id"),
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_is_decision_maker",
+        _("Decision maker"),
+        "是否决策人",
+        "Decision maker",
+        type="bool",
+        synonyms=("决策人", "关键决策人", "decision-maker"),
+        example="是",
+        group="contact",
+    ),
+)
+
+KINDS: dict[str, tuple[FieldSpec, ...]] = {"customers": CUSTOMER_FIELDS}
+
+
+def fields_for(kind: str) -> tuple[FieldSpec, ...]:
+    return KINDS[kind]
+
+
+def spec_map(kind: str) -> dict[str, FieldSpec]:
+    return {spec.key: spec for spec in fields_for(kind)}

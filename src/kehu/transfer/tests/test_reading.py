@@ -1,0 +1,167 @@
+"""Bad input: every problem gets a clear message naming the line or column; nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kehu.customers.models import Customer
+from kehu.transfer import engine, services
+from kehu.transfer.reading import FileProblem, detect_encoding, open_sheet
+from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+
+def _import(org: Any, path: Path, **options: Any) -> Any:
+    job = services.import_job_create(actor=org.admin, kind="customers", path=path, **options)
+    job.dry_run = False
+    return engine.run_job(job)
+
+
+def test_empty_file(org: Any, tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(FileProblem, match="empty") as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+    assert error.value.code == "empty_file"
+
+
+def test_only_headers(org: Any, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "headers.csv", [])
+    job = _import(org, path)
+    assert job.status == "failed"
+    assert "no data rows" in job.message
+    assert Customer.objects.count() == 0
+
+
+def test_only_headers_xlsx(org: Any, tmp_path: Path) -> None:
+    job = _import(org, write_xlsx(tmp_path / "headers.xlsx", []))
+    assert job.status == "failed" and "no data rows" in job.message
+
+
+def test_binary_file_renamed_to_csv(org: Any, tmp_path: Path) -> None:
+    path = tmp_path / "photo.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4)
+    with pytest.raises(FileProblem) as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+    assert error.value.code == "binary_file"
+    assert "not a spreadsheet" in error.value.detail
+
+
+def test_old_xls_is_refused_with_advice(org: Any, tmp_path: Path) -> None:
+    path = tmp_path / "old.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(FileProblem, match=r"\.xls"):
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+
+
+def test_corrupted_xlsx(org: Any, tmp_path: Path) -> None:
+    good = write_xlsx(tmp_path / "good.xlsx", customer_rows(3))
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(good.read_bytes()[:400])
+    with pytest.raises(FileProblem) as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=broken)
+    assert error.value.code == "corrupt_xlsx"
+
+
+def test_xlsx_renamed_to_csv_is_read_as_xlsx(org: Any, tmp_path: Path) -> None:
+    source = write_xlsx(tmp_path / "data.xlsx", customer_rows(2))
+    renamed = tmp_path / "data.csv"
+    renamed.write_bytes(source.read_bytes())
+    assert open_sheet(renamed).format == "xlsx"
+
+
+def test_gbk_and_bom_are_detected(tmp_path: Path) -> None:
+    rows = customer_rows(3)
+    gbk = write_csv(tmp_path / "gbk.csv", rows, encoding="gbk")
+    bom = write_csv(tmp_path / "bom.csv", rows, encoding="utf-8-sig")
+    assert detect_encoding(gbk) == "gb18030"
+    assert detect_encoding(bom) == "utf-8-sig"
+    sheet = open_sheet(gbk)
+    assert sheet.headers == HEADERS
+    assert next(sheet.rows())[1][0] == rows[0][0]
+    assert open_sheet(bom).headers[0] == "客户名称"
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_delimiters_excel_writes(tmp_path: Path, delimiter: str) -> None:
+    path = write_csv(tmp_path / "semi.csv", customer_rows(3), delimiter=delimiter)
+    sheet = open_sheet(path)
+    assert sheet.delimiter == delimiter
+    assert sheet.headers == HEADERS
+
+
+def test_mixed_encodings_name_the_lines(org: Any, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        "客户名称,手机\n".encode()
+        + "上海华瑞科技有限公司,13812345678\n".encode()
+        + "北京恒泰科技有限公司,13912345678\n".encode("gbk")
+    )
+    with pytest.raises(FileProblem) as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+    assert error.value.code == "mixed_encoding"
+    assert "line 1" in error.value.detail and "line 3" in error.value.detail
+    assert Customer.objects.count() == 0
+
+
+def test_duplicate_header_names(org: Any, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "dup.csv", [["甲公司", "1", "2"]], headers=["客户名称", "手机", "手机"]
+    )
+    with pytest.raises(FileProblem) as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+    assert error.value.code == "duplicate_header"
+    assert "B" in error.value.detail and "C" in error.value.detail and "手机" in error.value.detail
+
+
+def test_ten_megabyte_cell(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(2)
+    rows[1][0] = "大" * (10 * 1024 * 1024)
+    job = _import(org, write_csv(tmp_path / "big.csv", rows))
+    assert job.status == "done"
+    assert job.counts["invalid"] == 1 and job.counts["created"] == 1
+    error = job.errors[0]
+    assert error["line"] == 3 and error["column"] == "客户名称"
+    assert "32767" in error["message"]
+
+
+def test_formula_cells_are_never_evaluated(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(2)
+    rows[0][0] = '=HYPERLINK("http://evil.example/","点我")'
+    path = write_xlsx(tmp_path / "formula.xlsx", rows)
+    job = _import(org, path)
+    assert job.counts["invalid"] == 1 and job.counts["created"] == 1
+    assert job.errors[0]["line"] == 2 and "formula" in job.errors[0]["message"]
+    assert not Customer.objects.filter(name__contains="HYPERLINK").exists()
+
+
+def test_formula_text_in_csv_is_refused(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(1)
+    rows[0][0] = "=cmd|' /C calc'!A0"
+    rows.append(customer_rows(1, start=9)[0])
+    rows[1][0] = '=HYPERLINK("http://x")'
+    job = _import(org, write_csv(tmp_path / "formula.csv", rows))
+    # the DDE payload is plain text for Kehu (no function call), the HYPERLINK call is refused
+    assert job.counts["invalid"] == 1
+    assert job.errors[0]["line"] == 3
+
+
+def test_hundred_junk_columns_without_a_name_column(org: Any, tmp_path: Path) -> None:
+    headers = [f"junk{i}" for i in range(100)]
+    path = write_csv(tmp_path / "junk.csv", [["x"] * 100], headers=headers)
+    with pytest.raises(Exception) as error:
+        services.import_job_create(actor=org.admin, kind="customers", path=path)
+    assert "客户名称" in str(error.value)
+    assert Customer.objects.count() == 0
+
+
+def test_junk_columns_beside_real_ones_are_ignored(org: Any, tmp_path: Path) -> None:
+    headers = [*HEADERS, *(f"junk{i}" for i in range(100))]
+    rows = [row + ["垃圾"] * 100 for row in customer_rows(3)]
+    job = _import(org, write_csv(tmp_path / "junk.csv", rows, headers=headers))
+    assert job.counts["created"] == 3
+    assert all(job.mapping[f"junk{i}"] == "" for i in range(100))
