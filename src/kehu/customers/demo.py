@@ -17,13 +17,12 @@ from django.utils import timezone
 
 from kehu.accounts.models import Role
 from kehu.core import config
-from kehu.customers import numbering
+from kehu.customers import grading, numbering
 from kehu.customers.models import (
     Contact,
     Customer,
     CustomerStatus,
     EmployeesBand,
-    Grade,
     Industry,
     Priority,
     Region,
@@ -31,7 +30,7 @@ from kehu.customers.models import (
     Source,
     Tag,
 )
-from kehu.customers.normalize import company_key, fold, pinyin_keys
+from kehu.customers.normalize import company_key, digits, pinyin_keys, search_text
 
 BATCH = 5000
 BRAND_WORDS = list(
@@ -58,6 +57,7 @@ NEEDS = [
     "计划明年扩产，需要配套解决方案",
     "对数据安全和本地部署有要求",
 ]
+BUDGETS_10K = [0, 1, 2, 5, 8, 15, 30, 60, 120]
 PREDEFINED_TAGS = [
     "高意向客户",
     "制造业",
@@ -73,13 +73,36 @@ def _weighted_owner(rng: random.Random, owners: list[Any]) -> Any:
     return owners[min(int(rng.paretovariate(1.2)) - 1, len(owners) - 1)]
 
 
+def _demo_contacts(rng: random.Random, customer: Customer) -> list[Contact]:
+    contacts: list[Contact] = []
+    for position in range(rng.choice([1, 2, 2, 3])):
+        person = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
+        mobile = f"+861{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        contacts.append(
+            Contact(
+                name=person,
+                title=rng.choice(TITLES),
+                mobile=mobile,
+                email=f"{pinyin_keys(person)[0]}{rng.randint(1, 99)}@example.cn",
+                is_primary=position == 0,
+                is_decision_maker=position == 0 and rng.random() < 0.6,
+                created_at=customer.created_at,
+            )
+        )
+    return contacts
+
+
 def generate_customers(*, count: int, seed: int, users: list[Any]) -> int:
     if count <= 0:
         return 0
     rng = random.Random(seed)
     owners = [u for u in users if u.role in (Role.SALES, Role.MANAGER)] or users
     divisions = {section: list(Industry.objects.filter(parent_id=section)) for section in TRADES}
-    cities = list(Region.objects.filter(level=2).exclude(abbreviation__in=["TW", "HK", "MO"]))
+    cities = list(
+        Region.objects.select_related("parent")
+        .filter(level=2)
+        .exclude(abbreviation__in=["TW", "HK", "MO"])
+    )
     tags = [
         Tag.objects.get_or_create(name=name, defaults={"is_predefined": True})[0]
         for name in PREDEFINED_TAGS
@@ -106,7 +129,9 @@ def _insert_batch(
     today: date,
     now: Any,
 ) -> int:
+    rules = config.get("customers.grade_rules")
     rows: list[Customer] = []
+    people: dict[int, list[Contact]] = {}
     by_prefix: dict[str, list[Customer]] = defaultdict(list)
     formats: dict[str, str] = {}
     for _index in range(size):
@@ -120,7 +145,7 @@ def _insert_batch(
         owner = _weighted_owner(rng, owners)
         created_at = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1440))
         status = rng.choices(list(CustomerStatus), weights=[45, 30, 20, 5])[0]
-        full, initials = pinyin_keys(fold(name))
+        budget = Decimal(rng.choice(BUDGETS_10K) * 10000)
         customer = Customer(
             name=name,
             industry=industry,
@@ -138,8 +163,8 @@ def _insert_batch(
             department_id=owner.department_id,
             created_by=owner,
             priority=rng.choice(list(Priority)),
-            grade=rng.choices(list(Grade), weights=[10, 30, 40, 20])[0],
-            annual_budget=Decimal(rng.randrange(5, 500) * 10000),
+            grade=grading.grade_for(grading.GradeInput(budget), rules),
+            annual_budget=budget,
             created_at=created_at,
             contact_info_updated_at=created_at + timedelta(days=rng.randint(0, 60)),
             first_contact_at=created_at + timedelta(hours=rng.randint(1, 72)),
@@ -148,7 +173,7 @@ def _insert_batch(
             else None,
             name_key=company_key(name),
         )
-        customer.search_text = " ".join([fold(name), full, initials])
+        people[id(customer)] = _demo_contacts(rng, customer)
         prefix, seq_format = numbering.prefix_for(
             pattern, industry=industry, region=city, kind=customer.kind, on=today
         )
@@ -159,26 +184,19 @@ def _insert_batch(
         first = numbering.reserve(prefix, len(members))
         for offset, customer in enumerate(members):
             customer.number = prefix + formats[prefix].format(seq=first + offset)
-            customer.search_text = f"{customer.search_text} {customer.number.lower()}"
+            extra: list[str] = []
+            for contact in people[id(customer)]:
+                extra.extend([contact.name, digits(contact.mobile), contact.email])
+            customer.search_text = search_text(
+                name=customer.name, number=customer.number, extra=extra
+            )
     Customer.objects.bulk_create(rows, batch_size=1000)
     contacts: list[Contact] = []
     tag_links = []
     for customer in rows:
-        for position in range(rng.choice([1, 2, 2, 3])):
-            person = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
-            mobile = f"+861{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
-            contacts.append(
-                Contact(
-                    customer=customer,
-                    name=person,
-                    title=rng.choice(TITLES),
-                    mobile=mobile,
-                    email=f"{''.join(pinyin_keys(person)[0])}{rng.randint(1, 99)}@example.cn",
-                    is_primary=position == 0,
-                    is_decision_maker=position == 0 and rng.random() < 0.6,
-                    created_at=customer.created_at,
-                )
-            )
+        for contact in people[id(customer)]:
+            contact.customer = customer
+            contacts.append(contact)
         if rng.random() < 0.4:
             tag_links.append(
                 Customer.tags.through(customer_id=customer.pk, tag_id=rng.choice(tags).pk)

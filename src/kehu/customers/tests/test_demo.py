@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from kehu.core.demo import ensure_demo_users
+from kehu.customers import selectors
+from kehu.customers.demo import generate_customers
+from kehu.customers.models import Contact, Customer
+from kehu.customers.normalize import digits
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_customers_are_searchable_by_contact_phone_name_and_pinyin() -> None:
+    users = ensure_demo_users()
+    assert generate_customers(count=60, seed=7, users=users) == 60
+    assert Customer.objects.count() == 60
+    admin = next(u for u in users if u.username == "admin")
+    contact = Contact.objects.select_related("customer").order_by("pk")[10]
+    phone_part = digits(contact.mobile)[-8:]
+    found = selectors.customer_list(user=admin, filters=selectors.CustomerFilters(q=phone_part))
+    assert contact.customer in list(found)
+    by_name = selectors.customer_list(user=admin, filters=selectors.CustomerFilters(q=contact.name))
+    assert contact.customer in list(by_name)
+    customer = contact.customer
+    initials = customer.search_text.split()[3]
+    by_pinyin = selectors.customer_list(user=admin, filters=selectors.CustomerFilters(q=initials))
+    assert customer in list(by_pinyin)
+    assert len(set(Customer.objects.values_list("number", flat=True))) == 60
+    assert set(Customer.objects.values_list("grade", flat=True)) <= {"A", "B", "C", "D"}
