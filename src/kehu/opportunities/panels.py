@@ -23,15 +23,15 @@ def pipeline_panel(request: HttpRequest) -> Panel | None:
         .order_by()
         .aggregate(
             open_count=Count("pk"),
-            amount=Sum("amount", output_field=MONEY),
-            weighted=Sum(WEIGHTED, output_field=MONEY),
+            total_amount=Sum("amount", output_field=MONEY),
+            total_weighted=Sum(WEIGHTED, output_field=MONEY),
             stalled=Count("pk", filter=Q(stage_entered_at__lt=stalled_threshold())),
         )
     )
     context = {
         "open_count": totals["open_count"],
-        "amount": totals["amount"] or Decimal(0),
-        "weighted": totals["weighted"] or Decimal(0),
+        "amount": totals["total_amount"] or Decimal(0),
+        "weighted": totals["total_weighted"] or Decimal(0),
         "stalled": totals["stalled"],
     }
     return Panel(template="opportunities/dashboard_panel.html", context=context, order=40)

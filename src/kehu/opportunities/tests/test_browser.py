@@ -1,0 +1,99 @@
+"""The kanban in a real browser: a refused drag shows what is missing; fixed, the move is saved
+and the sales supervisor is notified by the default workflow rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from kehu.accounts import services as accounts
+from kehu.accounts.models import Role
+from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.notifications.models import Notification
+from kehu.opportunities import services
+from kehu.opportunities.models import Opportunity
+from kehu.opportunities.tests.factories import make_customer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def drag(page: Any, source: str, target: str) -> None:
+    """Drag with real mouse moves (SortableJS runs in fallback mode)."""
+    start = page.locator(source).bounding_box()
+    end = page.locator(target).bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + 10)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(
+            start["x"] + (end["x"] + end["width"] / 2 - start["x"]) * step / 10,
+            start["y"] + (end["y"] + 30 - start["y"]) * step / 10,
+        )
+    page.mouse.up()
+
+
+def test_drag_to_proposal_shows_requirements_then_moves_and_notifies(
+    page: Any, tmp_path: Path, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    east = accounts.department_create(name="华东区")
+    shanghai = accounts.department_create(name="上海组", parent=east)
+    rep = user_with_password(Role.SALES, department=shanghai, username="xiaoli")
+    supervisor = user_with_password(Role.MANAGER, department=east, username="wangjingli")
+    customer = make_customer(rep, name="上海华瑞精密机械有限公司")
+    deal = services.opportunity_create(
+        actor=rep,
+        customer=customer,
+        data={
+            "name": "华瑞 CRM 项目",
+            "stage": "needs_analysis",
+            "needs": "客户管理与销售预测",
+            "expected_close": timezone.localdate() + timedelta(days=30),
+        },
+    )
+
+    sign_in(page, "xiaoli")
+    page.goto(f"{page.base_url}/pipeline/")
+    page.wait_for_selector("#board[data-ready=true]")
+    card = f"#card-{deal.pk}"
+    assert page.locator(f'.kanban-cards[data-stage="needs_analysis"] {card}').count() == 1
+
+    drag(page, card, '.kanban-cards[data-stage="proposal"]')
+    alert = page.locator("#board-alert")
+    alert.wait_for(state="visible")
+    assert alert.locator('[data-requirement="amount"]').count() == 1
+    assert alert.locator('[data-requirement="proposal"]').count() == 1
+    assert "方案提交" in alert.inner_text()
+    page.wait_for_selector(f'.kanban-cards[data-stage="needs_analysis"] {card}')
+    deal.refresh_from_db()
+    assert deal.stage.code == "needs_analysis"
+
+    # Fix it: enter the amount and attach the proposal on the opportunity page.
+    page.click(f"{card} a")
+    page.click("#edit-opportunity")
+    page.fill("#id_amount", "280000")
+    page.click("#opportunity-form button[type=submit]")
+    page.wait_for_selector("#attachment-form")
+    page.select_option("#attachment-form select[name=kind]", "proposal")
+    proposal = tmp_path / "华瑞方案.pdf"
+    proposal.write_bytes(b"%PDF-1.4 proposal")
+    page.set_input_files("#attachment-form input[type=file]", str(proposal))
+    page.click("#attachment-form button[type=submit]")
+    page.wait_for_selector("#attachments a:has-text('华瑞方案')")
+
+    page.goto(f"{page.base_url}/pipeline/")
+    page.wait_for_selector("#board[data-ready=true]")
+    drag(page, card, '.kanban-cards[data-stage="proposal"]')
+    page.wait_for_selector("#board[data-loaded]")
+    page.wait_for_selector(f'.kanban-cards[data-stage="proposal"] {card}')
+    assert not page.locator("#board-alert").is_visible()
+    assert Opportunity.objects.get(pk=deal.pk).stage.code == "proposal"
+    totals = page.locator('[data-testid="totals-proposal"]').inner_text()
+    assert "280000" in totals.replace(",", "")
+
+    note = Notification.objects.get(recipient=supervisor, kind="opportunity_stage")
+    assert "华瑞 CRM 项目" in note.title
+    assert note.url.endswith(f"/pipeline/{deal.pk}/")

@@ -1,0 +1,229 @@
+"""The pipeline UI: board, list, detail, forms, actions, reports, settings; query counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kehu.core.testing.factories import Organisation
+from kehu.customers.models import CustomerShare, CustomerStatus
+from kehu.opportunities.models import LossReason, Opportunity, Stage, WorkflowRule
+from kehu.opportunities.tests.factories import (
+    make_customer,
+    make_opportunity,
+    proposal_file,
+    ready_for_proposal,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_menu_entry_and_board(org: Organisation) -> None:
+    deal = ready_for_proposal(org.rep)
+    response = signed_in(org.rep).get(reverse("opportunities:board"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'href="/pipeline/"' in html
+    assert f'data-id="{deal.pk}"' in html
+    assert 'data-stage="proposal"' in html
+    assert "Sortable.min.js" in html
+    assert "<script>" not in html  # CSP: no inline scripts
+
+
+def test_board_totals_and_masking(org: Organisation) -> None:
+    ready_for_proposal(org.rep)
+    make_opportunity(org.rep, stage="needs_analysis", needs="x", amount=Decimal(100000))
+    shared = make_opportunity(org.colleague, stage="needs_analysis", needs="y", amount=Decimal(7))
+    CustomerShare.objects.create(customer=shared.customer, user=org.rep)
+    response = signed_in(org.rep).get(reverse("opportunities:board"))
+    columns = {column.stage.code: column for column in response.context["columns"]}
+    needs = columns["needs_analysis"]
+    assert needs.count == 3
+    assert needs.amount == Decimal(300000)  # the shared deal's hidden amount is not summed
+    assert needs.weighted == Decimal(75000)
+    assert "***" in response.content.decode()
+
+
+def test_board_query_count_is_fixed(org: Organisation, django_assert_max_num_queries: Any) -> None:
+    client = signed_in(org.east_manager)
+    client.get(reverse("opportunities:board"))
+    for owner in (org.rep, org.colleague, org.hangzhou_rep):
+        make_opportunity(owner, amount=Decimal(10))
+    with django_assert_max_num_queries(12):
+        client.get(reverse("opportunities:board"))
+    for owner in (org.rep, org.colleague, org.hangzhou_rep) * 4:
+        make_opportunity(owner, amount=Decimal(10))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("opportunities:board"), {"department": org.east.pk})
+    assert sum(column.count for column in response.context["columns"]) == 15
+
+
+def test_list_query_count_is_fixed_and_filters_apply(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    client = signed_in(org.east_manager)
+    for owner in (org.rep, org.colleague, org.hangzhou_rep) * 3:
+        make_opportunity(owner, amount=Decimal(10))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("opportunities:list"))
+    assert len(response.context["page"]) == 9
+    for owner in (org.rep, org.colleague, org.hangzhou_rep) * 3:
+        make_opportunity(owner, amount=Decimal(10))
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("opportunities:list"), {"owner": org.rep.pk})
+    assert len(response.context["page"]) == 6
+    bad = client.get(reverse("opportunities:list"), {"min_amount": "abc"})
+    assert bad.status_code == 200
+    assert "min_amount" in bad.context["filter_errors"]
+
+
+def test_create_edit_and_detail(org: Organisation) -> None:
+    client = signed_in(org.rep)
+    customer = make_customer(org.rep)
+    bad = client.post(
+        reverse("opportunities:create"),
+        {"customer": customer.pk, "name": "新项目", "currency": "CNY", "amount": "-3"},
+    )
+    assert bad.status_code == 200
+    assert "amount" in bad.context["form"].errors
+    assert not Opportunity.objects.exists()
+    created = client.post(
+        reverse("opportunities:create"),
+        {"customer": customer.pk, "name": "新项目", "currency": "CNY", "amount": "5000"},
+    )
+    deal = Opportunity.objects.get()
+    assert created.url == reverse("opportunities:detail", args=[deal.pk])
+    detail = client.get(created.url)
+    assert detail.status_code == 200
+    assert "stage-checklist" in detail.content.decode()
+    assert detail.context["next_stage"].code == "needs_analysis"
+    edited = client.post(
+        reverse("opportunities:edit", args=[deal.pk]),
+        {"name": "新项目二期", "currency": "CNY", "amount": "8000", "version": deal.version},
+    )
+    assert edited.status_code == 302
+    deal.refresh_from_db()
+    assert deal.name == "新项目二期"
+    stale = client.post(
+        reverse("opportunities:edit", args=[deal.pk]),
+        {"name": "又改了", "currency": "CNY", "version": 1},
+    )
+    assert stale.status_code == 200
+    assert stale.context["form"].non_field_errors()
+
+
+def test_move_error_is_shown_and_nothing_changes(org: Organisation) -> None:
+    client = signed_in(org.rep)
+    deal = make_opportunity(org.rep, stage="needs_analysis", needs="x")
+    response = client.post(
+        reverse("opportunities:move", args=[deal.pk]), {"stage": "proposal"}, follow=True
+    )
+    assert response.status_code == 200
+    messages = [str(message) for message in response.context["messages"]]
+    assert any("proposal" in m.lower() or "方案" in m for m in messages)
+    deal.refresh_from_db()
+    assert deal.stage.code == "needs_analysis"
+
+
+def test_attachment_upload_and_download(org: Organisation) -> None:
+    client = signed_in(org.rep)
+    deal = make_opportunity(org.rep)
+    client.post(
+        reverse("opportunities:attachment_add", args=[deal.pk]),
+        {"kind": "proposal", "file": proposal_file()},
+    )
+    attachment = deal.attachments.get()
+    download = client.get(reverse("opportunities:attachment", args=[attachment.pk]))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content).startswith(b"%PDF")
+    other = signed_in(org.colleague)
+    assert other.get(reverse("opportunities:attachment", args=[attachment.pk])).status_code == 404
+
+
+def test_win_and_lose_through_the_ui(org: Organisation) -> None:
+    client = signed_in(org.rep)
+    deal = ready_for_proposal(org.rep)
+    client.post(reverse("opportunities:win", args=[deal.pk]), {"version": deal.version})
+    deal.refresh_from_db()
+    assert deal.stage.code == "won"
+    deal.customer.refresh_from_db()
+    assert deal.customer.status == CustomerStatus.WON
+    other = make_opportunity(org.rep)
+    reason = LossReason.objects.first()
+    assert reason is not None
+    client.post(reverse("opportunities:lose", args=[other.pk]), {"reason": reason.pk})
+    other.refresh_from_db()
+    assert other.stage.code == "lost"
+
+
+def test_colleague_gets_404_on_pages_and_actions(org: Organisation) -> None:
+    deal = make_opportunity(org.rep)
+    client = signed_in(org.colleague)
+    assert client.get(reverse("opportunities:detail", args=[deal.pk])).status_code == 404
+    assert client.get(reverse("opportunities:edit", args=[deal.pk])).status_code == 404
+    assert client.post(reverse("opportunities:win", args=[deal.pk])).status_code == 404
+
+
+def test_reports_and_review_pages(org: Organisation) -> None:
+    ready_for_proposal(org.rep)
+    client = signed_in(org.east_manager)
+    forecast = client.get(reverse("opportunities:forecast"), {"period": "quarter"})
+    assert forecast.status_code == 200
+    assert 'id="forecast-data"' in forecast.content.decode()
+    assert client.get(reverse("opportunities:forecast"), {"period": "bad"}).status_code == 200
+    funnel = client.get(reverse("opportunities:funnel"))
+    assert 'id="funnel-data"' in funnel.content.decode()
+    assert client.get(reverse("opportunities:review")).status_code == 200
+
+
+def test_settings_are_for_admins(org: Organisation) -> None:
+    assert signed_in(org.rep).get(reverse("opportunities:settings")).status_code == 403
+    client = signed_in(org.admin)
+    assert client.get(reverse("opportunities:settings")).status_code == 200
+    stage = Stage.objects.get(code="proposal")
+    response = client.post(
+        reverse("opportunities:stage_edit", args=[stage.pk]),
+        {
+            "name_zh": "方案报价",
+            "name_en": "Proposal and quote",
+            "order": 30,
+            "kind": "open",
+            "forecast_category": "best_case",
+            "default_probability": 45,
+            "requirements": ["amount", "proposal", "quote"],
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content
+    stage.refresh_from_db()
+    assert stage.name_zh == "方案报价"
+    assert stage.requirements == ["amount", "proposal", "quote"]
+    rule = client.post(
+        reverse("opportunities:rule_create"),
+        {
+            "name": "谈判提醒",
+            "stage": Stage.objects.get(code="negotiation").pk,
+            "notify": "role",
+            "notify_role": "admin",
+            "task_due_days": 1,
+            "is_active": "on",
+        },
+    )
+    assert rule.status_code == 302, rule.content
+    assert WorkflowRule.objects.filter(name="谈判提醒", notify_role="admin").exists()
+
+
+def test_dashboard_panel(org: Organisation) -> None:
+    ready_for_proposal(org.rep)
+    response = signed_in(org.rep).get(reverse("core:dashboard"))
+    assert 'id="pipeline-panel"' in response.content.decode()
