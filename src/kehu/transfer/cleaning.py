@@ -22,7 +22,6 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
-from stdnum.cn import uscc
 
 from kehu.transfer.reading import MAX_CELL, FormulaCell, column_letter
 from kehu.transfer.specs import FieldSpec, fields_for
@@ -334,12 +333,13 @@ class Cleaner:
         return url
 
     def _credit_code(self, text: str, spec: FieldSpec) -> str:
-        code = text.replace(" ", "").upper()
-        if not uscc.is_valid(code):
-            raise CellError(
-                _("“%(value)s” is not a valid unified social credit code.") % {"value": text[:40]}
-            )
-        return code
+        from kehu.core.errors import InvalidInput
+        from kehu.customers.services import clean_credit_code
+
+        try:
+            return clean_credit_code(text.replace(" ", "")) or ""
+        except InvalidInput as error:
+            raise CellError(error.detail) from error
 
     # --- one row ------------------------------------------------------------------------------
     def clean_row(

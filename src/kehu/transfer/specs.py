@@ -137,7 +137,7 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
             "uscc",
             "unified social credit code",
         ),
-        example="91310000MA1FL5LX3E",
+        example="91310000MA1FL5LX3K",
     ),
     FieldSpec(
         "industry",

@@ -1,0 +1,204 @@
+"""The import pipeline: dry run, writes through the customer rules, dedup, decisions, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from kehu.core.context import acting_context
+from kehu.core.errors import Forbidden
+from kehu.customers import services as customer_services
+from kehu.customers.models import Contact, Customer, StatusChange, Tag
+from kehu.transfer import engine, services
+from kehu.transfer.models import ImportJob, ImportRecord
+from kehu.transfer.reports import write_error_report
+from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv, write_xlsx
+
+pytestmark = pytest.mark.django_db
+
+
+def _job(actor: Any, path: Path, **options: Any) -> ImportJob:
+    return services.import_job_create(actor=actor, kind="customers", path=path, **options)
+
+
+def _run(job: ImportJob, *, dry_run: bool = False, batch_size: int = 1000) -> ImportJob:
+    job.dry_run = dry_run
+    job.save()
+    return engine.run_job(job, batch_size=batch_size)
+
+
+def test_dry_run_counts_and_writes_nothing(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(5)
+    rows[2][5] = "12345"  # bad mobile
+    rows.append(list(rows[0]))  # a duplicate of line 2
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", rows)), dry_run=True)
+    assert job.status == "checked"
+    assert job.counts["new"] == 4
+    assert job.counts["invalid"] == 1
+    assert job.counts["duplicate"] == 1
+    assert job.errors[0] == {"line": 4, "column": "手机", "message": job.errors[0]["message"]}
+    assert "12345" in job.errors[0]["message"]
+    assert job.duplicates[0]["line"] == 7
+    assert job.duplicates[0]["earlier_line"] == 2
+    assert Customer.objects.count() == 0
+    assert Contact.objects.count() == 0
+
+
+def test_import_applies_the_customer_rules(org: Any, tmp_path: Path) -> None:
+    headers = [*HEADERS, "标签", "负责人", "年度预算"]
+    rows = [[*row, "高意向客户,制造业", "rep", "60万"] for row in customer_rows(3)]
+    path = write_xlsx(tmp_path / "a.xlsx", rows, headers=headers)
+    with acting_context("import-test-1"):
+        job = _run(_job(org.east_manager, path))
+    assert job.status == "done", job.message
+    assert job.counts["created"] == 3
+    customer = Customer.objects.get(name=rows[0][0])
+    assert customer.number.startswith("C-SH-")
+    assert customer.owner == org.rep
+    assert customer.department == org.shanghai
+    assert customer.created_by == org.east_manager
+    assert customer.industry_id == "34"
+    assert customer.region_id == "310000"
+    assert customer.source == "trade_show"
+    assert customer.founded_on.isoformat() == "2015-05-20"
+    assert customer.grade == "A"  # grading rules: budget ≥ 50万
+    assert customer.name_key
+    assert "13900000000" in customer.search_text
+    assert "employees_band" in customer.to_verify
+    assert {t.name for t in customer.tags.all()} == {"高意向客户", "制造业"}
+    contact = customer.contacts.get()
+    assert contact.mobile == "+8613900000000"
+    assert contact.is_primary
+    history = customer.history.get()
+    assert history.history_user == org.east_manager
+    assert history.request_id == "import-test-1"
+    assert "import" in history.history_change_reason.lower()
+    assert contact.history.get().history_user == org.east_manager
+    assert StatusChange.objects.filter(customer=customer, new_status="potential").exists()
+    assert ImportRecord.objects.filter(job=job).count() == 3
+    numbers = list(Customer.objects.values_list("number", flat=True))
+    assert len(set(numbers)) == 3
+
+
+def test_sales_may_not_import_by_default(org: Any, tmp_path: Path) -> None:
+    with pytest.raises(Forbidden):
+        _job(org.rep, write_csv(tmp_path / "a.csv", customer_rows(1)))
+
+
+def test_manager_cannot_give_customers_to_another_department(org: Any, tmp_path: Path) -> None:
+    headers = [*HEADERS, "负责人"]
+    rows = [[*row, owner] for row, owner in zip(customer_rows(2), ["rep", "south_rep"])]
+    job = _run(_job(org.east_manager, write_csv(tmp_path / "a.csv", rows, headers=headers)))
+    assert job.counts["created"] == 1
+    assert job.counts["invalid"] == 1
+    assert job.errors[0]["line"] == 3
+    assert job.errors[0]["column"] == "负责人"
+
+
+def _existing(org: Any, name: str = "老客户精工有限公司", mobile: str = "13900000001") -> Customer:
+    return customer_services.customer_create(
+        actor=org.rep, data={"name": name}, contacts=[{"name": "老王", "mobile": mobile}]
+    )
+
+
+def test_duplicates_of_the_database_skip_update_or_create(org: Any, tmp_path: Path) -> None:
+    old = _existing(org)
+    rows = customer_rows(3)
+    rows[1][5] = "13900000001"  # same mobile as the existing customer
+    path = write_csv(tmp_path / "a.csv", rows)
+
+    skipped = _run(_job(org.admin, path), dry_run=True)
+    assert skipped.counts["duplicate"] == 1
+    assert skipped.duplicates[0]["existing"] == [old.pk]
+    assert skipped.duplicates[0]["reasons"] == ["p"]
+
+    job = _job(org.admin, path, on_duplicate="update")
+    job = _run(job)
+    assert job.counts["created"] == 2
+    assert job.counts["updated"] == 1
+    old.refresh_from_db()
+    assert old.industry_id == "34"  # filled from the file
+    assert old.version == 2
+    assert old.history.first().history_user == org.admin
+
+
+def test_row_by_row_decisions_override_the_global_one(org: Any, tmp_path: Path) -> None:
+    _existing(org, mobile="13900000001")
+    rows = customer_rows(3)
+    rows[1][5] = "13900000001"
+    job = _job(org.admin, write_csv(tmp_path / "a.csv", rows), on_duplicate="skip")
+    job = services.import_job_configure(actor=org.admin, job=job, row_decisions={"3": "create"})
+    job = _run(job)
+    assert job.counts["created"] == 3
+    assert Customer.objects.count() == 4
+
+
+def test_same_company_on_several_rows_merges_contacts(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(2)
+    extra = list(rows[0])
+    extra[4], extra[5], extra[6] = "李四", "13700000000", "lisi@example.cn"
+    rows.append(extra)
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", rows), on_duplicate="update"))
+    assert job.counts["created"] == 2
+    customer = Customer.objects.get(name=rows[0][0])
+    assert sorted(customer.contacts.values_list("name", flat=True)) == ["李四", "联系人0"]
+
+
+def test_error_report_holds_the_original_rows_and_an_error_column(org: Any, tmp_path: Path) -> None:
+    rows = customer_rows(3)
+    rows[0][6] = "not-an-email"
+    rows[2][1] = "外星产业"
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", rows)))
+    target = tmp_path / "errors.xlsx"
+    assert write_error_report(job, target) == 2
+    sheet = load_workbook(target).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][0] == "Line"
+    assert values[0][1:-1] == tuple(HEADERS)
+    assert values[1][0] == 2
+    assert values[1][7] == "not-an-email"
+    assert "邮箱" in values[1][-1]
+    assert values[2][0] == 4
+    assert "所属行业" in values[2][-1]
+
+
+def test_verification_report(org: Any, tmp_path: Path) -> None:
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", customer_rows(60))))
+    report = job.report
+    assert report["overall"] == 100.0
+    assert report["passed"] is True
+    assert len(report["sample"]) == 50
+    first = report["sample"][0]
+    assert first["pairs"][0]["source"] == first["pairs"][0]["stored"]
+    assert all(pair["same"] for item in report["sample"] for pair in item["pairs"])
+    assert {f["key"]: f["percent"] for f in report["fields"]}["contact_mobile"] == 100.0
+
+
+def test_cancel_leaves_whole_batches_and_resume_finishes(org: Any, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", customer_rows(25))
+    job = _job(org.admin, path)
+    job.dry_run = False
+    job.save()
+    calls = []
+
+    def cancel_after_two_batches(current: ImportJob) -> None:
+        calls.append(current.next_row)
+        if len(calls) == 2:
+            ImportJob.objects.filter(pk=current.pk).update(cancel_requested=True)
+
+    job = engine.run_job(job, batch_size=10, progress=cancel_after_two_batches)
+    assert job.status == "cancelled"
+    assert Customer.objects.count() == 20
+    assert job.next_row == 22  # lines 2..21 are written
+    assert ImportRecord.objects.filter(job=job).count() == 20
+
+    job.cancel_requested = False
+    job.save()
+    job = engine.run_job(job, batch_size=10)
+    assert job.status == "done"
+    assert Customer.objects.count() == 25
+    assert job.counts["created"] == 25
+    assert Tag.objects.count() == 0
