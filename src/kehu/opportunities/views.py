@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from kehu.accounts.models import Department
@@ -357,7 +358,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
             "won": [float(row.won) for row in totals],
         },
         "labels": {
-            "pipeline": _("Pipeline"),
+            "pipeline": pgettext("forecast", "Pipeline"),
             "weighted": _("Weighted"),
             "best_case": _("Best case"),
             "committed": _("Committed"),
