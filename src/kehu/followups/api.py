@@ -9,13 +9,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.http import Http404, HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import paginate
 
 from kehu.accounts.models import User
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
 router = Router(tags=["followups"])
+MAX_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> User:
@@ -64,6 +64,11 @@ class FollowUpOut(Schema):
     @staticmethod
     def resolve_attachments(obj: Any) -> list[Any]:
         return list(obj.attachments.all())
+
+
+class FollowUpPage(Schema):
+    count: int
+    items: list[FollowUpOut]
 
 
 class FollowUpIn(Schema):
@@ -117,6 +122,11 @@ class TaskOut(Schema):
             if obj.related_type_id
             else None
         )
+
+
+class TaskPage(Schema):
+    count: int
+    items: list[TaskOut]
 
 
 class TaskIn(Schema):
@@ -197,10 +207,15 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
 # --- follow-ups --------------------------------------------------------------------------------
 
 
-@router.get("/followups", response=list[FollowUpOut], summary="List follow-up records")
-@paginate
-def list_followups(request: HttpRequest, filters: Query[FollowUpFilters]) -> Any:
-    return selectors.followup_list(user=_actor(request), filters=filters.dict(exclude_none=True))
+@router.get("/followups", response=FollowUpPage, summary="List follow-up records")
+def list_followups(
+    request: HttpRequest,
+    filters: Query[FollowUpFilters],
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    rows = selectors.followup_list(user=_actor(request), filters=filters.dict(exclude_none=True))
+    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
 
 
 @router.post("/followups", response={201: FollowUpOut}, summary="Log a follow-up")
@@ -218,11 +233,6 @@ def create_followup(request: HttpRequest, payload: FollowUpIn) -> Status[Any]:
         data.pop("occurred_at")
     followup = services.followup_create(actor=user, customer=customer, data=data)
     return Status(201, selectors.followup_get(user=user, followup_id=followup.pk))
-
-
-@router.get("/followups/{followup_id}", response=FollowUpOut)
-def get_followup(request: HttpRequest, followup_id: int) -> Any:
-    return selectors.followup_get(user=_actor(request), followup_id=followup_id)
 
 
 @router.post(
@@ -251,13 +261,23 @@ def create_followup_multipart(
     return Status(201, selectors.followup_get(user=user, followup_id=followup.pk))
 
 
+@router.get("/followups/{followup_id}", response=FollowUpOut)
+def get_followup(request: HttpRequest, followup_id: int) -> Any:
+    return selectors.followup_get(user=_actor(request), followup_id=followup_id)
+
+
 # --- tasks -------------------------------------------------------------------------------------
 
 
-@router.get("/tasks", response=list[TaskOut], summary="List tasks")
-@paginate
-def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> Any:
-    return selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
+@router.get("/tasks", response=TaskPage, summary="List tasks")
+def list_tasks(
+    request: HttpRequest,
+    filters: Query[TaskFilters],
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    rows = selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
+    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")

@@ -7,12 +7,12 @@ from typing import Any, cast
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
-from ninja.pagination import paginate
 
 from kehu.accounts.models import User
 from kehu.notifications import selectors, services
 
 router = Router(tags=["notifications"])
+MAX_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> User:
@@ -28,6 +28,11 @@ class NotificationOut(Schema):
     actor_id: int | None
     created_at: datetime
     read_at: datetime | None
+
+
+class NotificationPage(Schema):
+    count: int
+    items: list[NotificationOut]
 
 
 class NotificationFilters(Schema):
@@ -58,10 +63,15 @@ class ChannelIn(Schema):
     digest: bool = False
 
 
-@router.get("", response=list[NotificationOut], summary="My notifications, newest first")
-@paginate
-def list_notifications(request: HttpRequest, filters: Query[NotificationFilters]) -> Any:
-    return selectors.notification_list(user=_actor(request), unread_only=filters.unread)
+@router.get("", response=NotificationPage, summary="My notifications, newest first")
+def list_notifications(
+    request: HttpRequest,
+    filters: Query[NotificationFilters],
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    rows = selectors.notification_list(user=_actor(request), unread_only=filters.unread)
+    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
 
 
 @router.get("/unread-count", response=UnreadOut)

@@ -105,6 +105,7 @@ def channel_settings(request: HttpRequest) -> HttpResponse:
             "kinds": ChannelKind.choices,
             "values": values,
             "errors": errors,
+            "general_errors": errors.get("__all__", []),
         },
         status=422 if errors else 200,
     )

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from kehu.core.testing.factories import Organisation, api_client
+from kehu.followups import services
+from kehu.followups.models import FollowUp, Task, TaskKind
+from kehu.followups.tests.factories import make_customer
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 6, 1, 15, 0, tzinfo=SHANGHAI)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def post(client: Any, url: str, body: dict[str, Any]) -> Any:
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def test_log_follow_up_and_list_tasks(org: Organisation) -> None:
+    customer = make_customer(org.rep)
+    client = api_client(org.rep)
+    response = post(
+        client,
+        "/api/v1/followups",
+        {
+            "customer_id": customer.pk,
+            "method": "visit",
+            "content": "上门拜访，演示产品",
+            "sentiment": "positive",
+            "sentiment_reason": "对方案满意",
+            "next_step_on": "2026-06-03",
+            "next_step_action": "提交报价",
+            "verified": True,
+        },
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["method"] == "visit"
+    assert body["verified"] is True
+    tasks = client.get("/api/v1/tasks?mine=true&kind=next_step").json()
+    assert tasks["count"] == 1
+    assert tasks["items"][0]["title"] == "提交报价"
+    listing = client.get(f"/api/v1/followups?customer={customer.pk}").json()
+    assert listing["count"] == 1
+
+
+def test_bad_follow_up_is_422_and_saves_nothing(org: Organisation) -> None:
+    customer = make_customer(org.rep)
+    client = api_client(org.rep)
+    response = post(
+        client,
+        "/api/v1/followups",
+        {
+            "customer_id": customer.pk,
+            "method": "phone",
+            "content": "x",
+            "occurred_at": (NOW + timedelta(days=1)).isoformat(),
+            "next_step_on": "2026-05-01",
+            "next_step_action": "回访",
+        },
+    )
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"occurred_at", "next_step_on"}
+    assert not FollowUp.objects.exists()
+    assert not Task.objects.exists()
+
+
+def test_attachment_checks_over_multipart(org: Organisation, settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(org.rep)
+    client = api_client(org.rep)
+    form = {"customer_id": customer.pk, "method": "email", "content": "邮件往来"}
+    bad = client.post(
+        "/api/v1/followups/with-attachments",
+        {**form, "attachments": [SimpleUploadedFile("run.sh", b"rm -rf /")]},
+    )
+    assert bad.status_code == 422
+    assert "attachments" in bad.json()["errors"]
+    assert not FollowUp.objects.exists()
+    good = client.post(
+        "/api/v1/followups/with-attachments",
+        {**form, "attachments": [SimpleUploadedFile("邮件截图.png", b"\x89PNG....")]},
+    )
+    assert good.status_code == 201, good.content
+    assert good.json()["attachments"][0]["name"] == "邮件截图.png"
+
+
+def test_scope_other_reps_records_are_404(org: Organisation) -> None:
+    mine = make_customer(org.rep)
+    theirs = make_customer(org.south_rep)
+    followup = services.followup_create(
+        actor=org.south_rep, customer=theirs, data={"method": "phone", "content": "沟通"}
+    )
+    task = services.task_create(actor=None, assignee=org.south_rep, title="私有任务", due_at=NOW)
+    client = api_client(org.rep)
+    assert client.get(f"/api/v1/followups/{followup.pk}").status_code == 404
+    assert client.get(f"/api/v1/tasks/{task.pk}").status_code == 404
+    assert post(client, f"/api/v1/tasks/{task.pk}/complete", {}).status_code == 404
+    response = post(
+        client, "/api/v1/followups", {"customer_id": theirs.pk, "method": "phone", "content": "x"}
+    )
+    assert response.status_code == 404
+    assert client.get("/api/v1/followups").json()["count"] == 0
+    # the manager above sees the team's records; the other region's manager does not
+    services.followup_create(
+        actor=org.rep, customer=mine, data={"method": "phone", "content": "沟通"}
+    )
+    assert api_client(org.east_manager).get("/api/v1/followups").json()["count"] == 1
+    assert api_client(org.south_manager).get("/api/v1/followups").json()["count"] == 1
+    assert api_client(org.admin).get("/api/v1/followups").json()["count"] == 2
+
+
+def test_task_lifecycle_and_stale_version(org: Organisation) -> None:
+    client = api_client(org.rep)
+    created = post(
+        client,
+        "/api/v1/tasks",
+        {"title": "准备方案", "due_at": (NOW + timedelta(days=1)).isoformat()},
+    )
+    assert created.status_code == 201
+    task = created.json()
+    patched = client.patch(
+        f"/api/v1/tasks/{task['id']}",
+        json.dumps({"version": task["version"], "priority": "high"}),
+        content_type="application/json",
+    )
+    assert patched.json()["priority"] == "high"
+    stale = client.patch(
+        f"/api/v1/tasks/{task['id']}",
+        json.dumps({"version": task["version"], "title": "旧版本"}),
+        content_type="application/json",
+    )
+    assert stale.status_code == 409
+    past = post(
+        client,
+        f"/api/v1/tasks/{task['id']}/snooze",
+        {"until": (NOW - timedelta(hours=1)).isoformat()},
+    )
+    assert past.status_code == 422
+    snoozed = post(
+        client,
+        f"/api/v1/tasks/{task['id']}/snooze",
+        {"until": (NOW + timedelta(days=2)).isoformat()},
+    )
+    assert snoozed.status_code == 200
+    done = post(client, f"/api/v1/tasks/{task['id']}/complete", {})
+    assert done.json()["status"] == "done"
+    again = post(client, f"/api/v1/tasks/{task['id']}/complete", {})
+    assert again.status_code == 422
+
+
+def test_task_list_is_a_fixed_number_of_queries(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    for index in range(15):
+        customer = make_customer(org.rep)
+        services.task_create(
+            actor=None,
+            assignee=org.rep,
+            title=f"任务{index}",
+            due_at=NOW,
+            customer=customer,
+            kind=TaskKind.MANUAL,
+        )
+        services.followup_create(
+            actor=org.rep, customer=customer, data={"method": "phone", "content": "沟通"}
+        )
+    client = api_client(org.rep)
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/tasks").json()["count"] >= 15
+    with django_assert_max_num_queries(8):
+        assert client.get("/api/v1/followups").json()["count"] == 15
