@@ -1,0 +1,1 @@
+"""Kehu's performance harness (not part of the test suite); see bench/README.md."""

@@ -1,0 +1,42 @@
+"""``python -m bench run --size S --db sqlite`` and ``python -m bench report``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="load, serve and measure one size on one database")
+    run.add_argument("--size", choices=["S", "M", "L"], default="S")
+    run.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    run.add_argument("--duration", type=int, default=10, help="seconds of wrk per row")
+    run.add_argument("--workers", type=int, default=4, help="kehu serve --workers")
+    run.add_argument("--port", type=int, default=8765)
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--data-root", default="/tmp/kehu-bench", help="SQLite data directories")
+    run.add_argument(
+        "--leads", type=int, default=10_000, help="leads in the assignment batch (0: skip)"
+    )
+    run.add_argument(
+        "--demo", type=int, default=None, help="customers for the timed `kehu demo` (0: skip)"
+    )
+    commands.add_parser("report", help="Markdown table of the newest result per size and db")
+    options = parser.parse_args(argv)
+    if options.command == "report":
+        from bench.report import main as report
+
+        report()
+        return 0
+    if options.demo is None:
+        options.demo = {"S": 10_000, "M": 100_000, "L": 0}[options.size]
+    from bench.run import run as run_bench
+
+    run_bench(options)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

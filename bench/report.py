@@ -1,0 +1,111 @@
+"""Markdown tables from bench/results/*.json (``python -m bench report``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import verdict
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def latest_results() -> list[dict[str, Any]]:
+    """The newest result file per (database, size)."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        newest[(data["db"], data["size"])] = data
+    order = {"S": 0, "M": 1, "L": 2}
+    return sorted(newest.values(), key=lambda d: (order.get(d["size"], 9), d["db"]))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for result in results:
+        counts = result.get("counts", {})
+        server = result.get("server", {})
+        lines.append(
+            f"### Size {result['size']} on {result['db']} ({result['date']})\n\n"
+            f"{_fmt(counts.get('customers'))} customers, {_fmt(counts.get('contacts'))} contacts, "
+            f"{_fmt(counts.get('users'))} users; follow-ups: {counts.get('followups')}, "
+            f"opportunities: {counts.get('opportunities')}. Server: `kehu serve --workers "
+            f"{server.get('workers')}` (gthread, {server.get('threads_per_worker')} threads), "
+            f"peak RSS {_fmt(server.get('peak_rss_total_mb'))} MB over "
+            f"{server.get('server_processes')} processes (largest "
+            f"{_fmt(server.get('peak_rss_process_mb'))} MB). wrk {result['duration_s']} s "
+            f"per row; load average at start {result['machine'].get('load_average')}.\n"
+        )
+        lines.append(
+            "| Scenario | c | p50 ms | p95 ms | p99 ms | req/s | errors | queries/req "
+            "| target | result |"
+        )
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        for row in result["scenarios"]:
+            if row.get("status") != "ok":
+                detail = str(row.get("detail", ""))[:70].replace("|", "/").replace("\n", " ")
+                lines.append(
+                    f"| {row['title']} | — | — | — | — | — | — | — | — | not available ({detail}) |"
+                )
+                continue
+            target, result_text = verdict(row.get("kind", ""), row)
+            lines.append(
+                f"| {row['title']} | {row['concurrency']} | {_fmt(row['p50_ms'])} "
+                f"| {_fmt(row['p95_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['rps'])} "
+                f"| {_fmt(row['errors'])} | {_fmt(row.get('queries'))} | {target} "
+                f"| {result_text} |"
+            )
+        jobs = result.get("jobs", {})
+        load = result.get("load", {})
+        if load.get("seconds"):
+            rate = load["customers"] / load["seconds"]
+            lines.append(
+                f"| Bench bulk loader ({_fmt(load['customers'])} customers, "
+                f"{_fmt(load['contacts'])} contacts) | — | — | — | — | {rate:,.0f} customers/s "
+                f"| — | — | (no target) | {load['seconds']:,.0f} s |"
+            )
+        lead = jobs.get("lead_assignment")
+        if lead:
+            if lead.get("status") == "ok":
+                met = "MET" if lead["leads_per_s"] >= 5000 else "MISSED"
+                lines.append(
+                    f"| Lead assignment batch ({_fmt(lead['leads'])} leads, in-process) | — | — "
+                    f"| — | — | {lead['leads_per_s']:,.0f} leads/s | — | — "
+                    f"| ≥ 5,000 leads/s | {met} ({lead['seconds']} s) |"
+                )
+            else:
+                lines.append(
+                    "| Lead assignment batch | — | — | — | — | — | — | — | ≥ 5,000 leads/s "
+                    f"| not available ({str(lead.get('detail', ''))[:80]}) |"
+                )
+        demo = jobs.get("demo")
+        if demo:
+            if demo.get("status") == "ok":
+                met = "MET" if demo["extrapolated_L_seconds"] <= 300 else "MISSED"
+                lines.append(
+                    f"| `kehu demo --customers {demo['customers']:,}` | — | — | — | — "
+                    f"| {demo['customers_per_s']:,.0f} customers/s | — | — | L ≤ 300 s "
+                    f"| {met} ({demo['seconds']} s; L ≈ {demo['extrapolated_L_seconds']:,.0f} s) |"
+                )
+            else:
+                lines.append(
+                    "| `kehu demo` | — | — | — | — | — | — | — | L ≤ 300 s "
+                    f"| failed ({str(demo.get('detail', ''))[:80]}) |"
+                )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(markdown(latest_results()))

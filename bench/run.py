@@ -1,0 +1,670 @@
+"""``python -m bench run``: load a bench database, serve it, measure the scenarios, write results.
+
+One run = one size (S, M, L) on one database (sqlite, postgresql). Steps:
+
+1. point KEHU_DATA_DIR / KEHU_DATABASE_URL at the bench database, migrate;
+2. create the bench users (``kehu user add ... --token``) and a skewed sales organisation, then
+   bulk-load customers and contacts up to the size (``bench.loader``); an existing database that
+   already holds the size is reused;
+3. count the SQL queries of each scenario in-process (Django test Client +
+   CaptureQueriesContext);
+4. start ``kehu serve`` and drive each scenario with wrk at concurrency 1 and 16, sampling the
+   resident memory of the server processes;
+5. time the in-process jobs (lead assignment batch, ``kehu demo`` generation);
+6. write bench/results/<db>-<size>-<timestamp>.json and print the Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.scenarios import KIND, Scenario
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results"
+KEHU = str(Path(sys.executable).with_name("kehu"))
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+SALES_DEPARTMENT = "华东区/上海组"
+# Characters for the names of created customers: random enough that the duplicate check finds
+# no similar name, so the create scenario measures the full path (validation, dedup, numbering).
+NAME_CHARS = list(
+    "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥金木水火土山川河海云雷风雨霜雪松竹梅兰菊荷桃李杏梨"
+)
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+# --- environment -----------------------------------------------------------------------------
+def configure(options: argparse.Namespace) -> dict[str, str]:
+    """Environment for this process and the server: the bench database, no Redis, no debug."""
+    size = options.size.lower()
+    data_dir = Path(options.data_root) / f"{options.db}-{size}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "KEHU_DATA_DIR": str(data_dir),
+        "KEHU_DEBUG": "0",
+        "KEHU_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "kehu.settings",
+    }
+    for key in ("KEHU_REDIS_URL", "KEHU_DATABASE_URL", "KEHU_TESTING"):
+        os.environ.pop(key, None)
+    if options.db == "postgresql":
+        database = f"kehu_bench_{size}"
+        ensure_pg_database(database)
+        env["KEHU_DATABASE_URL"] = f"{PG_SERVER}/{database}"
+    os.environ.update(env)
+    return env
+
+
+def ensure_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            mem_kb = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+    }
+
+
+# --- data ------------------------------------------------------------------------------------
+def ensure_user(username: str, role: str, department: str, env: dict[str, str]) -> str:
+    from bench.loader import BENCH_PASSWORD
+    from kehu.accounts import services
+    from kehu.accounts.models import User
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        command = [KEHU, "user", "add", username, "--role", role, "--department", department]
+        command += ["--password", BENCH_PASSWORD, "--token"]
+        done = subprocess.run(
+            command, env={**os.environ, **env}, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip().splitlines()[-1]
+    return services.token_create(user=user, name="bench").plaintext
+
+
+def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    from django.core.management import call_command
+
+    from bench import loader
+    from kehu.accounts.models import User
+    from kehu.customers.models import Contact, Customer
+
+    started = time.perf_counter()
+    call_command("migrate", "--noinput", "-v", "0")
+    migrate_seconds = time.perf_counter() - started
+    tokens = {
+        "sales": ensure_user("bench.sales", "sales", SALES_DEPARTMENT, env),
+        "manager": ensure_user("bench.manager", "manager", "华东区", env),
+    }
+    rng = random.Random(options.seed)
+    owners = loader.ensure_org(rng=rng)
+    pinned = [User.objects.get(username="bench.sales")]
+    size = loader.SIZES[options.size]
+    have = Customer.objects.count()
+    load_report: dict[str, Any] = {"reused_customers": have}
+    if have < size.customers:
+        log(f"loading {size.customers - have:,} customers into {options.db}")
+        report = loader.load(
+            customers=size.customers - have,
+            contacts_per_customer=size.contacts_per_customer,
+            seed=options.seed + have,
+            owners=owners,
+            pinned=pinned,
+        )
+        load_report.update(report.as_dict())
+        log(f"loaded in {report.seconds:.0f}s")
+    return {
+        "tokens": tokens,
+        "migrate_seconds": round(migrate_seconds, 1),
+        "load": load_report,
+        "counts": {
+            "customers": Customer.objects.count(),
+            "contacts": Contact.objects.count(),
+            "users": User.objects.count(),
+            "followups": "not generated",
+            "opportunities": "not generated",
+        },
+    }
+
+
+# --- scenarios -------------------------------------------------------------------------------
+def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
+    from django.urls import NoReverseMatch, reverse
+
+    from kehu.accounts.models import User
+    from kehu.customers.models import Contact, Customer
+    from kehu.customers.normalize import pinyin_keys
+
+    rng = random.Random(options.seed)
+    sales = User.objects.get(username="bench.sales")
+    mine = list(Customer.objects.filter(owner=sales).order_by("?").values_list("id", "name")[:200])
+    ids = [pk for pk, _name in mine]
+    names = [name for _pk, name in mine]
+    phones = list(Contact.objects.filter(customer_id__in=ids[:50]).values_list("mobile", flat=True))
+    name_terms = []
+    initial_terms = []
+    for name in names[:40]:
+        # the brand and trade part, e.g. 上海瑞德电子科技有限公司 → 瑞德电子
+        core = re.sub(r"(股份)?有限(责任)?公司$", "", name)
+        start = rng.randint(1, max(1, len(core) - 4))
+        term = core[start : start + 4]
+        name_terms.append(term)
+        initial_terms.append(pinyin_keys(term)[1])
+    phone_terms = [phone[-8:] for phone in phones[:40] if phone]
+    q = urllib.request.quote
+    scenarios = [
+        Scenario(
+            "api_list_sales",
+            "API customer list, sales rep (50, default sort)",
+            "sales",
+            ["/api/v1/customers?limit=50"],
+            (1, 16),
+        ),
+        Scenario(
+            "api_list_manager",
+            "API customer list, regional manager (50, default sort)",
+            "manager",
+            ["/api/v1/customers?limit=50"],
+            (1, 16),
+        ),
+        Scenario(
+            "api_list_manager_owner",
+            "API customer list, manager, owner filter",
+            "manager",
+            [f"/api/v1/customers?limit=50&owner={sales.pk}"],
+            (1,),
+        ),
+        Scenario(
+            "api_detail",
+            "API customer detail",
+            "sales",
+            [f"/api/v1/customers/{pk}" for pk in ids],
+            (1, 16),
+        ),
+        Scenario(
+            "api_search_name",
+            "API search, name substring",
+            "manager",
+            [f"/api/v1/customers?limit=50&q={q(t)}" for t in name_terms],
+        ),
+        Scenario(
+            "api_search_phone",
+            "API search, phone digits",
+            "manager",
+            [f"/api/v1/customers?limit=50&q={t}" for t in phone_terms],
+        ),
+        Scenario(
+            "api_search_initials",
+            "API search, pinyin initials",
+            "manager",
+            [f"/api/v1/customers?limit=50&q={t}" for t in initial_terms],
+        ),
+        Scenario(
+            "api_create",
+            "API create customer (POST)",
+            "sales",
+            ["/api/v1/customers"],
+            method="POST",
+            body='{"name": "%s科技有限公司", "source": "website", "notes": "bench %d-%d"}',
+        ),
+        Scenario("html_list", "HTML customer list page", "session_sales", ["/customers/"]),
+        Scenario(
+            "html_detail",
+            "HTML customer detail page",
+            "session_sales",
+            [f"/customers/{pk}/" for pk in ids],
+        ),
+    ]
+    for name, url_name, title in (
+        ("pipeline_board", "opportunities:board", "Pipeline board (HTML, manager)"),
+        ("pipeline_forecast", "opportunities:forecast", "Forecast (HTML, manager)"),
+        ("pipeline_funnel", "opportunities:funnel", "Funnel (HTML, manager)"),
+    ):
+        try:
+            path = reverse(url_name)
+            scenarios.append(
+                Scenario(name, title, "session_manager", [path], note="no opportunities loaded")
+            )
+        except NoReverseMatch:
+            scenarios.append(
+                Scenario(name, title, "session_manager", [], unavailable="no such page")
+            )
+    return scenarios
+
+
+def count_queries(scenarios: list[Scenario], tokens: dict[str, str]) -> dict[str, str]:
+    """Queries per request, in-process; marks scenarios whose endpoint does not answer 2xx."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from kehu.accounts.models import User
+
+    cookies: dict[str, str] = {}
+    for who in ("sales", "manager"):
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(User.objects.get(username=f"bench.{who}"))
+        cookies[f"session_{who}"] = f"sessionid={client.cookies['sessionid'].value}"
+    for scenario in scenarios:
+        if scenario.unavailable or not scenario.paths:
+            scenario.unavailable = scenario.unavailable or "no data to request"
+            continue
+        client = Client(HTTP_HOST="127.0.0.1")
+        headers: dict[str, str] = {}
+        if scenario.auth in tokens:
+            headers["Authorization"] = f"Bearer {tokens[scenario.auth]}"
+        else:
+            client.cookies.load(cookies[scenario.auth])
+        path = scenario.paths[0]
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            if scenario.method == "POST":
+                name = "".join(random.sample(NAME_CHARS, 6))
+                body = scenario.body.replace("%s", name, 1).replace("%d", "0")
+                response = client.post(path, body, content_type="application/json", headers=headers)
+            else:
+                response = client.get(path, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+        scenario.queries = len(captured)
+        scenario.extra["in_process_ms"] = round(elapsed, 1)
+        scenario.extra["status"] = response.status_code
+        if response.status_code >= 400:
+            detail = response.content[:200].decode("utf-8", "replace")
+            scenario.unavailable = f"HTTP {response.status_code}: {detail}"
+        elif scenario.name == "api_list_manager_owner":
+            counts = json.loads(response.content).get("count")
+            scenario.extra["rows_matching"] = counts
+    return cookies
+
+
+LUA = r"""
+local paths = {%(paths)s}
+local headers = {%(headers)s}
+local body = %(body)s
+local counter = 0
+local thread_no = 0
+local words = {%(words)s}
+setup = function(thread)
+  thread:set("tid", thread_no)
+  thread_no = thread_no + 1
+end
+request = function()
+  counter = counter + 1
+  local path = paths[(counter %% #paths) + 1]
+  if body then
+    local name = ""
+    for _ = 1, 6 do name = name .. words[math.random(#words)] end
+    return wrk.format("POST", path, headers, string.format(body, name, tid or 0, counter))
+  end
+  return wrk.format("GET", path, headers)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH_JSON {\"p50\":%%d,\"p95\":%%d,\"p99\":%%d,\"max\":%%d,\"requests\":%%d," ..
+    "\"duration_us\":%%d,\"status_errors\":%%d,\"socket_errors\":%%d}\n",
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk_script(scenario: Scenario, auth_header: dict[str, str], directory: Path) -> Path:
+    headers = dict(auth_header)
+    if scenario.method == "POST":
+        headers["Content-Type"] = "application/json"
+    script = LUA % {
+        "paths": ", ".join(lua_string(p) for p in scenario.paths),
+        "headers": ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()),
+        "body": lua_string(scenario.body) if scenario.body else "nil",
+        "words": ", ".join(lua_string(c) for c in NAME_CHARS),
+    }
+    path = directory / f"{scenario.name}.lua"
+    path.write_text(script, encoding="utf-8")
+    return path
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory (sum and largest process) of a process tree, sampled every 0.2 s."""
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.peak_total_kb = 0
+        self.peak_process_kb = 0
+        self.processes = 0
+        self._halt = threading.Event()
+
+    def tree(self) -> list[int]:
+        pids = [self.root_pid]
+        index = 0
+        while index < len(pids):
+            pid = pids[index]
+            index += 1
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                with contextlib.suppress(OSError):
+                    pids.extend(int(child) for child in task.read_text().split())
+        return pids
+
+    def sample(self) -> None:
+        total = 0
+        largest = 0
+        pids = self.tree()
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        kb = int(line.split()[1])
+                        total += kb
+                        largest = max(largest, kb)
+            except OSError:
+                continue
+        self.processes = max(self.processes, len(pids))
+        self.peak_total_kb = max(self.peak_total_kb, total)
+        self.peak_process_kb = max(self.peak_process_kb, largest)
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(0.2)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def start_server(options: argparse.Namespace, env: dict[str, str], log_path: Path) -> Any:
+    command = [KEHU, "serve", "--host", "127.0.0.1", "--port", str(options.port)]
+    command += ["--workers", str(options.workers), "--no-worker"]
+    handle = log_path.open("w")
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kehu serve exited; see {log_path}")
+        try:
+            url = f"http://127.0.0.1:{options.port}/accounts/login/"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("kehu serve did not answer within 120 s")
+
+
+def stop_server(process: Any) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_wrk(
+    options: argparse.Namespace, script: Path, concurrency: int, sampler: RssSampler
+) -> dict[str, Any]:
+    threads = 1 if concurrency == 1 else 2
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{options.duration}s"]
+    command += ["--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{options.port}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    match = re.search(r"BENCH_JSON (\{.*\})", done.stdout)
+    if not match:
+        return {"status": "failed", "detail": (done.stdout + done.stderr)[-500:]}
+    data = json.loads(match.group(1))
+    seconds = data["duration_us"] / 1e6
+    return {
+        "status": "ok",
+        "p50_ms": round(data["p50"] / 1000, 1),
+        "p95_ms": round(data["p95"] / 1000, 1),
+        "p99_ms": round(data["p99"] / 1000, 1),
+        "max_ms": round(data["max"] / 1000, 1),
+        "requests": data["requests"],
+        "rps": round(data["requests"] / seconds, 1) if seconds else 0.0,
+        "errors": data["status_errors"] + data["socket_errors"],
+    }
+
+
+def run_http(
+    options: argparse.Namespace,
+    env: dict[str, str],
+    scenarios: list[Scenario],
+    tokens: dict[str, str],
+    cookies: dict[str, str],
+    workdir: Path,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    server = start_server(options, env, workdir / "server.log")
+    sampler = RssSampler(server.pid)
+    sampler.start()
+    try:
+        for scenario in scenarios:
+            base = {
+                "scenario": scenario.name,
+                "title": scenario.title,
+                "kind": KIND.get(scenario.name, ""),
+                "queries": scenario.queries,
+                "note": scenario.note,
+                **{k: v for k, v in scenario.extra.items() if k != "status"},
+            }
+            if scenario.unavailable:
+                rows.append({**base, "status": "not available", "detail": scenario.unavailable})
+                log(f"{scenario.name}: not available ({scenario.unavailable[:80]})")
+                continue
+            if scenario.auth in tokens:
+                auth = {"Authorization": f"Bearer {tokens[scenario.auth]}"}
+            else:
+                auth = {"Cookie": cookies[scenario.auth]}
+            script = wrk_script(scenario, auth, workdir)
+            for concurrency in scenario.concurrency:
+                result = run_wrk(options, script, concurrency, sampler)
+                rows.append({**base, "concurrency": concurrency, **result})
+                log(
+                    f"{scenario.name} c={concurrency}: "
+                    + ", ".join(f"{k}={result.get(k)}" for k in ("p50_ms", "p99_ms", "rps"))
+                )
+    finally:
+        try:
+            sampler.stop()
+        finally:
+            stop_server(server)
+    memory = {
+        "peak_rss_total_mb": round(sampler.peak_total_kb / 1024, 1),
+        "peak_rss_process_mb": round(sampler.peak_process_kb / 1024, 1),
+        "server_processes": sampler.processes,
+        "workers": options.workers,
+        "threads_per_worker": 4,
+    }
+    return rows, memory
+
+
+# --- jobs ------------------------------------------------------------------------------------
+def time_lead_assignment(count: int) -> dict[str, Any]:
+    """Pool ``count`` leads and time ``leads.services.assignment_batch`` on them."""
+    try:
+        from kehu.leads import services as lead_services
+        from kehu.leads.models import AssignmentRule, Lead, LeadStatus
+    except ImportError as error:
+        return {"status": "not available", "detail": str(error)}
+    if not hasattr(lead_services, "assignment_batch"):
+        return {"status": "not available", "detail": "no leads.services.assignment_batch"}
+    from django.utils import timezone
+
+    from kehu.accounts.models import User
+    from kehu.customers.models import Region
+
+    admin = User.objects.filter(is_superuser=True).first() or User.objects.create_superuser(
+        "bench.admin", "bench@example.cn", None, role="admin"
+    )
+    if not AssignmentRule.objects.exists():
+        reps = list(
+            User.objects.filter(username__startswith="rep.shanghai").values_list("id", flat=True)
+        )
+        try:
+            lead_services.rule_create(
+                actor=admin,
+                data={"name": "bench round robin", "reps": reps},
+            )
+        except Exception as error:  # the rule schema belongs to the leads app; report it
+            return {"status": "not available", "detail": f"cannot create a rule: {error}"}
+    now = timezone.now()
+    cities = list(Region.objects.filter(level=2).values_list("code", flat=True)[:50])
+    rng = random.Random(7)
+    Lead.objects.filter(status=LeadStatus.POOL).delete()
+    Lead.objects.bulk_create(
+        [
+            Lead(
+                company_name=f"压测线索{index}有限公司",
+                contact_name="王先生",
+                mobile=f"+86139{rng.randint(10000000, 99999999)}",
+                region_id=rng.choice(cities),
+                priority="B",
+                source="website",
+                status=LeadStatus.POOL,
+                created_at=now,
+            )
+            for index in range(count)
+        ],
+        batch_size=2000,
+    )
+    started = time.perf_counter()
+    run = lead_services.assignment_batch(actor=admin)
+    seconds = time.perf_counter() - started
+    return {
+        "status": "ok",
+        "leads": count,
+        "assigned": run.assigned,
+        "seconds": round(seconds, 2),
+        "leads_per_s": round(count / seconds, 0),
+    }
+
+
+def time_demo(options: argparse.Namespace, env: dict[str, str], customers: int) -> dict[str, Any]:
+    """``kehu demo --customers N`` into a scratch database of the same engine."""
+    scratch = Path(tempfile.mkdtemp(prefix="kehu-bench-demo-"))
+    demo_env = {**os.environ, **env, "KEHU_DATA_DIR": str(scratch)}
+    if options.db == "postgresql":
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute('DROP DATABASE IF EXISTS "kehu_bench_demo" WITH (FORCE)')
+            conn.execute('CREATE DATABASE "kehu_bench_demo"')
+        demo_env["KEHU_DATABASE_URL"] = f"{PG_SERVER}/kehu_bench_demo"
+    migrate = subprocess.run(
+        [KEHU, "manage", "migrate", "--noinput", "-v", "0"], env=demo_env, check=False
+    )
+    if migrate.returncode:
+        return {"status": "failed", "detail": "migrate failed"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [KEHU, "demo", "--customers", str(customers)],
+        env=demo_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    shutil.rmtree(scratch, ignore_errors=True)
+    if done.returncode:
+        return {"status": "failed", "detail": done.stderr[-300:]}
+    rate = customers / seconds
+    return {
+        "status": "ok",
+        "customers": customers,
+        "seconds": round(seconds, 1),
+        "customers_per_s": round(rate, 0),
+        "extrapolated_L_seconds": round(1_000_000 / rate, 0),
+    }
+
+
+# --- entry point -----------------------------------------------------------------------------
+def run(options: argparse.Namespace) -> Path:
+    env = configure(options)
+    import django
+
+    django.setup()
+    log(f"size {options.size} on {options.db} ({env['KEHU_DATA_DIR']})")
+    started = datetime.now(UTC)
+    data = prepare_data(options, env)
+    tokens = data.pop("tokens")
+    scenarios = build_scenarios(options)
+    cookies = count_queries(scenarios, tokens)
+    from django.db import connection
+
+    connection.close()
+    workdir = Path(tempfile.mkdtemp(prefix=f"kehu-bench-{options.db}-{options.size}-"))
+    rows, memory = run_http(options, env, scenarios, tokens, cookies, workdir)
+    jobs: dict[str, Any] = {}
+    if options.leads:
+        log(f"lead assignment of {options.leads:,} leads")
+        try:
+            jobs["lead_assignment"] = time_lead_assignment(options.leads)
+        except Exception as error:  # a job that breaks is a result, not a crash of the run
+            jobs["lead_assignment"] = {"status": "failed", "detail": repr(error)[:300]}
+    if options.demo:
+        log(f"kehu demo --customers {options.demo:,}")
+        jobs["demo"] = time_demo(options, env, options.demo)
+    result = {
+        "date": started.isoformat(timespec="seconds"),
+        "size": options.size,
+        "db": options.db,
+        "duration_s": options.duration,
+        "machine": machine(),
+        "server": memory,
+        **data,
+        "scenarios": rows,
+        "jobs": jobs,
+        "workdir": str(workdir),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{options.db}-{options.size}-{started:%Y%m%dT%H%M%S}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    log(f"wrote {out}")
+    from bench.report import markdown
+
+    print(markdown([result]))
+    return out

@@ -1,0 +1,61 @@
+"""The benchmark scenarios and the targets they are judged against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    auth: str  # "sales" / "manager" token, "session" cookie of the sales rep
+    paths: list[str]
+    concurrency: tuple[int, ...] = (1,)
+    method: str = "GET"
+    body: str = ""  # Lua format string for POST bodies: %d thread, %d counter
+    note: str = ""
+    unavailable: str = ""
+    queries: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def verdict(kind: str, row: dict[str, Any]) -> tuple[str, str]:
+    """(target text, MET/MISSED/—) for one measured row."""
+    c = row.get("concurrency")
+    if row.get("status") != "ok":
+        return "", "—"
+    p50, p95, p99 = row["p50_ms"], row["p95_ms"], row["p99_ms"]
+    if kind in ("api_list", "api_detail"):
+        if c == 1:
+            ok = p50 <= 15 and p99 <= 60
+            return "p50 ≤ 15 ms, p99 ≤ 60 ms", "MET" if ok else "MISSED"
+        ok = row["rps"] >= 400 and row["errors"] == 0
+        return "≥ 400 req/s, no errors", "MET" if ok else "MISSED"
+    if kind == "search" and c == 1:
+        return "p95 ≤ 50 ms", "MET" if p95 <= 50 else "MISSED"
+    if kind == "html" and c == 1:
+        return "p95 ≤ 80 ms", "MET" if p95 <= 80 else "MISSED"
+    if kind == "report" and c == 1:
+        return "≤ 300 ms (p95)", "MET" if p95 <= 300 else "MISSED"
+    if c == 16 and kind in ("search", "html"):
+        return "(no target)", "—"
+    return "(no target)", "—"
+
+
+KIND = {
+    "api_list_sales": "api_list",
+    "api_list_manager": "api_list",
+    "api_list_manager_owner": "api_list",
+    "api_detail": "api_detail",
+    "api_search_name": "search",
+    "api_search_phone": "search",
+    "api_search_initials": "search",
+    "api_create": "write",
+    "html_list": "html",
+    "html_detail": "html",
+    "pipeline_board": "report",
+    "pipeline_forecast": "report",
+    "pipeline_funnel": "report",
+}
