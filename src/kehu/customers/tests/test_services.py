@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kehu.core.errors import Forbidden, InvalidInput, StaleVersion
 from kehu.core.testing.factories import Organisation
@@ -91,6 +91,7 @@ def test_create_rejects_bad_input_and_saves_nothing(
     assert not Customer.objects.exists()
 
 
+@translation.override("en")
 def test_credit_code_messages_name_the_problem(org: Organisation) -> None:
     with pytest.raises(InvalidInput) as raised:
         services.customer_create(

@@ -69,7 +69,7 @@ def test_create_with_contact_and_inline_errors(org: Organisation) -> None:
         "/customers/new/", {**base, "contact_name": "王伟", "contact_mobile": "12"}
     )
     assert response.status_code == 200
-    assert "not a valid phone number" in response.content.decode()
+    assert "不是有效的电话号码" in response.content.decode()
     assert not Customer.objects.exists()
     response = client.post(
         "/customers/new/",
@@ -118,7 +118,7 @@ def test_duplicate_warning_links_only_what_the_user_may_open(org: Organisation) 
     live = client.post(
         "/customers/check-duplicates/", {"name": "某某", "contact_mobile": "139 0000 1111"}
     ).content.decode()
-    assert "you cannot open it" in live
+    assert "您无权查看" in live
     assert str(org.south_rep) in live
     assert "广州精工机械" not in live
     forced = client.post(
