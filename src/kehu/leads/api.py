@@ -1,8 +1,6 @@
 """/api/v1/leads: capture, lists, actions (assign, confirm, invalidate, review, convert), rules,
 assignment dry-run, reports, and the public web-form submission."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal

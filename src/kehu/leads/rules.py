@@ -84,15 +84,31 @@ class RuleBook:
         self, lead: Lead, *, exclude: frozenset[int] = frozenset()
     ) -> tuple[CompiledRule, Candidate] | None:
         """The first matching rule with an eligible rep, and the rep its round-robin gives."""
-        industry = lead.industry_id
+        return self.pick_values(
+            region=lead.region_id,
+            industry=lead.industry_id,
+            source=lead.source,
+            priority=lead.priority,
+            exclude=exclude,
+        )
+
+    def pick_values(
+        self,
+        *,
+        region: str | None,
+        industry: str | None,
+        source: str,
+        priority: str,
+        exclude: frozenset[int] = frozenset(),
+    ) -> tuple[CompiledRule, Candidate] | None:
         section = self.sections.get(industry) if industry else None
         for rule in self.rules:
             if not rule.matches(
-                region=lead.region_id,
+                region=region,
                 industry=industry,
                 section=section,
-                source=lead.source,
-                priority=lead.priority,
+                source=source,
+                priority=priority,
             ):
                 continue
             candidate = rule.next_candidate(exclude)

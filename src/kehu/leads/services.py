@@ -15,13 +15,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config
@@ -540,19 +539,16 @@ def assignment_dry_run(*, leads: Sequence[Lead]) -> list[Proposal | None]:
     return proposals
 
 
-ASSIGN_FIELDS = [
-    "assignee", "department", "status", "assigned_at", "confirm_due_at", "confirmed_at",
-    "sla_breached_at", "version",
-]  # fmt: skip
-
-
 @transaction.atomic
 def assignment_batch(
     *, actor: User | None = None, scheduled_for: date | None = None
 ) -> AssignmentRun:
-    """Assign every pooled lead by the rules, in memory, saved with bulk updates.
+    """Assign every pooled lead by the rules, evaluated in memory, saved in bulk.
 
-    Leads no rule places stay in the pool (the fallback pool) for assignment by hand.
+    Per chunk of pooled leads: one read (only the columns the rules look at), one UPDATE per
+    chosen rep (the assignment values are the same for all of a rep's leads), one
+    INSERT … SELECT that copies the new versions into the history table, and one batched
+    insert of the business events. Leads no rule places stay in the pool (the fallback pool).
     """
     if actor is not None and not is_admin(actor):
         raise Forbidden(_("Only admins run the batch assignment."))
@@ -561,57 +557,49 @@ def assignment_batch(
     now = _now()
     due = now + timedelta(minutes=int(config.get(conf.CONFIRM_SLA_MINUTES.key)))
     departments = dict(User.objects.filter(is_active=True).values_list("id", "department_id"))
-    reason = _("batch assignment")
-    request_id = current_request_id()
+    reason = str(_("batch assignment"))
+    actor_id = actor.pk if actor is not None else None
     per_user: dict[int, int] = defaultdict(int)
     considered = 0
     last_id = 0
     while True:
         chunk = list(
-            Lead.objects.filter(status=LeadStatus.POOL, pk__gt=last_id).order_by("pk")[:BATCH_CHUNK]
+            Lead.objects.filter(status=LeadStatus.POOL, pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", "region_id", "industry_id", "source", "priority")[:BATCH_CHUNK]
         )
         if not chunk:
             break
-        last_id = chunk[-1].pk
+        last_id = chunk[-1][0]
         considered += len(chunk)
-        changed: list[Lead] = []
-        events: list[LeadEvent] = []
-        for lead in chunk:
-            picked = book.pick(lead)
+        by_user: dict[int, list[int]] = defaultdict(list)
+        events: list[tuple[int, str, int]] = []
+        for pk, region, industry, source, priority in chunk:
+            picked = book.pick_values(
+                region=region, industry=industry, source=source, priority=priority
+            )
             if picked is None:
                 continue
             rule, candidate = picked
-            lead.assignee_id = candidate.user_id
-            lead.department_id = departments.get(candidate.user_id)
-            lead.status = LeadStatus.ASSIGNED
-            lead.assigned_at = now
-            lead.confirm_due_at = due
-            lead.confirmed_at = None
-            lead.sla_breached_at = None
-            lead.version += 1
-            changed.append(lead)
-            per_user[candidate.user_id] += 1
-            events.append(
-                LeadEvent(
-                    lead=lead,
-                    kind=EventKind.ASSIGNED,
-                    actor=actor,
-                    at=now,
-                    data={"assignee": candidate.user_id, "previous": None, "rule": rule.name},
-                )
+            by_user[candidate.user_id].append(pk)
+            events.append((pk, rule.name, candidate.user_id))
+        for user_id, ids in by_user.items():
+            Lead.objects.filter(pk__in=ids, status=LeadStatus.POOL).update(
+                assignee_id=user_id,
+                department_id=departments.get(user_id),
+                status=LeadStatus.ASSIGNED,
+                assigned_at=now,
+                confirm_due_at=due,
+                confirmed_at=None,
+                sla_breached_at=None,
+                version=F("version") + 1,
+                updated_at=now,
             )
-        if changed:
-            bulk_update_with_history(
-                changed,
-                Lead,
-                ASSIGN_FIELDS,
-                batch_size=500,
-                default_user=actor,
-                default_change_reason=reason,
-                default_date=now,
-                custom_historical_attrs={"request_id": request_id},
-            )
-            LeadEvent.objects.bulk_create(events, batch_size=1000)
+            per_user[user_id] += len(ids)
+        assigned_ids = [pk for pk, _rule, _user in events]
+        if assigned_ids:
+            _copy_to_history(assigned_ids, when=now, user_id=actor_id, reason=reason)
+            _insert_events(events, actor_id=actor_id, when=now)
     book.save_cursors()
     run.considered = considered
     run.assigned = sum(per_user.values())
@@ -630,6 +618,61 @@ def assignment_batch(
             dedupe_key=f"lead-batch-{run.pk}-{user_id}",
         )
     return run
+
+
+def _copy_to_history(
+    ids: Sequence[int], *, when: datetime, user_id: int | None, reason: str
+) -> None:
+    """Record the current version of many leads in their history with one INSERT … SELECT."""
+    historical = Lead.history.model
+    quote = connection.ops.quote_name
+    tracked = [field.column for field in historical.tracked_fields]
+    extra_columns = ["history_date", "history_change_reason", "history_type", "history_user_id"]
+    extra_columns.append("request_id")
+    columns = ", ".join(quote(c) for c in [*tracked, *extra_columns])
+    selected = ", ".join(quote(c) for c in tracked)
+    date_param = historical._meta.get_field("history_date").get_db_prep_save(when, connection)
+    for start in range(0, len(ids), 900):
+        part = list(ids[start : start + 900])
+        marks = ", ".join(["%s"] * len(part))
+        sql = (
+            f"INSERT INTO {quote(historical._meta.db_table)} ({columns}) "
+            f"SELECT {selected}, %s, %s, %s, %s, %s FROM {quote(Lead._meta.db_table)} "
+            f"WHERE {quote('id')} IN ({marks})"
+        )
+        params = [date_param, reason, "~", user_id, current_request_id(), *part]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _insert_events(
+    events: Sequence[tuple[int, str, int]], *, actor_id: int | None, when: datetime
+) -> None:
+    """The ASSIGNED business events of a batch, written with one executemany."""
+    quote = connection.ops.quote_name
+    meta = LeadEvent._meta
+    data_field = meta.get_field("data")
+    at = meta.get_field("at").get_db_prep_save(when, connection)
+    columns = ["lead_id", "kind", "actor_id", "at", "note", "data"]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+    rows = [
+        (
+            pk,
+            EventKind.ASSIGNED.value,
+            actor_id,
+            at,
+            "",
+            data_field.get_db_prep_save(
+                {"assignee": user_id, "previous": None, "rule": rule}, connection
+            ),
+        )
+        for pk, rule, user_id in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def batch_time() -> time:
