@@ -1,0 +1,159 @@
+"""Demo opportunities in every stage, with stage histories spread over the past year.
+
+Rows go in with bulk_create in batches (history rows are not written for demo data), so a
+large demo stays fast; probabilities are recomputed from the generated history at the end.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from kehu.accounts.models import Role
+from kehu.customers.models import Customer, CustomerStatus
+from kehu.opportunities import services
+from kehu.opportunities.models import (
+    Currency,
+    LossReason,
+    Opportunity,
+    Stage,
+    StageChange,
+    StageKind,
+)
+
+BATCH = 2000
+SUBJECTS = ["CRM 系统", "MES 产线改造", "设备采购", "年度维保", "数据平台", "智能仓储", "ERP 升级"]
+NEEDS = [
+    "希望提升售后响应速度",
+    "预算约 50 万，年内上线",
+    "关注设备能耗和维护成本",
+    "需要与现有 ERP 对接",
+    "对数据安全和本地部署有要求",
+]
+COMPETITORS = ["", "竞品A", "竞品B", "竞品A、竞品C"]
+NEXT_STEPS = ["安排产品演示", "发送报价单", "约技术交流", "催合同审批", "回访使用情况"]
+
+
+def generate_opportunities(*, seed: int, share: float = 0.3, limit: int | None = None) -> int:
+    """Give about ``share`` of the customers one opportunity each (owner = customer owner)."""
+    rng = random.Random(seed)
+    stages = list(Stage.objects.filter(is_active=True))
+    open_stages = [stage for stage in stages if stage.kind == StageKind.OPEN]
+    won_stages = [stage for stage in stages if stage.kind == StageKind.WON]
+    lost = next((stage for stage in stages if stage.kind == StageKind.LOST), None)
+    reasons = list(LossReason.objects.filter(is_active=True))
+    if not open_stages or not won_stages or lost is None:
+        return 0
+    customers = (
+        Customer.objects.filter(owner__isnull=False, owner__role__in=[Role.SALES, Role.MANAGER])
+        .exclude(opportunities__isnull=False)
+        .values_list("pk", "owner_id", "department_id", "name")
+        .order_by("pk")
+    )
+    created = 0
+    batch: list[tuple[int, int, int | None, str]] = []
+    for row in customers.iterator(chunk_size=BATCH):
+        if rng.random() >= share:
+            continue
+        batch.append(row)
+        if limit is not None and created + len(batch) >= limit:
+            break
+        if len(batch) >= BATCH:
+            created += _insert(rng, batch, open_stages, won_stages, lost, reasons)
+            batch = []
+    if batch:
+        created += _insert(rng, batch, open_stages, won_stages, lost, reasons)
+    services.probabilities_recompute()
+    return created
+
+
+@transaction.atomic
+def _insert(
+    rng: random.Random,
+    rows: list[tuple[int, int, int | None, str]],
+    open_stages: list[Stage],
+    won_stages: list[Stage],
+    lost: Stage,
+    reasons: list[LossReason],
+) -> int:
+    now = timezone.now()
+    today = timezone.localdate()
+    deals: list[Opportunity] = []
+    paths: list[list[Stage]] = []
+    moments: list[list[datetime]] = []
+    won_customers: list[int] = []
+    for customer_id, owner_id, department_id, name in rows:
+        created_at = now - timedelta(days=rng.randint(1, 360), hours=rng.randint(0, 23))
+        furthest = rng.randint(0, len(open_stages) - 1)
+        path = open_stages[: furthest + 1]
+        outcome = rng.random()
+        age_days = (now - created_at).days
+        if age_days > 45 and outcome < 0.35 + 0.1 * furthest:
+            path = path + won_stages[: rng.randint(1, len(won_stages))]
+            won_customers.append(customer_id)
+        elif age_days > 45 and outcome < 0.8:
+            path = [*path, lost]
+        final = path[-1]
+        amount = Decimal(rng.randrange(20, 3000) * 1000)
+        last_at = created_at + (now - created_at) * rng.uniform(0.2, 1.0)
+        stage_dates = _stage_dates(rng, created_at, last_at, len(path))
+        closed_at = stage_dates[-1] if final.kind != StageKind.OPEN else None
+        deals.append(
+            Opportunity(
+                customer_id=customer_id,
+                owner_id=owner_id,
+                department_id=department_id,
+                created_by_id=owner_id,
+                name=f"{name[:12]}·{rng.choice(SUBJECTS)}",
+                amount=amount,
+                currency=Currency.CNY,
+                expected_close=timezone.localdate(closed_at)
+                if closed_at is not None
+                else today + timedelta(days=rng.randint(5, 150)),
+                stage=final,
+                stage_entered_at=stage_dates[-1],
+                competitors=rng.choice(COMPETITORS),
+                needs=rng.choice(NEEDS),
+                next_step=rng.choice(NEXT_STEPS) if final.kind == StageKind.OPEN else "",
+                loss_reason=rng.choice(reasons)
+                if final.kind == StageKind.LOST and reasons
+                else None,
+                closed_at=closed_at,
+                created_at=created_at,
+            )
+        )
+        paths.append(path)
+        moments.append(stage_dates)
+    Opportunity.objects.bulk_create(deals)
+    changes: list[StageChange] = []
+    for deal, path, dates in zip(deals, paths, moments, strict=True):
+        for index, stage in enumerate(path):
+            exited = dates[index + 1] if index + 1 < len(path) else None
+            changes.append(
+                StageChange(
+                    opportunity=deal,
+                    stage=stage,
+                    entered_at=dates[index],
+                    entered_by_id=deal.owner_id,
+                    exited_at=exited,
+                    exited_by_id=deal.owner_id if exited else None,
+                )
+            )
+    StageChange.objects.bulk_create(changes)
+    Customer.objects.filter(pk__in=won_customers).exclude(status=CustomerStatus.WON).update(
+        status=CustomerStatus.WON
+    )
+    return len(deals)
+
+
+def _stage_dates(rng: random.Random, start: datetime, end: datetime, count: int) -> list[datetime]:
+    """``count`` increasing moments from ``start`` to ``end`` (the last one is ``end``)."""
+    if count == 1:
+        return [start]
+    span = max((end - start).total_seconds(), float(count))
+    cuts = sorted(rng.uniform(0, span) for _n in range(count - 2))
+    return [start, *(start + timedelta(seconds=cut) for cut in cuts), end][:count]

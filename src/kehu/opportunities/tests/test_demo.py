@@ -1,0 +1,29 @@
+"""Demo opportunities: every stage occurs, histories are consistent, probabilities computed."""
+
+from __future__ import annotations
+
+import pytest
+
+from kehu.core.testing.factories import Organisation
+from kehu.opportunities.demo import generate_opportunities
+from kehu.opportunities.models import Opportunity, Stage, StageKind
+from kehu.opportunities.tests.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_opportunities(org: Organisation) -> None:
+    for owner in (org.rep, org.colleague, org.hangzhou_rep, org.south_rep) * 15:
+        make_customer(owner)
+    assert generate_opportunities(seed=7, share=1.0) == 60
+    assert generate_opportunities(seed=7, share=1.0) == 0  # customers with a deal are skipped
+    kinds = set(Opportunity.objects.values_list("stage__kind", flat=True))
+    assert kinds == {StageKind.OPEN, StageKind.WON, StageKind.LOST}
+    for deal in Opportunity.objects.prefetch_related("stage_changes"):
+        changes = sorted(deal.stage_changes.all(), key=lambda change: change.entered_at)
+        assert changes[-1].stage_id == deal.stage_id
+        assert changes[-1].exited_at is None
+        assert all(change.exited_at for change in changes[:-1])
+        assert deal.department_id == deal.owner.department_id
+        assert (deal.closed_at is None) == (deal.stage.kind == StageKind.OPEN)
+    assert Stage.objects.filter(probability_computed_at__isnull=False).count() == 7
