@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz
+from simple_history.utils import bulk_update_with_history
 from stdnum.cn import uscc
 from stdnum.exceptions import (
     InvalidChecksum,
@@ -576,7 +577,8 @@ def customer_create(
     contact_rows = [Contact(customer=customer, **c) for c in cleaned_contacts]
     _fix_primary(contact_rows)
     refresh_search(customer, contact_rows)
-    stamp(customer, actor=actor, reason=_("Created"))
+    _set_grade(customer)
+    stamp(customer, actor=actor, reason=_("Customer created"))
     try:
         with transaction.atomic():
             customer.save()
@@ -597,18 +599,18 @@ def customer_create(
         new_status=customer.status,
         changed_by=actor,
         changed_at=now,
-        reason=_("Created"),
+        reason=_("Customer created"),
     )
-    _apply_grade(customer)
     return customer
 
 
-def _apply_grade(customer: Customer) -> None:
-    value = grading.gather_inputs([customer])[customer.pk]
-    grade = grading.grade_for(value)
-    if grade != customer.grade:
-        customer.grade = grade
-        Customer.objects.filter(pk=customer.pk).update(grade=grade)
+def _set_grade(customer: Customer) -> None:
+    """Compute the grade before a save, so the history row carries it with the change."""
+    if customer.pk is None:
+        value = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
+    else:
+        value = grading.gather_inputs([customer])[customer.pk]
+    customer.grade = grading.grade_for(value)
 
 
 @transaction.atomic
@@ -637,6 +639,8 @@ def customer_update(
         if changed & {"name", "credit_code", "kind"}:
             _check_duplicates(actor=actor, customer=locked, force=force)
         refresh_search(locked)
+        if "annual_budget" in changed:
+            _set_grade(locked)
         bump_version(locked)
         stamp(locked, actor=actor, reason=reason)
         try:
@@ -646,8 +650,6 @@ def customer_update(
             raise _field_error(
                 "credit_code", _("Another customer already has this credit code.")
             ) from error
-        if "annual_budget" in changed:
-            _apply_grade(locked)
     if status is not None and status != locked.status:
         locked = customer_change_status(actor=actor, customer=locked, status=status, reason=reason)
     _copy_into(customer, locked)
@@ -816,27 +818,26 @@ def customer_set_grade(*, actor: User, customer: Customer, grade: str, reason: s
 
 
 def customer_recompute_grades(*, batch: int = 2000) -> int:
-    """Recompute every computed grade; rows whose grade is unchanged are not written."""
+    """Recompute every computed grade; only rows whose grade changes are written (with history)."""
     changed = 0
     last_id = 0
+    reason = str(_("Grade recomputed"))
     while True:
-        rows = list(
-            Customer.objects.filter(pk__gt=last_id)
-            .order_by("pk")
-            .only("pk", "annual_budget", "grade")[:batch]
-        )
+        rows = list(Customer.objects.filter(pk__gt=last_id).order_by("pk")[:batch])
         if not rows:
             return changed
         last_id = rows[-1].pk
         inputs = grading.gather_inputs(rows)
-        by_grade: dict[str, list[int]] = {}
+        dirty: list[Customer] = []
         for row in rows:
             grade = grading.grade_for(inputs[row.pk])
             if grade != row.grade:
-                by_grade.setdefault(grade, []).append(row.pk)
-        with transaction.atomic():
-            for grade, ids in by_grade.items():
-                changed += Customer.objects.filter(pk__in=ids).update(grade=grade)
+                row.grade = grade
+                dirty.append(row)
+        if dirty:
+            with transaction.atomic():
+                bulk_update_with_history(dirty, Customer, ["grade"], default_change_reason=reason)
+            changed += len(dirty)
 
 
 @transaction.atomic
@@ -959,10 +960,10 @@ def customer_merge(
     if moved_code:
         keep.credit_code = moved_code
     refresh_search(keep)
+    _set_grade(keep)
     bump_version(keep)
     stamp(keep, actor=actor, reason=note)
     keep.save()
-    _apply_grade(keep)
     _copy_into(survivor, keep)
     return survivor
 
