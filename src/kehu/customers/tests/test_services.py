@@ -9,6 +9,7 @@ import time_machine
 from django.http import Http404
 from django.utils import timezone, translation
 
+from kehu.core import config
 from kehu.core.errors import Forbidden, InvalidInput, StaleVersion
 from kehu.core.testing.factories import Organisation
 from kehu.customers import grading, services
@@ -369,3 +370,48 @@ def test_delete_is_admin_only(org: Organisation) -> None:
         services.customer_delete(actor=org.colleague, customer=customer)
     services.customer_delete(actor=org.admin, customer=customer)
     assert not Customer.objects.exists()
+
+
+def test_number_pattern_is_configurable(org: Organisation) -> None:
+    config.put("customers.number_pattern", "B2B-{year}-{seq:03}")
+    with time_machine.travel("2024-05-01 10:00 +08:00"):
+        first = make_customer(org.rep)
+        second = make_customer(org.rep, kind="individual")
+    assert first.number == "B2B-2024-001"
+    assert second.number == "B2B-2024-002"
+    config.put("customers.number_pattern", "{kind}-{year}-{seq:04}")
+    with time_machine.travel("2025-01-02 10:00 +08:00"):
+        third = make_customer(org.rep, kind="individual")
+    assert third.number == "B2C-2025-0001"
+
+
+def test_contact_change_refreshes_search_and_stale_filter(org: Organisation) -> None:
+    from kehu.customers import selectors
+
+    with time_machine.travel("2024-01-01 10:00 +08:00"):
+        customer = make_customer(org.rep, contacts=[{"name": "王伟"}])
+    with time_machine.travel("2024-03-01 10:00 +08:00"):
+        stale = selectors.customer_list(user=org.rep, filters=selectors.CustomerFilters(stale=True))
+        assert list(stale) == [customer]
+        services.contact_create(
+            actor=org.rep, customer=customer, data={"name": "赵敏", "email": "zhao@ex.cn"}
+        )
+        stale = selectors.customer_list(user=org.rep, filters=selectors.CustomerFilters(stale=True))
+        assert list(stale) == []
+        found = selectors.customer_list(
+            user=org.rep, filters=selectors.CustomerFilters(q="zhao@ex")
+        )
+        assert list(found) == [customer]
+
+
+def test_unverified_filter(org: Organisation) -> None:
+    from kehu.customers import selectors
+
+    customer = make_customer(org.rep)
+    services.customer_record_contact(customer=customer, when=timezone.now())
+    flt = selectors.CustomerFilters(unverified=True)
+    assert list(selectors.customer_list(user=org.rep, filters=flt)) == []
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        assert list(selectors.customer_list(user=org.rep, filters=flt)) == [customer]
+        services.customer_mark_verified(actor=org.rep, customer=customer, via="phone")
+        assert list(selectors.customer_list(user=org.rep, filters=flt)) == []
