@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.errors import Forbidden
@@ -30,6 +30,10 @@ class PoolOut(Schema):
     cooling_days: int
     is_active: bool
     version: int
+
+    @staticmethod
+    def resolve_department_ids(obj: Pool) -> list[int]:
+        return sorted(department.pk for department in obj.departments.all())
 
 
 class UsageOut(Schema):
@@ -182,12 +186,6 @@ class OffboardingOut(Schema):
     summary: dict[str, Any]
 
 
-def _pool_out(pool: Pool) -> dict[str, Any]:
-    data = PoolOut.from_orm(pool).dict(exclude={"department_ids"})
-    data["department_ids"] = sorted(d.pk for d in pool.departments.all())
-    return data
-
-
 def _taken(customer: Any) -> CustomerTakenOut:
     return CustomerTakenOut(
         id=customer.pk,
@@ -246,39 +244,38 @@ def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, str]:
 
 @router.get("/pools", response=list[PoolOut])
 @paginate
-def list_pools(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_pool_out(pool) for pool in selectors.pool_list(user=request.user)]
+def list_pools(request: HttpRequest) -> Any:
+    return selectors.pool_list(user=request.user)
 
 
 @router.post("/pools", response={201: PoolOut})
-def create_pool(request: HttpRequest, payload: PoolIn) -> tuple[int, dict[str, Any]]:
+def create_pool(request: HttpRequest, payload: PoolIn) -> Status:
     data = payload.dict(exclude={"department_ids"})
     pool = services.pool_create(
         actor=request.user,  # type: ignore[arg-type]
         data=data,
         departments=payload.department_ids,
     )
-    return 201, _pool_out(pool)
+    return Status(201, pool)
 
 
 @router.get("/pools/{pool_id}", response=PoolDetailOut)
-def get_pool(request: HttpRequest, pool_id: int) -> dict[str, Any]:
-    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+def get_pool(request: HttpRequest, pool_id: int) -> Any:
+    pool: Any = selectors.pool_get(user=request.user, pool_id=pool_id)
     usage = services.usage_for(user=request.user, pool=pool)
-    data = _pool_out(pool)
-    data["usage"] = UsageOut(
+    pool.usage = UsageOut(
         held=usage.held,
         held_limit=usage.held_limit,
         claimed_today=usage.claimed_today,
         daily_limit=usage.daily_limit,
         can_claim=usage.can_claim,
     )
-    data["may_assign"] = selectors.may_assign(user=request.user, pool=pool)
-    return data
+    pool.may_assign = selectors.may_assign(user=request.user, pool=pool)
+    return pool
 
 
 @router.patch("/pools/{pool_id}", response=PoolOut)
-def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> dict[str, Any]:
+def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> Pool:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
     changes = payload.dict(exclude_unset=True, exclude={"version", "department_ids"})
     departments = payload.department_ids if "department_ids" in payload.model_fields_set else None
@@ -289,7 +286,7 @@ def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> dict[
         departments=departments,
         version=payload.version,
     )
-    return _pool_out(updated)
+    return updated
 
 
 @router.get("/pools/{pool_id}/customers", response=list[PoolCustomerOut])
@@ -354,7 +351,7 @@ def assign(
 
 
 @router.post("/pools/{pool_id}/customers", response={201: EntryOut})
-def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> tuple[int, EntryOut]:
+def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> Status:
     """Admins put any customer into the pool."""
     entry = services.pool_put(
         actor=request.user,  # type: ignore[arg-type]
@@ -362,7 +359,7 @@ def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> tuple[i
         pool_id=pool_id,
         reason=payload.reason,
     )
-    return 201, _entry(entry)
+    return Status(201, _entry(entry))
 
 
 def _duplicates(request: HttpRequest, data: DuplicateIn) -> DuplicateAnswer:
@@ -417,14 +414,14 @@ def offboarding_preview(request: HttpRequest, payload: OffboardingIn) -> dict[st
 
 
 @router.post("/offboarding", response={201: OffboardingOut})
-def offboarding_apply(request: HttpRequest, payload: OffboardingIn) -> tuple[int, Offboarding]:
+def offboarding_apply(request: HttpRequest, payload: OffboardingIn) -> Status:
     """离职交接: transfer everything in one transaction and deactivate the user."""
     record = services.offboarding_apply(
         actor=request.user,  # type: ignore[arg-type]
         note=payload.note,
         **_plan_args(payload),
     )
-    return 201, record
+    return Status(201, record)
 
 
 @router.get("/offboarding", response=list[OffboardingOut])

@@ -7,6 +7,7 @@ from typing import Any
 
 from kehu.accounts.models import Department, User
 from kehu.customers.models import Contact, Customer
+from kehu.customers.normalize import company_key
 from kehu.pools.models import Pool, PoolEntry
 
 _seq = itertools.count(1)
@@ -21,9 +22,11 @@ def make_pool(*departments: Department, **limits: Any) -> Pool:
 def make_customer(owner: User | None = None, *, name: str = "", **fields: Any) -> Customer:
     n = next(_seq)
     department = fields.pop("department", owner.department if owner else None)
+    name = name or f"测试客户{n}号有限公司"
     return Customer.objects.create(
         number=f"T-{n:05}",
-        name=name or f"测试客户{n}号有限公司",
+        name=name,
+        name_key=company_key(name),
         owner=owner,
         department=department,
         **fields,

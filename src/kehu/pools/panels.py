@@ -1,0 +1,20 @@
+"""The dashboard panel: customers about to return to a pool."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from kehu.core.dashboard import Panel
+
+
+def pools_panel(request: HttpRequest) -> Panel | None:
+    from kehu.pools import selectors
+
+    user = request.user
+    if not user.is_authenticated or getattr(user, "role", "") not in ("sales", "manager"):
+        return None
+    return Panel(
+        template="pools/panel.html",
+        context={"warnings": selectors.my_warnings(user=user)},
+        order=40,
+    )

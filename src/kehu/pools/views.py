@@ -1,0 +1,220 @@
+"""UI of the pools app: thin views over the services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kehu.core.access import is_admin
+from kehu.core.errors import KehuError
+from kehu.customers.models import Customer
+from kehu.pools import selectors, services
+from kehu.pools.forms import OffboardingForm, PoolForm
+from kehu.pools.models import Pool
+
+PAGE_SIZE = 50
+
+
+def _error_text(error: KehuError) -> str:
+    details = [message for messages_ in error.errors.values() for message in messages_]
+    return details[0] if details else error.detail
+
+
+@login_required
+def pool_list(request: HttpRequest) -> HttpResponse:
+    pools = list(selectors.pool_list(user=request.user))
+    rows = [
+        {"pool": pool, "usage": services.usage_for(user=request.user, pool=pool)} for pool in pools
+    ]
+    context = {
+        "rows": rows,
+        "warnings": selectors.my_warnings(user=request.user)[:5],
+        "is_admin": is_admin(request.user),
+    }
+    return render(request, "pools/list.html", context)
+
+
+@login_required
+def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
+    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+    q = request.GET.get("q", "")[:100]
+    page = Paginator(
+        selectors.pool_customers(user=request.user, pool=pool, q=q), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    may_assign = selectors.may_assign(user=request.user, pool=pool)
+    context = {
+        "pool": pool,
+        "page": page,
+        "q": q,
+        "usage": services.usage_for(user=request.user, pool=pool),
+        "may_assign": may_assign,
+        "assignees": selectors.assignable_users(user=request.user, pool=pool) if may_assign else [],
+    }
+    return render(request, "pools/detail.html", context)
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse:
+    try:
+        customer = services.pool_claim(
+            actor=request.user,  # type: ignore[arg-type]
+            pool_id=pool_id,
+            customer_id=customer_id,
+        )
+    except KehuError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(request, _("You claimed %(customer)s.") % {"customer": customer.name})
+    return redirect("pools:detail", pool_id=pool_id)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse:
+    try:
+        customer = services.pool_assign(
+            actor=request.user,  # type: ignore[arg-type]
+            pool_id=pool_id,
+            customer_id=customer_id,
+            assignee=request.POST.get("assignee", ""),  # type: ignore[arg-type]
+            reason=request.POST.get("reason", ""),
+        )
+    except KehuError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(
+            request,
+            _("%(customer)s was assigned to %(user)s.")
+            % {"customer": customer.name, "user": customer.owner},
+        )
+    return redirect("pools:detail", pool_id=pool_id)
+
+
+@login_required
+def release(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = Customer.objects.editable_by(request.user).filter(pk=customer_id).first()
+    if customer is None:
+        raise Http404(_("customer"))
+    error = ""
+    if request.method == "POST":
+        try:
+            entry = services.pool_release(
+                actor=request.user,  # type: ignore[arg-type]
+                customer_id=customer.pk,
+                reason=request.POST.get("reason", ""),
+                pool_id=int(request.POST["pool"]) if request.POST.get("pool") else None,
+            )
+        except KehuError as failure:
+            error = _error_text(failure)
+        else:
+            messages.success(
+                request,
+                _("%(customer)s was released to pool %(pool)s.")
+                % {"customer": customer.name, "pool": entry.pool.name},
+            )
+            return redirect("pools:warnings")
+    context = {
+        "customer": customer,
+        "pools": list(selectors.pool_list(user=request.user).filter(is_active=True)),
+        "error": error,
+        "reason": request.POST.get("reason", ""),
+    }
+    return render(request, "pools/release.html", context, status=422 if error else 200)
+
+
+@login_required
+def warnings(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "pools/warnings.html", {"warnings": selectors.my_warnings(user=request.user)}
+    )
+
+
+@login_required
+def duplicate_check(request: HttpRequest) -> HttpResponse:
+    fields = ("name", "phone", "email", "credit_code")
+    values = {name: request.GET.get(name, "")[:200] for name in fields}
+    context: dict[str, Any] = {"values": values, "checked": False, "errors": {}, "matches": []}
+    if any(values.values()):
+        try:
+            context["matches"] = selectors.duplicate_check(user=request.user, **values)
+            context["checked"] = True
+        except KehuError as error:
+            context["errors"] = error.errors
+            context["general_error"] = "" if error.errors else error.detail
+    status = 422 if context["errors"] else 200
+    return render(request, "pools/duplicate_check.html", context, status=status)
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if not is_admin(request.user):
+        raise Http404
+
+
+@login_required
+def pool_edit(request: HttpRequest, pool_id: int | None = None) -> HttpResponse:
+    _require_admin(request)
+    pool = Pool.objects.filter(pk=pool_id).first() if pool_id else None
+    if pool_id and pool is None:
+        raise Http404
+    form = PoolForm(request.POST or None, instance=pool)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in services.POOL_FIELDS}
+        departments = list(form.cleaned_data["departments"])
+        try:
+            if pool is None:
+                saved = services.pool_create(actor=request.user, data=data, departments=departments)  # type: ignore[arg-type]
+            else:
+                saved = services.pool_update(
+                    actor=request.user,  # type: ignore[arg-type]
+                    pool=pool,
+                    changes=data,
+                    departments=departments,
+                    version=int(request.POST.get("version") or pool.version),
+                )
+        except KehuError as error:
+            form.add_error(None, _error_text(error))
+        else:
+            messages.success(request, _("Pool %(pool)s saved.") % {"pool": saved.name})
+            return redirect("pools:list")
+    status = 422 if form.errors else 200
+    return render(request, "pools/pool_form.html", {"form": form, "pool": pool}, status=status)
+
+
+@login_required
+def offboarding(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = OffboardingForm(request.POST or None)
+    plan = None
+    if request.method == "POST" and form.is_valid():
+        action = request.POST.get("action", "preview")
+        try:
+            if action == "apply":
+                record = services.offboarding_apply(
+                    actor=request.user,  # type: ignore[arg-type]
+                    note=form.cleaned_data.get("note", ""),
+                    **form.service_args(),
+                )
+                messages.success(
+                    request,
+                    _("The records of %(user)s were handed over and the account deactivated.")
+                    % {"user": record.user},
+                )
+                return redirect("pools:offboarding")
+            plan = services.offboarding_plan(actor=request.user, **form.service_args())  # type: ignore[arg-type]
+        except KehuError as error:
+            form.add_error(None, _error_text(error))
+    context = {
+        "form": form,
+        "plan": plan,
+        "counts": plan.counts() if plan else [],
+        "records": selectors.offboarding_list(user=request.user)[:20],
+    }
+    return render(request, "pools/offboarding.html", context, status=422 if form.errors else 200)
