@@ -447,3 +447,25 @@ def review_lead(request: HttpRequest, lead_id: int, payload: ReviewIn) -> dict[s
         assignee=assignee,
     )
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
+
+
+@router.post(
+    "/{lead_id}/convert",
+    response=LeadOut,
+    summary="Convert into a customer (+ contact, optional opportunity)",
+    description=(
+        "Runs the customer duplicate check first: on a match it answers 409 with `matches`; "
+        "send `customer_id` to link to one of them, or `force` to create a new customer anyway."
+    ),
+)
+def convert_lead(request: HttpRequest, lead_id: int, payload: ConvertIn) -> dict[str, Any]:
+    lead = _lead_for_write(request, lead_id)
+    services.lead_convert(
+        actor=_user(request),
+        lead=lead,
+        customer_id=payload.customer_id,
+        force=payload.force,
+        create_opportunity=payload.create_opportunity,
+        opportunity_name=payload.opportunity_name,
+    )
+    return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)

@@ -1098,15 +1098,18 @@ def lead_convert(
 
 
 def _create_opportunity(actor: User, customer: Any, lead: Lead, name: str) -> int:
+    """An opportunity in the first stage (初步接触) carrying the lead's need and value."""
     from kehu.opportunities.services import opportunity_create
 
-    opportunity = opportunity_create(
-        actor=actor,
-        customer=customer,
-        data={
-            "name": (name or str(lead))[:200],
-            "amount": lead.estimated_value,
-            "description": lead.need,
-        },
-    )
+    data: dict[str, Any] = {
+        "name": (name.strip() or str(lead))[:200],
+        "stage": "initial_contact",
+        "needs": lead.need,
+        "source": lead.source,
+    }
+    if lead.estimated_value is not None:
+        data["amount"] = lead.estimated_value
+    if lead.assignee is not None and lead.assignee.pk != actor.pk:
+        data["owner"] = lead.assignee
+    opportunity = opportunity_create(actor=actor, customer=customer, data=data)
     return int(opportunity.pk)
