@@ -41,13 +41,19 @@ class PoolForm(forms.ModelForm):
 class UserChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: User) -> str:
         label = f"{obj} ({obj.username})"
-        return label if obj.is_active else f"{label} — {_('deactivated')}"
+        if obj.is_active:
+            return label
+        marker = _("deactivated")
+        return f"{label} — {marker}"
 
 
 class UsersChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: User) -> str:
         label = f"{obj} ({obj.username})"
-        return label if obj.is_active else f"{label} — {_('deactivated')}"
+        if obj.is_active:
+            return label
+        marker = _("deactivated")
+        return f"{label} — {marker}"
 
 
 class OffboardingForm(forms.Form):
