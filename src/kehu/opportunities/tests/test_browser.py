@@ -4,6 +4,7 @@ and the sales supervisor is notified by the default workflow rule."""
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,21 @@ from django.utils import timezone
 from kehu.accounts import services as accounts
 from kehu.accounts.models import Role
 from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.customers.models import CustomerShare
 from kehu.notifications.models import Notification
 from kehu.opportunities import services
 from kehu.opportunities.models import Opportunity
 from kehu.opportunities.tests.factories import make_customer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _stages(transactional_db: None) -> None:
+    """Transactional tests flush the tables: put the seeded stages and rules back."""
+    from django.apps import apps
+
+    import_module("kehu.opportunities.migrations.0002_seed_stages").seed(apps, None)
 
 
 def drag(page: Any, source: str, target: str) -> None:
@@ -97,3 +107,38 @@ def test_drag_to_proposal_shows_requirements_then_moves_and_notifies(
     note = Notification.objects.get(recipient=supervisor, kind="opportunity_stage")
     assert "华瑞 CRM 项目" in note.title
     assert note.url.endswith(f"/pipeline/{deal.pk}/")
+
+
+def test_stale_drag_reloads_the_card_and_a_read_only_deal_is_refused(page: Any) -> None:
+    east = accounts.department_create(name="华东区")
+    shanghai = accounts.department_create(name="上海组", parent=east)
+    rep = user_with_password(Role.SALES, department=shanghai, username="xiaoli")
+    colleague = user_with_password(Role.SALES, department=shanghai, username="xiaozhang")
+    mine = services.opportunity_create(
+        actor=rep, customer=make_customer(rep), data={"name": "我的项目"}
+    )
+    theirs = services.opportunity_create(
+        actor=colleague, customer=make_customer(colleague), data={"name": "同事的项目"}
+    )
+    CustomerShare.objects.create(customer=theirs.customer, user=rep, can_edit=False)
+
+    sign_in(page, "xiaoli")
+    page.goto(f"{page.base_url}/pipeline/")
+    page.wait_for_selector("#board[data-ready=true]")
+    assert page.locator(f"#card-{theirs.pk}").inner_text().count("***") == 1  # amount masked
+
+    # Someone renames the deal after the board was loaded: the drag carries a stale version.
+    services.opportunity_update(actor=rep, opportunity=mine, data={"name": "我的项目（已改名）"})
+    drag(page, f"#card-{mine.pk}", '.kanban-cards[data-stage="needs_analysis"]')
+    alert = page.locator("#board-alert")
+    alert.wait_for(state="visible")
+    page.wait_for_selector(f"#card-{mine.pk}:has-text('已改名')")
+    assert page.locator(f'.kanban-cards[data-stage="initial_contact"] #card-{mine.pk}').count()
+    assert Opportunity.objects.get(pk=mine.pk).stage.code == "initial_contact"
+
+    page.goto(f"{page.base_url}/pipeline/")
+    page.wait_for_selector("#board[data-ready=true]")
+    drag(page, f"#card-{theirs.pk}", '.kanban-cards[data-stage="needs_analysis"]')
+    alert.wait_for(state="visible")
+    page.wait_for_selector(f'.kanban-cards[data-stage="initial_contact"] #card-{theirs.pk}')
+    assert Opportunity.objects.get(pk=theirs.pk).stage.code == "initial_contact"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -227,3 +228,35 @@ def test_dashboard_panel(org: Organisation) -> None:
     ready_for_proposal(org.rep)
     response = signed_in(org.rep).get(reverse("core:dashboard"))
     assert 'id="pipeline-panel"' in response.content.decode()
+
+
+def test_review_forecast_and_funnel_query_counts_are_fixed(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    client = signed_in(org.east_manager)
+    urls = [
+        reverse("opportunities:review"),
+        reverse("opportunities:forecast"),
+        reverse("opportunities:funnel"),
+    ]
+    for url in urls:
+        client.get(url)
+
+    def add_deals() -> None:
+        for owner in (org.rep, org.colleague, org.hangzhou_rep) * 2:
+            deal = ready_for_proposal(owner)
+            Opportunity.objects.filter(pk=deal.pk).update(
+                stage_entered_at=deal.stage_entered_at - timedelta(days=30)
+            )
+
+    add_deals()
+    counts = {}
+    for url in urls:
+        with django_assert_max_num_queries(12) as captured:
+            assert client.get(url).status_code == 200
+        counts[url] = len(captured)
+    add_deals()
+    for url in urls:
+        with django_assert_max_num_queries(counts[url]):
+            client.get(url)
+    assert len(client.get(urls[0]).context["rows"]) == 12
