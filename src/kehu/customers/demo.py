@@ -73,6 +73,10 @@ def _weighted_owner(rng: random.Random, owners: list[Any]) -> Any:
     return owners[min(int(rng.paretovariate(1.2)) - 1, len(owners) - 1)]
 
 
+def _pinyin(text: str) -> str:
+    return "".join(pinyin_keys(char)[0] for char in text)
+
+
 def _demo_contacts(rng: random.Random, customer: Customer) -> list[Contact]:
     contacts: list[Contact] = []
     for position in range(rng.choice([1, 2, 2, 3])):
@@ -83,7 +87,7 @@ def _demo_contacts(rng: random.Random, customer: Customer) -> list[Contact]:
                 name=person,
                 title=rng.choice(TITLES),
                 mobile=mobile,
-                email=f"{pinyin_keys(person)[0]}{rng.randint(1, 99)}@example.cn",
+                email=f"{_pinyin(person)}{rng.randint(1, 99)}@example.cn",
                 is_primary=position == 0,
                 is_decision_maker=position == 0 and rng.random() < 0.6,
                 created_at=customer.created_at,
@@ -132,6 +136,7 @@ def _insert_batch(
     rules = config.get("customers.grade_rules")
     rows: list[Customer] = []
     people: dict[int, list[Contact]] = {}
+    name_pinyin: dict[int, tuple[str, str]] = {}
     by_prefix: dict[str, list[Customer]] = defaultdict(list)
     formats: dict[str, str] = {}
     for _index in range(size):
@@ -140,8 +145,15 @@ def _insert_batch(
         city = rng.choice(cities)
         city_name = city.parent.name if city.parent else city.name
         city_short = city_name.rstrip("市省") or city_name
-        brand = rng.choice(BRAND_WORDS) + rng.choice(BRAND_WORDS)
-        name = f"{city_short}{brand}{rng.choice(TRADES[section])}{rng.choice(SUFFIXES)}"
+        parts = [
+            city_short,
+            rng.choice(BRAND_WORDS),
+            rng.choice(BRAND_WORDS),
+            rng.choice(TRADES[section]),
+            rng.choice(SUFFIXES),
+        ]
+        name = "".join(parts)
+        keys = [pinyin_keys(part) for part in parts]  # a few hundred distinct parts, cached
         owner = _weighted_owner(rng, owners)
         created_at = now - timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 1440))
         status = rng.choices(list(CustomerStatus), weights=[45, 30, 20, 5])[0]
@@ -174,6 +186,7 @@ def _insert_batch(
             name_key=company_key(name),
         )
         people[id(customer)] = _demo_contacts(rng, customer)
+        name_pinyin[id(customer)] = ("".join(k[0] for k in keys), "".join(k[1] for k in keys))
         prefix, seq_format = numbering.prefix_for(
             pattern, industry=industry, region=city, kind=customer.kind, on=today
         )
@@ -188,7 +201,10 @@ def _insert_batch(
             for contact in people[id(customer)]:
                 extra.extend([contact.name, digits(contact.mobile), contact.email])
             customer.search_text = search_text(
-                name=customer.name, number=customer.number, extra=extra
+                name=customer.name,
+                number=customer.number,
+                extra=extra,
+                pinyin=name_pinyin[id(customer)],
             )
     Customer.objects.bulk_create(rows, batch_size=1000)
     contacts: list[Contact] = []

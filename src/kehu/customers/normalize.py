@@ -63,9 +63,19 @@ def digits(text: str) -> str:
     return _NOT_DIGIT.sub("", text or "")
 
 
-def search_text(*, name: str, number: str, extra: Iterable[str] = ()) -> str:
-    """One lower-case text per customer that every kind of search matches against."""
-    full, initials = pinyin_keys(fold(name))
+def search_text(
+    *,
+    name: str,
+    number: str,
+    extra: Iterable[str] = (),
+    pinyin: tuple[str, str] | None = None,
+) -> str:
+    """One lower-case text per customer that every kind of search matches against.
+
+    ``pinyin`` may carry the name's (full, initials) when the caller already knows them
+    (the demo generator assembles names from parts whose pinyin it computed once).
+    """
+    full, initials = pinyin if pinyin is not None else pinyin_keys(fold(name))
     parts = [fold(name), number.lower(), full, initials]
     parts.extend(fold(value) for value in extra if value)
     return " ".join(part for part in parts if part)
