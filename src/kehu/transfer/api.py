@@ -9,7 +9,7 @@ from typing import Any, Literal
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import ValidationError
@@ -140,7 +140,7 @@ def create_import(
     mapping: str = Form(""),
     on_duplicate: str = Form("skip"),
     dry_run: bool = Form(True),
-) -> tuple[int, ImportJob]:
+) -> Status:
     """Upload an XLSX or CSV; a dry run starts at once (``dry_run=false`` imports directly).
 
     Poll ``GET /imports/{id}`` for progress and the counts."""
@@ -157,7 +157,7 @@ def create_import(
     )
     job = services.import_job_start(actor=request.user, job=job, dry_run=dry_run)
     job.refresh_from_db()
-    return 201, job
+    return Status(201, job)
 
 
 @router.get("/imports/fields/{kind}", response=list[FieldOut], summary="Importable fields")
@@ -193,11 +193,11 @@ def list_mappings(request: HttpRequest, kind: str = "") -> Any:
 
 
 @router.post("/imports/mappings", response={201: MappingOut}, summary="Save a column mapping")
-def save_mapping(request: HttpRequest, payload: MappingIn) -> tuple[int, Any]:
+def save_mapping(request: HttpRequest, payload: MappingIn) -> Status:
     saved = services.mapping_save(
         actor=request.user, name=payload.name, kind=payload.kind, columns=payload.columns
     )
-    return 201, saved
+    return Status(201, saved)
 
 
 @router.get("/imports/{job_id}", response=ImportOut, summary="An import's progress and outcome")

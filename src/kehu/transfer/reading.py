@@ -195,7 +195,7 @@ def _open_workbook(path: Path) -> Any:
     handle = path.open("rb")
     try:
         # data_only=False: formulas come back as their text, so nothing is ever evaluated.
-        workbook = load_workbook(handle, read_only=True, data_only=False, keep_links=False)
+        workbook: Any = load_workbook(handle, read_only=True, data_only=False, keep_links=False)
         workbook._kehu_handle = handle
         return workbook
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:

@@ -151,22 +151,25 @@ def import_job_configure(
     return locked
 
 
-@transaction.atomic
 def import_job_start(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
-    """Queue a dry run or the import itself (a Huey job); progress is kept on the job."""
-    locked = _locked(job)
-    if locked.is_running:
-        raise Conflict(_("This import is already running."))
-    if locked.status == JobStatus.DONE:
-        raise Conflict(_("This import is finished."))
-    locked.dry_run = dry_run
-    locked.cancel_requested = False
-    locked.status = JobStatus.CHECKING if dry_run else JobStatus.IMPORTING
-    locked.processed_rows = 0
-    locked.save()
+    """Queue a dry run or the import itself (a Huey job); progress is kept on the job.
+
+    The job is marked running in its own transaction first, so two starts cannot both pass
+    and the worker always finds the job's new state."""
+    with transaction.atomic():
+        locked = _locked(job)
+        if locked.is_running:
+            raise Conflict(_("This import is already running."))
+        if locked.status == JobStatus.DONE:
+            raise Conflict(_("This import is finished."))
+        locked.dry_run = dry_run
+        locked.cancel_requested = False
+        locked.status = JobStatus.CHECKING if dry_run else JobStatus.IMPORTING
+        locked.processed_rows = 0
+        locked.save()
     from kehu.transfer.tasks import run_import
 
-    transaction.on_commit(lambda: run_import(locked.pk))
+    run_import(locked.pk)
     return locked
 
 

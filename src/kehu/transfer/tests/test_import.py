@@ -90,7 +90,9 @@ def test_sales_may_not_import_by_default(org: Any, tmp_path: Path) -> None:
 
 def test_manager_cannot_give_customers_to_another_department(org: Any, tmp_path: Path) -> None:
     headers = [*HEADERS, "负责人"]
-    rows = [[*row, owner] for row, owner in zip(customer_rows(2), ["rep", "south_rep"])]
+    rows = [
+        [*row, owner] for row, owner in zip(customer_rows(2), ["rep", "south_rep"], strict=True)
+    ]
     job = _run(_job(org.east_manager, write_csv(tmp_path / "a.csv", rows, headers=headers)))
     assert job.counts["created"] == 1
     assert job.counts["invalid"] == 1
