@@ -290,7 +290,7 @@ def lead_capture(
     channel = "web_form" if form is not None else ("user" if actor is not None else "import")
     _event(lead, EventKind.CAPTURED, actor=actor, data={"channel": channel})
     if actor is not None and actor.role == Role.SALES and form is None:
-        _assign(lead, assignee=actor, actor=actor, note=_("entered by the rep"))
+        _assign(lead, assignee=actor, actor=actor, how="self")
     elif config.get(conf.ASSIGN_ON_CAPTURE.key):
         book = rules.load_rulebook(lock=True)
         picked = book.pick(lead)
@@ -303,7 +303,9 @@ def lead_capture(
     return lead
 
 
-def _assign(lead: Lead, *, assignee: User, actor: Any, rule: str = "", note: str = "") -> None:
+def _assign(
+    lead: Lead, *, assignee: User, actor: Any, rule: str = "", note: str = "", how: str = "rule"
+) -> None:
     now = _now()
     previous = lead.assignee_id
     lead.assignee = assignee
@@ -317,7 +319,7 @@ def _assign(lead: Lead, *, assignee: User, actor: Any, rule: str = "", note: str
     stamp(
         lead,
         actor=actor,
-        reason=_("assigned by rule %(rule)s") % {"rule": rule} if rule else note or _("assigned"),
+        reason=_("assigned by rule %(rule)s") % {"rule": rule} if rule else _("assigned"),
     )
     lead.save()
     _event(
@@ -325,7 +327,13 @@ def _assign(lead: Lead, *, assignee: User, actor: Any, rule: str = "", note: str
         EventKind.ASSIGNED,
         actor=actor,
         note=note,
-        data={"assignee": assignee.pk, "previous": previous, "rule": rule},
+        data={
+            "assignee": assignee.pk,
+            "previous": previous,
+            "rule": rule,
+            "how": how,
+            "assignee_name": str(assignee),
+        },
     )
     _notify(
         recipients=[assignee],
@@ -401,7 +409,7 @@ def lead_assign(*, actor: User, lead: Lead, assignee: User, note: str = "") -> L
     if not lead.is_open:
         raise Conflict(_("This lead is no longer open."), code="lead_closed")
     _check_assignee(actor, assignee)
-    _assign(lead, assignee=assignee, actor=actor, note=note or _("assigned by hand"))
+    _assign(lead, assignee=assignee, actor=actor, note=note, how="manual")
     return lead
 
 
@@ -503,7 +511,7 @@ def lead_review(
     _event(lead, EventKind.REVIEW_REASSIGNED, actor=actor, note=note, data={"previous": previous})
     if assignee is not None:
         _check_assignee(actor, assignee)
-        _assign(lead, assignee=assignee, actor=actor, note=_("reassigned after review"))
+        _assign(lead, assignee=assignee, actor=actor, how="review")
     else:
         book = rules.load_rulebook(lock=True)
         picked = book.pick(lead, exclude=frozenset({previous}) if previous else frozenset())

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from kehu.core import config
 from kehu.core.errors import Forbidden, InvalidInput
@@ -127,7 +128,9 @@ def test_scheduled_batch_runs_once_after_nine(
     assert owners == [org.rep.pk, org.colleague.pk, org.rep.pk, org.colleague.pk]
     lead = Lead.objects.filter(region_id=PUDONG).first()
     assert lead is not None
-    assert lead.history.first().history_change_reason == "batch assignment"
+    latest = lead.history.first()
+    assert latest.history_change_reason == gettext("batch assignment")
+    assert latest.history_user is None  # the scheduled job
     assert lead.events.filter(kind=EventKind.ASSIGNED).count() == 1
     assert Notification.objects.filter(recipient=org.rep, kind="lead_assigned").count() == 1
     assert Lead.objects.get(region_id=SHENZHEN).status == LeadStatus.POOL
