@@ -170,3 +170,13 @@ class WorkflowRuleForm(forms.ModelForm):
         fields["stage"].queryset = Stage.objects.filter(is_active=True).order_by("order")
         fields["notify_user"].queryset = User.objects.filter(is_active=True)
         _control(self)
+
+
+class LossReasonForm(forms.ModelForm):
+    class Meta:
+        model = LossReason
+        fields = ["name_zh", "name_en", "order", "is_active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _control(self)

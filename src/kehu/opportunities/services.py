@@ -503,6 +503,16 @@ def stage_save(*, actor: User, stage: Stage) -> Stage:
 
 
 @transaction.atomic
+def loss_reason_save(*, actor: User, reason: LossReason) -> LossReason:
+    _require_admin(actor)
+    reason.name_zh = reason.name_zh.strip()
+    reason.name_en = reason.name_en.strip()
+    validate(reason)
+    reason.save()
+    return reason
+
+
+@transaction.atomic
 def workflow_rule_save(*, actor: User, rule: WorkflowRule) -> WorkflowRule:
     _require_admin(actor)
     if rule.notify == NotifyTarget.ROLE and rule.notify_role not in Role.values:

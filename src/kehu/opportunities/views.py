@@ -29,12 +29,20 @@ from kehu.opportunities import selectors, services
 from kehu.opportunities.forms import (
     AttachmentForm,
     LoseForm,
+    LossReasonForm,
     OpportunityForm,
     StageForm,
     WorkflowRuleForm,
     owner_choices,
 )
-from kehu.opportunities.models import Attachment, Opportunity, Stage, StageKind, WorkflowRule
+from kehu.opportunities.models import (
+    Attachment,
+    LossReason,
+    Opportunity,
+    Stage,
+    StageKind,
+    WorkflowRule,
+)
 
 PAGE_SIZE = 50
 
@@ -408,6 +416,7 @@ def settings_home(request: HttpRequest) -> HttpResponse:
     context = {
         "stages": selectors.stage_list(include_inactive=True),
         "rules": list(WorkflowRule.objects.select_related("stage", "notify_user")),
+        "loss_reasons": list(LossReason.objects.all()),
     }
     return render(request, "opportunities/settings.html", context)
 
@@ -449,4 +458,24 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
         request,
         "opportunities/settings_form.html",
         {"form": form, "title": rule.name if rule.pk else _("New workflow rule")},
+    )
+
+
+@login_required
+def loss_reason_edit(request: HttpRequest, reason_id: int | None = None) -> HttpResponse:
+    _admin_only(request)
+    reason = get_object_or_404(LossReason, pk=reason_id) if reason_id else LossReason()
+    form = LossReasonForm(request.POST or None, instance=reason)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.loss_reason_save(actor=request.user, reason=form.save(commit=False))  # type: ignore[arg-type]
+        except KehuError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, _("Loss reason saved."))
+            return redirect("opportunities:settings")
+    return render(
+        request,
+        "opportunities/settings_form.html",
+        {"form": form, "title": reason.label if reason.pk else _("New loss reason")},
     )

@@ -142,3 +142,29 @@ def test_stale_drag_reloads_the_card_and_a_read_only_deal_is_refused(page: Any) 
     alert.wait_for(state="visible")
     page.wait_for_selector(f'.kanban-cards[data-stage="initial_contact"] #card-{theirs.pk}')
     assert Opportunity.objects.get(pk=theirs.pk).stage.code == "initial_contact"
+
+
+def test_forecast_and_funnel_charts_render(page: Any) -> None:
+    east = accounts.department_create(name="华东区")
+    rep = user_with_password(Role.SALES, department=east, username="xiaoli")
+    user_with_password(Role.MANAGER, department=east, username="wangjingli")
+    for amount in (120000, 80000):
+        services.opportunity_create(
+            actor=rep,
+            customer=make_customer(rep),
+            data={
+                "name": f"项目{amount}",
+                "amount": amount,
+                "expected_close": timezone.localdate() + timedelta(days=15),
+            },
+        )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, "wangjingli")
+    page.goto(f"{page.base_url}/pipeline/forecast/")
+    page.wait_for_selector("#forecast-chart[data-rendered=true] canvas")
+    assert "200000" in page.locator("#forecast-table tfoot").inner_text().replace(",", "")
+    page.goto(f"{page.base_url}/pipeline/funnel/")
+    page.wait_for_selector("#funnel-chart[data-rendered=true] canvas")
+    assert "初步接触" in page.locator("#funnel-table").inner_text()
+    assert errors == []

@@ -260,3 +260,14 @@ def test_review_forecast_and_funnel_query_counts_are_fixed(
         with django_assert_max_num_queries(counts[url]):
             client.get(url)
     assert len(client.get(urls[0]).context["rows"]) == 12
+
+
+def test_admin_maintains_loss_reasons(org: Organisation) -> None:
+    client = signed_in(org.admin)
+    response = client.post(
+        reverse("opportunities:loss_reason_create"),
+        {"name_zh": "交付周期太长", "name_en": "Delivery too slow", "order": 5, "is_active": "on"},
+    )
+    assert response.status_code == 302
+    assert LossReason.objects.filter(name_zh="交付周期太长").exists()
+    assert signed_in(org.rep).get(reverse("opportunities:loss_reason_create")).status_code == 403

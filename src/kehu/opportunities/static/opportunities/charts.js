@@ -47,6 +47,7 @@
       series: [{
         type: "funnel",
         sort: "none",
+        minSize: "8%",
         left: "10%",
         width: "80%",
         label: { show: true, position: "inside", formatter: "{b}: {c}" },
