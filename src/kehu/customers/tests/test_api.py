@@ -269,3 +269,14 @@ def test_contacts_api(org: Organisation) -> None:
     assert Contact.objects.filter(pk=contact_id).exists()
     history = client.get(f"{BASE}/{customer.pk}/history").json()
     assert any("赵敏" in entry["object_label"] for entry in history)
+
+
+def test_openapi_documents_the_customer_endpoints(org: Organisation) -> None:
+    response = api_client(org.rep).get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert "/api/v1/customers" in paths
+    assert "/api/v1/customers/{customer_id}/merge" in paths
+    assert "/api/v1/contacts/{contact_id}/deactivate" in paths
+    parameters = {p["name"] for p in paths["/api/v1/customers"]["get"]["parameters"]}
+    assert {"q", "status", "tags", "stale", "limit", "offset"} <= parameters
