@@ -82,7 +82,7 @@ def board(request: HttpRequest) -> HttpResponse:
         **_filter_context(request, filters),
         "columns": selectors.opportunity_board(user=request.user, filters=filters),
         "filter_errors": errors,
-        "loss_reasons": selectors.loss_reasons(),
+        "won_days": selectors.WON_ON_BOARD_DAYS,
     }
     if request.headers.get("HX-Request"):
         return render(request, "opportunities/_board.html", context)

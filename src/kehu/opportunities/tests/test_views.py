@@ -271,3 +271,16 @@ def test_admin_maintains_loss_reasons(org: Organisation) -> None:
     assert response.status_code == 302
     assert LossReason.objects.filter(name_zh="交付周期太长").exists()
     assert signed_in(org.rep).get(reverse("opportunities:loss_reason_create")).status_code == 403
+
+
+def test_dashboard_panel_shows_the_team_pipeline_to_managers(org: Organisation) -> None:
+    ready_for_proposal(org.rep)
+    ready_for_proposal(org.hangzhou_rep)
+    ready_for_proposal(org.south_rep)
+    response = signed_in(org.east_manager).get(reverse("core:dashboard"))
+    panel = next(
+        p for p in response.context["panels"] if p.template == "opportunities/dashboard_panel.html"
+    )
+    assert panel.context["team"] is True
+    assert panel.context["open_count"] == 2
+    assert panel.context["amount"] == Decimal(400000)
