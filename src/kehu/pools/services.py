@@ -17,9 +17,10 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
@@ -172,11 +173,31 @@ class Usage:
 
 
 def usage_for(*, user: Any, pool: Pool, now: datetime | None = None) -> Usage:
+    return usages_for(user=user, pools=[pool], now=now)[pool.pk]
+
+
+def usages_for(
+    *, user: Any, pools: Sequence[Pool], now: datetime | None = None
+) -> dict[int, Usage]:
+    """The user's usage of each pool's limits, in two queries whatever the number of pools."""
     held = Customer.objects.filter(owner_id=user.pk).count()
-    claimed = PoolEvent.objects.filter(
-        user_id=user.pk, pool=pool, kind=EventKind.CLAIMED, at__gte=day_start(now)
-    ).count()
-    return Usage(held, pool.max_held_per_rep, claimed, pool.max_claims_per_day)
+    claimed = dict(
+        PoolEvent.objects.filter(
+            user_id=user.pk,
+            pool__in=[pool.pk for pool in pools],
+            kind=EventKind.CLAIMED,
+            at__gte=day_start(now),
+        )
+        .values("pool_id")
+        .annotate(count=models.Count("pk"))
+        .values_list("pool_id", "count")
+    )
+    return {
+        pool.pk: Usage(
+            held, pool.max_held_per_rep, claimed.get(pool.pk, 0), pool.max_claims_per_day
+        )
+        for pool in pools
+    }
 
 
 def _check_held_limit(user: Any, pool: Pool, usage: Usage, *, own: bool) -> None:
@@ -570,9 +591,14 @@ def pool_recycle_run(*, now: datetime | None = None) -> RecycleResult:
     """The daily job: warn owners D days ahead, then return overdue customers to their pool.
 
     Each customer moves in its own transaction (row locked, re-checked), so one failure or a
-    concurrent claim does not undo the others.
+    concurrent claim does not undo the others. Reasons and messages are written in the
+    site's language (``KEHU_LANGUAGE``), whatever language the caller had active.
     """
-    now = now or timezone.now()
+    with translation.override(settings.LANGUAGE_CODE):
+        return _recycle_run(now or timezone.now())
+
+
+def _recycle_run(now: datetime) -> RecycleResult:
     all_departments = Department.objects.values_list("pk", flat=True)
     pools = home_pools(list(all_departments))
     result = RecycleResult()
@@ -669,10 +695,13 @@ def contact_reveal(*, actor: User, contact_id: int) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TransferKind:
+    """One kind of record a leaving user hands over: a model, its user column, and the
+    statuses that are finished (finished records stay with the user, as history)."""
+
     key: str
     model_label: str
     user_field: str
-    open_filter: models.Q = field(default_factory=models.Q)
+    closed_statuses: tuple[str, ...] = ()
 
     @property
     def model(self) -> type[models.Model]:
@@ -682,49 +711,62 @@ class TransferKind:
     def label(self) -> str:
         return str(self.model._meta.verbose_name_plural)
 
+    def rows(self, user: User) -> models.QuerySet[Any]:
+        model: Any = self.model
+        rows = model.objects.filter(**{f"{self.user_field}_id": user.pk})
+        if self.closed_statuses and _has_field(model, "status"):
+            rows = rows.exclude(status__in=self.closed_statuses)
+        return rows
+
 
 KNOWN_KINDS: tuple[TransferKind, ...] = (
     TransferKind("customers", "customers.Customer", "owner"),
-    TransferKind("leads", "leads.Lead", "assignee", ~models.Q(status__in=["closed", "converted"])),
+    TransferKind("leads", "leads.Lead", "assignee", ("closed", "converted")),
     TransferKind("opportunities", "opportunities.Opportunity", "owner"),
-    TransferKind("tasks", "followups.Task", "assignee", models.Q(status="open")),
-    TransferKind("tickets", "service.Ticket", "assignee", ~models.Q(status__in=["closed"])),
+    TransferKind("tasks", "followups.Task", "assignee", ("done", "cancelled")),
+    TransferKind("tickets", "service.Ticket", "assignee", ("closed", "resolved", "cancelled")),
 )
 USER_FIELD_NAMES = ("owner", "assignee")
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+def _user_fk(model: type[models.Model], name: str) -> bool:
+    if not _has_field(model, name):
+        return False
+    model_field = model._meta.get_field(name)
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    return isinstance(model_field, models.ForeignKey) and model_field.related_model is user_model
 
 
 def transfer_kinds() -> list[TransferKind]:
     """The known kinds whose models are installed, then any other kehu model with an
     ``owner``/``assignee`` foreign key to the user (discovered, transferred as is)."""
     kinds: list[TransferKind] = []
-    known_labels = set()
+    handled: set[str] = set()
     for kind in KNOWN_KINDS:
         try:
             model = kind.model
         except LookupError:
             continue
-        known_labels.add(model._meta.label_lower)
-        try:
-            model._meta.get_field(kind.user_field)
-        except Exception:
-            continue
-        kinds.append(kind)
-    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+        if _user_fk(model, kind.user_field):
+            kinds.append(kind)
+            handled.add(model._meta.label_lower)
+        # A known model with other column names is left to the discovery below.
     for model in apps.get_models():
         meta = model._meta
-        if not meta.app_config.name.startswith("kehu.") or meta.label_lower in known_labels:
+        if not meta.app_config.name.startswith("kehu.") or meta.label_lower in handled:
             continue
         if meta.app_label == "pools" or (meta.model_name or "").startswith("historical"):
             continue
         for name in USER_FIELD_NAMES:
-            try:
-                model_field = meta.get_field(name)
-            except Exception:
-                continue
-            if (
-                isinstance(model_field, models.ForeignKey)
-                and model_field.related_model is user_model
-            ):
+            if _user_fk(model, name):
                 kinds.append(TransferKind(meta.label_lower, meta.label, name))
                 break
     return kinds
@@ -859,9 +901,8 @@ def offboarding_plan(
     kinds = transfer_kinds()
     items: list[PlannedItem] = []
     for kind in kinds:
-        model: Any = kind.model
-        has_customer = any(f.name == "customer" for f in model._meta.get_fields())
-        rows = model.objects.filter(kind.open_filter, **{f"{kind.user_field}_id": leaving.pk})
+        has_customer = _has_field(kind.model, "customer")
+        rows = kind.rows(leaving)
         columns = ["pk", "customer_id"] if has_customer else ["pk"]
         for row in rows.order_by("pk").values(*columns):
             items.append(
@@ -1013,8 +1054,7 @@ def offboarding_apply(
 
 
 def _has_department(model: type[models.Model]) -> bool:
-    try:
-        model_field = model._meta.get_field("department")
-    except Exception:
+    if not _has_field(model, "department"):
         return False
+    model_field = model._meta.get_field("department")
     return isinstance(model_field, models.ForeignKey) and model_field.related_model is Department
