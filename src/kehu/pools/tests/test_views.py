@@ -164,3 +164,22 @@ def test_dashboard_panel_lists_warnings(org: Organisation) -> None:
 
 def test_warnings_page(org: Organisation) -> None:
     assert _client(org.rep).get("/pools/warnings/").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/pools/{pool}/", "/pools/", "/pools/warnings/"])
+def test_pages_take_a_fixed_number_of_queries(org: Organisation, url: str) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    pool = make_pool(org.east)
+    client = _client(org.east_manager)
+    counts = []
+    for size in (2, 20):
+        for _ in range(size):
+            pooled_customer(pool)
+            make_customer(org.east_manager)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url.format(pool=pool.pk)).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert counts[1] <= 20
