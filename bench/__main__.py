@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--demo", type=int, default=None, help="customers for the timed `kehu demo` (0: skip)"
     )
+    run.add_argument(
+        "--live-tree",
+        action="store_true",
+        help="run the checkout's src/ as it changes instead of a snapshot taken at start",
+    )
     commands.add_parser("report", help="Markdown table of the newest result per size and db")
     options = parser.parse_args(argv)
     if options.command == "report":
@@ -30,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
 
         report()
         return 0
+    if not options.live_tree:
+        from bench.snapshot import reexec_on_snapshot
+
+        reexec_on_snapshot()
     if options.demo is None:
         options.demo = {"S": 10_000, "M": 100_000, "L": 0}[options.size]
     from bench.run import run as run_bench

@@ -295,7 +295,7 @@ def load(
     next_tag = _next_id(tag_model)
     next_share = _next_id(CustomerShare)
     report = LoadReport(0, 0, 0, 0, 0.0)
-    dropped = _drop_secondary_indexes([Customer, Contact]) if customers >= 200_000 else []
+    dropped = _drop_secondary_indexes([Customer, Contact]) if customers >= 50_000 else []
     user_ids = [u.pk for u in all_owners]
     while report.customers < customers:
         size = min(CHUNK, customers - report.customers)

@@ -31,6 +31,12 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _load(values: Any) -> str:
+    if not values:
+        return "—"
+    return "/".join(f"{v:.1f}" for v in values)
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for result in results:
@@ -45,14 +51,24 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"peak RSS {_fmt(server.get('peak_rss_total_mb'))} MB over "
             f"{server.get('server_processes')} processes (largest "
             f"{_fmt(server.get('peak_rss_process_mb'))} MB). wrk {result['duration_s']} s "
-            f"per row; load average at start {result['machine'].get('load_average')}.\n"
+            f"per row; load average (1/5/15 min) at start "
+            f"{_load(result['machine'].get('load_average'))}, at end "
+            f"{_load(result.get('load_average_end'))}. Code: {result.get('code', 'checkout')}.\n"
         )
         lines.append(
             "| Scenario | c | p50 ms | p95 ms | p99 ms | req/s | errors | queries/req "
-            "| target | result |"
+            "| app CPU ms/req | target | result |"
         )
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
         for row in result["scenarios"]:
+            if row.get("status") == "failed":
+                detail = str(row.get("detail", ""))[:70].replace("|", "/").replace("\n", " ")
+                lines.append(
+                    f"| {row['title']} | {row.get('concurrency', '—')} | — | — | — | — | — "
+                    f"| {_fmt(row.get('queries'))} | {_fmt(row.get('cpu_ms_median'))} | — "
+                    f"| MISSED ({detail}) |"
+                )
+                continue
             if row.get("status") != "ok":
                 detail = str(row.get("detail", ""))[:70].replace("|", "/").replace("\n", " ")
                 lines.append(
@@ -63,8 +79,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {row['title']} | {row['concurrency']} | {_fmt(row['p50_ms'])} "
                 f"| {_fmt(row['p95_ms'])} | {_fmt(row['p99_ms'])} | {_fmt(row['rps'])} "
-                f"| {_fmt(row['errors'])} | {_fmt(row.get('queries'))} | {target} "
-                f"| {result_text} |"
+                f"| {_fmt(row['errors'])} | {_fmt(row.get('queries'))} "
+                f"| {_fmt(row.get('cpu_ms_median'))} | {target} | {result_text} |"
             )
         jobs = result.get("jobs", {})
         load = result.get("load", {})
@@ -73,7 +89,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| Bench bulk loader ({_fmt(load['customers'])} customers, "
                 f"{_fmt(load['contacts'])} contacts) | — | — | — | — | {rate:,.0f} customers/s "
-                f"| — | — | (no target) | {load['seconds']:,.0f} s |"
+                f"| — | — | — | (no target) | {load['seconds']:,.0f} s |"
             )
         lead = jobs.get("lead_assignment")
         if lead:
@@ -81,12 +97,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 met = "MET" if lead["leads_per_s"] >= 5000 else "MISSED"
                 lines.append(
                     f"| Lead assignment batch ({_fmt(lead['leads'])} leads, in-process) | — | — "
-                    f"| — | — | {lead['leads_per_s']:,.0f} leads/s | — | — "
+                    f"| — | — | {lead['leads_per_s']:,.0f} leads/s | — | — | — "
                     f"| ≥ 5,000 leads/s | {met} ({lead['seconds']} s) |"
                 )
             else:
                 lines.append(
-                    "| Lead assignment batch | — | — | — | — | — | — | — | ≥ 5,000 leads/s "
+                    "| Lead assignment batch | — | — | — | — | — | — | — | — | ≥ 5,000 leads/s "
                     f"| not available ({str(lead.get('detail', ''))[:80]}) |"
                 )
         demo = jobs.get("demo")
@@ -95,12 +111,12 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 met = "MET" if demo["extrapolated_L_seconds"] <= 300 else "MISSED"
                 lines.append(
                     f"| `kehu demo --customers {demo['customers']:,}` | — | — | — | — "
-                    f"| {demo['customers_per_s']:,.0f} customers/s | — | — | L ≤ 300 s "
+                    f"| {demo['customers_per_s']:,.0f} customers/s | — | — | — | L ≤ 300 s "
                     f"| {met} ({demo['seconds']} s; L ≈ {demo['extrapolated_L_seconds']:,.0f} s) |"
                 )
             else:
                 lines.append(
-                    "| `kehu demo` | — | — | — | — | — | — | — | L ≤ 300 s "
+                    "| `kehu demo` | — | — | — | — | — | — | — | — | L ≤ 300 s "
                     f"| failed ({str(demo.get('detail', ''))[:80]}) |"
                 )
         lines.append("")

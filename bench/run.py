@@ -25,6 +25,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -307,6 +308,8 @@ def count_queries(scenarios: list[Scenario], tokens: dict[str, str]) -> dict[str
         scenario.queries = len(captured)
         scenario.extra["in_process_ms"] = round(elapsed, 1)
         scenario.extra["status"] = response.status_code
+        if response.status_code < 400:
+            scenario.extra.update(_cpu_per_request(client, scenario, headers))
         if response.status_code >= 400:
             detail = response.content[:200].decode("utf-8", "replace")
             scenario.unavailable = f"HTTP {response.status_code}: {detail}"
@@ -314,6 +317,31 @@ def count_queries(scenarios: list[Scenario], tokens: dict[str, str]) -> dict[str
             counts = json.loads(response.content).get("count")
             scenario.extra["rows_matching"] = counts
     return cookies
+
+
+def _cpu_per_request(client: Any, scenario: Scenario, headers: dict[str, str]) -> dict[str, Any]:
+    """Median CPU time of this process per request (10 requests): the application's own cost.
+
+    Unlike wall-clock latency it hardly moves when other processes compete for the CPU; it
+    includes SQLite's work (in-process) but not PostgreSQL's (another process).
+    """
+    cpu: list[float] = []
+    wall: list[float] = []
+    for index in range(10):
+        path = scenario.paths[index % len(scenario.paths)]
+        started_cpu, started = time.process_time(), time.perf_counter()
+        if scenario.method == "POST":
+            name = "".join(random.sample(NAME_CHARS, 6))
+            body = scenario.body.replace("%s", name, 1).replace("%d", "0")
+            client.post(path, body, content_type="application/json", headers=headers)
+        else:
+            client.get(path, headers=headers)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    return {
+        "cpu_ms_median": round(statistics.median(cpu), 1),
+        "wall_ms_median_in_process": round(statistics.median(wall), 1),
+    }
 
 
 LUA = r"""
@@ -457,6 +485,8 @@ def run_wrk(
         return {"status": "failed", "detail": (done.stdout + done.stderr)[-500:]}
     data = json.loads(match.group(1))
     seconds = data["duration_us"] / 1e6
+    if not data["requests"]:
+        return {"status": "failed", "detail": f"no response completed in {options.duration} s"}
     return {
         "status": "ok",
         "p50_ms": round(data["p50"] / 1000, 1),
@@ -481,6 +511,13 @@ def run_http(
     server = start_server(options, env, workdir / "server.log")
     sampler = RssSampler(server.pid)
     sampler.start()
+    # Every gunicorn worker imports the URLconf and the API on its first request (seconds on a
+    # busy machine): warm them all up before measuring.
+    subprocess.run(
+        ["wrk", "-t2", f"-c{options.workers * 4}", "-d3s", f"http://127.0.0.1:{options.port}/"],
+        capture_output=True,
+        check=False,
+    )
     try:
         for scenario in scenarios:
             base = {
@@ -629,6 +666,7 @@ def run(options: argparse.Namespace) -> Path:
     django.setup()
     log(f"size {options.size} on {options.db} ({env['KEHU_DATA_DIR']})")
     started = datetime.now(UTC)
+    host = machine()
     data = prepare_data(options, env)
     tokens = data.pop("tokens")
     scenarios = build_scenarios(options)
@@ -653,12 +691,14 @@ def run(options: argparse.Namespace) -> Path:
         "size": options.size,
         "db": options.db,
         "duration_s": options.duration,
-        "machine": machine(),
+        "machine": host,
         "server": memory,
         **data,
         "scenarios": rows,
         "jobs": jobs,
         "workdir": str(workdir),
+        "code": os.environ.get("BENCH_SNAPSHOT", "live checkout"),
+        "load_average_end": os.getloadavg(),
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{options.db}-{options.size}-{started:%Y%m%dT%H%M%S}.json"
