@@ -11,7 +11,10 @@ class OpportunitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import dashboard
+        from kehu.customers import timeline
         from kehu.opportunities import conf  # noqa: F401 - registers the pipeline settings
         from kehu.opportunities.panels import pipeline_panel
+        from kehu.opportunities.timeline import customer_opportunity_items
 
         dashboard.register(pipeline_panel)
+        timeline.register(customer_opportunity_items)

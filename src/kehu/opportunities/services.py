@@ -59,7 +59,14 @@ EDITABLE_FIELDS = {
     "owner",
 }
 MAX_FUTURE_CLOSE_DAYS = 3660
+HISTORY_REASON_LENGTH = 100  # simple-history's change-reason column
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+
+
+def _short(reason: str) -> str:
+    if len(reason) <= HISTORY_REASON_LENGTH:
+        return reason
+    return reason[: HISTORY_REASON_LENGTH - 1] + "…"
 
 
 # --- input cleaning ---------------------------------------------------------------------------
@@ -368,7 +375,7 @@ def opportunity_move_stage(
     stamp(
         locked,
         actor=actor,
-        reason=_("stage %(old)s → %(new)s") % {"old": current.label, "new": target.label},
+        reason=_short(_("stage %(old)s → %(new)s") % {"old": current.label, "new": target.label}),
     )
     bump_version(locked)
     locked.save()
@@ -394,8 +401,9 @@ def _mark_customer_won(*, actor: User, opportunity: Opportunity) -> None:
         actor=actor if may_edit else None,
         customer=customer,
         status=CustomerStatus.WON,
-        reason=_("Opportunity won: %(name)s (%(user)s)")
-        % {"name": opportunity.name, "user": actor},
+        reason=_short(
+            _("Opportunity won: %(name)s (%(user)s)") % {"name": opportunity.name, "user": actor}
+        ),
     )
 
 
@@ -456,7 +464,7 @@ def opportunity_lose(
     stamp(
         locked,
         actor=actor,
-        reason=_("stage %(old)s → %(new)s") % {"old": previous.label, "new": lost.label},
+        reason=_short(_("stage %(old)s → %(new)s") % {"old": previous.label, "new": lost.label}),
     )
     bump_version(locked)
     locked.save()

@@ -366,3 +366,29 @@ def test_admin_can_add_and_rename_stages(org: Organisation) -> None:
     with pytest.raises(InvalidInput) as error:
         services.opportunity_move_stage(actor=org.rep, opportunity=opportunity, stage="trial")
     assert set(error.value.errors) == {"next_step"}
+
+
+def test_long_names_fit_the_history_reason(org: Organisation) -> None:
+    opportunity = ready_for_proposal(org.rep, name="长" * 200)
+    won = services.opportunity_win(actor=org.rep, opportunity=opportunity)
+    reasons = [row.history_change_reason or "" for row in won.customer.history.all()]
+    assert reasons
+    assert all(len(reason) <= 100 for reason in reasons)
+    assert won.customer.status == CustomerStatus.WON
+
+
+def test_customer_timeline_shows_stage_changes_in_scope(org: Organisation) -> None:
+    from kehu.customers.timeline import items_for
+
+    opportunity = ready_for_proposal(org.rep)
+    services.opportunity_move_stage(actor=org.rep, opportunity=opportunity, stage="proposal")
+    items = [
+        item for item in items_for(opportunity.customer, org.rep) if item.kind == "opportunity"
+    ]
+    assert len(items) == 2
+    assert "方案提交" in items[0].title or "Proposal" in items[0].title
+    assert not [
+        item
+        for item in items_for(opportunity.customer, org.colleague)
+        if item.kind == "opportunity"
+    ]
