@@ -15,7 +15,7 @@ from kehu.core.access import mask_values
 from kehu.core.errors import InvalidInput
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
-from kehu.customers.selectors import CustomerFilters, completeness_percent
+from kehu.customers.selectors import CustomerFilters
 
 customers_router = Router(tags=["customers"])
 contacts_router = Router(tags=["contacts"])
@@ -241,8 +241,7 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
     data: dict[str, Any] = {
         name: getattr(customer, name)
         for name in CustomerOut.model_fields
-        if name
-        not in {"owner_name", "tags", "completeness", "effective_grade", "industry_id", "region_id"}
+        if name not in {"owner_name", "tags", "effective_grade", "industry_id", "region_id"}
     }
     data.update(
         industry_id=customer.industry_id,
@@ -250,7 +249,6 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
         owner_name=str(customer.owner) if customer.owner_id and customer.owner else "",
         tags=[tag.name for tag in tags],
         effective_grade=customer.effective_grade,
-        completeness=completeness_percent(getattr(customer, "completeness_points", None)),
     )
     return mask_values(data, selectors.masked_fields(user, customer))
 

@@ -30,7 +30,7 @@ from kehu.customers.models import (
     Source,
     Tag,
 )
-from kehu.customers.normalize import company_key, digits, pinyin_keys, search_text
+from kehu.customers.normalize import company_key, completeness, digits, pinyin_keys, search_text
 
 BATCH = 5000
 BRAND_WORDS = list(
@@ -205,6 +205,9 @@ def _insert_batch(
                 number=customer.number,
                 extra=extra,
                 pinyin=name_pinyin[id(customer)],
+            )
+            customer.completeness = completeness(
+                customer, reachable_contact=bool(people[id(customer)])
             )
     Customer.objects.bulk_create(rows, batch_size=1000)
     contacts: list[Contact] = []

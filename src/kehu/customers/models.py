@@ -236,6 +236,9 @@ class Customer(VersionedModel):
     # Search keys kept by the service on every write: normalised name, pinyin and digits.
     name_key = models.CharField(max_length=200, editable=False, db_index=True, default="")
     search_text = models.TextField(editable=False, default="")
+    completeness = models.PositiveSmallIntegerField(
+        _("completeness (%)"), default=0, editable=False
+    )
 
     objects: ClassVar[ScopedQuerySet[Customer]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
@@ -244,7 +247,8 @@ class Customer(VersionedModel):
         sensitive_fields=("annual_budget", "cooperation_history"),
     )
     history = HistoricalRecords(
-        bases=HISTORY_BASES, excluded_fields=["name_key", "search_text", "updated_at"]
+        bases=HISTORY_BASES,
+        excluded_fields=["name_key", "search_text", "completeness", "updated_at"],
     )
 
     class Meta:

@@ -122,3 +122,18 @@ def email_normalised(value: str) -> str | None:
     except EmailNotValidError:
         return None
     return str(result.normalized)
+
+
+# Key fields of 信息完整度: the name always counts; a reachable contact counts as one field.
+COMPLETENESS_TEXT_FIELDS = ("employees_band", "source", "initial_need", "address")
+COMPLETENESS_FK_FIELDS = ("industry_id", "region_id")
+COMPLETENESS_TOTAL = 1 + len(COMPLETENESS_TEXT_FIELDS) + len(COMPLETENESS_FK_FIELDS) + 1
+
+
+def completeness(customer: object, *, reachable_contact: bool) -> int:
+    """Percentage of the key fields filled (name, industry, region, size, source, need,
+    address, a contact with a phone or email)."""
+    filled = 1 + int(reachable_contact)
+    filled += sum(1 for name in COMPLETENESS_TEXT_FIELDS if getattr(customer, name, ""))
+    filled += sum(1 for name in COMPLETENESS_FK_FIELDS if getattr(customer, name, None))
+    return (100 * filled + COMPLETENESS_TOTAL // 2) // COMPLETENESS_TOTAL  # half rounds up

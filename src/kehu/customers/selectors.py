@@ -12,16 +12,10 @@ from typing import Any
 
 from django.db.models import (
     Avg,
-    Case,
     Count,
-    Exists,
-    FloatField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Value,
-    When,
 )
 from django.http import Http404, QueryDict
 from django.utils import timezone
@@ -209,44 +203,7 @@ def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> Que
     return queryset.order_by(*SORTS[f.sort])
 
 
-# --- Completeness (信息完整度) ------------------------------------------------------------------
-
-COMPLETENESS_TEXT_FIELDS = ("employees_band", "source", "initial_need", "address")
-COMPLETENESS_FK_FIELDS = ("industry", "region")
-COMPLETENESS_TOTAL = 1 + len(COMPLETENESS_TEXT_FIELDS) + len(COMPLETENESS_FK_FIELDS)  # + contact
-
-
-def _reachable_contact() -> Exists:
-    return Exists(
-        Contact.objects.filter(customer_id=OuterRef("pk"), is_active=True).exclude(
-            mobile="", work_phone="", email=""
-        )
-    )
-
-
-def completeness_points() -> Any:
-    """An SQL expression: how many key fields are filled (the name always is)."""
-    parts: list[Any] = [
-        Case(When(~Q(**{name: ""}), then=Value(1)), default=Value(0))
-        for name in COMPLETENESS_TEXT_FIELDS
-    ]
-    parts += [
-        Case(When(**{f"{name}__isnull": False}, then=Value(1)), default=Value(0))
-        for name in COMPLETENESS_FK_FIELDS
-    ]
-    parts.append(Case(When(_reachable_contact(), then=Value(1)), default=Value(0)))
-    total: Any = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
-
-
-def completeness_percent(points: int | None) -> int:
-    return round(100 * (points or 0) / COMPLETENESS_TOTAL)
-
-
-def with_completeness(queryset: QuerySet[Customer]) -> QuerySet[Customer]:
-    return queryset.annotate(completeness_points=completeness_points())
+# --- Completeness (信息完整度): a column kept by the services, averaged here ---------------------
 
 
 def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> dict[str, Any]:
@@ -254,24 +211,21 @@ def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> d
     queryset: QuerySet[Customer] = Customer.objects.visible_to(user)
     if filters is not None:
         queryset = apply_filters(queryset, filters).order_by()
-    row = queryset.aggregate(
-        points=Avg(completeness_points(), output_field=FloatField()), count=Count("pk")
-    )
-    points = float(row["points"] or 0)
-    return {"percent": round(100 * points / COMPLETENESS_TOTAL), "count": row["count"]}
+    row = queryset.aggregate(percent=Avg("completeness"), count=Count("pk"))
+    return {"percent": round(float(row["percent"] or 0)), "count": row["count"]}
 
 
 def completeness_by_department(*, user: Any) -> list[dict[str, Any]]:
     rows = (
         Customer.objects.visible_to(user)
         .values("department__name")
-        .annotate(points=Avg(completeness_points(), output_field=FloatField()), count=Count("pk"))
+        .annotate(percent=Avg("completeness"), count=Count("pk"))
         .order_by("department__name")
     )
     return [
         {
             "department": row["department__name"] or "—",
-            "percent": round(100 * float(row["points"] or 0) / COMPLETENESS_TOTAL),
+            "percent": round(float(row["percent"] or 0)),
             "count": row["count"],
         }
         for row in rows
@@ -295,22 +249,19 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
             ),
         )
     )
-    queryset = with_completeness(queryset)
     if filters is not None:
         queryset = apply_filters(queryset, filters)
     return queryset
 
 
 def customer_get(*, user: Any, customer_id: int) -> Customer:
-    queryset = with_completeness(
-        Customer.objects.select_related(
-            "owner",
-            "department",
-            "industry__parent",
-            "region__parent",
-            "verified_by",
-            "created_by",
-        )
+    queryset = Customer.objects.select_related(
+        "owner",
+        "department",
+        "industry__parent",
+        "region__parent",
+        "verified_by",
+        "created_by",
     )
     return get_visible_or_404(queryset, user, pk=customer_id)
 

@@ -60,6 +60,7 @@ from kehu.customers.models import (
 )
 from kehu.customers.normalize import (
     company_key,
+    completeness,
     digits,
     email_normalised,
     fold,
@@ -471,7 +472,10 @@ def refresh_search(customer: Customer, contacts: Iterable[Contact] | None = None
     if contacts is None:
         contacts = Contact.objects.filter(customer_id=customer.pk) if customer.pk else []
     extra: list[str] = []
+    reachable = False
     for contact in contacts:
+        if contact.is_active and (contact.mobile or contact.work_phone or contact.email):
+            reachable = True
         extra.append(contact.name)
         for phone in (contact.mobile, contact.work_phone):
             if phone:
@@ -482,12 +486,15 @@ def refresh_search(customer: Customer, contacts: Iterable[Contact] | None = None
         extra.append(customer.credit_code)
     customer.name_key = company_key(customer.name)
     customer.search_text = search_text(name=customer.name, number=customer.number, extra=extra)
+    customer.completeness = completeness(customer, reachable_contact=reachable)
 
 
 def _save_search(customer: Customer) -> None:
     refresh_search(customer)
     Customer.objects.filter(pk=customer.pk).update(
-        name_key=customer.name_key, search_text=customer.search_text
+        name_key=customer.name_key,
+        search_text=customer.search_text,
+        completeness=customer.completeness,
     )
 
 

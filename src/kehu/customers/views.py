@@ -101,9 +101,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
         "rows": [
             {
                 "customer": customer,
-                "completeness": selectors.completeness_percent(
-                    getattr(customer, "completeness_points", 0)
-                ),
+                "completeness": customer.completeness,
                 "contact": (customer.primary_contacts or [None])[0],  # type: ignore[attr-defined]
             }
             for customer in page.object_list
@@ -334,7 +332,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_admin": is_admin(user),
         "is_manager": _is_manager(user),
         "full_access": full_access,
-        "completeness": selectors.completeness_percent(getattr(customer, "completeness_points", 0)),
+        "completeness": customer.completeness,
         "contacts": contacts,
         "tags": customer.tags.all(),
         "status_history": selectors.status_history(customer=customer),

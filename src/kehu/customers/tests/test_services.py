@@ -415,3 +415,37 @@ def test_unverified_filter(org: Organisation) -> None:
         assert list(selectors.customer_list(user=org.rep, filters=flt)) == [customer]
         services.customer_mark_verified(actor=org.rep, customer=customer, via="phone")
         assert list(selectors.customer_list(user=org.rep, filters=flt)) == []
+
+
+def test_completeness_is_kept_by_the_services_and_matches_the_migration(
+    org: Organisation,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from kehu.customers import selectors
+
+    bare = make_customer(org.rep)
+    assert bare.completeness == 13  # the name only: 1 of 8 key fields
+    full = make_customer(
+        org.rep,
+        industry="34",
+        region="310101",
+        employees_band="50-300",
+        source="referral",
+        initial_need="需要CRM",
+        address="上海",
+        contacts=[{"name": "王伟", "mobile": "13812345678"}],
+    )
+    assert full.completeness == 100
+    contact = full.contacts.get()
+    services.contact_deactivate(actor=org.rep, contact=contact)
+    full.refresh_from_db()
+    assert full.completeness == 88
+    assert selectors.team_completeness(user=org.rep) == {"percent": 50, "count": 2}
+    expected = dict(Customer.objects.values_list("pk", "completeness"))
+    Customer.objects.update(completeness=0)
+    migration = importlib.import_module("kehu.customers.migrations.0004_customer_completeness")
+    migration.fill_completeness(apps, None)
+    assert dict(Customer.objects.values_list("pk", "completeness")) == expected
