@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
         "--leads", type=int, default=10_000, help="leads in the assignment batch (0: skip)"
     )
     run.add_argument(
+        "--transfer", type=int, default=2000, help="rows of the timed import (0: skip)"
+    )
+    run.add_argument(
         "--demo", type=int, default=None, help="customers for the timed `kehu demo` (0: skip)"
     )
     run.add_argument(

@@ -105,6 +105,24 @@ def markdown(results: list[dict[str, Any]]) -> str:
                     "| Lead assignment batch | — | — | — | — | — | — | — | — | ≥ 5,000 leads/s "
                     f"| not available ({str(lead.get('detail', ''))[:80]}) |"
                 )
+        for key, title in (
+            ("export", "`kehu export customers` (one rep's book of ~2,000, CSV, as admin)"),
+            ("import", "`kehu import customers` (CSV, duplicate check on)"),
+        ):
+            job = jobs.get(key)
+            if not job:
+                continue
+            if job.get("status") == "ok":
+                lines.append(
+                    f"| {title}, {_fmt(job['rows'])} rows | — | — | — | — "
+                    f"| {job['rows_per_s']:,.0f} rows/s | — | — | — | (no target) "
+                    f"| {job['seconds']} s |"
+                )
+            else:
+                detail = str(job.get("detail", ""))[-80:].replace("|", "/").replace("\n", " ")
+                lines.append(
+                    f"| {title} | — | — | — | — | — | — | — | — | (no target) | failed ({detail}) |"
+                )
         demo = jobs.get("demo")
         if demo:
             if demo.get("status") == "ok":

@@ -620,6 +620,83 @@ def time_lead_assignment(count: int) -> dict[str, Any]:
     }
 
 
+def time_transfer(env: dict[str, str], workdir: Path, rows: int) -> dict[str, Any]:
+    """``kehu export customers`` of a rep's book of ~``rows``, then ``kehu import`` of it.
+
+    The import file is the export's first rows with the names made unique and the contacts'
+    phones and e-mails left as they are, imported with ``--on-duplicate create``: every row goes
+    through parsing, cleaning, the duplicate check and creation.
+    """
+    import csv
+
+    from django.db.models import Count
+
+    from kehu.customers.models import Customer
+
+    ensure_user("bench.admin", "admin", "总部", env)  # exports are for admins
+    # the rep whose book is closest to ``rows`` customers: the export stays the same size
+    books = Customer.objects.values_list("owner").annotate(n=Count("id")).order_by()
+    owner = min(books, key=lambda book: abs(book[1] - rows))[0]
+    out: dict[str, Any] = {}
+    export_path = workdir / "export.csv"
+    command = [KEHU, "export", "customers", "--format", "csv", "-o", str(export_path)]
+    command += ["--owner", str(owner)]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--user", "bench.admin"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        return {"status": "failed", "detail": (done.stdout + done.stderr)[-300:]}
+    with export_path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        data = [row for _, row in zip(range(rows), reader, strict=False)]
+        exported = len(data) + sum(1 for _ in reader)
+    out["export"] = {
+        "status": "ok",
+        "rows": exported,
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(exported / seconds, 0),
+    }
+    name_column = next(
+        (i for i, title in enumerate(header) if "Customer name" in title or "客户名称" in title), 1
+    )
+    rng = random.Random(3)
+    for row in data:
+        row[name_column] = "".join(rng.sample(NAME_CHARS, 6)) + "科技有限公司"
+    import_path = workdir / "import.csv"
+    with import_path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(data)
+    command = [KEHU, "import", "customers", str(import_path), "--on-duplicate", "create"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--user", "bench.admin"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        out["import"] = {"status": "failed", "detail": (done.stdout + done.stderr)[-300:]}
+    else:
+        out["import"] = {
+            "status": "ok",
+            "rows": len(data),
+            "seconds": round(seconds, 1),
+            "rows_per_s": round(len(data) / seconds, 0),
+            "output": (done.stdout + done.stderr).strip()[-200:],
+        }
+    return out
+
+
 def time_demo(options: argparse.Namespace, env: dict[str, str], customers: int) -> dict[str, Any]:
     """``kehu demo --customers N`` into a scratch database of the same engine."""
     scratch = Path(tempfile.mkdtemp(prefix="kehu-bench-demo-"))
@@ -683,6 +760,9 @@ def run(options: argparse.Namespace) -> Path:
             jobs["lead_assignment"] = time_lead_assignment(options.leads)
         except Exception as error:  # a job that breaks is a result, not a crash of the run
             jobs["lead_assignment"] = {"status": "failed", "detail": repr(error)[:300]}
+    if options.transfer:
+        log(f"kehu export / kehu import of {options.transfer:,} rows")
+        jobs.update(time_transfer(env, workdir, options.transfer))
     if options.demo:
         log(f"kehu demo --customers {options.demo:,}")
         jobs["demo"] = time_demo(options, env, options.demo)
