@@ -273,7 +273,7 @@ def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any])
         opportunity.source = customer.source
     validate(opportunity)
     _require(opportunity, stage)
-    stamp(opportunity, actor=actor, reason=_("created"))
+    stamp(opportunity, actor=actor, reason=_("Opportunity created"))
     opportunity.save()
     _enter_stage(opportunity, stage, actor=actor, now=now)
     return opportunity
@@ -342,7 +342,7 @@ def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
     locked = _locked(actor, opportunity, None)
     if not (is_admin(actor) or actor.role == Role.MANAGER):
         raise Forbidden(_("Only managers and administrators may delete opportunities."))
-    stamp(locked, actor=actor, reason=_("deleted"))
+    stamp(locked, actor=actor, reason=_("Opportunity deleted"))
     for attachment in locked.attachments.all():
         attachment.file.delete(save=False)
     locked.delete()
