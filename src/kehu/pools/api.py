@@ -133,6 +133,14 @@ class DuplicateIn(Schema):
     credit_code: str = Field("", max_length=40)
 
 
+class CreditCodeOut(Schema):
+    code: str
+    valid: bool
+    message: str | None
+    region_code: str | None
+    region_name: str | None
+
+
 class DuplicateOut(Schema):
     status: str
     reasons: list[str]
@@ -240,6 +248,12 @@ def release(request: HttpRequest, payload: ReleaseIn) -> EntryOut:
 def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, str]:
     """Show a contact's unmasked numbers and email (full access only; logged)."""
     return services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+
+
+@router.get("/pools/credit-code", response=CreditCodeOut)
+def credit_code_check(request: HttpRequest, code: str = "") -> CreditCodeOut:
+    """统一社会信用代码 check: a message naming the failing character, and the region."""
+    return CreditCodeOut(**selectors.credit_code_info(code[:40]))
 
 
 @router.get("/pools", response=list[PoolOut])

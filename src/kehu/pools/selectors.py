@@ -16,7 +16,7 @@ from kehu.core.errors import InvalidInput
 from kehu.customers.models import Customer
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
-from kehu.pools.credit_code import explain
+from kehu.pools.credit_code import compact, explain, region_code_from_credit_code
 from kehu.pools.models import Offboarding, Pool, PoolEntry
 
 
@@ -216,3 +216,23 @@ def offboarding_list(*, user: Any) -> QuerySet[Offboarding]:
     if not is_admin(user):
         return Offboarding.objects.none()
     return Offboarding.objects.select_related("user", "actor", "pool").order_by("-created_at")
+
+
+def credit_code_info(code: str) -> dict[str, Any]:
+    """What a credit code says: valid or the failing character, and where it was registered."""
+    from kehu.customers.models import Region
+
+    message = explain(code)
+    region_code = region_code_from_credit_code(code) if message is None else None
+    region = (
+        Region.objects.select_related("parent").filter(code=region_code).first()
+        if region_code
+        else None
+    )
+    return {
+        "code": compact(code),
+        "valid": message is None,
+        "message": message,
+        "region_code": region_code,
+        "region_name": str(region) if region else None,
+    }

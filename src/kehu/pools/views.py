@@ -146,6 +146,8 @@ def duplicate_check(request: HttpRequest) -> HttpResponse:
         try:
             context["matches"] = selectors.duplicate_check(user=request.user, **values)
             context["checked"] = True
+            if values["credit_code"]:
+                context["credit_code"] = selectors.credit_code_info(values["credit_code"])
         except KehuError as error:
             context["errors"] = error.errors
             context["general_error"] = "" if error.errors else error.detail

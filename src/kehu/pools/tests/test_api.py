@@ -320,3 +320,17 @@ def test_offboarding_needs_successors_and_admin(org: Organisation) -> None:
     body = {"user_id": org.rep.pk, "successor_ids": [org.colleague.pk]}
     assert _post(manager, "/api/v1/offboarding", body).status_code == 403
     assert manager.get("/api/v1/offboarding").status_code == 403
+
+
+def test_credit_code_endpoint(org: Organisation) -> None:
+    client = api_client(org.rep)
+    good = client.get("/api/v1/pools/credit-code", {"code": "91310115MA1FL0000K"}).json()
+    assert good["valid"] is True
+    assert good["region_code"] == "310115"
+    assert "浦东" in good["region_name"]
+    bad = client.get(
+        "/api/v1/pools/credit-code", {"code": "91310115MA1FL0000O"}, HTTP_ACCEPT_LANGUAGE="en"
+    ).json()
+    assert bad["valid"] is False
+    assert "position 18" in bad["message"]
+    assert bad["region_code"] is None
