@@ -30,10 +30,8 @@ def bootstrap(form: forms.BaseForm) -> None:
     """Bootstrap classes on every widget (the templates render fields one by one)."""
     for field in form.fields.values():
         widget = field.widget
-        if isinstance(widget, forms.CheckboxInput):
+        if isinstance(widget, (forms.CheckboxInput, forms.CheckboxSelectMultiple)):
             css = "form-check-input"
-        elif isinstance(widget, forms.CheckboxSelectMultiple):
-            css = ""
         elif isinstance(widget, forms.Select):
             css = "form-select"
         else:

@@ -231,7 +231,9 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("customers:detail", customer.pk)
     else:
-        form = CustomerCreateForm(owners=owners, initial={"status": CustomerStatus.POTENTIAL})
+        form = CustomerCreateForm(
+            owners=owners, initial={"status": CustomerStatus.POTENTIAL, "owner": user.pk}
+        )
     return render(
         request,
         "customers/form.html",
