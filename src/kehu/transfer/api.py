@@ -274,10 +274,12 @@ def export_response(
     return response
 
 
-@router.get("/exports/{kind}", summary="Export customers or contacts (CSV or XLSX)")
+@router.get(
+    "/exports/{kind}", summary="Export customers, contacts, leads, opportunities or follow-ups"
+)
 def export(
     request: HttpRequest,
-    kind: Literal["customers", "contacts"],
+    kind: Literal["customers", "contacts", "leads", "opportunities", "followups"],
     format: Literal["csv", "xlsx"] = "csv",
     filters: Query[CustomerFilters] = None,  # type: ignore[assignment]
 ) -> HttpResponseBase:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 IMPORT_KINDS = ["customers"]
-EXPORT_KINDS = ["customers", "contacts"]
+EXPORT_KINDS = ["customers", "contacts", "leads", "opportunities", "followups"]
 
 
 def _setup_django() -> None:
@@ -199,7 +199,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--batch-size", type=int, default=1000, help=argparse.SUPPRESS)
     imp.set_defaults(handler=_checked_import)
 
-    exp = commands.add_parser("export", help="export customers or contacts to CSV or XLSX")
+    exp = commands.add_parser(
+        "export",
+        help="export customers, contacts, leads, opportunities or follow-ups (CSV or XLSX)",
+    )
     exp.add_argument("kind", choices=EXPORT_KINDS)
     exp.add_argument("--format", choices=["csv", "xlsx"])
     exp.add_argument("-o", "--output", help="output file (default: kehu-KIND-DATE.FORMAT)")

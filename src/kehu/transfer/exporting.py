@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -247,6 +250,79 @@ def contact_rows(user: Any, filters: CustomerFilters) -> QuerySet[Contact]:
     )
 
 
+# Other apps' records: every concrete field, scoped by the model's own access policy.
+GENERIC_MODELS = {
+    ExportKind.LEADS: "leads.Lead",
+    ExportKind.OPPORTUNITIES: "opportunities.Opportunity",
+    ExportKind.FOLLOWUPS: "followups.FollowUp",
+}
+INTERNAL_FIELDS = {"version", "search_text", "name_key", "extra"}
+
+
+def _generic_model(kind: str) -> type[Any]:
+    from django.apps import apps
+
+    return apps.get_model(GENERIC_MODELS[ExportKind(kind)])
+
+
+def _field_value(row: Any, field: Any) -> Any:
+    if field.is_relation:
+        related = getattr(row, field.name)
+        if related is None:
+            return ""
+        return getattr(related, "username", None) or str(related)
+    value = getattr(row, field.attname)
+    if field.choices and value not in (None, ""):
+        return str(getattr(row, f"get_{field.name}_display")())
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and field.name in ("mobile", "work_phone", "phone"):
+        return phone_text(value)
+    return value
+
+
+def _generic_columns(model: type[Any]) -> list[Column]:
+    columns = []
+    for field in model._meta.concrete_fields:
+        if field.name in INTERNAL_FIELDS:
+            continue
+        label = str(field.verbose_name)
+
+        def read(row: Any, field: Any = field) -> Any:
+            return _field_value(row, field)
+
+        columns.append(Column(label[:1].upper() + label[1:], read, field.name))
+    return columns
+
+
+def generic_rows(model: type[Any], user: Any, filters: CustomerFilters) -> QuerySet[Any]:
+    """The model's visible rows; the created range and the owner filter apply where they fit."""
+    queryset = model.objects.visible_to(user)
+    relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
+    queryset = queryset.select_related(*relations)
+    names = {f.name for f in model._meta.concrete_fields}
+    if filters.created_from and "created_at" in names:
+        queryset = queryset.filter(created_at__date__gte=filters.created_from)
+    if filters.created_to and "created_at" in names:
+        queryset = queryset.filter(created_at__date__lte=filters.created_to)
+    if filters.owner:
+        for owner_field in ("owner", "assignee", "author"):
+            if owner_field in names:
+                queryset = queryset.filter(**{f"{owner_field}_id": filters.owner})
+                break
+    return queryset.order_by("pk")
+
+
 class Export:
     """One export: its columns and rows, written as CSV or XLSX, logged when it ends."""
 
@@ -260,7 +336,14 @@ class Export:
         self.kind = kind
         self.filters = filters
         self.channel = channel
-        self.columns = _customer_columns() if kind == ExportKind.CUSTOMERS else _contact_columns()
+        self.model: type[Any] | None = None
+        if kind == ExportKind.CUSTOMERS:
+            self.columns = _customer_columns()
+        elif kind == ExportKind.CONTACTS:
+            self.columns = _contact_columns()
+        else:
+            self.model = _generic_model(kind)
+            self.columns = _generic_columns(self.model)
         self.count = 0
 
     def filename(self, file_format: str) -> str:
@@ -278,9 +361,19 @@ class Export:
                     for column in self.columns
                 ]
                 self.count += 1
-        else:
+        elif self.model is None:
             for row in contact_rows(self.user, self.filters).iterator(chunk_size=CHUNK):
                 yield [column.value(row) for column in self.columns]
+                self.count += 1
+        else:
+            model_policy = policy_of(self.model)
+            rows = generic_rows(self.model, self.user, self.filters).iterator(chunk_size=CHUNK)
+            for row in rows:
+                hidden = model_policy.masked_fields(self.user, row)
+                yield [
+                    MASK if column.sensitive in hidden else column.value(row)
+                    for column in self.columns
+                ]
                 self.count += 1
 
     def _log(self, file_format: str) -> Callable[[], None]:

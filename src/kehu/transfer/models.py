@@ -17,6 +17,9 @@ class ImportKind(models.TextChoices):
 class ExportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers with contacts")
     CONTACTS = "contacts", _("Contacts")
+    LEADS = "leads", _("Leads")
+    OPPORTUNITIES = "opportunities", _("Opportunities")
+    FOLLOWUPS = "followups", _("Follow-ups")
 
 
 class OnDuplicate(models.TextChoices):
