@@ -449,3 +449,17 @@ def test_completeness_is_kept_by_the_services_and_matches_the_migration(
     migration = importlib.import_module("kehu.customers.migrations.0004_customer_completeness")
     migration.fill_completeness(apps, None)
     assert dict(Customer.objects.values_list("pk", "completeness")) == expected
+
+
+def test_grade_job_is_a_nightly_periodic_task() -> None:
+    from datetime import datetime
+
+    from huey.contrib.djhuey import HUEY
+
+    from kehu.customers.tasks import recompute_customer_grades
+
+    periodic = {task.name for task in HUEY._registry.periodic_tasks}
+    assert "recompute_customer_grades" in periodic
+    task = recompute_customer_grades.s()
+    assert task.validate_datetime(datetime(2024, 5, 1, 2, 30))
+    assert not task.validate_datetime(datetime(2024, 5, 1, 14, 30))
