@@ -14,9 +14,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def latest_results() -> list[dict[str, Any]]:
     """The newest result file per (database, size)."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(RESULTS.glob("*.json")):
+    jobs: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(RESULTS.glob("*.json")):  # names sort by time within a db and size
         data = json.loads(path.read_text(encoding="utf-8"))
-        newest[(data["db"], data["size"])] = data
+        key = (data["db"], data["size"])
+        newest[key] = data
+        # a run that skipped a job (e.g. --demo 0) keeps the figure of the last run that had it
+        jobs.setdefault(key, {}).update(data.get("jobs", {}))
+    for key, data in newest.items():
+        data["jobs"] = jobs[key]
     order = {"S": 0, "M": 1, "L": 2}
     return sorted(newest.values(), key=lambda d: (order.get(d["size"], 9), d["db"]))
 
@@ -141,5 +147,66 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+TARGETS = [
+    ("API list p50 ≤ 15 ms, p99 ≤ 60 ms (c=1)", ("api_list_sales", "api_list_manager"), 1),
+    ("API list ≥ 400 req/s, no errors (c=16)", ("api_list_sales", "api_list_manager"), 16),
+    ("API detail p50 ≤ 15 ms, p99 ≤ 60 ms (c=1)", ("api_detail",), 1),
+    ("API detail ≥ 400 req/s, no errors (c=16)", ("api_detail",), 16),
+    (
+        "Search p95 ≤ 50 ms (c=1)",
+        ("api_search_name", "api_search_phone", "api_search_initials"),
+        1,
+    ),
+    ("HTML list and detail p95 ≤ 80 ms (c=1)", ("html_list", "html_detail"), 1),
+    (
+        "Board / forecast / funnel ≤ 300 ms (c=1)",
+        ("pipeline_board", "pipeline_forecast", "pipeline_funnel"),
+        1,
+    ),
+]
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    """One line per target, one column per run: MET only when every scenario of it met it."""
+    heads = [f"{r['size']} {r['db']}" for r in results]
+    lines = ["| target | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
+    for title, names, concurrency in TARGETS:
+        cells = []
+        for result in results:
+            verdicts = []
+            for row in result["scenarios"]:
+                if row["scenario"] not in names:
+                    continue
+                if row.get("concurrency", concurrency) != concurrency:
+                    continue
+                if row.get("status") == "ok":
+                    verdicts.append(verdict(row.get("kind", ""), row)[1])
+                elif row.get("status") == "failed":
+                    verdicts.append("MISSED")
+            if not verdicts:
+                cells.append("not available")
+            else:
+                cells.append("MET" if all(v == "MET" for v in verdicts) else "MISSED")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    for title, key, check in (
+        ("Lead assignment ≥ 5,000 leads/s", "lead_assignment", lambda j: j["leads_per_s"] >= 5000),
+        ("Demo generation of L ≤ 5 min", "demo", lambda j: j["extrapolated_L_seconds"] <= 300),
+    ):
+        cells = []
+        for result in results:
+            job = result.get("jobs", {}).get(key)
+            if not job:
+                cells.append("not run")
+            elif job.get("status") != "ok":
+                cells.append("not available")
+            else:
+                cells.append("MET" if check(job) else "MISSED")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    print(markdown(latest_results()))
+    results = latest_results()
+    print(summary(results))
+    print()
+    print(markdown(results))
