@@ -250,6 +250,16 @@ def _take(
     return customer
 
 
+def cooling_until(
+    *, user: Any, pool: Pool, entry: PoolEntry, now: datetime | None = None
+) -> datetime | None:
+    """Until when ``user`` may not claim the customer back (None: they may claim it now)."""
+    if entry.previous_owner_id != user.pk or not pool.cooling_days:
+        return None
+    until = entry.entered_at + timedelta(days=pool.cooling_days)
+    return until if until > (now or timezone.now()) else None
+
+
 @transaction.atomic
 def pool_claim(*, actor: User, pool_id: int, customer_id: int) -> Customer:
     """领取: a pool member takes an owner-less customer, within the pool's limits.
@@ -262,12 +272,9 @@ def pool_claim(*, actor: User, pool_id: int, customer_id: int) -> Customer:
     User.objects.select_for_update().filter(pk=actor.pk).values_list("pk", flat=True).first()
     customer, entry = _lock_pool_customer(pool, customer_id)
     now = timezone.now()
-    if (
-        entry.previous_owner_id == actor.pk
-        and pool.cooling_days
-        and entry.entered_at > now - timedelta(days=pool.cooling_days)
-    ):
-        until = timezone.localtime(entry.entered_at + timedelta(days=pool.cooling_days))
+    cooling = cooling_until(user=actor, pool=pool, entry=entry, now=now)
+    if cooling is not None:
+        until = timezone.localtime(cooling)
         raise LimitReached(
             _(
                 "You gave up this customer on %(date)s; you can claim it again after "

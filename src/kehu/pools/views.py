@@ -49,9 +49,15 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
         selectors.pool_customers(user=request.user, pool=pool, q=q), PAGE_SIZE
     ).get_page(request.GET.get("page"))
     may_assign = selectors.may_assign(user=request.user, pool=pool)
+    cooling = {
+        entry.pk: until
+        for entry in page
+        if (until := services.cooling_until(user=request.user, pool=pool, entry=entry))
+    }
     context = {
         "pool": pool,
         "page": page,
+        "rows": [(entry, cooling.get(entry.pk)) for entry in page],
         "q": q,
         "usage": services.usage_for(user=request.user, pool=pool),
         "may_assign": may_assign,

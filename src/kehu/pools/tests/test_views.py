@@ -81,6 +81,12 @@ def test_release_page(org: Organisation) -> None:
     answer = client.post(f"/pools/release/{customer.pk}/", {"reason": "暂无需求"})
     assert answer.status_code == 302
     assert PoolEntry.objects.get(customer=customer).pool == pool
+    detail = client.get(f"/pools/{pool.pk}/").content.decode()
+    assert "You may claim it back after" in detail
+    assert (
+        "You may claim it back"
+        not in _client(org.colleague).get(f"/pools/{pool.pk}/").content.decode()
+    )
     other = make_customer(org.colleague)
     assert client.get(f"/pools/release/{other.pk}/").status_code == 404
 
