@@ -12,6 +12,7 @@ from kehu.core.context import acting_context
 from kehu.core.errors import Forbidden
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, StatusChange, Tag
+from kehu.customers.normalize import completeness
 from kehu.transfer import engine, services
 from kehu.transfer.models import ImportJob, ImportRecord
 from kehu.transfer.reports import write_error_report
@@ -68,6 +69,7 @@ def test_import_applies_the_customer_rules(org: Any, tmp_path: Path) -> None:
     assert customer.name_key
     assert "13900000000" in customer.search_text
     assert "employees_band" in customer.to_verify
+    assert customer.completeness == completeness(customer, reachable_contact=True) > 0
     assert {t.name for t in customer.tags.all()} == {"高意向客户", "制造业"}
     contact = customer.contacts.get()
     assert contact.mobile == "+8613900000000"
