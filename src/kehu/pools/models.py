@@ -127,7 +127,6 @@ class EventKind(models.TextChoices):
     ASSIGNED = "assigned", _("Assigned from the pool")
     RELEASED = "released", _("Released to the pool")
     RECYCLED = "recycled", _("Recycled to the pool")
-    WARNED = "warned", _("Recycling warning sent")
 
 
 class PoolEvent(models.Model):
