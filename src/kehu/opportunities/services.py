@@ -289,10 +289,10 @@ def _first_stage() -> Stage:
 
 
 def _locked(actor: User, opportunity: Opportunity, version: int | None) -> Opportunity:
+    """Lock the row (no joins: PostgreSQL re-checks a waiting lock against the new row only,
+    so a joined stage would drop the row once another writer changed its stage)."""
     locked = get_editable_or_404(
-        Opportunity.objects.select_for_update().select_related("stage", "customer"),
-        actor,
-        pk=opportunity.pk,
+        Opportunity.objects.select_for_update(of=("self",)), actor, pk=opportunity.pk
     )
     check_version(locked, version)
     return locked
