@@ -474,6 +474,11 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         errors["next_step_action"] = [_("Describe the next step.")]
     if next_action and next_on is None and "next_step_on" not in errors:
         errors["next_step_on"] = [_("Give the date of the next step.")]
+    if (
+        data.get("verified")
+        and not Customer.objects.editable_by(actor).filter(pk=customer.pk).exists()
+    ):
+        errors["verified"] = [_("Only users who may edit the customer can mark it verified.")]
     files = list(data.get("attachments") or [])
     _validate_attachments(files, errors)
     _errors(errors)

@@ -21,18 +21,18 @@ def run_daily_reminders() -> dict[str, int]:
 
 
 @db_task()
-def replan_customer(customer_id: int) -> bool:
-    """Re-plan one customer's follow-up after a status/grade change, and check its SLA."""
+def replan_customers(customer_ids: list[int]) -> int:
+    """Re-plan customers after a status/grade/owner change, and check their first-contact SLA."""
     from django.db import transaction
 
     from kehu.customers.models import Customer
     from kehu.followups.services import cadence_replan
 
-    customer = Customer.objects.select_related("owner").filter(pk=customer_id).first()
-    if customer is None:
-        return False
-    with transaction.atomic():
-        cadence_replan(customer=customer)
-        if customer.first_contact_at is None and customer.priority:
-            reminders.first_contact_sla(customers=[customer])
-    return True
+    done = 0
+    for customer in Customer.objects.select_related("owner").filter(pk__in=customer_ids):
+        with transaction.atomic():
+            cadence_replan(customer=customer)
+            if customer.first_contact_at is None and customer.priority:
+                reminders.first_contact_sla(customers=[customer])
+        done += 1
+    return done

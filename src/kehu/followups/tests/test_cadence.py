@@ -83,3 +83,13 @@ def test_owner_change_moves_the_task(
             customer.save()
     (task,) = open_cadence(customer)
     assert task.assignee == org.colleague
+
+
+def test_saves_in_one_transaction_queue_one_job(
+    org: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        customers = [make_customer(org.rep) for _ in range(5)]
+    assert len(callbacks) == 1
+    for customer in customers:
+        assert len(open_cadence(customer)) == 1

@@ -137,3 +137,19 @@ def test_followup_with_small_attachment(org: Organisation, settings: Any, tmp_pa
     attachment = followup.attachments.get()
     assert attachment.name == "拜访照片.jpg"
     assert attachment.size == 103
+
+
+@time_machine.travel(NOW, tick=False)
+def test_read_only_share_cannot_mark_verified(org: Organisation) -> None:
+    from kehu.customers.models import CustomerShare
+
+    customer = make_customer(org.south_rep)
+    CustomerShare.objects.create(customer=customer, user=org.rep, can_edit=False)
+    with pytest.raises(InvalidInput) as error:
+        services.followup_create(
+            actor=org.rep, customer=customer, data=followup_data(verified=True)
+        )
+    assert "verified" in error.value.errors
+    assert not FollowUp.objects.exists()
+    followup = services.followup_create(actor=org.rep, customer=customer, data=followup_data())
+    assert followup.author == org.rep
