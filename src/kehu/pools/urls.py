@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("new/", views.pool_edit, name="create"),
     path("<int:pool_id>/", views.pool_detail, name="detail"),
     path("<int:pool_id>/edit/", views.pool_edit, name="edit"),
+    path("<int:pool_id>/put/", views.put, name="put"),
     path("<int:pool_id>/customers/<int:customer_id>/claim/", views.claim, name="claim"),
     path("<int:pool_id>/customers/<int:customer_id>/assign/", views.assign, name="assign"),
     path("release/<int:customer_id>/", views.release, name="release"),

@@ -61,6 +61,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
         "q": q,
         "usage": services.usage_for(user=request.user, pool=pool),
         "may_assign": may_assign,
+        "is_admin": is_admin(request.user),
         "assignees": selectors.assignable_users(user=request.user, pool=pool) if may_assign else [],
     }
     return render(request, "pools/detail.html", context)
@@ -100,6 +101,32 @@ def assign(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse
             request,
             _("%(customer)s was assigned to %(user)s.")
             % {"customer": customer.name, "user": customer.owner},
+        )
+    return redirect("pools:detail", pool_id=pool_id)
+
+
+@login_required
+@require_POST
+def put(request: HttpRequest, pool_id: int) -> HttpResponse:
+    """Admins put a customer, named by its number, into the pool."""
+    _require_admin(request)
+    number = request.POST.get("number", "").strip()[:40]
+    customer = Customer.objects.filter(number=number).first() if number else None
+    if customer is None:
+        messages.error(request, _("No customer has the number %(number)s.") % {"number": number})
+        return redirect("pools:detail", pool_id=pool_id)
+    try:
+        services.pool_put(
+            actor=request.user,  # type: ignore[arg-type]
+            customer_id=customer.pk,
+            pool_id=pool_id,
+            reason=request.POST.get("reason", ""),
+        )
+    except KehuError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(
+            request, _("%(customer)s was put into the pool.") % {"customer": customer.name}
         )
     return redirect("pools:detail", pool_id=pool_id)
 

@@ -189,3 +189,17 @@ def test_pages_take_a_fixed_number_of_queries(org: Organisation, url: str) -> No
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert counts[1] <= 20
+
+
+def test_admin_puts_a_customer_into_the_pool_by_number(org: Organisation) -> None:
+    pool = make_pool(org.east)
+    customer = make_customer(org.rep)
+    admin = _client(org.admin)
+    assert 'id="put-form"' in admin.get(f"/pools/{pool.pk}/").content.decode()
+    missing = admin.post(f"/pools/{pool.pk}/put/", {"number": "NOPE", "reason": "x"}, follow=True)
+    assert "No customer has the number" in missing.content.decode()
+    no_reason = admin.post(f"/pools/{pool.pk}/put/", {"number": customer.number}, follow=True)
+    assert "Give a reason" in no_reason.content.decode()
+    admin.post(f"/pools/{pool.pk}/put/", {"number": customer.number, "reason": "重新分配"})
+    assert PoolEntry.objects.get(customer=customer).pool == pool
+    assert _client(org.east_manager).post(f"/pools/{pool.pk}/put/", {}).status_code == 404
