@@ -1,0 +1,91 @@
+"""Demo follow-ups and tasks for ``kehu demo`` (call ``generate_followups`` after the customers).
+
+Follow-ups go in with bulk_create (history rows are not needed for demo data); the customers'
+contact times, next-step tasks, the cadence plan tasks and the care calendar follow from them.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from kehu.customers.models import Customer
+from kehu.followups import reminders
+from kehu.followups.models import FollowUp, Method, Sentiment, Task, TaskKind
+
+CONTENTS = [
+    ("phone", "电话沟通初步需求，客户关注售后响应时间", "neutral", ""),
+    ("visit", "上门拜访采购经理，演示产品，客户对方案感兴趣", "positive", "方案契合生产线改造需求"),
+    ("email", "发送产品手册与案例，客户已回复确认收到", "neutral", ""),
+    ("online_meeting", "线上会议讨论技术方案，技术总监提出接口问题", "neutral", ""),
+    ("wechat", "微信沟通报价，客户认为价格偏高", "negative", "预算有限，竞品报价更低"),
+    ("phone", "电话回访满意度，客户表示使用顺利", "positive", "交付及时"),
+]
+NEXT_STEPS = ["发送正式报价单", "安排产品演示", "提交技术方案", "邀请参观工厂", "电话回访"]
+
+
+@transaction.atomic
+def generate_followups(*, seed: int, limit: int = 400) -> int:
+    rng = random.Random(seed)
+    now = timezone.now()
+    customers = list(
+        Customer.objects.filter(owner__isnull=False).select_related("owner").order_by("pk")[:limit]
+    )
+    followups: list[FollowUp] = []
+    for customer in customers:
+        for _index in range(rng.randint(1, 3)):
+            method, content, sentiment, reason = rng.choice(CONTENTS)
+            when = now - timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 8))
+            followups.append(
+                FollowUp(
+                    customer=customer,
+                    author=customer.owner,
+                    occurred_at=when,
+                    created_at=when + timedelta(minutes=rng.randint(10, 90)),
+                    method=Method(method),
+                    content=content,
+                    sentiment=Sentiment(sentiment),
+                    sentiment_reason=reason,
+                )
+            )
+    FollowUp.objects.bulk_create(followups, batch_size=1000)
+    latest: dict[int, FollowUp] = {}
+    for row in followups:
+        if row.customer_id not in latest or row.occurred_at > latest[row.customer_id].occurred_at:
+            latest[row.customer_id] = row
+    tasks: list[Task] = []
+    for customer in customers:
+        row = latest.get(customer.pk)
+        if row is None:
+            continue
+        first = min(f.occurred_at for f in followups if f.customer_id == customer.pk)
+        Customer.objects.filter(pk=customer.pk).update(
+            first_contact_at=first, last_contact_at=row.occurred_at
+        )
+        if rng.random() < 0.5:
+            due = now + timedelta(days=rng.randint(-3, 10), hours=rng.randint(0, 6))
+            action = rng.choice(NEXT_STEPS)
+            FollowUp.objects.filter(pk=row.pk).update(
+                next_step_on=timezone.localtime(due).date(),
+                next_step_action=action,
+                next_step_owner=customer.owner,
+            )
+            assert customer.owner is not None
+            tasks.append(
+                Task(
+                    title=action,
+                    kind=TaskKind.NEXT_STEP,
+                    assignee=customer.owner,
+                    customer=customer,
+                    followup=row,
+                    due_at=due,
+                    dedupe_key=f"next_step:{row.pk}",
+                )
+            )
+    Task.objects.bulk_create(tasks, batch_size=1000)
+    reminders.care_calendar_refresh()
+    reminders.cadence_replan_all()
+    return len(followups)
