@@ -656,31 +656,31 @@ def _copy_to_history(
 def _insert_events(
     events: Sequence[tuple[int, str, int]], *, actor_id: int | None, when: datetime
 ) -> None:
-    """The ASSIGNED business events of a batch, written with one executemany."""
+    """The ASSIGNED business events of a batch, written as multi-row INSERTs."""
     quote = connection.ops.quote_name
     meta = LeadEvent._meta
     data_field = meta.get_field("data")
     at = meta.get_field("at").get_db_prep_save(when, connection)
     columns = ["lead_id", "kind", "actor_id", "at", "note", "data"]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES (%s, %s, %s, %s, %s, %s)"
-    )
-    rows = [
-        (
-            pk,
-            EventKind.ASSIGNED.value,
-            actor_id,
-            at,
-            "",
-            data_field.get_db_prep_save(
-                {"assignee": user_id, "previous": None, "rule": rule}, connection
-            ),
-        )
-        for pk, rule, user_id in events
-    ]
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "
+    size = max(1, connection.ops.bulk_batch_size(columns, list(events)))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        for start in range(0, len(events), size):
+            part = events[start : start + size]
+            params: list[Any] = []
+            for pk, rule, user_id in part:
+                data = {"assignee": user_id, "previous": None, "rule": rule}
+                params.extend(
+                    (
+                        pk,
+                        EventKind.ASSIGNED.value,
+                        actor_id,
+                        at,
+                        "",
+                        data_field.get_db_prep_save(data, connection),
+                    )
+                )
+            cursor.execute(head + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part)), params)
 
 
 def batch_time() -> time:
@@ -709,7 +709,7 @@ def sla_check(*, now: datetime | None = None) -> int:
     """Flag assigned leads unconfirmed past their SLA and tell their managers (once per lead)."""
     now = now or _now()
     late = list(
-        Lead.objects.select_for_update()
+        Lead.objects.select_for_update(of=("self",))
         .filter(status=LeadStatus.ASSIGNED, confirm_due_at__lt=now, sla_breached_at__isnull=True)
         .select_related("assignee")
     )
@@ -734,7 +734,7 @@ def overdue_check(*, now: datetime | None = None) -> int:
     """Flag open leads past their first-contact deadline (异常预警); notify assignee and manager."""
     now = now or _now()
     overdue = list(
-        Lead.objects.select_for_update()
+        Lead.objects.select_for_update(of=("self",))
         .filter(
             status__in=OPEN_STATUSES,
             first_contact_at__isnull=True,
