@@ -7,7 +7,7 @@ contact times, next-step tasks, the cadence plan tasks and the care calendar fol
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -53,17 +53,21 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
             )
     FollowUp.objects.bulk_create(followups, batch_size=1000)
     latest: dict[int, FollowUp] = {}
-    for row in followups:
-        if row.customer_id not in latest or row.occurred_at > latest[row.customer_id].occurred_at:
-            latest[row.customer_id] = row
+    earliest: dict[int, datetime] = {}
+    for record in followups:
+        current = latest.get(record.customer_id)
+        if current is None or record.occurred_at > current.occurred_at:
+            latest[record.customer_id] = record
+        first_seen = earliest.get(record.customer_id)
+        if first_seen is None or record.occurred_at < first_seen:
+            earliest[record.customer_id] = record.occurred_at
     tasks: list[Task] = []
     for customer in customers:
         row = latest.get(customer.pk)
         if row is None:
             continue
-        first = min(f.occurred_at for f in followups if f.customer_id == customer.pk)
         Customer.objects.filter(pk=customer.pk).update(
-            first_contact_at=first, last_contact_at=row.occurred_at
+            first_contact_at=earliest[customer.pk], last_contact_at=row.occurred_at
         )
         if rng.random() < 0.5:
             due = now + timedelta(days=rng.randint(-3, 10), hours=rng.randint(0, 6))
