@@ -111,7 +111,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if not _can_capture(user):
         raise PermissionDenied
-    form = LeadForm(request.POST or None)
+    form = LeadForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             lead = services.lead_capture(actor=user, data=form.cleaned_data)
@@ -133,7 +133,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
         name: getattr(lead, name) for name in LeadForm.base_fields if name not in ("priority",)
     }
     initial["priority"] = lead.priority if lead.priority_manual else ""
-    form = LeadForm(request.POST or None, initial=initial)
+    form = LeadForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
         try:
@@ -278,7 +278,7 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = _user(request)
     lead = selectors.lead_get(user=user, lead_id=lead_id)
     form = ConvertForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         initial={"opportunity_name": _("%(lead)s: first contact") % {"lead": lead}},
     )
     matches: list[dict[str, Any]] = []
@@ -337,7 +337,10 @@ def _rule_initial(rule: AssignmentRule) -> dict[str, Any]:
 def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
     user = _admin_only(request)
     rule = get_object_or_404(AssignmentRule, pk=rule_id) if rule_id else None
-    form = RuleForm(request.POST or None, initial=_rule_initial(rule) if rule else None)
+    form = RuleForm(
+        request.POST if request.method == "POST" else None,
+        initial=_rule_initial(rule) if rule else None,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             if rule is None:
@@ -417,7 +420,7 @@ def _form_admin(request: HttpRequest) -> User:
 @login_required
 def web_form_list(request: HttpRequest) -> HttpResponse:
     user = _form_admin(request)
-    form = WebFormForm(request.POST or None)
+    form = WebFormForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             web_form = services.web_form_create(actor=user, data=form.cleaned_data)
