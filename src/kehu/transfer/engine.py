@@ -303,6 +303,7 @@ class Importer:
     def _plan(self, rows: list[RowResult], *, count: bool) -> list[Planned]:
         valid = [row for row in rows if row.ok]
         db_matches = self._database_matches(valid)
+        first_listed = len(self.listed_duplicates)
         plans: list[Planned] = []
         for row in rows:
             plan = Planned(row)
@@ -320,7 +321,23 @@ class Importer:
             plans.append(plan)
             if count:
                 self._count(plan)
+        self._hide_out_of_scope(first_listed)
         return plans
+
+    def _hide_out_of_scope(self, start: int) -> None:
+        """Listed matches the user may not see show only that they exist (like the services'
+        duplicate payload): no id, no name."""
+        listed = self.listed_duplicates[start:]
+        ids = {pk for item in listed for pk in item["existing"]}
+        if not ids:
+            return
+        visible = set(
+            Customer.objects.visible_to(self.actor).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        for item in listed:
+            hidden = [pk for pk in item["existing"] if pk not in visible]
+            item["existing"] = [pk for pk in item["existing"] if pk in visible]
+            item["hidden"] = len(hidden)
 
     def _database_matches(self, rows: list[RowResult]) -> dict[str, set[int]]:
         """dedup key → existing customer ids, for one batch (a few IN queries)."""

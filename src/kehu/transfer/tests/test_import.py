@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from kehu.core import config
 from kehu.core.context import acting_context
 from kehu.core.errors import Forbidden
 from kehu.customers import services as customer_services
@@ -206,3 +207,13 @@ def test_cancel_leaves_whole_batches_and_resume_finishes(org: Any, tmp_path: Pat
     assert Customer.objects.count() == 25
     assert job.counts["created"] == 25
     assert Tag.objects.count() == 0
+
+
+def test_matches_outside_the_scope_are_listed_without_id(org: Any, tmp_path: Path) -> None:
+    _existing(org, mobile="13900000001")  # owned by the Shanghai rep
+    config.put("transfer.import_roles", ["admin", "manager"])
+    rows = customer_rows(2)
+    rows[1][5] = "13900000001"
+    job = _run(_job(org.south_manager, write_csv(tmp_path / "a.csv", rows)), dry_run=True)
+    assert job.duplicates[0]["existing"] == []
+    assert job.duplicates[0]["hidden"] == 1
