@@ -355,6 +355,9 @@ setup = function(thread)
   thread:set("tid", thread_no)
   thread_no = thread_no + 1
 end
+init = function(args)
+  math.randomseed(%(seed)d + 7919 * (tid or 0))  -- new names every run and thread
+end
 request = function()
   counter = counter + 1
   local path = paths[(counter %% #paths) + 1]
@@ -389,6 +392,7 @@ def wrk_script(scenario: Scenario, auth_header: dict[str, str], directory: Path)
         "headers": ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()),
         "body": lua_string(scenario.body) if scenario.body else "nil",
         "words": ", ".join(lua_string(c) for c in NAME_CHARS),
+        "seed": random.SystemRandom().randrange(1, 2**31),
     }
     path = directory / f"{scenario.name}.lua"
     path.write_text(script, encoding="utf-8")
