@@ -222,6 +222,7 @@ class Importer:
         job.total_rows = sheet.total_rows
         job.status = JobStatus.CHECKING if job.dry_run else JobStatus.IMPORTING
         job.started_at = job.started_at or timezone.now()
+        job.heartbeat_at = timezone.now()
         job.message = ""
         job.save()
         self.dedup.load_names()
@@ -290,7 +291,16 @@ class Importer:
         job.errors = self.first_errors
         job.duplicates = self.listed_duplicates
         job.report = {**job.report, "source_filled": dict(self.filled)}
-        fields = ["processed_rows", "counts", "errors", "duplicates", "report", "total_rows"]
+        job.heartbeat_at = timezone.now()
+        fields = [
+            "processed_rows",
+            "counts",
+            "errors",
+            "duplicates",
+            "report",
+            "total_rows",
+            "heartbeat_at",
+        ]
         job.total_rows = max(job.total_rows, processed)
         if next_row:
             job.next_row = next_row

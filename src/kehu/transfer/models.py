@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,7 @@ class JobStatus(models.TextChoices):
 
 
 RUNNING_STATUSES = (JobStatus.CHECKING, JobStatus.IMPORTING)
+STALE_AFTER = timedelta(minutes=10)
 
 
 def empty_counts() -> dict[str, int]:
@@ -88,6 +90,7 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
@@ -100,6 +103,12 @@ class ImportJob(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status in RUNNING_STATUSES
+
+    @property
+    def is_stale(self) -> bool:
+        """Running, but no batch finished for STALE_AFTER: its process died (crash, kill)."""
+        last = self.heartbeat_at or self.started_at
+        return self.is_running and last is not None and timezone.now() - last > STALE_AFTER
 
     @property
     def percent(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.access import is_admin
@@ -158,7 +159,7 @@ def import_job_start(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
     and the worker always finds the job's new state."""
     with transaction.atomic():
         locked = _locked(job)
-        if locked.is_running:
+        if locked.is_running and not locked.is_stale:
             raise Conflict(_("This import is already running."))
         if locked.status == JobStatus.DONE:
             raise Conflict(_("This import is finished."))
@@ -179,6 +180,14 @@ def import_job_cancel(*, actor: Any, job: ImportJob) -> ImportJob:
     locked = _locked(job)
     if not locked.is_running:
         raise Conflict(_("Only a running import can be cancelled."))
+    if locked.is_stale:
+        # Its process is gone: nobody will see the flag, so record the end here. The
+        # committed batches and next_row stay, and the import can be resumed.
+        locked.status = JobStatus.CANCELLED
+        locked.finished_at = timezone.now()
+        locked.message = _("Stopped: the import process ended without finishing.")
+        locked.save()
+        return locked
     locked.cancel_requested = True
     locked.save(update_fields=["cancel_requested"])
     return locked

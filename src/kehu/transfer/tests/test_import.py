@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,26 @@ def test_matches_outside_the_scope_are_listed_without_id(org: Any, tmp_path: Pat
     job = _run(_job(org.south_manager, write_csv(tmp_path / "a.csv", rows)), dry_run=True)
     assert job.duplicates[0]["existing"] == []
     assert job.duplicates[0]["hidden"] == 1
+
+
+def test_a_dead_import_can_be_cancelled_and_resumed(org: Any, tmp_path: Path) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    path = write_csv(tmp_path / "a.csv", customer_rows(12))
+    job = _job(org.admin, path)
+    job.status = "importing"
+    job.dry_run = False
+    job.started_at = job.heartbeat_at = timezone.now()
+    job.save()
+    with pytest.raises(Exception, match="already running"):
+        services.import_job_start(actor=org.admin, job=job, dry_run=False)
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        job.refresh_from_db()
+        assert job.is_stale
+        job = services.import_job_cancel(actor=org.admin, job=job)
+        assert job.status == "cancelled"
+        services.import_job_start(actor=org.admin, job=job, dry_run=False)
+    job.refresh_from_db()
+    assert job.status == "done"
+    assert Customer.objects.count() == 12
