@@ -22,6 +22,14 @@ from kehu.pools.models import Pool
 PAGE_SIZE = 50
 
 
+def _int_or_none(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise Http404
+    return int(value)
+
+
 def _error_text(error: KehuError) -> str:
     details = [message for messages_ in error.errors.values() for message in messages_]
     return details[0] if details else error.detail
@@ -143,7 +151,7 @@ def release(request: HttpRequest, customer_id: int) -> HttpResponse:
                 actor=request.user,  # type: ignore[arg-type]
                 customer_id=customer.pk,
                 reason=request.POST.get("reason", ""),
-                pool_id=int(request.POST["pool"]) if request.POST.get("pool") else None,
+                pool_id=_int_or_none(request.POST.get("pool")),
             )
         except KehuError as failure:
             error = _error_text(failure)
