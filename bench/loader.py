@@ -348,12 +348,25 @@ CUSTOMER_COLUMNS = (
     "source", "source_detail", "initial_need", "address", "status", "owner_id",
     "department_id", "created_by_id", "priority", "grade", "annual_budget", "created_at",
     "updated_at", "contact_info_updated_at", "first_contact_at", "last_contact_at",
-    "verified_at", "name_key", "search_text",
+    "verified_at", "name_key", "search_text", "completeness",
 )  # fmt: skip
 CONTACT_COLUMNS = (
     "id", "customer_id", "name", "title", "mobile", "email", "is_decision_maker",
     "is_primary", "is_active", "created_at", "updated_at",
 )  # fmt: skip
+
+
+def _completeness(values: list[Any], *, reachable: bool) -> int:
+    """The stored completeness percentage, by the app's own rule when it has one."""
+    from types import SimpleNamespace
+
+    from kehu.customers import normalize
+
+    rule = getattr(normalize, "completeness", None)
+    if rule is None:
+        return 0
+    row = SimpleNamespace(**dict(zip(CUSTOMER_COLUMNS, values, strict=False)))
+    return int(rule(row, reachable_contact=reachable))
 
 
 def _pick(rng: random.Random, items: list[User], cumulative: list[float]) -> User:
@@ -443,7 +456,9 @@ def _build_chunk(
             created_at + timedelta(hours=rng.randint(2, 48)) if rng.random() < 0.7 else None,
             company_key(name),
             "",  # search_text, filled below
+            0,  # completeness, filled below
         ]
+        values[-1] = _completeness(values, reachable=bool(extra))
         key = (industry.section_code, city.abbreviation)
         if key not in prefixes:
             prefixes[key] = numbering.prefix_for(
@@ -459,5 +474,7 @@ def _build_chunk(
             values, head, tail = drafts[index]
             number = prefix + formats[prefix].format(seq=first + offset)
             values[1] = number
-            values[-1] = " ".join(part for part in [head, number.lower(), *tail] if part)
+            values[CUSTOMER_COLUMNS.index("search_text")] = " ".join(
+                part for part in [head, number.lower(), *tail] if part
+            )
     return [d[0] for d in drafts], contact_rows
