@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.models.signals import post_migrate
 
 from kehu.core import config
 from kehu.core.testing.factories import Organisation, make_organisation
+from kehu.core.testing.seeds import restore_seed_data
+
+post_migrate.connect(restore_seed_data, dispatch_uid="kehu-test-seed-data")
 
 ARTIFACTS = Path(os.environ.get("KEHU_TEST_ARTIFACTS", "test-artifacts"))
 CHROMIUM = os.environ.get("KEHU_CHROMIUM", "/usr/bin/chromium")

@@ -56,8 +56,14 @@ def load_demo(*, customers: int, seed: int, if_empty: bool = False) -> str:
     if if_empty and Customer.objects.exists():
         return "Demo data already present; nothing loaded."
     created = generate_customers(count=customers, seed=seed, users=users)
+    from kehu.followups.demo import generate_followups
+    from kehu.opportunities.demo import generate_opportunities
+
+    opportunities = generate_opportunities(seed=seed)
+    followups = generate_followups(seed=seed)
     seconds = time.perf_counter() - started
     return (
-        f"Demo loaded in {seconds:.1f}s: {created} customers; users "
+        f"Demo loaded in {seconds:.1f}s: {created} customers, {opportunities} opportunities, "
+        f"{followups} follow-ups; users "
         f"{', '.join(u.username for u in users)} (password {DEMO_PASSWORD})"
     )
