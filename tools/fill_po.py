@@ -25,7 +25,7 @@ def main(po_path: str, json_path: str) -> int:
                 entry.flags.remove("fuzzy")
     catalogue.save()
     catalogue.save_as_mofile(str(Path(po_path).with_suffix(".mo")))
-    missing = [entry.msgid for entry in catalogue if not entry.msgstr and entry.msgid]
+    missing = [entry.msgid for entry in catalogue.untranslated_entries()]
     for msgid in missing:
         print(f"untranslated: {msgid!r}")
     return 1 if missing else 0

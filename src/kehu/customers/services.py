@@ -151,6 +151,20 @@ class DuplicateCustomer(Conflict):
         )
 
 
+class CustomerHeldByOther(DuplicateCustomer):
+    """撞单: the customer is already held by another rep; only an admin may create it anyway."""
+
+    code = "held_by_other"
+
+    def __init__(self, matches: list[DuplicateMatch], *, actor: Any = None) -> None:
+        super().__init__(matches, actor=actor)
+        owners = "、".join(sorted({match.owner_name for match in matches}))
+        self.detail = _(
+            "This customer is already held by %(owners)s; ask them or an administrator "
+            "to share or transfer it."
+        ) % {"owners": owners}
+
+
 def duplicate_payload(matches: Sequence[DuplicateMatch], user: Any) -> list[dict[str, Any]]:
     """Matches as the user may see them.
 
@@ -506,7 +520,7 @@ def _check_duplicates(
     emails: Sequence[str] = (),
     force: bool,
 ) -> None:
-    if force:
+    if force and (actor is None or is_admin(actor)):
         return
     matches = find_duplicates(
         name=customer.name if customer.kind == CustomerKind.COMPANY else "",
@@ -515,8 +529,14 @@ def _check_duplicates(
         credit_code=customer.credit_code or "",
         exclude_id=customer.pk,
     )
-    if matches:
+    if not matches:
+        return
+    if not force:
         raise DuplicateCustomer(matches, actor=actor)
+    # `force` overrides look-alikes, never a customer another rep already holds (撞单).
+    held = [m for m in matches if m.owner_id is not None and m.owner_id != actor.pk]
+    if held:
+        raise CustomerHeldByOther(held, actor=actor)
 
 
 # --- Customers --------------------------------------------------------------------------------

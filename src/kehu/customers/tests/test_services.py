@@ -155,8 +155,16 @@ def test_duplicates_by_phone_email_credit_code_and_name(org: Organisation) -> No
     assert all(not m["visible"] and "name" not in m for m in payload["matches"])
     assert {m["owner_name"] for m in payload["matches"]} == {str(org.south_rep)}
     assert Customer.objects.count() == 1
+    # 撞单: force does not let a rep take a customer another rep holds; an admin may.
+    with pytest.raises(services.CustomerHeldByOther) as held:
+        services.customer_create(
+            actor=org.rep, data={"name": "杭州恒泰精密制造有限公司"}, force=True
+        )
+    assert held.value.payload()["code"] == "held_by_other"
+    assert str(org.south_rep) in held.value.detail
+    assert Customer.objects.count() == 1
     forced = services.customer_create(
-        actor=org.rep, data={"name": "杭州恒泰精密制造有限公司"}, force=True
+        actor=org.admin, data={"name": "杭州恒泰精密制造有限公司"}, force=True
     )
     assert forced.pk != existing.pk
 
