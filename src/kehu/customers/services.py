@@ -583,6 +583,11 @@ def customer_create(
     _assign(customer, data, EDITABLE_FIELDS)
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
+    if customer.region_id is None and customer.credit_code:
+        # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
+        from kehu.pools.credit_code import region_code_from_credit_code
+
+        customer.region_id = region_code_from_credit_code(customer.credit_code)
     _validate_customer(customer)
     cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
     _check_duplicates(

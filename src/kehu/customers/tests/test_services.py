@@ -471,3 +471,15 @@ def test_grade_job_is_a_nightly_periodic_task() -> None:
     task = recompute_customer_grades.s()
     assert task.validate_datetime(datetime(2024, 5, 1, 2, 30))
     assert not task.validate_datetime(datetime(2024, 5, 1, 14, 30))
+
+
+def test_region_is_derived_from_the_credit_code_when_empty(org: Organisation) -> None:
+    hangzhou = services.customer_create(
+        actor=org.rep, data={"name": "杭州某某科技有限公司", "credit_code": VALID_USCC[1]}
+    )
+    assert hangzhou.region_id == "330100"
+    shanghai_given = services.customer_create(
+        actor=org.rep,
+        data={"name": "深圳某某电子有限公司", "credit_code": VALID_USCC[2], "region": "310000"},
+    )
+    assert shanghai_given.region_id == "310000"  # a region the user chose is kept
