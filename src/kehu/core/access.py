@@ -62,6 +62,7 @@ class AccessPolicy:
 
     ``owner_field`` and ``department_field`` name the columns that decide ownership;
     ``shared_ids`` returns the primary keys shared with a user (read, or read-write);
+    ``extra_ids`` are further such lookups other apps contribute (e.g. customer pools);
     ``role_view`` grants extra rows per role (e.g. marketing reads every customer);
     ``sensitive_fields`` are masked for users without full access to the row.
     """
@@ -69,6 +70,7 @@ class AccessPolicy:
     owner_field: str = "owner"
     department_field: str | None = "department"
     shared_ids: ShareLookup | None = None
+    extra_ids: tuple[ShareLookup, ...] = ()
     role_view: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     role_edit: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     sensitive_fields: tuple[str, ...] = ()
@@ -89,8 +91,9 @@ class AccessPolicy:
         extra = (self.role_edit if write else self.role_view).get(getattr(user, "role", ""))
         if extra is not None:
             scope |= extra(user)
-        if self.shared_ids is not None:
-            scope |= Q(pk__in=self.shared_ids(user, write))
+        for lookup in (self.shared_ids, *self.extra_ids):
+            if lookup is not None:
+                scope |= Q(pk__in=lookup(user, write))
         return scope
 
     def view_filter(self, user: Any) -> Q:

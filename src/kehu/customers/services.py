@@ -151,6 +151,9 @@ class DuplicateCustomer(Conflict):
         )
 
 
+EXACT_NAME_SCORE = 100.0
+
+
 class CustomerHeldByOther(DuplicateCustomer):
     """撞单: the customer is already held by another rep; only an admin may create it anyway."""
 
@@ -533,8 +536,15 @@ def _check_duplicates(
         return
     if not force:
         raise DuplicateCustomer(matches, actor=actor)
-    # `force` overrides look-alikes, never a customer another rep already holds (撞单).
-    held = [m for m in matches if m.owner_id is not None and m.owner_id != actor.pk]
+    # `force` overrides look-alike names, never a customer another rep already holds (撞单):
+    # the same credit code, phone, email or normalised name.
+    held = [
+        m
+        for m in matches
+        if m.owner_id is not None
+        and m.owner_id != actor.pk
+        and (m.reason != "name" or m.score >= EXACT_NAME_SCORE)
+    ]
     if held:
         raise CustomerHeldByOther(held, actor=actor)
 

@@ -126,3 +126,18 @@ def test_history_of_unscoped_models_is_admin_only(org: Organisation) -> None:
     assert api_client(org.rep).get(path).status_code == 404
     assert api_client(org.admin).get(path).status_code == 200
     assert api_client(org.admin).get("/api/v1/history/nope.model/1").status_code == 404
+
+
+def test_pool_members_see_owner_less_pool_customers_read_only(org: Organisation) -> None:
+    from kehu.pools import services as pools
+
+    pool = pools.pool_create(actor=org.admin, data={"name": "华东公海"}, departments=[org.east])
+    pooled = customer_of(org.colleague)
+    pools.pool_put(actor=org.admin, customer_id=pooled.pk, pool_id=pool.pk, reason="长期未跟进")
+    pooled.refresh_from_db()
+    assert pooled.owner_id is None
+
+    assert pooled.pk in visible_ids(org.rep)
+    assert pooled.pk in visible_ids(org.hangzhou_rep)  # sub-departments are members too
+    assert pooled.pk not in visible_ids(org.south_rep)
+    assert not Customer.objects.editable_by(org.rep).filter(pk=pooled.pk).exists()
