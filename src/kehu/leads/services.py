@@ -102,23 +102,12 @@ def _notify(
 
 
 def managers_of(department_id: int | None) -> list[User]:
-    """Who answers for a department: its head, else the managers of it or the nearest above."""
-    if department_id is None:
-        return list(User.objects.filter(is_active=True, role=Role.ADMIN))
-    department = Department.objects.select_related("head").get(pk=department_id)
-    if department.head is not None and department.head.is_active:
-        return [department.head]
-    ancestor_ids = [int(part) for part in department.path.strip("/").split("/") if part]
-    managers = list(
-        User.objects.filter(is_active=True, role=Role.MANAGER, department_id__in=ancestor_ids)
+    """Who answers for a department's leads: its supervisors, else the CRM admins."""
+    from kehu.accounts.selectors import department_supervisors
+
+    return department_supervisors(department_id) or list(
+        User.objects.filter(is_active=True, role=Role.ADMIN)
     )
-    if not managers:
-        return list(User.objects.filter(is_active=True, role=Role.ADMIN))
-    depth = {pk: index for index, pk in enumerate(ancestor_ids)}
-    nearest = max(depth[m.department_id] for m in managers if m.department_id is not None)
-    return [
-        m for m in managers if m.department_id is not None and depth[m.department_id] == nearest
-    ]
 
 
 def _lock(lead: Lead) -> Lead:

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.accounts.models import Department, Role, User
+from kehu.accounts.models import Role, User
 from kehu.core import config
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
@@ -540,19 +540,9 @@ def workflow_rule_save(*, actor: User, rule: WorkflowRule) -> WorkflowRule:
 def supervisors_of(owner: User) -> list[User]:
     """The sales supervisor: the head and managers of the owner's department, else the nearest
     department above that has any."""
-    department: Department | None = owner.department
-    while department is not None:
-        people: dict[int, User] = {}
-        if department.head_id and department.head_id != owner.pk and department.head:
-            people[department.head_id] = department.head
-        for manager in User.objects.filter(
-            role=Role.MANAGER, department=department, is_active=True
-        ).exclude(pk=owner.pk):
-            people[manager.pk] = manager
-        if people:
-            return list(people.values())
-        department = department.parent
-    return []
+    from kehu.accounts.selectors import department_supervisors
+
+    return department_supervisors(owner.department_id, exclude=owner.pk)
 
 
 def _rule_recipients(rule: WorkflowRule, opportunity: Opportunity) -> list[User]:

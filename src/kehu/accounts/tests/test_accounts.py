@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -150,3 +151,17 @@ def test_department_chain_is_created_once(db: None) -> None:
     again = services.department_get_or_create_path(["华东区", "上海组"])
     assert first.pk == again.pk
     assert Department.objects.count() == 2
+
+
+def test_supervisors_are_the_nearest_heads_and_managers(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    from kehu.accounts.selectors import department_supervisors
+
+    with django_assert_max_num_queries(3):
+        assert department_supervisors(org.shanghai.pk) == [org.east_manager]
+    org.shanghai.head = org.colleague
+    org.shanghai.save()
+    assert department_supervisors(org.shanghai.pk) == [org.colleague]
+    assert department_supervisors(org.shanghai.pk, exclude=org.colleague.pk) == [org.east_manager]
+    assert department_supervisors(None) == []
