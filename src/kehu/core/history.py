@@ -125,7 +125,7 @@ def history_entries(
                 reason=row.history_change_reason or "",
                 request_id=getattr(row, "request_id", ""),
                 changes=changes,
-                object_label=f"{model._meta.verbose_name}: {row}",
+                object_label=f"{model._meta.verbose_name}: {row.instance}",
             )
         )
     return entries

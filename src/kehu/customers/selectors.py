@@ -56,7 +56,6 @@ SORTS: dict[str, tuple[str, ...]] = {
 }
 LIST_FIELDS = ("tags",)  # query parameters that repeat
 _SEPARATORS = re.compile(r"[\s\-+()]+")
-_AS_OF = re.compile(r" as of \d{4}-.*$")  # simple-history's str() of a historical row
 
 
 class CustomerFilters(BaseModel):
@@ -290,8 +289,6 @@ def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
     hidden = masked_fields(user, customer)
     entries = history_entries(customer.history.all(), hidden_fields=hidden)
     entries += history_entries(Contact.history.filter(customer_id=customer.pk))
-    for entry in entries:
-        entry.object_label = _AS_OF.sub("", entry.object_label)
     entries.sort(key=lambda entry: entry.when, reverse=True)
     return entries
 

@@ -30,6 +30,7 @@ def test_service_writes_are_attributed_with_request_id(org: Organisation) -> Non
     assert newest.reason == "区域合并"
     assert newest.request_id == "cli-test-2"
     assert [(c.field, c.old, c.new) for c in newest.changes] == [("name", "西南区", "西南大区")]
+    assert newest.object_label.endswith(": 西南大区")
 
 
 def test_web_requests_record_the_signed_in_user_and_request_id(org: Organisation) -> None:
