@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
@@ -225,7 +226,7 @@ class Importer:
         job.heartbeat_at = timezone.now()
         job.message = ""
         job.save()
-        self.dedup.load_names()
+        self._prepare()
         self.decisions = {int(k): v for k, v in (job.row_decisions or {}).items()}
         seen_rows = 0
         with errors_path(job).open("w", encoding="utf-8") as error_file:
@@ -268,6 +269,10 @@ class Importer:
             job.report = {**job.report, **build_verification(job)}
             job.save(update_fields=["report"])
         return job
+
+    def _prepare(self) -> None:
+        """Reference data read once per import, before the first batch."""
+        self.dedup.load_names()
 
     def _batches(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[list[Any]]:
         batch: list[Any] = []
@@ -715,6 +720,16 @@ class Importer:
             self.first_errors.append({"line": plan.row.line, "column": "", "message": message})
 
 
+# Import kind → its importer: the same pipeline (read, map, clean, batches, resume point,
+# progress, cancel), each kind with its own dedup (``_plan``) and writes (``_write``).
+IMPORTERS: dict[str, str] = {"customers": "kehu.transfer.engine.Importer"}
+
+
+def importer_class(kind: str) -> type[Importer]:
+    cls: type[Importer] = import_string(IMPORTERS[kind])
+    return cls
+
+
 def run_job(
     job: ImportJob,
     *,
@@ -722,7 +737,7 @@ def run_job(
     progress: Callable[[ImportJob], None] | None = None,
 ) -> ImportJob:
     """Run a job to its end; failures and cancellations are recorded on the job."""
-    importer = Importer(job, batch_size=batch_size, progress=progress)
+    importer = importer_class(job.kind)(job, batch_size=batch_size, progress=progress)
     try:
         return importer.run()
     except Cancelled:
