@@ -1,0 +1,112 @@
+"""Shares and pool grants are read once and inlined, so the scope stays index-friendly."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kehu.accounts.models import User
+from kehu.core import access
+from kehu.core.testing.factories import Organisation
+from kehu.customers.models import Customer, CustomerShare
+
+pytestmark = pytest.mark.django_db
+_numbers = itertools.count(1)
+
+
+def customer_of(owner: User) -> Customer:
+    return Customer.objects.create(
+        number=f"G-{next(_numbers):05d}",
+        name=f"客户{next(_numbers)}",
+        owner=owner,
+        department=owner.department,
+    )
+
+
+def scope_sql(user: User, *, write: bool = False) -> str:
+    queryset = Customer.objects.editable_by(user) if write else Customer.objects.visible_to(user)
+    return str(queryset.query).lower()
+
+
+def visible_ids(user: User) -> set[int]:
+    return set(Customer.objects.visible_to(user).values_list("pk", flat=True))
+
+
+def pool_with(org: Organisation, customer: Customer) -> None:
+    from kehu.pools import services as pools
+
+    pool = pools.pool_create(actor=org.admin, data={"name": "华东公海"}, departments=[org.east])
+    pools.pool_put(actor=org.admin, customer_id=customer.pk, pool_id=pool.pk, reason="长期未跟进")
+
+
+def test_rep_without_grants_gets_a_plain_owner_filter(org: Organisation) -> None:
+    own = customer_of(org.rep)
+    customer_of(org.colleague)
+    sql = scope_sql(org.rep)
+    assert "customershare" not in sql
+    assert "poolentry" not in sql
+    assert " or " not in sql
+    assert visible_ids(org.rep) == {own.pk}
+
+
+def test_shared_ids_are_inlined_and_keep_read_write_semantics(org: Organisation) -> None:
+    own = customer_of(org.rep)
+    read_only = customer_of(org.colleague)
+    writable = customer_of(org.colleague)
+    CustomerShare.objects.create(customer=read_only, user=org.rep, can_edit=False)
+    CustomerShare.objects.create(customer=writable, user=org.rep, can_edit=True)
+
+    assert "customershare" not in scope_sql(org.rep)
+    assert visible_ids(org.rep) == {own.pk, read_only.pk, writable.pk}
+    editable = set(Customer.objects.editable_by(org.rep).values_list("pk", flat=True))
+    assert editable == {own.pk, writable.pk}
+
+
+def test_grants_are_read_in_one_query_when_the_queryset_is_built(org: Organisation) -> None:
+    shared = customer_of(org.colleague)
+    CustomerShare.objects.create(customer=shared, user=org.rep)
+    with CaptureQueriesContext(connection) as built:
+        queryset = Customer.objects.visible_to(org.rep)
+    grant_reads = [q for q in built.captured_queries if "customershare" in q["sql"].lower()]
+    assert len(grant_reads) == 1
+    assert "poolentry" in grant_reads[0]["sql"].lower()  # shares and pools in one UNION
+    assert shared.pk in set(queryset.values_list("pk", flat=True))
+
+
+def test_pool_member_sees_pooled_customers_through_the_inlined_list(org: Organisation) -> None:
+    pooled = customer_of(org.colleague)
+    pool_with(org, pooled)
+    assert "poolentry" not in scope_sql(org.rep)
+    assert pooled.pk in visible_ids(org.rep)
+    assert pooled.pk not in visible_ids(org.south_rep)
+    assert not Customer.objects.editable_by(org.rep).filter(pk=pooled.pk).exists()
+    assert Customer.objects.editable_by(org.east_manager).filter(pk=pooled.pk).exists()
+
+
+def test_manager_scope_combines_departments_and_grants(org: Organisation) -> None:
+    team = customer_of(org.hangzhou_rep)
+    south = customer_of(org.south_rep)
+    shared_south = customer_of(org.south_rep)
+    CustomerShare.objects.create(customer=shared_south, user=org.east_manager)
+    assert "customershare" not in scope_sql(org.east_manager)
+    assert visible_ids(org.east_manager) == {team.pk, shared_south.pk}
+    assert south.pk in visible_ids(org.south_manager)
+
+
+def test_many_grants_fall_back_to_subqueries_with_the_same_rows(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = customer_of(org.rep)
+    shared = [customer_of(org.colleague) for _ in range(3)]
+    for customer in shared:
+        CustomerShare.objects.create(customer=customer, user=org.rep)
+    pooled = customer_of(org.colleague)
+    pool_with(org, pooled)
+    inlined = visible_ids(org.rep)
+
+    monkeypatch.setattr(access, "INLINE_IDS_MAX", 2)
+    assert "customershare" in scope_sql(org.rep)
+    assert visible_ids(org.rep) == inlined == {own.pk, pooled.pk, *(c.pk for c in shared)}
