@@ -31,12 +31,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the checkout's src/ as it changes instead of a snapshot taken at start",
     )
+    load = commands.add_parser(
+        "load", help="only create or top up the bench database of one size (no measuring)"
+    )
+    load.add_argument("--size", choices=["S", "M", "L"], default="S")
+    load.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--data-root", default="/tmp/kehu-bench", help="SQLite data directories")
     commands.add_parser("report", help="Markdown table of the newest result per size and db")
     options = parser.parse_args(argv)
     if options.command == "report":
         from bench.report import main as report
 
         report()
+        return 0
+    if options.command == "load":
+        from bench.run import load_only
+
+        load_only(options)
         return 0
     if not options.live_tree:
         from bench.snapshot import reexec_on_snapshot

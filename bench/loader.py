@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from typing import Any
@@ -134,6 +134,26 @@ def owner_weights(count: int, *, rng: random.Random) -> list[float]:
     return weights
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    """What Django's SQLite backend stores for an aware datetime: naive UTC, ISO with a space."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
+def _prep_for(field: models.Field[Any, Any]) -> Any:
+    """The conversion of a value for the database, None when the driver takes it as it is."""
+    if isinstance(field, models.JSONField):
+        return lambda value: json.dumps(value, ensure_ascii=False)
+    if connection.vendor == "postgresql":
+        return None  # psycopg adapts datetime, Decimal, bool natively
+    if isinstance(field, models.DateTimeField):
+        return _sqlite_datetime
+    if isinstance(field, models.DecimalField):
+        return str
+    return None
+
+
 class TableWriter:
     """Rows for one model's table, in the model's concrete-field order, defaults pre-computed."""
 
@@ -142,39 +162,25 @@ class TableWriter:
         self.fields = list(model._meta.concrete_fields)
         self.columns = [f.column for f in self.fields]
         self.explicit = {name: i for i, name in enumerate(explicit)}
-        self._defaults: list[Any] = []
-        self._preps: list[Any] = []
-        for field in self.fields:
+        self._template: list[Any] = []
+        # (column position, value position, conversion or None) of the explicit columns
+        self._explicit: list[tuple[int, int, Any]] = []
+        for column, field in enumerate(self.fields):
             if field.attname in self.explicit:
-                self._defaults.append(None)
-                self._preps.append(self._prep_for(field))
+                self._template.append(None)
+                self._explicit.append((column, self.explicit[field.attname], _prep_for(field)))
             else:
                 default = field.get_default() if not field.primary_key else None
-                self._defaults.append(self._prep_for(field)(default))
-                self._preps.append(None)
-        self._positions = [self.explicit.get(f.attname) for f in self.fields]
+                prep = _prep_for(field)
+                convert = prep is not None and default is not None
+                self._template.append(prep(default) if convert else default)
 
-    @staticmethod
-    def _prep_for(field: models.Field[Any, Any]) -> Any:
-        if isinstance(field, models.JSONField):
-            return lambda value: json.dumps(value, ensure_ascii=False)
-        if connection.vendor == "postgresql":
-            return lambda value: value  # psycopg adapts datetime, Decimal, bool natively
-        if isinstance(field, models.DateTimeField):
-            return lambda value: (
-                None if value is None else connection.ops.adapt_datetimefield_value(value)
-            )
-        if isinstance(field, models.DecimalField):
-            return lambda value: None if value is None else str(value)
-        return lambda value: value
-
-    def row(self, values: Sequence[Any]) -> tuple[Any, ...]:
-        out = []
-        for position, default, prep in zip(
-            self._positions, self._defaults, self._preps, strict=True
-        ):
-            out.append(default if position is None else prep(values[position]))
-        return tuple(out)
+    def row(self, values: Sequence[Any]) -> list[Any]:
+        out = self._template.copy()
+        for column, position, prep in self._explicit:
+            value = values[position]
+            out[column] = value if prep is None or value is None else prep(value)
+        return out
 
     def write(self, rows: Iterable[Sequence[Any]]) -> int:
         table = self.model._meta.db_table

@@ -128,6 +128,8 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
     from bench import loader
     from kehu.accounts.models import User
     from kehu.customers.models import Contact, Customer
+    from kehu.followups.models import FollowUp
+    from kehu.opportunities.models import Opportunity
 
     started = time.perf_counter()
     call_command("migrate", "--noinput", "-v", "0")
@@ -153,6 +155,14 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
         )
         load_report.update(report.as_dict())
         log(f"loaded in {report.seconds:.0f}s")
+    from bench.activity import load_activity
+
+    activity = load_activity(
+        followups=size.followups, opportunities=size.opportunities, seed=options.seed + have
+    )
+    if activity.followups or activity.opportunities:
+        load_report["activity"] = activity.as_dict()
+        log(f"follow-ups and opportunities loaded in {activity.seconds:.0f}s")
     return {
         "tokens": tokens,
         "migrate_seconds": round(migrate_seconds, 1),
@@ -161,8 +171,8 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
             "customers": Customer.objects.count(),
             "contacts": Contact.objects.count(),
             "users": User.objects.count(),
-            "followups": "not generated",
-            "opportunities": "not generated",
+            "followups": FollowUp.objects.count(),
+            "opportunities": Opportunity.objects.count(),
         },
     }
 
@@ -255,20 +265,19 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             [f"/customers/{pk}/" for pk in ids],
         ),
     ]
-    for name, url_name, title in (
-        ("pipeline_board", "opportunities:board", "Pipeline board (HTML, manager)"),
-        ("pipeline_forecast", "opportunities:forecast", "Forecast (HTML, manager)"),
-        ("pipeline_funnel", "opportunities:funnel", "Funnel (HTML, manager)"),
+    manager, rep = "session_manager", "session_sales"
+    for name, url_name, title, who in (
+        ("dashboard_sales", "core:dashboard", "Dashboard (HTML, sales rep)", rep),
+        ("dashboard_manager", "core:dashboard", "Dashboard (HTML, manager)", manager),
+        ("pipeline_board", "opportunities:board", "Pipeline board (HTML, manager)", manager),
+        ("pipeline_forecast", "opportunities:forecast", "Forecast (HTML, manager)", manager),
+        ("pipeline_funnel", "opportunities:funnel", "Funnel (HTML, manager)", manager),
     ):
         try:
             path = reverse(url_name)
-            scenarios.append(
-                Scenario(name, title, "session_manager", [path], note="no opportunities loaded")
-            )
+            scenarios.append(Scenario(name, title, who, [path]))
         except NoReverseMatch:
-            scenarios.append(
-                Scenario(name, title, "session_manager", [], unavailable="no such page")
-            )
+            scenarios.append(Scenario(name, title, who, [], unavailable="no such page"))
     return scenarios
 
 
@@ -740,6 +749,18 @@ def time_demo(options: argparse.Namespace, env: dict[str, str], customers: int) 
 
 
 # --- entry point -----------------------------------------------------------------------------
+def load_only(options: argparse.Namespace) -> None:
+    """``python -m bench load``: migrate and load (or top up) the size, nothing measured."""
+    env = configure(options)
+    import django
+
+    django.setup()
+    log(f"loading size {options.size} on {options.db} ({env['KEHU_DATA_DIR']})")
+    data = prepare_data(options, env)
+    data.pop("tokens")
+    log(f"done: {json.dumps(data, ensure_ascii=False, default=str)}")
+
+
 def run(options: argparse.Namespace) -> Path:
     env = configure(options)
     import django

@@ -55,6 +55,8 @@ KIND = {
     "api_create": "write",
     "html_list": "html",
     "html_detail": "html",
+    "dashboard_sales": "report",
+    "dashboard_manager": "report",
     "pipeline_board": "report",
     "pipeline_forecast": "report",
     "pipeline_funnel": "report",
