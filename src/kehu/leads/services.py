@@ -542,10 +542,10 @@ def assignment_batch(
 ) -> AssignmentRun:
     """Assign every pooled lead by the rules, evaluated in memory, saved in bulk.
 
-    Per chunk of pooled leads: one read (only the columns the rules look at), one UPDATE per
-    chosen rep (the assignment values are the same for all of a rep's leads), one
-    INSERT … SELECT that copies the new versions into the history table, and one batched
-    insert of the business events. Leads no rule places stay in the pool (the fallback pool).
+    Per chunk of pooled leads: one read (only the columns the rules look at), the assignment
+    UPDATE (one ``UPDATE … FROM unnest`` on PostgreSQL, one per chosen rep elsewhere), one
+    INSERT … SELECT that copies the new versions into the history table, and the business
+    events (``COPY`` on PostgreSQL). Leads no rule places stay in the pool (the fallback pool).
     """
     if actor is not None and not is_admin(actor):
         raise Forbidden(_("Only admins run the batch assignment."))
@@ -580,18 +580,9 @@ def assignment_batch(
             rule, candidate = picked
             by_user[candidate.user_id].append(pk)
             events.append((pk, rule.name, candidate.user_id))
+        assignments = [(pk, user_id, departments.get(user_id)) for pk, _rule, user_id in events]
+        _assign_pooled(assignments, by_user, when=now, confirm_due=due)
         for user_id, ids in by_user.items():
-            Lead.objects.filter(pk__in=ids, status=LeadStatus.POOL).update(
-                assignee_id=user_id,
-                department_id=departments.get(user_id),
-                status=LeadStatus.ASSIGNED,
-                assigned_at=now,
-                confirm_due_at=due,
-                confirmed_at=None,
-                sla_breached_at=None,
-                version=F("version") + 1,
-                updated_at=now,
-            )
             per_user[user_id] += len(ids)
         assigned_ids = [pk for pk, _rule, _user in events]
         if assigned_ids:
@@ -617,6 +608,53 @@ def assignment_batch(
     return run
 
 
+def _assign_pooled(
+    assignments: Sequence[tuple[int, int, int | None]],
+    by_user: dict[int, list[int]],
+    *,
+    when: datetime,
+    confirm_due: datetime,
+) -> None:
+    """Move pooled leads to their reps: (lead id, rep id, rep's department) per lead.
+
+    PostgreSQL gets one ``UPDATE … FROM unnest(arrays)`` for the whole chunk (three array
+    parameters, so the statement stays small however many leads it carries); elsewhere one
+    UPDATE per rep, whose values are the same for all of the rep's leads. Leads that left the
+    pool meanwhile are left alone either way.
+    """
+    if not assignments:
+        return
+    if connection.vendor != "postgresql":
+        departments = {user_id: dept for _pk, user_id, dept in assignments}
+        for user_id, ids in by_user.items():
+            Lead.objects.filter(pk__in=ids, status=LeadStatus.POOL).update(
+                assignee_id=user_id,
+                department_id=departments[user_id],
+                status=LeadStatus.ASSIGNED,
+                assigned_at=when,
+                confirm_due_at=confirm_due,
+                confirmed_at=None,
+                sla_breached_at=None,
+                version=F("version") + 1,
+                updated_at=when,
+            )
+        return
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    sql = (
+        f"UPDATE {table} AS target SET assignee_id = batch.assignee_id, "
+        "department_id = batch.department_id, status = %s, assigned_at = %s, "
+        "confirm_due_at = %s, confirmed_at = NULL, sla_breached_at = NULL, "
+        "version = target.version + 1, updated_at = %s "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) "
+        "AS batch(id, assignee_id, department_id) "
+        "WHERE target.id = batch.id AND target.status = %s"
+    )
+    ids, users, departments = (list(column) for column in zip(*assignments, strict=True))
+    params = [LeadStatus.ASSIGNED.value, when, confirm_due, when, ids, users, departments]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, LeadStatus.POOL.value])
+
+
 def _copy_to_history(
     ids: Sequence[int], *, when: datetime, user_id: int | None, reason: str
 ) -> None:
@@ -629,47 +667,53 @@ def _copy_to_history(
     columns = ", ".join(quote(c) for c in [*tracked, *extra_columns])
     selected = ", ".join(quote(c) for c in tracked)
     date_param = historical._meta.get_field("history_date").get_db_prep_save(when, connection)
-    for start in range(0, len(ids), 900):
-        part = list(ids[start : start + 900])
-        marks = ", ".join(["%s"] * len(part))
-        sql = (
-            f"INSERT INTO {quote(historical._meta.db_table)} ({columns}) "
-            f"SELECT {selected}, %s, %s, %s, %s, %s FROM {quote(Lead._meta.db_table)} "
-            f"WHERE {quote('id')} IN ({marks})"
-        )
-        params = [date_param, reason, "~", user_id, current_request_id(), *part]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    head = (
+        f"INSERT INTO {quote(historical._meta.db_table)} ({columns}) "
+        f"SELECT {selected}, %s, %s, %s, %s, %s FROM {quote(Lead._meta.db_table)} "
+    )
+    params = [date_param, reason, "~", user_id, current_request_id()]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one array parameter for the whole chunk
+            cursor.execute(head + f"WHERE {quote('id')} = ANY(%s::bigint[])", [*params, ids])
+            return
+        for start in range(0, len(ids), 900):  # SQLite's limit on parameters
+            part = list(ids[start : start + 900])
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(head + f"WHERE {quote('id')} IN ({marks})", [*params, *part])
 
 
 def _insert_events(
     events: Sequence[tuple[int, str, int]], *, actor_id: int | None, when: datetime
 ) -> None:
-    """The ASSIGNED business events of a batch, written as multi-row INSERTs."""
+    """The ASSIGNED business events of a batch: ``COPY`` on PostgreSQL, else executemany."""
     quote = connection.ops.quote_name
     meta = LeadEvent._meta
     data_field = meta.get_field("data")
     at = meta.get_field("at").get_db_prep_save(when, connection)
-    columns = ["lead_id", "kind", "actor_id", "at", "note", "data"]
-    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    size = max(1, connection.ops.bulk_batch_size(columns, list(events)))
+    kind = EventKind.ASSIGNED.value
+    rows = [
+        (
+            pk,
+            kind,
+            actor_id,
+            at,
+            "",
+            data_field.get_db_prep_save(
+                {"assignee": user_id, "previous": None, "rule": rule}, connection
+            ),
+        )
+        for pk, rule, user_id in events
+    ]
+    table = quote(meta.db_table)
+    names = ", ".join(quote(c) for c in ["lead_id", "kind", "actor_id", "at", "note", "data"])
     with connection.cursor() as cursor:
-        for start in range(0, len(events), size):
-            part = events[start : start + size]
-            params: list[Any] = []
-            for pk, rule, user_id in part:
-                data = {"assignee": user_id, "previous": None, "rule": rule}
-                params.extend(
-                    (
-                        pk,
-                        EventKind.ASSIGNED.value,
-                        actor_id,
-                        at,
-                        "",
-                        data_field.get_db_prep_save(data, connection),
-                    )
-                )
-            cursor.execute(head + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part)), params)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * 6)
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 def batch_time() -> time:
