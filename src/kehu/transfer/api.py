@@ -79,7 +79,7 @@ class RunIn(Schema):
 
 class MappingIn(Schema):
     name: str
-    kind: Literal["customers"] = "customers"
+    kind: Literal["customers", "leads", "opportunities", "followups"] = "customers"
     columns: dict[str, str]
 
 
@@ -135,7 +135,7 @@ def list_imports(request: HttpRequest) -> Any:
 def create_import(
     request: HttpRequest,
     file: UploadedFile = File(...),  # noqa: B008
-    kind: str = Form("customers"),
+    kind: str = Form("customers", description="customers, leads, opportunities or followups"),
     encoding: str = Form(""),
     mapping: str = Form(""),
     on_duplicate: str = Form("skip"),

@@ -30,7 +30,73 @@ def _options(spec: FieldSpec) -> list[str]:
         from kehu.customers.models import Region
 
         return [r.name for r in Region.objects.filter(level=1)]
+    if spec.type == "stage":
+        from kehu.opportunities.models import Stage, StageKind
+
+        stages = Stage.objects.filter(is_active=True).exclude(kind=StageKind.LOST)
+        return list(stages.order_by("order").values_list("name_zh", flat=True))
     return []
+
+
+def _instructions(kind: str) -> list[str]:
+    """The instructions sheet: what one row is and what the kind's rules are."""
+    common = [
+        _("Dates: 2024-05-20, 2024/5/20 or 2024年5月20日. Phones: 13812345678 or 021-61234567."),
+        _("Formulas are not imported: paste values."),
+    ]
+    customer_reference = _(
+        "Customer: the customer number, the unified social credit code or the exact customer "
+        "name of a customer you can see."
+    )
+    if kind == "leads":
+        return [
+            _("Fill in the first sheet, one row per lead; keep the header row."),
+            _(
+                "Columns marked * are required; give a mobile number or an e-mail address. "
+                "A lead with the same mobile, e-mail or company name as an existing lead is a "
+                "duplicate."
+            ),
+            _(
+                "Owner: the user name or name of a sales rep; without one the lead goes to the "
+                "pool or the assignment rules."
+            ),
+            *common,
+        ]
+    if kind == "opportunities":
+        return [
+            _("Fill in the first sheet, one row per opportunity; keep the header row."),
+            customer_reference,
+            _(
+                "Stage: one of the pipeline stages; each stage's requirements apply (an "
+                "amount from 方案提交, a close date from 谈判签约). Empty: the first stage."
+            ),
+            _("Amounts: 200000, 20万 or ¥200,000."),
+            *common,
+        ]
+    if kind == "followups":
+        return [
+            _("Fill in the first sheet, one row per follow-up; keep the header row."),
+            customer_reference,
+            _(
+                "Follow-up time: a date with an optional time (2024-05-20 14:30); a date "
+                "alone means 09:00. The same customer, time and method is a duplicate."
+            ),
+            _("Next follow-up: a date from today on, together with the next step."),
+            *common,
+        ]
+    return [
+        _("Fill in the first sheet, one row per customer; keep the header row."),
+        _(
+            "Columns marked * are required. Other columns may stay empty; a missing industry, "
+            "size, source or need marks the customer “to be verified” (待核实)."
+        ),
+        common[0],
+        _(
+            "Several rows with the same company add its contacts when duplicates are set to "
+            "“update”."
+        ),
+        common[1],
+    ]
 
 
 def write_template(kind: str, target: Any) -> None:
@@ -55,7 +121,7 @@ def write_template(kind: str, target: Any) -> None:
         if spec.required:
             cell.fill = required_fill
         data.column_dimensions[letter].width = max(14, len(spec.header) + 4)
-        if spec.type in ("text", "phone", "credit_code"):
+        if spec.type in ("text", "phone", "credit_code", "customer"):
             # text cells keep leading zeros and long digit strings
             for row in range(2, 1002):
                 data.cell(row=row, column=index + 1).number_format = "@"
@@ -67,7 +133,7 @@ def write_template(kind: str, target: Any) -> None:
                 type="list",
                 formula1=f"=Lists!${letter}$1:${letter}${len(options)}",
                 allow_blank=True,
-                showErrorMessage=spec.type in ("choice", "bool"),
+                showErrorMessage=spec.type in ("choice", "bool", "stage"),
                 errorTitle=_("Not in the list"),
                 error=_("Choose a value from the list."),
             )
@@ -79,19 +145,7 @@ def write_template(kind: str, target: Any) -> None:
         example.column_dimensions[letter].width = data.column_dimensions[letter].width
     data.freeze_panes = "A2"
     lists.sheet_state = "hidden"
-    lines = [
-        _("Fill in the first sheet, one row per customer; keep the header row."),
-        _(
-            "Columns marked * are required. Other columns may stay empty; a missing industry, "
-            "size, source or need marks the customer “to be verified” (待核实)."
-        ),
-        _("Dates: 2024-05-20, 2024/5/20 or 2024年5月20日. Phones: 13812345678 or 021-61234567."),
-        _(
-            "Several rows with the same company add its contacts when duplicates are set to "
-            "“update”."
-        ),
-        _("Formulas are not imported: paste values."),
-    ]
+    lines = _instructions(kind)
     notes.column_dimensions["A"].width = 110
     for row, line in enumerate(lines, start=1):
         notes.cell(row=row, column=1, value=line)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
@@ -36,6 +37,9 @@ _DATE_PATTERNS = (
 _MONTH_PATTERNS = (
     re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月$"),
     re.compile(r"^(\d{4})[-/.](\d{1,2})$"),
+)
+_TIME_SUFFIX = re.compile(
+    r"^(.+?)[\sT]+(\d{1,2})(?:[:点时])(\d{1,2})?(?:分)?(?::(\d{1,2})(?:\.\d+)?)?(?:秒)?$"
 )
 _CN_MOBILE = re.compile(r"(?:\+?86|0086)?(1[3-9]\d{9})")
 _PHONE_NOISE = re.compile(r"[\s\-()]")
@@ -104,6 +108,7 @@ class Cleaner:
         self._industries: dict[str, str] | None = None
         self._regions: dict[str, str] | None = None
         self._users: dict[str, int] | None = None
+        self._stages: dict[str, str] | None = None
         # Fast paths with the same answers as phonenumbers / email-validator (see _phone, _email)
         self._mobile_prefixes: dict[str, bool | None] = {}
         self._email_domains: dict[str, str | None] = {}
@@ -177,6 +182,8 @@ class Cleaner:
             )
         if spec.type == "date" and isinstance(raw, datetime | date | int | float):
             return self._date(raw)
+        if spec.type == "datetime" and isinstance(raw, datetime | date | int | float):
+            return self._datetime(raw)
         text = fold_text(raw)
         if len(text) > MAX_CELL:
             raise CellError(
@@ -229,6 +236,62 @@ class Cleaner:
             _("“%(value)s” is not a date; write it like 2024-05-20, 2024/5/20 or 2024年5月20日.")
             % {"value": text[:40]}
         )
+
+    def _datetime(self, raw: Any, spec: FieldSpec | None = None) -> datetime:
+        """A moment in local time: a date with an optional time (``14:30``, ``14点30分``);
+        a date alone means 09:00, as when the follow-up services receive a date."""
+        if isinstance(raw, datetime):
+            moment = raw
+        elif isinstance(raw, date):
+            moment = datetime.combine(raw, time(9))
+        elif isinstance(raw, int | float) or re.fullmatch(r"\d{1,5}\.\d+", fold_text(raw)):
+            moment = datetime.combine(EXCEL_EPOCH, time()) + timedelta(days=float(raw))
+            moment = moment.replace(microsecond=0)
+        else:
+            text = fold_text(raw)
+            match = _TIME_SUFFIX.match(text)
+            if match is None:
+                moment = datetime.combine(self._date(text), time(9))
+            else:
+                day = self._date(match.group(1))
+                hour, minute, second = (int(part or 0) for part in match.group(2, 3, 4))
+                if hour > 23 or minute > 59 or second > 59:
+                    raise CellError(_("“%(value)s” is not a real time.") % {"value": text[:40]})
+                moment = datetime.combine(day, time(hour, minute, second))
+        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+    def stages(self) -> dict[str, str]:
+        """Active open and won stages by code, Chinese and English name (and each part of a
+        name like 回款/复购). Lost deals need a loss reason and are not imported."""
+        if self._stages is None:
+            from kehu.opportunities.models import Stage, StageKind
+
+            table: dict[str, str] = {}
+            rows = Stage.objects.filter(is_active=True).exclude(kind=StageKind.LOST)
+            for code, zh, en in rows.order_by("order").values_list("code", "name_zh", "name_en"):
+                for name in (code, zh, en, *re.split(r"\s*/\s*", zh), *re.split(r"\s*/\s*", en)):
+                    if name:
+                        table.setdefault(fold_text(name).casefold(), code)
+            self._stages = table
+        return self._stages
+
+    def _stage(self, text: str, spec: FieldSpec) -> str:
+        code = self.stages().get(text.casefold())
+        if code is None:
+            from kehu.opportunities.models import Stage, StageKind
+
+            names = list(
+                Stage.objects.filter(is_active=True)
+                .exclude(kind=StageKind.LOST)
+                .order_by("order")
+                .values_list("name_zh", flat=True)
+            )
+            raise CellError(
+                _("“%(value)s” is not a stage; the stages are %(allowed)s.")
+                % {"value": text[:40], "allowed": " → ".join(names)}
+                + _suggest(text, {name: name for name in names})
+            )
+        return code
 
     def _choice(self, text: str, spec: FieldSpec) -> str:
         table = self._choices[spec.key]

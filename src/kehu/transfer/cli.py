@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-IMPORT_KINDS = ["customers"]
+IMPORT_KINDS = ["customers", "leads", "opportunities", "followups"]
 EXPORT_KINDS = ["customers", "contacts", "leads", "opportunities", "followups"]
 
 
@@ -181,9 +181,17 @@ def cmd_export(options: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the import/export sub-commands to the ``kehu`` parser."""
-    imp = commands.add_parser("import", help="import customers (with contacts) from XLSX or CSV")
-    imp.add_argument("kind", choices=IMPORT_KINDS)
-    imp.add_argument("file", nargs="?", default="", help="the XLSX or CSV file")
+    imp = commands.add_parser(
+        "import",
+        help="import customers (with contacts), leads, opportunities or follow-ups from XLSX/CSV",
+    )
+    imp.add_argument(
+        "args",
+        nargs="*",
+        metavar="[KIND] FILE",
+        help=f"KIND is one of {', '.join(IMPORT_KINDS)} (or give --kind); FILE the XLSX or CSV",
+    )
+    imp.add_argument("--kind", choices=IMPORT_KINDS, help="what the file holds")
     imp.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     imp.add_argument("--mapping", help='a saved mapping\'s name or JSON {"header": "field"}')
     imp.add_argument("--encoding", help="CSV encoding: utf-8, utf-8-bom, gbk (default: detect)")
@@ -218,7 +226,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     exp.set_defaults(handler=cmd_export)
 
 
+def _kind_and_file(options: argparse.Namespace) -> str:
+    """``kehu import KIND FILE``, ``kehu import --kind KIND FILE`` (or ``--resume JOB``):
+    sets options.kind and options.file; returns a problem to report, or ""."""
+    args = list(options.args)
+    if args and args[0] in IMPORT_KINDS:
+        kind = args.pop(0)
+        if options.kind and options.kind != kind:
+            return f"the kind is given twice ({kind} and --kind {options.kind})"
+        options.kind = kind
+    if len(args) > 1:
+        return f"unexpected arguments: {' '.join(args[1:])}"
+    options.file = args[0] if args else ""
+    if not options.kind and not options.resume:
+        return f"give the KIND ({', '.join(IMPORT_KINDS)}) or --kind"
+    return ""
+
+
 def _checked_import(options: argparse.Namespace) -> int:
+    problem = _kind_and_file(options)
+    if problem:
+        print(f"kehu import: {problem}", file=sys.stderr)
+        return 2
     if not options.resume and not options.file:
         print("kehu import: give a FILE (or --resume JOB)", file=sys.stderr)
         return 2

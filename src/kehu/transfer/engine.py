@@ -722,7 +722,12 @@ class Importer:
 
 # Import kind → its importer: the same pipeline (read, map, clean, batches, resume point,
 # progress, cancel), each kind with its own dedup (``_plan``) and writes (``_write``).
-IMPORTERS: dict[str, str] = {"customers": "kehu.transfer.engine.Importer"}
+IMPORTERS: dict[str, str] = {
+    "customers": "kehu.transfer.engine.Importer",
+    "leads": "kehu.transfer.records.LeadImporter",
+    "opportunities": "kehu.transfer.records.OpportunityImporter",
+    "followups": "kehu.transfer.records.FollowUpImporter",
+}
 
 
 def importer_class(kind: str) -> type[Importer]:

@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers with contacts")
+    LEADS = "leads", _("Leads")
+    OPPORTUNITIES = "opportunities", _("Opportunities")
+    FOLLOWUPS = "followups", _("Follow-ups")
 
 
 class ExportKind(models.TextChoices):

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
@@ -38,6 +40,8 @@ NULLABLE = {"industry", "region", "founded_on", "annual_budget", "credit_code", 
 
 
 def _stored_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
+    if job.kind != "customers":
+        return _record_counts(job, keys)
     ids = ImportRecord.objects.filter(job=job, created=True).values("object_id")
     customers = Customer.objects.filter(pk__in=ids)
     aggregates: dict[str, Any] = {}
@@ -152,6 +156,8 @@ def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]
     if not records:
         return []
     chosen = dict(random.Random(job.pk).sample(records, min(size, len(records))))
+    if job.kind != "customers":
+        return _record_sample(job, chosen)
     customers = {
         c.pk: c
         for c in Customer.objects.filter(pk__in=chosen.values())
@@ -182,6 +188,128 @@ def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]
                 }
             )
         sample.append({"line": line, "id": customer.pk, "number": customer.number, "pairs": pairs})
+        if len(sample) >= len(chosen):
+            break
+    sample.sort(key=lambda item: item["line"])
+    return sample
+
+
+# --- leads, opportunities, follow-ups ---------------------------------------------------------
+# import field → model attribute, where they differ
+RECORD_ATTRIBUTES = {"leads": {"owner": "assignee"}}
+RECORD_LINKS = {"leads": "/leads/{id}/", "opportunities": "/opportunities/{id}/"}
+
+
+def record_model(kind: str) -> type[models.Model]:
+    from kehu.followups.models import FollowUp
+    from kehu.leads.models import Lead
+    from kehu.opportunities.models import Opportunity
+
+    return {"leads": Lead, "opportunities": Opportunity, "followups": FollowUp}[kind]
+
+
+def _attribute(kind: str, key: str) -> str:
+    return RECORD_ATTRIBUTES.get(kind, {}).get(key, key)
+
+
+def _record_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
+    """Per field, the created records that hold a value (one aggregate query)."""
+    model = record_model(job.kind)
+    ids = ImportRecord.objects.filter(job=job, created=True).values("object_id")
+    aggregates: dict[str, Any] = {}
+    for key in keys:
+        name = _attribute(job.kind, key)
+        try:
+            model_field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if isinstance(model_field, models.CharField | models.TextField):
+            aggregates[key] = Count("pk", filter=~Q(**{name: ""}))
+        else:
+            aggregates[key] = Count(name)
+    if not aggregates:
+        return {}
+    return dict(model._default_manager.filter(pk__in=ids).aggregate(**aggregates))
+
+
+def _record_value(record: Any, key: str, kind: str) -> Any:
+    """The stored value in the form the cleaner produces (codes, ids, aware datetimes)."""
+    name = _attribute(kind, key)
+    if key == "stage":
+        return record.stage.code
+    field = record._meta.get_field(name)
+    if field.is_relation:
+        return getattr(record, field.attname)
+    return getattr(record, name)
+
+
+def _record_display(record: Any, key: str, kind: str) -> str:
+    from django.utils import timezone
+
+    from kehu.customers.normalize import phone_display
+
+    name = _attribute(kind, key)
+    value = getattr(record, name, None)
+    if value is None or value == "":
+        return ""
+    if hasattr(record, f"get_{name}_display"):
+        return str(getattr(record, f"get_{name}_display")())
+    if key == "mobile":
+        return str(phone_display(value))
+    if key == "occurred_at":
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def _record_same(cleaner: Cleaner, spec: FieldSpec, raw: str, record: Any, kind: str) -> bool:
+    try:
+        cleaned = cleaner.clean_cell(spec, raw)
+    except CellError:
+        return False
+    if cleaned is None:
+        return True
+    if spec.type == "customer":
+        customer = record.customer
+        return raw in (customer.number, customer.credit_code, customer.name)
+    if spec.key == "contact":
+        contact = record.contact
+        return contact is not None and raw in (contact.name, contact.mobile)
+    return str(cleaned) == str(_record_value(record, spec.key, kind))
+
+
+def _record_sample(job: ImportJob, chosen: dict[int, int]) -> list[dict[str, Any]]:
+    model = record_model(job.kind)
+    related = [
+        f.name
+        for f in model._meta.get_fields()
+        if f.many_to_one and f.concrete and f.name != "related_type"
+    ]
+    stored = model._default_manager.select_related(*related).in_bulk(list(chosen.values()))
+    sheet = open_sheet(job.file_path, encoding=job.encoding)
+    indexes = mapping_module.column_indexes(job.kind, sheet.headers, job.mapping)
+    specs = spec_map(job.kind)
+    cleaner = Cleaner(job.kind, actor=job.created_by)
+    link = RECORD_LINKS.get(job.kind, "/customers/{customer}/")
+    sample: list[dict[str, Any]] = []
+    for line, cells in sheet.rows():
+        record = stored.get(chosen.get(line, 0))
+        if record is None:
+            continue
+        pairs = []
+        for key, index in indexes.items():
+            raw = fold_text(cells[index] if index < len(cells) else "")[:200]
+            pairs.append(
+                {
+                    "label": specs[key].zh,
+                    "source": raw,
+                    "stored": _record_display(record, key, job.kind)[:200],
+                    "same": _record_same(cleaner, specs[key], raw, record, job.kind),
+                }
+            )
+        url = link.format(id=record.pk, customer=getattr(record, "customer_id", ""))
+        sample.append(
+            {"line": line, "id": record.pk, "number": str(record)[:80], "url": url, "pairs": pairs}
+        )
         if len(sample) >= len(chosen):
             break
     sample.sort(key=lambda item: item["line"])

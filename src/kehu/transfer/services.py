@@ -1,7 +1,8 @@
 """Writes of the transfer app: import jobs (create, start, decide, cancel, resume) and mappings.
 
-The rows themselves are written by ``kehu.transfer.engine`` with the customer rules; these
-functions manage the jobs around them. Import rights come from the ``transfer.import_roles``
+The rows themselves are written by ``kehu.transfer.engine`` (customers) and
+``kehu.transfer.records`` (leads, opportunities, follow-ups, through their apps' services);
+these functions manage the jobs around them. Import rights come from the ``transfer.import_roles``
 setting; a job belongs to whoever created it (administrators see every job).
 """
 
@@ -71,6 +72,11 @@ def _check_options(kind: str, on_duplicate: str) -> None:
         raise InvalidInput(
             _("Duplicates are skip, update or create."),
             errors={"on_duplicate": [_("Choose skip, update or create.")]},
+        )
+    if kind == ImportKind.FOLLOWUPS and on_duplicate == OnDuplicate.UPDATE:
+        raise InvalidInput(
+            _("Follow-ups are not edited once logged; duplicates are skipped or created."),
+            errors={"on_duplicate": [_("Choose skip or create.")]},
         )
 
 
@@ -145,6 +151,7 @@ def import_job_configure(
                     _("Row decisions map a line number to skip, update or create."),
                     errors={str(line): [_("Choose skip, update or create.")]},
                 )
+            _check_options(locked.kind, decision)
             clean[str(int(line))] = decision
         locked.row_decisions = {**locked.row_decisions, **clean}
     locked.status = JobStatus.UPLOADED

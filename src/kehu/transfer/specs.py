@@ -28,6 +28,9 @@ FieldType = Literal[
     "tags",
     "url",
     "credit_code",
+    "datetime",
+    "stage",
+    "customer",
 ]
 
 
@@ -45,7 +48,7 @@ class FieldSpec:
     synonyms: tuple[str, ...] = ()
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     example: str = ""
-    group: Literal["customer", "contact"] = "customer"
+    group: Literal["customer", "contact", "record"] = "customer"
 
     @property
     def header(self) -> str:
@@ -419,7 +422,411 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
     ),
 )
 
-KINDS: dict[str, tuple[FieldSpec, ...]] = {"customers": CUSTOMER_FIELDS}
+
+# --- leads, opportunities, follow-ups --------------------------------------------------------
+LEAD_STATUS_CHOICES = {
+    "pool": ("线索池", "待分配", "未分配", "公海", "pool"),
+    "assigned": ("已分配", "待确认", "已分配待确认", "assigned"),
+    "confirmed": ("已确认", "确认可联系", "有效", "confirmed"),
+}
+URGENCY_CHOICES = {
+    "low": ("低", "不急", "low"),
+    "medium": ("中", "一般", "普通", "medium"),
+    "high": ("高", "紧急", "急", "high"),
+}
+METHOD_CHOICES = {
+    "phone": ("电话", "电话沟通", "打电话", "电话联系", "phone", "call"),
+    "email": ("邮件", "电子邮件", "发邮件", "email", "e-mail"),
+    "visit": ("拜访", "上门拜访", "面谈", "当面拜访", "visit"),
+    "online_meeting": ("线上会议", "视频会议", "在线会议", "腾讯会议", "online meeting"),
+    "wechat": ("微信", "微信沟通", "wechat"),
+    "other": ("其他", "其它", "other"),
+}
+SENTIMENT_CHOICES = {
+    "positive": ("积极", "正面", "满意", "positive"),
+    "neutral": ("中性", "一般", "neutral"),
+    "negative": ("消极", "负面", "不满意", "negative"),
+}
+CUSTOMER_REFERENCE_SYNONYMS = (
+    "客户",
+    "客户名称",
+    "客户编号",
+    "公司名称",
+    "企业名称",
+    "所属客户",
+    "关联客户",
+    "统一社会信用代码",
+    "customer name",
+    "customer number",
+    "company",
+    "account",
+)
+
+
+def _owner(zh: str, en: str, *synonyms: str) -> FieldSpec:
+    return FieldSpec(
+        "owner", _("Owner (user name)"), zh, en, type="user", synonyms=synonyms, group="record"
+    )
+
+
+LEAD_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "company_name",
+        _("Lead name (company)"),
+        "线索名称",
+        "Lead name",
+        synonyms=(
+            "公司名称",
+            "企业名称",
+            "客户名称",
+            "单位名称",
+            "公司",
+            "company",
+            "company name",
+        ),
+        example="杭州明辉精工科技有限公司",
+        group="record",
+    ),
+    FieldSpec(
+        "contact_name",
+        _("Contact name"),
+        "联系人",
+        "Contact name",
+        max_length=100,
+        required=True,
+        synonyms=("联系人姓名", "姓名", "客户姓名", "contact", "contact person", "name"),
+        example="李娜",
+        group="record",
+    ),
+    FieldSpec(
+        "mobile",
+        _("Mobile"),
+        "手机",
+        "Mobile",
+        type="phone",
+        max_length=32,
+        synonyms=("手机号", "手机号码", "电话", "联系电话", "联系方式", "mobile phone", "phone"),
+        example="13912345678",
+        group="record",
+    ),
+    FieldSpec(
+        "email",
+        _("Email"),
+        "邮箱",
+        "Email",
+        type="email",
+        max_length=254,
+        synonyms=("电子邮箱", "电子邮件", "邮件", "email address", "e-mail", "mail"),
+        example="lina@example.cn",
+        group="record",
+    ),
+    FieldSpec(
+        "source",
+        _("Source"),
+        "来源",
+        "Source",
+        type="choice",
+        required=True,
+        choices=SOURCE_CHOICES,
+        synonyms=("线索来源", "信息来源", "渠道", "渠道来源", "lead source"),
+        example="官网留言",
+        group="record",
+    ),
+    FieldSpec(
+        "source_detail",
+        _("Source detail"),
+        "来源详情",
+        "Source detail",
+        synonyms=("来源说明", "来源备注", "活动", "活动名称", "campaign"),
+        example="2024年春季展会",
+        group="record",
+    ),
+    FieldSpec(
+        "priority",
+        _("Priority"),
+        "优先级",
+        "Priority",
+        type="choice",
+        max_length=1,
+        choices=PRIORITY_CHOICES,
+        synonyms=("线索等级", "等级", "级别"),
+        example="A",
+        group="record",
+    ),
+    FieldSpec(
+        "urgency",
+        _("Urgency"),
+        "紧急程度",
+        "Urgency",
+        type="choice",
+        choices=URGENCY_CHOICES,
+        synonyms=("紧急度", "紧迫程度", "urgent"),
+        example="中",
+        group="record",
+    ),
+    FieldSpec(
+        "status",
+        _("Status"),
+        "线索状态",
+        "Status",
+        type="choice",
+        choices=LEAD_STATUS_CHOICES,
+        synonyms=("状态",),
+        example="线索池",
+        group="record",
+    ),
+    FieldSpec(
+        "region",
+        _("Region"),
+        "所在地区",
+        "Region",
+        type="region",
+        synonyms=("地区", "区域", "城市", "省市", "省份", "city", "province"),
+        example="浙江省",
+        group="record",
+    ),
+    FieldSpec(
+        "industry",
+        _("Industry"),
+        "所属行业",
+        "Industry",
+        type="industry",
+        synonyms=("行业", "行业分类", "sector"),
+        example="软件和信息技术服务业",
+        group="record",
+    ),
+    FieldSpec(
+        "need",
+        _("Need"),
+        "需求",
+        "Need",
+        max_length=5000,
+        synonyms=("需求描述", "客户需求", "初步需求", "留言", "备注", "needs", "requirement"),
+        example="想了解CRM系统报价",
+        group="record",
+    ),
+    FieldSpec(
+        "estimated_value",
+        _("Estimated value (yuan)"),
+        "预计金额",
+        "Estimated value",
+        type="decimal",
+        synonyms=("预估金额", "金额", "预算", "预计价值", "budget", "value"),
+        example="20万",
+        group="record",
+    ),
+    _owner(
+        "负责人", "Owner", "分配给", "销售", "业务员", "跟进人", "owner", "assignee", "sales rep"
+    ),
+)
+
+OPPORTUNITY_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "name",
+        _("Opportunity name"),
+        "商机名称",
+        "Opportunity name",
+        required=True,
+        synonyms=("机会名称", "销售机会", "商机", "项目名称", "项目", "opportunity", "deal"),
+        example="2024年CRM系统采购",
+        group="record",
+    ),
+    FieldSpec(
+        "customer",
+        _("Customer"),
+        "客户",
+        "Customer",
+        type="customer",
+        required=True,
+        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
+        example="上海华瑞精密机械有限公司",
+        group="record",
+    ),
+    FieldSpec(
+        "stage",
+        _("Stage"),
+        "阶段",
+        "Stage",
+        type="stage",
+        max_length=40,
+        synonyms=("商机阶段", "销售阶段", "当前阶段", "stage name", "sales stage"),
+        example="需求分析",
+        group="record",
+    ),
+    FieldSpec(
+        "amount",
+        _("Expected amount (yuan)"),
+        "金额",
+        "Amount",
+        type="decimal",
+        synonyms=("预计金额", "商机金额", "预计成交金额", "合同金额", "expected amount", "value"),
+        example="20万",
+        group="record",
+    ),
+    FieldSpec(
+        "expected_close",
+        _("Expected close date"),
+        "预计成交日期",
+        "Expected close date",
+        type="date",
+        synonyms=("预计成交时间", "预计签约日期", "成交日期", "close date", "expected close"),
+        example="2025年6月30日",
+        group="record",
+    ),
+    FieldSpec(
+        "source",
+        _("Source"),
+        "来源",
+        "Source",
+        type="choice",
+        choices=SOURCE_CHOICES,
+        synonyms=("商机来源", "信息来源", "lead source"),
+        example="客户推荐",
+        group="record",
+    ),
+    FieldSpec(
+        "needs",
+        _("Products / needs"),
+        "需求",
+        "Needs",
+        max_length=5000,
+        synonyms=("产品", "产品需求", "需求描述", "客户需求", "products"),
+        example="销售管理模块，50个账号",
+        group="record",
+    ),
+    FieldSpec(
+        "competitors",
+        _("Competitors"),
+        "竞争对手",
+        "Competitors",
+        max_length=500,
+        synonyms=("竞品", "竞争对手信息"),
+        group="record",
+    ),
+    FieldSpec(
+        "next_step",
+        _("Next step"),
+        "下一步",
+        "Next step",
+        max_length=300,
+        synonyms=("下一步计划", "下一步行动", "下步计划"),
+        example="安排产品演示",
+        group="record",
+    ),
+    _owner("负责人", "Owner", "销售", "业务员", "商机负责人", "owner", "sales rep"),
+)
+
+FOLLOWUP_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "customer",
+        _("Customer"),
+        "客户",
+        "Customer",
+        type="customer",
+        required=True,
+        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
+        example="上海华瑞精密机械有限公司",
+        group="record",
+    ),
+    FieldSpec(
+        "occurred_at",
+        _("Follow-up time"),
+        "跟进时间",
+        "Follow-up time",
+        type="datetime",
+        required=True,
+        synonyms=("跟进日期", "沟通时间", "联系时间", "拜访时间", "时间", "日期", "date", "time"),
+        example="2024-05-20 14:30",
+        group="record",
+    ),
+    FieldSpec(
+        "method",
+        _("Method"),
+        "跟进方式",
+        "Method",
+        type="choice",
+        required=True,
+        choices=METHOD_CHOICES,
+        synonyms=("沟通方式", "联系方式", "方式", "跟进类型", "contact method"),
+        example="电话",
+        group="record",
+    ),
+    FieldSpec(
+        "content",
+        _("Content"),
+        "跟进内容",
+        "Content",
+        required=True,
+        max_length=10000,
+        synonyms=("沟通内容", "内容", "跟进记录", "跟进情况", "沟通记录", "notes", "summary"),
+        example="介绍了产品功能，客户关注价格",
+        group="record",
+    ),
+    FieldSpec(
+        "contact",
+        _("Contact"),
+        "联系人",
+        "Contact",
+        max_length=100,
+        synonyms=("联系人姓名", "对接人", "contact person"),
+        example="王伟",
+        group="record",
+    ),
+    FieldSpec(
+        "sentiment",
+        _("Customer feedback"),
+        "客户反馈",
+        "Feedback",
+        type="choice",
+        choices=SENTIMENT_CHOICES,
+        synonyms=("反馈", "客户态度", "态度", "sentiment"),
+        example="中性",
+        group="record",
+    ),
+    FieldSpec(
+        "sentiment_reason",
+        _("Feedback reason"),
+        "反馈原因",
+        "Feedback reason",
+        max_length=500,
+        synonyms=("原因", "反馈说明"),
+        group="record",
+    ),
+    FieldSpec(
+        "next_step_on",
+        _("Next follow-up date"),
+        "下次跟进",
+        "Next follow-up",
+        type="date",
+        synonyms=("下次跟进时间", "下次跟进日期", "下次联系时间", "next follow-up date"),
+        group="record",
+    ),
+    FieldSpec(
+        "next_step_action",
+        _("Next step"),
+        "下一步",
+        "Next step",
+        max_length=300,
+        synonyms=("下次跟进内容", "下次跟进事项", "下一步计划", "下一步行动"),
+        group="record",
+    ),
+    FieldSpec(
+        "next_step_owner",
+        _("Next step owner (user name)"),
+        "下一步负责人",
+        "Next step owner",
+        type="user",
+        synonyms=("跟进负责人", "下次跟进人"),
+        group="record",
+    ),
+)
+
+KINDS: dict[str, tuple[FieldSpec, ...]] = {
+    "customers": CUSTOMER_FIELDS,
+    "leads": LEAD_FIELDS,
+    "opportunities": OPPORTUNITY_FIELDS,
+    "followups": FOLLOWUP_FIELDS,
+}
 
 
 def fields_for(kind: str) -> tuple[FieldSpec, ...]:

@@ -11,6 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
@@ -24,6 +25,13 @@ from kehu.transfer.models import ImportJob, ImportKind, JobStatus, OnDuplicate
 from kehu.transfer.reports import write_error_report
 
 DUPLICATES_SHOWN = 200
+# How the duplicate table names and links the existing records of each kind
+RECORD_LINKS: dict[str, dict[str, Any]] = {
+    "customers": {"record_path": "/customers/", "record_noun": gettext_lazy("customer")},
+    "leads": {"record_path": "/leads/", "record_noun": gettext_lazy("lead")},
+    "opportunities": {"record_path": "/opportunities/", "record_noun": gettext_lazy("opportunity")},
+    "followups": {"record_path": "", "record_noun": gettext_lazy("follow-up")},
+}
 
 
 def _require_import(request: HttpRequest) -> None:
@@ -79,6 +87,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         "upload_form": form,
         "export_form": ExportForm(),
         "jobs": selectors.import_job_list(user=request.user)[:20],
+        "kinds": ImportKind.choices,
     }
     return render(request, "transfer/home.html", context, status=422)
 
@@ -104,6 +113,7 @@ def _job_context(
         "decisions": OnDuplicate.choices,
         "row_decisions": job.row_decisions,
         "report": job.report if "overall" in (job.report or {}) else None,
+        **RECORD_LINKS[job.kind],
     }
 
 
@@ -231,6 +241,7 @@ def export(request: HttpRequest) -> HttpResponseBase:
             "export_form": form,
             "jobs": selectors.import_job_list(user=request.user)[:20],
             "exports": selectors.export_log_list(user=request.user)[:10],
+            "kinds": ImportKind.choices,
         }
         return render(request, "transfer/home.html", context, status=422)
     try:

@@ -201,3 +201,65 @@ def test_export_memory_is_bounded_by_chunks(org: Any, django_assert_max_num_quer
         chunks = list(export.csv_chunks())
     assert export.count == 2
     assert len(chunks) >= 2
+
+
+def test_other_kinds_upload_check_and_import(org: Any, tmp_path: Path) -> None:
+    """`kind` on create: a leads file is checked, imported; a bad follow-up row answers with
+    line and column and writes nothing; templates and fields exist per kind."""
+    from kehu.followups.models import FollowUp
+    from kehu.leads.models import Lead
+
+    client = api_client(org.admin)
+    leads = write_csv(
+        tmp_path / "leads.csv",
+        [["甲公司", "张三", "13711112222", "展会"], ["乙公司", "李四", "13711113333", "推荐"]],
+        headers=["线索名称", "联系人", "手机", "来源"],
+    )
+    with leads.open("rb") as handle:
+        response = client.post("/api/v1/imports", {"file": handle, "kind": "leads"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "leads"
+    assert body["counts"]["new"] == 2
+    assert body["mapping"]["来源"] == "source"
+    response = client.post(
+        f"/api/v1/imports/{body['id']}/run", json.dumps({"dry_run": False}), "application/json"
+    )
+    assert response.json()["status"] == "done"
+    assert response.json()["report"]["overall"] == 100.0
+    assert set(Lead.objects.values_list("source", flat=True)) == {"trade_show", "referral"}
+    followups = write_csv(
+        tmp_path / "f.csv",
+        [["无此客户", "2024年5月20日", "电话", "介绍"]],
+        headers=["客户", "跟进时间", "跟进方式", "跟进内容"],
+    )
+    with followups.open("rb") as handle:
+        response = client.post(
+            "/api/v1/imports", {"file": handle, "kind": "followups", "dry_run": "false"}
+        )
+    body = response.json()
+    assert body["status"] == "done"
+    assert body["counts"]["invalid"] == 1
+    assert body["errors"][0]["line"] == 2
+    assert body["errors"][0]["column"] == "客户"
+    assert FollowUp.objects.count() == 0
+    with followups.open("rb") as handle:
+        response = client.post("/api/v1/imports", {"file": handle, "kind": "calls"})
+    assert response.status_code == 422
+    assert "kind" in response.json()["errors"]
+    fields = client.get("/api/v1/imports/fields/opportunities").json()
+    assert {"key": "stage", "zh": "阶段"}.items() <= fields[2].items()
+    template = client.get("/api/v1/imports/templates/opportunities.xlsx")
+    workbook = load_workbook(io.BytesIO(template.content))
+    data = workbook.worksheets[0]
+    assert data["A1"].value == "商机名称 / Opportunity name *"
+    stage_list = [c.value for c in workbook["Lists"]["C"] if c.value]
+    assert stage_list == ["初步接触", "需求分析", "方案提交", "谈判签约", "成交", "回款/复购"]
+    assert any("C2" in str(v.sqref) for v in data.data_validations.dataValidation)
+    response = client.post(
+        "/api/v1/imports/mappings",
+        json.dumps({"name": "旧系统跟进", "kind": "followups", "columns": {"日期": "occurred_at"}}),
+        "application/json",
+    )
+    assert response.status_code == 201
+    assert ImportMapping.objects.get(name="旧系统跟进").kind == "followups"

@@ -153,3 +153,48 @@ def test_kill_9_leaves_whole_batches_and_resumes(instance: dict[str, str], tmp_p
     assert _query(db, "select count(distinct number) from customers_customer")[0][0] == ROWS
     assert _query(db, "select count(distinct name) from customers_customer")[0][0] == ROWS
     assert _query(db, "select status from transfer_importjob")[0][0] == "done"
+
+
+def test_leads_opportunities_and_followups(instance: dict[str, str], tmp_path: Path) -> None:
+    """The other kinds: positional KIND or --kind, --mapping, row/column errors, verification."""
+    customers = write_csv(tmp_path / "c.csv", customer_rows(2))
+    assert _kehu(instance, "import", "customers", str(customers)).returncode == 0
+    leads = write_csv(
+        tmp_path / "leads.csv",
+        [["线索甲公司", "张三", "13711112222", "官网"], ["线索乙公司", "李四", "", "展会"]],
+        headers=["公司名称", "姓名", "手机号", "渠道"],
+    )
+    checked = _kehu(instance, "import", "--kind", "leads", str(leads), "--dry-run")
+    assert checked.returncode == 0, checked.stderr
+    assert "new: 1" in checked.stdout
+    assert "invalid: 1" in checked.stdout
+    assert "line 3, 手机号: Give a mobile number or an e-mail address." in checked.stdout
+    done = _kehu(instance, "import", "leads", str(leads), "--mapping", '{"渠道": "source"}')
+    assert "created: 1" in done.stdout, done.stdout + done.stderr
+    assert "completeness: 100.0%" in done.stdout
+    opportunities = write_csv(
+        tmp_path / "o.csv",
+        [["CRM采购", customer_rows(1)[0][0], "初步接触", "20万"], ["二期", "无此客户", "谈判", ""]],
+        headers=["商机名称", "客户名称", "商机阶段", "预计金额"],
+    )
+    imported = _kehu(instance, "import", "opportunities", str(opportunities))
+    assert "created: 1" in imported.stdout, imported.stdout + imported.stderr
+    assert "line 3, 客户名称: no customer you can see" in imported.stdout
+    assert "line 3, 商机阶段: “谈判” is not a stage" in imported.stdout
+    followups = write_csv(
+        tmp_path / "f.csv",
+        [[customer_rows(1)[0][0], "2024-05-20 14:30", "电话", "介绍产品"]],
+        headers=["客户", "跟进时间", "跟进方式", "跟进内容"],
+    )
+    logged = _kehu(instance, "import", "followups", str(followups))
+    assert "created: 1" in logged.stdout, logged.stdout + logged.stderr
+    refused = _kehu(instance, "import", "followups", str(followups), "--on-duplicate", "update")
+    assert refused.returncode == 2
+    assert "Follow-ups are not edited once logged" in refused.stderr
+    neither = _kehu(instance, "import", str(followups))
+    assert neither.returncode == 2
+    assert "give the KIND" in neither.stderr
+    db = Path(instance["KEHU_DATA_DIR"]) / "kehu.sqlite3"
+    assert _query(db, "SELECT count(*) FROM leads_lead") == [(1,)]
+    assert _query(db, "SELECT count(*) FROM opportunities_opportunity") == [(1,)]
+    assert _query(db, "SELECT count(*) FROM followups_followup") == [(1,)]

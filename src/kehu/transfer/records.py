@@ -1,0 +1,653 @@
+"""Imports of leads, opportunities and follow-ups: the customer import's pipeline (read, map,
+clean, batches with a resume point, progress, cancel, reports) with each app's own duplicate
+rule, and every write made through that app's services.
+
+Writes go row by row through ``leads.services``, ``opportunities.services`` and
+``followups.services`` (numbering, history with ``stamp``, events, SLA deadlines, stage
+history, the customer's last contact, next-step tasks …), each row in its own savepoint: a row
+a service refuses becomes a row error naming the column, and nothing of it is kept. The
+look-ups around the writes (customers, contacts, duplicates) are a few queries per batch.
+
+The dry run runs the same service calls inside a transaction that is rolled back, so its
+counts and row errors are the import's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import Q
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from kehu.accounts.models import User
+from kehu.core.errors import InvalidInput, KehuError
+from kehu.customers.models import Contact, Customer
+from kehu.customers.normalize import company_key
+from kehu.transfer.cleaning import RowResult
+from kehu.transfer.engine import LISTED_DUPLICATES, Importer, Planned
+from kehu.transfer.models import ImportRecord, OnDuplicate
+
+UPDATE_ACTIONS = ("update", "merge")
+
+
+class RecordImporter(Importer):
+    """The shared part: references, dedup by per-kind keys, trial writes, row-wise services."""
+
+    model: type[models.Model]
+    # service error field → import field, where they differ
+    error_fields: dict[str, str] = {}
+    # the column that names the record (scope problems), and the one for a service error
+    # about a field the file has no column for (a stage's requirement, a missing value)
+    identity_field = ""
+    fallback_field = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers: dict[str, str] = {}
+        self.customers: dict[int, Customer] = {}
+        self.users: dict[int, User] = {}
+        self.trial = False
+
+    def _prepare(self) -> None:
+        self.headers = {key: header for header, key in self.job.mapping.items() if key}
+
+    def header(self, key: str) -> str:
+        key = self.error_fields.get(key, key)
+        if key in self.headers:
+            return self.headers[key]
+        if key:
+            return self.headers.get(self.fallback_field) or self.headers.get(
+                self.identity_field, ""
+            )
+        return self.headers.get(self.identity_field, "")
+
+    # --- planning -----------------------------------------------------------------------------
+    def _plan(self, rows: list[RowResult], *, count: bool) -> list[Planned]:
+        self._resolve(rows)  # every row, so that a row's errors are reported together
+        valid = [row for row in rows if row.ok]
+        existing = self._existing(valid)
+        first_listed = len(self.listed_duplicates)
+        plans: list[Planned] = []
+        for row in rows:
+            plan = Planned(row)
+            if row.ok:
+                self._classify(plan, existing)
+            else:
+                plan.action = "invalid"
+            plans.append(plan)
+        if count and self.job.dry_run:
+            self._try(plans)
+        if count:
+            for plan in plans:
+                self._count(plan)
+        self._hide_out_of_scope(first_listed)
+        return plans
+
+    def _resolve(self, rows: list[RowResult]) -> None:
+        """Per batch: the users the rows name (and, per kind, customers and contacts)."""
+        wanted = {
+            value
+            for row in rows
+            for key in ("owner", "next_step_owner")
+            if (value := row.values.get(key)) and value not in self.users
+        }
+        if wanted:
+            self.users.update(User.objects.in_bulk(wanted))
+
+    def _keys(self, row: RowResult) -> list[str]:
+        raise NotImplementedError
+
+    def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        raise NotImplementedError
+
+    def _classify(self, plan: Planned, db_matches: dict[str, set[int]]) -> None:
+        row = plan.row
+        earlier: int | None = None
+        existing: set[int] = set()
+        for key in self._keys(row):
+            if key in self.dedup.file_keys:
+                earlier = earlier or self.dedup.file_keys[key]
+                plan.reasons.append(key[0])
+            if db_matches.get(key):
+                existing |= db_matches[key]
+                plan.reasons.append(key[0])
+            self.dedup.file_keys.setdefault(key, row.line)
+        if earlier is None and not existing:
+            plan.action = "new"
+            return
+        decision = self.decisions.get(row.line, self.job.on_duplicate)
+        if decision == OnDuplicate.CREATE:
+            plan.action = "new"
+        elif decision == OnDuplicate.UPDATE and existing and self.updatable:
+            plan.action = "update"
+            plan.existing_id = min(existing)
+        elif decision == OnDuplicate.UPDATE and earlier is not None and self.updatable:
+            plan.action = "merge"
+            plan.earlier_line = earlier
+        else:
+            plan.action = "duplicate"
+        if len(self.listed_duplicates) < LISTED_DUPLICATES:
+            self.listed_duplicates.append(
+                {
+                    "line": row.line,
+                    "name": self._describe(row),
+                    "earlier_line": earlier,
+                    "existing": sorted(existing)[:5],
+                    "reasons": sorted(set(plan.reasons)),
+                    "decision": decision,
+                    "action": plan.action,
+                }
+            )
+
+    updatable = True
+
+    def _describe(self, row: RowResult) -> str:
+        raise NotImplementedError
+
+    def _hide_out_of_scope(self, start: int) -> None:
+        listed = self.listed_duplicates[start:]
+        ids = {pk for item in listed for pk in item["existing"]}
+        if not ids:
+            return
+        manager: Any = self.model._default_manager
+        visible = set(
+            manager.visible_to(self.actor).filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        for item in listed:
+            hidden = [pk for pk in item["existing"] if pk not in visible]
+            item["existing"] = [pk for pk in item["existing"] if pk in visible]
+            item["hidden"] = len(hidden)
+
+    # --- writing ------------------------------------------------------------------------------
+    def _try(self, plans: list[Planned]) -> None:
+        """Dry run: the batch's service calls in a transaction that is rolled back."""
+        counts, filled = dict(self.counts), dict(self.filled)
+        written = dict(self.line_to_customer)
+        self.trial = True
+        try:
+            with transaction.atomic():
+                self._write(plans)
+                transaction.set_rollback(True)
+        finally:
+            self.trial = False
+            self.counts, self.line_to_customer = counts, written
+            self.filled = defaultdict(int, filled)
+
+    def _write(self, plans: list[Planned]) -> None:
+        records: list[ImportRecord] = []
+        for plan in plans:
+            if plan.action == "new":
+                target: int | None = None
+            elif plan.action == "update":
+                target = plan.existing_id
+            elif plan.action == "merge" and plan.earlier_line is not None:
+                target = self.line_to_customer.get(plan.earlier_line)
+                if target is None:
+                    continue  # the earlier row was not written (or, in a dry run, rolled back)
+            else:
+                continue
+            created = target is None
+            saved = self._save(plan, target)
+            if saved is None:
+                continue
+            self.line_to_customer[plan.row.line] = saved
+            records.append(
+                ImportRecord(
+                    job=self.job, row_number=plan.row.line, object_id=saved, created=created
+                )
+            )
+            if created:
+                self.counts["created"] += 1
+                for key in plan.row.source:
+                    self.filled[key] += 1
+            else:
+                self.counts["updated"] += 1
+        ImportRecord.objects.bulk_create(records, batch_size=2000)
+
+    def _save(self, plan: Planned, target: int | None) -> int | None:
+        """One row through the services in a savepoint; a refusal becomes a row error."""
+        try:
+            with transaction.atomic():
+                if target is None:
+                    return self._create(plan.row.values)
+                return self._update(plan.row.values, target)
+        except Http404:
+            self._refuse(plan, [(self.header(""), _("the record is outside your scope."))])
+        except InvalidInput as error:
+            problems = [
+                (self.header(field), str(message))
+                for field, messages in (error.errors or {}).items()
+                for message in messages
+            ]
+            self._refuse(plan, problems or [(self.header(""), str(error.detail))])
+        except KehuError as error:
+            self._refuse(plan, [(self.header(""), str(error.detail))])
+        return None
+
+    def _refuse(self, plan: Planned, problems: list[tuple[str, str]]) -> None:
+        plan.row.errors.extend(problems)
+        if not self.trial:
+            key = "update" if plan.action in UPDATE_ACTIONS else plan.action
+            self.counts[key] -= 1
+            self.counts["invalid"] += 1
+            self._count_errors(plan)
+        plan.action = "invalid"
+
+    def _count_errors(self, plan: Planned) -> None:
+        from kehu.transfer.engine import FIRST_ERRORS
+
+        for column, message in plan.row.errors:
+            if len(self.first_errors) < FIRST_ERRORS:
+                self.first_errors.append(
+                    {"line": plan.row.line, "column": column, "message": message}
+                )
+
+    def _create(self, values: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def _update(self, values: dict[str, Any], target: int) -> int:
+        raise NotImplementedError
+
+    def _user(self, values: dict[str, Any], key: str) -> User | None:
+        pk = values.get(key)
+        return self.users.get(pk) if pk else None
+
+
+class CustomerRecordImporter(RecordImporter):
+    """Records that belong to a customer, named by number, credit code or exact name."""
+
+    def _resolve(self, rows: list[RowResult]) -> None:
+        super()._resolve(rows)
+        rows = [row for row in rows if row.values.get("customer")]
+        texts = {str(row.values["customer"]) for row in rows}
+        if not texts:
+            return
+        codes = {text.upper() for text in texts}
+        found = list(
+            Customer.objects.visible_to(self.actor).filter(
+                Q(number__in=texts) | Q(credit_code__in=codes) | Q(name__in=texts)
+            )
+        )
+        by_number = {c.number: c for c in found if c.number}
+        by_code = {c.credit_code: c for c in found if c.credit_code}
+        by_name: dict[str, list[Customer]] = defaultdict(list)
+        for item in found:
+            by_name[item.name].append(item)
+        header = self.header("customer")
+        for row in rows:
+            text = str(row.values["customer"])
+            customer = by_number.get(text) or by_code.get(text.upper())
+            named = by_name.get(text, [])
+            if customer is None and len(named) == 1:
+                customer = named[0]
+            if customer is None and len(named) > 1:
+                row.errors.append(
+                    (
+                        header,
+                        _(
+                            "%(count)d customers are named “%(name)s”; write the customer "
+                            "number or credit code instead."
+                        )
+                        % {"count": len(named), "name": text[:60]},
+                    )
+                )
+            elif customer is None:
+                row.errors.append(
+                    (
+                        header,
+                        _(
+                            "no customer you can see has the number, credit code or name "
+                            "“%(value)s”."
+                        )
+                        % {"value": text[:60]},
+                    )
+                )
+            else:
+                self.customers[customer.pk] = customer
+                row.values["customer_id"] = customer.pk
+
+
+# --- leads ------------------------------------------------------------------------------------
+LEAD_DATA = (
+    "company_name",
+    "contact_name",
+    "mobile",
+    "email",
+    "region",
+    "industry",
+    "need",
+    "urgency",
+    "estimated_value",
+    "priority",
+    "source",
+    "source_detail",
+)
+
+
+class LeadImporter(RecordImporter):
+    """Leads; duplicates (no rule of the leads app exists) are the same mobile, the same
+    e-mail or the same normalised company name as an existing lead or an earlier row."""
+
+    error_fields = {"assignee": "owner"}
+    identity_field = fallback_field = "contact_name"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kehu.leads.models import Lead
+
+        self.model = Lead
+        super().__init__(*args, **kwargs)
+        self.names: dict[str, set[int]] = defaultdict(set)
+
+    def _prepare(self) -> None:
+        from kehu.leads.models import Lead
+
+        super()._prepare()
+        rows = Lead.objects.exclude(company_name="").values_list("pk", "company_name")
+        for pk, name in rows.iterator(chunk_size=5000):
+            self.names[company_key(name)].add(pk)
+
+    def _keys(self, row: RowResult) -> list[str]:
+        values = row.values
+        keys = []
+        if values.get("mobile"):
+            keys.append(f"p:{values['mobile'].split(';')[0]}")
+        if values.get("email"):
+            keys.append(f"e:{values['email'].lower()}")
+        if values.get("company_name") and company_key(values["company_name"]):
+            keys.append(f"n:{company_key(values['company_name'])}")
+        return keys
+
+    def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        from kehu.leads.models import Lead
+
+        found: dict[str, set[int]] = defaultdict(set)
+        phones = {row.values["mobile"].split(";")[0] for row in rows if row.values.get("mobile")}
+        emails = {row.values["email"] for row in rows if row.values.get("email")}
+        if phones or emails:
+            matches = Lead.objects.filter(Q(mobile__in=phones) | Q(email__in=emails))
+            for pk, mobile, email in matches.values_list("pk", "mobile", "email"):
+                if mobile in phones:
+                    found[f"p:{mobile}"].add(pk)
+                if email and email in emails:
+                    found[f"e:{email.lower()}"].add(pk)
+        for row in rows:
+            name = company_key(row.values.get("company_name") or "")
+            if name and name in self.names:
+                found[f"n:{name}"] |= self.names[name]
+        return found
+
+    def _describe(self, row: RowResult) -> str:
+        return str(row.values.get("company_name") or row.values.get("contact_name", ""))
+
+    def _data(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {key: values[key] for key in LEAD_DATA if key in values}
+
+    def _create(self, values: dict[str, Any]) -> int:
+        from kehu.leads import services
+        from kehu.leads.models import LeadStatus
+
+        owner = self._user(values, "owner")
+        status = values.get("status")
+        if status == LeadStatus.POOL and owner is not None:
+            raise InvalidInput(
+                errors={"status": [_("a lead in the pool has no owner; empty one of the two.")]}
+            )
+        lead = services.lead_capture(actor=self.actor, data=self._data(values))
+        self._owner_and_status(lead, owner, status)
+        return int(lead.pk)
+
+    def _update(self, values: dict[str, Any], target: int) -> int:
+        from kehu.leads import services
+        from kehu.leads.models import Lead
+
+        lead = Lead.objects.editable_by(self.actor).filter(pk=target).first()
+        if lead is None:
+            raise Http404("lead")
+        changes = {k: v for k, v in self._data(values).items() if k not in ("source",)}
+        if values.get("source"):
+            changes["source"] = values["source"]
+        lead = services.lead_update(actor=self.actor, lead=lead, changes=changes, version=None)
+        self._owner_and_status(lead, self._user(values, "owner"), values.get("status"))
+        return int(lead.pk)
+
+    def _owner_and_status(self, lead: Any, owner: User | None, status: str | None) -> None:
+        """Assignment and confirmation through the leads services (rights, SLA deadline,
+        events and notifications as when done by hand)."""
+        from kehu.leads import services
+        from kehu.leads.models import LeadStatus
+
+        if owner is not None and lead.assignee_id != owner.pk:
+            with _refusal_in("owner"):
+                lead = services.lead_assign(actor=self.actor, lead=lead, assignee=owner)
+        if status in (LeadStatus.ASSIGNED, LeadStatus.CONFIRMED) and lead.assignee_id is None:
+            raise InvalidInput(
+                errors={"status": [_("an assigned or confirmed lead needs an owner.")]}
+            )
+        if status == LeadStatus.CONFIRMED and lead.status == LeadStatus.ASSIGNED:
+            with _refusal_in("status"):
+                services.lead_confirm(actor=self.actor, lead=lead, note=self.reason)
+
+
+@contextmanager
+def _refusal_in(field: str) -> Iterator[None]:
+    """A service's refusal without a field (Forbidden, Conflict) belongs to this column."""
+    try:
+        yield
+    except InvalidInput:
+        raise
+    except KehuError as error:
+        raise InvalidInput(errors={field: [str(error.detail)]}) from error
+
+
+# --- opportunities ----------------------------------------------------------------------------
+OPPORTUNITY_DATA = (
+    "name",
+    "amount",
+    "expected_close",
+    "source",
+    "needs",
+    "competitors",
+    "next_step",
+)
+
+
+class OpportunityImporter(CustomerRecordImporter):
+    """Opportunities; a duplicate is the same customer with the same opportunity name.
+
+    A won stage (成交, 回款/复购) is reached the way a user reaches it: created in the first
+    stage, then won (stage history, the customer becomes 成交客户), then the close date set."""
+
+    error_fields = {
+        "proposal": "stage",
+        "quote": "stage",
+        "contract": "stage",
+    }
+    identity_field = "name"
+    fallback_field = "stage"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kehu.opportunities.models import Opportunity
+
+        self.model = Opportunity
+        super().__init__(*args, **kwargs)
+        self.stage_kinds: dict[str, str] = {}
+
+    def _prepare(self) -> None:
+        from kehu.opportunities.models import Stage
+
+        super()._prepare()
+        self.stage_kinds = dict(Stage.objects.values_list("code", "kind"))
+
+    def _keys(self, row: RowResult) -> list[str]:
+        return [f"o:{row.values['customer_id']}:{str(row.values['name']).casefold()}"]
+
+    def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        from kehu.opportunities.models import Opportunity
+
+        found: dict[str, set[int]] = defaultdict(set)
+        if not rows:
+            return found
+        matches = Opportunity.objects.filter(
+            customer_id__in={row.values["customer_id"] for row in rows},
+            name__in={row.values["name"] for row in rows},
+        ).values_list("pk", "customer_id", "name")
+        for pk, customer_id, name in matches:
+            found[f"o:{customer_id}:{name.casefold()}"].add(pk)
+        return found
+
+    def _describe(self, row: RowResult) -> str:
+        return f"{row.values['customer']} · {row.values['name']}"
+
+    def _data(self, values: dict[str, Any]) -> dict[str, Any]:
+        data = {key: values[key] for key in OPPORTUNITY_DATA if key in values}
+        if values.get("owner"):
+            data["owner"] = self._user(values, "owner")
+        return data
+
+    def _create(self, values: dict[str, Any]) -> int:
+        from kehu.opportunities import services
+        from kehu.opportunities.models import StageKind
+
+        customer = self.customers[values["customer_id"]]
+        data = self._data(values)
+        stage = values.get("stage")
+        if stage and self.stage_kinds.get(stage) == StageKind.WON:
+            close = data.pop("expected_close", None)
+            opportunity = services.opportunity_create(
+                actor=self.actor, customer=customer, data=data
+            )
+            opportunity = services.opportunity_win(
+                actor=self.actor, opportunity=opportunity, stage=stage
+            )
+            if close is not None:
+                services.opportunity_update(
+                    actor=self.actor, opportunity=opportunity, data={"expected_close": close}
+                )
+            return int(opportunity.pk)
+        if stage:
+            data["stage"] = stage
+        opportunity = services.opportunity_create(actor=self.actor, customer=customer, data=data)
+        return int(opportunity.pk)
+
+    def _update(self, values: dict[str, Any], target: int) -> int:
+        from kehu.opportunities import services
+        from kehu.opportunities.models import Opportunity, StageKind
+
+        opportunity = Opportunity.objects.filter(pk=target).first()
+        if opportunity is None:
+            raise Http404("opportunity")
+        data = self._data(values)
+        data.pop("name", None)
+        opportunity = services.opportunity_update(
+            actor=self.actor, opportunity=opportunity, data=data
+        )
+        stage = values.get("stage")
+        if stage and stage != opportunity.stage.code:
+            if self.stage_kinds.get(stage) == StageKind.WON:
+                services.opportunity_win(actor=self.actor, opportunity=opportunity, stage=stage)
+            else:
+                services.opportunity_move_stage(
+                    actor=self.actor, opportunity=opportunity, stage=stage
+                )
+        return int(opportunity.pk)
+
+
+# --- follow-ups -------------------------------------------------------------------------------
+FOLLOWUP_DATA = (
+    "occurred_at",
+    "method",
+    "content",
+    "sentiment",
+    "sentiment_reason",
+    "next_step_on",
+    "next_step_action",
+)
+
+
+class FollowUpImporter(CustomerRecordImporter):
+    """Follow-ups; a duplicate is the same customer, time and method. Follow-ups are not
+    edited after they are logged, so duplicates are skipped or created, never updated."""
+
+    updatable = False
+    identity_field = "customer"
+    fallback_field = "content"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kehu.followups.models import FollowUp
+
+        self.model = FollowUp
+        super().__init__(*args, **kwargs)
+
+    def _resolve(self, rows: list[RowResult]) -> None:
+        super()._resolve(rows)
+        named = [row for row in rows if "customer_id" in row.values and row.values.get("contact")]
+        if not named:
+            return
+        names = {str(row.values["contact"]) for row in named}
+        contacts: dict[tuple[int, str], int] = {}
+        for pk, customer_id, name, mobile in Contact.objects.filter(
+            Q(name__in=names) | Q(mobile__in=names),
+            customer_id__in={row.values["customer_id"] for row in named},
+        ).values_list("pk", "customer_id", "name", "mobile"):
+            contacts.setdefault((customer_id, name), pk)
+            contacts.setdefault((customer_id, mobile), pk)
+        for row in named:
+            contact_id = contacts.get((row.values["customer_id"], str(row.values["contact"])))
+            if contact_id is None:
+                row.errors.append(
+                    (
+                        self.header("contact"),
+                        _("“%(name)s” is not a contact of %(customer)s.")
+                        % {
+                            "name": str(row.values["contact"])[:60],
+                            "customer": self.customers[row.values["customer_id"]].name,
+                        },
+                    )
+                )
+            else:
+                row.values["contact_id"] = contact_id
+
+    def _key(self, customer_id: int, moment: Any, method: str) -> str:
+        return f"f:{customer_id}:{int(moment.timestamp())}:{method}"
+
+    def _keys(self, row: RowResult) -> list[str]:
+        values = row.values
+        return [self._key(values["customer_id"], values["occurred_at"], values["method"])]
+
+    def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        from kehu.followups.models import FollowUp
+
+        found: dict[str, set[int]] = defaultdict(set)
+        if not rows:
+            return found
+        matches = FollowUp.objects.filter(
+            customer_id__in={row.values["customer_id"] for row in rows},
+            occurred_at__in={row.values["occurred_at"] for row in rows},
+        ).values_list("pk", "customer_id", "occurred_at", "method")
+        for pk, customer_id, moment, method in matches:
+            found[self._key(customer_id, moment, method)].add(pk)
+        return found
+
+    def _describe(self, row: RowResult) -> str:
+        moment = row.values["occurred_at"]
+        return f"{row.values['customer']} · {moment:%Y-%m-%d %H:%M}"
+
+    def _create(self, values: dict[str, Any]) -> int:
+        from kehu.followups import services
+
+        data = {key: values[key] for key in FOLLOWUP_DATA if key in values}
+        if values.get("contact_id"):
+            data["contact"] = values["contact_id"]
+        if values.get("next_step_owner"):
+            data["next_step_owner"] = self._user(values, "next_step_owner")
+        customer = self.customers[values["customer_id"]]
+        followup = services.followup_create(actor=self.actor, customer=customer, data=data)
+        return int(followup.pk)
+
+    def _update(self, values: dict[str, Any], target: int) -> int:
+        raise InvalidInput(_("Follow-ups are not edited after they are logged."))
