@@ -52,3 +52,11 @@ class Conflict(KehuError):
 
 class StaleVersion(Conflict):
     code = "stale_version"
+
+
+class QuotaExceeded(KehuError):
+    """A per-user quota (e.g. daily reveals) is used up: 429, try again later."""
+
+    status = 429
+    code = "quota_exceeded"
+    default_detail = _("You reached the limit for this action; try again later.")

@@ -45,6 +45,11 @@ class ContactOut(Schema):
     left_at: datetime | None
     notes: str
     version: int
+    masked: bool = Field(
+        False,
+        description="Phones, email and WeChat are masked (138****1234); "
+        "POST /api/v1/pools/reveal/contact/{id} shows them, logged.",
+    )
 
 
 class ContactFields(Schema):
@@ -253,10 +258,26 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
     return mask_values(data, selectors.masked_fields(user, customer))
 
 
+CONTACT_OUT_FIELDS = tuple(name for name in ContactOut.model_fields if name != "masked")
+
+
+def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> dict[str, Any]:
+    """A contact as the API shows it to ``user``: phones, email and WeChat masked outside
+    full access to its customer (``masked`` when the caller already knows)."""
+    if masked is None:
+        masked = selectors.contacts_masked(user, contact.customer)
+    data: dict[str, Any] = {name: getattr(contact, name) for name in CONTACT_OUT_FIELDS}
+    data.update(selectors.contact_values(user, contact, masked=masked), masked=masked)
+    return data
+
+
 def _detail(user: Any, customer_id: int) -> dict[str, Any]:
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     data = customer_data(user, customer)
-    data["contacts"] = list(customer.contacts.all())
+    masked = selectors.contacts_masked(user, customer)
+    data["contacts"] = [
+        contact_data(user, contact, masked=masked) for contact in customer.contacts.all()
+    ]
     return data
 
 
@@ -412,33 +433,39 @@ def list_contacts(
     queryset = selectors.contact_list(
         user=request.user, customer_id=customer_id, q=q[:100], active=active
     )
-    return {"count": queryset.count(), "items": list(queryset[offset : offset + limit])}
+    rows = queryset[offset : offset + limit]
+    user = request.user
+    return {"count": queryset.count(), "items": [contact_data(user, row) for row in rows]}
 
 
 @contacts_router.post("", response={201: ContactOut})
-def create_contact(request: HttpRequest, payload: ContactCreate) -> Status[Contact]:
+def create_contact(request: HttpRequest, payload: ContactCreate) -> Status[dict[str, Any]]:
     customer = selectors.customer_get(user=request.user, customer_id=payload.customer_id)
     data = _fields(payload, exclude={"customer_id", "force"})
     contact = services.contact_create(
         actor=_actor(request), customer=customer, data=data, force=payload.force
     )
-    return Status(201, contact)
+    masked = selectors.contacts_masked(request.user, customer)
+    return Status(201, contact_data(request.user, contact, masked=masked))
 
 
 @contacts_router.get("/{contact_id}", response=ContactOut)
-def get_contact(request: HttpRequest, contact_id: int) -> Contact:
-    return selectors.contact_get(user=request.user, contact_id=contact_id)
+def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    contact = selectors.contact_get(user=request.user, contact_id=contact_id)
+    return contact_data(request.user, contact)
 
 
 @contacts_router.patch("/{contact_id}", response=ContactOut)
-def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Contact:
+def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> dict[str, Any]:
     contact = selectors.contact_get(user=request.user, contact_id=contact_id)
-    return services.contact_update(
+    saved = services.contact_update(
         actor=_actor(request),
         contact=contact,
         changes=_fields(payload, exclude={"version"}),
         version=payload.version,
     )
+    masked = selectors.contacts_masked(request.user, contact.customer)
+    return contact_data(request.user, saved, masked=masked)
 
 
 class DeactivateIn(Schema):
@@ -448,8 +475,10 @@ class DeactivateIn(Schema):
 @contacts_router.post("/{contact_id}/deactivate", response=ContactOut)
 def deactivate_contact(
     request: HttpRequest, contact_id: int, payload: DeactivateIn | None = None
-) -> Contact:
+) -> dict[str, Any]:
     contact = selectors.contact_get(user=request.user, contact_id=contact_id)
-    return services.contact_deactivate(
+    saved = services.contact_deactivate(
         actor=_actor(request), contact=contact, reason=payload.reason if payload else ""
     )
+    masked = selectors.contacts_masked(request.user, contact.customer)
+    return contact_data(request.user, saved, masked=masked)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -238,12 +239,14 @@ class ContactForm(forms.ModelForm):
         ]
         widgets = {"email": forms.TextInput()}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, hidden_fields: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"] = forms.CharField(label=_("Email"), max_length=254, required=False)
         for name in ("mobile", "work_phone"):
             self.fields[name].max_length = 40  # type: ignore[attr-defined]
             self.fields[name].validators = []
+        for name in hidden_fields:
+            self.fields.pop(name, None)
         bootstrap(self)
 
 

@@ -37,6 +37,7 @@ from kehu.customers.models import (
     StatusChange,
 )
 from kehu.customers.normalize import digits, fold
+from kehu.pools import masking
 
 SORTS: dict[str, tuple[str, ...]] = {
     "-id": ("-id",),
@@ -280,6 +281,22 @@ def masked_fields(user: Any, customer: Customer) -> frozenset[str]:
     return policy_of(Customer).masked_fields(user, customer)
 
 
+def contacts_masked(user: Any, customer: Customer) -> bool:
+    """Contacts' phones, email and WeChat are masked for users without full access.
+
+    No query: ownership and department are on the row, the manager's departments are cached
+    on the user object for the request.
+    """
+    return not policy_of(Customer).has_full_access(user, customer)
+
+
+def contact_values(user: Any, contact: Contact, *, masked: bool | None = None) -> dict[str, str]:
+    """A contact's mobile, work phone, email and WeChat as ``user`` may read them."""
+    if masked is None:
+        masked = contacts_masked(user, contact.customer)
+    return masking.contact_values(contact, masked=masked)
+
+
 def status_history(*, customer: Customer) -> QuerySet[StatusChange]:
     return customer.status_changes.select_related("changed_by").order_by("-changed_at", "-id")
 
@@ -288,7 +305,13 @@ def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
     """The customer's own history and its contacts', newest first; masked fields left out."""
     hidden = masked_fields(user, customer)
     entries = history_entries(customer.history.all(), hidden_fields=hidden)
-    entries += history_entries(Contact.history.filter(customer_id=customer.pk))
+    contact_entries = history_entries(Contact.history.filter(customer_id=customer.pk))
+    if contacts_masked(user, customer):
+        for entry in contact_entries:
+            for change in entry.changes:
+                change.old = masking.mask_contact_field(change.field, change.old)
+                change.new = masking.mask_contact_field(change.field, change.new)
+    entries += contact_entries
     entries.sort(key=lambda entry: entry.when, reverse=True)
     return entries
 

@@ -36,6 +36,7 @@ from kehu.customers.forms import (
 )
 from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
 from kehu.customers.normalize import phone_display
+from kehu.pools import masking
 
 PAGE_SIZES = (25, 50, 100)
 CONTACT_ERROR_FIELDS = {
@@ -71,6 +72,23 @@ def _htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
+REVEAL_ANCHORS = ("mobile", "work_phone", "email", "wechat")
+
+
+def _show_contact(contact: Any, *, masked: bool, may_reveal: bool) -> None:
+    """Attach what a page shows of ``contact``: ``shown`` (masked or formatted values),
+    ``masked``, and ``reveal_at``, the field the "Show" button sits beside (or "")."""
+    shown = selectors.contact_values(None, contact, masked=masked)
+    if not masked:
+        shown.update(
+            mobile=phone_display(shown["mobile"]), work_phone=phone_display(shown["work_phone"])
+        )
+    contact.shown = shown
+    contact.masked = masked
+    anchors = [name for name in REVEAL_ANCHORS if shown[name]] if masked and may_reveal else []
+    contact.reveal_at = anchors[0] if anchors else ""
+
+
 # --- List ---------------------------------------------------------------------------------------
 
 
@@ -94,6 +112,11 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     base_query = query.urlencode()
     sort_query = query.copy()
     sort_query.pop("sort", None)
+    may_reveal = masking.may_reveal(user)
+    for customer in page.object_list:
+        for contact in customer.primary_contacts:  # type: ignore[attr-defined]
+            masked = selectors.contacts_masked(user, customer)
+            _show_contact(contact, masked=masked, may_reveal=may_reveal)
     return {
         "filters": filters,
         "filter_error": filter_error,
@@ -324,9 +347,10 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     editable = selectors.can_edit(user, customer)
     full_access = policy_of(Customer).has_full_access(user, customer)
     contacts = list(customer.contacts.all())
+    masked = not full_access
+    may_reveal = masking.may_reveal(user)
     for contact in contacts:
-        contact.mobile_display = phone_display(contact.mobile)  # type: ignore[attr-defined]
-        contact.work_phone_display = phone_display(contact.work_phone)  # type: ignore[attr-defined]
+        _show_contact(contact, masked=masked, may_reveal=may_reveal and contact.is_active)
     context = {
         "customer": customer,
         "hidden": hidden,
@@ -334,6 +358,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_admin": is_admin(user),
         "is_manager": _is_manager(user),
         "full_access": full_access,
+        "may_reveal": may_reveal,
         "completeness": customer.completeness,
         "contacts": contacts,
         "tags": customer.tags.all(),
@@ -564,8 +589,10 @@ def contact_add(request: HttpRequest, customer_id: int) -> HttpResponse:
 def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
     user = _user(request)
     contact = selectors.contact_get(user=user, contact_id=contact_id)
+    # Masked values are left out of the form: a sharee who may edit must not read them there.
+    hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
     if request.method == "POST":
-        form = ContactForm(request.POST, instance=contact)
+        form = ContactForm(request.POST, instance=contact, hidden_fields=hidden)
         version = request.POST.get("version", "")
         if form.is_valid():
             try:
@@ -582,8 +609,12 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
                 messages.success(request, _("Contact saved."))
                 return _back(contact.customer_id, "contacts")
     else:
-        form = ContactForm(instance=contact)
-    return render(request, "customers/contact_form.html", {"form": form, "contact": contact})
+        form = ContactForm(instance=contact, hidden_fields=hidden)
+    return render(
+        request,
+        "customers/contact_form.html",
+        {"form": form, "contact": contact, "masked": bool(hidden)},
+    )
 
 
 @login_required

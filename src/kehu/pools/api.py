@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.errors import Forbidden
 from kehu.pools import selectors, services
-from kehu.pools.models import Offboarding, Pool
+from kehu.pools.models import Offboarding, Pool, RevealLog
 
 router = Router(tags=["pools"])
 
@@ -159,10 +159,44 @@ class DuplicateAnswer(Schema):
 
 
 class RevealOut(Schema):
+    contact_id: int
     mobile: str
     work_phone: str
     email: str
     wechat: str
+    logged: bool = Field(description="False for users with full access: nothing was masked.")
+    remaining_today: int | None = Field(
+        None, description="Contacts the caller may still show today (None: no limit applies)."
+    )
+
+
+class RevealLogOut(Schema):
+    id: int
+    at: datetime
+    user_id: int | None
+    user_name: str
+    customer_id: int
+    customer_name: str
+    contact_id: int
+    contact_name: str
+    fields: list[str]
+    request_id: str
+
+    @staticmethod
+    def resolve_user_name(obj: RevealLog) -> str:
+        return str(obj.user) if obj.user_id and obj.user else ""
+
+    @staticmethod
+    def resolve_customer_name(obj: RevealLog) -> str:
+        return obj.customer.name
+
+    @staticmethod
+    def resolve_contact_name(obj: RevealLog) -> str:
+        return obj.contact.name
+
+    @staticmethod
+    def resolve_fields(obj: RevealLog) -> list[str]:
+        return [name for name in obj.fields.split(",") if name]
 
 
 class OffboardingIn(Schema):
@@ -245,9 +279,40 @@ def release(request: HttpRequest, payload: ReleaseIn) -> EntryOut:
 
 
 @router.post("/pools/reveal/contact/{contact_id}", response=RevealOut)
-def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, str]:
-    """Show a contact's unmasked numbers and email (full access only; logged)."""
-    return services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    """查看: show a masked contact's phones, email and WeChat; logged, limited per day.
+
+    403 for roles outside ``customers.contact_reveal_roles``, 429 past the daily limit, 404
+    out of scope. Users with full access get the values without a log entry.
+    """
+    shown = services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+    return {
+        "contact_id": shown.contact.pk,
+        **shown.values,
+        "logged": shown.logged,
+        "remaining_today": shown.remaining_today,
+    }
+
+
+class RevealPage(Schema):
+    count: int
+    items: list[RevealLogOut]
+
+
+@router.get("/pools/reveals", response=RevealPage)
+def list_reveals(
+    request: HttpRequest,
+    user_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
+    reveals = selectors.reveal_list(
+        user=request.user, user_id=user_id, date_from=date_from, date_to=date_to
+    )
+    return {"count": reveals.count(), "items": list(reveals[offset : offset + limit])}
 
 
 @router.get("/pools/credit-code", response=CreditCodeOut)

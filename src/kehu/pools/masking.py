@@ -1,12 +1,26 @@
 """Masked contact data for users outside a customer's full access.
 
-``mask_mobile("+8613812341234") == "138****1234"`` and
-``mask_email("zhang.san@corp.cn") == "zh***@corp.cn"``: enough to recognise a number or an
-address, not enough to call or write. The customers app applies these for users without full
-access; the audited "show" action (``POST /api/v1/pools/reveal/contact/{id}``) reveals them.
+``mask_mobile("+8613812341234") == "138****1234"``,
+``mask_email("zhang.san@corp.cn") == "zh***@corp.cn"`` and ``mask_wechat("wxid_zs88") ==
+"wx***8"``: enough to recognise a number or an address, not enough to call or write.
+
+Who sees masked values: everyone without full access to the customer (``AccessPolicy.
+has_full_access``: owner, a manager above the customer's department, admin), i.e. sharees,
+marketing, service and pool members. Every read path goes through ``contact_values`` (via
+``kehu.customers.selectors.contacts_masked``): the API, the customer pages, change history
+and exports. Permitted roles (setting ``customers.contact_reveal_roles``) may "show" a
+contact once its values are masked for them; each show is logged (``RevealLog``) and counted
+against a daily limit (``customers.contact_reveal_daily_limit``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+
+from kehu.core import config
 
 MASK = "****"
 
@@ -48,3 +62,64 @@ def mask_email(value: str | None) -> str:
         return f"{value.strip()[:1]}***"
     keep = 2 if len(local) > 2 else 1
     return f"{local[:keep]}***@{domain}"
+
+
+def mask_wechat(value: str | None) -> str:
+    """Keep the first two characters and the last one of a WeChat id: wx***8."""
+    if not value:
+        return ""
+    text = value.strip()
+    if len(text) <= 3:
+        return f"{text[:1]}***"
+    return f"{text[:2]}***{text[-1]}"
+
+
+CONTACT_FIELDS = ("mobile", "work_phone", "email", "wechat")
+_MASKERS: dict[str, Callable[[str | None], str]] = {
+    "mobile": mask_mobile,
+    "work_phone": mask_mobile,
+    "email": mask_email,
+    "wechat": mask_wechat,
+}
+
+
+def mask_contact_field(name: str, value: Any) -> Any:
+    """``value`` of the contact field ``name`` masked; other fields pass unchanged."""
+    masker = _MASKERS.get(name)
+    if masker is None or value is None:
+        return value
+    return masker(str(value))
+
+
+def contact_values(contact: Any, *, masked: bool) -> dict[str, str]:
+    """The one masking rule of every read path (API, pages, history, exports).
+
+    ``contact`` is a ``Contact`` (or anything with its four attributes); the result holds its
+    mobile, work phone, email and WeChat as stored, or masked when ``masked``.
+    """
+    values = {name: str(getattr(contact, name, "") or "") for name in CONTACT_FIELDS}
+    if not masked:
+        return values
+    return {name: mask_contact_field(name, value) for name, value in values.items()}
+
+
+REVEAL_ROLES = config.define(
+    "customers.contact_reveal_roles",
+    ["sales", "service", "manager"],
+    gettext_lazy(
+        "Roles that may show a masked contact's phone numbers and email "
+        "(sales, service, manager, marketing)"
+    ),
+)
+REVEAL_DAILY_LIMIT = config.define(
+    "customers.contact_reveal_daily_limit",
+    50,
+    gettext_lazy("Masked contacts one user may show per day"),
+)
+
+
+def may_reveal(user: Any) -> bool:
+    """Whether ``user``'s role may use "show" on contacts masked for them (scope checked apart)."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return getattr(user, "role", "") in config.get("customers.contact_reveal_roles")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -11,13 +11,13 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core.access import is_admin
-from kehu.core.errors import InvalidInput
+from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.customers.models import Customer
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
 from kehu.pools.credit_code import compact, explain, region_code_from_credit_code
-from kehu.pools.models import Offboarding, Pool, PoolEntry
+from kehu.pools.models import Offboarding, Pool, PoolEntry, RevealLog
 
 
 def pool_list(*, user: Any) -> QuerySet[Pool]:
@@ -236,3 +236,47 @@ def credit_code_info(code: str) -> dict[str, Any]:
         "region_code": region_code,
         "region_name": str(region) if region else None,
     }
+
+
+# --- Contact reveal log (查看记录) ------------------------------------------------------------
+
+
+def may_audit_reveals(user: Any) -> bool:
+    return is_admin(user) or bool(managed_department_ids(user))
+
+
+def reveal_list(
+    *,
+    user: Any,
+    user_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[RevealLog]:
+    """Who showed which masked contact, newest first.
+
+    Admins see every reveal; a manager those of their departments' customers and those their
+    departments' people made. Anyone else: 403.
+    """
+    if not may_audit_reveals(user):
+        raise Forbidden(_("Only administrators and managers may read the reveal log."))
+    reveals = RevealLog.objects.all()
+    if not is_admin(user):
+        departments = managed_department_ids(user)
+        reveals = reveals.filter(
+            Q(customer__department_id__in=departments) | Q(user__department_id__in=departments)
+        )
+    if user_id is not None:
+        reveals = reveals.filter(user_id=user_id)
+    if date_from is not None:
+        reveals = reveals.filter(at__date__gte=date_from)
+    if date_to is not None:
+        reveals = reveals.filter(at__date__lte=date_to)
+    return reveals.select_related("user", "contact", "customer").order_by("-at", "-id")
+
+
+def reveal_users(*, user: Any) -> QuerySet[Any]:
+    """People who appear in the reveal log the user may read (the user filter's choices)."""
+    from kehu.accounts.models import User
+
+    ids = reveal_list(user=user).order_by().values("user_id").distinct()
+    return User.objects.filter(pk__in=ids).order_by("username")

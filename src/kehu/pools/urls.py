@@ -16,4 +16,6 @@ urlpatterns: list[URLPattern] = [
     path("warnings/", views.warnings, name="warnings"),
     path("duplicate-check/", views.duplicate_check, name="duplicate_check"),
     path("offboarding/", views.offboarding, name="offboarding"),
+    path("reveal/contact/<int:contact_id>/", views.reveal_contact, name="reveal_contact"),
+    path("reveals/", views.reveal_log, name="reveals"),
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,9 +16,11 @@ from django.views.decorators.http import require_POST
 
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
-from kehu.customers.models import Customer
+from kehu.customers.models import Contact, Customer
+from kehu.customers.normalize import phone_display
 from kehu.pools import selectors, services
 from kehu.pools.forms import OffboardingForm, PoolForm
+from kehu.pools.masking import CONTACT_FIELDS
 from kehu.pools.models import Pool
 
 PAGE_SIZE = 50
@@ -45,6 +49,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "warnings": selectors.my_warnings(user=request.user)[:5],
         "is_admin": is_admin(request.user),
+        "may_audit_reveals": selectors.may_audit_reveals(request.user),
     }
     return render(request, "pools/list.html", context)
 
@@ -261,3 +266,59 @@ def offboarding(request: HttpRequest) -> HttpResponse:
         "records": selectors.offboarding_list(user=request.user)[:20],
     }
     return render(request, "pools/offboarding.html", context, status=422 if form.errors else 200)
+
+
+# --- Contact reveal (查看) ------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def reveal_contact(request: HttpRequest, contact_id: int) -> HttpResponse:
+    """htmx: swap the "Show" button for a note, and the masked values for the full ones."""
+    try:
+        shown = services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+    except KehuError as error:
+        # htmx swaps 2xx answers only; the refusal replaces the button where the user looks.
+        return render(request, "pools/_reveal_refused.html", {"message": error.detail})
+    values = dict(shown.values)
+    for name in ("mobile", "work_phone"):
+        values[name] = phone_display(values[name])
+    context = {"contact": shown.contact, "values": values, "shown": shown}
+    return render(request, "pools/_revealed.html", context)
+
+
+def _date_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+def reveal_log(request: HttpRequest) -> HttpResponse:
+    """The audit list of reveals, for admins (all) and managers (their departments)."""
+    if not selectors.may_audit_reveals(request.user):
+        raise PermissionDenied
+    user_id = request.GET.get("user", "")
+    filters: dict[str, Any] = {
+        "user_id": int(user_id) if user_id.isdigit() else None,
+        "date_from": _date_or_none(request.GET.get("date_from")),
+        "date_to": _date_or_none(request.GET.get("date_to")),
+    }
+    page = Paginator(selectors.reveal_list(user=request.user, **filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    labels = {name: str(Contact._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS}  # type: ignore[union-attr]
+    for reveal in page:
+        reveal.field_names = [  # type: ignore[attr-defined]
+            labels.get(name, name) for name in reveal.fields.split(",") if name
+        ]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "users": selectors.reveal_users(user=request.user),
+        "base_query": query.urlencode(),
+    }
+    return render(request, "pools/reveals.html", context)

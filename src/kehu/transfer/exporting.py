@@ -2,7 +2,9 @@
 
 Rows come from ``Customer.objects.visible_to(user)`` with the customer list's filters
 (``CustomerFilters``), in chunks (``iterator(chunk_size=…)``), so memory stays bounded for a
-million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_fields``).
+million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_fields``), and
+contacts' phones, email and WeChat are masked (138****1234) on every row the exporting user has
+no full access to, by the same rule as the pages and the API (``kehu.pools.masking``).
 Cells that start with = + - @ (or a tab / carriage return) are prefixed with ' so a
 spreadsheet never runs them as formulas (CSV injection). Only roles in the
 ``transfer.export_roles`` setting may export; every export is recorded in ``ExportLog``.
@@ -32,6 +34,7 @@ from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters, apply_filters
+from kehu.pools import masking
 from kehu.transfer.models import ExportKind, ExportLog
 from kehu.transfer.specs import spec_map
 
@@ -119,6 +122,15 @@ class Column:
     header: str
     value: Callable[[Any], Any]
     sensitive: str = ""  # the model field whose masking hides this column
+    # What the column shows on a row whose contact details are masked for the user.
+    masked_value: Callable[[Any], Any] | None = None
+
+    def read(self, row: Any, *, hidden: frozenset[str], contacts_masked: bool) -> Any:
+        if self.sensitive and self.sensitive in hidden:
+            return MASK
+        if contacts_masked and self.masked_value is not None:
+            return self.masked_value(row)
+        return self.value(row)
 
 
 def _choice_text(kind_key: str) -> Callable[[Any], Any]:
@@ -156,10 +168,19 @@ def _customer_columns() -> list[Column]:
 
         return read
 
-    def others(row: Any) -> str:
+    def masked_contact(field: str) -> Column:
+        def read(row: Any) -> Any:
+            primary = row.export_contacts[0] if row.export_contacts else None
+            return masking.contact_values(primary, masked=True)[field] if primary else ""
+
+        return Column(header(f"contact_{field}"), contact(field), masked_value=read)
+
+    def others(row: Any, *, masked: bool = False) -> str:
         parts = []
         for person in row.export_contacts[1:]:
-            bits = [person.name, person.title, phone_text(person.mobile), person.email]
+            shown = masking.contact_values(person, masked=masked)
+            mobile = shown["mobile"] if masked else phone_text(person.mobile)
+            bits = [person.name, person.title, mobile, shown["email"]]
             parts.append(" ".join(bit for bit in bits if bit))
         return "; ".join(parts)
 
@@ -196,17 +217,23 @@ def _customer_columns() -> list[Column]:
         Column(header("tags"), lambda r: ",".join(t.name for t in r.tags.all())),
         Column(header("contact_name"), contact("name")),
         Column(header("contact_title"), contact("title")),
-        Column(header("contact_mobile"), contact("mobile")),
-        Column(header("contact_work_phone"), contact("work_phone")),
-        Column(header("contact_email"), contact("email")),
-        Column(header("contact_wechat"), contact("wechat")),
+        masked_contact("mobile"),
+        masked_contact("work_phone"),
+        masked_contact("email"),
+        masked_contact("wechat"),
         Column(header("contact_is_decision_maker"), contact("is_decision_maker")),
-        Column("其他联系人 / Other contacts", others),
+        Column(
+            "其他联系人 / Other contacts", others, masked_value=lambda r: others(r, masked=True)
+        ),
         Column(
             "创建时间 / Created",
             lambda r: timezone.localtime(r.created_at).strftime("%Y-%m-%d %H:%M"),
         ),
     ]
+
+
+def _masked(field: str) -> Callable[[Any], Any]:
+    return lambda contact: masking.mask_contact_field(field, getattr(contact, field))
 
 
 def _contact_columns() -> list[Column]:
@@ -215,10 +242,14 @@ def _contact_columns() -> list[Column]:
         Column("客户名称 / Customer name", lambda c: c.customer.name),
         Column("联系人 / Contact name", _attr("name")),
         Column("职位 / Title", _attr("title")),
-        Column("手机 / Mobile", lambda c: phone_text(c.mobile)),
-        Column("办公电话 / Work phone", lambda c: phone_text(c.work_phone)),
-        Column("邮箱 / Email", _attr("email")),
-        Column("微信 / WeChat", _attr("wechat")),
+        Column("手机 / Mobile", lambda c: phone_text(c.mobile), masked_value=_masked("mobile")),
+        Column(
+            "办公电话 / Work phone",
+            lambda c: phone_text(c.work_phone),
+            masked_value=_masked("work_phone"),
+        ),
+        Column("邮箱 / Email", _attr("email"), masked_value=_masked("email")),
+        Column("微信 / WeChat", _attr("wechat"), masked_value=_masked("wechat")),
         Column("是否决策人 / Decision maker", lambda c: "是" if c.is_decision_maker else "否"),
         Column("主要联系人 / Primary", lambda c: "是" if c.is_primary else "否"),
         Column("在职 / Still there", lambda c: "是" if c.is_active else "否"),
@@ -356,14 +387,19 @@ class Export:
             rows: Iterable[Any] = customer_rows(self.user, self.filters).iterator(chunk_size=CHUNK)
             for row in rows:
                 hidden = policy.masked_fields(self.user, row)
+                masked = not policy.has_full_access(self.user, row)
                 yield [
-                    MASK if column.sensitive and column.sensitive in hidden else column.value(row)
+                    column.read(row, hidden=hidden, contacts_masked=masked)
                     for column in self.columns
                 ]
                 self.count += 1
         elif self.model is None:
             for row in contact_rows(self.user, self.filters).iterator(chunk_size=CHUNK):
-                yield [column.value(row) for column in self.columns]
+                masked = not policy.has_full_access(self.user, row.customer)
+                yield [
+                    column.read(row, hidden=frozenset(), contacts_masked=masked)
+                    for column in self.columns
+                ]
                 self.count += 1
         else:
             model_policy = policy_of(self.model)

@@ -88,3 +88,29 @@ def test_duplicate_check_and_offboarding_pages(page: Any) -> None:
     page.locator("#apply-button").click()
     assert "账号已停用" in page.locator(".alert-success").inner_text()
     assert Customer.objects.get(pk=held.pk).owner_id == successor.pk
+
+
+def test_sharee_sees_a_masked_mobile_and_shows_it(page: Any) -> None:
+    from kehu.core.testing.factories import make_user
+    from kehu.customers.tests.factories import make_customer
+    from kehu.pools.models import RevealLog
+
+    east = accounts.department_create(name="华东区")
+    owner = make_user(Role.SALES, username="wang", department=east)
+    sharee = user_with_password(Role.SALES, username="li", department=east)
+    customer = make_customer(
+        owner, contacts=[{"name": "张三", "mobile": "13812341234", "email": "zhang.san@corp.cn"}]
+    )
+    customer.shares.create(user=sharee, shared_by=owner)
+    contact = customer.contacts.get()
+    sign_in(page, "li")
+
+    page.goto(f"{page.base_url}/customers/{customer.pk}/?tab=contacts")
+    mobile = page.locator(f"#contact-{contact.pk}-mobile")
+    assert mobile.inner_text() == "138****1234"
+    assert page.locator(f"#contact-{contact.pk}-email").inner_text() == "zh***@corp.cn"
+    page.locator(".reveal-button").click()
+    page.locator(".reveal-done").wait_for()
+    assert mobile.inner_text() == "+86 138 1234 1234"
+    assert page.locator(f"#contact-{contact.pk}-email").inner_text() == "zhang.san@corp.cn"
+    assert RevealLog.objects.filter(user=sharee, contact=contact).count() == 1
