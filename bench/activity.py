@@ -1,6 +1,6 @@
 """Follow-ups, next-step tasks and opportunities for the bench volumes, on top of loaded customers.
 
-Written like the customers (``bench.loader.TableWriter``: PostgreSQL ``COPY``, SQLite
+Written like the customers (``kehu.core.bulk.TableWriter``: PostgreSQL ``COPY``, SQLite
 ``executemany``), chunk by chunk over the customers in id order, and consistent with what the
 apps derive from these rows, so the loaded database looks like one the app itself produced:
 
@@ -44,9 +44,10 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from bench.loader import TableWriter, _drop_secondary_indexes, _next_id, _recreate_indexes
+from bench.loader import _drop_secondary_indexes, _next_id, _recreate_indexes
 from bench.loader import _reset_sequences as reset_sequences
 from kehu.core import config
+from kehu.core.bulk import TableWriter
 from kehu.customers.models import Contact, Customer, CustomerStatus, Source
 from kehu.followups import demo as followup_demo
 from kehu.followups import settings as followup_rules

@@ -22,13 +22,11 @@ book size (a Zipf-like weight per rep), so a few reps own thousands of customers
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from typing import Any
@@ -38,6 +36,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config
+from kehu.core.bulk import TableWriter
 from kehu.customers import numbering
 from kehu.customers.demo import (
     BRAND_WORDS,
@@ -132,73 +131,6 @@ def owner_weights(count: int, *, rng: random.Random) -> list[float]:
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(count)]
     rng.shuffle(weights)
     return weights
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    """What Django's SQLite backend stores for an aware datetime: naive UTC, ISO with a space."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ")
-
-
-def _prep_for(field: models.Field[Any, Any]) -> Any:
-    """The conversion of a value for the database, None when the driver takes it as it is."""
-    if isinstance(field, models.JSONField):
-        return lambda value: json.dumps(value, ensure_ascii=False)
-    if connection.vendor == "postgresql":
-        return None  # psycopg adapts datetime, Decimal, bool natively
-    if isinstance(field, models.DateTimeField):
-        return _sqlite_datetime
-    if isinstance(field, models.DecimalField):
-        return str
-    return None
-
-
-class TableWriter:
-    """Rows for one model's table, in the model's concrete-field order, defaults pre-computed."""
-
-    def __init__(self, model: type[models.Model], explicit: Sequence[str]) -> None:
-        self.model = model
-        self.fields = list(model._meta.concrete_fields)
-        self.columns = [f.column for f in self.fields]
-        self.explicit = {name: i for i, name in enumerate(explicit)}
-        self._template: list[Any] = []
-        # (column position, value position, conversion or None) of the explicit columns
-        self._explicit: list[tuple[int, int, Any]] = []
-        for column, field in enumerate(self.fields):
-            if field.attname in self.explicit:
-                self._template.append(None)
-                self._explicit.append((column, self.explicit[field.attname], _prep_for(field)))
-            else:
-                default = field.get_default() if not field.primary_key else None
-                prep = _prep_for(field)
-                convert = prep is not None and default is not None
-                self._template.append(prep(default) if convert else default)
-
-    def row(self, values: Sequence[Any]) -> list[Any]:
-        out = self._template.copy()
-        for column, position, prep in self._explicit:
-            value = values[position]
-            out[column] = value if prep is None or value is None else prep(value)
-        return out
-
-    def write(self, rows: Iterable[Sequence[Any]]) -> int:
-        table = self.model._meta.db_table
-        count = 0
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                sql = f'COPY "{table}" ({", ".join(self.columns)}) FROM STDIN'
-                with cursor.cursor.copy(sql) as copy:
-                    for values in rows:
-                        copy.write_row(self.row(values))
-                        count += 1
-            else:
-                marks = ", ".join("?" * len(self.columns))
-                sql = f'INSERT INTO "{table}" ({", ".join(self.columns)}) VALUES ({marks})'
-                batch = [self.row(values) for values in rows]
-                cursor.cursor.executemany(sql, batch)
-                count = len(batch)
-        return count
 
 
 def _next_id(model: type[models.Model]) -> int:
@@ -474,8 +406,9 @@ def _build_chunk(
         formats[prefix] = seq_format
         by_prefix[prefix].append(index)
         drafts.append((values, " ".join([fold(name)]), [full, initials, *map(fold, extra)]))
+    firsts = numbering.reserve_many({prefix: len(members) for prefix, members in by_prefix.items()})
     for prefix, members in by_prefix.items():
-        first = numbering.reserve(prefix, len(members))
+        first = firsts[prefix]
         for offset, index in enumerate(members):
             values, head, tail = drafts[index]
             number = prefix + formats[prefix].format(seq=first + offset)

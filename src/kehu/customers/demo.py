@@ -1,7 +1,8 @@
 """Realistic demo customers in bulk: Chinese company names across industries and provinces.
 
 Built for N = 1,000,000: names are assembled from parts whose pinyin is computed once, rows
-go in with bulk_create in batches, and numbers are reserved in blocks per prefix.
+go in with ``kehu.core.bulk`` (COPY on PostgreSQL, executemany on SQLite) in batches, each
+customer with its "created" history entry, and numbers are reserved in blocks per prefix.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role
-from kehu.core import config
+from kehu.core import bulk, config
 from kehu.customers import grading, numbering
 from kehu.customers.models import (
     Contact,
@@ -193,8 +195,9 @@ def _insert_batch(
         formats[prefix] = seq_format
         by_prefix[prefix].append(customer)
         rows.append(customer)
+    firsts = numbering.reserve_many({prefix: len(members) for prefix, members in by_prefix.items()})
     for prefix, members in by_prefix.items():
-        first = numbering.reserve(prefix, len(members))
+        first = firsts[prefix]
         for offset, customer in enumerate(members):
             customer.number = prefix + formats[prefix].format(seq=first + offset)
             extra: list[str] = []
@@ -209,7 +212,18 @@ def _insert_batch(
             customer.completeness = completeness(
                 customer, reachable_contact=bool(people[id(customer)])
             )
-    Customer.objects.bulk_create(rows, batch_size=1000)
+    _write(rng, rows, people, tags)
+    return len(rows)
+
+
+def _write(
+    rng: random.Random, rows: list[Customer], people: dict[int, list[Contact]], tags: list[Tag]
+) -> None:
+    """Customers, their history entry ("created"), contacts and tag links, written in bulk."""
+    for customer, pk in zip(rows, bulk.reserve_ids(Customer, len(rows)), strict=True):
+        customer.pk = pk
+    bulk.TableWriter.for_instances(Customer).write_instances(rows)
+    bulk.copy_to_history(Customer, [c.pk for c in rows], reason=_("Customer created"))
     contacts: list[Contact] = []
     tag_links = []
     for customer in rows:
@@ -220,6 +234,10 @@ def _insert_batch(
             tag_links.append(
                 Customer.tags.through(customer_id=customer.pk, tag_id=rng.choice(tags).pk)
             )
-    Contact.objects.bulk_create(contacts, batch_size=2000)
-    Customer.tags.through.objects.bulk_create(tag_links, batch_size=2000)
-    return len(rows)
+    for contact, pk in zip(contacts, bulk.reserve_ids(Contact, len(contacts)), strict=True):
+        contact.pk = pk
+    bulk.TableWriter.for_instances(Contact).write_instances(contacts)
+    through = Customer.tags.through
+    for link, pk in zip(tag_links, bulk.reserve_ids(through, len(tag_links)), strict=True):
+        link.pk = pk
+    bulk.TableWriter.for_instances(through).write_instances(tag_links)

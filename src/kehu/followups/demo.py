@@ -91,5 +91,5 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
             )
     Task.objects.bulk_create(tasks, batch_size=1000)
     reminders.care_calendar_refresh()
-    reminders.cadence_replan_all()
+    reminders.cadence_plan_missing()
     return len(followups)

@@ -29,7 +29,9 @@ from kehu.followups.models import (
     TaskStatus,
 )
 from kehu.followups.services import (
+    cadence_interval,
     cadence_replan,
+    cadence_task_terms,
     customer_url,
     local_at,
     reminder_once,
@@ -323,6 +325,59 @@ def cadence_replan_all(*, now: datetime | None = None) -> int:
                 cadence_replan(customer=customer, plans=plans, now=now)
             count += 1
         last = batch[-1].pk
+
+
+PLAN_BATCH = 5000
+PLAN_FIELDS = ["pk", "name", "status", "grade", "grade_override", "owner_id", "created_at"]
+PLAN_FIELDS += ["last_contact_at"]
+
+
+def cadence_plan_missing(*, now: datetime | None = None) -> int:
+    """Plan the follow-up of every customer that has a plan but no open planned task, in bulk.
+
+    What ``cadence_replan`` does for such a customer (same due time, title and dedupe key),
+    for a whole freshly generated book at once (``kehu demo``): rows go in through
+    ``kehu.core.bulk``, without history entries. Customers that already have an open planned
+    follow-up are left to ``cadence_replan_all``.
+    """
+    from kehu.core import bulk
+
+    now = now or timezone.now()
+    plans = list(CadencePlan.objects.filter(is_active=True))
+    if not plans:
+        return 0
+    hour = int(config.get(rules.NEXT_STEP_HOUR.key))
+    planned = Task.objects.filter(
+        customer=OuterRef("pk"), kind=TaskKind.CADENCE, status=TaskStatus.OPEN
+    )
+    customers = (
+        Customer.objects.filter(owner__isnull=False, owner__is_active=True)
+        .exclude(status=CustomerStatus.CHURNED)
+        .exclude(Exists(planned))
+        .only(*PLAN_FIELDS)
+        .order_by("pk")
+    )
+    columns = ["id", "created_at", "updated_at", "title", "description", "kind", "assignee_id"]
+    columns += ["customer_id", "due_at", "dedupe_key"]
+    writer = bulk.TableWriter(Task, columns)
+    count = 0
+    last = 0
+    while True:
+        batch = list(customers.filter(pk__gt=last)[:PLAN_BATCH])
+        if not batch:
+            return count
+        last = batch[-1].pk
+        rows = []
+        for customer in batch:
+            plan = cadence_interval(customer, plans)
+            if plan is None:
+                continue
+            due, title = cadence_task_terms(customer, plan, now=now, hour=hour)
+            rows.append([now, now, title[:200], plan.action, TaskKind.CADENCE.value])
+            rows[-1] += [customer.owner_id, customer.pk, due, f"cadence:{customer.pk}"]
+        with transaction.atomic():
+            ids = bulk.reserve_ids(Task, len(rows))
+            count += writer.write([pk, *row] for pk, row in zip(ids, rows, strict=True))
 
 
 # --- care dates -------------------------------------------------------------------------------

@@ -319,6 +319,18 @@ def cadence_interval(
     return min(matching, key=lambda plan: plan.interval_days, default=None)
 
 
+def cadence_task_terms(
+    customer: Customer, plan: CadencePlan, *, now: datetime, hour: int | None = None
+) -> tuple[datetime, str]:
+    """Due time and title of the customer's planned follow-up under ``plan``."""
+    base = customer.last_contact_at or customer.created_at or now
+    due_day = timezone.localtime(base).date() + timedelta(days=plan.interval_days)
+    if hour is None:
+        hour = int(config.get(rules.NEXT_STEP_HOUR.key))
+    title = _("Follow up %(customer)s (%(plan)s)") % {"customer": customer.name, "plan": plan.name}
+    return local_at(due_day, hour), title
+
+
 def cadence_replan(
     *, customer: Customer, plans: list[CadencePlan] | None = None, now: datetime | None = None
 ) -> Task | None:
@@ -334,10 +346,7 @@ def cadence_replan(
                 open_task, actor=None, status=TaskStatus.CANCELLED, reason=_("No cadence plan")
             )
         return None
-    base = customer.last_contact_at or customer.created_at or now
-    due_day = timezone.localtime(base).date() + timedelta(days=plan.interval_days)
-    due = local_at(due_day, int(config.get(rules.NEXT_STEP_HOUR.key)))
-    title = _("Follow up %(customer)s (%(plan)s)") % {"customer": customer.name, "plan": plan.name}
+    due, title = cadence_task_terms(customer, plan, now=now)
     if open_task is None:
         return task_create(
             actor=None,

@@ -649,8 +649,10 @@ def _assign_pooled(
         "AS batch(id, assignee_id, department_id) "
         "WHERE target.id = batch.id AND target.status = %s"
     )
-    ids, users, departments = (list(column) for column in zip(*assignments, strict=True))
-    params = [LeadStatus.ASSIGNED.value, when, confirm_due, when, ids, users, departments]
+    ids = [pk for pk, _user, _dept in assignments]
+    users = [user_id for _pk, user_id, _dept in assignments]
+    teams = [dept for _pk, _user, dept in assignments]
+    params: list[Any] = [LeadStatus.ASSIGNED.value, when, confirm_due, when, ids, users, teams]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, LeadStatus.POOL.value])
 
@@ -674,7 +676,7 @@ def _copy_to_history(
     params = [date_param, reason, "~", user_id, current_request_id()]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # one array parameter for the whole chunk
-            cursor.execute(head + f"WHERE {quote('id')} = ANY(%s::bigint[])", [*params, ids])
+            cursor.execute(head + f"WHERE {quote('id')} = ANY(%s::bigint[])", [*params, list(ids)])
             return
         for start in range(0, len(ids), 900):  # SQLite's limit on parameters
             part = list(ids[start : start + 900])

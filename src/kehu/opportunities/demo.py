@@ -1,7 +1,8 @@
 """Demo opportunities in every stage, with stage histories spread over the past year.
 
-Rows go in with bulk_create in batches (history rows are not written for demo data), so a
-large demo stays fast; probabilities are recomputed from the generated history at the end.
+Rows go in through ``kehu.core.bulk`` in batches (COPY on PostgreSQL; history rows are not
+written for demo data), so a large demo stays fast; probabilities are recomputed from the
+generated history at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kehu.accounts.models import Role
+from kehu.core import bulk
 from kehu.customers.models import Customer, CustomerStatus
 from kehu.opportunities import services
 from kehu.opportunities.models import (
@@ -128,7 +130,9 @@ def _insert(
         )
         paths.append(path)
         moments.append(stage_dates)
-    Opportunity.objects.bulk_create(deals)
+    for deal, pk in zip(deals, bulk.reserve_ids(Opportunity, len(deals)), strict=True):
+        deal.pk = pk
+    bulk.TableWriter.for_instances(Opportunity).write_instances(deals)
     changes: list[StageChange] = []
     for deal, path, dates in zip(deals, paths, moments, strict=True):
         for index, stage in enumerate(path):
@@ -143,7 +147,9 @@ def _insert(
                     exited_by_id=deal.owner_id if exited else None,
                 )
             )
-    StageChange.objects.bulk_create(changes)
+    for change, pk in zip(changes, bulk.reserve_ids(StageChange, len(changes)), strict=True):
+        change.pk = pk
+    bulk.TableWriter.for_instances(StageChange).write_instances(changes)
     Customer.objects.filter(pk__in=won_customers).exclude(status=CustomerStatus.WON).update(
         status=CustomerStatus.WON
     )

@@ -28,3 +28,28 @@ def test_demo_customers_are_searchable_by_contact_phone_name_and_pinyin() -> Non
     assert customer in list(by_pinyin)
     assert len(set(Customer.objects.values_list("number", flat=True))) == 60
     assert set(Customer.objects.values_list("grade", flat=True)) <= {"A", "B", "C", "D"}
+
+
+def test_demo_customers_are_written_in_bulk_with_their_created_history_entry() -> None:
+    users = ensure_demo_users()
+    assert generate_customers(count=30, seed=3, users=users) == 30
+    customer = Customer.objects.order_by("pk").last()
+    assert customer is not None
+    (entry,) = customer.history.all()
+    assert entry.history_type == "+"
+    assert entry.history_user_id == customer.created_by_id
+    assert entry.history_date == customer.created_at
+    assert customer.updated_at == customer.created_at
+    assert Contact.objects.filter(customer=customer).exists()
+    # ids come from the table's own counter: the app's next customer follows on
+    later = Customer.objects.create(number="X-1", name="后来的客户有限公司")
+    assert later.pk > customer.pk
+
+
+def test_reserve_many_continues_each_prefix_like_reserve() -> None:
+    from kehu.customers import numbering
+
+    assert numbering.reserve("KH-A", 3) == 1
+    assert numbering.reserve_many({"KH-A": 5, "KH-B": 2, "KH-C": 0}) == {"KH-A": 4, "KH-B": 1}
+    assert numbering.reserve("KH-A") == 9
+    assert numbering.reserve("KH-B") == 3

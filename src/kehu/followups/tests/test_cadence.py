@@ -93,3 +93,24 @@ def test_saves_in_one_transaction_queue_one_job(
     assert len(callbacks) == 1
     for customer in customers:
         assert len(open_cadence(customer)) == 1
+
+
+def test_bulk_planning_matches_the_one_by_one_planning(org: Organisation) -> None:
+    with time_machine.travel(T0, tick=False):
+        bulk_planned = [
+            make_customer(org.rep, last_contact_at=T0 - timedelta(days=d)) for d in (1, 9)
+        ]
+        churned = make_customer(org.rep, status="churned")
+        assert reminders.cadence_plan_missing() == 2
+        assert reminders.cadence_plan_missing() == 0  # every customer has its open task now
+        assert not open_cadence(churned)
+        expected = {}
+        for customer in bulk_planned:
+            (task,) = open_cadence(customer)
+            expected[customer.pk] = (task.due_at, task.title, task.assignee_id, task.dedupe_key)
+            task.delete()
+            reminders.cadence_replan_all()
+            (again,) = open_cadence(customer)
+            assert (again.due_at, again.title, again.assignee_id, again.dedupe_key) == expected[
+                customer.pk
+            ]
