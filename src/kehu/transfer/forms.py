@@ -42,6 +42,14 @@ class UploadForm(forms.Form):
         self.fields["file"].widget.attrs["accept"] = ".xlsx,.csv,.txt"
 
 
+def decision_choices(kind: str) -> list[tuple[str, Any]]:
+    """Follow-ups are never edited once logged: their duplicates are skipped or created."""
+    choices = list(OnDuplicate.choices)
+    if kind == ImportKind.FOLLOWUPS:
+        choices = [c for c in choices if c[0] != OnDuplicate.UPDATE]
+    return choices
+
+
 class OptionsForm(forms.Form):
     """Mapping (one select per file column), encoding and the global duplicate decision."""
 
@@ -54,6 +62,9 @@ class OptionsForm(forms.Form):
     def __init__(self, *args: Any, kind: str, headers: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.headers = headers
+        on_duplicate = self.fields["on_duplicate"]
+        assert isinstance(on_duplicate, forms.ChoiceField)
+        on_duplicate.choices = decision_choices(kind)
         choices = [("", _("(ignore this column)"))] + [
             (spec.key, f"{spec.zh} / {spec.en}") for spec in fields_for(kind)
         ]

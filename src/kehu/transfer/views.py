@@ -20,17 +20,33 @@ from kehu.customers.selectors import CustomerFilters
 from kehu.transfer import blank, selectors, services
 from kehu.transfer.api import XLSX, export_response
 from kehu.transfer.exporting import may_export, may_import, spool
-from kehu.transfer.forms import ExportForm, OptionsForm, UploadForm
-from kehu.transfer.models import ImportJob, ImportKind, JobStatus, OnDuplicate
+from kehu.transfer.forms import ExportForm, OptionsForm, UploadForm, decision_choices
+from kehu.transfer.models import ImportJob, ImportKind, JobStatus
 from kehu.transfer.reports import write_error_report
 
 DUPLICATES_SHOWN = 200
 # How the duplicate table names and links the existing records of each kind
 RECORD_LINKS: dict[str, dict[str, Any]] = {
-    "customers": {"record_path": "/customers/", "record_noun": gettext_lazy("customer")},
-    "leads": {"record_path": "/leads/", "record_noun": gettext_lazy("lead")},
-    "opportunities": {"record_path": "/opportunities/", "record_noun": gettext_lazy("opportunity")},
-    "followups": {"record_path": "", "record_noun": gettext_lazy("follow-up")},
+    "customers": {
+        "record_path": "/customers/",
+        "record_noun": gettext_lazy("customer"),
+        "record_heading": gettext_lazy("Customer name"),
+    },
+    "leads": {
+        "record_path": "/leads/",
+        "record_noun": gettext_lazy("lead"),
+        "record_heading": gettext_lazy("Lead"),
+    },
+    "opportunities": {
+        "record_path": "/opportunities/",
+        "record_noun": gettext_lazy("opportunity"),
+        "record_heading": gettext_lazy("Opportunity"),
+    },
+    "followups": {
+        "record_path": "",
+        "record_noun": gettext_lazy("follow-up"),
+        "record_heading": gettext_lazy("Follow-up"),
+    },
 }
 
 
@@ -110,7 +126,7 @@ def _job_context(
         "options": options,
         "editable": editable,
         "duplicates": job.duplicates[:DUPLICATES_SHOWN],
-        "decisions": OnDuplicate.choices,
+        "decisions": decision_choices(job.kind),
         "row_decisions": job.row_decisions,
         "report": job.report if "overall" in (job.report or {}) else None,
         **RECORD_LINKS[job.kind],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,47 @@ def test_template_download(org: Any) -> None:
     response = _client(org.rep).get("/transfer/templates/customers.xlsx")
     assert response.status_code == 200
     assert response.content.startswith(b"PK")
+
+
+def test_kind_chooser_templates_and_duplicates_of_leads(org: Any, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from kehu.leads.models import Lead
+
+    client = _client(org.admin)
+    page = client.get("/transfer/")
+    for kind in ("customers", "leads", "opportunities", "followups"):
+        assert f'id="template-{kind}"'.encode() in page.content
+        assert f'<option value="{kind}"'.encode() in page.content
+    template = client.get("/transfer/templates/leads.xlsx")
+    assert template.status_code == 200
+    workbook = load_workbook(io.BytesIO(template.content))
+    headers = [cell.value for cell in workbook.worksheets[0][1]]
+    assert headers[:2] == ["线索名称 / Lead name", "联系人 / Contact name *"]
+    assert workbook["示例 Example"]["B2"].value == "李娜"
+    rows = [["甲公司", "张三", "13711112222", "展会"], ["甲公司", "张三", "13711112222", "展会"]]
+    path = write_csv(tmp_path / "a.csv", rows, headers=["线索名称", "联系人", "手机", "来源"])
+    with path.open("rb") as handle:
+        client.post("/transfer/upload/", {"file": handle, "kind": "leads", "on_duplicate": "skip"})
+    job = ImportJob.objects.get()
+    page = client.get(f"/transfer/imports/{job.pk}/").content.decode()
+    assert 'id="duplicate-list"' in page
+    assert "<th>线索</th>" in page or "<th>Lead</th>" in page
+    assert Lead.objects.count() == 0
+
+
+def test_followup_jobs_offer_no_update(org: Any, tmp_path: Path) -> None:
+    client = _client(org.admin)
+    path = write_csv(
+        tmp_path / "f.csv",
+        [["某公司", "2024-05-20", "电话", "x"]],
+        ["客户", "跟进时间", "跟进方式", "跟进内容"],
+    )
+    with path.open("rb") as handle:
+        client.post(
+            "/transfer/upload/", {"file": handle, "kind": "followups", "on_duplicate": "skip"}
+        )
+    job = ImportJob.objects.get()
+    page = client.get(f"/transfer/imports/{job.pk}/").content.decode()
+    assert 'value="create"' in page
+    assert 'value="update"' not in page
