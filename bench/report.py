@@ -43,6 +43,16 @@ def _load(values: Any) -> str:
     return "/".join(f"{v:.1f}" for v in values)
 
 
+def _slope(demo: dict[str, Any]) -> str:
+    small = demo.get("small_run")
+    if not small:
+        return ""
+    return (
+        f" from the slope to the {small['customers']:,}-customer run of {small['seconds']} s, "
+        f"{demo['per_customer_ms']} ms per customer"
+    )
+
+
 def markdown(results: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for result in results:
@@ -136,7 +146,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
                 lines.append(
                     f"| `kehu demo --customers {demo['customers']:,}` | — | — | — | — "
                     f"| {demo['customers_per_s']:,.0f} customers/s | — | — | — | L ≤ 300 s "
-                    f"| {met} ({demo['seconds']} s; L ≈ {demo['extrapolated_L_seconds']:,.0f} s) |"
+                    f"| {met} ({demo['seconds']} s; L ≈ {demo['extrapolated_L_seconds']:,.0f} s"
+                    f"{_slope(demo)}) |"
                 )
             else:
                 lines.append(
