@@ -419,13 +419,26 @@ def _customer_services() -> Any:
     return customer_services
 
 
+def _may_log_for(actor: User, author: User) -> bool:
+    """The owner rule of the customer and opportunity services: administrators, and managers
+    for the members of their departments."""
+    from kehu.accounts.models import Role
+    from kehu.core.access import is_admin, managed_department_ids
+
+    if is_admin(actor):
+        return True
+    return actor.role == Role.MANAGER and author.department_id in managed_department_ids(actor)
+
+
 @transaction.atomic
 def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> FollowUp:
     """Log a follow-up: record, attachments, next-step task, verification, cadence re-plan.
 
     ``data`` keys: occurred_at, method, content, sentiment, sentiment_reason, contact (id or
     Contact), related (a model instance), next_step_on, next_step_action, next_step_owner (id or
-    User), verified (bool), attachments (uploaded files).
+    User), verified (bool), attachments (uploaded files), author (id or User; default the
+    actor — logging for someone else is for administrators and the managers of their
+    department, e.g. when migrating an old CRM's records).
     """
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
         raise Http404("customer")
@@ -442,6 +455,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         "next_step_owner",
         "verified",
         "attachments",
+        "author",
     }
     errors: dict[str, list[str]] = {}
     for name in data:
@@ -477,6 +491,12 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     next_on = _as_date(data.get("next_step_on"), "next_step_on", errors)
     next_action = (data.get("next_step_action") or "").strip()
     next_owner = _as_user(data.get("next_step_owner"), "next_step_owner", errors)
+    author = _as_user(data.get("author"), "author", errors) or actor
+    if author.pk != actor.pk and not _may_log_for(actor, author):
+        errors["author"] = [
+            _("Only administrators and their managers may log follow-ups for %(user)s.")
+            % {"user": author}
+        ]
     if next_on is not None and next_on < timezone.localdate(now):
         errors["next_step_on"] = [_("The next step cannot be in the past.")]
     if next_on is not None and not next_action:
@@ -499,7 +519,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         contact=contact,
         related_type=related_type,
         related_id=related_id,
-        author=actor,
+        author=author,
         occurred_at=occurred_at,
         method=method,
         content=content,
@@ -507,7 +527,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         sentiment_reason=reason,
         next_step_on=next_on,
         next_step_action=next_action[:300],
-        next_step_owner=(next_owner or actor) if next_on else None,
+        next_step_owner=(next_owner or author) if next_on else None,
         verified=bool(data.get("verified")),
     )
     stamp(followup, actor=actor)
@@ -515,7 +535,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     _store_attachments(followup, files, actor)
 
     if next_on is not None:
-        owner = next_owner or actor
+        owner = next_owner or author
         task_create(
             actor=actor,
             assignee=owner,

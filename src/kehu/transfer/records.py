@@ -93,7 +93,7 @@ class RecordImporter(Importer):
         wanted = {
             value
             for row in rows
-            for key in ("owner", "next_step_owner")
+            for key in ("owner", "author", "next_step_owner")
             if (value := row.values.get(key)) and value not in self.users
         }
         if wanted:
@@ -643,8 +643,9 @@ class FollowUpImporter(CustomerRecordImporter):
         data = {key: values[key] for key in FOLLOWUP_DATA if key in values}
         if values.get("contact_id"):
             data["contact"] = values["contact_id"]
-        if values.get("next_step_owner"):
-            data["next_step_owner"] = self._user(values, "next_step_owner")
+        for key in ("author", "next_step_owner"):
+            if values.get(key):
+                data[key] = self._user(values, key)
         customer = self.customers[values["customer_id"]]
         followup = services.followup_create(actor=self.actor, customer=customer, data=data)
         return int(followup.pk)

@@ -811,6 +811,16 @@ FOLLOWUP_FIELDS: tuple[FieldSpec, ...] = (
         group="record",
     ),
     FieldSpec(
+        "author",
+        _("Followed up by (user name)"),
+        "跟进人",
+        "Followed up by",
+        type="user",
+        synonyms=("跟进人员", "记录人", "负责人", "销售", "业务员", "author", "sales rep"),
+        example="wangwei",
+        group="record",
+    ),
+    FieldSpec(
         "next_step_owner",
         _("Next step owner (user name)"),
         "下一步负责人",

@@ -120,6 +120,31 @@ def test_followup_bad_input_saves_nothing(org: Organisation) -> None:
 
 
 @time_machine.travel(NOW, tick=False)
+def test_followup_for_another_author_only_by_admins_and_their_managers(
+    org: Organisation,
+) -> None:
+    customer = make_customer(org.rep)
+    with pytest.raises(InvalidInput) as error:
+        services.followup_create(
+            actor=org.rep, customer=customer, data=followup_data(author=org.colleague)
+        )
+    assert "author" in error.value.errors
+    with pytest.raises(InvalidInput):
+        services.followup_create(
+            actor=org.east_manager, customer=customer, data=followup_data(author=org.south_rep.pk)
+        )
+    logged = services.followup_create(
+        actor=org.east_manager,
+        customer=customer,
+        data=followup_data(author=org.rep, next_step_on=date(2026, 3, 12), next_step_action="回访"),
+    )
+    assert logged.author == org.rep
+    assert logged.next_step_owner == org.rep
+    assert Task.objects.get(kind=TaskKind.NEXT_STEP).assignee == org.rep
+    assert logged.history.get().history_user == org.east_manager
+
+
+@time_machine.travel(NOW, tick=False)
 def test_followup_out_of_scope_is_not_found(org: Organisation) -> None:
     customer = make_customer(org.south_rep)
     with pytest.raises(Http404):

@@ -425,3 +425,20 @@ def test_queries_per_batch_are_bounded(
 
     import_rows(5, "a.csv", 2022)
     import_rows(20, "b.csv", 2023)
+
+
+def test_followups_logged_for_their_author(
+    org: Any, tmp_path: Path, customers: dict[str, Customer]
+) -> None:
+    """跟进人: a manager migrates the follow-ups of the reps of their department."""
+    huarui = customers["huarui"]
+    rows = [
+        [huarui.number, "2024-05-20 10:00", "电话", "a", "rep"],
+        [huarui.number, "2024-05-21 10:00", "电话", "b", "south_rep"],
+    ]
+    path = write_csv(tmp_path / "f.csv", rows, [*FOLLOWUP_HEADERS[:4], "跟进人"])
+    job = _run(_job(org.east_manager, "followups", path))
+    assert job.counts == {**job.counts, "created": 1, "invalid": 1}
+    assert FollowUp.objects.get().author == org.rep
+    assert job.errors[0]["line"] == 3
+    assert job.errors[0]["column"] == "跟进人"
