@@ -91,16 +91,37 @@ class RecycleWarning:
 def my_warnings(*, user: Any, now: datetime | None = None) -> list[RecycleWarning]:
     """The user's customers that return to a pool within the pool's warning window."""
     now = now or timezone.now()
+    book = Customer.objects.filter(owner_id=user.pk)
+    # A big book (tens of thousands at 1M customers) is read only where a pool can take its
+    # customers back, and only the customers old enough to be due within the warning window.
+    departments = book.order_by().values_list("department_id", flat=True).distinct()
+    pools = services.home_pools(set(departments))
+    if not pools:
+        return []
     customers = list(
-        Customer.objects.filter(owner_id=user.pk).select_related("owner").order_by("pk")
+        book.filter(department_id__in=list(pools), created_at__lte=_warning_cutoff(pools, now))
+        .select_related("owner")
+        .order_by("pk")
     )
-    pools = services.home_pools({c.department_id for c in customers if c.department_id})
     warnings = [
         RecycleWarning(due.customer, due.pool, due.deadline, due.reason)
         for due in services.recycle_due(customers, pools, now=now)
         if due.deadline <= now + timedelta(days=due.pool.warn_days_before)
     ]
     return sorted(warnings, key=lambda w: w.deadline)
+
+
+def _warning_cutoff(pools: dict[int, Any], now: datetime) -> datetime:
+    """Customers created after this cannot be due within any pool's warning window.
+
+    A deadline is at least ``created + the shortest recycle period`` of the pool.
+    """
+    horizon = 0
+    for pool in pools.values():
+        days = [d for d in (pool.recycle_no_followup_days, pool.recycle_no_deal_days) if d]
+        if days:
+            horizon = max(horizon, pool.warn_days_before - min(days))
+    return now + timedelta(days=horizon)
 
 
 @dataclass(frozen=True)

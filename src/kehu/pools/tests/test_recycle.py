@@ -117,3 +117,17 @@ def test_no_deal_rule_counts_won_opportunities(org: Organisation) -> None:
         assert services.pool_recycle_run().recycled == [dealt.pk]
     reason = Customer.objects.get(pk=dealt.pk).history.first().history_change_reason
     assert "60" in reason
+
+
+def test_warnings_read_only_the_customers_a_pool_can_take_back(
+    org: Organisation, django_assert_max_num_queries: object
+) -> None:
+    for _ in range(5):
+        make_customer(org.rep)
+    with django_assert_max_num_queries(3):  # type: ignore[operator]
+        assert selectors.my_warnings(user=org.rep) == []  # no pool for the rep's department
+    make_pool(org.east, recycle_no_followup_days=30, recycle_no_deal_days=0, warn_days_before=3)
+    with time_machine.travel(timezone.now() + timedelta(days=20)):
+        assert selectors.my_warnings(user=org.rep) == []  # too young to be due soon
+    with time_machine.travel(timezone.now() + timedelta(days=28)):
+        assert len(selectors.my_warnings(user=org.rep)) == 5
