@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db.models.signals import post_migrate
 
 from kehu.core import config
@@ -24,6 +25,7 @@ CHROMIUM = os.environ.get("KEHU_CHROMIUM", "/usr/bin/chromium")
 def _fast_and_isolated(settings: Any) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     config.clear_cache()
+    cache.clear()  # cached figures must not leak between tests (ids repeat after rollbacks)
     yield
     config.clear_cache()
 

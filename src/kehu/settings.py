@@ -231,7 +231,7 @@ DEFAULT_FROM_EMAIL = env_str("KEHU_EMAIL_FROM", "Kehu CRM <kehu@localhost>")
 # --- API ----------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 500
-NINJA_PAGINATION_CLASS = "ninja.pagination.LimitOffsetPagination"
+NINJA_PAGINATION_CLASS = "kehu.core.pagination.BoundedLimitOffsetPagination"
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 

@@ -42,15 +42,30 @@ def managed_department_ids(user: Any) -> frozenset[int]:
     if cached is not None:
         return cached
     ids: frozenset[int] = frozenset()
-    if user.is_active and getattr(user, "role", "") == "manager" and user.department_id:
+    path = department_path(user) if getattr(user, "role", "") == "manager" else ""
+    if user.is_active and path:
         from kehu.accounts.models import Department
 
-        path = Department.objects.filter(pk=user.department_id).values_list("path", flat=True)
         ids = frozenset(
-            Department.objects.filter(path__startswith=path[:1].get()).values_list("id", flat=True)
+            Department.objects.filter(path__startswith=path).values_list("id", flat=True)
         )
     user._kehu_managed_departments = ids
     return ids
+
+
+def department_path(user: Any) -> str:
+    """The materialised path of the user's department ("" without one), read once per user."""
+    cached = getattr(user, "_kehu_department_path", None)
+    if cached is not None:
+        return cached
+    path = ""
+    if getattr(user, "department_id", None):
+        from kehu.accounts.models import Department
+
+        found = Department.objects.filter(pk=user.department_id).values_list("path", flat=True)
+        path = found.first() or ""
+    user._kehu_department_path = path
+    return path
 
 
 ShareLookup = Callable[["User", bool], models.QuerySet[Any]]

@@ -82,6 +82,20 @@ def _display(model: type[models.Model], name: str, value: Any) -> Any:
     return value
 
 
+def _record_of(row: Any, model: type[models.Model]) -> models.Model:
+    """The record as of ``row``, built in memory for its label.
+
+    simple-history's ``row.instance`` reads the fields a history leaves out (e.g. a contact's
+    ``updated_at``) from the live table: one query per row of the history.
+    """
+    values = {
+        field.attname: getattr(row, field.attname)
+        for field in model._meta.concrete_fields
+        if hasattr(row, field.attname)
+    }
+    return model(**values)
+
+
 def history_entries(
     historical_rows: models.QuerySet[Any], *, hidden_fields: frozenset[str] = frozenset()
 ) -> list[HistoryEntry]:
@@ -125,7 +139,7 @@ def history_entries(
                 reason=row.history_change_reason or "",
                 request_id=getattr(row, "request_id", ""),
                 changes=changes,
-                object_label=f"{model._meta.verbose_name}: {row.instance}",
+                object_label=f"{model._meta.verbose_name}: {_record_of(row, model)}",
             )
         )
     return entries

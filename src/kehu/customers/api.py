@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 from kehu.accounts.models import User
 from kehu.core.access import mask_values
 from kehu.core.errors import InvalidInput
+from kehu.core.pagination import page_of
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
@@ -227,11 +228,13 @@ class HistoryOut(Schema):
 
 class Page(Schema):
     count: int
+    count_capped: bool = Field(False, description="True: there are at least `count` rows.")
     items: list[CustomerOut]
 
 
 class ContactPage(Schema):
     count: int
+    count_capped: bool = Field(False, description="True: there are at least `count` rows.")
     items: list[ContactOut]
 
 
@@ -296,10 +299,9 @@ def list_customers(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     user = request.user
-    queryset = selectors.customer_list(user=user, filters=filters)
-    count = queryset.count()
-    rows = list(queryset[offset : offset + limit])
-    return {"count": count, "items": [customer_data(user, row) for row in rows]}
+    page = page_of(selectors.customer_list(user=user, filters=filters), offset=offset, limit=limit)
+    page["items"] = [customer_data(user, row) for row in page["items"]]
+    return page
 
 
 @customers_router.post("", response={201: CustomerDetailOut}, summary="Create a customer")
@@ -433,9 +435,9 @@ def list_contacts(
     queryset = selectors.contact_list(
         user=request.user, customer_id=customer_id, q=q[:100], active=active
     )
-    rows = queryset[offset : offset + limit]
-    user = request.user
-    return {"count": queryset.count(), "items": [contact_data(user, row) for row in rows]}
+    page = page_of(queryset, offset=offset, limit=limit)
+    page["items"] = [contact_data(request.user, row) for row in page["items"]]
+    return page
 
 
 @contacts_router.post("", response={201: ContactOut})

@@ -6,10 +6,12 @@ builds it from the list page's query string, saved filters store that query stri
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
+from django.core.cache import cache
 from django.db.models import (
     Avg,
     Count,
@@ -215,6 +217,25 @@ def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> d
     return {"percent": round(float(row["percent"] or 0)), "count": row["count"]}
 
 
+TEAM_COMPLETENESS_TTL = 300  # seconds; the list page says how old the figure may be
+
+
+def team_completeness_cached(*, user: Any, filters: CustomerFilters) -> dict[str, Any]:
+    """``team_completeness`` for the list page, kept a few minutes per user and filter.
+
+    It reads every visible row (a manager's 440,000 customers at size L: ~300 ms), on every
+    page, sort and htmx refresh of the list; the figure moves slowly, so a short cache is fine.
+    """
+    key_filters = filters.model_dump_json(exclude={"sort"})
+    digest = hashlib.sha256(f"{user.pk}:{key_filters}".encode()).hexdigest()[:32]
+    key = f"customers:team-completeness:{digest}"
+    found = cache.get(key)
+    if found is None:
+        found = team_completeness(user=user, filters=filters)
+        cache.set(key, found, TEAM_COMPLETENESS_TTL)
+    return cast(dict[str, Any], found)
+
+
 def completeness_by_department(*, user: Any) -> list[dict[str, Any]]:
     rows = (
         Customer.objects.visible_to(user)
@@ -236,10 +257,15 @@ def completeness_by_department(*, user: Any) -> list[dict[str, Any]]:
 
 
 def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> QuerySet[Customer]:
-    """Visible customers with everything a list row shows, in a fixed number of queries."""
+    """Visible customers with everything a list row shows, in a fixed number of queries.
+
+    Only the owner is joined: rows show industry, region and department as codes/ids, and
+    each extra join costs PostgreSQL planning time on every page (bench/RESULTS.md, item 4).
+    """
     queryset: QuerySet[Customer] = (
         Customer.objects.visible_to(user)
-        .select_related("owner", "department", "industry__parent", "region__parent")
+        .select_related("owner")
+        .defer("search_text", "name_key")
         .prefetch_related(
             "tags",
             Prefetch(
@@ -268,12 +294,15 @@ def customer_get(*, user: Any, customer_id: int) -> Customer:
 
 def customer_get_editable(*, user: Any, customer_id: int) -> Customer:
     customer = customer_get(user=user, customer_id=customer_id)
-    if not Customer.objects.editable_by(user).filter(pk=customer.pk).exists():
+    if not can_edit(user, customer):
         raise Http404(str(_("customer")))
     return customer
 
 
 def can_edit(user: Any, customer: Customer) -> bool:
+    # Owner, managers above and admins always edit; only shares and pools need the query.
+    if policy_of(Customer).has_full_access(user, customer):
+        return True
     return Customer.objects.editable_by(user).filter(pk=customer.pk).exists()
 
 
@@ -297,8 +326,21 @@ def contact_values(user: Any, contact: Contact, *, masked: bool | None = None) -
     return masking.contact_values(contact, masked=masked)
 
 
-def status_history(*, customer: Customer) -> QuerySet[StatusChange]:
-    return customer.status_changes.select_related("changed_by").order_by("-changed_at", "-id")
+def _read_once(customer: Customer, name: str, read: Any) -> list[Any]:
+    """Memoise a related list on the customer object: the detail page and its timeline
+    providers ask for the same rows within one request."""
+    memo: dict[str, list[Any]] = customer.__dict__.setdefault("_kehu_related", {})
+    if name not in memo:
+        memo[name] = list(read())
+    return memo[name]
+
+
+def status_history(*, customer: Customer) -> list[StatusChange]:
+    return _read_once(
+        customer,
+        "status_history",
+        lambda: customer.status_changes.select_related("changed_by").order_by("-changed_at", "-id"),
+    )
 
 
 def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
@@ -316,8 +358,10 @@ def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
     return entries
 
 
-def attachment_list(*, customer: Customer) -> QuerySet[CustomerAttachment]:
-    return customer.attachments.select_related("uploaded_by")
+def attachment_list(*, customer: Customer) -> list[CustomerAttachment]:
+    return _read_once(
+        customer, "attachments", lambda: customer.attachments.select_related("uploaded_by")
+    )
 
 
 def attachment_get(*, user: Any, attachment_id: int) -> CustomerAttachment:

@@ -7,7 +7,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 from kehu.accounts.models import Role, User
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import InvalidInput, KehuError, StaleVersion
+from kehu.core.pagination import BoundedPaginator
 from kehu.customers import selectors, services, timeline
 from kehu.customers.forms import (
     AttachmentForm,
@@ -105,8 +105,9 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     except ValueError:
         per_page = PAGE_SIZES[0]
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
-    paginator = Paginator(selectors.customer_list(user=user, filters=filters), per_page)
-    page = paginator.get_page(request.GET.get("page"))
+    wanted = request.GET.get("page")
+    rows = selectors.customer_list(user=user, filters=filters)
+    page = BoundedPaginator(rows, per_page, page=wanted).get_page(wanted)
     query = request.GET.copy()
     query.pop("page", None)
     base_query = query.urlencode()
@@ -114,7 +115,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     sort_query.pop("sort", None)
     may_reveal = masking.may_reveal(user)
     for customer in page.object_list:
-        for contact in customer.primary_contacts:  # type: ignore[attr-defined]
+        for contact in customer.primary_contacts:
             masked = selectors.contacts_masked(user, customer)
             _show_contact(contact, masked=masked, may_reveal=may_reveal)
     return {
@@ -125,7 +126,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
             {
                 "customer": customer,
                 "completeness": customer.completeness,
-                "contact": (customer.primary_contacts or [None])[0],  # type: ignore[attr-defined]
+                "contact": (customer.primary_contacts or [None])[0],
             }
             for customer in page.object_list
         ],
@@ -133,7 +134,8 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
         "sort_query": sort_query.urlencode(),
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
-        "team": selectors.team_completeness(user=user, filters=filters),
+        "team": selectors.team_completeness_cached(user=user, filters=filters),
+        "team_cache_minutes": selectors.TEAM_COMPLETENESS_TTL // 60,
     }
 
 

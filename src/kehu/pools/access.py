@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.access import department_path, is_admin, managed_department_ids
 
 
 def ancestor_department_ids(user: Any) -> frozenset[int]:
@@ -19,14 +19,7 @@ def ancestor_department_ids(user: Any) -> frozenset[int]:
     cached = getattr(user, "_kehu_ancestor_departments", None)
     if cached is not None:
         return cached
-    ids: frozenset[int] = frozenset()
-    if getattr(user, "department_id", None):
-        from kehu.accounts.models import Department
-
-        path = (
-            Department.objects.filter(pk=user.department_id).values_list("path", flat=True).first()
-        )
-        ids = frozenset(int(part) for part in (path or "").split("/") if part)
+    ids = frozenset(int(part) for part in department_path(user).split("/") if part)
     user._kehu_ancestor_departments = ids
     return ids
 

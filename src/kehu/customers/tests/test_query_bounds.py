@@ -1,0 +1,117 @@
+"""Every customer list, search and detail runs a fixed number of queries, whatever the page size.
+
+Numbers are per request, including authentication (token or session) and the grants read of
+the access scope; they hold for a sales rep with a share and a pool, and for a manager.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from kehu.accounts.models import User
+from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import services
+from kehu.customers.models import Customer
+from kehu.customers.tests.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+
+API_LIST_MAX = 8
+HTML_LIST_MAX = 13
+API_DETAIL_MAX = 7
+HTML_DETAIL_MAX = 19
+
+
+@pytest.fixture
+def book(org: Organisation) -> list[Customer]:
+    """30 customers of the rep (tags, contacts), one shared by a colleague, one in a pool."""
+    customers = [
+        make_customer(
+            org.rep,
+            name=f"上海星河{index:02d}号科技有限公司",
+            tags=["重点客户", f"标签{index}"],
+            contacts=[{"name": f"王{index}", "mobile": f"1381234{index:04d}", "is_primary": True}],
+        )
+        for index in range(30)
+    ]
+    shared = make_customer(org.colleague, name="上海星河共享科技有限公司")
+    services.customer_share(actor=org.colleague, customer=shared, user=org.rep, can_edit=False)
+    from kehu.pools import services as pools
+
+    pool = pools.pool_create(actor=org.admin, data={"name": "华东公海"}, departments=[org.east])
+    pooled = make_customer(org.colleague, name="上海星河公海科技有限公司")
+    pools.pool_put(actor=org.admin, customer_id=pooled.pk, pool_id=pool.pk, reason="长期未跟进")
+    return customers
+
+
+def queries_of(client: Client, path: str, **params: Any) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, params)
+    assert response.status_code == 200, response.content[:300]
+    return len(captured)
+
+
+def html_client(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("who", ["rep", "east_manager"])
+@pytest.mark.parametrize("q", ["", "星河", "1381234", "shxh"])
+def test_api_list_and_search(org: Organisation, book: list[Customer], who: str, q: str) -> None:
+    client = api_client(getattr(org, who))
+    queries_of(client, "/api/v1/customers", limit=1)  # token's last-used stamp
+    small = queries_of(client, "/api/v1/customers", q=q, limit=2)
+    large = queries_of(client, "/api/v1/customers", q=q, limit=20)
+    assert small == large <= API_LIST_MAX
+    # a last, short page is its own count
+    assert queries_of(client, "/api/v1/customers", q=q, limit=500) == small - 1
+
+
+@pytest.mark.parametrize("who", ["rep", "east_manager"])
+@pytest.mark.parametrize("q", ["", "星河", "1381234"])
+def test_html_list_and_search(org: Organisation, book: list[Customer], who: str, q: str) -> None:
+    client = html_client(getattr(org, who))
+    first = queries_of(client, "/customers/", q=q, per_page=25)
+    small = queries_of(client, "/customers/", q=q, per_page=25)
+    assert first > small  # the cached team completeness (scope grants + aggregate)
+    large = queries_of(client, "/customers/", q=q, per_page=100)
+    assert small == large <= HTML_LIST_MAX
+    fragment = queries_of(client, "/customers/", q=q, page=2, HTTP_HX_REQUEST="true")
+    assert fragment <= HTML_LIST_MAX
+
+
+def test_contact_list_is_bounded(org: Organisation, book: list[Customer]) -> None:
+    client = api_client(org.rep)
+    queries_of(client, "/api/v1/contacts", limit=1)
+    assert queries_of(client, "/api/v1/contacts", limit=2) == queries_of(
+        client, "/api/v1/contacts", limit=20
+    )
+
+
+@pytest.mark.parametrize("who", ["rep", "east_manager"])
+def test_detail_does_not_grow_with_contacts_and_tags(
+    org: Organisation, book: list[Customer], who: str
+) -> None:
+    plain, rich = book[0], book[1]
+    for index in range(8):
+        services.contact_create(
+            actor=org.rep, customer=rich, data={"name": f"李{index}", "email": f"l{index}@x.cn"}
+        )
+    services.customer_add_tags(actor=org.rep, customer=rich, tags=[f"附加{i}" for i in range(6)])
+    api = api_client(getattr(org, who))
+    queries_of(api, f"/api/v1/customers/{plain.pk}")
+    assert queries_of(api, f"/api/v1/customers/{plain.pk}") == queries_of(
+        api, f"/api/v1/customers/{rich.pk}"
+    )
+    assert queries_of(api, f"/api/v1/customers/{rich.pk}") <= API_DETAIL_MAX
+    html = html_client(getattr(org, who))
+    queries_of(html, f"/customers/{plain.pk}/")
+    assert queries_of(html, f"/customers/{plain.pk}/") == queries_of(html, f"/customers/{rich.pk}/")
+    assert queries_of(html, f"/customers/{rich.pk}/") <= HTML_DETAIL_MAX
