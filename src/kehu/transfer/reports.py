@@ -270,11 +270,12 @@ def _record_same(cleaner: Cleaner, spec: FieldSpec, raw: str, record: Any, kind:
         return True
     if spec.type == "customer":
         customer = record.customer
-        return raw in (customer.number, customer.credit_code, customer.name)
+        return raw in (customer.number, customer.name) or raw.upper() == customer.credit_code
     if spec.key == "contact":
         contact = record.contact
         return contact is not None and raw in (contact.name, contact.mobile)
-    return str(cleaned) == str(_record_value(record, spec.key, kind))
+    stored = _record_value(record, spec.key, kind)
+    return bool(cleaned == stored) or str(cleaned) == str(stored)
 
 
 def _record_sample(job: ImportJob, chosen: dict[int, int]) -> list[dict[str, Any]]:

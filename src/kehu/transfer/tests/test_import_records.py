@@ -142,6 +142,8 @@ def test_leads_go_through_the_capture_rules(org: Any, tmp_path: Path) -> None:
     assert ImportRecord.objects.filter(job=job, created=True).count() == 3
     assert job.report["overall"] == 100.0
     assert job.report["sample"][0]["url"].startswith("/leads/")
+    pairs = [pair for item in job.report["sample"] for pair in item["pairs"]]
+    assert all(pair["same"] for pair in pairs), [p for p in pairs if not p["same"]]
 
 
 def test_lead_owner_assigns_with_the_sla(org: Any, tmp_path: Path) -> None:
@@ -257,6 +259,8 @@ def test_opportunities_resolve_customers_and_keep_stage_history(
     mingtai.refresh_from_db()
     assert mingtai.status == CustomerStatus.WON  # the win made it a 成交客户
     assert Opportunity.objects.get(name="试点项目").stage.code == "initial_contact"
+    pairs = [pair for item in job.report["sample"] for pair in item["pairs"]]
+    assert all(pair["same"] for pair in pairs), [p for p in pairs if not p["same"]]
 
 
 def test_bad_opportunity_rows_write_nothing(
@@ -335,6 +339,24 @@ def test_followups_update_the_customer_and_plan_the_next_step(
     assert Task.objects.get(followup=visit).title == "发送报价"
     huarui.refresh_from_db()
     assert huarui.last_contact_at == visit.occurred_at
+    # the verification sample shows each file cell beside the stored value, and they agree
+    pairs = [pair for item in job.report["sample"] for pair in item["pairs"]]
+    assert pairs
+    assert all(pair["same"] for pair in pairs), pairs
+
+
+def test_followups_from_xlsx_date_cells(
+    org: Any, tmp_path: Path, customers: dict[str, Customer]
+) -> None:
+    from datetime import datetime
+
+    rows = [[customers["huarui"].number, datetime(2024, 5, 20, 15, 45), "视频会议", "演示"]]
+    path = write_xlsx(tmp_path / "f.xlsx", rows, FOLLOWUP_HEADERS[:4])
+    job = _run(_job(org.admin, "followups", path))
+    assert job.counts["created"] == 1, job.errors
+    local = timezone.localtime(FollowUp.objects.get().occurred_at)
+    assert (local.hour, local.minute) == (15, 45)
+    assert FollowUp.objects.get().method == "online_meeting"
 
 
 def test_followup_duplicates_and_bad_rows(
