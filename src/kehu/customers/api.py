@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.models import User
-from kehu.core.access import mask_values
+from kehu.core.access import mask_values, policy_of
+from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
 from kehu.core.pagination import page_of
 from kehu.customers import selectors, services
@@ -261,6 +263,7 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
     return mask_values(data, selectors.masked_fields(user, customer))
 
 
+LIST_FIELDS = tuple(CustomerOut.model_fields)
 CONTACT_OUT_FIELDS = tuple(name for name in ContactOut.model_fields if name != "masked")
 
 
@@ -297,11 +300,16 @@ def list_customers(
     filters: Query[CustomerFilters],
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
+) -> HttpResponse:
     user = request.user
-    page = page_of(selectors.customer_list(user=user, filters=filters), offset=offset, limit=limit)
-    page["items"] = [customer_data(user, row) for row in page["items"]]
-    return page
+    page = selectors.customer_rows(
+        user=user, filters=filters, fields=LIST_FIELDS, offset=offset, limit=limit
+    )
+    policy = policy_of(Customer)
+    for row in page["items"]:
+        owned = SimpleNamespace(owner_id=row["owner_id"], department_id=row["department_id"])
+        mask_values(row, policy.masked_fields(user, cast(Customer, owned)))
+    return prevalidated_json(request, page)
 
 
 @customers_router.post("", response={201: CustomerDetailOut}, summary="Create a customer")

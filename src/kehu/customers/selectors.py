@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from kehu.core import config
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.history import HistoryEntry, history_entries
+from kehu.core.pagination import page_of
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -278,6 +280,55 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
     if filters is not None:
         queryset = apply_filters(queryset, filters)
     return queryset
+
+
+def customer_rows(
+    *, user: Any, filters: CustomerFilters, fields: Sequence[str], offset: int, limit: int
+) -> dict[str, Any]:
+    """One page of the list as plain rows for the API: ``{"items", "count", "count_capped"}``.
+
+    ``values()`` rows cost half the CPU of model instances, and the page needs no join: tag
+    names come in one query for the page, owner names from the acting user or one query for
+    the other owners on the page (bench/RESULTS.md, "Request-path fixes").
+    """
+    derived = {"tags", "owner_name", "effective_grade"}
+    needed = ("id", "owner_id", "department_id", "grade", "grade_override")
+    columns = [name for name in fields if name not in derived]
+    columns += [name for name in needed if name not in columns]
+    queryset = apply_filters(Customer.objects.visible_to(user), filters).values(*columns)
+    page = page_of(queryset, offset=offset, limit=limit)
+    rows: list[dict[str, Any]] = page["items"]
+    tags = _tag_names([row["id"] for row in rows])
+    owners = _user_names({row["owner_id"] for row in rows}, known=user)
+    for row in rows:
+        row["tags"] = tags.get(row["id"], [])
+        row["owner_name"] = owners.get(row["owner_id"], "")
+        row["effective_grade"] = row["grade_override"] or row["grade"]
+    return page
+
+
+def _tag_names(customer_ids: list[int]) -> dict[int, list[str]]:
+    names: dict[int, list[str]] = {}
+    if customer_ids:
+        links = Customer.tags.through.objects.filter(customer_id__in=customer_ids)
+        for customer_id, name in links.order_by("tag__name").values_list(
+            "customer_id", "tag__name"
+        ):
+            names.setdefault(customer_id, []).append(name)
+    return names
+
+
+def _user_names(user_ids: set[int | None], *, known: Any) -> dict[int | None, str]:
+    """Display names (``str(user)``); the acting user's own rows need no query."""
+    from kehu.accounts.models import User
+
+    names: dict[int | None, str] = {None: ""}
+    if known.pk in user_ids:
+        names[known.pk] = str(known)
+    missing = {pk for pk in user_ids if pk is not None and pk not in names}
+    if missing:
+        names.update({owner.pk: str(owner) for owner in User.objects.filter(pk__in=missing)})
+    return names
 
 
 def customer_get(*, user: Any, customer_id: int) -> Customer:

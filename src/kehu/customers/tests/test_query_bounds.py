@@ -115,3 +115,23 @@ def test_detail_does_not_grow_with_contacts_and_tags(
     queries_of(html, f"/customers/{plain.pk}/")
     assert queries_of(html, f"/customers/{plain.pk}/") == queries_of(html, f"/customers/{rich.pk}/")
     assert queries_of(html, f"/customers/{rich.pk}/") <= HTML_DETAIL_MAX
+
+
+@pytest.mark.parametrize("who", ["rep", "east_manager", "marketing"])
+def test_list_rows_equal_the_detail(org: Organisation, book: list[Customer], who: str) -> None:
+    """The list is built from plain rows, the detail from the model: same fields, same values."""
+    customer = book[0]
+    customer.annual_budget = 880000
+    customer.save(update_fields=["annual_budget"])
+    client = api_client(getattr(org, who))
+    listed = client.get("/api/v1/customers", {"limit": 500}).json()["items"]
+    detail = client.get(f"/api/v1/customers/{customer.pk}").json()
+    detail.pop("contacts")
+    assert next(row for row in listed if row["id"] == customer.pk) == detail
+    shared = next(row for row in listed if row["name"] == "上海星河共享科技有限公司")
+    assert shared["owner_name"] == str(org.colleague)
+    if who == "marketing":
+        assert detail["annual_budget"] is None
+    else:
+        assert float(detail["annual_budget"]) == 880000
+        assert detail["tags"] == sorted(detail["tags"])
