@@ -199,7 +199,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--on-duplicate",
         choices=["skip", "update", "create"],
         default="skip",
-        help="what to do with rows that duplicate a customer (default: skip)",
+        help="rows that duplicate a record (default: skip; follow-ups are never updated)",
     )
     imp.add_argument("--user", help="act as this user (default: the first administrator)")
     imp.add_argument("--resume", type=int, metavar="JOB", help="continue an interrupted import")

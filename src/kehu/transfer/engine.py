@@ -238,22 +238,22 @@ class Importer:
                 seen_rows += len(rows)
                 already_written = bool(resume_at) and rows[-1].line < resume_at
                 plans = self._plan(rows, count=not already_written)
+                if not already_written:
+                    if self._cancel_requested():
+                        raise Cancelled
+                    if job.dry_run:
+                        self._save_progress(seen_rows, next_row=0)
+                    else:
+                        with transaction.atomic():
+                            self._write(plans)
+                            self._save_progress(seen_rows, next_row=rows[-1].line + 1)
+                # after the write: rows a service refused while writing are errors too
                 for row in rows:
                     if not row.ok:
                         error_file.write(
                             json.dumps({"line": row.line, "errors": row.errors}, ensure_ascii=False)
                             + "\n"
                         )
-                if already_written:
-                    continue
-                if self._cancel_requested():
-                    raise Cancelled
-                if job.dry_run:
-                    self._save_progress(seen_rows, next_row=0)
-                else:
-                    with transaction.atomic():
-                        self._write(plans)
-                        self._save_progress(seen_rows, next_row=rows[-1].line + 1)
         if seen_rows == 0:
             from kehu.transfer.reading import FileProblem
 

@@ -360,7 +360,7 @@ def test_followups_from_xlsx_date_cells(
 
 
 def test_followup_duplicates_and_bad_rows(
-    org: Any, tmp_path: Path, customers: dict[str, Customer]
+    org: Any, tmp_path: Path, customers: dict[str, Customer], monkeypatch: Any
 ) -> None:
     huarui = customers["huarui"]
     rows = [[huarui.number, "2024-05-20 14:30", "电话", "第一次", "", "", ""]]
@@ -387,6 +387,12 @@ def test_followup_duplicates_and_bad_rows(
     assert errors[9]["column"] == "客户"
     assert FollowUp.objects.count() == 2
     assert Task.objects.filter(title="过去的下一步").count() == 0
+    # the error report holds every invalid row, also those the service refused while writing
+    # and beyond the first errors kept on the job
+    monkeypatch.setattr(engine, "FIRST_ERRORS", 1)
+    again = _run(_job(org.rep, "followups", path))
+    assert len(again.errors) == 1
+    assert write_error_report(again, tmp_path / "errors.xlsx") == 5
     with pytest.raises(Exception, match="not edited"):
         _job(org.rep, "followups", path, on_duplicate="update")
 
