@@ -35,7 +35,6 @@ from kehu.customers.forms import (
     field_label,
 )
 from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
-from kehu.customers.normalize import phone_display
 from kehu.pools import masking
 
 PAGE_SIZES = (25, 50, 100)
@@ -72,23 +71,6 @@ def _htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-REVEAL_ANCHORS = ("mobile", "work_phone", "email", "wechat")
-
-
-def _show_contact(contact: Any, *, masked: bool, may_reveal: bool) -> None:
-    """Attach what a page shows of ``contact``: ``shown`` (masked or formatted values),
-    ``masked``, and ``reveal_at``, the field the "Show" button sits beside (or "")."""
-    shown = selectors.contact_values(None, contact, masked=masked)
-    if not masked:
-        shown.update(
-            mobile=phone_display(shown["mobile"]), work_phone=phone_display(shown["work_phone"])
-        )
-    contact.shown = shown
-    contact.masked = masked
-    anchors = [name for name in REVEAL_ANCHORS if shown[name]] if masked and may_reveal else []
-    contact.reveal_at = anchors[0] if anchors else ""
-
-
 # --- List ---------------------------------------------------------------------------------------
 
 
@@ -113,11 +95,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     base_query = query.urlencode()
     sort_query = query.copy()
     sort_query.pop("sort", None)
-    may_reveal = masking.may_reveal(user)
-    for customer in page.object_list:
-        for contact in customer.primary_contacts:
-            masked = selectors.contacts_masked(user, customer)
-            _show_contact(contact, masked=masked, may_reveal=may_reveal)
+    masking.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
     return {
         "filters": filters,
         "filter_error": filter_error,
@@ -349,10 +327,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     editable = selectors.can_edit(user, customer)
     full_access = policy_of(Customer).has_full_access(user, customer)
     contacts = list(customer.contacts.all())
-    masked = not full_access
-    may_reveal = masking.may_reveal(user)
-    for contact in contacts:
-        _show_contact(contact, masked=masked, may_reveal=may_reveal and contact.is_active)
+    masking.show_all_on_page(user, [(customer, contacts)])
     context = {
         "customer": customer,
         "hidden": hidden,
@@ -360,7 +335,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_admin": is_admin(user),
         "is_manager": _is_manager(user),
         "full_access": full_access,
-        "may_reveal": may_reveal,
+        "may_reveal": not full_access and masking.may_reveal(user),
         "completeness": customer.completeness,
         "contacts": contacts,
         "tags": customer.tags.all(),

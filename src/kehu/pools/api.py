@@ -11,7 +11,8 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.errors import Forbidden
-from kehu.pools import selectors, services
+from kehu.customers.selectors import contacts_masked
+from kehu.pools import masking, selectors, services
 from kehu.pools.models import Offboarding, Pool, RevealLog
 
 router = Router(tags=["pools"])
@@ -84,6 +85,10 @@ class PoolCustomerOut(Schema):
     region: str
     entered_at: datetime
     reason: str
+    contact_name: str = Field("", description="The primary contact's name.")
+    contact_mobile: str = Field(
+        "", description="The primary contact's mobile, masked (138****1234) without full access."
+    )
 
 
 class CustomerTakenOut(Schema):
@@ -373,14 +378,15 @@ def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> Pool:
 def pool_customers(request: HttpRequest, pool_id: int, q: str = "") -> list[PoolCustomerOut]:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
     entries = selectors.pool_customers(user=request.user, pool=pool, q=q)
-    return _EntryList(entries)  # type: ignore[return-value]
+    return _EntryList(entries, request.user)  # type: ignore[return-value]
 
 
 class _EntryList:
     """Lazy rows for the paginator: slicing queries only the requested page."""
 
-    def __init__(self, entries: Any) -> None:
+    def __init__(self, entries: Any, user: Any) -> None:
         self.entries = entries
+        self.user = user
 
     def count(self) -> int:
         return int(self.entries.count())
@@ -398,9 +404,18 @@ class _EntryList:
                 region=str(entry.customer.region or ""),
                 entered_at=entry.entered_at,
                 reason=entry.reason,
+                **self._contact(entry.customer),
             )
             for entry in self.entries[window]
         ]
+
+    def _contact(self, customer: Any) -> dict[str, str]:
+        primary = customer.primary_contacts[0] if customer.primary_contacts else None
+        if primary is None:
+            return {}
+        masked = contacts_masked(self.user, customer)
+        shown = masking.contact_values(primary, masked=masked)
+        return {"contact_name": primary.name, "contact_mobile": shown["mobile"]}
 
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/claim", response=CustomerTakenOut)

@@ -15,7 +15,7 @@ against a daily limit (``customers.contact_reveal_daily_limit``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.utils.translation import gettext_lazy
@@ -101,6 +101,42 @@ def contact_values(contact: Any, *, masked: bool) -> dict[str, str]:
     if not masked:
         return values
     return {name: mask_contact_field(name, value) for name, value in values.items()}
+
+
+REVEAL_ANCHORS = ("mobile", "work_phone", "email", "wechat")
+
+
+def show_on_page(contact: Any, *, masked: bool, may_reveal: bool) -> None:
+    """Attach what a page shows of ``contact``: ``shown`` (masked, or formatted phones),
+    ``masked``, and ``reveal_at``, the field the "Show" button sits beside ("" for none)."""
+    from kehu.customers.normalize import phone_display
+
+    shown = contact_values(contact, masked=masked)
+    if not masked:
+        shown.update(
+            mobile=phone_display(shown["mobile"]), work_phone=phone_display(shown["work_phone"])
+        )
+    contact.shown = shown
+    contact.masked = masked
+    anchors = [name for name in REVEAL_ANCHORS if shown[name]] if masked and may_reveal else []
+    contact.reveal_at = anchors[0] if anchors else ""
+
+
+def show_all_on_page(user: Any, rows: Iterable[tuple[Any, Iterable[Any]]]) -> None:
+    """``show_on_page`` for each (customer, its contacts shown on the page).
+
+    Masked per customer by the one rule; the reveal setting is read only once a masked
+    contact needs it, so pages without masked contacts run no extra query.
+    """
+    from kehu.customers.selectors import contacts_masked
+
+    permitted: bool | None = None
+    for customer, contacts in rows:
+        masked = contacts_masked(user, customer)
+        for contact in contacts:
+            if masked and permitted is None:
+                permitted = may_reveal(user)
+            show_on_page(contact, masked=masked, may_reveal=bool(permitted) and contact.is_active)
 
 
 REVEAL_ROLES = config.define(

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput
-from kehu.customers.models import Customer
+from kehu.customers.models import Contact, Customer
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
 from kehu.pools.credit_code import compact, explain, region_code_from_credit_code
@@ -46,7 +46,8 @@ def pool_customers(*, user: Any, pool: Pool, q: str = "") -> QuerySet[PoolEntry]
     This read does not start from ``Customer.objects.visible_to``: pool customers have no
     owner, and the pool's members may see them because they belong to the pool — callers get
     ``pool`` from ``pool_get``, which answers 404 to non-members. Only list columns are read
-    (name, number, industry, region, when and why it entered); contacts are not.
+    (name, number, industry, region, when and why it entered) and the primary contact, whose
+    phones and email the pages and API mask for members without full access.
     """
     if not Pool.objects.filter(member_pool_filter(user), pk=pool.pk).exists():
         raise Http404(_("customer pool"))
@@ -56,9 +57,14 @@ def pool_customers(*, user: Any, pool: Pool, q: str = "") -> QuerySet[PoolEntry]
         entries = entries.filter(
             Q(customer__name__icontains=text) | Q(customer__number__icontains=text)
         )
-    return entries.select_related(
-        "customer", "customer__industry", "customer__region", "previous_owner"
-    ).order_by("-entered_at", "-id")
+    primary = Contact.objects.filter(is_active=True, is_primary=True)
+    return (
+        entries.select_related(
+            "customer", "customer__industry", "customer__region", "previous_owner"
+        )
+        .prefetch_related(Prefetch("customer__contacts", primary, to_attr="primary_contacts"))
+        .order_by("-entered_at", "-id")
+    )
 
 
 def may_assign(*, user: Any, pool: Pool) -> bool:

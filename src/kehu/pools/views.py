@@ -18,7 +18,7 @@ from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import phone_display
-from kehu.pools import selectors, services
+from kehu.pools import masking, selectors, services
 from kehu.pools.forms import OffboardingForm, PoolForm
 from kehu.pools.masking import CONTACT_FIELDS
 from kehu.pools.models import Pool
@@ -62,6 +62,10 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
         selectors.pool_customers(user=request.user, pool=pool, q=q), PAGE_SIZE
     ).get_page(request.GET.get("page"))
     may_assign = selectors.may_assign(user=request.user, pool=pool)
+    masking.show_all_on_page(
+        request.user,
+        [(e.customer, e.customer.primary_contacts) for e in page],  # type: ignore[attr-defined]
+    )
     cooling = {
         entry.pk: until
         for entry in page

@@ -327,3 +327,25 @@ def test_reveal_log_page(org: Organisation, django_assert_max_num_queries: Any) 
     assert page.count("data-reveal=") == 6
     assert _client(org.rep).get("/pools/reveals/").status_code == 403
     assert "reveals-link" in _client(org.east_manager).get("/pools/").content.decode()
+
+
+# --- Pools ------------------------------------------------------------------------------------
+
+
+def test_pool_members_see_the_primary_contact_masked(org: Organisation) -> None:
+    from kehu.pools.tests.factories import add_contact, make_pool, pooled_customer
+
+    pool = make_pool(org.east, name="华东公海")
+    customer = pooled_customer(pool)
+    contact = add_contact(customer, mobile=FULL_MOBILE, email=EMAIL, is_primary=True)
+    page = _client(org.rep).get(f"/pools/{pool.pk}/").content.decode()
+    assert f'id="contact-{contact.pk}-mobile"' in page
+    assert "138****1234" in page
+    assert "138 1234 1234" not in page
+    assert "reveal-button" in page
+    rows = api_client(org.rep).get(f"/api/v1/pools/{pool.pk}/customers").json()["items"]
+    assert (rows[0]["contact_name"], rows[0]["contact_mobile"]) == ("张三", "138****1234")
+    admin = api_client(org.admin).get(f"/api/v1/pools/{pool.pk}/customers").json()["items"]
+    assert admin[0]["contact_mobile"] == FULL_MOBILE
+    _reveal(org.rep, contact)
+    assert RevealLog.objects.get().user == org.rep
