@@ -69,7 +69,8 @@ def token_authenticate(raw: str) -> User | None:
     prefix, _sep, secret = raw[len(TOKEN_PREFIX) :].partition("_")
     if not prefix or not secret:
         return None
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    # The department comes along: the access scope reads its path on every request.
+    token = ApiToken.objects.select_related("user__department").filter(prefix=prefix).first()
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
         return None
     if not token.is_active or not token.user.is_active:

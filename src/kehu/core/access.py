@@ -59,7 +59,10 @@ def department_path(user: Any) -> str:
     if cached is not None:
         return cached
     path = ""
-    if getattr(user, "department_id", None):
+    loaded = getattr(getattr(user, "_state", None), "fields_cache", {}).get("department")
+    if loaded is not None:
+        path = loaded.path
+    elif getattr(user, "department_id", None):
         from kehu.accounts.models import Department
 
         found = Department.objects.filter(pk=user.department_id).values_list("path", flat=True)
