@@ -135,3 +135,16 @@ def test_list_rows_equal_the_detail(org: Organisation, book: list[Customer], who
     else:
         assert float(detail["annual_budget"]) == 880000
         assert detail["tags"] == sorted(detail["tags"])
+
+
+def test_dashboard_panel_figures_are_cached_and_say_so(
+    org: Organisation, book: list[Customer]
+) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(org.east_manager)
+    first = queries_of(client, "/")
+    again = queries_of(client, "/")
+    assert again <= first - 5  # completeness, per-team, stale, unverified and their scope
+    body = client.get("/").content.decode()
+    assert "(updated every 5 minutes)" in body
+    assert f"{Customer.objects.visible_to(org.east_manager).count()} customers" in body
