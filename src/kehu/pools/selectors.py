@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kehu.accounts.models import Department
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.customers.models import Contact, Customer
@@ -97,15 +98,18 @@ class RecycleWarning:
 def my_warnings(*, user: Any, now: datetime | None = None) -> list[RecycleWarning]:
     """The user's customers that return to a pool within the pool's warning window."""
     now = now or timezone.now()
-    book = Customer.objects.filter(owner_id=user.pk)
     # A big book (tens of thousands at 1M customers) is read only where a pool can take its
     # customers back, and only the customers old enough to be due within the warning window.
-    departments = book.order_by().values_list("department_id", flat=True).distinct()
-    pools = services.home_pools(set(departments))
+    # The departments are few: their pools are looked up without reading the book.
+    pools = services.home_pools(Department.objects.values_list("pk", flat=True))
     if not pools:
         return []
     customers = list(
-        book.filter(department_id__in=list(pools), created_at__lte=_warning_cutoff(pools, now))
+        Customer.objects.filter(
+            owner_id=user.pk,
+            department_id__in=list(pools),
+            created_at__lte=_warning_cutoff(pools, now),
+        )
         .select_related("owner")
         .order_by("pk")
     )
