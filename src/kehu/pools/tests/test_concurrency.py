@@ -79,3 +79,28 @@ def test_one_rep_claiming_two_customers_at_once_keeps_the_limit(org: Organisatio
     refused = [r for r in results if isinstance(r, Conflict)]
     assert [r.code for r in refused] == ["held_limit"]
     assert Customer.objects.filter(owner=org.rep).count() == 1
+
+
+def test_two_reveals_at_once_keep_the_daily_limit(org: Organisation) -> None:
+    from kehu.core import config
+    from kehu.core.errors import QuotaExceeded
+    from kehu.pools.models import RevealLog
+    from kehu.pools.tests.factories import add_contact, make_customer
+
+    config.put("customers.contact_reveal_daily_limit", 1)
+    contacts = []
+    for _ in range(2):
+        customer = make_customer(org.rep)
+        customer.shares.create(user=org.colleague, shared_by=org.rep)
+        contacts.append(add_contact(customer, mobile="+8613812341234"))
+    results = _race(
+        *(
+            lambda contact=contact: services.contact_reveal(
+                actor=org.colleague, contact_id=contact.pk
+            )
+            for contact in contacts
+        )
+    )
+    assert sum(isinstance(r, services.Revealed) for r in results) == 1, results
+    assert sum(isinstance(r, QuotaExceeded) for r in results) == 1, results
+    assert RevealLog.objects.count() == 1
