@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
+
+from kehu.core.context import read_memo
 
 if TYPE_CHECKING:
     from kehu.accounts.models import User
@@ -135,9 +137,20 @@ class AccessPolicy:
         extra = (self.role_edit if write else self.role_view).get(getattr(user, "role", ""))
         if extra is not None:
             scope |= extra(user)
+        granted = self._granted(user, write=write)
+        return scope | granted if granted is not None else scope
+
+    def _granted(self, user: Any, *, write: bool) -> Q | None:
+        """Rows shared or pooled to ``user``; read once per read-only request."""
+        memo = read_memo()
+        key = ("grants", self.shared_ids, self.extra_ids, user.pk, write)
+        if memo is not None and key in memo:
+            return cast("Q | None", memo[key])
         lookups = [lookup(user, write) for lookup in (self.shared_ids, *self.extra_ids) if lookup]
         granted = granted_rows(lookups) if lookups else None
-        return scope | granted if granted is not None else scope
+        if memo is not None:
+            memo[key] = granted
+        return granted
 
     def view_filter(self, user: Any) -> Q:
         return self._scope(user, write=False)

@@ -6,8 +6,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 _request_id: ContextVar[str] = ContextVar("kehu_request_id", default="")
+_read_memo: ContextVar[dict[Any, Any] | None] = ContextVar("kehu_read_memo", default=None)
 
 
 def new_request_id(kind: str = "req") -> str:
@@ -26,3 +28,19 @@ def acting_context(request_id: str) -> Iterator[str]:
         yield request_id
     finally:
         _request_id.reset(token)
+
+
+def read_memo() -> dict[Any, Any] | None:
+    """A per-request memo while a read-only (GET/HEAD) request runs, else None."""
+    return _read_memo.get()
+
+
+@contextmanager
+def read_only_request() -> Iterator[dict[Any, Any]]:
+    """Run a safe request: what it reads more than once (a user's share and pool grants, for
+    each scoped model the page touches) may be read once, since nothing changes them meanwhile."""
+    token = _read_memo.set({})
+    try:
+        yield _read_memo.get() or {}
+    finally:
+        _read_memo.reset(token)

@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from kehu.core.context import acting_context, new_request_id
+from kehu.core.context import acting_context, new_request_id, read_only_request
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -40,7 +40,11 @@ class RequestIdMiddleware:
         request_id = incoming[:40] if incoming.isascii() and incoming else new_request_id()
         with acting_context(request_id):
             request.request_id = request_id  # type: ignore[attr-defined]
-            response = self.get_response(request)
+            if request.method in ("GET", "HEAD"):
+                with read_only_request():
+                    response = self.get_response(request)
+            else:
+                response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
 

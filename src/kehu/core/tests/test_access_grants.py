@@ -110,3 +110,28 @@ def test_many_grants_fall_back_to_subqueries_with_the_same_rows(
     monkeypatch.setattr(access, "INLINE_IDS_MAX", 2)
     assert "customershare" in scope_sql(org.rep)
     assert visible_ids(org.rep) == inlined == {own.pk, pooled.pk, *(c.pk for c in shared)}
+
+
+def test_a_read_only_request_reads_each_grant_once(org: Organisation) -> None:
+    from django.test import Client
+
+    from kehu.core.context import read_only_request
+
+    customer = customer_of(org.rep)
+    shared = customer_of(org.colleague)
+    CustomerShare.objects.create(customer=shared, user=org.rep)
+    client = Client()
+    client.force_login(org.rep)
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(f"/customers/{customer.pk}/").status_code == 200
+    customer_grants = [
+        q["sql"]
+        for q in page.captured_queries
+        if "UNION" in q["sql"] and 'FROM "customers_customershare"' in q["sql"]
+    ]
+    assert len(customer_grants) == 1  # the detail, its timeline and its panels share it
+    with read_only_request():
+        first = set(Customer.objects.visible_to(org.rep).values_list("pk", flat=True))
+        CustomerShare.objects.filter(customer=shared).delete()
+        assert set(Customer.objects.visible_to(org.rep).values_list("pk", flat=True)) == first
+    assert shared.pk not in visible_ids(org.rep)  # outside a request nothing is kept
