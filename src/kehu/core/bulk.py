@@ -74,7 +74,8 @@ class TableWriter:
     """Rows for one model's table, in the model's concrete-field order, defaults pre-computed.
 
     ``explicit`` names the fields (attnames) whose values each row gives, in the row's order;
-    every other column gets its field default, computed once.
+    every other column gets its field default, computed once (``auto_now`` fields: the time
+    the writer was made).
     """
 
     def __init__(self, model: type[models.Model], explicit: Sequence[str]) -> None:
@@ -91,6 +92,8 @@ class TableWriter:
                 self._explicit.append((column, self.explicit[field.attname], _prep_for(field)))
             else:
                 default = field.get_default() if not field.primary_key else None
+                if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                    default = timezone.now()  # what save() would set
                 prep = _prep_for(field)
                 if prep is not None and default is not None:
                     default = prep(default)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kehu.core import bulk
+from kehu.customers.models import Customer, CustomerStatus, Tag
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_written_in_bulk_read_back_like_saved_ones() -> None:
+    created = timezone.now() - timedelta(days=3, microseconds=7)
+    ids = bulk.reserve_ids(Customer, 2)
+    assert len(set(ids)) == 2
+    rows = [
+        [
+            pk,
+            f"KH-BULK-{pk}",
+            f"批量客户{pk}有限公司",
+            CustomerStatus.INTENT,
+            created,
+            Decimal("12.50"),
+        ]
+        for pk in ids
+    ]
+    columns = ["id", "number", "name", "status", "created_at", "annual_budget"]
+    writer = bulk.TableWriter(Customer, columns)
+    assert writer.write(rows) == 2
+    customer = Customer.objects.get(pk=ids[0])
+    assert customer.status == "intent"
+    assert customer.created_at == created
+    assert customer.version == 1  # the field default
+    assert customer.annual_budget == Decimal("12.50")
+    later = Customer.objects.create(number="KH-AFTER", name="之后的客户有限公司")
+    assert later.pk > max(ids)  # the table's own counter moved past the reserved ids
+
+
+def test_instances_are_written_with_their_field_values() -> None:
+    tag = Tag(name="批量标签")
+    tag.pk = bulk.reserve_ids(Tag, 1)[0]
+    bulk.TableWriter.for_instances(Tag).write_instances([tag])
+    assert Tag.objects.filter(pk=tag.pk, name="批量标签").exists()
