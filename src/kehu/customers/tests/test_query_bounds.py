@@ -21,10 +21,10 @@ from kehu.customers.tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
 
-API_LIST_MAX = 8
+API_LIST_MAX = 7
 HTML_LIST_MAX = 13
-API_DETAIL_MAX = 7
-HTML_DETAIL_MAX = 19
+API_DETAIL_MAX = 6
+HTML_DETAIL_MAX = 18
 
 
 @pytest.fixture
