@@ -7,8 +7,6 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 LEGAL_SUFFIXES = (
     "股份有限公司",
     "有限责任公司",
@@ -36,6 +34,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
+@lru_cache(maxsize=8192)  # an import asks twice per row: the duplicate check, then the save
 def company_key(name: str) -> str:
     """The name two records of one company share: 上海某某科技有限公司（北京） → 上海某某科技."""
     key = _PARENTHESISED.sub("", fold(name))
@@ -53,9 +52,29 @@ def company_key(name: str) -> str:
 
 @lru_cache(maxsize=65536)
 def pinyin_keys(text: str) -> tuple[str, str]:
-    """Full pinyin and initials of the Chinese characters: 上海科技 → (shanghaikeji, shkj)."""
-    syllables = [s for s in lazy_pinyin(text, errors="ignore") if s.isascii() and s.isalpha()]
-    initials = lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")
+    """Full pinyin and initials of the Chinese characters: 上海科技 → (shanghaikeji, shkj).
+
+    pypinyin segments the text into words (its phrase dictionary decides polyphones, 银行 →
+    yinhang) and converts each word on its own, so the result is the concatenation of the
+    words' pinyin; words recur across names (cities, trades, 有限公司), hence the word cache.
+    """
+    from pypinyin.seg.simpleseg import seg  # the segmenter lazy_pinyin itself uses
+
+    full: list[str] = []
+    initials: list[str] = []
+    for word in seg(text):
+        word_full, word_initials = _word_pinyin(word)
+        full.append(word_full)
+        initials.append(word_initials)
+    return "".join(full), "".join(initials)
+
+
+@lru_cache(maxsize=65536)
+def _word_pinyin(word: str) -> tuple[str, str]:
+    from pypinyin import Style, lazy_pinyin
+
+    syllables = [s for s in lazy_pinyin(word, errors="ignore") if s.isascii() and s.isalpha()]
+    initials = lazy_pinyin(word, style=Style.FIRST_LETTER, errors="ignore")
     return "".join(syllables).lower(), "".join(i for i in initials if i.isalpha()).lower()
 
 

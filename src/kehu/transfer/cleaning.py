@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -48,6 +49,54 @@ _TAG_SPLIT = re.compile(r"[,;，；、|/\n]+")
 TRUE_WORDS = {"是", "y", "yes", "true", "1", "√", "✓", "对", "决策人"}
 FALSE_WORDS = {"否", "n", "no", "false", "0", "×", "x", "不是", ""}
 _url = URLValidator(schemes=["http", "https"])
+
+
+def _desc_matcher(desc: Any) -> Callable[[str], bool]:
+    """phonenumbers' ``_is_number_matching_desc`` for one number description."""
+    if desc is None or not desc.national_number_pattern:
+        return lambda number: False
+    pattern = re.compile(desc.national_number_pattern)
+    lengths = set(desc.possible_length or ())
+    return lambda number: (
+        (not lengths or len(number) in lengths) and bool(pattern.fullmatch(number))
+    )
+
+
+def _plain_cn_mobile_check() -> Callable[[str], bool]:
+    """True when phonenumbers would parse ``number`` (11 digits, 1[3-9]…) unchanged, find it
+    valid and of type MOBILE — decided with the CN metadata's patterns the way
+    ``phonenumbers._number_type_helper`` does, at a fraction of parse + is_valid_number.
+    False means "not sure": the caller asks phonenumbers."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    assert meta is not None  # phonenumbers ships the CN metadata
+    rewritten = re.compile(meta.national_prefix_for_parsing or "(?!)")  # carrier codes: 179xx
+    general = _desc_matcher(meta.general_desc)
+    other_types = [
+        _desc_matcher(getattr(meta, name))
+        for name in (
+            "premium_rate",
+            "toll_free",
+            "shared_cost",
+            "voip",
+            "personal_number",
+            "pager",
+            "uan",
+            "voicemail",
+            "fixed_line",
+        )
+    ]
+    mobile = _desc_matcher(meta.mobile)
+    same_patterns = bool(meta.same_mobile_and_fixed_line_pattern)
+
+    def check(number: str) -> bool:
+        if same_patterns or rewritten.match(number) or not general(number):
+            return False
+        return not any(other(number) for other in other_types) and mobile(number)
+
+    return check
+
+
+_is_plain_cn_mobile = _plain_cn_mobile_check()
 
 
 def fold_text(value: Any) -> str:
@@ -110,7 +159,6 @@ class Cleaner:
         self._users: dict[str, int] | None = None
         self._stages: dict[str, str] | None = None
         # Fast paths with the same answers as phonenumbers / email-validator (see _phone, _email)
-        self._mobile_prefixes: dict[str, bool | None] = {}
         self._email_domains: dict[str, str | None] = {}
 
     # --- reference data ----------------------------------------------------------------------
@@ -184,7 +232,10 @@ class Cleaner:
             return self._date(raw)
         if spec.type == "datetime" and isinstance(raw, datetime | date | int | float):
             return self._datetime(raw)
-        text = fold_text(raw)
+        return self.clean_text(spec, fold_text(raw))
+
+    def clean_text(self, spec: FieldSpec, text: str) -> Any:
+        """``clean_cell`` for a text cell already folded with ``fold_text``."""
         if len(text) > MAX_CELL:
             raise CellError(
                 _("holds %(count)d characters; at most %(limit)d fit in one cell.")
@@ -331,37 +382,12 @@ class Cleaner:
         return code
 
     def _phone(self, text: str, spec: FieldSpec) -> str:
-        """E.164 via phonenumbers; Chinese mobiles by a prefix cache of phonenumbers' answers.
-
-        Validity of an 11-digit 1[3-9]… number is decided by its leading digits in the CN
-        metadata, so the answer for the first 7 digits is computed once with phonenumbers and
-        reused; prefixes whose numbers phonenumbers rewrites always take the slow path."""
+        """E.164 via phonenumbers; plain Chinese mobiles are recognised by the CN metadata's own
+        patterns (``_is_plain_cn_mobile``), everything else goes through phonenumbers."""
         match = _CN_MOBILE.fullmatch(_PHONE_NOISE.sub("", text))
-        if match:
-            digits_only = match.group(1)
-            prefix = digits_only[:7]
-            if prefix not in self._mobile_prefixes:
-                self._mobile_prefixes[prefix] = self._mobile_prefix_valid(digits_only)
-            verdict = self._mobile_prefixes[prefix]
-            if verdict is True:
-                return "+86" + digits_only
-            if verdict is False:
-                raise CellError(
-                    _("“%(value)s” is not a valid phone number.") % {"value": text[:40]}
-                )
+        if match and _is_plain_cn_mobile(match.group(1)):
+            return "+86" + match.group(1)
         return self._phone_slow(text)
-
-    @staticmethod
-    def _mobile_prefix_valid(sample: str) -> bool | None:
-        try:
-            number = phonenumbers.parse(sample, "CN")
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number):
-            return False
-        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        mobile = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
-        return True if formatted == "+86" + sample and mobile else None
 
     def _phone_slow(self, text: str) -> str:
         candidate = re.sub(r"\s*(转|ext\.?|x)\s*(\d+)$", r" ext. \2", text, flags=re.IGNORECASE)
@@ -478,8 +504,10 @@ class Cleaner:
                 continue
             raw = cells[position] if position < len(cells) else None
             header = headers[position] or column_letter(position)
+            # text cells (all of a CSV) are folded once, for the value and for the report
+            text = fold_text(raw) if type(raw) is str else None
             try:
-                value = self.clean_cell(spec, raw)
+                value = self.clean_cell(spec, raw) if text is None else self.clean_text(spec, text)
             except CellError as error:
                 result.errors.append((header, str(error)))
                 continue
@@ -488,7 +516,7 @@ class Cleaner:
                     result.errors.append((header, _("is required.")))
                 continue
             result.values[spec.key] = value
-            result.source[spec.key] = fold_text(raw)[:200]
+            result.source[spec.key] = (fold_text(raw) if text is None else text)[:200]
         self._finish(result, indexes, headers)
         return result
 

@@ -18,8 +18,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.http import Http404
@@ -48,6 +50,7 @@ from kehu.customers.models import (
 )
 from kehu.customers.normalize import company_key
 from kehu.transfer import mapping as mapping_module
+from kehu.transfer.bulk import InstanceBuilder, RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import open_sheet
@@ -91,6 +94,7 @@ CONTACT_KEYS = {
     "contact_is_decision_maker": "is_decision_maker",
 }
 VERIFIABLE = customer_services.VERIFIABLE_FIELDS
+FK_COLUMNS = {"industry": "industry_id", "region": "region_id"}  # cleaned values are codes
 
 
 class Cancelled(Exception):
@@ -170,6 +174,16 @@ def _name_key(row: RowResult) -> str:
     return company_key(row.values.get("name", ""))
 
 
+def _contact_data(plan: Planned) -> dict[str, Any] | None:
+    values = plan.row.values
+    data = {target: values[key] for key, target in CONTACT_KEYS.items() if key in values}
+    if not any(data.get(f) for f in ("mobile", "work_phone", "email", "name", "wechat")):
+        return None
+    if not data.get("name"):
+        data["name"] = TO_VERIFY
+    return data
+
+
 class Importer:
     """Runs one ``ImportJob`` (dry run or real) and keeps its progress in the database."""
 
@@ -196,6 +210,20 @@ class Importer:
         self._regions: dict[str, Region] = {}
         self._tags: dict[str, int] = {}
         self._departments: dict[int, int | None] = {}
+        self._prefixes: dict[tuple[Any, ...], tuple[str, str]] = {}
+        self._inserters: dict[str, RowInserter] = {
+            "customer": RowInserter(Customer),
+            "customer_history": RowInserter(Customer.history.model),
+            "contact": RowInserter(Contact),
+            "contact_history": RowInserter(Contact.history.model),
+            "status_change": RowInserter(StatusChange),
+            "import_record": RowInserter(ImportRecord),
+        }
+        self._builders = {
+            "customer": InstanceBuilder(Customer),
+            "contact": InstanceBuilder(Contact),
+        }
+        self.request_id = ""
 
     # --- entry point --------------------------------------------------------------------------
     def run(self) -> ImportJob:
@@ -452,30 +480,21 @@ class Importer:
     def _write(self, plans: list[Planned]) -> None:
         new_rows = [plan for plan in plans if plan.action == "new"]
         created = self._create_customers(new_rows)
-        records = [
-            ImportRecord(job=self.job, row_number=plan.row.line, object_id=customer.pk)
-            for plan, customer in created
-        ]
+        records = [(plan.row.line, customer.pk, True) for plan, customer in created]
         for plan in plans:
             if plan.action == "update" and plan.existing_id is not None:
                 if self._update_existing(plan):
-                    records.append(
-                        ImportRecord(
-                            job=self.job,
-                            row_number=plan.row.line,
-                            object_id=plan.existing_id,
-                            created=False,
-                        )
-                    )
+                    records.append((plan.row.line, plan.existing_id, False))
             elif plan.action == "merge" and plan.earlier_line is not None:
                 target = self.line_to_customer.get(plan.earlier_line)
                 if target is not None and self._add_contact_to(target, plan):
-                    records.append(
-                        ImportRecord(
-                            job=self.job, row_number=plan.row.line, object_id=target, created=False
-                        )
-                    )
-        ImportRecord.objects.bulk_create(records, batch_size=2000)
+                    records.append((plan.row.line, target, False))
+        table = self._inserters["import_record"]
+        job_id = self.job.pk
+        table.insert(
+            table.row({"job_id": job_id, "row_number": line, "object_id": pk, "created": new})
+            for line, pk, new in records
+        )
 
     def _reference(self) -> None:
         if not self._industries:
@@ -504,124 +523,142 @@ class Importer:
         return None
 
     def _contact_for(self, plan: Planned) -> Contact | None:
-        values = plan.row.values
-        data = {target: values[key] for key, target in CONTACT_KEYS.items() if key in values}
-        if not any(data.get(f) for f in ("mobile", "work_phone", "email", "name", "wechat")):
-            return None
-        if not data.get("name"):
-            data["name"] = TO_VERIFY
-        return Contact(**data)
+        data = _contact_data(plan)
+        return None if data is None else Contact(**data)
 
     def _create_customers(self, plans: list[Planned]) -> list[tuple[Planned, Customer]]:
+        """``customer_create``'s rules for a batch of new customers, in a fixed number of
+        statements: one numbering round, then plain multi-row INSERTs (see ``bulk.py``) of the
+        customers, their history rows, contacts, contact history rows and status events."""
         if not plans:
             return []
         self._reference()
-        actor = self.actor
+        self.request_id = current_request_id()
         now = timezone.now()
         today = timezone.localdate()
         pattern = config.get("customers.number_pattern")
+        rules = config.get("customers.grade_rules")
         ready: list[tuple[Planned, Customer, Contact | None]] = []
         by_prefix: dict[str, list[Customer]] = defaultdict(list)
         formats: dict[str, str] = {}
         for plan in plans:
-            values = plan.row.values
-            owner_id = self._owner_for(plan) or actor.pk
-            customer = Customer(
-                owner_id=owner_id,
-                department_id=self._departments.get(owner_id),
-                created_by=actor,
-                status=values.get("status") or CustomerStatus.POTENTIAL,
-                created_at=now,
-                contact_info_updated_at=now,
-            )
-            for key in CUSTOMER_KEYS:
-                if key not in values:
-                    continue
-                if key == "industry":
-                    customer.industry = self._industries[values[key]]
-                elif key == "region":
-                    customer.region = self._regions[values[key]]
-                else:
-                    setattr(customer, key, values[key])
-            customer.to_verify = sorted(k for k in plan.row.to_verify if k in VERIFIABLE)
-            prefix, seq_format = numbering.prefix_for(
-                pattern,
-                industry=customer.industry,
-                region=customer.region,
-                kind=customer.kind,
-                on=today,
-            )
+            customer = self._new_customer(plan, now)
+            prefix, seq_format = self._number_prefix(pattern, customer, today)
             formats[prefix] = seq_format
             by_prefix[prefix].append(customer)
-            contact = self._contact_for(plan)
-            if contact is not None:
-                contact.is_primary = True
-                contact.created_at = now
+            contact_data = _contact_data(plan)
+            contact = None
+            if contact_data is not None:
+                contact_data.update(is_primary=True, created_at=now, updated_at=now)
+                contact = self._builders["contact"].build(contact_data)
             ready.append((plan, customer, contact))
+        firsts = numbering.reserve_many({prefix: len(m) for prefix, m in by_prefix.items()})
         for prefix, members in by_prefix.items():
-            first = numbering.reserve(prefix, len(members))
             for offset, customer in enumerate(members):
-                customer.number = prefix + formats[prefix].format(seq=first + offset)
+                customer.number = prefix + formats[prefix].format(seq=firsts[prefix] + offset)
         for _plan, customer, contact in ready:
             customer_services.refresh_search(customer, [contact] if contact else [])
+            # customer_create's _set_grade: a new customer's only grading input is its budget
+            budget = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
+            customer.grade = grading.grade_for(budget, rules)
         customers = [customer for _plan, customer, _contact in ready]
-        Customer.objects.bulk_create(customers, batch_size=500)
-        request_id = current_request_id()
-        history_attrs = {"request_id": request_id}
-        Customer.history.bulk_history_create(
-            customers,
-            batch_size=500,
-            default_user=actor,
-            default_change_reason=self.reason,
-            default_date=now,
-            custom_historical_attrs=history_attrs,
-        )
+        self._insert_customers(customers, now)
         contacts: list[Contact] = []
         tag_links: list[Any] = []
         for plan, customer, contact in ready:
             self.line_to_customer[plan.row.line] = customer.pk
             if contact is not None:
-                contact.customer = customer
+                contact.customer_id = customer.pk
                 contacts.append(contact)
             for tag_name in plan.row.values.get("tags", []):
                 tag_links.append((customer.pk, tag_name))
             for key in plan.row.source:
                 self.filled[key] += 1
-        Contact.objects.bulk_create(contacts, batch_size=1000)
-        Contact.history.bulk_history_create(
-            contacts,
-            batch_size=1000,
-            default_user=actor,
-            default_change_reason=self.reason,
-            default_date=now,
-            custom_historical_attrs=history_attrs,
-        )
+        self._insert_contacts(contacts, now)
         self._link_tags(tag_links)
-        StatusChange.objects.bulk_create(
-            [
-                StatusChange(
-                    customer=customer,
-                    old_status="",
-                    new_status=customer.status,
-                    changed_by=actor,
-                    changed_at=now,
-                    reason=self.reason[:500],
-                )
-                for customer in customers
-            ],
-            batch_size=1000,
-        )
-        inputs = grading.gather_inputs(customers)
-        by_grade: dict[str, list[int]] = defaultdict(list)
-        for customer in customers:
-            grade = grading.grade_for(inputs[customer.pk])
-            if grade != customer.grade:
-                customer.grade = grade
-                by_grade[grade].append(customer.pk)
-        for grade, ids in by_grade.items():
-            Customer.objects.filter(pk__in=ids).update(grade=grade)
         self.counts["created"] += len(customers)
         return [(plan, customer) for plan, customer, _contact in ready]
+
+    def _new_customer(self, plan: Planned, now: datetime) -> Customer:
+        values = plan.row.values
+        actor = self.actor
+        owner_id = self._owner_for(plan) or actor.pk
+        data: dict[str, Any] = {
+            "owner_id": owner_id,
+            "department_id": self._departments.get(owner_id),
+            "created_by_id": actor.pk,
+            "status": values.get("status") or CustomerStatus.POTENTIAL,
+            "created_at": now,
+            "updated_at": now,
+            "contact_info_updated_at": now,
+            "to_verify": sorted(k for k in plan.row.to_verify if k in VERIFIABLE),
+        }
+        for key in CUSTOMER_KEYS:
+            if key in values:
+                data[FK_COLUMNS.get(key, key)] = values[key]
+        if data.get("region_id") is None and data.get("credit_code"):
+            # customer_create: digits 3–8 of a 统一社会信用代码 name the registering division
+            from kehu.pools.credit_code import region_code_from_credit_code
+
+            data["region_id"] = region_code_from_credit_code(data["credit_code"])
+        return cast(Customer, self._builders["customer"].build(data))
+
+    def _number_prefix(self, pattern: str, customer: Customer, today: date) -> tuple[str, str]:
+        key = (pattern, customer.industry_id, customer.region_id, customer.kind, today)
+        if key not in self._prefixes:
+            self._prefixes[key] = numbering.prefix_for(
+                pattern,
+                industry=self._industries.get(customer.industry_id or ""),
+                region=self._regions.get(customer.region_id or ""),
+                kind=customer.kind,
+                on=today,
+            )
+        return self._prefixes[key]
+
+    def _insert_history(self, table: RowInserter, objects: list[Any], now: datetime) -> None:
+        """The rows ``bulk_history_create`` writes for created objects: their tracked fields,
+        the acting user, the import's reason and the request id."""
+        columns, rows = table.object_rows(
+            objects,
+            {
+                "history_date": now,
+                "history_change_reason": self.reason,
+                "history_type": "+",
+                "history_user_id": self.actor.pk,
+                "request_id": self.request_id,
+            },
+        )
+        table.insert(rows, columns)
+
+    def _insert_customers(self, customers: list[Customer], now: datetime) -> None:
+        table = self._inserters["customer"]
+        columns, rows = table.object_rows(customers)
+        ids = table.insert_returning(rows, key="number", columns=columns)
+        for customer in customers:
+            customer.pk = ids[customer.number]
+            customer._state.adding = False
+        self._insert_history(self._inserters["customer_history"], customers, now)
+        events = self._inserters["status_change"]
+        event = {
+            "old_status": "",
+            "changed_by_id": self.actor.pk,
+            "changed_at": now,
+            "reason": self.reason[:500],
+        }
+        events.insert(
+            events.row({"customer_id": c.pk, "new_status": c.status, **event}) for c in customers
+        )
+
+    def _insert_contacts(self, contacts: list[Contact], now: datetime) -> None:
+        if not contacts:
+            return
+        table = self._inserters["contact"]
+        columns, rows = table.object_rows(contacts)
+        ids = table.insert_returning(rows, key="customer_id", columns=columns)  # one per customer
+        for contact in contacts:
+            contact.pk = ids[contact.customer_id]
+            contact._state.adding = False
+        self._insert_history(self._inserters["contact_history"], contacts, now)
 
     def _link_tags(self, links: list[tuple[int, str]]) -> None:
         if not links:
