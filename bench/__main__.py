@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--data-root", default="/tmp/kehu-bench", help="SQLite data directories")
     commands.add_parser("report", help="Markdown table of the newest result per size and db")
+    from bench.imports import add_arguments as import_arguments
+
+    import_arguments(
+        commands.add_parser("import", help="time kehu import / export of generated files")
+    )
     options = parser.parse_args(argv)
     if options.command == "report":
         from bench.report import main as report
@@ -54,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.snapshot import reexec_on_snapshot
 
         reexec_on_snapshot()
+    if options.command == "import":
+        from bench.imports import main as import_bench
+
+        return import_bench(options)
     if options.demo is None:
         options.demo = {"S": 10_000, "M": 100_000, "L": 0}[options.size]
     from bench.run import run as run_bench
