@@ -18,6 +18,8 @@ from operator import attrgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 # Field types whose Python value is also what the database driver takes.
 PLAIN_TYPES = {
@@ -46,17 +48,21 @@ def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
     the same timestamps many times, and equal instants convert alike)."""
     database = connections[DEFAULT_DB_ALIAS]  # not the proxy: fewer lookups per value
     known: dict[Any, Any] = {}
+    last: list[Any] = [None, None]  # the last value converted and its result
 
     def convert(value: Any) -> Any:
         if value is None:
             return None
+        if value is last[0]:  # the batch's one timestamp, row after row
+            return last[1]
         if not isinstance(value, date):  # datetime is a date too
             return field.get_db_prep_save(value, database)
         if value not in known:
             if len(known) > 10_000:
                 known.clear()
             known[value] = field.get_db_prep_save(value, database)
-        return known[value]
+        last[:] = value, known[value]
+        return last[1]
 
     return convert
 
@@ -153,16 +159,17 @@ class RowInserter:
 
 
 class InstanceBuilder:
-    """Unsaved model instances from ``{attname: value}``, through Django's positional
-    ``Model(*values)`` path with the field defaults computed once: keyword construction
-    evaluates every default and descriptor per instance, which cost more than the INSERTs.
-    Callable defaults (``timezone.now``, ``list``) are still called per instance unless a
-    value is given."""
+    """Unsaved model instances from ``{attname: value}`` with the field defaults computed once
+    (keyword construction evaluates every default and descriptor per instance, which cost more
+    than the INSERTs). Callable defaults (``timezone.now``, ``list``) are still called per
+    instance unless a value is given. Without ``pre_init``/``post_init`` listeners on the model
+    the attributes are set directly, as ``Model.__init__`` does for positional values."""
 
     def __init__(self, model: type[models.Model]) -> None:
         self.model = model
         fields = model._meta.concrete_fields
-        self._index = {f.attname: i for i, f in enumerate(fields)}
+        self._attnames = [f.attname for f in fields]
+        self._index = {name: i for i, name in enumerate(self._attnames)}
         dynamic = [f.has_default() and callable(f.default) for f in fields]
         self._template = [
             None if late else f.get_default() for f, late in zip(fields, dynamic, strict=True)
@@ -177,7 +184,15 @@ class InstanceBuilder:
         index_of = self._index
         for name, value in values.items():
             args[index_of[name]] = value
-        return self.model(*args)
+        model = self.model
+        if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+            return model(*args)
+        # What Model.__init__ does with positional values when no one listens to its signals:
+        # set each attname (a new instance has no related-object cache to clear).
+        instance = model.__new__(model)
+        instance._state = ModelState()
+        instance.__dict__.update(zip(self._attnames, args, strict=True))
+        return instance
 
 
 def _max_parameters() -> int:

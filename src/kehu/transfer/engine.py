@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -125,12 +126,19 @@ def errors_path(job: ImportJob) -> Path:
 
 
 class DuplicateIndex:
-    """Dedup keys of the rows seen so far in the file and of the database (loaded per batch)."""
+    """Dedup keys of the rows seen so far in the file and of the database (loaded per batch).
+
+    Kept compact, it is the one structure that grows with the file (a 1,000,000-row import must
+    stay in bounded memory): phone keys are stored as integers, and per name prefix only the
+    first ``NAME_CANDIDATES`` names — the only ones ``name_matches`` ever compares — as one
+    string plus an array of their refs.
+    """
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self.file_keys: dict[str, int] = {}  # "m:+86…" → first line
-        self.names: dict[str, list[tuple[int, str]]] = defaultdict(list)  # prefix → [(ref, key)]
+        self.file_keys: dict[str | int, int] = {}  # compact_key("p:+86…") → first line
+        self._name_keys: dict[str, str] = {}  # prefix → "key\nkey\n…" (in the order added)
+        self._name_refs: dict[str, array[int]] = {}  # prefix → the refs of those keys
         self.names_loaded = False
 
     def load_names(self) -> None:
@@ -138,21 +146,45 @@ class DuplicateIndex:
         if self.names_loaded:
             return
         for pk, key in Customer.objects.values_list("pk", "name_key").iterator(chunk_size=5000):
-            if key:
-                self.names[key[:NAME_PREFIX]].append((pk, key))
+            self.add_name(key, pk)
         self.names_loaded = True
 
     def name_matches(self, key: str) -> list[tuple[int, float]]:
+        prefix = key[:NAME_PREFIX]
+        keys = self._name_keys.get(prefix)
+        if keys is None:
+            return []
         found: list[tuple[int, float]] = []
-        for ref, other in self.names.get(key[:NAME_PREFIX], [])[:NAME_CANDIDATES]:
+        for ref, other in zip(self._name_refs[prefix], keys.split("\n")[:-1], strict=True):
             score = 100.0 if other == key else float(fuzz.ratio(key, other))
             if score >= self.threshold:
                 found.append((ref, score))
         return found
 
     def add_name(self, key: str, ref: int) -> None:
-        if key:
-            self.names[key[:NAME_PREFIX]].append((ref, key))
+        if not key:
+            return
+        prefix = key[:NAME_PREFIX]
+        refs = self._name_refs.get(prefix)
+        if refs is None:
+            self._name_refs[prefix] = array("q", [ref])
+            self._name_keys[prefix] = key + "\n"  # company keys hold no white space
+        elif len(refs) < NAME_CANDIDATES:
+            refs.append(ref)
+            self._name_keys[prefix] += key + "\n"
+
+    def first_line(self, key: str) -> int | None:
+        return self.file_keys.get(compact_key(key))
+
+    def remember(self, key: str, line: int) -> None:
+        self.file_keys.setdefault(compact_key(key), line)
+
+
+def compact_key(key: str) -> str | int:
+    """A dedup key as stored: E.164 phones as the integer of their digits (the only int keys)."""
+    if key.startswith("p:+") and key[3:].isdigit():
+        return int(key[3:])
+    return key
 
 
 def row_keys(row: RowResult) -> list[str]:
@@ -204,7 +236,8 @@ class Importer:
         self.first_errors: list[dict[str, Any]] = []
         self.listed_duplicates: list[dict[str, Any]] = []
         self.filled: dict[str, int] = defaultdict(int)
-        self.line_to_customer: dict[int, int] = {}
+        self.line_to_customer: dict[int, int] = {}  # rows written before a resume
+        self.batch_customers: dict[int, int] = {}  # file line → customer created in this batch
         self.reason = _("Imported (import #%(job)d)") % {"job": job.pk}
         self._industries: dict[str, Industry] = {}
         self._regions: dict[str, Region] = {}
@@ -420,8 +453,9 @@ class Importer:
         earlier: int | None = None
         existing: list[int] = []
         for key in keys:
-            if key in self.dedup.file_keys:
-                earlier = earlier or self.dedup.file_keys[key]
+            first = self.dedup.first_line(key)
+            if first is not None:
+                earlier = earlier or first
                 plan.reasons.append(key[0])
             existing.extend(db_matches.get(key, ()))
             if db_matches.get(key):
@@ -434,7 +468,7 @@ class Importer:
                     existing.append(ref)
                 plan.reasons.append("n")
         for key in keys:
-            self.dedup.file_keys.setdefault(key, row.line)
+            self.dedup.remember(key, row.line)
         is_duplicate = earlier is not None or bool(existing)
         if not is_duplicate:
             plan.action = "new"
@@ -477,7 +511,17 @@ class Importer:
                 )
 
     # --- writing ------------------------------------------------------------------------------
+    def _customer_of_line(self, line: int) -> int | None:
+        """The customer an earlier row of this file became. Merges are rare, so a query each
+        rather than a map of every row, which would grow with the file."""
+        found = self.batch_customers.get(line) or self.line_to_customer.get(line)
+        if found is None:
+            records = ImportRecord.objects.filter(job=self.job, row_number=line, created=True)
+            found = records.values_list("object_id", flat=True).first()
+        return found
+
     def _write(self, plans: list[Planned]) -> None:
+        self.batch_customers = {}
         new_rows = [plan for plan in plans if plan.action == "new"]
         created = self._create_customers(new_rows)
         records = [(plan.row.line, customer.pk, True) for plan, customer in created]
@@ -486,7 +530,7 @@ class Importer:
                 if self._update_existing(plan):
                     records.append((plan.row.line, plan.existing_id, False))
             elif plan.action == "merge" and plan.earlier_line is not None:
-                target = self.line_to_customer.get(plan.earlier_line)
+                target = self._customer_of_line(plan.earlier_line)
                 if target is not None and self._add_contact_to(target, plan):
                     records.append((plan.row.line, target, False))
         table = self._inserters["import_record"]
@@ -566,7 +610,7 @@ class Importer:
         contacts: list[Contact] = []
         tag_links: list[Any] = []
         for plan, customer, contact in ready:
-            self.line_to_customer[plan.row.line] = customer.pk
+            self.batch_customers[plan.row.line] = customer.pk
             if contact is not None:
                 contact.customer_id = customer.pk
                 contacts.append(contact)
