@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -128,15 +129,15 @@ def errors_path(job: ImportJob) -> Path:
 class DuplicateIndex:
     """Dedup keys of the rows seen so far in the file and of the database (loaded per batch).
 
-    Kept compact, it is the one structure that grows with the file (a 1,000,000-row import must
-    stay in bounded memory): phone keys are stored as integers, and per name prefix only the
-    first ``NAME_CANDIDATES`` names — the only ones ``name_matches`` ever compares — as one
-    string plus an array of their refs.
+    Kept compact (a 1,000,000-row import must stay in bounded memory): per name prefix only
+    the first ``NAME_CANDIDATES`` names — the only ones ``name_matches`` ever compares — as one
+    string plus an array of their refs. The customer import keeps the keys of earlier rows in
+    ``FileKeys``; ``file_keys`` serves the other import kinds.
     """
 
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
-        self.file_keys: dict[str | int, int] = {}  # compact_key("p:+86…") → first line
+        self.file_keys: dict[str, int] = {}  # "p:+86…" → first line (other import kinds)
         self._name_keys: dict[str, str] = {}  # prefix → "key\nkey\n…" (in the order added)
         self._name_refs: dict[str, array[int]] = {}  # prefix → the refs of those keys
         self.names_loaded = False
@@ -173,18 +174,53 @@ class DuplicateIndex:
             refs.append(ref)
             self._name_keys[prefix] += key + "\n"
 
+
+class FileKeys:
+    """The first file line of every dedup key (phone, e-mail, credit code) seen so far.
+
+    A 1,000,000-row file has ~2,000,000 keys: in a dict they took ~200 MB, so they live in a
+    temporary SQLite file beside the job (deleted afterwards). Per batch, ``start_batch`` reads
+    the known lines of the batch's keys in a few queries and ``end_batch`` adds the batch's new
+    keys, so the rows of a batch see each other and every earlier row, exactly as before.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        self._known: dict[str, int] = {}
+        self._batch: dict[str, int] = {}
+
+    def __enter__(self) -> FileKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._db.close()
+        self.path.unlink(missing_ok=True)
+
+    def start_batch(self, keys: Iterable[str]) -> None:
+        wanted = list(set(keys))
+        self._known, self._batch = {}, {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            query = f"SELECT key, line FROM keys WHERE key IN ({marks})"
+            self._known.update(self._db.execute(query, part).fetchall())
+
     def first_line(self, key: str) -> int | None:
-        return self.file_keys.get(compact_key(key))
+        line = self._known.get(key)
+        return self._batch.get(key) if line is None else line
 
     def remember(self, key: str, line: int) -> None:
-        self.file_keys.setdefault(compact_key(key), line)
+        if key not in self._known:
+            self._batch.setdefault(key, line)
 
-
-def compact_key(key: str) -> str | int:
-    """A dedup key as stored: E.164 phones as the integer of their digits (the only int keys)."""
-    if key.startswith("p:+") and key[3:].isdigit():
-        return int(key[3:])
-    return key
+    def end_batch(self) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._batch.items())
+        self._known, self._batch = {}, {}
 
 
 def row_keys(row: RowResult) -> list[str]:
@@ -290,7 +326,10 @@ class Importer:
         self._prepare()
         self.decisions = {int(k): v for k, v in (job.row_decisions or {}).items()}
         seen_rows = 0
-        with errors_path(job).open("w", encoding="utf-8") as error_file:
+        with (
+            errors_path(job).open("w", encoding="utf-8") as error_file,
+            FileKeys(job_dir(job) / "keys.sqlite3") as self.file_keys,
+        ):
             for batch in self._batches(sheet.rows()):
                 rows = [
                     self.cleaner.clean_row(line, cells, indexes, sheet.headers)
@@ -379,6 +418,7 @@ class Importer:
     def _plan(self, rows: list[RowResult], *, count: bool) -> list[Planned]:
         valid = [row for row in rows if row.ok]
         db_matches = self._database_matches(valid)
+        self.file_keys.start_batch(key for row in valid for key in row_keys(row))
         first_listed = len(self.listed_duplicates)
         plans: list[Planned] = []
         for row in rows:
@@ -397,6 +437,7 @@ class Importer:
             plans.append(plan)
             if count:
                 self._count(plan)
+        self.file_keys.end_batch()
         self._hide_out_of_scope(first_listed)
         return plans
 
@@ -453,7 +494,7 @@ class Importer:
         earlier: int | None = None
         existing: list[int] = []
         for key in keys:
-            first = self.dedup.first_line(key)
+            first = self.file_keys.first_line(key)
             if first is not None:
                 earlier = earlier or first
                 plan.reasons.append(key[0])
@@ -468,7 +509,7 @@ class Importer:
                     existing.append(ref)
                 plan.reasons.append("n")
         for key in keys:
-            self.dedup.remember(key, row.line)
+            self.file_keys.remember(key, row.line)
         is_duplicate = earlier is not None or bool(existing)
         if not is_duplicate:
             plan.action = "new"
