@@ -50,7 +50,7 @@ def company_key(name: str) -> str:
     return key
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # whole names rarely repeat; the word cache below does the work
 def pinyin_keys(text: str) -> tuple[str, str]:
     """Full pinyin and initials of the Chinese characters: 上海科技 → (shanghaikeji, shkj).
 

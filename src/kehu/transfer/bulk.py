@@ -144,7 +144,36 @@ class RowInserter:
         returning = f" RETURNING {quote(str(self._fields[key].column))}, "
         returning += quote(str(self.model._meta.pk.column))
         ids: dict[Any, int] = {}
-        per_statement = max(1, _max_parameters() // len(order))
+        if not prepared:
+            return ids
+        if connection.vendor == "postgresql":
+            # One row per statement, pipelined: psycopg parses a statement once when it is
+            # short, while a multi-row INSERT with thousands of parameters is re-parsed in
+            # Python every time (a fifth of the import's CPU on PostgreSQL).
+            with connection.cursor() as cursor:
+                raw = cursor.cursor
+                raw.executemany(head + one + returning, prepared, returning=True)
+                while True:
+                    ids.update((found, int(pk)) for found, pk in raw.fetchall())
+                    if not raw.nextset():
+                        break
+        else:
+            self._insert_returning_chunks(head, one, returning, prepared, ids, len(order))
+        if len(ids) != len(prepared):
+            raise ValueError(f"{key} is not unique among the inserted rows")
+        return ids
+
+    def _insert_returning_chunks(
+        self,
+        head: str,
+        one: str,
+        returning: str,
+        prepared: list[Any],
+        ids: dict[Any, int],
+        width: int,
+    ) -> None:
+        """SQLite: multi-row INSERT … RETURNING, as many rows as its parameter limit allows."""
+        per_statement = max(1, _max_parameters() // width)
         with connection.cursor() as cursor:
             for start in range(0, len(prepared), per_statement):
                 chunk = prepared[start : start + per_statement]
@@ -153,9 +182,6 @@ class RowInserter:
                     [value for row in chunk for value in row],
                 )
                 ids.update((found, int(pk)) for found, pk in cursor.fetchall())
-        if len(ids) != len(prepared):
-            raise ValueError(f"{key} is not unique among the inserted rows")
-        return ids
 
 
 class InstanceBuilder:
