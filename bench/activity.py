@@ -82,7 +82,7 @@ OPPORTUNITY_COLUMNS = (
     "id", "created_at", "updated_at", "version", "customer_id", "name", "owner_id",
     "department_id", "amount", "currency", "expected_close", "stage_id", "stage_entered_at",
     "competitors", "source", "needs", "next_step", "loss_reason_id", "closed_at",
-    "created_by_id",
+    "created_by_id", "furthest_stage_order",
 )  # fmt: skip
 STAGE_CHANGE_COLUMNS = (
     "id", "opportunity_id", "stage_id", "entered_at", "entered_by_id", "exited_at",
@@ -388,7 +388,7 @@ def _opportunity_rows(
                 rng.choice(opportunity_demo.NEEDS),
                 "" if closed else rng.choice(opportunity_demo.NEXT_STEPS),
                 rng.choice(pipe.reasons).pk if outcome == "lost" and pipe.reasons else None,
-                dates[-1] if closed else None, owner_id,
+                dates[-1] if closed else None, owner_id, opportunity_demo.furthest_order(path),
             )
         )  # fmt: skip
         for position, stage in enumerate(path):

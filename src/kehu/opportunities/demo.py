@@ -118,6 +118,7 @@ def _insert(
                 else today + timedelta(days=rng.randint(5, 150)),
                 stage=final,
                 stage_entered_at=stage_dates[-1],
+                furthest_stage_order=furthest_order(path),
                 competitors=rng.choice(COMPETITORS),
                 needs=rng.choice(NEEDS),
                 next_step=rng.choice(NEXT_STEPS) if final.kind == StageKind.OPEN else "",
@@ -154,6 +155,11 @@ def _insert(
         status=CustomerStatus.WON
     )
     return len(deals)
+
+
+def furthest_order(path: list[Stage]) -> int | None:
+    """The furthest non-lost stage order of a path, as the services keep it."""
+    return max((stage.order for stage in path if stage.kind != StageKind.LOST), default=None)
 
 
 def _stage_dates(rng: random.Random, start: datetime, end: datetime, count: int) -> list[datetime]:

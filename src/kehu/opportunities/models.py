@@ -229,6 +229,9 @@ class Opportunity(VersionedModel):
     loss_note = models.CharField(_("loss details"), max_length=1000, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     stalled_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The highest order of the non-lost stages the deal has entered (the funnel's step), kept
+    # by the services so the funnel groups the deals instead of reading every stage change.
+    furthest_stage_order = models.PositiveSmallIntegerField(null=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -243,7 +246,8 @@ class Opportunity(VersionedModel):
         shared_ids=_shared_customer_opportunities, sensitive_fields=("amount",)
     )
     history = HistoricalRecords(
-        bases=HISTORY_BASES, excluded_fields=["updated_at", "stalled_notified_at"]
+        bases=HISTORY_BASES,
+        excluded_fields=["updated_at", "stalled_notified_at", "furthest_stage_order"],
     )
 
     class Meta:

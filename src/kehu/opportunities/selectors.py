@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,7 +13,6 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    Max,
     Q,
     QuerySet,
     Sum,
@@ -533,42 +531,27 @@ def funnel(*, user: Any, start: date, end: date) -> list[FunnelStep]:
         )
         .order_by()
     )
-    deals = {
-        row["pk"]: row
-        for row in created.annotate(amount_visible=_amount_visible(user)).values(
-            "pk", "amount", "amount_visible", "stage__kind"
-        )
-    }
-    furthest = dict(
-        StageChange.objects.filter(opportunity_id__in=created.values("pk"))
-        .exclude(stage__kind=StageKind.LOST)
-        .values("opportunity_id")
-        .annotate(furthest=Max("stage__order"))
-        .values_list("opportunity_id", "furthest")
+    # Deals grouped by the furthest stage they reached (a won deal reached at least the first
+    # won stage): a handful of rows whatever the size, summed up the steps below.
+    reached = (
+        created.values("furthest_stage_order", "stage__kind")
+        .annotate(n=Count("pk"), total=_visible_sum("amount", user))
+        .order_by()
     )
     steps = [FunnelStep(stage=stage) for stage in stage_list() if stage.kind != StageKind.LOST]
     won_orders = [step.stage.order for step in steps if step.stage.kind == StageKind.WON]
     first_won = min(won_orders) if won_orders else None
-    reached: dict[int, list[int]] = defaultdict(list)
-    for pk, deal in deals.items():
-        top = furthest.get(pk, -1)
-        if deal["stage__kind"] == StageKind.WON and first_won is not None:
+    for row in reached:
+        top = row["furthest_stage_order"]
+        top = -1 if top is None else top
+        if row["stage__kind"] == StageKind.WON and first_won is not None:
             top = max(top, first_won)
         for step in steps:
             if step.stage.order <= top:
-                reached[step.stage.pk].append(pk)
+                step.count += row["n"]
+                step.amount += row["total"] or Decimal(0)
     previous: int | None = None
     for step in steps:
-        members = reached[step.stage.pk]
-        step.count = len(members)
-        step.amount = sum(
-            (
-                Decimal(deals[pk]["amount"] or 0)
-                for pk in members
-                if deals[pk]["amount_visible"] and deals[pk]["amount"]
-            ),
-            Decimal(0),
-        )
         if previous is not None:
             step.conversion = round(step.count / previous, 4) if previous else None
         previous = step.count

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -246,6 +246,11 @@ def _enter_stage(opportunity: Opportunity, stage: Stage, *, actor: User, now: da
     opportunity.stage = stage
     opportunity.stage_entered_at = now
     opportunity.stalled_notified_at = None
+    if stage.kind != StageKind.LOST:
+        reached = opportunity.furthest_stage_order
+        opportunity.furthest_stage_order = (
+            stage.order if reached is None else max(reached, stage.order)
+        )
     transaction.on_commit(lambda: workflow_rules_run(stage_change_id=change.pk))
 
 
@@ -266,6 +271,7 @@ def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any])
         department_id=owner.department_id,
         stage=stage,
         stage_entered_at=now,
+        furthest_stage_order=stage.order,  # saved before _enter_stage records the stay
         created_by=actor,
         **cleaned,
     )
@@ -506,8 +512,24 @@ def stage_save(*, actor: User, stage: Stage) -> Stage:
     validate(stage)
     if stage.pk is None and stage.probability_source == ProbabilitySource.DEFAULT:
         stage.probability = stage.default_probability
+    before = Stage.objects.filter(pk=stage.pk).values("order", "kind").first() if stage.pk else None
     stage.save()
+    if before is not None and (before["order"], before["kind"]) != (stage.order, stage.kind):
+        furthest_stage_orders_refresh()
     return stage
+
+
+def furthest_stage_orders_refresh() -> int:
+    """Recompute every deal's furthest stage order from its stage changes (after a reorder)."""
+    furthest = (
+        StageChange.objects.filter(opportunity=OuterRef("pk"))
+        .exclude(stage__kind=StageKind.LOST)
+        .order_by()
+        .values("opportunity")
+        .annotate(furthest=Max("stage__order"))
+        .values("furthest")
+    )
+    return Opportunity.objects.update(furthest_stage_order=Subquery(furthest))
 
 
 @transaction.atomic
