@@ -155,6 +155,17 @@ class AccessPolicy:
     def view_filter(self, user: Any) -> Q:
         return self._scope(user, write=False)
 
+    def beyond_team_view_filter(self, user: Any) -> Q | None:
+        """The rows ``user`` sees other than their own and their teams' (None: no such rows).
+
+        Only these can be visible without full access, so a report can skip looking for them.
+        """
+        role_rows = self.role_view.get(getattr(user, "role", ""))
+        granted = self._granted(user, write=False)
+        if role_rows is None:
+            return granted
+        return role_rows(user) if granted is None else role_rows(user) | granted
+
     def edit_filter(self, user: Any) -> Q:
         return self._scope(user, write=True)
 

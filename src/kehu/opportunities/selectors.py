@@ -24,7 +24,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kehu.accounts.models import Department, User
-from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids
+from kehu.core.access import (
+    get_visible_or_404,
+    is_admin,
+    managed_department_ids,
+    policy_of,
+)
 from kehu.core.errors import InvalidInput
 from kehu.opportunities.models import (
     ForecastCategory,
@@ -393,6 +398,15 @@ def default_forecast_range(today: date | None = None) -> tuple[date, date]:
     return start, end
 
 
+def _hidden_amount_count(scoped: QuerySet[Opportunity], user: Any, scope: Q) -> int:
+    """Visible deals with an amount the user may not see: only shared deals can be such, so
+    without shares there is no second pass over the visible set."""
+    beyond_team = policy_of(Opportunity).beyond_team_view_filter(user)
+    if beyond_team is None:
+        return 0
+    return scoped.filter(beyond_team).exclude(scope).filter(amount__isnull=False).count()
+
+
 def forecast(
     *,
     user: Any,
@@ -429,7 +443,7 @@ def forecast(
     scope = full_access_q(user)
     hidden = 0
     if scope is not None:
-        hidden = scoped.exclude(scope).filter(amount__isnull=False).count()
+        hidden = _hidden_amount_count(scoped, user, scope)
         scoped = scoped.filter(scope)
     fields = ["bucket"] + ([key] if key else [])
     open_rows = (

@@ -159,3 +159,15 @@ def test_migration_backfill_matches_the_services(deals: dict[str, Opportunity]) 
     with connection.cursor() as cursor:
         cursor.execute(backfill)
     assert _stored() == kept
+
+
+def test_forecast_counts_hidden_amounts_only_among_shared_deals(
+    org: Organisation, deals: dict[str, Opportunity], django_assert_num_queries: Any
+) -> None:
+    assert selectors.forecast(user=org.rep).hidden == 1  # the colleague's shared deal
+    assert selectors.forecast(user=org.east_manager).hidden == 0
+    assert selectors.forecast(user=org.admin).hidden == 0
+    with django_assert_num_queries(5):  # no count of the hidden amounts (it would be a 6th)
+        colleague = selectors.forecast(user=org.colleague)
+    assert colleague.hidden == 0
+    assert sum(row.pipeline for row in colleague.rows) == Decimal(70000)
