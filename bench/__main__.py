@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", type=int, default=None, help="customers for the timed `kehu demo` (0: skip)"
     )
     run.add_argument(
+        "--redis",
+        default="",
+        help="Redis URL for the server's cache and jobs, as in production (default: none)",
+    )
+    run.add_argument(
         "--live-tree",
         action="store_true",
         help="run the checkout's src/ as it changes instead of a snapshot taken at start",

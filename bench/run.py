@@ -57,7 +57,8 @@ def log(message: str) -> None:
 
 # --- environment -----------------------------------------------------------------------------
 def configure(options: argparse.Namespace) -> dict[str, str]:
-    """Environment for this process and the server: the bench database, no Redis, no debug."""
+    """Environment for this process and the server: the bench database, Redis only if asked
+    (``--redis``: the shared cache of a production setup), no debug."""
     size = options.size.lower()
     data_dir = Path(options.data_root) / f"{options.db}-{size}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,8 @@ def configure(options: argparse.Namespace) -> dict[str, str]:
         database = f"kehu_bench_{size}"
         ensure_pg_database(database)
         env["KEHU_DATABASE_URL"] = f"{PG_SERVER}/{database}"
+    if getattr(options, "redis", ""):
+        env["KEHU_REDIS_URL"] = options.redis
     os.environ.update(env)
     return env
 
@@ -568,6 +571,7 @@ def run_http(
         "server_processes": sampler.processes,
         "workers": options.workers,
         "threads_per_worker": 4,
+        "cache": "redis" if getattr(options, "redis", "") else "local memory per process",
     }
     return rows, memory
 
