@@ -42,7 +42,7 @@ from kehu.opportunities.models import (
 )
 from kehu.opportunities.services import stalled_threshold
 
-BOARD_LIMIT = 500
+BOARD_COLUMN_LIMIT = 30  # cards per column; the rest are counted, linked to the list
 WON_ON_BOARD_DAYS = 30
 MONEY = DecimalField(max_digits=18, decimal_places=2)
 
@@ -280,12 +280,14 @@ class BoardColumn:
     stage: Stage
     cards: list[Opportunity] = field(default_factory=list)
     count: int = 0
+    more: int = 0  # deals in the column beyond its cards
+    list_query: str = ""  # the list's query string for this column (set by the view)
     amount: Decimal = Decimal(0)
     weighted: Decimal = Decimal(0)
 
 
 def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardColumn]:
-    """Open and won stages with their cards and totals: three queries, whatever the size."""
+    """Open and won stages with their totals and oldest cards: a query per column and two."""
     stages = [stage for stage in stage_list() if stage.kind != StageKind.LOST]
     columns = {stage.pk: BoardColumn(stage=stage) for stage in stages}
     won_since = timezone.now() - timedelta(days=WON_ON_BOARD_DAYS)
@@ -308,11 +310,30 @@ def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardCo
             column.count = row["n"]
             column.amount = row["total"] or Decimal(0)
             column.weighted = row["weighted"] or Decimal(0)
-    for card in base.order_by("stage_entered_at", "id")[:BOARD_LIMIT]:
+    for card in _board_cards(base, stages, won_since):
         column = columns.get(card.stage_id)
         if column is not None:
             column.cards.append(card)
+    for column in columns.values():
+        column.more = max(column.count - len(column.cards), 0)
     return list(columns.values())
+
+
+def _board_cards(
+    base: QuerySet[Opportunity], stages: list[Stage], won_since: datetime
+) -> list[Opportunity]:
+    """The oldest cards of each column: one query per stage, each an index range scan of
+    ``(stage, stage_entered_at)`` that stops at the cap (one sort of every deal on the board
+    took 0.8 s at 500,000 deals)."""
+    cards: list[Opportunity] = []
+    for stage in stages:
+        part = base.filter(stage_id=stage.pk)
+        if stage.kind == StageKind.WON:
+            # Implied by closed_at >= won_since (a won deal's stay began when it closed or
+            # later); it lets the index start at the window instead of the oldest won deal.
+            part = part.filter(stage_entered_at__gte=won_since)
+        cards.extend(part.order_by("stage_entered_at", "id")[:BOARD_COLUMN_LIMIT])
+    return cards
 
 
 def stalled_list(*, user: Any) -> QuerySet[Opportunity]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -75,12 +76,21 @@ def _error_message(error: KehuError) -> str:
     return " ".join([error.detail, *[d for d in details if d != error.detail]])
 
 
+def _board_columns(
+    request: HttpRequest, filters: selectors.OpportunityFilters
+) -> list[selectors.BoardColumn]:
+    columns = selectors.opportunity_board(user=request.user, filters=filters)
+    for column in columns:
+        column.list_query = urlencode({**filters.as_query(), "stage": column.stage.code})
+    return columns
+
+
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     context = {
         **_filter_context(request, filters),
-        "columns": selectors.opportunity_board(user=request.user, filters=filters),
+        "columns": _board_columns(request, filters),
         "filter_errors": errors,
         "won_days": selectors.WON_ON_BOARD_DAYS,
     }

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import CustomerShare, CustomerStatus
+from kehu.opportunities import selectors, services
 from kehu.opportunities.models import LossReason, Opportunity, Stage, WorkflowRule
 from kehu.opportunities.tests.factories import (
     make_customer,
@@ -60,11 +61,11 @@ def test_board_query_count_is_fixed(org: Organisation, django_assert_max_num_que
     client.get(reverse("opportunities:board"))
     for owner in (org.rep, org.colleague, org.hangzhou_rep):
         make_opportunity(owner, amount=Decimal(10))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(17):  # one query per column (six stages)
         client.get(reverse("opportunities:board"))
     for owner in (org.rep, org.colleague, org.hangzhou_rep) * 4:
         make_opportunity(owner, amount=Decimal(10))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(17):
         response = client.get(reverse("opportunities:board"), {"department": org.east.pk})
     assert sum(column.count for column in response.context["columns"]) == 15
 
@@ -284,3 +285,22 @@ def test_dashboard_panel_shows_the_team_pipeline_to_managers(org: Organisation) 
     assert panel.context["team"] is True
     assert panel.context["open_count"] == 2
     assert panel.context["amount"] == Decimal(400000)
+
+
+def test_board_caps_the_cards_per_column_and_links_the_rest(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "BOARD_COLUMN_LIMIT", 2)
+    deals = [make_opportunity(org.rep, amount=Decimal(10)) for _n in range(3)]
+    won = make_opportunity(org.rep, stage="needs_analysis", needs="CRM", amount=Decimal(20))
+    services.opportunity_win(actor=org.rep, opportunity=won)
+    response = signed_in(org.rep).get(reverse("opportunities:board"), {"owner": org.rep.pk})
+    columns = {column.stage.code: column for column in response.context["columns"]}
+    first = columns["initial_contact"]
+    assert [card.pk for card in first.cards] == [deal.pk for deal in deals[:2]]  # oldest first
+    assert (first.count, first.more) == (3, 1)
+    assert [card.pk for card in columns["won"].cards] == [won.pk]
+    assert columns["won"].more == 0
+    page = response.content.decode()
+    assert f"/pipeline/list/?owner={org.rep.pk}&amp;stage=initial_contact" in page
+    assert 'data-testid="more-won"' not in page
