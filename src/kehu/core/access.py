@@ -110,7 +110,9 @@ class AccessPolicy:
     ``shared_ids`` returns the primary keys shared with a user (read, or read-write);
     ``extra_ids`` are further such lookups other apps contribute (e.g. customer pools);
     ``role_view`` grants extra rows per role (e.g. marketing reads every customer);
-    ``sensitive_fields`` are masked for users without full access to the row.
+    ``sensitive_fields`` are masked for users without full access to the row;
+    ``contact_fields`` (phones, email) are shown masked to them (138****1234, by
+    ``kehu.pools.masking``) and left out of their change-history diffs.
     """
 
     owner_field: str = "owner"
@@ -120,6 +122,7 @@ class AccessPolicy:
     role_view: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     role_edit: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     sensitive_fields: tuple[str, ...] = ()
+    contact_fields: tuple[str, ...] = ()
 
     def _team_filter(self, user: Any) -> Q:
         departments = managed_department_ids(user)

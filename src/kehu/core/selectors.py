@@ -36,5 +36,8 @@ def record_for_history(*, user: Any, model_label: str, object_id: int) -> models
 def record_history(*, user: Any, record: models.Model) -> list[HistoryEntry]:
     hidden: frozenset[str] = frozenset()
     if getattr(type(record), "access_policy", None) is not None:
-        hidden = policy_of(record).masked_fields(user, record)
+        policy = policy_of(record)
+        hidden = policy.masked_fields(user, record)
+        if policy.contact_fields and not policy.has_full_access(user, record):
+            hidden |= frozenset(policy.contact_fields)
     return history_entries(record.history.all(), hidden_fields=hidden)  # type: ignore[attr-defined]

@@ -58,6 +58,7 @@ class LeadOut(Schema):
     contact_name: str
     mobile: str
     email: str
+    masked: bool  # mobile and email masked (no full access to the lead)
     region: str | None
     region_name: str
     industry: str | None
@@ -94,7 +95,7 @@ class LeadOut(Schema):
 def lead_out(lead: Lead, user: Any) -> dict[str, Any]:
     data = {
         "id": lead.pk, "version": lead.version, "company_name": lead.company_name,
-        "contact_name": lead.contact_name, "mobile": lead.mobile, "email": lead.email,
+        "contact_name": lead.contact_name, **selectors.lead_contact(user, lead),
         "region": lead.region_id, "region_name": str(lead.region) if lead.region else "",
         "industry": lead.industry_id, "industry_name": str(lead.industry) if lead.industry else "",
         "need": lead.need, "urgency": lead.urgency, "estimated_value": lead.estimated_value,
@@ -403,6 +404,12 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch) -> dict[
     lead = get_editable_or_404(Lead.objects.all(), request.user, pk=lead_id)
     changes = payload.dict(exclude_unset=True)
     version = changes.pop("version")
+    shown = selectors.lead_contact(request.user, lead)
+    if shown["masked"]:
+        # A client echoing the masked values it was given must not overwrite the stored ones.
+        for name in selectors.CONTACT_FIELDS:
+            if name in changes and changes[name] == shown[name]:
+                del changes[name]
     services.lead_update(actor=_user(request), lead=lead, changes=changes, version=version)
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
 

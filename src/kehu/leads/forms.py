@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -86,6 +87,11 @@ class LeadForm(forms.Form):
         help_text=_("E.g. 展会-2024年3月上海行业展-展位A12"),
         widget=forms.TextInput(BOOTSTRAP),
     )
+
+    def __init__(self, *args: Any, hidden_fields: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in hidden_fields:
+            self.fields.pop(name, None)
 
 
 class AssignForm(forms.Form):

@@ -179,6 +179,7 @@ class Lead(VersionedModel):
         role_view={"marketing": lambda user: Q(pk__isnull=False), "manager": _pool_rows},
         role_edit={"marketing": _pool_rows, "manager": _pool_rows},
         sensitive_fields=("estimated_value",),
+        contact_fields=("mobile", "email"),
     )
     history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 

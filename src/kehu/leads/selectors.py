@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kehu.accounts.models import Role
-from kehu.core.access import get_visible_or_404, is_admin
+from kehu.core.access import get_visible_or_404, is_admin, policy_of
 from kehu.leads.models import (
     OPEN_STATUSES,
     AssignmentRule,
@@ -22,8 +23,31 @@ from kehu.leads.models import (
     PriorityRule,
     WebForm,
 )
+from kehu.pools.masking import mask_email, mask_mobile
 
 VIEWS = ("all", "pool", "mine", "review", "overdue")
+CONTACT_FIELDS = Lead.access_policy.contact_fields
+
+
+def lead_contact(user: Any, lead: Lead) -> dict[str, Any]:
+    """The lead's mobile and email as ``user`` may see them, and whether they are masked.
+
+    Full numbers for whoever has full access (assignee, a manager above the lead's
+    department, admin); masked (138****1234, zh***@corp.cn) for everyone else, e.g.
+    marketing. The same rule as customer contacts, by the same maskers.
+    """
+    masked = not policy_of(Lead).has_full_access(user, lead)
+    return {
+        "mobile": mask_mobile(lead.mobile) if masked else lead.mobile,
+        "email": mask_email(lead.email) if masked else lead.email,
+        "masked": masked,
+    }
+
+
+def show_contacts(user: Any, leads: Iterable[Lead]) -> None:
+    """Attach ``lead.shown`` (``lead_contact``) to each lead a page renders."""
+    for lead in leads:
+        lead.shown = lead_contact(user, lead)  # type: ignore[attr-defined]
 
 
 def lead_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:

@@ -73,6 +73,7 @@ def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
     page = Paginator(selectors.lead_list(user=user, filters=filters), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    selectors.show_contacts(user, page.object_list)
     tabs = [("all", _("All leads")), ("mine", _("My leads"))]
     if _can_manage(user) or user.role == Role.MARKETING:
         tabs.insert(1, ("pool", _("Lead pool")))
@@ -133,7 +134,11 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
         name: getattr(lead, name) for name in LeadForm.base_fields if name not in ("priority",)
     }
     initial["priority"] = lead.priority if lead.priority_manual else ""
-    form = LeadForm(request.POST if request.method == "POST" else None, initial=initial)
+    # Who sees masked numbers edits everything else: the stored numbers stay as they are.
+    hidden = selectors.CONTACT_FIELDS if selectors.lead_contact(user, lead)["masked"] else ()
+    form = LeadForm(
+        request.POST if request.method == "POST" else None, initial=initial, hidden_fields=hidden
+    )
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
         try:
@@ -168,6 +173,7 @@ def _detail_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str,
         "lead": lead,
         "events": selectors.lead_events(lead=lead)[:100],
         "masked": policy_of(Lead).masked_fields(user, lead),
+        "contact": selectors.lead_contact(user, lead),
         "may_act": is_assignee or is_admin(user),
         "may_manage": may_manage,
         "may_convert": lead.status == LeadStatus.CONFIRMED and (is_assignee or may_manage),
@@ -300,7 +306,12 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
             if request.htmx:  # type: ignore[attr-defined]
                 return HttpResponse(status=204, headers={"HX-Redirect": target})
             return redirect(target)
-    context = {"lead": lead, "form": form, "matches": matches}
+    context = {
+        "lead": lead,
+        "form": form,
+        "matches": matches,
+        "contact": selectors.lead_contact(user, lead),
+    }
     template = "leads/_convert.html" if request.htmx else "leads/convert.html"  # type: ignore[attr-defined]
     return render(request, template, context, status=status)
 

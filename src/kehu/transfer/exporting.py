@@ -4,7 +4,8 @@ Rows come from ``Customer.objects.visible_to(user)`` with the customer list's fi
 (``CustomerFilters``), in chunks (``iterator(chunk_size=…)``), so memory stays bounded for a
 million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_fields``), and
 contacts' phones, email and WeChat are masked (138****1234) on every row the exporting user has
-no full access to, by the same rule as the pages and the API (``kehu.pools.masking``).
+no full access to, by the same rule as the pages and the API (``kehu.pools.masking``); so are
+the ``contact_fields`` of a model's access policy (leads' mobile and email).
 Cells that start with = + - @ (or a tab / carriage return) are prefixed with ' so a
 spreadsheet never runs them as formulas (CSV injection). Only roles in the
 ``transfer.export_roles`` setting may export; every export is recorded in ``ExportLog``.
@@ -324,6 +325,8 @@ def _field_value(row: Any, field: Any) -> Any:
 
 def _generic_columns(model: type[Any]) -> list[Column]:
     columns = []
+    # Masked (138****1234) on rows the user has no full access to, as on the pages.
+    contact_fields = policy_of(model).contact_fields
     for field in model._meta.concrete_fields:
         if field.name in INTERNAL_FIELDS:
             continue
@@ -332,7 +335,8 @@ def _generic_columns(model: type[Any]) -> list[Column]:
         def read(row: Any, field: Any = field) -> Any:
             return _field_value(row, field)
 
-        columns.append(Column(label[:1].upper() + label[1:], read, field.name))
+        masked_value = _masked(field.name) if field.name in contact_fields else None
+        columns.append(Column(label[:1].upper() + label[1:], read, field.name, masked_value))
     return columns
 
 
@@ -404,10 +408,12 @@ class Export:
         else:
             model_policy = policy_of(self.model)
             rows = generic_rows(self.model, self.user, self.filters).iterator(chunk_size=CHUNK)
+            masks_contacts = bool(model_policy.contact_fields)
             for row in rows:
                 hidden = model_policy.masked_fields(self.user, row)
+                masked = masks_contacts and not model_policy.has_full_access(self.user, row)
                 yield [
-                    MASK if column.sensitive in hidden else column.value(row)
+                    column.read(row, hidden=hidden, contacts_masked=masked)
                     for column in self.columns
                 ]
                 self.count += 1

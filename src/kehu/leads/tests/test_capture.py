@@ -110,10 +110,14 @@ def test_api_create_and_read(org: Organisation) -> None:
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["mobile"] == "+8613900001111"
+    assert body["mobile"] == "139****1111"  # marketing has no full access to a pool lead
+    assert body["masked"] is True
     assert body["region"] == "330100"
     assert body["status"] == "pool"
     lead_id = body["id"]
+    assert api_client(org.admin).get(f"/api/v1/leads/{lead_id}").json()["mobile"] == (
+        "+8613900001111"
+    )
     assert client.get(f"/api/v1/leads/{lead_id}").json()["source_detail"] == "企业抖音"
 
 
