@@ -515,15 +515,37 @@ class Importer:
             plan.action = "new"
             self.dedup.add_name(name_key, -row.line)
             return
-        decision = self.decisions.get(row.line, self.job.on_duplicate)
         credit_taken = bool(row.values.get("credit_code")) and "c" in plan.reasons
-        if decision == OnDuplicate.CREATE and not credit_taken:
-            plan.action = "new"
+        self._settle_duplicate(
+            plan,
+            earlier=earlier,
+            existing=existing,
+            name=row.values.get("name", ""),
+            may_create=not credit_taken,
+        )
+        if plan.action == "new":
             self.dedup.add_name(name_key, -row.line)
-        elif decision == OnDuplicate.UPDATE and existing:
+
+    def _settle_duplicate(
+        self,
+        plan: Planned,
+        *,
+        earlier: int | None,
+        existing: Iterable[int],
+        name: str,
+        may_create: bool = True,
+        may_update: bool = True,
+    ) -> None:
+        """Apply the job's (or the row's) skip / update / create decision to a duplicate row
+        and list it for the duplicate table; the same rule for every import kind."""
+        matches = sorted(set(existing))
+        decision = self.decisions.get(plan.row.line, self.job.on_duplicate)
+        if decision == OnDuplicate.CREATE and may_create:
+            plan.action = "new"
+        elif decision == OnDuplicate.UPDATE and matches and may_update:
             plan.action = "update"
-            plan.existing_id = min(existing)
-        elif decision == OnDuplicate.UPDATE and earlier is not None:
+            plan.existing_id = matches[0]
+        elif decision == OnDuplicate.UPDATE and earlier is not None and may_update:
             plan.action = "merge"
             plan.earlier_line = earlier
         else:
@@ -531,10 +553,10 @@ class Importer:
         if len(self.listed_duplicates) < LISTED_DUPLICATES:
             self.listed_duplicates.append(
                 {
-                    "line": row.line,
-                    "name": row.values.get("name", ""),
+                    "line": plan.row.line,
+                    "name": name,
                     "earlier_line": earlier,
-                    "existing": sorted(set(existing))[:5],
+                    "existing": matches[:5],
                     "reasons": sorted(set(plan.reasons)),
                     "decision": decision,
                     "action": plan.action,

@@ -29,8 +29,8 @@ from kehu.core.errors import InvalidInput, KehuError
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import company_key
 from kehu.transfer.cleaning import RowResult
-from kehu.transfer.engine import LISTED_DUPLICATES, Importer, Planned
-from kehu.transfer.models import ImportRecord, OnDuplicate
+from kehu.transfer.engine import Importer, Planned
+from kehu.transfer.models import ImportRecord
 
 UPDATE_ACTIONS = ("update", "merge")
 
@@ -120,29 +120,13 @@ class RecordImporter(Importer):
         if earlier is None and not existing:
             plan.action = "new"
             return
-        decision = self.decisions.get(row.line, self.job.on_duplicate)
-        if decision == OnDuplicate.CREATE:
-            plan.action = "new"
-        elif decision == OnDuplicate.UPDATE and existing and self.updatable:
-            plan.action = "update"
-            plan.existing_id = min(existing)
-        elif decision == OnDuplicate.UPDATE and earlier is not None and self.updatable:
-            plan.action = "merge"
-            plan.earlier_line = earlier
-        else:
-            plan.action = "duplicate"
-        if len(self.listed_duplicates) < LISTED_DUPLICATES:
-            self.listed_duplicates.append(
-                {
-                    "line": row.line,
-                    "name": self._describe(row),
-                    "earlier_line": earlier,
-                    "existing": sorted(existing)[:5],
-                    "reasons": sorted(set(plan.reasons)),
-                    "decision": decision,
-                    "action": plan.action,
-                }
-            )
+        self._settle_duplicate(
+            plan,
+            earlier=earlier,
+            existing=existing,
+            name=self._describe(row),
+            may_update=self.updatable,
+        )
 
     updatable = True
 
