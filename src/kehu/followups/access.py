@@ -45,3 +45,9 @@ class CustomerDelegatedPolicy(AccessPolicy):
 
     def edit_filter(self, user: Any) -> Q:
         return self._delegated(user, write=True)
+
+    def own_filter(self, user: Any) -> Q:
+        """Assigned rows are the user's own; without an assignee nothing is (the customer's)."""
+        if not (self.assignee_field and user and user.is_authenticated and user.is_active):
+            return NO_ROWS
+        return Q(**{self.assignee_field: user})

@@ -51,9 +51,8 @@ def attachment_get(*, user: User, attachment_id: int) -> Attachment:
 
 def task_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
     filters = filters or {}
-    rows = Task.objects.visible_to(user).select_related("assignee", "customer")
-    if filters.get("mine"):
-        rows = rows.filter(assignee=user)
+    scoped = Task.objects.own_of(user) if filters.get("mine") else Task.objects.visible_to(user)
+    rows = scoped.select_related("assignee", "customer")
     if filters.get("assignee"):
         rows = rows.filter(assignee_id=filters["assignee"])
     if filters.get("status"):
@@ -98,8 +97,8 @@ def my_day(*, user: User, now: datetime | None = None, upcoming_days: int = 7) -
     )
     horizon = start_of_tomorrow + timedelta(days=upcoming_days)
     rows = list(
-        Task.objects.visible_to(user)
-        .filter(assignee=user, status=TaskStatus.OPEN, due_at__lt=horizon)
+        Task.objects.own_of(user)
+        .filter(status=TaskStatus.OPEN, due_at__lt=horizon)
         .select_related("customer")
         .order_by("due_at", "id")[:500]
     )
@@ -121,8 +120,8 @@ def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
     begin = timezone.make_aware(datetime.combine(start, datetime.min.time()))
     finish = timezone.make_aware(datetime.combine(end, datetime.min.time()))
     return (
-        Task.objects.visible_to(user)
-        .filter(assignee=user, due_at__gte=begin, due_at__lt=finish)
+        Task.objects.own_of(user)
+        .filter(due_at__gte=begin, due_at__lt=finish)
         .exclude(status=TaskStatus.CANCELLED)
         .select_related("customer")
         .order_by("due_at", "id")

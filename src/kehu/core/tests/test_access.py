@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from kehu.accounts.models import User
 from kehu.core.access import get_visible_or_404, policy_of
@@ -141,3 +142,28 @@ def test_pool_members_see_owner_less_pool_customers_read_only(org: Organisation)
     assert pooled.pk in visible_ids(org.hangzhou_rep)  # sub-departments are members too
     assert pooled.pk not in visible_ids(org.south_rep)
     assert not Customer.objects.editable_by(org.rep).filter(pk=pooled.pk).exists()
+
+
+def test_own_rows_are_a_subset_of_every_scope(org: Organisation) -> None:
+    from kehu.followups import services as followups
+    from kehu.followups.models import FollowUp, Task
+
+    own = customer_of(org.rep)
+    customer_of(org.colleague)
+    mine = followups.task_create(
+        actor=None, assignee=org.east_manager, title="回访", due_at=timezone.now()
+    )
+    followups.task_create(actor=None, assignee=org.rep, title="电话", due_at=timezone.now())
+
+    for user in (org.rep, org.east_manager, org.admin, org.marketing, org.service):
+        owned = set(Customer.objects.own_of(user).values_list("pk", flat=True))
+        assert owned <= visible_ids(user)
+        assigned = set(Task.objects.own_of(user).values_list("pk", flat=True))
+        assert assigned <= set(Task.objects.visible_to(user).values_list("pk", flat=True))
+    assert set(Customer.objects.own_of(org.rep).values_list("pk", flat=True)) == {own.pk}
+    assert list(Task.objects.own_of(org.east_manager)) == [mine]
+    # The manager's own tasks are read without the team's customer scope as a subquery.
+    assert "customers_customer" not in str(Task.objects.own_of(org.east_manager).query)
+    assert not FollowUp.objects.own_of(org.rep).exists()  # follow-ups belong to the customer
+    org.east_manager.is_active = False
+    assert not Task.objects.own_of(org.east_manager).exists()
