@@ -35,6 +35,9 @@ from kehu.customers.models import (
 from kehu.customers.normalize import company_key, completeness, digits, pinyin_keys, search_text
 
 BATCH = 5000
+# From this many customers into an empty database the secondary indexes are built after the
+# load instead of row by row (``bulk.deferred_indexes``; PostgreSQL).
+DEFER_INDEXES_FROM = 50_000
 BRAND_WORDS = list(
     "华瑞德兴恒泰安康盛达信诚通宏远鑫源博创新智联合众嘉和中天明辉精工科达永隆佳乐美丰腾飞启航"
 )
@@ -130,9 +133,14 @@ def generate_customers(*, count: int, seed: int, users: list[Any]) -> int:
     today = timezone.localdate()
     now = timezone.now()
     created = 0
-    while created < count:
-        size = min(BATCH, count - created)
-        created += _insert_batch(rng, size, owners, divisions, cities, tags, pattern, today, now)
+    defer = count >= DEFER_INDEXES_FROM and not Customer.objects.exists()
+    tables = (Customer, Customer.history.model, Contact, Customer.tags.through)
+    with bulk.deferred_indexes(*tables, defer=defer):
+        while created < count:
+            size = min(BATCH, count - created)
+            created += _insert_batch(
+                rng, size, owners, divisions, cities, tags, pattern, today, now
+            )
     return created
 
 
