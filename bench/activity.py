@@ -44,10 +44,10 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from bench.loader import _drop_secondary_indexes, _next_id, _recreate_indexes
+from bench.loader import _next_id
 from bench.loader import _reset_sequences as reset_sequences
 from kehu.core import config
-from kehu.core.bulk import TableWriter
+from kehu.core.bulk import TableWriter, deferred_indexes
 from kehu.customers.models import Contact, Customer, CustomerStatus, Source
 from kehu.followups import demo as followup_demo
 from kehu.followups import settings as followup_rules
@@ -154,55 +154,54 @@ def load_activity(*, followups: int, opportunities: int, seed: int) -> ActivityR
     customers_left = owned.count()
     models_ = [FollowUp, Task, Opportunity, StageChange]
     big = need_followups + need_deals >= DROP_INDEXES_FROM
-    dropped = _drop_secondary_indexes(models_) if big else []
-    ids = _Ids(*(_next_id(model) for model in models_))
-    writers = {
-        "followups": TableWriter(FollowUp, FOLLOWUP_COLUMNS),
-        "tasks": TableWriter(Task, TASK_COLUMNS),
-        "opportunities": TableWriter(Opportunity, OPPORTUNITY_COLUMNS),
-        "stage_changes": TableWriter(StageChange, STAGE_CHANGE_COLUMNS),
-    }
-    after = 0
-    while need_followups or need_deals:
-        chunk = list(
-            owned.filter(pk__gt=after)
-            .order_by("pk")
-            .values_list(
-                "pk", "owner_id", "department_id", "name", "status", "created_at",
-                "first_contact_at", "last_contact_at", "source",
-            )[:CHUNK]
-        )  # fmt: skip
-        if not chunk:
-            break
-        after = chunk[-1][0]
-        contacted = _contacted(chunk, fresh=fresh)
-        followup_quota = _share(need_followups, len(contacted), contacted_left)
-        deal_quota = _share(need_deals, len(chunk), customers_left)
-        with transaction.atomic():
-            rows = _followup_rows(rng, contacted, followup_quota, ids)
-            for name in ("followups", "tasks"):
-                writers[name].write(rows[name])
-            deals = _opportunity_rows(rng, chunk, deal_quota, ids, pipeline)
-            for name in ("opportunities", "stage_changes"):
-                writers[name].write(deals[name])
-            fixed = _fix_contact_times(rows["fixes"])
-        need_followups -= len(rows["followups"])
-        need_deals -= len(deals["opportunities"])
-        contacted_left -= len(contacted)
-        customers_left -= len(chunk)
-        report.followups += len(rows["followups"])
-        report.tasks += len(rows["tasks"])
-        report.opportunities += len(deals["opportunities"])
-        report.stage_changes += len(deals["stage_changes"])
-        report.customers_fixed += fixed
-        elapsed = time.perf_counter() - started
-        print(
-            f"  loaded {report.followups:,} follow-ups, {report.opportunities:,} opportunities "
-            f"({report.followups / elapsed:,.0f} follow-ups/s)",
-            flush=True,
-        )
-    reset_sequences(models_)
-    _recreate_indexes(dropped)
+    with deferred_indexes(*models_, defer=big, atomic=False):
+        ids = _Ids(*(_next_id(model) for model in models_))
+        writers = {
+            "followups": TableWriter(FollowUp, FOLLOWUP_COLUMNS),
+            "tasks": TableWriter(Task, TASK_COLUMNS),
+            "opportunities": TableWriter(Opportunity, OPPORTUNITY_COLUMNS),
+            "stage_changes": TableWriter(StageChange, STAGE_CHANGE_COLUMNS),
+        }
+        after = 0
+        while need_followups or need_deals:
+            chunk = list(
+                owned.filter(pk__gt=after)
+                .order_by("pk")
+                .values_list(
+                    "pk", "owner_id", "department_id", "name", "status", "created_at",
+                    "first_contact_at", "last_contact_at", "source",
+                )[:CHUNK]
+            )  # fmt: skip
+            if not chunk:
+                break
+            after = chunk[-1][0]
+            contacted = _contacted(chunk, fresh=fresh)
+            followup_quota = _share(need_followups, len(contacted), contacted_left)
+            deal_quota = _share(need_deals, len(chunk), customers_left)
+            with transaction.atomic():
+                rows = _followup_rows(rng, contacted, followup_quota, ids)
+                for name in ("followups", "tasks"):
+                    writers[name].write(rows[name])
+                deals = _opportunity_rows(rng, chunk, deal_quota, ids, pipeline)
+                for name in ("opportunities", "stage_changes"):
+                    writers[name].write(deals[name])
+                fixed = _fix_contact_times(rows["fixes"])
+            need_followups -= len(rows["followups"])
+            need_deals -= len(deals["opportunities"])
+            contacted_left -= len(contacted)
+            customers_left -= len(chunk)
+            report.followups += len(rows["followups"])
+            report.tasks += len(rows["tasks"])
+            report.opportunities += len(deals["opportunities"])
+            report.stage_changes += len(deals["stage_changes"])
+            report.customers_fixed += fixed
+            elapsed = time.perf_counter() - started
+            print(
+                f"  loaded {report.followups:,} follow-ups, {report.opportunities:,} opportunities "
+                f"({report.followups / elapsed:,.0f} follow-ups/s)",
+                flush=True,
+            )
+        reset_sequences(models_)
     opportunity_services.probabilities_recompute()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

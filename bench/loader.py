@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config
-from kehu.core.bulk import TableWriter
+from kehu.core.bulk import TableWriter, deferred_indexes
 from kehu.customers import numbering
 from kehu.customers.demo import (
     BRAND_WORDS,
@@ -147,39 +147,6 @@ def _reset_sequences(models_: list[type[models.Model]]) -> None:
             cursor.execute(statement)
 
 
-def _drop_secondary_indexes(models_: list[type[models.Model]]) -> list[str]:
-    """PostgreSQL: drop the plain indexes (not keys or unique constraints) before a big COPY.
-
-    Returns their definitions for ``_recreate_indexes``: building a GIN trigram index once over
-    a million rows is far faster than maintaining it row by row during the load.
-    """
-    if connection.vendor != "postgresql":
-        return []
-    tables = [m._meta.db_table for m in models_]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.tablename = ANY(%s) AND NOT EXISTS ("
-            "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-            [tables],
-        )
-        found = cursor.fetchall()
-        for name, _definition in found:
-            cursor.execute(f'DROP INDEX "{name}"')
-    return [definition for _name, definition in found]
-
-
-def _recreate_indexes(definitions: list[str]) -> None:
-    if not definitions:
-        return
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = '512MB'")
-        for definition in definitions:
-            cursor.execute(definition)
-    print(f"  rebuilt {len(definitions)} indexes in {time.perf_counter() - started:.0f}s")
-
-
 @dataclass
 class LoadReport:
     customers: int
@@ -233,48 +200,47 @@ def load(
     next_tag = _next_id(tag_model)
     next_share = _next_id(CustomerShare)
     report = LoadReport(0, 0, 0, 0, 0.0)
-    dropped = _drop_secondary_indexes([Customer, Contact]) if customers >= 50_000 else []
-    user_ids = [u.pk for u in all_owners]
-    while report.customers < customers:
-        size = min(CHUNK, customers - report.customers)
-        with transaction.atomic():
-            built = _build_chunk(
-                rng, size, next_customer, next_contact, all_owners, cumulative, divisions,
-                cities, pattern, today, now, contacts_per_customer,
-            )  # fmt: skip
-            customer_rows, contact_rows = built
-            customer_writer.write(customer_rows)
-            contact_writer.write(contact_rows)
-            tag_rows = []
-            share_rows = []
-            for values in customer_rows:
-                customer_id = values[0]
-                if rng.random() < 0.4:
-                    tag_rows.append((next_tag, customer_id, rng.choice(tags)))
-                    next_tag += 1
-                if rng.random() < 0.005:
-                    other = rng.choice(user_ids)
-                    if other != values[CUSTOMER_COLUMNS.index("owner_id")]:
-                        share_rows.append(
-                            (next_share, now, now, customer_id, other, rng.random() < 0.3)
-                        )
-                        next_share += 1
-            tag_writer.write(tag_rows)
-            share_writer.write(share_rows)
-        next_customer += len(customer_rows)
-        next_contact += len(contact_rows)
-        report.customers += len(customer_rows)
-        report.contacts += len(contact_rows)
-        report.tag_links += len(tag_rows)
-        report.shares += len(share_rows)
-        elapsed = time.perf_counter() - started
-        print(
-            f"  loaded {report.customers:,} customers, {report.contacts:,} contacts "
-            f"({report.customers / elapsed:,.0f} customers/s)",
-            flush=True,
-        )
-    _reset_sequences([Customer, Contact, tag_model, CustomerShare])
-    _recreate_indexes(dropped)
+    with deferred_indexes(Customer, Contact, defer=customers >= 50_000, atomic=False):
+        user_ids = [u.pk for u in all_owners]
+        while report.customers < customers:
+            size = min(CHUNK, customers - report.customers)
+            with transaction.atomic():
+                built = _build_chunk(
+                    rng, size, next_customer, next_contact, all_owners, cumulative, divisions,
+                    cities, pattern, today, now, contacts_per_customer,
+                )  # fmt: skip
+                customer_rows, contact_rows = built
+                customer_writer.write(customer_rows)
+                contact_writer.write(contact_rows)
+                tag_rows = []
+                share_rows = []
+                for values in customer_rows:
+                    customer_id = values[0]
+                    if rng.random() < 0.4:
+                        tag_rows.append((next_tag, customer_id, rng.choice(tags)))
+                        next_tag += 1
+                    if rng.random() < 0.005:
+                        other = rng.choice(user_ids)
+                        if other != values[CUSTOMER_COLUMNS.index("owner_id")]:
+                            share_rows.append(
+                                (next_share, now, now, customer_id, other, rng.random() < 0.3)
+                            )
+                            next_share += 1
+                tag_writer.write(tag_rows)
+                share_writer.write(share_rows)
+            next_customer += len(customer_rows)
+            next_contact += len(contact_rows)
+            report.customers += len(customer_rows)
+            report.contacts += len(contact_rows)
+            report.tag_links += len(tag_rows)
+            report.shares += len(share_rows)
+            elapsed = time.perf_counter() - started
+            print(
+                f"  loaded {report.customers:,} customers, {report.contacts:,} contacts "
+                f"({report.customers / elapsed:,.0f} customers/s)",
+                flush=True,
+            )
+        _reset_sequences([Customer, Contact, tag_model, CustomerShare])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     report.seconds = time.perf_counter() - started

@@ -43,6 +43,15 @@ def _load(values: Any) -> str:
     return "/".join(f"{v:.1f}" for v in values)
 
 
+def _database(settings: dict[str, str] | None) -> str:
+    if not settings:
+        return ""
+    named = ", ".join(
+        f"`{name}` {value}" for name, value in settings.items() if name != "server_version"
+    )
+    return f" PostgreSQL {settings.get('server_version', '')}: {named}."
+
+
 def _slope(demo: dict[str, Any]) -> str:
     small = demo.get("small_run")
     if not small:
@@ -70,7 +79,8 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"{_fmt(server.get('peak_rss_process_mb'))} MB). wrk {result['duration_s']} s "
             f"per row; load average (1/5/15 min) at start "
             f"{_load(result['machine'].get('load_average'))}, at end "
-            f"{_load(result.get('load_average_end'))}. Code: {result.get('code', 'checkout')}.\n"
+            f"{_load(result.get('load_average_end'))}. Code: {result.get('code', 'checkout')}."
+            f"{_database(result['machine'].get('database'))}\n"
         )
         lines.append(
             "| Scenario | c | p50 ms | p95 ms | p99 ms | req/s | errors | queries/req "

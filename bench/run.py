@@ -108,6 +108,24 @@ def machine() -> dict[str, Any]:
     }
 
 
+# PostgreSQL settings that decide whether a 1,000,000-customer database is read from memory
+# (docs/operations.md, "Server settings"); recorded with every PostgreSQL result.
+PG_SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "random_page_cost")
+
+
+def database_settings() -> dict[str, str]:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return {}
+    found: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        for name in ("server_version", *PG_SETTINGS):
+            cursor.execute(f"SHOW {name}")
+            found[name] = str(cursor.fetchone()[0])
+    return found
+
+
 # --- data ------------------------------------------------------------------------------------
 def ensure_user(username: str, role: str, department: str, env: dict[str, str]) -> str:
     from bench.loader import BENCH_PASSWORD
@@ -794,6 +812,7 @@ def run(options: argparse.Namespace) -> Path:
     log(f"size {options.size} on {options.db} ({env['KEHU_DATA_DIR']})")
     started = datetime.now(UTC)
     host = machine()
+    host["database"] = database_settings()
     data = prepare_data(options, env)
     tokens = data.pop("tokens")
     scenarios = build_scenarios(options)

@@ -10,10 +10,10 @@ Nothing here validates: callers write rows they built by the app's own rules.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +48,9 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
 def _sqlite_datetime(value: datetime) -> str:
     """What Django's SQLite backend stores for an aware datetime: naive UTC, ISO with a space."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        if value.tzinfo is not UTC:  # timezone.now() and values derived from it are UTC already
+            value = value.astimezone(UTC)
+        value = value.replace(tzinfo=None)
     return value.isoformat(" ")
 
 
@@ -195,8 +197,10 @@ def copy_to_history(
             cursor.execute(head + f"WHERE {pk} IN ({marks})", [reason, history_type, *part])
 
 
-@contextmanager
-def deferred_indexes(*models_: type[models.Model], defer: bool = True) -> Iterator[None]:
+@contextlib.contextmanager
+def deferred_indexes(
+    *models_: type[models.Model], defer: bool = True, atomic: bool = True
+) -> Iterator[None]:
     """Drop the tables' secondary indexes for the block and build them again when it ends.
 
     Building an index once over a million rows is several times faster than keeping it up to
@@ -205,13 +209,15 @@ def deferred_indexes(*models_: type[models.Model], defer: bool = True) -> Iterat
     (on SQLite: the indexes it creates itself). Everything runs in one transaction (both
     databases' DDL is transactional), so a load that fails or is killed rolls back with its
     indexes in place; other writers wait meanwhile, which is why callers defer only for big
-    loads into empty tables.
+    loads into empty tables. ``atomic=False`` is for loads that commit as they go (the
+    benchmark's tens of millions of rows): a load killed then leaves the indexes missing.
     """
     if not defer:
         yield
         return
     tables = [model._meta.db_table for model in models_]
-    with transaction.atomic(), connection.cursor() as cursor:
+    block = transaction.atomic() if atomic else contextlib.nullcontext()
+    with block, connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i "
@@ -230,12 +236,16 @@ def deferred_indexes(*models_: type[models.Model], defer: bool = True) -> Iterat
         for name, _definition in found:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
         yield
-        if connection.vendor == "postgresql":
+        postgresql = connection.vendor == "postgresql"
+        if postgresql and atomic:
             # Django's foreign keys are deferred; their pending checks must run before an index
             # can be built on a table the block wrote to.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        if postgresql:
+            cursor.execute("SET maintenance_work_mem = '512MB'")
         for _name, definition in found:
             cursor.execute(definition)
-        if connection.vendor == "postgresql":
+        if postgresql:
+            cursor.execute("RESET maintenance_work_mem")
+        if postgresql and atomic:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default, as before

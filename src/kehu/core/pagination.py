@@ -38,7 +38,11 @@ def bounded_count(queryset: Any, *, end: int = 0, cap: int | None = None) -> Bou
     if not isinstance(queryset, QuerySet):
         total = len(queryset)
         return BoundedCount(min(total, limit), total > limit)
-    found = queryset.order_by()[: limit + 1].count()
+    counted = queryset.order_by()
+    query = counted.query
+    if not (query.combinator or query.group_by or query.distinct):
+        counted = counted.values("pk")  # the subquery needs no columns; less to plan and read
+    found = counted[: limit + 1].count()
     return BoundedCount(min(found, limit), found > limit)
 
 

@@ -62,9 +62,14 @@ def test_deferred_indexes_are_rebuilt_after_the_block_and_kept_on_failure() -> N
         Customer.objects.create(number="KH-DEFER-1", name="延后索引客户有限公司")
     assert inside < before  # the secondary indexes were gone while rows were written
     assert _index_names(Customer) == before
-    with pytest.raises(RuntimeError), bulk.deferred_indexes(Customer):
-        Customer.objects.create(number="KH-DEFER-2", name="失败的导入有限公司")
-        raise RuntimeError("killed")
+
+    def failing_load() -> None:
+        with bulk.deferred_indexes(Customer):
+            Customer.objects.create(number="KH-DEFER-2", name="失败的导入有限公司")
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        failing_load()
     assert _index_names(Customer) == before
     assert not Customer.objects.filter(number="KH-DEFER-2").exists()
     with bulk.deferred_indexes(Customer, defer=False):
