@@ -53,3 +53,33 @@ def test_reserve_many_continues_each_prefix_like_reserve() -> None:
     assert numbering.reserve_many({"KH-A": 5, "KH-B": 2, "KH-C": 0}) == {"KH-A": 4, "KH-B": 1}
     assert numbering.reserve("KH-A") == 9
     assert numbering.reserve("KH-B") == 3
+
+
+def test_a_big_demo_into_an_empty_database_builds_the_indexes_after_the_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+
+    from kehu.customers import demo
+
+    def indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, Customer._meta.db_table)
+        return {name for name, info in found.items() if info["index"]}
+
+    before = indexes()
+    deferred: list[bool] = []
+    original = demo.bulk.deferred_indexes
+
+    def spy(*models: object, defer: bool = True, atomic: bool = True) -> object:
+        deferred.append(defer)
+        return original(*models, defer=defer, atomic=atomic)
+
+    monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 20)
+    monkeypatch.setattr(demo.bulk, "deferred_indexes", spy)
+    users = ensure_demo_users()
+    assert generate_customers(count=25, seed=5, users=users) == 25
+    assert generate_customers(count=25, seed=6, users=users) == 25  # not empty any more
+    assert deferred == [True, False]
+    assert indexes() == before
+    assert Customer.objects.filter(search_text__contains=" ").count() == 50
