@@ -247,5 +247,7 @@ def deferred_indexes(
             cursor.execute(definition)
         if postgresql:
             cursor.execute("RESET maintenance_work_mem")
+            for table in tables:  # the planner's row counts of a fresh table are still "empty"
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
         if postgresql and atomic:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default, as before

@@ -347,16 +347,17 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     if not plans:
         return 0
     hour = int(config.get(rules.NEXT_STEP_HOUR.key))
-    planned = Task.objects.filter(
-        customer=OuterRef("pk"), kind=TaskKind.CADENCE, status=TaskStatus.OPEN
-    )
     customers = (
         Customer.objects.filter(owner__isnull=False, owner__is_active=True)
         .exclude(status=CustomerStatus.CHURNED)
-        .exclude(Exists(planned))
         .only(*PLAN_FIELDS)
         .order_by("pk")
     )
+    # The customers of a batch that already have a plan are read by the task's customer index.
+    # A NOT EXISTS in the batch query let PostgreSQL anti-join every batch against all open
+    # cadence tasks written so far whenever the task table had no statistics yet (a fresh
+    # demo database): quadratic, 6 s per batch of 5,000 at 1,000,000 customers.
+    open_plans = Task.objects.filter(kind=TaskKind.CADENCE, status=TaskStatus.OPEN)
     columns = ["id", "created_at", "updated_at", "title", "description", "kind", "assignee_id"]
     columns += ["customer_id", "due_at", "dedupe_key"]
     writer = bulk.TableWriter(Task, columns)
@@ -367,8 +368,12 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
         if not batch:
             return count
         last = batch[-1].pk
+        in_batch = open_plans.filter(customer_id__gte=batch[0].pk, customer_id__lte=last)
+        planned = set(in_batch.values_list("customer_id", flat=True))
         rows = []
         for customer in batch:
+            if customer.pk in planned:
+                continue
             plan = cadence_interval(customer, plans)
             if plan is None:
                 continue
