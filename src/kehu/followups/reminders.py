@@ -332,6 +332,25 @@ PLAN_FIELDS = ["pk", "name", "status", "grade", "grade_override", "owner_id", "c
 PLAN_FIELDS += ["last_contact_at"]
 
 
+def _planned_customers(customers: list[Customer]) -> set[int]:
+    """The customers among ``customers`` with an open planned follow-up (``cadence_replan``'s
+    task: open, with the key ``cadence:<customer id>``).
+
+    Looked up by the key alone, so that the only usable index is the key's: a NOT EXISTS, or
+    a filter on the status too, let the planners scan every open task per batch whenever
+    they guessed that cheaper (PostgreSQL without statistics on a fresh table, SQLite by its
+    rules), which is quadratic over 1,000,000 customers (6 s per batch of 5,000 at the end).
+    """
+    keys = [f"cadence:{customer.pk}" for customer in customers]
+    planned: set[int] = set()
+    for start in range(0, len(keys), 900):  # SQLite's classic limit of query parameters
+        found = Task.objects.filter(dedupe_key__in=keys[start : start + 900])
+        for customer_id, status in found.values_list("customer_id", "status"):
+            if status == TaskStatus.OPEN:
+                planned.add(customer_id)
+    return planned
+
+
 def cadence_plan_missing(*, now: datetime | None = None) -> int:
     """Plan the follow-up of every customer that has a plan but no open planned task, in bulk.
 
@@ -353,11 +372,6 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
         .only(*PLAN_FIELDS)
         .order_by("pk")
     )
-    # The customers of a batch that already have a plan are read by the task's customer index.
-    # A NOT EXISTS in the batch query let PostgreSQL anti-join every batch against all open
-    # cadence tasks written so far whenever the task table had no statistics yet (a fresh
-    # demo database): quadratic, 6 s per batch of 5,000 at 1,000,000 customers.
-    open_plans = Task.objects.filter(kind=TaskKind.CADENCE, status=TaskStatus.OPEN)
     columns = ["id", "created_at", "updated_at", "title", "description", "kind", "assignee_id"]
     columns += ["customer_id", "due_at", "dedupe_key"]
     writer = bulk.TableWriter(Task, columns)
@@ -368,8 +382,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
         if not batch:
             return count
         last = batch[-1].pk
-        in_batch = open_plans.filter(customer_id__gte=batch[0].pk, customer_id__lte=last)
-        planned = set(in_batch.values_list("customer_id", flat=True))
+        planned = _planned_customers(batch)
         rows = []
         for customer in batch:
             if customer.pk in planned:
