@@ -216,9 +216,10 @@ def deferred_indexes(
         yield
         return
     tables = [model._meta.db_table for model in models_]
+    postgresql = connection.vendor == "postgresql"
     block = transaction.atomic() if atomic else contextlib.nullcontext()
     with block, connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if postgresql:
             cursor.execute(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i "
                 "WHERE i.tablename = ANY(%s) AND NOT EXISTS ("
@@ -236,7 +237,6 @@ def deferred_indexes(
         for name, _definition in found:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
         yield
-        postgresql = connection.vendor == "postgresql"
         if postgresql and atomic:
             # Django's foreign keys are deferred; their pending checks must run before an index
             # can be built on a table the block wrote to.

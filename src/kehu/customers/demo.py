@@ -38,7 +38,7 @@ from kehu.customers.normalize import company_key, completeness, digits, pinyin_k
 
 BATCH = 5000
 # From this many customers into an empty database the secondary indexes are built after the
-# load instead of row by row (``bulk.deferred_indexes``; PostgreSQL).
+# load instead of row by row (``bulk.deferred_indexes``).
 DEFER_INDEXES_FROM = 50_000
 BRAND_WORDS = list(
     "华瑞德兴恒泰安康盛达信诚通宏远鑫源博创新智联合众嘉和中天明辉精工科达永隆佳乐美丰腾飞启航"

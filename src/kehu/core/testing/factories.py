@@ -66,3 +66,12 @@ def api_client(user: User) -> Client:
     """A test client that authenticates every request with a fresh Bearer token of ``user``."""
     token = accounts.token_create(user=user, name="test").plaintext
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def index_names(model: type[Any]) -> set[str]:
+    """The secondary indexes of ``model``'s table as the database reports them now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    return {name for name, info in found.items() if info["index"] and not info["primary_key"]}

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core import bulk
+from kehu.core.testing.factories import index_names
 from kehu.customers.models import Customer, CustomerStatus, Tag
 
 pytestmark = pytest.mark.django_db
@@ -46,22 +47,14 @@ def test_instances_are_written_with_their_field_values() -> None:
     assert Tag.objects.filter(pk=tag.pk, name="批量标签").exists()
 
 
-def _index_names(model: type[Customer]) -> set[str]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
-    return {name for name, info in constraints.items() if info["index"] and not info["primary_key"]}
-
-
 def test_deferred_indexes_are_rebuilt_after_the_block_and_kept_on_failure() -> None:
-    before = _index_names(Customer)
+    before = index_names(Customer)
     assert {"customer_owner_recent", "customer_dept_recent"} <= before
     with bulk.deferred_indexes(Customer):
-        inside = _index_names(Customer)
+        inside = index_names(Customer)
         Customer.objects.create(number="KH-DEFER-1", name="延后索引客户有限公司")
     assert inside < before  # the secondary indexes were gone while rows were written
-    assert _index_names(Customer) == before
+    assert index_names(Customer) == before
 
     def failing_load() -> None:
         with bulk.deferred_indexes(Customer):
@@ -70,7 +63,7 @@ def test_deferred_indexes_are_rebuilt_after_the_block_and_kept_on_failure() -> N
 
     with pytest.raises(RuntimeError):
         failing_load()
-    assert _index_names(Customer) == before
+    assert index_names(Customer) == before
     assert not Customer.objects.filter(number="KH-DEFER-2").exists()
     with bulk.deferred_indexes(Customer, defer=False):
-        assert _index_names(Customer) == before
+        assert index_names(Customer) == before

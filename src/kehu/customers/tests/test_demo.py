@@ -58,16 +58,10 @@ def test_reserve_many_continues_each_prefix_like_reserve() -> None:
 def test_a_big_demo_into_an_empty_database_builds_the_indexes_after_the_load(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django.db import connection
-
+    from kehu.core.testing.factories import index_names
     from kehu.customers import demo
 
-    def indexes() -> set[str]:
-        with connection.cursor() as cursor:
-            found = connection.introspection.get_constraints(cursor, Customer._meta.db_table)
-        return {name for name, info in found.items() if info["index"]}
-
-    before = indexes()
+    before = index_names(Customer)
     deferred: list[bool] = []
     original = demo.bulk.deferred_indexes
 
@@ -81,5 +75,5 @@ def test_a_big_demo_into_an_empty_database_builds_the_indexes_after_the_load(
     assert generate_customers(count=25, seed=5, users=users) == 25
     assert generate_customers(count=25, seed=6, users=users) == 25  # not empty any more
     assert deferred == [True, False]
-    assert indexes() == before
+    assert index_names(Customer) == before
     assert Customer.objects.filter(search_text__contains=" ").count() == 50
