@@ -175,13 +175,34 @@ class RowInserter:
         """SQLite: multi-row INSERT … RETURNING, as many rows as its parameter limit allows."""
         per_statement = max(1, _max_parameters() // width)
         with connection.cursor() as cursor:
-            for start in range(0, len(prepared), per_statement):
-                chunk = prepared[start : start + per_statement]
+            start = 0
+            for size in chunk_sizes(len(prepared), per_statement):
+                chunk = prepared[start : start + size]
+                start += size
                 cursor.execute(
-                    head + ", ".join([one] * len(chunk)) + returning,
+                    head + ", ".join([one] * size) + returning,
                     [value for row in chunk for value in row],
                 )
                 ids.update((found, int(pk)) for found, pk in cursor.fetchall())
+
+
+def chunk_sizes(total: int, largest: int) -> list[int]:
+    """``total`` rows as full chunks of ``largest`` and the rest in powers of two.
+
+    sqlite3 keeps the last 128 statements prepared; a multi-row INSERT of thousands of
+    parameters is a program of megabytes, and a rest of every possible length made each batch
+    prepare (and keep) a new one — the import's memory grew by hundreds of megabytes over a
+    million rows. Powers of two give at most log2(largest) + 1 shapes, all reused.
+    """
+    sizes = [largest] * (total // largest)
+    rest = total % largest
+    power = 1 << max(0, largest.bit_length() - 1)
+    while rest:
+        if rest >= power:
+            sizes.append(power)
+            rest -= power
+        power >>= 1
+    return sizes
 
 
 class InstanceBuilder:

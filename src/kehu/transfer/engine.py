@@ -219,7 +219,10 @@ class FileKeys:
             self._batch.setdefault(key, line)
 
     def end_batch(self) -> None:
-        self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._batch.items())
+        # one transaction per batch: in autocommit each key was a transaction of its own
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._batch.items())
         self._known, self._batch = {}, {}
 
 
