@@ -14,6 +14,7 @@ from kehu.core.context import acting_context
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, StatusChange
 from kehu.transfer import engine, services
+from kehu.transfer.bulk import chunk_sizes
 from kehu.transfer.cleaning import _is_plain_cn_mobile
 from kehu.transfer.models import ImportRecord
 from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv
@@ -40,6 +41,17 @@ def test_chinese_mobile_check_agrees_with_phonenumbers() -> None:
     numbers += [f"1610{i:07d}" for i in range(0, 10**7, 50_000)]
     for number in numbers:
         assert _is_plain_cn_mobile(number) == _phonenumbers_says_plain_mobile(number), number
+
+
+def test_insert_chunks_come_in_few_shapes() -> None:
+    # every batch's rest length would otherwise be a statement of its own in sqlite3's cache
+    shapes: set[int] = set()
+    for total in range(0, 2001):
+        sizes = chunk_sizes(total, 711)
+        assert sum(sizes) == total
+        assert sizes == sorted(sizes, reverse=True)
+        shapes.update(sizes)
+    assert shapes == {711, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1}
 
 
 def _tracked(history_model: Any, obj: Any) -> dict[str, Any]:
