@@ -27,6 +27,7 @@ LEGAL_SUFFIXES = (
 _PARENTHESISED = re.compile(r"\([^)]*\)")
 _NOT_WORD = re.compile(r"[\s\W_]+", re.UNICODE)
 _NOT_DIGIT = re.compile(r"\D+")
+_COMPACT_SUFFIXES = tuple(_NOT_WORD.sub("", suffix) for suffix in LEGAL_SUFFIXES)  # in order
 
 
 def fold(text: str) -> str:
@@ -40,10 +41,9 @@ def company_key(name: str) -> str:
     key = _PARENTHESISED.sub("", fold(name))
     key = _NOT_WORD.sub("", key)
     changed = True
-    while changed:
+    while changed and key.endswith(_COMPACT_SUFFIXES):
         changed = False
-        for suffix in LEGAL_SUFFIXES:
-            compact = _NOT_WORD.sub("", suffix)
+        for compact in _COMPACT_SUFFIXES:
             if key.endswith(compact) and len(key) > len(compact):
                 key = key[: -len(compact)]
                 changed = True

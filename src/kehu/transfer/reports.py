@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -24,6 +24,8 @@ from kehu.transfer.cleaning import CellError, Cleaner, fold_text
 from kehu.transfer.models import ImportJob, ImportRecord
 from kehu.transfer.reading import open_sheet
 from kehu.transfer.specs import FieldSpec, spec_map
+
+T = TypeVar("T")
 
 SAMPLE_SIZE = 50
 TARGET = 98.0
@@ -148,14 +150,28 @@ def _same(
     return str(cleaned) == str(stored)
 
 
+def reservoir_sample(items: Iterable[T], size: int, rng: random.Random) -> list[T]:
+    """A uniform random sample of ``size`` items in one pass, holding only the sample (a
+    million-row import's records as a list took ~100 MB)."""
+    sample: list[T] = []
+    for seen, item in enumerate(items):
+        if seen < size:
+            sample.append(item)
+        else:
+            slot = rng.randrange(seen + 1)
+            if slot < size:
+                sample[slot] = item
+    return sample
+
+
 def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]:
     """A random sample of created records beside the file rows they came from."""
-    records = list(
-        ImportRecord.objects.filter(job=job, created=True).values_list("row_number", "object_id")
+    records = ImportRecord.objects.filter(job=job, created=True).values_list(
+        "row_number", "object_id"
     )
-    if not records:
+    chosen = dict(reservoir_sample(records.iterator(chunk_size=5000), size, random.Random(job.pk)))
+    if not chosen:
         return []
-    chosen = dict(random.Random(job.pk).sample(records, min(size, len(records))))
     if job.kind != "customers":
         return _record_sample(job, chosen)
     customers = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from kehu.customers.models import Contact, Customer, StatusChange, Tag
 from kehu.customers.normalize import completeness
 from kehu.transfer import engine, services
 from kehu.transfer.models import ImportJob, ImportRecord
-from kehu.transfer.reports import write_error_report
+from kehu.transfer.reports import reservoir_sample, write_error_report
 from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv, write_xlsx
 
 pytestmark = pytest.mark.django_db
@@ -241,3 +242,17 @@ def test_a_dead_import_can_be_cancelled_and_resumed(org: Any, tmp_path: Path) ->
     job.refresh_from_db()
     assert job.status == "done"
     assert Customer.objects.count() == 12
+
+
+def test_verification_sample_is_uniform_in_one_pass() -> None:
+    rng = random.Random(3)
+    assert reservoir_sample(iter(range(10)), 50, rng) == list(range(10))
+    hits = [0] * 100
+    for _ in range(2000):
+        picked = reservoir_sample(iter(range(100)), 10, rng)
+        assert len(set(picked)) == 10
+        for item in picked:
+            hits[item] += 1
+    # each item is picked 2000 × 10/100 = 200 times on average
+    assert min(hits) > 140
+    assert max(hits) < 260
