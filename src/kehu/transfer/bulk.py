@@ -5,7 +5,8 @@
 were fast. ``RowInserter`` builds each statement once and converts only the values whose
 database form differs from the Python one (dates, times, decimals, JSON), with the field's own
 ``get_db_prep_save``, so the stored values are the ones the ORM would store. Callers supply every
-column (``field.attname``) of each row.
+column (``field.attname``) of each row. SQLite gets prepared (multi-row) INSERTs, PostgreSQL
+``COPY`` with primary keys drawn from the sequence beforehand.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import signals
 from django.db.models.base import ModelState
+
+from kehu.core.bulk import reserve_ids
 
 # Field types whose Python value is also what the database driver takes.
 PLAIN_TYPES = {
@@ -83,10 +86,13 @@ class RowInserter:
             if f.get_internal_type() not in PLAIN_TYPES
         }
 
-    @cache  # noqa: B019 - one entry per column order, inserters live as long as an import
-    def _statement(self, columns: tuple[str, ...]) -> tuple[str, str]:
+    def _check_columns(self, columns: Sequence[str]) -> None:
         if sorted(columns) != sorted(self.columns):
             raise ValueError(f"rows of {self.model.__name__} must hold every column once")
+
+    @cache  # noqa: B019 - one entry per column order, inserters live as long as an import
+    def _statement(self, columns: tuple[str, ...]) -> tuple[str, str]:
+        self._check_columns(columns)
         quote = connection.ops.quote_name
         names = ", ".join(quote(str(self._fields[name].column)) for name in columns)
         head = f"INSERT INTO {quote(self.model._meta.db_table)} ({names}) VALUES "
@@ -124,13 +130,38 @@ class RowInserter:
         return prepared
 
     def insert(self, rows: Iterable[Sequence[Any]], columns: Sequence[str] | None = None) -> None:
-        """Insert without reading anything back (one prepared statement, many rows)."""
+        """Insert without reading anything back (SQLite: one prepared statement, many rows;
+        PostgreSQL: one COPY)."""
         order = tuple(columns or self.columns)
         prepared = self._prepare(order, rows)
-        if prepared:
-            head, one = self._statement(order)
-            with connection.cursor() as cursor:
-                cursor.executemany(head + one, prepared)
+        if not prepared:
+            return
+        if connection.vendor == "postgresql":
+            self._copy(order, prepared)
+            return
+        head, one = self._statement(order)
+        with connection.cursor() as cursor:
+            cursor.executemany(head + one, prepared)
+
+    def _copy(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL ``COPY … FROM STDIN``: a statement per row cost the server ~0.1 ms each,
+        most of a PostgreSQL import's time (six rows per imported customer)."""
+        self._check_columns([c for c in columns if c in self._fields])  # the key may lead
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(self._column_of(name)) for name in columns)
+        table = quote(self.model._meta.db_table)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def _column_of(self, attname: str) -> str:
+        field = self._fields.get(attname) or self.model._meta.pk
+        if field.attname != attname:
+            raise ValueError(f"{self.model.__name__} has no column {attname}")
+        return str(field.column)
 
     def insert_returning(
         self, rows: Sequence[Sequence[Any]], *, key: str, columns: Sequence[str] | None = None
@@ -147,16 +178,16 @@ class RowInserter:
         if not prepared:
             return ids
         if connection.vendor == "postgresql":
-            # One row per statement, pipelined: psycopg parses a statement once when it is
-            # short, while a multi-row INSERT with thousands of parameters is re-parsed in
-            # Python every time (a fifth of the import's CPU on PostgreSQL).
-            with connection.cursor() as cursor:
-                raw = cursor.cursor
-                raw.executemany(head + one + returning, prepared, returning=True)
-                while True:
-                    ids.update((found, int(pk)) for found, pk in raw.fetchall())
-                    if not raw.nextset():
-                        break
+            # Keys drawn from the table's sequence first (safe beside other writers), then one
+            # COPY: no statement per row, and no multi-row INSERT with thousands of parameters
+            # for psycopg to parse in Python every time.
+            position = order.index(key)
+            pks = reserve_ids(self.model, len(prepared))
+            self._copy(
+                (str(self.model._meta.pk.attname), *order),
+                ([pk, *row] for pk, row in zip(pks, prepared, strict=True)),
+            )
+            ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
         else:
             self._insert_returning_chunks(head, one, returning, prepared, ids, len(order))
         if len(ids) != len(prepared):

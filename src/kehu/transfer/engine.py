@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import sqlite3
 from array import array
 from collections import defaultdict
@@ -57,6 +58,7 @@ from kehu.transfer.bulk import InstanceBuilder, RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import open_sheet
+from kehu.transfer.reports import SAMPLE_SIZE, Reservoir
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +334,11 @@ class Importer:
         job.save()
         self._prepare()
         self.decisions = {int(k): v for k, v in (job.row_decisions or {}).items()}
+        # the verification sample, drawn as rows are created (a resumed import draws it from
+        # its records at the end, as rows written before the resume are not seen here)
+        self.sampled: Reservoir[tuple[int, int, list[Any]]] | None = (
+            None if resume_at else Reservoir(SAMPLE_SIZE, random.Random(job.pk))
+        )
         seen_rows = 0
         with (
             errors_path(job).open("w", encoding="utf-8") as error_file,
@@ -354,6 +361,7 @@ class Importer:
                         with transaction.atomic():
                             self._write(plans)
                             self._save_progress(seen_rows, next_row=rows[-1].line + 1)
+                        self._offer_to_sample(batch)
                 # after the write: rows a service refused while writing are errors too
                 for row in rows:
                     if not row.ok:
@@ -373,9 +381,17 @@ class Importer:
         if not job.dry_run:
             from kehu.transfer.reports import build_verification
 
-            job.report = {**job.report, **build_verification(job)}
+            sampled = self.sampled.items if self.sampled is not None else None
+            job.report = {**job.report, **build_verification(job, sampled=sampled)}
             job.save(update_fields=["report"])
         return job
+
+    def _offer_to_sample(self, batch: list[tuple[int, list[Any]]]) -> None:
+        if self.sampled is None or not self.batch_customers:
+            return
+        cells_of = dict(batch)
+        for line, customer_id in sorted(self.batch_customers.items()):
+            self.sampled.offer((line, customer_id, cells_of[line]))
 
     def _prepare(self) -> None:
         """Reference data read once per import, before the first batch."""

@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -72,7 +72,11 @@ def _stored_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
     return counts
 
 
-def build_verification(job: ImportJob) -> dict[str, Any]:
+def build_verification(
+    job: ImportJob, sampled: list[tuple[int, int, list[Any]]] | None = None
+) -> dict[str, Any]:
+    """``sampled``: (file line, customer id, cells) the import drew as it went, so the file
+    is not read a second time (an XLSX of 100,000 rows: ~50 s); else drawn here."""
     specs = spec_map(job.kind)
     source: dict[str, int] = {k: int(v) for k, v in job.report.get("source_filled", {}).items()}
     keys = [key for key in job.mapping.values() if key]
@@ -101,7 +105,7 @@ def build_verification(job: ImportJob) -> dict[str, Any]:
         "target": TARGET,
         "passed": overall >= TARGET,
         "records": created,
-        "sample": sample_rows(job),
+        "sample": sample_rows(job, sampled=sampled),
     }
 
 
@@ -150,26 +154,51 @@ def _same(
     return str(cleaned) == str(stored)
 
 
-def reservoir_sample(items: Iterable[T], size: int, rng: random.Random) -> list[T]:
-    """A uniform random sample of ``size`` items in one pass, holding only the sample (a
-    million-row import's records as a list took ~100 MB)."""
-    sample: list[T] = []
-    for seen, item in enumerate(items):
-        if seen < size:
-            sample.append(item)
+class Reservoir(Generic[T]):
+    """A uniform random sample of ``size`` of the items offered, in one pass, holding only the
+    sample (a million-row import's records as a list took ~100 MB)."""
+
+    def __init__(self, size: int, rng: random.Random) -> None:
+        self.size, self.rng = size, rng
+        self.items: list[T] = []
+        self.seen = 0
+
+    def offer(self, item: T) -> None:
+        if self.seen < self.size:
+            self.items.append(item)
         else:
-            slot = rng.randrange(seen + 1)
-            if slot < size:
-                sample[slot] = item
-    return sample
+            slot = self.rng.randrange(self.seen + 1)
+            if slot < self.size:
+                self.items[slot] = item
+        self.seen += 1
 
 
-def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]:
+def reservoir_sample(items: Iterable[T], size: int, rng: random.Random) -> list[T]:
+    reservoir: Reservoir[T] = Reservoir(size, rng)
+    for item in items:
+        reservoir.offer(item)
+    return reservoir.items
+
+
+def sample_rows(
+    job: ImportJob,
+    size: int = SAMPLE_SIZE,
+    *,
+    sampled: list[tuple[int, int, list[Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """A random sample of created records beside the file rows they came from."""
-    records = ImportRecord.objects.filter(job=job, created=True).values_list(
-        "row_number", "object_id"
-    )
-    chosen = dict(reservoir_sample(records.iterator(chunk_size=5000), size, random.Random(job.pk)))
+    if sampled:
+        chosen = {line: pk for line, pk, _cells in sampled}
+        file_rows: Iterable[tuple[int, list[Any]]] = sorted(
+            (line, cells) for line, _pk, cells in sampled
+        )
+    else:
+        records = ImportRecord.objects.filter(job=job, created=True).values_list(
+            "row_number", "object_id"
+        )
+        rng = random.Random(job.pk)
+        chosen = dict(reservoir_sample(records.iterator(chunk_size=5000), size, rng))
+        file_rows = open_sheet(job.file_path, encoding=job.encoding).rows()
     if not chosen:
         return []
     if job.kind != "customers":
@@ -180,12 +209,14 @@ def sample_rows(job: ImportJob, size: int = SAMPLE_SIZE) -> list[dict[str, Any]]
         .select_related("industry__parent", "region__parent", "owner")
         .prefetch_related("tags", "contacts")
     }
-    sheet = open_sheet(job.file_path, encoding=job.encoding)
-    indexes = mapping_module.column_indexes(job.kind, sheet.headers, job.mapping)
+    headers = (
+        job.detected.get("headers") or open_sheet(job.file_path, encoding=job.encoding).headers
+    )
+    indexes = mapping_module.column_indexes(job.kind, headers, job.mapping)
     specs = spec_map(job.kind)
     cleaner = Cleaner(job.kind, actor=job.created_by)
     sample: list[dict[str, Any]] = []
-    for line, cells in sheet.rows():
+    for line, cells in file_rows:
         if line not in chosen:
             continue
         customer = customers.get(chosen[line])

@@ -184,6 +184,26 @@ def test_verification_report(org: Any, tmp_path: Path) -> None:
     assert {f["key"]: f["percent"] for f in report["fields"]}["contact_mobile"] == 100.0
 
 
+def test_verification_sample_is_drawn_during_the_import_without_reading_the_file_again(
+    org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kehu.transfer import reports
+
+    def no_second_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the verification read the file again")
+
+    monkeypatch.setattr(reports, "open_sheet", no_second_read)
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", customer_rows(120))), batch_size=25)
+    sample = job.report["sample"]
+    assert len(sample) == 50
+    lines = [item["line"] for item in sample]
+    assert lines == sorted(set(lines))
+    assert max(lines) > 60  # drawn from every batch, not the first 50 rows
+    records = dict(ImportRecord.objects.filter(job=job).values_list("row_number", "object_id"))
+    assert all(records[item["line"]] == item["id"] for item in sample)
+    assert all(pair["same"] for item in sample for pair in item["pairs"])
+
+
 def test_cancel_leaves_whole_batches_and_resume_finishes(org: Any, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", customer_rows(25))
     job = _job(org.admin, path)
