@@ -58,7 +58,7 @@ from kehu.transfer.bulk import InstanceBuilder, RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import open_sheet
-from kehu.transfer.reports import SAMPLE_SIZE, Reservoir
+from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
 
 logger = logging.getLogger(__name__)
 
@@ -379,8 +379,6 @@ class Importer:
         job.finished_at = timezone.now()
         job.save()
         if not job.dry_run:
-            from kehu.transfer.reports import build_verification
-
             sampled = self.sampled.items if self.sampled is not None else None
             job.report = {**job.report, **build_verification(job, sampled=sampled)}
             job.save(update_fields=["report"])
