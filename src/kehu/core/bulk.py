@@ -138,23 +138,31 @@ class TableWriter:
         return self.write(values(obj) for obj in instances)
 
     def write(self, rows: Iterable[Sequence[Any]]) -> int:
+        if connection.vendor == "postgresql":
+            return copy_rows(self.model._meta.db_table, self.columns, map(self.row, rows))
         table = connection.ops.quote_name(self.model._meta.db_table)
         columns = ", ".join(connection.ops.quote_name(c) for c in self.columns)
-        count = 0
+        marks = ", ".join("?" * len(self.columns))
+        batch = [self.row(values) for values in rows]
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for values in rows:
-                        copy.write_row(self.row(values))
-                        count += 1
-            else:
-                marks = ", ".join("?" * len(self.columns))
-                batch = [self.row(values) for values in rows]
-                cursor.cursor.executemany(
-                    f"INSERT INTO {table} ({columns}) VALUES ({marks})", batch
-                )
-                count = len(batch)
-        return count
+            cursor.cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", batch)
+        return len(batch)
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """PostgreSQL ``COPY table (columns) FROM STDIN`` of rows already in database form; answers
+    how many were written."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    count = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
 
 
 def copy_to_history(
@@ -253,9 +261,9 @@ def deferred_indexes(
             )
         for _name, definition in found:
             cursor.execute(definition)
+        quote = connection.ops.quote_name
         for table, name, definition in foreign_keys:
             # one validating join per key instead of a queued trigger check per written row
-            quote = connection.ops.quote_name
             cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
         if postgresql:
             cursor.execute("RESET maintenance_work_mem")

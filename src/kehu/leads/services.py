@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config
 from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.bulk import copy_rows
 from kehu.core.context import current_request_id
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError
 from kehu.core.history import stamp
@@ -706,14 +707,13 @@ def _insert_events(
         )
         for pk, rule, user_id in events
     ]
+    columns = ["lead_id", "kind", "actor_id", "at", "note", "data"]
+    if connection.vendor == "postgresql":
+        copy_rows(meta.db_table, columns, rows)
+        return
     table = quote(meta.db_table)
-    names = ", ".join(quote(c) for c in ["lead_id", "kind", "actor_id", "at", "note", "data"])
+    names = ", ".join(quote(c) for c in columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
         marks = ", ".join(["%s"] * 6)
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 

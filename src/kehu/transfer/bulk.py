@@ -22,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import signals
 from django.db.models.base import ModelState
 
-from kehu.core.bulk import reserve_ids
+from kehu.core.bulk import copy_rows, reserve_ids
 
 # Field types whose Python value is also what the database driver takes.
 PLAIN_TYPES = {
@@ -147,15 +147,7 @@ class RowInserter:
         """PostgreSQL ``COPY … FROM STDIN``: a statement per row cost the server ~0.1 ms each,
         most of a PostgreSQL import's time (six rows per imported customer)."""
         self._check_columns([c for c in columns if c in self._fields])  # the key may lead
-        quote = connection.ops.quote_name
-        names = ", ".join(quote(self._column_of(name)) for name in columns)
-        table = quote(self.model._meta.db_table)
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(self.model._meta.db_table, [self._column_of(name) for name in columns], rows)
 
     def _column_of(self, attname: str) -> str:
         field = self._fields.get(attname) or self.model._meta.pk
@@ -170,10 +162,6 @@ class RowInserter:
         unique among ``rows`` (RETURNING's row order is not relied on)."""
         order = tuple(columns or self.columns)
         prepared = self._prepare(order, rows)
-        head, one = self._statement(order)
-        quote = connection.ops.quote_name
-        returning = f" RETURNING {quote(str(self._fields[key].column))}, "
-        returning += quote(str(self.model._meta.pk.column))
         ids: dict[Any, int] = {}
         if not prepared:
             return ids
@@ -189,6 +177,10 @@ class RowInserter:
             )
             ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
         else:
+            head, one = self._statement(order)
+            quote = connection.ops.quote_name
+            returning = f" RETURNING {quote(str(self._fields[key].column))}, "
+            returning += quote(str(self.model._meta.pk.column))
             self._insert_returning_chunks(head, one, returning, prepared, ids, len(order))
         if len(ids) != len(prepared):
             raise ValueError(f"{key} is not unique among the inserted rows")

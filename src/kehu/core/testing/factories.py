@@ -75,3 +75,12 @@ def index_names(model: type[Any]) -> set[str]:
     with connection.cursor() as cursor:
         found = connection.introspection.get_constraints(cursor, model._meta.db_table)
     return {name for name, info in found.items() if info["index"] and not info["primary_key"]}
+
+
+def foreign_key_names(model: type[Any]) -> set[str]:
+    """The foreign-key constraints of ``model``'s table as the database reports them now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    return {name for name, info in found.items() if info["foreign_key"]}

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from kehu.core import bulk
-from kehu.core.testing.factories import index_names
+from kehu.core.testing.factories import foreign_key_names, index_names
 from kehu.customers.models import Customer, CustomerStatus, Tag
 
 pytestmark = pytest.mark.django_db
@@ -70,23 +70,17 @@ def test_deferred_indexes_are_rebuilt_after_the_block_and_kept_on_failure() -> N
         assert index_names(Customer) == before
 
 
-def _foreign_keys(model: type[Customer]) -> set[str]:
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
-    return {name for name, info in found.items() if info["foreign_key"]}
-
-
 def test_deferred_foreign_keys_are_checked_once_when_the_block_ends() -> None:
-    before = _foreign_keys(Customer)
+    before = foreign_key_names(Customer)
     assert before
     with bulk.deferred_indexes(Customer):
         if connection.vendor == "postgresql":  # SQLite keeps its keys (checked at commit)
-            assert not _foreign_keys(Customer)
+            assert not foreign_key_names(Customer)
         Customer.objects.create(number="KH-FK-1", name="外键客户有限公司")
-    assert _foreign_keys(Customer) == before
+    assert foreign_key_names(Customer) == before
     if connection.vendor != "postgresql":
         return
     with pytest.raises(IntegrityError), bulk.deferred_indexes(Customer):
         Customer.objects.create(number="KH-FK-2", name="无主客户有限公司", owner_id=987654)
-    assert _foreign_keys(Customer) == before
+    assert foreign_key_names(Customer) == before
     assert not Customer.objects.filter(number="KH-FK-2").exists()
