@@ -30,6 +30,10 @@ class BoundedCount:
     count: int
     capped: bool
 
+    def answers(self, end: int) -> bool:
+        """Whether this is what ``bounded_count(…, end=end)`` would find."""
+        return not self.capped or end < self.count
+
 
 def bounded_count(queryset: Any, *, end: int = 0, cap: int | None = None) -> BoundedCount:
     """Rows of ``queryset``, exact up to the first multiple of ``cap`` above ``end``."""
@@ -67,18 +71,39 @@ class BoundedLimitOffsetPagination(PaginationBase):
         return page_of(queryset, offset=offset, limit=limit)
 
 
-def page_of(queryset: Any, *, offset: int, limit: int) -> dict[str, Any]:
+def page_of(
+    queryset: Any, *, offset: int, limit: int, known: BoundedCount | None = None
+) -> dict[str, Any]:
     """``{"items", "count", "count_capped"}`` for one page: the page query and one count.
 
     A short page (fewer rows than ``limit``) is the end of the list, so its count is known
     without counting, unless it is empty past the start (the offset may be beyond the end).
+    ``known`` is a count already found (``narrowed``), used when it answers for this page.
     """
     items = list(queryset[offset : offset + limit])
-    if len(items) < limit and (items or offset == 0):
+    if known is not None and known.answers(offset + limit):
+        counted = known
+    elif len(items) < limit and (items or offset == 0):
         counted = BoundedCount(offset + len(items), False)
     else:
         counted = bounded_count(queryset, end=offset + limit)
     return {"items": items, "count": counted.count, "count_capped": counted.capped}
+
+
+def narrowed(queryset: QuerySet[Any]) -> tuple[QuerySet[Any], BoundedCount]:
+    """``queryset`` over its rows' keys when it has at most ``COUNT_CAP`` rows, and its count.
+
+    For conditions whose selectivity the planner can only guess, a search's ``LIKE '%term%'``
+    above all: one query reads up to ``COUNT_CAP + 1`` keys the way the bounded count would,
+    and the page is then read by those keys. Left to its guess, PostgreSQL walked the primary
+    key backwards through 190,000 rows for a term it thought three times as common as it was
+    (92 ms at size L; by the keys: under 5 ms). Past the cap the queryset is unchanged (the
+    term is common, a walk finds a page soon) and the count is "more than ``COUNT_CAP``".
+    """
+    keys = list(queryset.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1])
+    if len(keys) > COUNT_CAP:
+        return queryset, BoundedCount(COUNT_CAP, True)
+    return queryset.filter(pk__in=keys), BoundedCount(len(keys), False)
 
 
 class BoundedPaginator(Paginator):
@@ -87,16 +112,28 @@ class BoundedPaginator(Paginator):
     ``page`` is the page the request asks for, so that a page beyond the cap still exists.
     """
 
-    def __init__(self, object_list: Any, per_page: int, *, page: Any = 1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        object_list: Any,
+        per_page: int,
+        *,
+        page: Any = 1,
+        known: BoundedCount | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(object_list, per_page, **kwargs)
         try:
             self._wanted = max(int(page), 1)
         except (TypeError, ValueError):
             self._wanted = 1
+        self._known = known
 
     @cached_property
     def bounded(self) -> BoundedCount:
-        return bounded_count(self.object_list, end=self._wanted * self.per_page)
+        end = self._wanted * self.per_page
+        if self._known is not None and self._known.answers(end):
+            return self._known
+        return bounded_count(self.object_list, end=end)
 
     @cached_property
     def count(self) -> int:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from kehu.core import config
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.history import HistoryEntry, history_entries
-from kehu.core.pagination import page_of
+from kehu.core.pagination import BoundedCount, narrowed, page_of
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -149,16 +150,27 @@ def _choice(value: str, allowed: list[str]) -> str:
 
 
 def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
-    """Name, number, contact names, phone digits, emails and pinyin, over ``search_text``."""
+    """Name, number, contact names, phone digits, emails and pinyin, over ``search_text``.
+
+    On PostgreSQL the text conditions sit in a subquery of their own (``id IN (…)``). In one
+    WHERE with the access scope, the bounded count ANDed the trigram index with the scope's
+    department index: the planner chooses bitmap combinations by their total cost, blind to
+    the count's LIMIT, and a regional manager's department bitmap alone (459,000 rows) took
+    33–40 ms of a 45–57 ms count at size L. Apart, the trigram matches are read first and
+    each is checked against the scope by its key (15–18 ms). SQLite has no trigram index;
+    there the scope's own index drives and LIKE filters its rows, so the condition stays inline.
+    """
     text = fold(q)
     if not text:
         return queryset
     compact = _SEPARATORS.sub("", text)
     if compact.isdigit():
-        return queryset.filter(search_text__contains=digits(compact))
-    for term in text.split():
-        queryset = queryset.filter(search_text__contains=term)
-    return queryset
+        terms = [Q(search_text__contains=digits(compact))]
+    else:
+        terms = [Q(search_text__contains=term) for term in text.split()]
+    if connection.vendor != "postgresql":
+        return queryset.filter(*terms)
+    return queryset.filter(pk__in=Customer.objects.filter(*terms).values("pk"))
 
 
 def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> QuerySet[Customer]:
@@ -282,6 +294,18 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
     return queryset
 
 
+def narrowed_search(
+    queryset: QuerySet[Any], filters: CustomerFilters
+) -> tuple[QuerySet[Any], BoundedCount | None]:
+    """A searched list read by its matches' keys when they are few (``pagination.narrowed``).
+
+    Only the search needs it: the planner estimates every other filter from its statistics.
+    """
+    if not filters.q:
+        return queryset, None
+    return narrowed(queryset)
+
+
 def customer_rows(
     *, user: Any, filters: CustomerFilters, fields: Sequence[str], offset: int, limit: int
 ) -> dict[str, Any]:
@@ -296,7 +320,8 @@ def customer_rows(
     columns = [name for name in fields if name not in derived]
     columns += [name for name in needed if name not in columns]
     queryset = apply_filters(Customer.objects.visible_to(user), filters).values(*columns)
-    page = page_of(queryset, offset=offset, limit=limit)
+    queryset, known = narrowed_search(queryset, filters)
+    page = page_of(queryset, offset=offset, limit=limit, known=known)
     rows: list[dict[str, Any]] = page["items"]
     tags = _tag_names([row["id"] for row in rows])
     owners = _user_names({row["owner_id"] for row in rows}, known=user)

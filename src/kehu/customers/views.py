@@ -88,8 +88,10 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
         per_page = PAGE_SIZES[0]
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     wanted = request.GET.get("page")
-    rows = selectors.customer_list(user=user, filters=filters)
-    page = BoundedPaginator(rows, per_page, page=wanted).get_page(wanted)
+    rows, known = selectors.narrowed_search(
+        selectors.customer_list(user=user, filters=filters), filters
+    )
+    page = BoundedPaginator(rows, per_page, page=wanted, known=known).get_page(wanted)
     query = request.GET.copy()
     query.pop("page", None)
     base_query = query.urlencode()

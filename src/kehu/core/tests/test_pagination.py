@@ -87,3 +87,35 @@ def test_paginator_tolerates_a_bad_page_number(five: list[Customer]) -> None:
     paginator = BoundedPaginator(Customer.objects.all(), 2, page="x")
     assert paginator.get_page("x").number == 1
     assert (paginator.count, paginator.count_capped) == (5, False)
+
+
+def test_narrowed_reads_a_few_rows_by_their_keys_and_knows_their_count(
+    five: list[Customer], django_assert_num_queries: Any
+) -> None:
+    rows = Customer.objects.order_by("-id")
+    with django_assert_num_queries(1):
+        narrow, known = pagination.narrowed(rows)
+    assert known == pagination.BoundedCount(5, capped=False)
+    with django_assert_num_queries(1):  # the page alone: the count is known
+        page = page_of(narrow, offset=3, limit=2, known=known)
+    assert [c.pk for c in page["items"]] == [c.pk for c in five[1::-1]]
+    assert (page["count"], page["count_capped"]) == (5, False)
+
+
+def test_narrowed_leaves_a_long_list_as_it_is(
+    five: list[Customer], monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    monkeypatch.setattr(pagination, "COUNT_CAP", 3)
+    rows = Customer.objects.order_by("id")
+    narrow, known = pagination.narrowed(rows)
+    assert narrow is rows
+    assert known == pagination.BoundedCount(3, capped=True)
+    with django_assert_num_queries(1):  # a page ending before the cap: "more than 3"
+        first = page_of(narrow, offset=0, limit=2, known=known)
+    assert (first["count"], first["count_capped"]) == (3, True)
+    with django_assert_num_queries(2):  # past the cap the count is read again, further
+        last = page_of(narrow, offset=2, limit=2, known=known)
+    assert (last["count"], last["count_capped"]) == (5, False)
+    paginator = BoundedPaginator(narrow, 2, page=1, known=known)
+    assert (paginator.count, paginator.count_capped) == (3, True)
+    assert BoundedPaginator(narrow, 2, page=2, known=known).count == 5

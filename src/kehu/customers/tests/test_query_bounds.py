@@ -70,8 +70,11 @@ def test_api_list_and_search(org: Organisation, book: list[Customer], who: str, 
     small = queries_of(client, "/api/v1/customers", q=q, limit=2)
     large = queries_of(client, "/api/v1/customers", q=q, limit=20)
     assert small == large <= API_LIST_MAX
-    # a last, short page is its own count
-    assert queries_of(client, "/api/v1/customers", q=q, limit=500) == small - 1
+    last_page = queries_of(client, "/api/v1/customers", q=q, limit=500)
+    if q:  # a search reads its matches' keys first, which are also its count
+        assert last_page == small
+    else:  # a last, short page is its own count
+        assert last_page == small - 1
 
 
 @pytest.mark.parametrize("who", ["rep", "east_manager"])

@@ -1,0 +1,71 @@
+"""The search box: every kind of term, inside the acting user's scope, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import selectors
+from kehu.customers.models import Customer
+from kehu.customers.selectors import CustomerFilters
+from kehu.customers.tests.factories import make_customer
+
+pytestmark = pytest.mark.django_db
+
+
+def found(user: object, q: str) -> set[str]:
+    queryset = selectors.apply_filters(Customer.objects.visible_to(user), CustomerFilters(q=q))
+    return set(queryset.values_list("name", flat=True))
+
+
+def test_search_matches_only_inside_the_scope(org: Organisation) -> None:
+    make_customer(
+        org.rep,
+        name="上海星河电子科技有限公司",
+        contacts=[{"name": "王伟", "mobile": "13812345678"}],
+    )
+    make_customer(org.colleague, name="上海星河物流有限公司")
+    make_customer(org.south_rep, name="深圳星河电子有限公司")
+
+    assert found(org.rep, "星河") == {"上海星河电子科技有限公司"}
+    assert found(org.east_manager, "星河") == {"上海星河电子科技有限公司", "上海星河物流有限公司"}
+    assert found(org.admin, "xhdz") == {"上海星河电子科技有限公司", "深圳星河电子有限公司"}
+    # every word must match; digits match the phone whatever the separators
+    assert found(org.admin, "星河 物流") == {"上海星河物流有限公司"}
+    assert found(org.east_manager, "138-1234 5678") == {"上海星河电子科技有限公司"}
+    assert found(org.south_manager, "上海") == set()
+
+
+def test_postgresql_samples_search_text_finely_for_the_planner() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the statistics target is a PostgreSQL planner setting")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute "
+            "WHERE attrelid = 'customers_customer'::regclass AND attname = 'search_text'"
+        )
+        assert cursor.fetchone()[0] == 1000
+
+
+def test_searched_pages_keep_sort_offset_and_count(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kehu.core import pagination
+
+    names = [f"星河{letter}贸易有限公司" for letter in "GCAFDBE"]
+    for name in names:
+        make_customer(org.rep, name=name)
+    make_customer(org.rep, name="无关贸易有限公司")
+    client = api_client(org.rep)
+
+    def page(**params: object) -> tuple[list[str], int, bool]:
+        body = client.get("/api/v1/customers", {"q": "星河", **params}).json()
+        return [row["name"] for row in body["items"]], body["count"], body["count_capped"]
+
+    ordered = sorted(names)
+    assert page(sort="name", limit=3) == (ordered[:3], 7, False)
+    assert page(sort="name", limit=3, offset=6) == (ordered[6:], 7, False)
+    monkeypatch.setattr(pagination, "COUNT_CAP", 5)  # more matches than the cap
+    assert page(sort="name", limit=2) == (ordered[:2], 5, True)
+    assert page(sort="name", limit=2, offset=4) == (ordered[4:6], 7, False)
