@@ -110,7 +110,13 @@ def machine() -> dict[str, Any]:
 
 # PostgreSQL settings that decide whether a 1,000,000-customer database is read from memory
 # (docs/operations.md, "Server settings"); recorded with every PostgreSQL result.
-PG_SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "random_page_cost")
+PG_SETTINGS = (
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "random_page_cost",
+    "max_parallel_workers_per_gather",
+)
 
 
 def database_settings() -> dict[str, str]:
