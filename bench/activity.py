@@ -44,7 +44,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from bench.loader import _next_id
+from bench.loader import _next_id, settle
 from bench.loader import _reset_sequences as reset_sequences
 from kehu.core import config
 from kehu.core.bulk import TableWriter, deferred_indexes
@@ -203,8 +203,7 @@ def load_activity(*, followups: int, opportunities: int, seed: int) -> ActivityR
             )
         reset_sequences(models_)
     opportunity_services.probabilities_recompute()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    settle()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -241,10 +241,18 @@ def load(
                 flush=True,
             )
         _reset_sequences([Customer, Contact, tag_model, CustomerShare])
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    settle()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def settle() -> None:
+    """Leave the loaded tables as autovacuum would within minutes: analysed and, on
+    PostgreSQL, vacuumed. Without the visibility map that VACUUM sets, a count that an
+    index-only scan answers (the sales rep's bounded count: 0.3 ms) reads the heap instead
+    (2.6 ms), which a database in use never pays."""
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 CUSTOMER_COLUMNS = (
