@@ -36,20 +36,14 @@ def customers_panel(request: HttpRequest) -> Panel | None:
 def _figures(user: Any) -> dict[str, Any]:
     """The panel's counts and averages, kept a few minutes per user.
 
-    Each reads every visible customer (a manager's 440,000 at size L: ~300 ms apiece), on
+    They read every visible customer (a manager's 459,000 at size L: ~0.3 s in one pass), on
     every dashboard view; they move slowly, and the panel says how old they may be.
     """
     key = f"customers:panel:{user.pk}"
     figures = cache.get(key)
     if figures is None:
-        team = selectors.team_completeness(user=user)
-        figures = {
-            "customer_count": team["count"],
-            "completeness": team["percent"],
-            "stale": selectors.stale_count(user=user),
-            "unverified": selectors.unverified_count(user=user),
-            "departments": selectors.completeness_by_department(user=user)[:6],
-        }
+        figures = selectors.panel_figures(user=user)
+        figures["departments"] = figures["departments"][:6]
         cache.set(key, figures, selectors.TEAM_COMPLETENESS_TTL)
     return cast(dict[str, Any], figures)
 

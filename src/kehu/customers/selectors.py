@@ -20,6 +20,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Sum,
 )
 from django.http import Http404, QueryDict
 from django.utils import timezone
@@ -250,21 +251,47 @@ def team_completeness_cached(*, user: Any, filters: CustomerFilters) -> dict[str
     return cast(dict[str, Any], found)
 
 
-def completeness_by_department(*, user: Any) -> list[dict[str, Any]]:
-    rows = (
+def panel_figures(*, user: Any) -> dict[str, Any]:
+    """The dashboard panel's figures of the customers ``user`` sees, in one pass over them.
+
+    Count, completeness and the stale and unverified counts per department, totalled here.
+    As four aggregates over a manager's 459,000 customers they took 0.8–1.1 s at size L.
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(days=int(config.get("customers.stale_contact_days")))
+    verify_before = now - timedelta(hours=int(config.get("customers.verify_within_hours")))
+    rows = list(
         Customer.objects.visible_to(user)
         .values("department__name")
-        .annotate(percent=Avg("completeness"), count=Count("pk"))
+        .annotate(
+            count=Count("pk"),
+            points=Sum("completeness"),
+            stale=Count("pk", filter=Q(contact_info_updated_at__lt=stale_before)),
+            unverified=Count(
+                "pk", filter=Q(verified_at__isnull=True, first_contact_at__lt=verify_before)
+            ),
+        )
         .order_by("department__name")
     )
-    return [
-        {
-            "department": row["department__name"] or "—",
-            "percent": round(float(row["percent"] or 0)),
-            "count": row["count"],
-        }
-        for row in rows
-    ]
+    count = sum(row["count"] for row in rows)
+    return {
+        "customer_count": count,
+        "completeness": _percent(sum(row["points"] or 0 for row in rows), count),
+        "stale": sum(row["stale"] for row in rows),
+        "unverified": sum(row["unverified"] for row in rows),
+        "departments": [
+            {
+                "department": row["department__name"] or "—",
+                "percent": _percent(row["points"] or 0, row["count"]),
+                "count": row["count"],
+            }
+            for row in rows
+        ],
+    }
+
+
+def _percent(points: int, count: int) -> int:
+    return round(points / count) if count else 0
 
 
 # --- Customers -----------------------------------------------------------------------------------
@@ -485,27 +512,6 @@ def contact_get(*, user: Any, contact_id: int) -> Contact:
     if contact is None:
         raise Http404(str(_("contact")))
     return contact
-
-
-def stale_count(*, user: Any) -> int:
-    days = int(config.get("customers.stale_contact_days"))
-    return (
-        Customer.objects.visible_to(user)
-        .filter(contact_info_updated_at__lt=timezone.now() - timedelta(days=days))
-        .count()
-    )
-
-
-def unverified_count(*, user: Any) -> int:
-    hours = int(config.get("customers.verify_within_hours"))
-    return (
-        Customer.objects.visible_to(user)
-        .filter(
-            verified_at__isnull=True,
-            first_contact_at__lt=timezone.now() - timedelta(hours=hours),
-        )
-        .count()
-    )
 
 
 # --- People to pick in forms --------------------------------------------------------------------

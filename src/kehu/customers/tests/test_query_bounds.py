@@ -147,7 +147,7 @@ def test_dashboard_panel_figures_are_cached_and_say_so(
     client.force_login(org.east_manager)
     first = queries_of(client, "/")
     again = queries_of(client, "/")
-    assert again <= first - 5  # completeness, per-team, stale, unverified and their scope
+    assert again <= first - 5  # the panels' cached figures (customers: one pass) and scope reads
     body = client.get("/").content.decode()
     assert "(updated every 5 minutes)" in body
     assert f"{Customer.objects.visible_to(org.east_manager).count()} customers" in body

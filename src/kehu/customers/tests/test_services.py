@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from kehu.core import config
 from kehu.core.errors import Forbidden, InvalidInput, StaleVersion
 from kehu.core.testing.factories import Organisation
-from kehu.customers import grading, services
+from kehu.customers import grading, selectors, services
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -483,3 +483,34 @@ def test_region_is_derived_from_the_credit_code_when_empty(org: Organisation) ->
         data={"name": "深圳某某电子有限公司", "credit_code": VALID_USCC[2], "region": "310000"},
     )
     assert shanghai_given.region_id == "310000"  # a region the user chose is kept
+
+
+def test_panel_figures_agree_with_the_list_and_its_filters(org: Organisation) -> None:
+    from kehu.customers.selectors import CustomerFilters, apply_filters
+
+    full = make_customer(org.rep, industry="34", region="310101", source="referral", address="上海")
+    old = make_customer(org.colleague)
+    make_customer(org.hangzhou_rep, initial_need="需要CRM")
+    make_customer(org.south_rep)  # outside the east manager's teams
+    now = timezone.now()
+    Customer.objects.filter(pk=full.pk).update(contact_info_updated_at=now - timedelta(days=400))
+    Customer.objects.filter(pk=old.pk).update(
+        verified_at=None, first_contact_at=now - timedelta(days=30)
+    )
+    manager = org.east_manager
+    visible = Customer.objects.visible_to(manager)
+
+    def listed(**filters: Any) -> int:
+        return apply_filters(visible, CustomerFilters(**filters)).count()
+
+    figures = selectors.panel_figures(user=manager)
+    assert figures["customer_count"] == listed() == 3
+    assert figures["stale"] == listed(stale=True) == 1
+    assert figures["unverified"] == listed(unverified=True) >= 1
+    assert figures["completeness"] == selectors.team_completeness(user=manager)["percent"]
+    teams = {row["department"]: (row["count"], row["percent"]) for row in figures["departments"]}
+    shanghai = [c.completeness for c in visible.filter(department=org.shanghai)]
+    assert teams == {
+        "上海组": (2, round(sum(shanghai) / 2)),
+        "杭州组": (1, visible.get(department=org.hangzhou).completeness),
+    }
