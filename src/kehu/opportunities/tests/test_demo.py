@@ -27,3 +27,38 @@ def test_demo_opportunities(org: Organisation) -> None:
         assert deal.department_id == deal.owner.department_id
         assert (deal.closed_at is None) == (deal.stage.kind == StageKind.OPEN)
     assert Stage.objects.filter(probability_computed_at__isnull=False).count() == 7
+
+
+def test_a_big_demo_builds_the_indexes_after_the_load(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kehu.core.testing.factories import foreign_key_names, index_names
+    from kehu.opportunities import demo
+    from kehu.opportunities.models import StageChange
+
+    for owner in (org.rep, org.colleague) * 10:
+        make_customer(owner)
+    before = {
+        model: (index_names(model), foreign_key_names(model))
+        for model in (Opportunity, StageChange)
+    }
+    deferred: list[bool] = []
+    original = demo.bulk.deferred_indexes
+
+    def spy(*models: object, defer: bool = True, atomic: bool = True) -> object:
+        deferred.append(defer)
+        return original(*models, defer=defer, atomic=atomic)
+
+    monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 5)
+    monkeypatch.setattr(demo.bulk, "deferred_indexes", spy)
+    assert generate_opportunities(seed=7, share=0.5, limit=6) == 6
+    assert generate_opportunities(seed=8, share=1.0) > 0  # not empty any more
+    assert deferred == [True, False]
+    after = {
+        model: (index_names(model), foreign_key_names(model))
+        for model in (Opportunity, StageChange)
+    }
+    assert after == before
+    assert StageChange.objects.filter(opportunity__in=Opportunity.objects.all()).count() == (
+        StageChange.objects.count()
+    )
