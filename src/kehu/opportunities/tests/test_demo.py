@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from kehu.core.testing.factories import Organisation
 from kehu.opportunities.demo import generate_opportunities
@@ -29,7 +30,7 @@ def test_demo_opportunities(org: Organisation) -> None:
     assert Stage.objects.filter(probability_computed_at__isnull=False).count() == 7
 
 
-def test_a_big_demo_builds_the_indexes_after_the_load(
+def test_a_big_demo_on_postgresql_builds_the_deal_indexes_after_the_load(
     org: Organisation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kehu.core.testing.factories import foreign_key_names, index_names
@@ -53,7 +54,7 @@ def test_a_big_demo_builds_the_indexes_after_the_load(
     monkeypatch.setattr(demo.bulk, "deferred_indexes", spy)
     assert generate_opportunities(seed=7, share=0.5, limit=6) == 6
     assert generate_opportunities(seed=8, share=1.0) > 0  # not empty any more
-    assert deferred == [True, False]
+    assert deferred == [connection.vendor == "postgresql", False]
     after = {
         model: (index_names(model), foreign_key_names(model))
         for model in (Opportunity, StageChange)
