@@ -40,9 +40,16 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 def badge(request: HttpRequest) -> HttpResponse:
-    """The navbar bell with the unread count; base.html loads it with hx-get on load/every 60s."""
+    """The navbar bell with the unread count; base.html loads it with hx-get on load/every 60s.
+
+    Signed out (the session expired, or another tab signed out) it answers 204, which htmx
+    leaves alone. A redirect would swap the whole login page into the navbar, and that page's
+    new CSRF cookie would replace the one of a login form open in the same browser, whose
+    sign-in then fails the CSRF check (seen in the browser tests).
+    """
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     return render(
         request,
         "notifications/_badge.html",

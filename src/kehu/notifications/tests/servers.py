@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -32,16 +33,24 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
 
+# aiosmtpd's session log: its INFO lines ("EOF received") come from the server's thread and
+# could arrive after pytest had closed the test's captured output ("--- Logging error ---").
+SMTP_LOG = logging.getLogger("mail.log")
+
+
 @contextmanager
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    level = SMTP_LOG.level
+    SMTP_LOG.setLevel(logging.WARNING)
     controller.start()
     try:
         yield mailbox, port
     finally:
         controller.stop()
+        SMTP_LOG.setLevel(level)
 
 
 @dataclass

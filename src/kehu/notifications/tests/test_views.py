@@ -111,3 +111,10 @@ def test_api(org: Organisation) -> None:
     other = api_client(org.colleague)
     assert other.delete(f"/api/v1/notifications/channels/{good.json()['id']}").status_code == 404
     assert client.delete(f"/api/v1/notifications/channels/{good.json()['id']}").status_code == 204
+
+
+def test_badge_of_a_signed_out_browser_is_empty_and_sets_no_cookie() -> None:
+    response = Client().get("/notifications/badge/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert not response.cookies
