@@ -73,9 +73,9 @@ def generate_opportunities(*, seed: int, share: float = 0.3, limit: int | None =
     )
     existing = Opportunity.objects.exists()
     if existing:
-        # Customers with a deal are skipped. Only then: this is read lazily while deals are
-        # written, and SQLite, with the deals' indexes dropped for the load, would scan every
-        # deal written so far for each customer.
+        # Customers with a deal are skipped. A table without deals needs no anti-join: read
+        # lazily while deals are written, it rescanned them for each customer on SQLite when
+        # their indexes had been dropped for the load.
         candidates = candidates.exclude(opportunities__isnull=False)
     defer = (
         connection.vendor == "postgresql"
