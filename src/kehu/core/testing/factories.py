@@ -84,3 +84,18 @@ def foreign_key_names(model: type[Any]) -> set[str]:
     with connection.cursor() as cursor:
         found = connection.introspection.get_constraints(cursor, model._meta.db_table)
     return {name for name, info in found.items() if info["foreign_key"]}
+
+
+def record_deferrals(monkeypatch: Any) -> list[bool]:
+    """The ``defer`` of every ``bulk.deferred_indexes`` call from now on (the calls still run)."""
+    from kehu.core import bulk
+
+    calls: list[bool] = []
+    original = bulk.deferred_indexes
+
+    def spy(*models: Any, defer: bool = True, atomic: bool = True) -> Any:
+        calls.append(defer)
+        return original(*models, defer=defer, atomic=atomic)
+
+    monkeypatch.setattr(bulk, "deferred_indexes", spy)
+    return calls

@@ -58,19 +58,12 @@ def test_reserve_many_continues_each_prefix_like_reserve() -> None:
 def test_a_big_demo_into_an_empty_database_builds_the_indexes_after_the_load(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kehu.core.testing.factories import index_names
+    from kehu.core.testing.factories import index_names, record_deferrals
     from kehu.customers import demo
 
     before = index_names(Customer)
-    deferred: list[bool] = []
-    original = demo.bulk.deferred_indexes
-
-    def spy(*models: object, defer: bool = True, atomic: bool = True) -> object:
-        deferred.append(defer)
-        return original(*models, defer=defer, atomic=atomic)
-
     monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 20)
-    monkeypatch.setattr(demo.bulk, "deferred_indexes", spy)
+    deferred = record_deferrals(monkeypatch)
     users = ensure_demo_users()
     assert generate_customers(count=25, seed=5, users=users) == 25
     assert generate_customers(count=25, seed=6, users=users) == 25  # not empty any more

@@ -33,7 +33,7 @@ def test_demo_opportunities(org: Organisation) -> None:
 def test_a_big_demo_on_postgresql_builds_the_deal_indexes_after_the_load(
     org: Organisation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kehu.core.testing.factories import foreign_key_names, index_names
+    from kehu.core.testing.factories import foreign_key_names, index_names, record_deferrals
     from kehu.opportunities import demo
     from kehu.opportunities.models import StageChange
 
@@ -43,15 +43,8 @@ def test_a_big_demo_on_postgresql_builds_the_deal_indexes_after_the_load(
         model: (index_names(model), foreign_key_names(model))
         for model in (Opportunity, StageChange)
     }
-    deferred: list[bool] = []
-    original = demo.bulk.deferred_indexes
-
-    def spy(*models: object, defer: bool = True, atomic: bool = True) -> object:
-        deferred.append(defer)
-        return original(*models, defer=defer, atomic=atomic)
-
     monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 5)
-    monkeypatch.setattr(demo.bulk, "deferred_indexes", spy)
+    deferred = record_deferrals(monkeypatch)
     assert generate_opportunities(seed=7, share=0.5, limit=6) == 6
     assert generate_opportunities(seed=8, share=1.0) > 0  # not empty any more
     assert deferred == [connection.vendor == "postgresql", False]
