@@ -375,6 +375,10 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     columns = ["id", "created_at", "updated_at", "title", "description", "kind", "assignee_id"]
     columns += ["customer_id", "due_at", "dedupe_key"]
     writer = bulk.TableWriter(Task, columns)
+    # Each customer is visited once, so only tasks from before this call can be found: with
+    # none open, the per-batch lookups are skipped (a bulk load may have dropped their index).
+    look_up = Task.objects.filter(status=TaskStatus.OPEN, dedupe_key__startswith="cadence:")
+    any_planned = look_up.exists()
     count = 0
     last = 0
     while True:
@@ -382,7 +386,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
         if not batch:
             return count
         last = batch[-1].pk
-        planned = _planned_customers(batch)
+        planned = _planned_customers(batch) if any_planned else set()
         rows = []
         for customer in batch:
             if customer.pk in planned:

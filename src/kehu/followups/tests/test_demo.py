@@ -18,3 +18,25 @@ def test_demo_follow_ups(org: Organisation) -> None:
         customer.refresh_from_db()
         assert customer.last_contact_at is not None
     assert Task.objects.filter(kind=TaskKind.CADENCE, status="open").count() == 6
+
+
+def test_a_big_demo_on_postgresql_builds_the_task_indexes_after_the_cadence_plan(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from kehu.core.testing.factories import foreign_key_names, index_names, record_deferrals
+    from kehu.followups import demo
+
+    customers = [make_customer(owner) for owner in (org.rep, org.colleague) * 3]
+    before = (index_names(Task), foreign_key_names(Task))
+    monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 5)
+    deferred = record_deferrals(monkeypatch)
+    generate_followups(seed=7)
+    generate_followups(seed=8)  # planned tasks exist now: nothing deferred, nothing doubled
+    assert deferred == [connection.vendor == "postgresql", False]
+    assert (index_names(Task), foreign_key_names(Task)) == before
+    planned = Task.objects.filter(kind=TaskKind.CADENCE, status="open")
+    assert sorted(planned.values_list("customer_id", flat=True)) == sorted(
+        customer.pk for customer in customers
+    )
