@@ -48,18 +48,19 @@ def ensure_demo_users() -> list[User]:
 
 
 def load_demo(*, customers: int, seed: int, if_empty: bool = False) -> str:
-    from kehu.customers.demo import generate_customers
+    from kehu.customers.demo import customer_indexes_deferred, generate_customers
     from kehu.customers.models import Customer
+    from kehu.followups.demo import generate_followups
+    from kehu.opportunities.demo import generate_opportunities
 
     started = time.perf_counter()
     users = ensure_demo_users()
     if if_empty and Customer.objects.exists():
         return "Demo data already present; nothing loaded."
-    created = generate_customers(count=customers, seed=seed, users=users)
-    from kehu.followups.demo import generate_followups
-    from kehu.opportunities.demo import generate_opportunities
-
-    opportunities = generate_opportunities(seed=seed)
+    # the deals mark their customers won: before the customer indexes are built, not after
+    with customer_indexes_deferred(customers):
+        created = generate_customers(count=customers, seed=seed, users=users, defer_indexes=False)
+        opportunities = generate_opportunities(seed=seed)
     followups = generate_followups(seed=seed)
     seconds = time.perf_counter() - started
     return (

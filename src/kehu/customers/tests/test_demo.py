@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kehu.core.demo import ensure_demo_users
 from kehu.customers import selectors
 from kehu.customers.demo import generate_customers
-from kehu.customers.models import Contact, Customer
+from kehu.customers.models import Contact, Customer, CustomerStatus
 from kehu.customers.normalize import digits
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +72,33 @@ def test_a_big_demo_into_an_empty_database_builds_the_indexes_after_the_load(
     assert deferred == [True, False]
     assert index_names(Customer) == before
     assert Customer.objects.filter(search_text__contains=" ").count() == 50
+
+
+def test_a_big_demo_marks_the_won_customers_before_their_indexes_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kehu.core.demo import load_demo
+    from kehu.core.testing.factories import foreign_key_names, index_names, record_deferrals
+    from kehu.customers import demo
+    from kehu.opportunities import demo as deal_demo
+    from kehu.opportunities.models import Opportunity, StageKind
+
+    before = (index_names(Customer), foreign_key_names(Customer))
+    monkeypatch.setattr(demo, "DEFER_INDEXES_FROM", 20)
+    deferred = record_deferrals(monkeypatch)
+    indexes_seen_by_deals: list[set[str]] = []
+    generate = deal_demo.generate_opportunities
+
+    def generate_opportunities(**options: Any) -> int:
+        indexes_seen_by_deals.append(index_names(Customer))
+        return generate(**options)
+
+    monkeypatch.setattr(deal_demo, "generate_opportunities", generate_opportunities)
+    load_demo(customers=40, seed=9)
+    assert "customer_owner_recent" in before[0]
+    assert "customer_owner_recent" not in indexes_seen_by_deals[0]
+    assert deferred == [True, False, False]  # customers; deals and tasks from 15,000 rows
+    assert (index_names(Customer), foreign_key_names(Customer)) == before
+    won_deals = Opportunity.objects.filter(stage__kind=StageKind.WON)
+    assert won_deals.exists()
+    assert not won_deals.exclude(customer__status=CustomerStatus.WON).exists()
