@@ -7,6 +7,7 @@ number once taken is never handed out again, even if its customer is deleted.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from datetime import date
@@ -34,15 +35,21 @@ def check_pattern(pattern: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _parts(pattern: str) -> tuple[str, str]:
+    """The pattern before ``{seq}``, and the sequence's format (checked; once per pattern: a
+    bulk load numbers every row)."""
+    check_pattern(pattern)
+    match = _SEQ.search(pattern)
+    assert match is not None
+    return pattern[: match.start()], "{seq" + (match.group(1) or "") + "}"
+
+
 def prefix_for(
     pattern: str, *, industry: Industry | None, region: Region | None, kind: str, on: date
 ) -> tuple[str, str]:
     """The pattern's fixed part for this customer, and the format of its sequence."""
-    check_pattern(pattern)
-    match = _SEQ.search(pattern)
-    assert match is not None
-    head = pattern[: match.start()]
-    seq_format = "{seq" + (match.group(1) or "") + "}"
+    head, seq_format = _parts(pattern)
     values = {
         "industry": industry.section_code if industry else UNKNOWN,
         "region": region.abbreviation if region else UNKNOWN,

@@ -29,9 +29,9 @@ from kehu.followups.models import (
     TaskStatus,
 )
 from kehu.followups.services import (
+    CadenceTerms,
     cadence_interval,
     cadence_replan,
-    cadence_task_terms,
     customer_url,
     local_at,
     reminder_once,
@@ -365,7 +365,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     plans = list(CadencePlan.objects.filter(is_active=True))
     if not plans:
         return 0
-    hour = int(config.get(rules.NEXT_STEP_HOUR.key))
+    terms = CadenceTerms(int(config.get(rules.NEXT_STEP_HOUR.key)))
     customers = (
         Customer.objects.filter(owner__isnull=False, owner__is_active=True)
         .exclude(status=CustomerStatus.CHURNED)
@@ -394,7 +394,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
             plan = cadence_interval(customer, plans)
             if plan is None:
                 continue
-            due, title = cadence_task_terms(customer, plan, now=now, hour=hour)
+            due, title = terms(customer, plan, now=now)
             rows.append([now, now, title[:200], plan.action, TaskKind.CADENCE.value])
             rows[-1] += [customer.owner_id, customer.pk, due, f"cadence:{customer.pk}"]
         with transaction.atomic():

@@ -319,16 +319,30 @@ def cadence_interval(
     return min(matching, key=lambda plan: plan.interval_days, default=None)
 
 
+class CadenceTerms:
+    """Due time and title of a customer's planned follow-up under a plan, for many customers:
+    the hour, the time zone and the title's translation are looked up once (per customer they
+    were a third of planning a million customers' tasks)."""
+
+    def __init__(self, hour: int | None = None) -> None:
+        self.hour = int(config.get(rules.NEXT_STEP_HOUR.key)) if hour is None else hour
+        self.zone = timezone.get_current_timezone()
+        self.title = _("Follow up %(customer)s (%(plan)s)")
+
+    def __call__(
+        self, customer: Customer, plan: CadencePlan, *, now: datetime
+    ) -> tuple[datetime, str]:
+        base = customer.last_contact_at or customer.created_at or now
+        due_day = base.astimezone(self.zone).date() + timedelta(days=plan.interval_days)
+        due = timezone.make_aware(datetime.combine(due_day, time(self.hour)), self.zone)
+        return due, self.title % {"customer": customer.name, "plan": plan.name}
+
+
 def cadence_task_terms(
     customer: Customer, plan: CadencePlan, *, now: datetime, hour: int | None = None
 ) -> tuple[datetime, str]:
     """Due time and title of the customer's planned follow-up under ``plan``."""
-    base = customer.last_contact_at or customer.created_at or now
-    due_day = timezone.localtime(base).date() + timedelta(days=plan.interval_days)
-    if hour is None:
-        hour = int(config.get(rules.NEXT_STEP_HOUR.key))
-    title = _("Follow up %(customer)s (%(plan)s)") % {"customer": customer.name, "plan": plan.name}
-    return local_at(due_day, hour), title
+    return CadenceTerms(hour)(customer, plan, now=now)
 
 
 def cadence_replan(
