@@ -131,8 +131,8 @@ def customer_indexes_deferred(count: int) -> Iterator[None]:
     and keys are built when the block ends (``bulk.deferred_indexes``).
 
     ``kehu demo`` also writes its deals inside: they mark about 100,000 of 1,000,000 customers
-    won, and each such update wrote new entries into every customer index (45 s, mostly the
-    trigram index, with the indexes in place).
+    won, and with the indexes in place each such update writes new entries into every one of
+    them (131,500 updates: 61.7 s on PostgreSQL, 43 s of it for the trigram index).
     """
     defer = count >= DEFER_INDEXES_FROM and not Customer.objects.exists()
     tables = (Customer, Customer.history.model, Contact, Customer.tags.through)

@@ -20,7 +20,7 @@ from kehu.followups.models import FollowUp, Method, Sentiment, Task, TaskKind
 # Customers from which PostgreSQL builds the task table's indexes and foreign keys after the
 # cadence plan (``bulk.deferred_indexes``), as the customer and deal loads do: with them in
 # place, planning ~1,000,000 tasks spent most of its time on the server keeping ten indexes
-# and queueing two foreign-key checks per written task (the step took ≈ 190 s at size L, now 85 s).
+# and queueing two foreign-key checks per written task (the step: ≈ 190 s, now ≈ 85 s).
 DEFER_INDEXES_FROM = 15_000
 
 CONTENTS = [
