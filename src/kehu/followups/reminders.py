@@ -365,7 +365,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     plans = list(CadencePlan.objects.filter(is_active=True))
     if not plans:
         return 0
-    terms = CadenceTerms(int(config.get(rules.NEXT_STEP_HOUR.key)))
+    terms = CadenceTerms()
     customers = (
         Customer.objects.filter(owner__isnull=False, owner__is_active=True)
         .exclude(status=CustomerStatus.CHURNED)
