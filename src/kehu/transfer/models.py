@@ -127,7 +127,10 @@ class ImportJob(models.Model):
 class ImportRecord(models.Model):
     """Which record a data row of an import created or updated (for verification)."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="records")
+    # no index of its own: import_record_row starts with the job
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     row_number = models.PositiveIntegerField()
     object_id = models.PositiveBigIntegerField()
     created = models.BooleanField(default=True)

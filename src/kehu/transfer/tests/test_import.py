@@ -276,3 +276,33 @@ def test_verification_sample_is_uniform_in_one_pass() -> None:
     # each item is picked 2000 × 10/100 = 200 times on average
     assert min(hits) > 140
     assert max(hits) < 260
+
+
+def _pragma(name: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA {name}")
+        return int(cursor.fetchone()[0])
+
+
+def test_an_import_on_sqlite_runs_with_its_own_connection_settings_and_puts_them_back(
+    org: Any, tmp_path: Path
+) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache and write-ahead log")
+    before = (_pragma("cache_size"), _pragma("wal_autocheckpoint"))
+    seen: list[tuple[int, int]] = []
+
+    def note_settings(current: ImportJob) -> None:
+        seen.append((_pragma("cache_size"), _pragma("wal_autocheckpoint")))
+
+    job = _job(org.admin, write_csv(tmp_path / "a.csv", customer_rows(3)))
+    job.dry_run = False
+    job.save()
+    job = engine.run_job(job, progress=note_settings)
+    assert job.status == "done", job.message
+    assert seen == [(-engine.IMPORT_PAGE_CACHE_KIB, engine.IMPORT_WAL_CHECKPOINT_PAGES)]
+    assert (_pragma("cache_size"), _pragma("wal_autocheckpoint")) == before
