@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from openpyxl import load_workbook
 
 from kehu.core import config
@@ -279,8 +280,6 @@ def test_verification_sample_is_uniform_in_one_pass() -> None:
 
 
 def _pragma(name: str) -> int:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(f"PRAGMA {name}")
         return int(cursor.fetchone()[0])
@@ -289,8 +288,6 @@ def _pragma(name: str) -> int:
 def test_an_import_on_sqlite_runs_with_its_own_connection_settings_and_puts_them_back(
     org: Any, tmp_path: Path
 ) -> None:
-    from django.db import connection
-
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's page cache and write-ahead log")
     before = (_pragma("cache_size"), _pragma("wal_autocheckpoint"))
