@@ -910,24 +910,28 @@ def import_connection() -> Iterator[None]:
     - Checkpoints of the write-ahead log every ``IMPORT_WAL_CHECKPOINT_PAGES`` instead of
       SQLite's 1,000 pages (4 MB). A batch of 1,000 rows writes about 1.6 MB, so each
       second or third commit copied the log into the database and synced the file twice;
-      at 100,000 rows that was 1.2 s of 23 s. The log now grows to 64 MB at most.
+      100,000 rows took 24.6 s with those checkpoints, 23.2 s without. The log now grows to
+      64 MB at most.
     """
     if connection.vendor != "sqlite":
         yield
         return
+    settings = {
+        "cache_size": -IMPORT_PAGE_CACHE_KIB,
+        "wal_autocheckpoint": IMPORT_WAL_CHECKPOINT_PAGES,
+    }
+    before: dict[str, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        cache_before = int(cursor.fetchone()[0])
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        checkpoint_before = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA cache_size = -{IMPORT_PAGE_CACHE_KIB}")
-        cursor.execute(f"PRAGMA wal_autocheckpoint = {IMPORT_WAL_CHECKPOINT_PAGES}")
+        for name, value in settings.items():
+            cursor.execute(f"PRAGMA {name}")
+            before[name] = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA {name} = {value}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {cache_before}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {checkpoint_before}")
+            for name, value in before.items():
+                cursor.execute(f"PRAGMA {name} = {value}")
 
 
 def run_job(
