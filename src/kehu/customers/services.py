@@ -484,8 +484,14 @@ def _check_masked(actor: Any, customer: Customer, names: Iterable[str]) -> None:
         )
 
 
-def refresh_search(customer: Customer, contacts: Iterable[Contact] | None = None) -> None:
-    """Recompute the denormalised keys (name_key, search_text) from the customer and contacts."""
+def refresh_search(
+    customer: Customer,
+    contacts: Iterable[Contact] | None = None,
+    *,
+    pinyin: tuple[str, str] | None = None,
+) -> None:
+    """Recompute the denormalised keys (name_key, search_text) from the customer and contacts;
+    ``pinyin`` is the name's (full, initials) when the caller computed it already."""
     if contacts is None:
         contacts = Contact.objects.filter(customer_id=customer.pk) if customer.pk else []
     extra: list[str] = []
@@ -502,7 +508,9 @@ def refresh_search(customer: Customer, contacts: Iterable[Contact] | None = None
     if customer.credit_code:
         extra.append(customer.credit_code)
     customer.name_key = company_key(customer.name)
-    customer.search_text = search_text(name=customer.name, number=customer.number, extra=extra)
+    customer.search_text = search_text(
+        name=customer.name, number=customer.number, extra=extra, pinyin=pinyin
+    )
     customer.completeness = completeness(customer, reachable_contact=reachable)
 
 

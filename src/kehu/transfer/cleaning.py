@@ -118,6 +118,7 @@ class RowResult:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column, message)
     to_verify: list[str] = field(default_factory=list)
     source: dict[str, str] = field(default_factory=dict)  # field key → source text
+    name_pinyin: tuple[str, str] | None = None  # (full, initials) of values["name"], if known
 
     @property
     def ok(self) -> bool:
@@ -136,6 +137,15 @@ def _suggest(text: str, options: dict[str, str]) -> str:
     if match is None:
         return ""
     return _(" Did you mean “%(value)s”?") % {"value": match[0]}
+
+
+# field type → the Cleaner method that loads the table its values are looked up in
+REFERENCE_TABLES = {
+    "industry": "industries",
+    "region": "regions",
+    "user": "users",
+    "stage": "stages",
+}
 
 
 class Cleaner:
@@ -158,10 +168,19 @@ class Cleaner:
         self._regions: dict[str, str] | None = None
         self._users: dict[str, int] | None = None
         self._stages: dict[str, str] | None = None
+        self._stage_names: list[str] = []  # Chinese names in pipeline order, for errors
         # Fast paths with the same answers as phonenumbers / email-validator (see _phone, _email)
         self._email_domains: dict[str, str | None] = {}
 
     # --- reference data ----------------------------------------------------------------------
+    def load_reference(self) -> None:
+        """Read now every table this kind's cells are checked against, so that cleaning needs
+        no query afterwards (the import cleans in a process that must not query)."""
+        for spec in self.specs:
+            table = REFERENCE_TABLES.get(spec.type)
+            if table is not None:
+                getattr(self, table)()
+
     def industries(self) -> dict[str, str]:
         if self._industries is None:
             from kehu.customers.models import Industry
@@ -320,6 +339,7 @@ class Cleaner:
             table: dict[str, str] = {}
             rows = Stage.objects.filter(is_active=True).exclude(kind=StageKind.LOST)
             for code, zh, en in rows.order_by("order").values_list("code", "name_zh", "name_en"):
+                self._stage_names.append(zh)
                 for name in (code, zh, en, *re.split(r"\s*/\s*", zh), *re.split(r"\s*/\s*", en)):
                     if name:
                         table.setdefault(fold_text(name).casefold(), code)
@@ -329,14 +349,7 @@ class Cleaner:
     def _stage(self, text: str, spec: FieldSpec) -> str:
         code = self.stages().get(text.casefold())
         if code is None:
-            from kehu.opportunities.models import Stage, StageKind
-
-            names = list(
-                Stage.objects.filter(is_active=True)
-                .exclude(kind=StageKind.LOST)
-                .order_by("order")
-                .values_list("name_zh", flat=True)
-            )
+            names = self._stage_names
             raise CellError(
                 _("“%(value)s” is not a stage; the stages are %(allowed)s.")
                 % {"value": text[:40], "allowed": " → ".join(names)}

@@ -52,8 +52,9 @@ from kehu.customers.models import (
     StatusChange,
     Tag,
 )
-from kehu.customers.normalize import company_key
+from kehu.customers.normalize import company_key, fold, pinyin_keys
 from kehu.transfer import mapping as mapping_module
+from kehu.transfer import pipeline
 from kehu.transfer.bulk import InstanceBuilder, RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
@@ -265,6 +266,8 @@ def _contact_data(plan: Planned) -> dict[str, Any] | None:
 class Importer:
     """Runs one ``ImportJob`` (dry run or real) and keeps its progress in the database."""
 
+    name_pinyin = True  # rows name new customers, whose search keys need the name's pinyin
+
     def __init__(
         self,
         job: ImportJob,
@@ -341,15 +344,18 @@ class Importer:
             None if resume_at else Reservoir(SAMPLE_SIZE, random.Random(job.pk))
         )
         seen_rows = 0
+        self._clean_in = indexes, sheet.headers
+        self.cleaner.load_reference()  # the reading process cannot query the database
+        # one batch has nothing to overlap with: read and clean it here
+        parallel = sheet.total_rows > self.batch_size
         with (
+            pipeline.cleaned_batches(
+                sheet.rows, self._clean, self.batch_size, parallel=parallel
+            ) as batches,
             errors_path(job).open("w", encoding="utf-8") as error_file,
             FileKeys(job_dir(job) / "keys.sqlite3") as self.file_keys,
         ):
-            for batch in self._batches(sheet.rows()):
-                rows = [
-                    self.cleaner.clean_row(line, cells, indexes, sheet.headers)
-                    for line, cells in batch
-                ]
+            for batch, rows in batches:
                 seen_rows += len(rows)
                 already_written = bool(resume_at) and rows[-1].line < resume_at
                 plans = self._plan(rows, count=not already_written)
@@ -396,15 +402,14 @@ class Importer:
         """Reference data read once per import, before the first batch."""
         self.dedup.load_names()
 
-    def _batches(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[list[Any]]:
-        batch: list[Any] = []
-        for item in rows:
-            batch.append(item)
-            if len(batch) >= self.batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+    def _clean(self, line: int, cells: list[Any]) -> RowResult:
+        """One row as the reading process cleans it: with the pinyin of the customer's name,
+        the slowest part of its search keys, so the importing process need not compute it."""
+        indexes, headers = self._clean_in
+        row = self.cleaner.clean_row(line, cells, indexes, headers)
+        if self.name_pinyin and row.ok and row.values.get("name"):
+            row.name_pinyin = pinyin_keys(fold(row.values["name"]))
+        return row
 
     def _cancel_requested(self) -> bool:
         return bool(
@@ -685,8 +690,10 @@ class Importer:
         for prefix, members in by_prefix.items():
             for offset, customer in enumerate(members):
                 customer.number = prefix + formats[prefix].format(seq=firsts[prefix] + offset)
-        for _plan, customer, contact in ready:
-            customer_services.refresh_search(customer, [contact] if contact else [])
+        for plan, customer, contact in ready:
+            customer_services.refresh_search(
+                customer, [contact] if contact else [], pinyin=plan.row.name_pinyin
+            )
             # customer_create's _set_grade: a new customer's only grading input is its budget
             budget = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
             customer.grade = grading.grade_for(budget, rules)

@@ -39,6 +39,7 @@ class RecordImporter(Importer):
     """The shared part: references, dedup by per-kind keys, trial writes, row-wise services."""
 
     model: type[models.Model]
+    name_pinyin = False  # no customers are created from these rows
     # service error field → import field, where they differ
     error_fields: dict[str, str] = {}
     # the column that names the record (scope problems), and the one for a service error

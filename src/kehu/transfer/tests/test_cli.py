@@ -111,6 +111,26 @@ def test_mapping_option_and_bad_input(instance: dict[str, str], tmp_path: Path) 
     assert "The file is empty." in failed.stderr
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _ended(pids: list[int], *, timeout: float) -> bool:
+    """True once none of ``pids`` runs (gone, or a zombie its new parent has not reaped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for pid in pids:
+            try:
+                states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:
+                continue
+        if all(state in ("Z", "X") for state in states):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_kill_9_leaves_whole_batches_and_resumes(instance: dict[str, str], tmp_path: Path) -> None:
     path = write_csv(tmp_path / "big.csv", customer_rows(ROWS))
     db = Path(instance["KEHU_DATA_DIR"]) / "kehu.sqlite3"
@@ -131,9 +151,12 @@ def test_kill_9_leaves_whole_batches_and_resumes(instance: dict[str, str], tmp_p
             continue
         if written >= 3 * BATCH:
             break
+    readers = _children(process.pid)  # the process reading and cleaning the file
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert 3 * BATCH <= written < ROWS, "the import finished before it could be killed"
+    assert readers, "a file of many batches is read in a second process"
+    assert _ended(readers, timeout=30), "the reading process outlived the import"
 
     customers = _query(db, "select count(*) from customers_customer")[0][0]
     contacts = _query(db, "select count(*) from customers_contact")[0][0]
