@@ -346,8 +346,9 @@ class Importer:
         seen_rows = 0
         self._clean_in = indexes, sheet.headers
         self.cleaner.load_reference()  # the reading process cannot query the database
-        # one batch has nothing to overlap with: read and clean it here
-        parallel = sheet.total_rows > self.batch_size
+        # one batch has nothing to overlap with: read and clean it here; 0 rows is an XLSX
+        # whose writer left out the sheet's dimension (openpyxl's write-only mode), size unknown
+        parallel = sheet.total_rows > self.batch_size or sheet.total_rows == 0
         with (
             pipeline.cleaned_batches(
                 sheet.rows, self._clean, self.batch_size, parallel=parallel

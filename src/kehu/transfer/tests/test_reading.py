@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,39 @@ def test_corrupted_xlsx(org: Any, tmp_path: Path) -> None:
     with pytest.raises(FileProblem) as error:
         services.import_job_create(actor=org.admin, kind="customers", path=broken)
     assert error.value.code == "corrupt_xlsx"
+
+
+def _rewrite_sheet(path: Path, change: Any) -> None:
+    """The workbook at ``path`` with its first sheet's XML passed through ``change``."""
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    members["xl/worksheets/sheet1.xml"] = change(members["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+
+
+def test_a_sheet_without_its_dimension_is_opened_from_its_head(tmp_path: Path) -> None:
+    """Opening reads the XML up to the first cell, not the whole sheet (see reading.py): a
+    sheet without ``<dimension>`` whose last row is damaged opens, and its rows fail there."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)  # as Kehu's exports: no <dimension>
+    sheet = workbook.create_sheet()
+    for row in [HEADERS, *customer_rows(3)]:
+        sheet.append(row)
+    path = tmp_path / "no-dimension.xlsx"
+    workbook.save(path)
+    _rewrite_sheet(path, lambda xml: xml.replace(b"</sheetData>", b"<row><c></sheetData>"))
+    opened = open_sheet(path)
+    assert opened.headers == HEADERS
+    assert opened.total_rows == 0  # unknown without a dimension
+    with pytest.raises(FileProblem) as error:
+        list(opened.rows())
+    assert error.value.code == "corrupt_xlsx"
+
+    sized = write_xlsx(tmp_path / "sized.xlsx", customer_rows(3))
+    assert open_sheet(sized).total_rows == 3
 
 
 def test_xlsx_renamed_to_csv_is_read_as_xlsx(org: Any, tmp_path: Path) -> None:
