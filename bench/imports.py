@@ -3,10 +3,11 @@
 Each run imports a generated file (``bench/importdata.py``: Chinese companies with a contact,
 ~1 % duplicates, a few invalid rows) with ``kehu import customers`` into a fresh database — a
 copy of a migrated template, so every run starts from the same empty state — and measures the
-command as a whole: wall clock, CPU time (user + system of the ``kehu`` process, from
-``wait4``; on PostgreSQL the server's own CPU is not included) and peak RSS. The job's own
-``started_at`` → ``finished_at`` (reading, cleaning, dedup and writing, without process start-up
-and the verification report) is reported as *engine seconds*. ``--export`` then times
+command as a whole: wall clock, CPU time (user + system of the ``kehu`` process and its
+reading child, from ``wait4``; on PostgreSQL the server's own CPU is not included), peak RSS of
+the largest process and peak PSS of the import's processes together. The job's own
+``started_at`` → ``finished_at`` (reading, cleaning, dedup and writing, without process
+start-up and the verification report) is reported as *engine seconds*. ``--export`` then times
 ``kehu export customers`` of everything imported (the bounded-memory check).
 
 Results go to ``bench/results/import-*.json`` and print as Markdown (medians over ``--runs``).
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import importdata
+from bench.memory import TreeMemorySampler
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -130,15 +132,20 @@ class Database:
 
 # --- measuring a command ---------------------------------------------------------------------
 def measure(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``command``: wall clock, CPU (user + system, from ``wait4``) and peak RSS of the
-    process; its output goes to a file in the run's data directory."""
+    """Run ``command``: wall clock, CPU (user + system, from ``wait4``: the process and the
+    children it reaped), peak RSS of the largest process and peak PSS of all of them together
+    (an import reads its file in a forked child, which shares most pages with its parent); its
+    output goes to a file in the run's data directory."""
     logs = Path(env["KEHU_DATA_DIR"]) / "command.log"
     logs.parent.mkdir(parents=True, exist_ok=True)
     with logs.open("w") as handle:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        sampler = TreeMemorySampler(process.pid, proportional=True)
+        sampler.start()
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
+        sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
     output = logs.read_text(errors="replace")
     return {
@@ -146,6 +153,8 @@ def measure(command: list[str], env: dict[str, str]) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_pss_mb": round(sampler.peak_pss_total_kb / 1024, 1),
+        "processes": sampler.processes,
         "output": re.sub(r"(checked|imported) \d+/\d+ rows \(\d+%\)", "", output)[-600:],
     }
 
@@ -208,6 +217,7 @@ def summary(label: str, runs: list[dict[str, Any]]) -> str:
         f"{median_of(runs, 'rows_per_s_wall') or 0:,.0f}",
         f"{median_of(runs, 'rows_per_s_cpu') or 0:,.0f}",
         f"{median_of(runs, 'peak_rss_mb')}",
+        f"{median_of(runs, 'peak_pss_mb')}",
         ", ".join(f"{k} {v:,}" for k, v in counts.items() if v) or "—",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -215,7 +225,8 @@ def summary(label: str, runs: list[dict[str, Any]]) -> str:
 
 HEADER = (
     "| run | rows | runs | wall s | CPU s | engine s | rows/s (wall) | rows/s (CPU) "
-    "| peak RSS MB | counts |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| peak RSS MB | peak PSS MB, all processes | counts |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 

@@ -17,7 +17,6 @@ One run = one size (S, M, L) on one database (sqlite, postgresql). Steps:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -29,13 +28,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.memory import TreeMemorySampler
 from bench.scenarios import KIND, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -441,55 +440,6 @@ def wrk_script(scenario: Scenario, auth_header: dict[str, str], directory: Path)
     return path
 
 
-class RssSampler(threading.Thread):
-    """Peak resident memory (sum and largest process) of a process tree, sampled every 0.2 s."""
-
-    def __init__(self, root_pid: int) -> None:
-        super().__init__(daemon=True)
-        self.root_pid = root_pid
-        self.peak_total_kb = 0
-        self.peak_process_kb = 0
-        self.processes = 0
-        self._halt = threading.Event()
-
-    def tree(self) -> list[int]:
-        pids = [self.root_pid]
-        index = 0
-        while index < len(pids):
-            pid = pids[index]
-            index += 1
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
-                with contextlib.suppress(OSError):
-                    pids.extend(int(child) for child in task.read_text().split())
-        return pids
-
-    def sample(self) -> None:
-        total = 0
-        largest = 0
-        pids = self.tree()
-        for pid in pids:
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        kb = int(line.split()[1])
-                        total += kb
-                        largest = max(largest, kb)
-            except OSError:
-                continue
-        self.processes = max(self.processes, len(pids))
-        self.peak_total_kb = max(self.peak_total_kb, total)
-        self.peak_process_kb = max(self.peak_process_kb, largest)
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self.sample()
-            self._halt.wait(0.2)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-
-
 def start_server(options: argparse.Namespace, env: dict[str, str], log_path: Path) -> Any:
     command = [KEHU, "serve", "--host", "127.0.0.1", "--port", str(options.port)]
     command += ["--workers", str(options.workers), "--no-worker"]
@@ -520,7 +470,7 @@ def stop_server(process: Any) -> None:
 
 
 def run_wrk(
-    options: argparse.Namespace, script: Path, concurrency: int, sampler: RssSampler
+    options: argparse.Namespace, script: Path, concurrency: int, sampler: TreeMemorySampler
 ) -> dict[str, Any]:
     threads = 1 if concurrency == 1 else 2
     command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{options.duration}s"]
@@ -555,7 +505,7 @@ def run_http(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     server = start_server(options, env, workdir / "server.log")
-    sampler = RssSampler(server.pid)
+    sampler = TreeMemorySampler(server.pid)
     sampler.start()
     # Every gunicorn worker imports the URLconf and the API on its first request (seconds on a
     # busy machine): warm them all up before measuring.
