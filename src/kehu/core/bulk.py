@@ -25,8 +25,9 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     """``count`` unused primary keys of ``model``'s table, in increasing order.
 
     PostgreSQL: drawn from the table's sequence, so concurrent inserts never collide. SQLite:
-    the ids above the current maximum (call it inside the transaction that writes the rows;
-    SQLite's AUTOINCREMENT counter follows the explicit ids).
+    the ids above both the current maximum and the AUTOINCREMENT counter, so the id of a
+    deleted row (whose history rows remain) is not given again; call it inside the transaction
+    that writes the rows (it holds the write lock, and the counter follows the explicit ids).
     """
     if count <= 0:
         return []
@@ -40,8 +41,12 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
             )
             return sorted(row[0] for row in cursor.fetchall())
         quote = connection.ops.quote_name
-        cursor.execute(f"SELECT MAX({quote(column)}) FROM {quote(table)}")
-        top = int(cursor.fetchone()[0] or 0)
+        cursor.execute(
+            f"SELECT MAX(IFNULL((SELECT MAX({quote(column)}) FROM {quote(table)}), 0), "
+            "IFNULL((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+            [table],
+        )
+        top = int(cursor.fetchone()[0])
     return list(range(top + 1, top + 1 + count))
 
 

@@ -5,20 +5,20 @@
 were fast. ``RowInserter`` builds each statement once and converts only the values whose
 database form differs from the Python one (dates, times, decimals, JSON), with the field's own
 ``get_db_prep_save``, so the stored values are the ones the ORM would store. Callers supply every
-column (``field.attname``) of each row. SQLite gets prepared (multi-row) INSERTs, PostgreSQL
-``COPY`` with primary keys drawn from the sequence beforehand.
+column (``field.attname``) of each row. SQLite gets one prepared INSERT executed for many
+rows, PostgreSQL ``COPY``; rows whose new keys the caller needs get keys reserved beforehand
+(``kehu.core.bulk.reserve_ids``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from operator import attrgetter
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models import signals
 from django.db.models.base import ModelState
 
@@ -91,12 +91,13 @@ class RowInserter:
             raise ValueError(f"rows of {self.model.__name__} must hold every column once")
 
     @cache  # noqa: B019 - one entry per column order, inserters live as long as an import
-    def _statement(self, columns: tuple[str, ...]) -> tuple[str, str]:
-        self._check_columns(columns)
+    def _statement(self, columns: tuple[str, ...]) -> str:
+        """The INSERT of one row; the primary key may lead the columns (reserved keys)."""
+        self._check_columns([c for c in columns if c in self._fields])
         quote = connection.ops.quote_name
-        names = ", ".join(quote(str(self._fields[name].column)) for name in columns)
-        head = f"INSERT INTO {quote(self.model._meta.db_table)} ({names}) VALUES "
-        return head, "(" + ", ".join(["%s"] * len(columns)) + ")"
+        names = ", ".join(quote(self._column_of(name)) for name in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        return f"INSERT INTO {quote(self.model._meta.db_table)} ({names}) VALUES ({marks})"
 
     def row(self, values: Mapping[str, Any]) -> list[Any]:
         """A row in ``columns`` order from ``{attname: value}``."""
@@ -133,15 +134,16 @@ class RowInserter:
         """Insert without reading anything back (SQLite: one prepared statement, many rows;
         PostgreSQL: one COPY)."""
         order = tuple(columns or self.columns)
-        prepared = self._prepare(order, rows)
+        self._write(order, self._prepare(order, rows))
+
+    def _write(self, columns: tuple[str, ...], prepared: Sequence[Sequence[Any]]) -> None:
         if not prepared:
             return
         if connection.vendor == "postgresql":
-            self._copy(order, prepared)
+            self._copy(columns, prepared)
             return
-        head, one = self._statement(order)
         with connection.cursor() as cursor:
-            cursor.executemany(head + one, prepared)
+            cursor.executemany(self._statement(columns), prepared)
 
     def _copy(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL ``COPY … FROM STDIN``: a statement per row cost the server ~0.1 ms each,
@@ -159,73 +161,29 @@ class RowInserter:
         self, rows: Sequence[Sequence[Any]], *, key: str, columns: Sequence[str] | None = None
     ) -> dict[Any, int]:
         """Insert and answer ``{value of column key: new primary key}``; ``key`` must be
-        unique among ``rows`` (RETURNING's row order is not relied on)."""
+        unique among ``rows``.
+
+        The keys are reserved first (from the sequence on PostgreSQL, above the table's
+        highest on SQLite, inside this transaction, which holds SQLite's write lock) and
+        written with the rows: no statement per row, and no multi-row INSERT … RETURNING,
+        whose statements of thousands of parameters sqlite3 kept prepared at megabytes each
+        and psycopg parsed in Python every time.
+        """
         order = tuple(columns or self.columns)
         prepared = self._prepare(order, rows)
-        ids: dict[Any, int] = {}
         if not prepared:
-            return ids
-        if connection.vendor == "postgresql":
-            # Keys drawn from the table's sequence first (safe beside other writers), then one
-            # COPY: no statement per row, and no multi-row INSERT with thousands of parameters
-            # for psycopg to parse in Python every time.
-            position = order.index(key)
+            return {}
+        position = order.index(key)
+        with transaction.atomic():
             pks = reserve_ids(self.model, len(prepared))
-            self._copy(
+            self._write(
                 (str(self.model._meta.pk.attname), *order),
-                ([pk, *row] for pk, row in zip(pks, prepared, strict=True)),
+                [[pk, *row] for pk, row in zip(pks, prepared, strict=True)],
             )
-            ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
-        else:
-            head, one = self._statement(order)
-            quote = connection.ops.quote_name
-            returning = f" RETURNING {quote(str(self._fields[key].column))}, "
-            returning += quote(str(self.model._meta.pk.column))
-            self._insert_returning_chunks(head, one, returning, prepared, ids, len(order))
+        ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
         if len(ids) != len(prepared):
             raise ValueError(f"{key} is not unique among the inserted rows")
         return ids
-
-    def _insert_returning_chunks(
-        self,
-        head: str,
-        one: str,
-        returning: str,
-        prepared: list[Any],
-        ids: dict[Any, int],
-        width: int,
-    ) -> None:
-        """SQLite: multi-row INSERT … RETURNING, as many rows as its parameter limit allows."""
-        per_statement = max(1, _max_parameters() // width)
-        with connection.cursor() as cursor:
-            start = 0
-            for size in chunk_sizes(len(prepared), per_statement):
-                chunk = prepared[start : start + size]
-                start += size
-                cursor.execute(
-                    head + ", ".join([one] * size) + returning,
-                    [value for row in chunk for value in row],
-                )
-                ids.update((found, int(pk)) for found, pk in cursor.fetchall())
-
-
-def chunk_sizes(total: int, largest: int) -> list[int]:
-    """``total`` rows as full chunks of ``largest`` and the rest in powers of two.
-
-    sqlite3 keeps the last 128 statements prepared; a multi-row INSERT of thousands of
-    parameters is a program of megabytes, and a rest of every possible length made each batch
-    prepare (and keep) a new one — the import's memory grew by hundreds of megabytes over a
-    million rows. Powers of two give at most log2(largest) + 1 shapes, all reused.
-    """
-    sizes = [largest] * (total // largest)
-    rest = total % largest
-    power = 1 << max(0, largest.bit_length() - 1)
-    while rest:
-        if rest >= power:
-            sizes.append(power)
-            rest -= power
-        power >>= 1
-    return sizes
 
 
 class InstanceBuilder:
@@ -263,13 +221,3 @@ class InstanceBuilder:
         instance._state = ModelState()
         instance.__dict__.update(zip(self._attnames, args, strict=True))
         return instance
-
-
-def _max_parameters() -> int:
-    """Bound parameters one statement may carry."""
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        raw = connection.connection
-        limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        return min(int(limit), 32_000)
-    return 30_000  # PostgreSQL allows 65,535

@@ -41,6 +41,12 @@ def test_rows_written_in_bulk_read_back_like_saved_ones() -> None:
     assert later.pk > max(ids)  # the table's own counter moved past the reserved ids
 
 
+def test_reserved_ids_never_give_a_deleted_row_s_id_again() -> None:
+    deleted = Customer.objects.create(number="KH-DELETED", name="已删除客户有限公司").pk
+    Customer.objects.filter(pk=deleted).delete()
+    assert bulk.reserve_ids(Customer, 1) == [deleted + 1]
+
+
 def test_instances_are_written_with_their_field_values() -> None:
     tag = Tag(name="批量标签")
     tag.pk = bulk.reserve_ids(Tag, 1)[0]

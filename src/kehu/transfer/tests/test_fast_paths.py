@@ -9,12 +9,13 @@ from typing import Any
 
 import phonenumbers
 import pytest
+from django.utils import timezone
 
 from kehu.core.context import acting_context
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, StatusChange
 from kehu.transfer import engine, services
-from kehu.transfer.bulk import chunk_sizes
+from kehu.transfer.bulk import RowInserter
 from kehu.transfer.cleaning import _is_plain_cn_mobile
 from kehu.transfer.models import ImportRecord
 from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv
@@ -43,15 +44,21 @@ def test_chinese_mobile_check_agrees_with_phonenumbers() -> None:
         assert _is_plain_cn_mobile(number) == _phonenumbers_says_plain_mobile(number), number
 
 
-def test_insert_chunks_come_in_few_shapes() -> None:
-    # every batch's rest length would otherwise be a statement of its own in sqlite3's cache
-    shapes: set[int] = set()
-    for total in range(0, 2001):
-        sizes = chunk_sizes(total, 711)
-        assert sum(sizes) == total
-        assert sizes == sorted(sizes, reverse=True)
-        shapes.update(sizes)
-    assert shapes == {711, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1}
+@pytest.mark.django_db
+def test_rows_inserted_with_reserved_keys_answer_them_and_keep_the_counter() -> None:
+    table = RowInserter(Customer)
+    now = timezone.now()
+    base = {f.attname: f.get_default() for f in Customer._meta.concrete_fields}
+    base.update(created_at=now, updated_at=now, contact_info_updated_at=now, to_verify=[])
+    rows = [table.row({**base, "number": f"KH-R-{i}", "name": f"键客户{i}"}) for i in range(3)]
+    ids = table.insert_returning(rows, key="number")
+    assert sorted(ids) == ["KH-R-0", "KH-R-1", "KH-R-2"]
+    assert dict(Customer.objects.values_list("number", "pk")) == ids
+    twins = [table.row({**base, "number": f"KH-T-{i}", "name": "同名客户"}) for i in range(2)]
+    with pytest.raises(ValueError, match="not unique"):
+        table.insert_returning(twins, key="name")
+    later = Customer.objects.create(number="KH-R-LATER", name="之后的客户")
+    assert later.pk > max(ids.values())
 
 
 def _tracked(history_model: Any, obj: Any) -> dict[str, Any]:
