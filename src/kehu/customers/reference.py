@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from pypinyin import lazy_pinyin
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -39,6 +38,11 @@ def _english(name: str) -> str:
         if name.endswith(suffix) and len(name) > 2:
             name, english_suffix = name[: -len(suffix)], english
             break
+    # imported here: pypinyin's dictionaries take ~57 MB, which every Kehu process would
+    # otherwise hold from start-up, and the sync after each migrate needs them only for
+    # regions it has yet to store
+    from pypinyin import lazy_pinyin
+
     return "".join(lazy_pinyin(name)).capitalize() + english_suffix
 
 
@@ -56,7 +60,6 @@ def region_rows() -> list[dict[str, Any]]:
         elif (province in MUNICIPALITIES) != code.endswith("00"):
             rows.append({"code": code, "name": name, "level": 2, "parent": f"{province}0000"})
     for row in rows:
-        row["name_en"] = _english(row["name"])
         row["abbreviation"] = PROVINCE_ISO[row["code"][:2]]
     return rows
 
@@ -85,7 +88,7 @@ def sync_reference_data() -> None:
                     Region(
                         code=row["code"],
                         name=row["name"],
-                        name_en=row["name_en"],
+                        name_en=_english(row["name"]),  # only for regions not stored yet
                         abbreviation=row["abbreviation"],
                         level=level,
                         parent_id=row["parent"],
