@@ -46,26 +46,39 @@ def _is_generated_pk(field: models.Field[Any, Any]) -> bool:
     return bool(field.primary_key) and isinstance(field, models.AutoField)
 
 
+def _repeated_value_key(value: Any) -> Any:
+    """The key under which a value's conversion is remembered, for the kinds a batch repeats
+    (timestamps and dates; short lists of names such as ``to_verify``, JSON for every customer
+    and its history row); None for a value converted each time."""
+    if isinstance(value, date):  # datetime is a date too
+        return value
+    if type(value) is list and all(type(item) is str for item in value):
+        return tuple(value)
+    return None
+
+
 def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any]:
-    """The field's own conversion; for dates and times remembered per value (a batch repeats
-    the same timestamps many times, and equal instants convert alike)."""
+    """The field's own conversion, remembered per value of the kinds a batch repeats (equal
+    values convert alike)."""
     database = connections[DEFAULT_DB_ALIAS]  # not the proxy: fewer lookups per value
     known: dict[Any, Any] = {}
-    last: list[Any] = [None, None]  # the last value converted and its result
+    last: list[Any] = [None, None]  # the last date converted and its result
 
     def convert(value: Any) -> Any:
         if value is None:
             return None
         if value is last[0]:  # the batch's one timestamp, row after row
             return last[1]
-        if not isinstance(value, date):  # datetime is a date too
+        key = _repeated_value_key(value)
+        if key is None:
             return field.get_db_prep_save(value, database)
-        if value not in known:
+        if key not in known:
             if len(known) > 10_000:
                 known.clear()
-            known[value] = field.get_db_prep_save(value, database)
-        last[:] = value, known[value]
-        return last[1]
+            known[key] = field.get_db_prep_save(value, database)
+        if key is value:  # immutable: the next row's same object needs no lookup
+            last[:] = value, known[key]
+        return known[key]
 
     return convert
 
@@ -176,13 +189,13 @@ class RowInserter:
         position = order.index(key)
         with transaction.atomic():
             pks = reserve_ids(self.model, len(prepared))
+            ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
+            if len(ids) != len(prepared):
+                raise ValueError(f"{key} is not unique among the inserted rows")
             self._write(
                 (str(self.model._meta.pk.attname), *order),
                 [[pk, *row] for pk, row in zip(pks, prepared, strict=True)],
             )
-        ids = {row[position]: pk for pk, row in zip(pks, prepared, strict=True)}
-        if len(ids) != len(prepared):
-            raise ValueError(f"{key} is not unique among the inserted rows")
         return ids
 
 
