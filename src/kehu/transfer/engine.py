@@ -14,6 +14,7 @@ contacts added to them go through the customer services row by row.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import random
@@ -942,6 +943,19 @@ def import_connection() -> Iterator[None]:
                 cursor.execute(f"PRAGMA {name} = {value}")
 
 
+@contextlib.contextmanager
+def older_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist before the import (Django, the app, caches) out of the
+    garbage collector's full collections while it runs; those walk every tracked object, and a
+    100,000-row import made 36 of them, ~100 ms each (3.5 s of its 23 s). Objects made during
+    the import are collected as usual, and the older ones go back to the collector after."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_job(
     job: ImportJob,
     *,
@@ -951,7 +965,7 @@ def run_job(
     """Run a job to its end; failures and cancellations are recorded on the job."""
     importer = importer_class(job.kind)(job, batch_size=batch_size, progress=progress)
     try:
-        with import_connection():
+        with import_connection(), older_objects_frozen():
             return importer.run()
     except Cancelled:
         job.refresh_from_db()
