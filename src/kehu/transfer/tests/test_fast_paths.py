@@ -57,6 +57,7 @@ def test_rows_inserted_with_reserved_keys_answer_them_and_keep_the_counter() -> 
     twins = [table.row({**base, "number": f"KH-T-{i}", "name": "同名客户"}) for i in range(2)]
     with pytest.raises(ValueError, match="not unique"):
         table.insert_returning(twins, key="name")
+    assert not Customer.objects.filter(number__startswith="KH-T-").exists()  # nothing written
     later = Customer.objects.create(number="KH-R-LATER", name="之后的客户")
     assert later.pk > max(ids.values())
 
