@@ -11,7 +11,7 @@ import pytest
 from kehu.core.errors import InvalidInput
 from kehu.customers.models import Customer
 from kehu.transfer import engine, services
-from kehu.transfer.reading import FileProblem, detect_encoding, open_sheet
+from kehu.transfer.reading import FileProblem, detect_encoding, open_sheet, text_content
 from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv, write_xlsx
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +101,60 @@ def test_a_sheet_without_its_dimension_is_opened_from_its_head(tmp_path: Path) -
 
     sized = write_xlsx(tmp_path / "sized.xlsx", customer_rows(3))
     assert open_sheet(sized).total_rows == 3
+
+
+MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        f"<is {MAIN}><t>上海科技</t></is>",
+        f'<is {MAIN}><t xml:space="preserve">  前后空格 </t></is>',
+        f"<is {MAIN}><t/></is>",
+        f"<is {MAIN}></is>",
+        f"<si {MAIN}><r><rPr><b/></rPr><t>粗</t></r><r><t>体</t></r></si>",
+        f'<si {MAIN}><t>漢字</t><rPh sb="0" eb="2"><t>カンジ</t></rPh>'
+        '<phoneticPr fontId="1"/></si>',
+        f"<si {MAIN}><t>a</t><r><t>b</t></r><t>c</t></si>",
+        f"<si {MAIN}><r><t/></r><r><t>x</t><t>y</t></r></si>",
+        "<si><t>无命名空间</t></si>",
+    ],
+)
+def test_string_cells_read_as_openpyxl_reads_them(xml: str) -> None:
+    from xml.etree.ElementTree import fromstring
+
+    from openpyxl.cell.text import Text
+
+    node = fromstring(xml)
+    assert text_content(node) == Text.from_tree(node).content
+
+
+def test_xlsx_text_cells_come_back_as_written(tmp_path: Path) -> None:
+    rows = customer_rows(5)
+    rows[0][0] = "  前后空格的公司  "
+    rows[1][0] = "x005F_转义"
+    path = write_xlsx(tmp_path / "text.xlsx", rows)
+    with zipfile.ZipFile(path) as archive:
+        assert b't="inlineStr"' in archive.read("xl/worksheets/sheet1.xml")
+    read = [cells for _line, cells in open_sheet(path).rows()]
+    assert [cells[0] for cells in read] == [row[0] for row in rows]
+
+
+def test_shared_strings_as_excel_writes_them(tmp_path: Path) -> None:
+    """Excel keeps text in a shared-string table (openpyxl writes inline strings)."""
+    import io
+
+    from openpyxl.reader.strings import read_string_table
+
+    open_sheet(write_xlsx(tmp_path / "any.xlsx", customer_rows(1)))  # installs the reader
+    table = (
+        f'<sst {MAIN} count="3" uniqueCount="3"><si><t>上海科技有限公司</t></si>'
+        "<si><r><rPr><b/></rPr><t>粗</t></r><r><t>体</t></r></si>"
+        "<si><t>x005F_x000D_回车</t></si></sst>"
+    )
+    strings = read_string_table(io.BytesIO(table.encode()))
+    assert strings == ["上海科技有限公司", "粗体", "x000D_回车"]
 
 
 def test_xlsx_renamed_to_csv_is_read_as_xlsx(org: Any, tmp_path: Path) -> None:
