@@ -303,3 +303,19 @@ def test_an_import_on_sqlite_runs_with_its_own_connection_settings_and_puts_them
     assert job.status == "done", job.message
     assert seen == [(-engine.IMPORT_PAGE_CACHE_KIB, engine.IMPORT_WAL_CHECKPOINT_PAGES)]
     assert (_pragma("cache_size"), _pragma("wal_autocheckpoint")) == before
+
+
+def test_objects_older_than_an_import_leave_the_collector_only_while_it_runs(
+    org: Any, tmp_path: Path
+) -> None:
+    import gc
+
+    frozen_during: list[int] = []
+    job = _job(org.admin, write_csv(tmp_path / "a.csv", customer_rows(3)))
+    job.dry_run = False
+    job.save()
+    job = engine.run_job(job, progress=lambda _job: frozen_during.append(gc.get_freeze_count()))
+    assert job.status == "done", job.message
+    assert frozen_during
+    assert min(frozen_during) > 0
+    assert gc.get_freeze_count() == 0  # a worker's later jobs are collected as before
