@@ -117,7 +117,7 @@ class RowResult:
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column, message)
     to_verify: list[str] = field(default_factory=list)
-    source: dict[str, str] = field(default_factory=dict)  # field key → source text
+    filled: list[str] = field(default_factory=list)  # keys of the fields the file filled
     name_pinyin: tuple[str, str] | None = None  # (full, initials) of values["name"], if known
 
     @property
@@ -517,7 +517,7 @@ class Cleaner:
                 continue
             raw = cells[position] if position < len(cells) else None
             header = headers[position] or column_letter(position)
-            # text cells (all of a CSV) are folded once, for the value and for the report
+            # text cells (all of a CSV) are folded here, once
             text = fold_text(raw) if type(raw) is str else None
             try:
                 value = self.clean_cell(spec, raw) if text is None else self.clean_text(spec, text)
@@ -529,7 +529,7 @@ class Cleaner:
                     result.errors.append((header, _("is required.")))
                 continue
             result.values[spec.key] = value
-            result.source[spec.key] = (fold_text(raw) if text is None else text)[:200]
+            result.filled.append(spec.key)
         self._finish(result, indexes, headers)
         return result
 

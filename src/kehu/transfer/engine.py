@@ -710,7 +710,7 @@ class Importer:
                 contacts.append(contact)
             for tag_name in plan.row.values.get("tags", []):
                 tag_links.append((customer.pk, tag_name))
-            for key in plan.row.source:
+            for key in plan.row.filled:
                 self.filled[key] += 1
         self._insert_contacts(contacts, now)
         self._link_tags(tag_links)

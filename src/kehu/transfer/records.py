@@ -188,7 +188,7 @@ class RecordImporter(Importer):
             )
             if created:
                 self.counts["created"] += 1
-                for key in plan.row.source:
+                for key in plan.row.filled:
                     self.filled[key] += 1
             else:
                 self.counts["updated"] += 1
