@@ -100,13 +100,15 @@ class RowInserter:
         }
 
     def _check_columns(self, columns: Sequence[str]) -> None:
-        if sorted(columns) != sorted(self.columns):
+        """Every column once; a reserved primary key may stand beside them (``_column_of``
+        refuses any other name)."""
+        if sorted(c for c in columns if c in self._fields) != sorted(self.columns):
             raise ValueError(f"rows of {self.model.__name__} must hold every column once")
 
     @cache  # noqa: B019 - one entry per column order, inserters live as long as an import
     def _statement(self, columns: tuple[str, ...]) -> str:
         """The INSERT of one row; the primary key may lead the columns (reserved keys)."""
-        self._check_columns([c for c in columns if c in self._fields])
+        self._check_columns(columns)
         quote = connection.ops.quote_name
         names = ", ".join(quote(self._column_of(name)) for name in columns)
         marks = ", ".join(["%s"] * len(columns))
@@ -161,7 +163,7 @@ class RowInserter:
     def _copy(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL ``COPY … FROM STDIN``: a statement per row cost the server ~0.1 ms each,
         most of a PostgreSQL import's time (six rows per imported customer)."""
-        self._check_columns([c for c in columns if c in self._fields])  # the key may lead
+        self._check_columns(columns)
         copy_rows(self.model._meta.db_table, [self._column_of(name) for name in columns], rows)
 
     def _column_of(self, attname: str) -> str:
