@@ -305,17 +305,20 @@ def test_an_import_on_sqlite_runs_with_its_own_connection_settings_and_puts_them
     assert (_pragma("cache_size"), _pragma("wal_autocheckpoint")) == before
 
 
-def test_objects_older_than_an_import_leave_the_collector_only_while_it_runs(
-    org: Any, tmp_path: Path
-) -> None:
+def test_the_collector_is_tuned_for_an_import_only_while_it_runs(org: Any, tmp_path: Path) -> None:
     import gc
 
-    frozen_during: list[int] = []
+    before = gc.get_threshold()
+    during: list[tuple[int, int]] = []
     job = _job(org.admin, write_csv(tmp_path / "a.csv", customer_rows(3)))
     job.dry_run = False
     job.save()
-    job = engine.run_job(job, progress=lambda _job: frozen_during.append(gc.get_freeze_count()))
+    job = engine.run_job(
+        job, progress=lambda _job: during.append((gc.get_freeze_count(), gc.get_threshold()[0]))
+    )
     assert job.status == "done", job.message
-    assert frozen_during
-    assert min(frozen_during) > 0
-    assert gc.get_freeze_count() == 0  # a worker's later jobs are collected as before
+    assert during
+    assert all(frozen > 0 and young == engine.IMPORT_YOUNG_OBJECTS for frozen, young in during)
+    # a worker's later jobs are collected as before
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
