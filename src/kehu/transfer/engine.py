@@ -20,6 +20,7 @@ import logging
 import random
 import sqlite3
 from array import array
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -122,6 +123,33 @@ class Planned:
     existing_id: int | None = None  # update: the customer to update
     earlier_line: int | None = None  # merge: the earlier row of this file
     reasons: list[str] = field(default_factory=list)
+
+
+class IdRanges:
+    """Ids held as sorted, disjoint ranges: the customers an import created, about one range
+    per batch (a set of a million ids took ~60 MB)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._stops: list[int] = []
+
+    def add(self, ids: Iterable[int]) -> None:
+        for pk in sorted(ids):
+            if self._stops and self._stops[-1] == pk and self._starts[-1] <= pk:
+                self._stops[-1] = pk + 1  # the common case: the next id of the last range
+                continue
+            at = bisect_right(self._starts, pk)
+            if at and self._stops[at - 1] == pk:
+                self._stops[at - 1] = pk + 1
+            elif pk not in self:
+                self._starts.insert(at, pk)
+                self._stops.insert(at, pk + 1)
+
+    def __contains__(self, pk: object) -> bool:
+        if not isinstance(pk, int):
+            return False
+        at = bisect_right(self._starts, pk) - 1
+        return at >= 0 and pk < self._stops[at]
 
 
 def job_dir(job: ImportJob) -> Path:
@@ -289,6 +317,9 @@ class Importer:
         self.filled: dict[str, int] = defaultdict(int)
         self.line_to_customer: dict[int, int] = {}  # rows written before a resume
         self.batch_customers: dict[int, int] = {}  # file line → customer created in this batch
+        # file line → the existing customer its row updated (or merged into), in this batch
+        self.batch_updated: dict[int, int] = {}
+        self.own_customers = IdRanges()  # the customers this import created
         self.reason = _("Imported (import #%(job)d)") % {"job": job.pk}
         self._industries: dict[str, Industry] = {}
         self._regions: dict[str, Region] = {}
@@ -325,6 +356,8 @@ class Importer:
             self.line_to_customer = dict(
                 ImportRecord.objects.filter(job=job).values_list("row_number", "object_id")
             )
+            created = ImportRecord.objects.filter(job=job, created=True)
+            self.own_customers.add(created.values_list("object_id", flat=True))
         job.mapping = mapping
         job.detected = {
             "format": sheet.format,
@@ -360,9 +393,16 @@ class Importer:
         ):
             for batch, rows in batches:
                 seen_rows += len(rows)
-                already_written = bool(resume_at) and rows[-1].line < resume_at
-                plans = self._plan(rows, count=not already_written)
-                if not already_written:
+                # Rows written before a resume are planned again (their keys and names are
+                # earlier rows for the rest), neither counted nor written. A resumed import may
+                # use another batch size, so one batch can hold both kinds.
+                done = 0
+                while done < len(rows) and rows[done].line < resume_at:
+                    done += 1
+                if done:
+                    self._plan(rows[:done], count=False)
+                if done < len(rows):
+                    plans = self._plan(rows[done:], count=True)
                     if self._cancel_requested():
                         raise Cancelled
                     if job.dry_run:
@@ -515,7 +555,11 @@ class Importer:
                 "pk", "credit_code"
             ):
                 found[f"c:{code}"].add(customer_id)
-        return found
+        # The customers this import created are earlier rows of the file, which FileKeys
+        # matches: as database matches too, a row repeating one of an earlier batch would
+        # update its customer, where one repeating a row of the same batch merges into it.
+        own = self.own_customers
+        return {key: {pk for pk in ids if pk not in own} for key, ids in found.items()}
 
     def _classify(self, plan: Planned, db_matches: dict[str, set[int]]) -> None:
         row = plan.row
@@ -535,6 +579,8 @@ class Importer:
             for ref, _score in self.dedup.name_matches(name_key):
                 if ref < 0:
                     earlier = earlier or -ref
+                elif ref in self.own_customers:
+                    continue  # loaded by a resumed import: the earlier row's line is known too
                 else:
                     existing.append(ref)
                 plan.reasons.append("n")
@@ -605,16 +651,20 @@ class Importer:
 
     # --- writing ------------------------------------------------------------------------------
     def _customer_of_line(self, line: int) -> int | None:
-        """The customer an earlier row of this file became. Merges are rare, so a query each
-        rather than a map of every row, which would grow with the file."""
-        found = self.batch_customers.get(line) or self.line_to_customer.get(line)
+        """The customer an earlier row of this file created or updated. Merges are rare, so a
+        query each rather than a map of every row, which would grow with the file."""
+        found = (
+            self.batch_customers.get(line)
+            or self.batch_updated.get(line)
+            or self.line_to_customer.get(line)
+        )
         if found is None:
-            records = ImportRecord.objects.filter(job=self.job, row_number=line, created=True)
+            records = ImportRecord.objects.filter(job=self.job, row_number=line)
             found = records.values_list("object_id", flat=True).first()
         return found
 
     def _write(self, plans: list[Planned]) -> None:
-        self.batch_customers = {}
+        self.batch_customers, self.batch_updated = {}, {}
         new_rows = [plan for plan in plans if plan.action == "new"]
         created = self._create_customers(new_rows)
         records = [(plan.row.line, customer.pk, True) for plan, customer in created]
@@ -622,10 +672,12 @@ class Importer:
             if plan.action == "update" and plan.existing_id is not None:
                 if self._update_existing(plan):
                     records.append((plan.row.line, plan.existing_id, False))
+                    self.batch_updated[plan.row.line] = plan.existing_id
             elif plan.action == "merge" and plan.earlier_line is not None:
                 target = self._customer_of_line(plan.earlier_line)
                 if target is not None and self._add_contact_to(target, plan):
                     records.append((plan.row.line, target, False))
+                    self.batch_updated[plan.row.line] = target
         table = self._inserters["import_record"]
         job_id = self.job.pk
         table.insert(
@@ -702,6 +754,7 @@ class Importer:
             customer.grade = grading.grade_for(budget, rules)
         customers = [customer for _plan, customer, _contact in ready]
         self._insert_customers(customers, now)
+        self.own_customers.add(customer.pk for customer in customers)
         contacts: list[Contact] = []
         tag_links: list[Any] = []
         for plan, customer, contact in ready:

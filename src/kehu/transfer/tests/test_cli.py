@@ -170,9 +170,13 @@ def test_kill_9_leaves_whole_batches_and_resumes(instance: dict[str, str], tmp_p
     sequences = _query(db, "select sum(last_value) from customers_numbersequence")[0][0]
     assert sequences == customers
 
+    # resumed with the default batch size: its first batch holds rows written before the kill
     resumed = _kehu(instance, "import", "--resume", str(job_id), "customers")
     assert resumed.returncode == 0, resumed.stderr
+    assert "new: 3000" in resumed.stdout, resumed.stdout  # counted once, not as duplicates
+    assert "duplicate: 0" in resumed.stdout, resumed.stdout
     assert _query(db, "select count(*) from customers_customer")[0][0] == ROWS
+    assert _query(db, "select count(*) from transfer_importrecord")[0][0] == ROWS
     assert _query(db, "select count(distinct number) from customers_customer")[0][0] == ROWS
     assert _query(db, "select count(distinct name) from customers_customer")[0][0] == ROWS
     assert _query(db, "select status from transfer_importjob")[0][0] == "done"

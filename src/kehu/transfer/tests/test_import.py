@@ -155,6 +155,43 @@ def test_same_company_on_several_rows_merges_contacts(org: Any, tmp_path: Path) 
     assert sorted(customer.contacts.values_list("name", flat=True)) == ["李四", "联系人0"]
 
 
+@pytest.mark.parametrize("batch_size", [1000, 1])
+def test_a_row_repeating_an_earlier_row_merges_into_it_in_any_batch(
+    org: Any, tmp_path: Path, batch_size: int
+) -> None:
+    """The same outcome whether the earlier row was written in an earlier batch (its customer
+    is then in the database) or is in the same batch: merged, its fields not updated."""
+    rows = customer_rows(3)
+    again = list(rows[0])
+    again[1], again[4], again[5] = "软件和信息技术服务业", "李四", "13700000000"  # same e-mail
+    rows.append(again)
+    path = write_csv(tmp_path / "a.csv", rows)
+    job = _run(_job(org.admin, path, on_duplicate="update"), batch_size=batch_size)
+    assert (job.counts["created"], job.counts["updated"]) == (3, 1)
+    assert job.duplicates[0]["earlier_line"] == 2
+    assert job.duplicates[0]["existing"] == []  # the earlier row's customer is not "existing"
+    customer = Customer.objects.get(name=rows[0][0])
+    assert customer.industry_id == "34"  # the earlier row's industry, not updated
+    # the contact shares the earlier row's e-mail: the same person, not added again
+    assert list(customer.contacts.values_list("name", flat=True)) == ["联系人0"]
+
+
+def test_a_row_repeating_a_row_that_updated_a_customer_merges_into_that_customer(
+    org: Any, tmp_path: Path
+) -> None:
+    old = _existing(org, mobile="13900000001")
+    first = customer_rows(1)[0]
+    first[5] = "13900000001"  # updates the existing customer
+    second = customer_rows(1, start=1)[0]
+    second[4], second[5], second[6] = "李四", "13700000000", first[6]  # repeats the first row
+    job = _run(_job(org.admin, write_csv(tmp_path / "a.csv", [first, second]),
+                    on_duplicate="update"))  # fmt: skip
+    assert (job.counts["created"], job.counts["updated"]) == (0, 2)
+    # the first row's contact has the existing mobile (not added); the second's is new
+    assert sorted(old.contacts.values_list("name", flat=True)) == ["李四", "老王"]
+    assert ImportRecord.objects.filter(job=job, object_id=old.pk).count() == 2
+
+
 def test_error_report_holds_the_original_rows_and_an_error_column(org: Any, tmp_path: Path) -> None:
     rows = customer_rows(3)
     rows[0][6] = "not-an-email"
