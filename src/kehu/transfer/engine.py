@@ -152,6 +152,24 @@ class IdRanges:
         return at >= 0 and pk < self._stops[at]
 
 
+def _matching(model: type[Any], key: str, field: str, values: set[str]) -> list[tuple[int, str]]:
+    """(key, column) of the rows whose ``column`` is one of ``values``: one plain query, where
+    the ORM spent ~3 µs preparing each of a batch's ~3,000 values (8 % of an import's time
+    went to these lookups, 1.6 % to SQLite answering them)."""
+    if not values:
+        return []
+    quote = connection.ops.quote_name
+    key_column, column = (quote(model._meta.get_field(name).column) for name in (key, field))
+    marks = ", ".join(["%s"] * len(values))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {key_column}, {column} FROM {quote(model._meta.db_table)} "
+            f"WHERE {column} IN ({marks})",
+            list(values),
+        )
+        return cursor.fetchall()
+
+
 def job_dir(job: ImportJob) -> Path:
     from django.conf import settings
 
@@ -314,6 +332,7 @@ class Importer:
         self.counts: dict[str, int] = empty_counts()
         self.first_errors: list[dict[str, Any]] = []
         self.listed_duplicates: list[dict[str, Any]] = []
+        self._saved_lengths: tuple[int, int] | None = None  # of those two lists, when saved
         self.filled: dict[str, int] = defaultdict(int)
         self.line_to_customer: dict[int, int] = {}  # rows written before a resume
         self.batch_customers: dict[int, int] = {}  # file line → customer created in this batch
@@ -467,15 +486,14 @@ class Importer:
         job.duplicates = self.listed_duplicates
         job.report = {**job.report, "source_filled": dict(self.filled)}
         job.heartbeat_at = timezone.now()
-        fields = [
-            "processed_rows",
-            "counts",
-            "errors",
-            "duplicates",
-            "report",
-            "total_rows",
-            "heartbeat_at",
-        ]
+        fields = ["processed_rows", "counts", "report", "total_rows", "heartbeat_at"]
+        # The first errors and listed duplicates stop growing at their caps, and the items
+        # saved do not change after: once full, their JSON (up to 1,000 duplicates) need not
+        # be written with every batch.
+        lengths = (len(self.first_errors), len(self.listed_duplicates))
+        if lengths != self._saved_lengths:
+            fields += ["errors", "duplicates"]
+            self._saved_lengths = lengths
         job.total_rows = max(job.total_rows, processed)
         if next_row:
             job.next_row = next_row
@@ -536,25 +554,13 @@ class Importer:
             for key in row_keys(row):
                 kind, value = key.split(":", 1)
                 {"p": phones, "e": emails, "c": codes}[kind].add(value)
-        if phones:
-            for customer_id, mobile in Contact.objects.filter(mobile__in=phones).values_list(
-                "customer_id", "mobile"
-            ):
-                found[f"p:{mobile}"].add(customer_id)
-            for customer_id, work in Contact.objects.filter(work_phone__in=phones).values_list(
-                "customer_id", "work_phone"
-            ):
-                found[f"p:{work}"].add(customer_id)
-        if emails:
-            for customer_id, email in Contact.objects.filter(email__in=emails).values_list(
-                "customer_id", "email"
-            ):
-                found[f"e:{email.lower()}"].add(customer_id)
-        if codes:
-            for customer_id, code in Customer.objects.filter(credit_code__in=codes).values_list(
-                "pk", "credit_code"
-            ):
-                found[f"c:{code}"].add(customer_id)
+        for column in ("mobile", "work_phone"):
+            for customer_id, phone in _matching(Contact, "customer", column, phones):
+                found[f"p:{phone}"].add(customer_id)
+        for customer_id, email in _matching(Contact, "customer", "email", emails):
+            found[f"e:{email.lower()}"].add(customer_id)
+        for customer_id, code in _matching(Customer, "id", "credit_code", codes):
+            found[f"c:{code}"].add(customer_id)
         # The customers this import created are earlier rows of the file, which FileKeys
         # matches: as database matches too, a row repeating one of an earlier batch would
         # update its customer, where one repeating a row of the same batch merges into it.
