@@ -48,6 +48,17 @@ def test_postgresql_samples_search_text_finely_for_the_planner() -> None:
         assert cursor.fetchone()[0] == 1000
 
 
+def test_postgresql_keeps_only_the_pattern_index_the_name_dedup_uses() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("pattern indexes are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer' "
+            "AND indexdef LIKE '%%pattern_ops%%'"
+        )
+        assert [name for (name,) in cursor.fetchall()] == ["customer_name_key_prefix"]
+
+
 def test_searched_pages_keep_sort_offset_and_count(
     org: Organisation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
