@@ -37,26 +37,28 @@ def test_search_matches_only_inside_the_scope(org: Organisation) -> None:
     assert found(org.south_manager, "上海") == set()
 
 
-def test_postgresql_samples_search_text_finely_for_the_planner() -> None:
+def _postgresql_rows(sql: str) -> list[tuple]:
     if connection.vendor != "postgresql":
-        pytest.skip("the statistics target is a PostgreSQL planner setting")
+        pytest.skip("a PostgreSQL catalogue setting")
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT attstattarget FROM pg_attribute "
-            "WHERE attrelid = 'customers_customer'::regclass AND attname = 'search_text'"
-        )
-        assert cursor.fetchone()[0] == 1000
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def test_postgresql_samples_search_text_finely_for_the_planner() -> None:
+    rows = _postgresql_rows(
+        "SELECT attstattarget FROM pg_attribute "
+        "WHERE attrelid = 'customers_customer'::regclass AND attname = 'search_text'"
+    )
+    assert rows == [(1000,)]
 
 
 def test_postgresql_keeps_only_the_pattern_index_the_name_dedup_uses() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("pattern indexes are PostgreSQL's")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer' "
-            "AND indexdef LIKE '%%pattern_ops%%'"
-        )
-        assert [name for (name,) in cursor.fetchall()] == ["customer_name_key_prefix"]
+    rows = _postgresql_rows(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'customers_customer' "
+        "AND indexdef LIKE '%%pattern_ops%%'"
+    )
+    assert rows == [("customer_name_key_prefix",)]
 
 
 def test_searched_pages_keep_sort_offset_and_count(
