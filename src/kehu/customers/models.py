@@ -149,6 +149,10 @@ def _customer_shared_ids(user: Any, write: bool) -> models.QuerySet[Any, Any]:
     return shares.values("customer_id")
 
 
+# What the dashboard panel reads of each customer (selectors.panel_figures)
+PANEL_COLUMNS = ["completeness", "contact_info_updated_at", "verified_at", "first_contact_at"]
+
+
 class Customer(VersionedModel):
     number = models.CharField(_("customer number"), max_length=40, unique=True, editable=False)
     name = models.CharField(_("customer name"), max_length=200)
@@ -278,8 +282,16 @@ class Customer(VersionedModel):
         verbose_name_plural = _("customers")
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["owner", "-id"], name="customer_owner_recent"),
-            models.Index(fields=["department", "-id"], name="customer_dept_recent"),
+            # PostgreSQL: both carry the dashboard panel's columns, so it reads a user's own
+            # customers and a manager's departments from an index alone (panel_figures)
+            models.Index(
+                fields=["owner", "-id"],
+                name="customer_owner_recent",
+                include=["department", *PANEL_COLUMNS],
+            ),
+            models.Index(
+                fields=["department", "-id"], name="customer_dept_recent", include=PANEL_COLUMNS
+            ),
             models.Index(fields=["status", "-id"], name="customer_status_recent"),
             models.Index(fields=["contact_info_updated_at"], name="customer_contact_age"),
         ]

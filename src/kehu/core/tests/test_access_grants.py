@@ -96,6 +96,34 @@ def test_manager_scope_combines_departments_and_grants(org: Organisation) -> Non
     assert south.pk in visible_ids(org.south_manager)
 
 
+def test_visible_parts_split_the_scope_without_overlap(org: Organisation) -> None:
+    team = customer_of(org.hangzhou_rep)
+    shared_south = customer_of(org.south_rep)
+    CustomerShare.objects.create(customer=shared_south, user=org.east_manager)
+    own_elsewhere = customer_of(org.south_rep)
+    Customer.objects.filter(pk=own_elsewhere.pk).update(owner=org.east_manager)
+    own_without_department = customer_of(org.south_rep)
+    Customer.objects.filter(pk=own_without_department.pk).update(
+        owner=org.east_manager, department=None
+    )
+    customer_of(org.south_rep)
+
+    for user in (org.east_manager, org.south_manager, org.rep, org.admin, org.marketing):
+        parts = [
+            set(part.values_list("pk", flat=True)) for part in Customer.objects.visible_parts(user)
+        ]
+        assert sum(len(part) for part in parts) == len(set().union(*parts))
+        assert set().union(*parts) == visible_ids(user)
+    departments, own, granted = Customer.objects.visible_parts(org.east_manager)
+    assert set(departments.values_list("pk", flat=True)) == {team.pk}
+    assert set(own.values_list("pk", flat=True)) == {own_elsewhere.pk, own_without_department.pk}
+    assert set(granted.values_list("pk", flat=True)) == {shared_south.pk}
+    # the departments alone, the owner alone: each one range of an index
+    for part in (departments, own):
+        assert " or " not in str(part.query).lower()
+    assert len(Customer.objects.visible_parts(org.south_rep)) == 1  # no grants: owned only
+
+
 def test_many_grants_fall_back_to_subqueries_with_the_same_rows(
     org: Organisation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
