@@ -180,16 +180,26 @@ class AccessPolicy:
         """
         if not (user and user.is_authenticated and user.is_active) or is_admin(user):
             return [self.view_filter(user)]
-        own = self.own_filter(user)
-        parts, covered = [own], own
-        departments = managed_department_ids(user) if self.department_field else frozenset()
-        if departments:
-            team = Q(**{f"{self.department_field}__in": departments})
-            parts, covered = [team, own & ~team], team | own
+        parts = self.full_access_parts(user)
         beyond = self.beyond_team_view_filter(user)
         if beyond is not None:
+            covered = parts[0] if len(parts) == 1 else parts[0] | parts[1]
             parts.append(beyond & ~covered)
         return parts
+
+    def full_access_parts(self, user: Any) -> list[Q]:
+        """The rows whose sensitive fields ``user`` sees (``has_full_access``), as the first
+        parts of ``view_parts``: the manager's departments, then the own rows outside them."""
+        if not (user and user.is_authenticated and user.is_active):
+            return [NO_ROWS]
+        if is_admin(user):
+            return [ALL_ROWS]
+        own = self.own_filter(user)
+        departments = managed_department_ids(user) if self.department_field else frozenset()
+        if not departments:
+            return [own]
+        team = Q(**{f"{self.department_field}__in": departments})
+        return [team, own & ~team]
 
     def edit_filter(self, user: Any) -> Q:
         return self._scope(user, write=True)
@@ -241,6 +251,10 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
     def visible_parts(self, user: Any) -> list[ScopedQuerySet[M]]:
         """``visible_to(user)`` as disjoint querysets (``AccessPolicy.view_parts``)."""
         return [self.filter(part) for part in self._policy().view_parts(user)]
+
+    def full_access_parts(self, user: Any) -> list[ScopedQuerySet[M]]:
+        """The rows ``user`` fully sees, as disjoint querysets (``AccessPolicy``'s)."""
+        return [self.filter(part) for part in self._policy().full_access_parts(user)]
 
     def own_of(self, user: Any) -> ScopedQuerySet[M]:
         """The user's own rows (``AccessPolicy.own_filter``): a subset of ``visible_to``."""

@@ -176,8 +176,8 @@ def _shared_customer_opportunities(user: Any, write: bool) -> models.QuerySet[An
     return Opportunity.objects.filter(customer_id__in=shares.values("customer_id")).values("pk")
 
 
-# What the pipeline board's totals read of each deal (selectors.opportunity_board)
-BOARD_COLUMNS = ["stage", "amount", "closed_at"]
+# What the pipeline board's totals and the forecast read of each deal (selectors)
+REPORT_COLUMNS = ["stage", "amount", "closed_at", "expected_close"]
 
 
 class Opportunity(VersionedModel):
@@ -259,17 +259,17 @@ class Opportunity(VersionedModel):
         verbose_name_plural = _("opportunities")
         ordering = ["-id"]
         indexes = [
-            # PostgreSQL: both carry what the board's totals read, so they are summed from an
-            # index alone (selectors.opportunity_board)
+            # PostgreSQL: both carry what the board's totals and the forecast read, so they
+            # are summed from an index alone (selectors.opportunity_board, forecast)
             models.Index(
                 fields=["owner", "-id"],
                 name="opportunity_owner_recent",
-                include=["department", *BOARD_COLUMNS],
+                include=["department", *REPORT_COLUMNS],
             ),
             models.Index(
                 fields=["department", "-id"],
                 name="opportunity_dept_recent",
-                include=["owner", *BOARD_COLUMNS],
+                include=["owner", *REPORT_COLUMNS],
             ),
             models.Index(fields=["stage", "stage_entered_at"], name="opportunity_stage_age"),
             models.Index(fields=["expected_close"], name="opportunity_close"),

@@ -471,41 +471,15 @@ def forecast(
     start_at = datetime.combine(start, time.min, tzinfo=tz)
     end_at = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
 
-    scoped = opportunity_list(user=user, filters=filters).order_by()
+    filtered: QuerySet[Opportunity] = Opportunity.objects.all()
+    if filters is not None:
+        filtered = filters.apply(filtered, user)  # ANDed to the view and its parts
     scope = full_access_q(user)
     hidden = 0
     if scope is not None:
-        hidden = _hidden_amount_count(scoped, user, scope)
-        scoped = scoped.filter(scope)
+        visible = (Opportunity.objects.visible_to(user) & filtered).order_by()
+        hidden = _hidden_amount_count(visible, user, scope)
     fields = ["bucket"] + ([key] if key else [])
-    open_rows = (
-        scoped.filter(
-            stage__kind=StageKind.OPEN, expected_close__gte=start, expected_close__lte=end
-        )
-        .annotate(bucket=trunc("expected_close"))
-        .values(*fields)
-        .annotate(
-            n=Count("pk"),
-            pipeline=Sum("amount", output_field=MONEY),
-            weighted=Sum(WEIGHTED, output_field=MONEY),
-            commit=Sum(
-                "amount",
-                filter=Q(stage__forecast_category=ForecastCategory.COMMIT),
-                output_field=MONEY,
-            ),
-            best=Sum(
-                "amount",
-                filter=Q(stage__forecast_category=ForecastCategory.BEST_CASE),
-                output_field=MONEY,
-            ),
-        )
-    )
-    won_rows = (
-        scoped.filter(stage__kind=StageKind.WON, closed_at__gte=start_at, closed_at__lt=end_at)
-        .annotate(bucket=trunc("closed_at", tzinfo=tz))
-        .values(*fields)
-        .annotate(n=Count("pk"), won=Sum("amount", output_field=MONEY))
-    )
     rows: dict[tuple[str, int | None], ForecastRow] = {}
 
     def row_for(data: dict[str, Any]) -> ForecastRow:
@@ -513,18 +487,51 @@ def forecast(
         group_id = data[key] if key else None
         return rows.setdefault((label, group_id), ForecastRow(label, group_id, ""))
 
-    for data in open_rows:
-        row = row_for(data)
-        row.count += data["n"]
-        row.pipeline += data["pipeline"] or 0
-        row.weighted += (data["weighted"] or Decimal(0)).quantize(Decimal("0.01"))
-        row.committed += data["commit"] or 0
-        row.best_case += data["best"] or 0
-    for data in won_rows:
-        row = row_for(data)
-        row.count += data["n"]
-        row.won += data["won"] or 0
+    # Summed per part of the fully seen deals, each answered from the owner or department
+    # index alone (see opportunity_board).
+    for part in Opportunity.objects.full_access_parts(user):
+        scoped = (part & filtered).order_by()
+        open_rows = (
+            scoped.filter(
+                stage__kind=StageKind.OPEN, expected_close__gte=start, expected_close__lte=end
+            )
+            .annotate(bucket=trunc("expected_close"))
+            .values(*fields)
+            .annotate(
+                n=Count("pk"),
+                pipeline=Sum("amount", output_field=MONEY),
+                weighted=Sum(WEIGHTED, output_field=MONEY),
+                commit=Sum(
+                    "amount",
+                    filter=Q(stage__forecast_category=ForecastCategory.COMMIT),
+                    output_field=MONEY,
+                ),
+                best=Sum(
+                    "amount",
+                    filter=Q(stage__forecast_category=ForecastCategory.BEST_CASE),
+                    output_field=MONEY,
+                ),
+            )
+        )
+        won_rows = (
+            scoped.filter(stage__kind=StageKind.WON, closed_at__gte=start_at, closed_at__lt=end_at)
+            .annotate(bucket=trunc("closed_at", tzinfo=tz))
+            .values(*fields)
+            .annotate(n=Count("pk"), won=Sum("amount", output_field=MONEY))
+        )
+        for data in open_rows:
+            row = row_for(data)
+            row.count += data["n"]
+            row.pipeline += data["pipeline"] or 0
+            row.weighted += data["weighted"] or 0
+            row.committed += data["commit"] or 0
+            row.best_case += data["best"] or 0
+        for data in won_rows:
+            row = row_for(data)
+            row.count += data["n"]
+            row.won += data["won"] or 0
     for row in rows.values():
+        row.weighted = row.weighted.quantize(Decimal("0.01"))
         row.committed += row.won
         row.best_case += row.committed
     ids = {row.group_id for row in rows.values() if row.group_id is not None}

@@ -114,6 +114,15 @@ def test_visible_parts_split_the_scope_without_overlap(org: Organisation) -> Non
         ]
         assert sum(len(part) for part in parts) == len(set().union(*parts))
         assert set().union(*parts) == visible_ids(user)
+        full = [
+            set(part.values_list("pk", flat=True))
+            for part in Customer.objects.full_access_parts(user)
+        ]
+        policy = Customer.access_policy
+        fully_seen = Customer.objects.visible_to(user)
+        assert set().union(*full) == {
+            customer.pk for customer in fully_seen if policy.has_full_access(user, customer)
+        }
     departments, own, granted = Customer.objects.visible_parts(org.east_manager)
     assert set(departments.values_list("pk", flat=True)) == {team.pk}
     assert set(own.values_list("pk", flat=True)) == {own_elsewhere.pk, own_without_department.pk}
