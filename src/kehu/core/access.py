@@ -124,12 +124,17 @@ class AccessPolicy:
     sensitive_fields: tuple[str, ...] = ()
     contact_fields: tuple[str, ...] = ()
 
+    def _own_and_team(self, user: Any) -> tuple[Q, Q | None]:
+        """The user's own rows, and their managed departments' (None: manages none)."""
+        own = Q(**{self.owner_field: user})
+        departments = managed_department_ids(user) if self.department_field else frozenset()
+        if not departments:
+            return own, None
+        return own, Q(**{f"{self.department_field}__in": departments})
+
     def _team_filter(self, user: Any) -> Q:
-        departments = managed_department_ids(user)
-        scope = Q(**{self.owner_field: user})
-        if departments and self.department_field:
-            scope |= Q(**{f"{self.department_field}__in": departments})
-        return scope
+        own, team = self._own_and_team(user)
+        return own if team is None else own | team
 
     def _scope(self, user: Any, *, write: bool) -> Q:
         if not (user and user.is_authenticated and user.is_active):
@@ -183,23 +188,23 @@ class AccessPolicy:
         parts = self.full_access_parts(user)
         beyond = self.beyond_team_view_filter(user)
         if beyond is not None:
-            covered = parts[0] if len(parts) == 1 else parts[0] | parts[1]
-            parts.append(beyond & ~covered)
+            parts.append(beyond & ~self._team_filter(user))
         return parts
 
+    def full_access_filter(self, user: Any) -> Q | None:
+        """The rows whose sensitive fields ``user`` sees, as ``has_full_access`` decides row
+        by row (None: all of them)."""
+        return None if is_admin(user) else self._team_filter(user)
+
     def full_access_parts(self, user: Any) -> list[Q]:
-        """The rows whose sensitive fields ``user`` sees (``has_full_access``), as the first
-        parts of ``view_parts``: the manager's departments, then the own rows outside them."""
+        """``full_access_filter`` as the first parts of ``view_parts``: the manager's
+        departments, then the own rows outside them."""
         if not (user and user.is_authenticated and user.is_active):
             return [NO_ROWS]
         if is_admin(user):
             return [ALL_ROWS]
-        own = self.own_filter(user)
-        departments = managed_department_ids(user) if self.department_field else frozenset()
-        if not departments:
-            return [own]
-        team = Q(**{f"{self.department_field}__in": departments})
-        return [team, own & ~team]
+        own, team = self._own_and_team(user)
+        return [own] if team is None else [team, own & ~team]
 
     def edit_filter(self, user: Any) -> Q:
         return self._scope(user, write=True)

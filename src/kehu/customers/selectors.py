@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, cast
@@ -270,7 +271,7 @@ def panel_figures(*, user: Any) -> dict[str, Any]:
     stale_before = now - timedelta(days=int(config.get("customers.stale_contact_days")))
     verify_before = now - timedelta(hours=int(config.get("customers.verify_within_hours")))
     figures = ("count", "points", "stale", "unverified")
-    sums: dict[int | None, list[int]] = {}
+    totals: dict[int | None, Counter[str]] = {}
     for part in Customer.objects.visible_parts(user):
         rows = part.values("department").annotate(
             count=Count("pk"),
@@ -281,9 +282,7 @@ def panel_figures(*, user: Any) -> dict[str, Any]:
             ),
         )
         for department, *values in rows.order_by().values_list("department", *figures):
-            total = sums.setdefault(department, [0] * len(figures))
-            total[:] = [a + b for a, b in zip(total, values, strict=True)]
-    totals = {key: dict(zip(figures, values, strict=True)) for key, values in sums.items()}
+            totals.setdefault(department, Counter()).update(dict(zip(figures, values, strict=True)))
     found = Department.objects.filter(pk__in=[key for key in totals if key is not None])
     names: dict[int | None, str] = {None: "—", **dict(found.values_list("pk", "name"))}
     count = sum(total["count"] for total in totals.values())

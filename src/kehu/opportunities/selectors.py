@@ -24,12 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from kehu.accounts.models import Department, User
-from kehu.core.access import (
-    get_visible_or_404,
-    is_admin,
-    managed_department_ids,
-    policy_of,
-)
+from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.errors import InvalidInput
 from kehu.opportunities.models import (
     ForecastCategory,
@@ -52,13 +47,7 @@ MONEY = DecimalField(max_digits=18, decimal_places=2)
 
 def full_access_q(user: Any) -> Q | None:
     """Rows whose amount ``user`` may see (None: all of them)."""
-    if is_admin(user):
-        return None
-    scope = Q(owner=user)
-    departments = managed_department_ids(user)
-    if departments:
-        scope |= Q(department__in=departments)
-    return scope
+    return policy_of(Opportunity).full_access_filter(user)
 
 
 def _amount_visible(user: Any) -> Any:
