@@ -103,3 +103,10 @@ def test_serve_runs_gunicorn_with_static_files_and_a_worker(tmp_path: Path) -> N
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_system_checks_of_the_database_models_are_clean() -> None:
+    """Every `kehu` command runs Django's checks; a warning there is printed to every user."""
+    from django.core.management import call_command
+
+    call_command("check", databases=["default"], fail_level="WARNING")
