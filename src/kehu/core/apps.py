@@ -8,4 +8,9 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from kehu.core import history  # noqa: F401  (connects the history signal receivers)
+        from kehu.core.postgres import use_optimised_timestamp_loader
+
+        connection_created.connect(use_optimised_timestamp_loader)
