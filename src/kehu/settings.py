@@ -245,7 +245,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("KEHU_LOG_LEVEL", "INFO")},
     "loggers": {
-        "huey": {"level": "WARNING"},
+        # With a handler of its own here, `run_huey` leaves the logger as it is; otherwise it
+        # adds one and sets INFO, and every periodic task was logged twice a minute.
+        "huey": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "axes": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
     },

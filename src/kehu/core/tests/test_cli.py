@@ -110,3 +110,14 @@ def test_system_checks_of_the_database_models_are_clean() -> None:
     from django.core.management import call_command
 
     call_command("check", databases=["default"], fail_level="WARNING")
+
+
+def test_the_job_worker_keeps_the_configured_huey_logger() -> None:
+    """`run_huey` configures the "huey" logger only when it has no handler (then at INFO,
+    beside the root handler: each line twice)."""
+    import logging
+
+    huey = logging.getLogger("huey")
+    assert huey.handlers
+    assert huey.level == logging.WARNING
+    assert not huey.propagate
