@@ -397,15 +397,22 @@ def _user_names(user_ids: set[int | None], *, known: Any) -> dict[int | None, st
     return names
 
 
-def customer_get(*, user: Any, customer_id: int) -> Customer:
-    queryset = Customer.objects.select_related(
-        "owner",
-        "department",
-        "industry__parent",
-        "region__parent",
-        "verified_by",
-        "created_by",
-    )
+# What the detail page shows beside the customer's own columns.
+PAGE_RELATED = (
+    "owner",
+    "department",
+    "industry__parent",
+    "region__parent",
+    "verified_by",
+    "created_by",
+)
+# The API's customer names only its owner: joining the page's seven other tables made
+# PostgreSQL spend 2 ms planning a 0.15 ms query (bench/RESULTS.md, 2026-12-06 b).
+API_RELATED = ("owner",)
+
+
+def customer_get(*, user: Any, customer_id: int, related: Sequence[str] = PAGE_RELATED) -> Customer:
+    queryset = Customer.objects.select_related(*related)
     return get_visible_or_404(queryset, user, pk=customer_id)
 
 
