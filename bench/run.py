@@ -296,6 +296,12 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             "session_sales",
             [f"/customers/{pk}/" for pk in ids],
         ),
+        Scenario(
+            "html_detail_timeline",
+            "HTML customer timeline tab (loaded when opened)",
+            "session_sales",
+            [f"/customers/{pk}/tabs/timeline/" for pk in ids],
+        ),
     ]
     manager, rep = "session_manager", "session_sales"
     for name, url_name, title, who in (

@@ -55,6 +55,7 @@ KIND = {
     "api_create": "write",
     "html_list": "html",
     "html_detail": "html",
+    "html_detail_timeline": "html",
     "dashboard_sales": "report",
     "dashboard_manager": "report",
     "pipeline_board": "report",

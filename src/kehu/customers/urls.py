@@ -12,6 +12,7 @@ urlpatterns = [
     path("filters/", views.saved_filter_save, name="filter_save"),
     path("filters/<int:filter_id>/delete/", views.saved_filter_delete, name="filter_delete"),
     path("<int:customer_id>/", views.customer_detail, name="detail"),
+    path("<int:customer_id>/tabs/<slug:tab>/", views.customer_tab, name="tab"),
     path("<int:customer_id>/edit/", views.customer_edit, name="edit"),
     path("<int:customer_id>/status/", views.change_status, name="status"),
     path("<int:customer_id>/verify/", views.verify, name="verify"),

@@ -118,6 +118,9 @@ def test_detail_does_not_grow_with_contacts_and_tags(
     queries_of(html, f"/customers/{plain.pk}/")
     assert queries_of(html, f"/customers/{plain.pk}/") == queries_of(html, f"/customers/{rich.pk}/")
     assert queries_of(html, f"/customers/{rich.pk}/") <= HTML_DETAIL_MAX
+    for tab in ("timeline", "history"):  # the rich customer's contacts have history rows
+        plain_tab, rich_tab = (f"/customers/{c.pk}/tabs/{tab}/" for c in (plain, rich))
+        assert queries_of(html, plain_tab) == queries_of(html, rich_tab)
 
 
 @pytest.mark.parametrize("who", ["rep", "east_manager", "marketing"])

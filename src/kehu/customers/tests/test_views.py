@@ -201,6 +201,33 @@ def test_detail_history_shows_customer_and_contact_changes(org: Organisation) ->
     assert "技术总监" in body
 
 
+def test_timeline_and_history_tabs_load_when_first_shown(org: Organisation) -> None:
+    customer = make_customer(org.rep, annual_budget="987654")
+    changes = {"address": "新地址123", "annual_budget": "123456"}
+    services.customer_update(actor=org.rep, customer=customer, changes=changes)
+    services.customer_share(actor=org.rep, customer=customer, user=org.colleague)
+    rep, colleague = client_for(org.rep), client_for(org.colleague)
+    page = rep.get(f"/customers/{customer.pk}/").content.decode()
+    assert f'hx-get="/customers/{customer.pk}/tabs/history/"' in page
+    assert f'hx-get="/customers/{customer.pk}/tabs/timeline/"' in page
+    assert 'id="history"' not in page
+    history = rep.get(f"/customers/{customer.pk}/tabs/history/")
+    body = history.content.decode()
+    assert history.status_code == 200
+    assert "<html" not in body
+    assert 'id="history"' in body
+    assert "新地址123" in body
+    assert "987654" in body  # the owner sees the budget's change
+    shared = colleague.get(f"/customers/{customer.pk}/tabs/history/").content.decode()
+    assert "新地址123" in shared
+    assert "987654" not in shared
+    timeline = rep.get(f"/customers/{customer.pk}/tabs/timeline/").content.decode()
+    assert 'id="timeline"' in timeline
+    other = make_customer(org.east_manager)
+    assert rep.get(f"/customers/{other.pk}/tabs/history/").status_code == 404
+    assert rep.get(f"/customers/{customer.pk}/tabs/attachments/").status_code == 404
+
+
 def test_actions_from_the_detail_page(org: Organisation) -> None:
     customer = make_customer(org.rep)
     rep = client_for(org.rep)
