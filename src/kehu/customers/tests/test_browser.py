@@ -56,3 +56,6 @@ def test_create_find_by_pinyin_edit_and_see_history(page: Any) -> None:
     history = page.locator("#history")
     assert "上海市浦东新区张江路88号" in history.inner_text()
     assert "王伟" in history.inner_text()
+    page.click("#tab-timeline-button")  # loaded when first shown, like the history
+    page.locator("#timeline").wait_for()
+    assert page.locator("#tab-timeline [aria-busy]").count() == 0
