@@ -183,13 +183,18 @@ class AccessPolicy:
         bitmap of the indexes). Apart, each is one range of the department or owner index,
         which can answer a report alone (``Customer`` indexes, ``panel_figures``).
         """
-        if not (user and user.is_authenticated and user.is_active) or is_admin(user):
-            return [self.view_filter(user)]
         parts = self.full_access_parts(user)
+        granted = self.granted_part(user)
+        return parts if granted is None else [*parts, granted]
+
+    def granted_part(self, user: Any) -> Q | None:
+        """The last part of ``view_parts``: the rows ``user`` sees without full access
+        (shares, pools, role grants beyond their own and their teams'); None: there are none.
+        """
+        if not (user and user.is_authenticated and user.is_active) or is_admin(user):
+            return None
         beyond = self.beyond_team_view_filter(user)
-        if beyond is not None:
-            parts.append(beyond & ~self._team_filter(user))
-        return parts
+        return None if beyond is None else beyond & ~self._team_filter(user)
 
     def full_access_filter(self, user: Any) -> Q | None:
         """The rows whose sensitive fields ``user`` sees, as ``has_full_access`` decides row
@@ -260,6 +265,11 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
     def full_access_parts(self, user: Any) -> list[ScopedQuerySet[M]]:
         """The rows ``user`` fully sees, as disjoint querysets (``AccessPolicy``'s)."""
         return [self.filter(part) for part in self._policy().full_access_parts(user)]
+
+    def granted_part(self, user: Any) -> ScopedQuerySet[M] | None:
+        """The rows ``user`` sees without full access (``AccessPolicy.granted_part``)."""
+        granted = self._policy().granted_part(user)
+        return None if granted is None else self.filter(granted)
 
     def own_of(self, user: Any) -> ScopedQuerySet[M]:
         """The user's own rows (``AccessPolicy.own_filter``): a subset of ``visible_to``."""

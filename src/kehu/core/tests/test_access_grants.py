@@ -123,6 +123,11 @@ def test_visible_parts_split_the_scope_without_overlap(org: Organisation) -> Non
         assert set().union(*full) == {
             customer.pk for customer in fully_seen if policy.has_full_access(user, customer)
         }
+        granted_part = Customer.objects.granted_part(user)
+        granted_ids = (
+            set() if granted_part is None else set(granted_part.values_list("pk", flat=True))
+        )
+        assert granted_ids == visible_ids(user) - set().union(*full)
     departments, own, granted = Customer.objects.visible_parts(org.east_manager)
     assert set(departments.values_list("pk", flat=True)) == {team.pk}
     assert set(own.values_list("pk", flat=True)) == {own_elsewhere.pk, own_without_department.pk}
