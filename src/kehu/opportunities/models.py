@@ -176,8 +176,9 @@ def _shared_customer_opportunities(user: Any, write: bool) -> models.QuerySet[An
     return Opportunity.objects.filter(customer_id__in=shares.values("customer_id")).values("pk")
 
 
-# What the pipeline board's totals and the forecast read of each deal (selectors)
-REPORT_COLUMNS = ["stage", "amount", "closed_at", "expected_close"]
+# What the pipeline board's totals, the forecast and the dashboard panel read of each deal
+# (selectors, panels): the owner and department indexes carry them for index-only scans.
+REPORT_COLUMNS = ["stage", "amount", "closed_at", "expected_close", "stage_entered_at"]
 
 
 class Opportunity(VersionedModel):

@@ -10,35 +10,43 @@ from django.http import HttpRequest
 
 from kehu.core.dashboard import Panel
 from kehu.opportunities.models import Opportunity, StageKind
-from kehu.opportunities.selectors import MONEY, WEIGHTED, full_access_q
+from kehu.opportunities.selectors import stage_list
 from kehu.opportunities.services import stalled_threshold
 
 
 def pipeline_panel(request: HttpRequest) -> Panel | None:
+    """The open deals whose amounts the user sees: a rep's own, a manager's teams' and own.
+
+    Summed per part (``full_access_parts``) and per stage, so that each part is one range of
+    the owner or department index, which carries the columns read here; the weighted amount
+    is each stage's sum times its probability. A rep's 75,000 deals at size L took 78 ms
+    through the stages' join (bench/RESULTS.md, 2026-12-06 b).
+    """
     user: Any = request.user
     if getattr(user, "role", "") not in {"sales", "manager", "admin"} and not user.is_superuser:
         return None
     team = getattr(user, "role", "") in {"manager", "admin"} or user.is_superuser
-    deals = Opportunity.objects.filter(owner=user)
-    if team:
-        scope = full_access_q(user)
-        deals = Opportunity.objects.visible_to(user)
-        deals = deals.filter(scope) if scope is not None else deals
-    totals = (
-        deals.filter(stage__kind=StageKind.OPEN)
-        .order_by()
-        .aggregate(
-            open_count=Count("pk"),
-            total_amount=Sum("amount", output_field=MONEY),
-            total_weighted=Sum(WEIGHTED, output_field=MONEY),
-            stalled=Count("pk", filter=Q(stage_entered_at__lt=stalled_threshold())),
+    open_stages = {stage.pk: stage for stage in stage_list() if stage.kind == StageKind.OPEN}
+    stalled_before = stalled_threshold()
+    context: dict[str, Any] = {"open_count": 0, "amount": Decimal(0), "weighted": Decimal(0)}
+    context.update(stalled=0, team=team)
+    for part in Opportunity.objects.full_access_parts(user):
+        per_stage = (
+            part.filter(stage_id__in=open_stages)
+            .order_by()
+            .values("stage_id")
+            .annotate(
+                n=Count("pk"),
+                total=Sum("amount"),
+                stalled=Count("pk", filter=Q(stage_entered_at__lt=stalled_before)),
+            )
         )
-    )
-    context = {
-        "open_count": totals["open_count"],
-        "amount": totals["total_amount"] or Decimal(0),
-        "weighted": totals["total_weighted"] or Decimal(0),
-        "stalled": totals["stalled"],
-        "team": team,
-    }
+        for stage_id, count, total, stalled in per_stage.values_list(
+            "stage_id", "n", "total", "stalled"
+        ):
+            amount = total or Decimal(0)
+            context["open_count"] += count
+            context["amount"] += amount
+            context["weighted"] += amount * open_stages[stage_id].probability / 100
+            context["stalled"] += stalled
     return Panel(template="opportunities/dashboard_panel.html", context=context, order=40)
