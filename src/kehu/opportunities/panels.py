@@ -26,7 +26,8 @@ def pipeline_panel(request: HttpRequest) -> Panel | None:
     if getattr(user, "role", "") not in {"sales", "manager", "admin"} and not user.is_superuser:
         return None
     team = getattr(user, "role", "") in {"manager", "admin"} or user.is_superuser
-    open_stages = {stage.pk: stage for stage in stage_list() if stage.kind == StageKind.OPEN}
+    every_stage = stage_list(include_inactive=True)  # a deal may stay in a retired stage
+    open_stages = {stage.pk: stage for stage in every_stage if stage.kind == StageKind.OPEN}
     stalled_before = stalled_threshold()
     context: dict[str, Any] = {"open_count": 0, "amount": Decimal(0), "weighted": Decimal(0)}
     context.update(stalled=0, team=team)
