@@ -1,7 +1,8 @@
 """The customer timeline: other apps (follow-ups, opportunities, tickets…) plug entries in.
 
 ``register(fn)`` adds a provider ``fn(customer, user) -> Iterable[TimelineItem]``; the detail
-page merges every provider's items newest first. Providers must respect the user's scope.
+page's timeline tab (loaded when first shown, ``customers:tab``) merges every provider's items
+newest first. Providers must respect the user's scope.
 """
 
 from __future__ import annotations
