@@ -127,6 +127,10 @@ class Stage(models.Model):
     def label(self) -> str:
         return self.name_zh if _is_chinese() else (self.name_en or self.name_zh)
 
+    def weighted(self, amount: Decimal) -> Decimal:
+        """``amount`` weighted by this stage's win probability (a deal, or a sum of them)."""
+        return amount * self.probability / 100
+
     @property
     def entry_criterion(self) -> str:
         return self.entry_criterion_zh if _is_chinese() else self.entry_criterion_en
@@ -287,7 +291,7 @@ class Opportunity(VersionedModel):
     def weighted_amount(self) -> Decimal | None:
         if self.amount is None:
             return None
-        return (self.amount * self.stage.probability / 100).quantize(Decimal("0.01"))
+        return self.stage.weighted(self.amount).quantize(Decimal("0.01"))
 
 
 class StageChange(models.Model):

@@ -48,6 +48,6 @@ def pipeline_panel(request: HttpRequest) -> Panel | None:
             amount = total or Decimal(0)
             context["open_count"] += count
             context["amount"] += amount
-            context["weighted"] += amount * open_stages[stage_id].probability / 100
+            context["weighted"] += open_stages[stage_id].weighted(amount)
             context["stalled"] += stalled
     return Panel(template="opportunities/dashboard_panel.html", context=context, order=40)

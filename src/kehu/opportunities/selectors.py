@@ -301,7 +301,7 @@ def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardCo
     for card in _board_cards(base, stages, won_since):
         columns[card.stage_id].cards.append(card)
     for column in columns.values():
-        column.weighted = column.amount * column.stage.probability / 100
+        column.weighted = column.stage.weighted(column.amount)
         column.more = max(column.count - len(column.cards), 0)
     return list(columns.values())
 
@@ -417,15 +417,6 @@ def default_forecast_range(today: date | None = None) -> tuple[date, date]:
     return start, end
 
 
-def _hidden_amount_count(scoped: QuerySet[Opportunity], user: Any, scope: Q) -> int:
-    """Visible deals with an amount the user may not see: only shared deals can be such, so
-    without shares there is no second pass over the visible set."""
-    beyond_team = policy_of(Opportunity).beyond_team_view_filter(user)
-    if beyond_team is None:
-        return 0
-    return scoped.filter(beyond_team).exclude(scope).filter(amount__isnull=False).count()
-
-
 def forecast(
     *,
     user: Any,
@@ -461,11 +452,9 @@ def forecast(
     filtered: QuerySet[Opportunity] = Opportunity.objects.all()
     if filters is not None:
         filtered = filters.apply(filtered, user)  # ANDed to the view and its parts
-    scope = full_access_q(user)
-    hidden = 0
-    if scope is not None:
-        visible = (Opportunity.objects.visible_to(user) & filtered).order_by()
-        hidden = _hidden_amount_count(visible, user, scope)
+    # Only the deals seen without full access (shares) can hide their amount.
+    granted = Opportunity.objects.granted_part(user)
+    hidden = 0 if granted is None else (granted & filtered).filter(amount__isnull=False).count()
     fields = ["bucket"] + ([key] if key else [])
     rows: dict[tuple[str, int | None], ForecastRow] = {}
     # Stages by key, their kind, probability and category applied here: the index alone
@@ -500,7 +489,7 @@ def forecast(
             amount = data["pipeline"] or Decimal(0)
             row.count += data["n"]
             row.pipeline += amount
-            row.weighted += amount * stage.probability / 100
+            row.weighted += stage.weighted(amount)
             if stage.forecast_category == ForecastCategory.COMMIT:
                 row.committed += amount
             elif stage.forecast_category == ForecastCategory.BEST_CASE:
