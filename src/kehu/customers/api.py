@@ -279,7 +279,7 @@ def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> 
 
 def _detail(user: Any, customer_id: int) -> dict[str, Any]:
     customer = selectors.customer_get(
-        user=user, customer_id=customer_id, related=selectors.API_RELATED
+        user=user, customer_id=customer_id, related=selectors.OWNER_RELATED
     )
     data = customer_data(user, customer)
     masked = selectors.contacts_masked(user, customer)

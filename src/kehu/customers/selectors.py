@@ -406,9 +406,10 @@ PAGE_RELATED = (
     "verified_by",
     "created_by",
 )
-# The API's customer names only its owner: joining the page's seven other tables made
-# PostgreSQL spend 2 ms planning a 0.15 ms query (bench/RESULTS.md, 2026-12-06 b).
-API_RELATED = ("owner",)
+# The API's customer and the page's lazy tabs name only its owner: joining the page's seven
+# other tables made PostgreSQL spend 2 ms planning a 0.15 ms query (bench/RESULTS.md,
+# 2026-12-06 b).
+OWNER_RELATED = ("owner",)
 
 
 def customer_get(*, user: Any, customer_id: int, related: Sequence[str] = PAGE_RELATED) -> Customer:

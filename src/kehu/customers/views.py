@@ -383,7 +383,9 @@ def customer_tab(request: HttpRequest, customer_id: int, tab: str) -> HttpRespon
     if tab not in LAZY_TABS:
         raise Http404(tab)
     user = _user(request)
-    customer = selectors.customer_get(user=user, customer_id=customer_id, related=("owner",))
+    customer = selectors.customer_get(
+        user=user, customer_id=customer_id, related=selectors.OWNER_RELATED
+    )
     context = {"customer": customer, tab: LAZY_TABS[tab](user, customer)}
     return render(request, f"customers/_{tab}.html", context)
 
