@@ -180,9 +180,18 @@ def _shared_customer_opportunities(user: Any, write: bool) -> models.QuerySet[An
     return Opportunity.objects.filter(customer_id__in=shares.values("customer_id")).values("pk")
 
 
-# What the pipeline board's totals, the forecast and the dashboard panel read of each deal
-# (selectors, panels): the owner and department indexes carry them for index-only scans.
-REPORT_COLUMNS = ["stage", "amount", "closed_at", "expected_close", "stage_entered_at"]
+# What the pipeline board's totals, the forecast, the funnel and the dashboard panel read of
+# each deal (selectors, panels): the owner and department indexes carry them for index-only
+# scans.
+REPORT_COLUMNS = [
+    "stage",
+    "amount",
+    "closed_at",
+    "expected_close",
+    "stage_entered_at",
+    "created_at",
+    "furthest_stage_order",
+]
 
 
 class Opportunity(VersionedModel):
@@ -264,8 +273,8 @@ class Opportunity(VersionedModel):
         verbose_name_plural = _("opportunities")
         ordering = ["-id"]
         indexes = [
-            # PostgreSQL: both carry what the board's totals and the forecast read, so they
-            # are summed from an index alone (selectors.opportunity_board, forecast)
+            # PostgreSQL: both carry what the board's totals, the forecast and the funnel
+            # read, so they are summed from an index alone (selectors.opportunity_board)
             models.Index(
                 fields=["owner", "-id"],
                 name="opportunity_owner_recent",

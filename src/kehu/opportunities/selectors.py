@@ -56,12 +56,6 @@ def _amount_visible(user: Any) -> Any:
     return ExpressionWrapper(scope, output_field=BooleanField())
 
 
-def _visible_sum(expression: Any, user: Any, extra: Q | None = None) -> Sum:
-    scope = full_access_q(user)
-    condition = scope if extra is None else (extra if scope is None else scope & extra)
-    return Sum(expression, filter=condition, output_field=MONEY)
-
-
 # --- filters -----------------------------------------------------------------------------------
 
 
@@ -290,12 +284,12 @@ def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardCo
     )
     filtered = filters.apply(Opportunity.objects.filter(on_board), user)  # ANDed to each part
     for part in Opportunity.objects.full_access_parts(user):
-        for stage_id, count, amount in _column_totals(part & filtered, amounts=True):
+        for stage_id, count, amount in _totals(part & filtered, ("stage_id",), amounts=True):
             columns[stage_id].count += count
             columns[stage_id].amount += amount
     granted = Opportunity.objects.granted_part(user)
     if granted is not None:
-        for stage_id, count, _none in _column_totals(granted & filtered, amounts=False):
+        for stage_id, count, _none in _totals(granted & filtered, ("stage_id",), amounts=False):
             columns[stage_id].count += count
     base = opportunity_list(user=user) & filtered
     for card in _board_cards(base, stages, won_since):
@@ -306,15 +300,15 @@ def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardCo
     return list(columns.values())
 
 
-def _column_totals(
-    deals: QuerySet[Opportunity], *, amounts: bool
-) -> list[tuple[int, int, Decimal]]:
-    """(stage, deals, their summed amount or 0) per stage of ``deals``."""
-    totals = deals.order_by().values("stage_id").annotate(n=Count("pk"))
+def _totals(
+    deals: QuerySet[Opportunity], by: tuple[str, ...], *, amounts: bool
+) -> list[tuple[Any, ...]]:
+    """(the ``by`` columns…, deals, their summed amount or 0) per group of ``deals``."""
+    totals = deals.order_by().values(*by).annotate(n=Count("pk"))
     if not amounts:
-        return [(stage_id, n, Decimal(0)) for stage_id, n in totals.values_list("stage_id", "n")]
-    summed = totals.annotate(total=Sum("amount")).values_list("stage_id", "n", "total")
-    return [(stage_id, n, total or Decimal(0)) for stage_id, n, total in summed]
+        return [(*row, Decimal(0)) for row in totals.values_list(*by, "n")]
+    summed = totals.annotate(total=Sum("amount")).values_list(*by, "n", "total")
+    return [(*row[:-1], row[-1] or Decimal(0)) for row in summed]
 
 
 def _board_cards(
@@ -540,37 +534,45 @@ class FunnelStep:
 
 
 def funnel(*, user: Any, start: date, end: date) -> list[FunnelStep]:
-    """Deals created in the period: how many reached each stage and how many moved on."""
+    """Deals created in the period: how many reached each stage and how many moved on.
+
+    Summed per part of the view like the board's totals (``opportunity_board``): the owner
+    and department indexes carry the creation time and the furthest stage, so each part is
+    answered from its index alone, with the stages matched by key.
+    """
     if end < start:
         raise InvalidInput(errors={"end": [_("The end is before the start.")]})
     tz = timezone.get_current_timezone()
-    created = (
-        Opportunity.objects.visible_to(user)
-        .filter(
-            created_at__gte=datetime.combine(start, time.min, tzinfo=tz),
-            created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
-        )
-        .order_by()
+    created = Opportunity.objects.filter(
+        created_at__gte=datetime.combine(start, time.min, tzinfo=tz),
+        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
     )
-    # Deals grouped by the furthest stage they reached (a won deal reached at least the first
-    # won stage): a handful of rows whatever the size, summed up the steps below.
-    reached = (
-        created.values("furthest_stage_order", "stage__kind")
-        .annotate(n=Count("pk"), total=_visible_sum("amount", user))
-        .order_by()
-    )
-    steps = [FunnelStep(stage=stage) for stage in stage_list() if stage.kind != StageKind.LOST]
+    # Deals grouped by the furthest stage they reached and where they are now: a handful of
+    # rows whatever the size, summed up the steps below. Amounts only where fully seen.
+    by = ("furthest_stage_order", "stage_id")
+    reached: list[tuple[Any, ...]] = []
+    for part in Opportunity.objects.full_access_parts(user):
+        reached += _totals(part & created, by, amounts=True)
+    granted = Opportunity.objects.granted_part(user)
+    if granted is not None:
+        reached += _totals(granted & created, by, amounts=False)
+    every_stage = stage_list(include_inactive=True)  # a deal may stay in a retired stage
+    kind_of = {stage.pk: stage.kind for stage in every_stage}
+    steps = [
+        FunnelStep(stage=stage)
+        for stage in every_stage
+        if stage.is_active and stage.kind != StageKind.LOST
+    ]
     won_orders = [step.stage.order for step in steps if step.stage.kind == StageKind.WON]
     first_won = min(won_orders) if won_orders else None
-    for row in reached:
-        top = row["furthest_stage_order"]
+    for top, stage_id, count, amount in reached:
         top = -1 if top is None else top
-        if row["stage__kind"] == StageKind.WON and first_won is not None:
+        if kind_of.get(stage_id) == StageKind.WON and first_won is not None:
             top = max(top, first_won)
         for step in steps:
             if step.stage.order <= top:
-                step.count += row["n"]
-                step.amount += row["total"] or Decimal(0)
+                step.count += count
+                step.amount += amount
     previous: int | None = None
     for step in steps:
         if previous is not None:

@@ -109,7 +109,8 @@ def test_funnel_figures_match_the_stage_change_algorithm(
 ) -> None:
     # Figures of the former algorithm (per deal, the highest non-lost stage order among its
     # stage changes; counted in every step up to it; amounts only where the user may see them).
-    with django_assert_max_num_queries(3):
+    # The rep's queries: the grants, the own deals, the shared ones (counted only), the stages.
+    with django_assert_max_num_queries(4):
         rep = _figures(org.rep)
     assert rep == [
         ("initial_contact", 7, Decimal(615000), None),
@@ -173,3 +174,20 @@ def test_forecast_counts_hidden_amounts_only_among_shared_deals(
         colleague = selectors.forecast(user=org.colleague)
     assert colleague.hidden == 0
     assert sum(row.pipeline for row in colleague.rows) == Decimal(70000)
+
+
+def test_funnel_counts_deals_that_stay_in_a_retired_stage(
+    org: Organisation, deals: dict[str, Opportunity]
+) -> None:
+    # The paid deal stays in 回款/复购 after that stage is retired: it still reached every
+    # step up to it, and its stage's kind (won) is still known.
+    Stage.objects.filter(code="paid").update(is_active=False)
+    figures = _figures(org.rep)
+    assert [code for code, *_rest in figures] == [
+        "initial_contact",
+        "needs_analysis",
+        "proposal",
+        "negotiation",
+        "won",
+    ]
+    assert figures[-1][1:3] == (2, Decimal(330000))
