@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Schema
@@ -142,3 +142,10 @@ class BoundedPaginator(Paginator):
     @property
     def count_capped(self) -> bool:
         return self.bounded.capped
+
+
+def bounded_page(rows: Any, per_page: int, wanted: Any) -> Page:
+    """The page ``wanted`` (the request's ``page``) of an HTML list, with the bounded count:
+    a plain ``Paginator`` counts every visible row (a manager's 221,893 deals at size L:
+    91 ms on each page of the opportunity list)."""
+    return BoundedPaginator(rows, per_page, page=wanted).get_page(wanted)

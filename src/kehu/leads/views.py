@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_POST
 from kehu.accounts.models import Role, User
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError
+from kehu.core.pagination import bounded_page
 from kehu.leads import selectors, services
 from kehu.leads.forms import (
     AssignForm,
@@ -70,8 +70,8 @@ def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
         "status": request.GET.get("status", ""),
         "priority": request.GET.get("priority", ""),
     }
-    page = Paginator(selectors.lead_list(user=user, filters=filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    page = bounded_page(
+        selectors.lead_list(user=user, filters=filters), PAGE_SIZE, request.GET.get("page")
     )
     selectors.show_contacts(user, page.object_list)
     tabs = [("all", _("All leads")), ("mine", _("My leads"))]

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,6 +25,7 @@ from kehu.accounts.models import Department
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import KehuError
 from kehu.core.history import history_entries
+from kehu.core.pagination import bounded_page
 from kehu.opportunities import selectors, services
 from kehu.opportunities.forms import (
     AttachmentForm,
@@ -105,7 +105,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
     rows = selectors.opportunity_list(user=request.user, filters=filters).order_by(
         "expected_close", "-id"
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = bounded_page(rows, PAGE_SIZE, request.GET.get("page"))
     context = {**_filter_context(request, filters), "page": page, "filter_errors": errors}
     return render(request, "opportunities/list.html", context)
 

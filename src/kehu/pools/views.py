@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
+from kehu.core.pagination import bounded_page
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import phone_display
 from kehu.pools import masking, selectors, services
@@ -58,13 +58,15 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
     q = request.GET.get("q", "")[:100]
-    page = Paginator(
-        selectors.pool_customers(user=request.user, pool=pool, q=q), PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    page = bounded_page(
+        selectors.pool_customers(user=request.user, pool=pool, q=q),
+        PAGE_SIZE,
+        request.GET.get("page"),
+    )
     may_assign = selectors.may_assign(user=request.user, pool=pool)
     masking.show_all_on_page(
         request.user,
-        [(e.customer, e.customer.primary_contacts) for e in page],  # type: ignore[attr-defined]
+        [(e.customer, e.customer.primary_contacts) for e in page],
     )
     cooling = {
         entry.pk: until
@@ -309,14 +311,12 @@ def reveal_log(request: HttpRequest) -> HttpResponse:
         "date_from": _date_or_none(request.GET.get("date_from")),
         "date_to": _date_or_none(request.GET.get("date_to")),
     }
-    page = Paginator(selectors.reveal_list(user=request.user, **filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    page = bounded_page(
+        selectors.reveal_list(user=request.user, **filters), PAGE_SIZE, request.GET.get("page")
     )
     labels = {name: str(Contact._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS}  # type: ignore[union-attr]
     for reveal in page:
-        reveal.field_names = [  # type: ignore[attr-defined]
-            labels.get(name, name) for name in reveal.fields.split(",") if name
-        ]
+        reveal.field_names = [labels.get(name, name) for name in reveal.fields.split(",") if name]
     query = request.GET.copy()
     query.pop("page", None)
     context = {
