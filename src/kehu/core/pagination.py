@@ -11,6 +11,7 @@ exists can still be reached: the cap moves with the offset.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -35,8 +36,30 @@ class BoundedCount:
         return not self.capped or end < self.count
 
 
+class BoundedPageOut(Schema):
+    """The envelope of every API list: ``items`` (each list names its own), and the count."""
+
+    count: int
+    count_capped: bool = Field(False, description="True: there are at least `count` rows.")
+
+
+class MappedRows:
+    """A queryset whose rows go through ``mapper`` (serialising, masking) only once sliced:
+    what a list endpoint hands the paginator when its items are not the model's rows. It is
+    counted as its queryset, with the bounded count."""
+
+    def __init__(self, queryset: QuerySet[Any], mapper: Callable[[Any], Any]) -> None:
+        self.queryset = queryset
+        self.mapper = mapper
+
+    def __getitem__(self, window: slice) -> list[Any]:
+        return [self.mapper(row) for row in self.queryset[window]]
+
+
 def bounded_count(queryset: Any, *, end: int = 0, cap: int | None = None) -> BoundedCount:
     """Rows of ``queryset``, exact up to the first multiple of ``cap`` above ``end``."""
+    if isinstance(queryset, MappedRows):
+        queryset = queryset.queryset
     step = COUNT_CAP if cap is None else cap
     limit = (end // step + 1) * step
     if not isinstance(queryset, QuerySet):
@@ -59,10 +82,8 @@ class BoundedLimitOffsetPagination(PaginationBase):
         )
         offset: int = Field(0, ge=0)
 
-    class Output(Schema):
+    class Output(BoundedPageOut):
         items: list[Any]
-        count: int
-        count_capped: bool = False
 
     def paginate_queryset(
         self, queryset: Any, pagination: Any, request: HttpRequest, **params: Any

@@ -15,7 +15,7 @@ from kehu.accounts.models import User
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
-from kehu.core.pagination import page_of
+from kehu.core.pagination import BoundedPageOut, page_of
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
@@ -228,15 +228,11 @@ class HistoryOut(Schema):
     changes: list[ChangeOut]
 
 
-class Page(Schema):
-    count: int
-    count_capped: bool = Field(False, description="True: there are at least `count` rows.")
+class Page(BoundedPageOut):
     items: list[CustomerOut]
 
 
-class ContactPage(Schema):
-    count: int
-    count_capped: bool = Field(False, description="True: there are at least `count` rows.")
+class ContactPage(BoundedPageOut):
     items: list[ContactOut]
 
 

@@ -11,6 +11,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kehu.accounts.models import User
+from kehu.core.pagination import BoundedPageOut, page_of
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
@@ -66,8 +67,7 @@ class FollowUpOut(Schema):
         return list(obj.attachments.all())
 
 
-class FollowUpPage(Schema):
-    count: int
+class FollowUpPage(BoundedPageOut):
     items: list[FollowUpOut]
 
 
@@ -124,8 +124,7 @@ class TaskOut(Schema):
         )
 
 
-class TaskPage(Schema):
-    count: int
+class TaskPage(BoundedPageOut):
     items: list[TaskOut]
 
 
@@ -215,7 +214,7 @@ def list_followups(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.followup_list(user=_actor(request), filters=filters.dict(exclude_none=True))
-    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
+    return page_of(rows, offset=offset, limit=limit)
 
 
 @router.post("/followups", response={201: FollowUpOut}, summary="Log a follow-up")
@@ -277,7 +276,7 @@ def list_tasks(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
-    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
+    return page_of(rows, offset=offset, limit=limit)
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")

@@ -13,6 +13,7 @@ from ninja.pagination import paginate
 from kehu.accounts.models import User
 from kehu.core.access import get_editable_or_404, is_admin, mask_values, policy_of
 from kehu.core.errors import Forbidden
+from kehu.core.pagination import MappedRows
 from kehu.leads import selectors, services
 from kehu.leads.models import AssignmentRule, Lead
 
@@ -263,24 +264,7 @@ def _require_admin(request: HttpRequest) -> None:
 @paginate
 def list_leads(request: HttpRequest, filters: Query[LeadFilters]) -> list[dict[str, Any]]:
     leads = selectors.lead_list(user=request.user, filters=filters.dict())
-    return _LazyOut(leads, request.user)  # type: ignore[return-value]
-
-
-class _LazyOut:
-    """Paginate the queryset, then serialise (and mask) only the page."""
-
-    def __init__(self, queryset: Any, user: Any) -> None:
-        self.queryset = queryset
-        self.user = user
-
-    def __len__(self) -> int:
-        return int(self.queryset.count())
-
-    def count(self) -> int:
-        return int(self.queryset.count())
-
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]:
-        return [lead_out(lead, self.user) for lead in self.queryset[index]]
+    return MappedRows(leads, lambda lead: lead_out(lead, request.user))  # type: ignore[return-value]
 
 
 @router.post("", response={201: LeadOut}, summary="Capture a lead")

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from kehu.accounts.models import User
+from kehu.core.pagination import BoundedPageOut, page_of
 from kehu.notifications import selectors, services
 
 router = Router(tags=["notifications"])
@@ -30,8 +31,7 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
-class NotificationPage(Schema):
-    count: int
+class NotificationPage(BoundedPageOut):
     items: list[NotificationOut]
 
 
@@ -71,7 +71,7 @@ def list_notifications(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.notification_list(user=_actor(request), unread_only=filters.unread)
-    return {"count": rows.count(), "items": list(rows[offset : offset + limit])}
+    return page_of(rows, offset=offset, limit=limit)
 
 
 @router.get("/unread-count", response=UnreadOut)

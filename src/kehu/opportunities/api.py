@@ -13,6 +13,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
+from kehu.core.pagination import MappedRows
 from kehu.customers.models import Customer
 from kehu.opportunities import selectors, services
 from kehu.opportunities.models import Attachment, Opportunity
@@ -177,24 +178,7 @@ def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
 def list_opportunities(request: HttpRequest) -> list[dict[str, Any]]:
     filters = selectors.OpportunityFilters.parse(request.GET)
     rows = selectors.opportunity_list(user=request.user, filters=filters)
-    return _MappedList(rows, lambda row: opportunity_out(request, row))  # type: ignore[return-value]
-
-
-class _MappedList:
-    """A lazily sliced queryset whose rows go through ``mapper`` (masking) after paging."""
-
-    def __init__(self, queryset: Any, mapper: Any) -> None:
-        self.queryset = queryset
-        self.mapper = mapper
-
-    def count(self) -> int:
-        return int(self.queryset.count())
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, window: slice) -> list[dict[str, Any]]:
-        return [self.mapper(row) for row in self.queryset[window]]
+    return MappedRows(rows, lambda row: opportunity_out(request, row))  # type: ignore[return-value]
 
 
 @router.post("", response={201: OpportunityOut})

@@ -11,6 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.errors import Forbidden
+from kehu.core.pagination import BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
 from kehu.pools import masking, selectors, services
 from kehu.pools.models import Offboarding, Pool, RevealLog
@@ -299,8 +300,7 @@ def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
     }
 
 
-class RevealPage(Schema):
-    count: int
+class RevealPage(BoundedPageOut):
     items: list[RevealLogOut]
 
 
@@ -317,7 +317,7 @@ def list_reveals(
     reveals = selectors.reveal_list(
         user=request.user, user_id=user_id, date_from=date_from, date_to=date_to
     )
-    return {"count": reveals.count(), "items": list(reveals[offset : offset + limit])}
+    return page_of(reveals, offset=offset, limit=limit)
 
 
 @router.get("/pools/credit-code", response=CreditCodeOut)
@@ -378,44 +378,30 @@ def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> Pool:
 def pool_customers(request: HttpRequest, pool_id: int, q: str = "") -> list[PoolCustomerOut]:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
     entries = selectors.pool_customers(user=request.user, pool=pool, q=q)
-    return _EntryList(entries, request.user)  # type: ignore[return-value]
+    return MappedRows(entries, lambda entry: _pool_entry_out(entry, request.user))  # type: ignore[return-value]
 
 
-class _EntryList:
-    """Lazy rows for the paginator: slicing queries only the requested page."""
+def _pool_entry_out(entry: Any, user: Any) -> PoolCustomerOut:
+    customer = entry.customer
+    return PoolCustomerOut(
+        customer_id=entry.customer_id,
+        number=customer.number,
+        name=customer.name,
+        industry=str(customer.industry or ""),
+        region=str(customer.region or ""),
+        entered_at=entry.entered_at,
+        reason=entry.reason,
+        **_primary_contact(customer, user),
+    )
 
-    def __init__(self, entries: Any, user: Any) -> None:
-        self.entries = entries
-        self.user = user
 
-    def count(self) -> int:
-        return int(self.entries.count())
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, window: slice) -> list[PoolCustomerOut]:
-        return [
-            PoolCustomerOut(
-                customer_id=entry.customer_id,
-                number=entry.customer.number,
-                name=entry.customer.name,
-                industry=str(entry.customer.industry or ""),
-                region=str(entry.customer.region or ""),
-                entered_at=entry.entered_at,
-                reason=entry.reason,
-                **self._contact(entry.customer),
-            )
-            for entry in self.entries[window]
-        ]
-
-    def _contact(self, customer: Any) -> dict[str, str]:
-        primary = customer.primary_contacts[0] if customer.primary_contacts else None
-        if primary is None:
-            return {}
-        masked = contacts_masked(self.user, customer)
-        shown = masking.contact_values(primary, masked=masked)
-        return {"contact_name": primary.name, "contact_mobile": shown["mobile"]}
+def _primary_contact(customer: Any, user: Any) -> dict[str, str]:
+    primary = customer.primary_contacts[0] if customer.primary_contacts else None
+    if primary is None:
+        return {}
+    masked = contacts_masked(user, customer)
+    shown = masking.contact_values(primary, masked=masked)
+    return {"contact_name": primary.name, "contact_mobile": shown["mobile"]}
 
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/claim", response=CustomerTakenOut)
