@@ -256,6 +256,25 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             [f"/api/v1/customers?limit=50&owner={sales.pk}"],
             (1,),
         ),
+        # the other lists a manager pages through, each from its own module
+        Scenario(
+            "api_opportunities_manager",
+            "API opportunity list, regional manager (50)",
+            "manager",
+            ["/api/v1/opportunities?limit=50"],
+        ),
+        Scenario(
+            "api_followups_manager",
+            "API follow-up list, regional manager (50)",
+            "manager",
+            ["/api/v1/followups?limit=50"],
+        ),
+        Scenario(
+            "api_tasks_manager",
+            "API task list, regional manager (50)",
+            "manager",
+            ["/api/v1/tasks?limit=50"],
+        ),
         Scenario(
             "api_detail",
             "API customer detail",
