@@ -56,8 +56,15 @@ class MappedRows:
         return [self.mapper(row) for row in self.queryset[window]]
 
 
-def bounded_count(queryset: Any, *, end: int = 0, cap: int | None = None) -> BoundedCount:
-    """Rows of ``queryset``, exact up to the first multiple of ``cap`` above ``end``."""
+def bounded_count(
+    queryset: Any, *, end: int = 0, cap: int | None = None, ordered: bool = False
+) -> BoundedCount:
+    """Rows of ``queryset``, exact up to the first multiple of ``cap`` above ``end``.
+
+    ``ordered`` counts in the list's order: for a scope PostgreSQL checks row by row (tasks:
+    the customer's scope ORed with the assignee's), walking the list's index reaches the cap
+    sooner than scanning the table (a manager's tasks at size L: 265 → 19 ms).
+    """
     if isinstance(queryset, MappedRows):
         queryset = queryset.queryset
     step = COUNT_CAP if cap is None else cap
@@ -65,7 +72,7 @@ def bounded_count(queryset: Any, *, end: int = 0, cap: int | None = None) -> Bou
     if not isinstance(queryset, QuerySet):
         total = len(queryset)
         return BoundedCount(min(total, limit), total > limit)
-    counted = queryset.order_by()
+    counted = queryset if ordered else queryset.order_by()
     query = counted.query
     if not (query.combinator or query.group_by or query.distinct):
         counted = counted.values("pk")  # the subquery needs no columns; less to plan and read
@@ -93,7 +100,12 @@ class BoundedLimitOffsetPagination(PaginationBase):
 
 
 def page_of(
-    queryset: Any, *, offset: int, limit: int, known: BoundedCount | None = None
+    queryset: Any,
+    *,
+    offset: int,
+    limit: int,
+    known: BoundedCount | None = None,
+    ordered_count: bool = False,
 ) -> dict[str, Any]:
     """``{"items", "count", "count_capped"}`` for one page: the page query and one count.
 
@@ -107,7 +119,7 @@ def page_of(
     elif len(items) < limit and (items or offset == 0):
         counted = BoundedCount(offset + len(items), False)
     else:
-        counted = bounded_count(queryset, end=offset + limit)
+        counted = bounded_count(queryset, end=offset + limit, ordered=ordered_count)
     return {"items": items, "count": counted.count, "count_capped": counted.capped}
 
 

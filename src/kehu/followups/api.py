@@ -276,7 +276,7 @@ def list_tasks(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
-    return page_of(rows, offset=offset, limit=limit)
+    return page_of(rows, offset=offset, limit=limit, ordered_count=True)
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")

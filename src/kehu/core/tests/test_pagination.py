@@ -40,6 +40,19 @@ def test_count_is_one_limited_query(five: list[Customer], django_assert_num_quer
     assert "LIMIT 4" in captured.captured_queries[0]["sql"].upper()
 
 
+def test_an_ordered_count_keeps_the_list_order(
+    five: list[Customer], django_assert_num_queries: Any
+) -> None:
+    rows = Customer.objects.order_by("name", "id")
+    with django_assert_num_queries(1) as captured:
+        found = bounded_count(rows, cap=3, ordered=True)
+    assert found == pagination.BoundedCount(3, capped=True)
+    assert "ORDER BY" in captured.captured_queries[0]["sql"].upper()
+    with django_assert_num_queries(1) as captured:
+        bounded_count(rows, cap=3)
+    assert "ORDER BY" not in captured.captured_queries[0]["sql"].upper()
+
+
 def test_a_short_page_needs_no_count(five: list[Customer], django_assert_num_queries: Any) -> None:
     with django_assert_num_queries(1):
         page = page_of(Customer.objects.order_by("id"), offset=3, limit=10)
