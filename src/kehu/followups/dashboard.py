@@ -12,9 +12,8 @@ def my_tasks_panel(request: HttpRequest) -> Panel | None:
     user = request.user
     if not user.is_authenticated:
         return None
-    day = selectors.my_day(user=user)
     return Panel(
         template="followups/_dashboard_panel.html",
-        context={"day": day},
+        context={"day": selectors.my_day_summary(user=user)},
         order=20,
     )

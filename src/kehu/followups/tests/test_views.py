@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from kehu.accounts.models import User
 from kehu.core.testing.factories import Organisation
-from kehu.followups import services
+from kehu.followups import selectors, services
 from kehu.followups.models import CalendarFeed, FollowUp, Task
 from kehu.followups.tests.factories import make_customer
 
@@ -56,6 +56,39 @@ def test_my_day_groups_tasks(org: Organisation, django_assert_max_num_queries: A
     assert page.index("下周一") > upcoming
     assert "很久以后" not in page
     assert "别人的任务" not in page
+
+
+def test_dashboard_summary_counts_what_my_day_groups(
+    org: Organisation, django_assert_num_queries: Any
+) -> None:
+    cases = [
+        ("逾期一", NOW - timedelta(days=2), None),
+        ("逾期二", NOW - timedelta(hours=1), None),
+        ("推迟到已过", NOW - timedelta(days=1), NOW - timedelta(minutes=5)),  # still overdue
+        ("推迟到今晚", NOW - timedelta(days=1), NOW + timedelta(hours=5)),  # snoozed
+        ("今天下午", NOW + timedelta(hours=3), None),
+        ("明天", NOW + timedelta(days=1), None),
+        ("下周一", NOW + timedelta(days=5), None),
+        ("很久以后", NOW + timedelta(days=30), None),
+    ]
+    for title, due, snoozed_until in cases:
+        task = services.task_create(actor=None, assignee=org.rep, title=title, due_at=due)
+        if snoozed_until is not None:
+            Task.objects.filter(pk=task.pk).update(snoozed_until=snoozed_until)
+    done = services.task_create(actor=None, assignee=org.rep, title="已完成", due_at=NOW)
+    Task.objects.filter(pk=done.pk).update(status="done")
+    services.task_create(actor=None, assignee=org.colleague, title="别人的任务", due_at=NOW)
+    day = selectors.my_day(user=org.rep, now=NOW)
+    with django_assert_num_queries(3):
+        summary = selectors.my_day_summary(user=org.rep, now=NOW, shown=1)
+    assert (summary.overdue, summary.today, summary.upcoming) == (
+        len(day.overdue),
+        len(day.today),
+        len(day.upcoming),
+    )
+    assert (summary.overdue, summary.today, summary.upcoming) == (3, 1, 2)
+    assert [task.title for task in summary.first_overdue] == [day.overdue[0].title]
+    assert [task.title for task in summary.first_today] == ["今天下午"]
 
 
 def test_task_done_via_htmx(org: Organisation) -> None:
