@@ -294,6 +294,14 @@ class Customer(VersionedModel):
             ),
             models.Index(fields=["status", "-id"], name="customer_status_recent"),
             models.Index(fields=["contact_info_updated_at"], name="customer_contact_age"),
+            # The list's sorts by name, creation and last contact (selectors.SORTS), read
+            # along these in either direction: without them a manager's list sorted so
+            # sorted all 443,000 visible customers for each page (0.7–0.8 s at size L).
+            # Updated and grade have none: every save moves updated_at, and the grading job
+            # rewrites grades, so those indexes would cost every write.
+            models.Index(fields=["name", "id"], name="customer_name_order"),
+            models.Index(fields=["created_at", "id"], name="customer_created_order"),
+            models.Index(fields=["last_contact_at", "id"], name="customer_contact_order"),
         ]
 
     def __str__(self) -> str:

@@ -60,7 +60,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "-updated": ("-updated_at", "-id"),
     "status": ("status", "-id"),
     "grade": ("grade", "-id"),
-    "last_contact": ("last_contact_at", "-id"),
+    "last_contact": ("last_contact_at", "id"),
     "-last_contact": ("-last_contact_at", "-id"),
 }
 LIST_FIELDS = ("tags",)  # query parameters that repeat
