@@ -286,6 +286,9 @@ class Opportunity(VersionedModel):
                 include=["owner", *REPORT_COLUMNS],
             ),
             models.Index(fields=["stage", "stage_entered_at"], name="opportunity_stage_age"),
+            # the weekly review's stalled deals, oldest first across the open stages: without
+            # it a manager's 102,573 stalled deals were joined and sorted (0.69 s at size L)
+            models.Index(fields=["stage_entered_at", "id"], name="opportunity_stalled_order"),
             models.Index(fields=["expected_close"], name="opportunity_close"),
         ]
 
