@@ -15,7 +15,7 @@ from kehu.notifications.tests.servers import robot_server
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not settings.REDIS_URL, reason="KEHU_REDIS_URL is not set"),
 ]
 
