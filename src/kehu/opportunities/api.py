@@ -177,8 +177,9 @@ def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
 @paginate
 def list_opportunities(request: HttpRequest) -> list[dict[str, Any]]:
     filters = selectors.OpportunityFilters.parse(request.GET)
-    rows = selectors.opportunity_list(user=request.user, filters=filters)
-    return MappedRows(rows, lambda row: opportunity_out(request, row))  # type: ignore[return-value]
+    stages = selectors.ListStages.read()
+    rows = selectors.opportunity_rows(user=request.user, stages=stages, filters=filters)
+    return MappedRows(rows, lambda row: opportunity_out(request, stages.attach(row)))  # type: ignore[return-value]
 
 
 @router.post("", response={201: OpportunityOut})

@@ -207,6 +207,67 @@ def opportunity_list(
     return queryset
 
 
+def _is_stalled(open_stage_ids: list[int]) -> ExpressionWrapper:
+    """``opportunity_list``'s ``is_stalled`` with the open stages by key: no join."""
+    return ExpressionWrapper(
+        Q(stage_id__in=open_stage_ids, stage_entered_at__lt=stalled_threshold()),
+        output_field=BooleanField(),
+    )
+
+
+@dataclass(frozen=True)
+class ListStages:
+    """The stages and loss reasons of a page of deals, read once and attached to each row
+    instead of joined (``opportunity_rows``)."""
+
+    stages: dict[int, Stage]
+    reasons: dict[int, LossReason]
+
+    @classmethod
+    def read(cls) -> ListStages:
+        stages = {stage.pk: stage for stage in stage_list(include_inactive=True)}
+        return cls(stages=stages, reasons={r.pk: r for r in LossReason.objects.all()})
+
+    @property
+    def open_ids(self) -> list[int]:
+        return [pk for pk, stage in self.stages.items() if stage.kind == StageKind.OPEN]
+
+    def attach(self, deal: Opportunity) -> Opportunity:
+        deal.stage = self.stages[deal.stage_id]
+        deal.loss_reason = self.reasons.get(deal.loss_reason_id or 0)
+        return deal
+
+
+# What a row of the deal lists reads (the API list, the HTML list): the deal, and the names of
+# its customer and owner. With opportunity_list's joins (the stage twice, the department, the
+# loss reason, the customer's 45 columns) a page of 50 took 12–14 ms to read and map at size
+# L, 7.5 ms without them.
+ROW_FIELDS = (
+    *(field.name for field in Opportunity._meta.concrete_fields),
+    "customer__name",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+    "owner__display_name",
+)
+
+
+def opportunity_rows(
+    *, user: Any, stages: ListStages, filters: OpportunityFilters | None = None
+) -> QuerySet[Opportunity]:
+    """``opportunity_list`` for the lists: attach each row's stage and loss reason with
+    ``stages.attach`` once the page is read."""
+    queryset: QuerySet[Opportunity] = (
+        Opportunity.objects.visible_to(user)
+        .select_related("customer", "owner")
+        .only(*ROW_FIELDS)
+        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(stages.open_ids))
+    )
+    if filters is not None:
+        queryset = filters.apply(queryset, user)
+    return queryset
+
+
 def opportunity_get(*, user: Any, opportunity_id: int) -> Opportunity:
     return get_visible_or_404(opportunity_list(user=user), user, pk=opportunity_id)
 
@@ -342,14 +403,7 @@ def _board_cards(
         Opportunity.objects.visible_to(user)
         .select_related("customer", "owner")
         .only(*CARD_FIELDS)
-        .annotate(
-            amount_visible=_amount_visible(user),
-            # opportunity_list's is_stalled, with the open stages by key
-            is_stalled=ExpressionWrapper(
-                Q(stage_id__in=open_ids, stage_entered_at__lt=stalled_threshold()),
-                output_field=BooleanField(),
-            ),
-        )
+        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(open_ids))
     )
     base = visible & filtered
     cards: list[Opportunity] = []

@@ -102,10 +102,10 @@ def board(request: HttpRequest) -> HttpResponse:
 @login_required
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
-    rows = selectors.opportunity_list(user=request.user, filters=filters).order_by(
-        "expected_close", "-id"
-    )
-    page = bounded_page(rows, PAGE_SIZE, request.GET.get("page"))
+    stages = selectors.ListStages.read()
+    rows = selectors.opportunity_rows(user=request.user, stages=stages, filters=filters)
+    page = bounded_page(rows.order_by("expected_close", "-id"), PAGE_SIZE, request.GET.get("page"))
+    page.object_list = [stages.attach(row) for row in page.object_list]
     context = {**_filter_context(request, filters), "page": page, "filter_errors": errors}
     return render(request, "opportunities/list.html", context)
 

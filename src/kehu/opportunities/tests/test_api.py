@@ -251,3 +251,22 @@ def test_funnel_api(org: Organisation) -> None:
     assert steps["needs_analysis"]["conversion"] == round(2 / 3, 4)
     assert steps["won"]["amount"] == 200000.0
     assert "lost" not in steps
+
+
+def test_list_rows_read_without_joins_equal_the_detail(org: Organisation) -> None:
+    # The list reads its rows without the stage, loss reason and department joins
+    # (selectors.opportunity_rows) and attaches them; each row must read as its detail does.
+    reason = LossReason.objects.first()
+    assert reason is not None
+    make_opportunity(org.rep, amount=Decimal(5000))
+    lost = make_opportunity(org.rep, amount=Decimal(7000))
+    services.opportunity_lose(actor=org.rep, opportunity=lost, reason=reason)
+    shared = make_opportunity(org.colleague, amount=Decimal(9000))
+    CustomerShare.objects.create(customer=shared.customer, user=org.rep)
+    client = api_client(org.rep)
+    items = client.get(BASE).json()["items"]
+    assert len(items) == 3
+    for item in items:
+        assert item == client.get(f"{BASE}/{item['id']}").json()
+    assert {item["loss_reason"] for item in items} == {"", reason.label}
+    assert [item["amount"] for item in items if item["id"] == shared.pk] == [None]
