@@ -279,6 +279,7 @@ def list_tasks(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
+    rows = rows.select_related(None).select_related("related_type")  # as list_followups
     return page_of(rows, offset=offset, limit=limit, ordered_count=True)
 
 
