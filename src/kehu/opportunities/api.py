@@ -178,7 +178,9 @@ def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
 def list_opportunities(request: HttpRequest) -> list[dict[str, Any]]:
     filters = selectors.OpportunityFilters.parse(request.GET)
     stages = selectors.ListStages.read()
-    rows = selectors.opportunity_rows(user=request.user, stages=stages, filters=filters)
+    rows = selectors.opportunity_rows(
+        user=request.user, open_stage_ids=stages.open_ids, filters=filters
+    )
     return MappedRows(rows, lambda row: opportunity_out(request, stages.attach(row)))  # type: ignore[return-value]
 
 

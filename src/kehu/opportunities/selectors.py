@@ -238,10 +238,10 @@ class ListStages:
         return deal
 
 
-# What a row of the deal lists reads (the API list, the HTML list): the deal, and the names of
-# its customer and owner. With opportunity_list's joins (the stage twice, the department, the
-# loss reason, the customer's 45 columns) a page of 50 took 12–14 ms to read and map at size
-# L, 7.5 ms without them.
+# What a row of the deal lists and a board card read: the deal, and the names of its customer
+# and owner. With opportunity_list's joins (the stage twice, the department, the loss reason,
+# the customer's 45 columns) a page of 50 took 12–14 ms to read and map at size L, 7.5 ms
+# without them, and PostgreSQL spent 3–5 ms planning each board column's query.
 ROW_FIELDS = (
     *(field.name for field in Opportunity._meta.concrete_fields),
     "customer__name",
@@ -253,15 +253,15 @@ ROW_FIELDS = (
 
 
 def opportunity_rows(
-    *, user: Any, stages: ListStages, filters: OpportunityFilters | None = None
+    *, user: Any, open_stage_ids: list[int], filters: OpportunityFilters | None = None
 ) -> QuerySet[Opportunity]:
-    """``opportunity_list`` for the lists: attach each row's stage and loss reason with
-    ``stages.attach`` once the page is read."""
+    """``opportunity_list`` for the lists and the board's cards, without its joins; a list
+    attaches each row's stage and loss reason (``ListStages.attach``) once the page is read."""
     queryset: QuerySet[Opportunity] = (
         Opportunity.objects.visible_to(user)
         .select_related("customer", "owner")
         .only(*ROW_FIELDS)
-        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(stages.open_ids))
+        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(open_stage_ids))
     )
     if filters is not None:
         queryset = filters.apply(queryset, user)
@@ -344,20 +344,29 @@ def opportunity_board(*, user: Any, filters: OpportunityFilters) -> list[BoardCo
         stage_id__in=by_kind[StageKind.WON], closed_at__gte=won_since
     )
     filtered = filters.apply(Opportunity.objects.filter(on_board), user)  # ANDed to each part
-    for part in Opportunity.objects.full_access_parts(user):
-        for stage_id, count, amount in _totals(part & filtered, ("stage_id",), amounts=True):
-            columns[stage_id].count += count
-            columns[stage_id].amount += amount
-    granted = Opportunity.objects.granted_part(user)
-    if granted is not None:
-        for stage_id, count, _none in _totals(granted & filtered, ("stage_id",), amounts=False):
-            columns[stage_id].count += count
+    for stage_id, count, amount in _view_totals(user, filtered, ("stage_id",)):
+        columns[stage_id].count += count
+        columns[stage_id].amount += amount
     for card in _board_cards(user, filtered, stages, won_since):
         columns[card.stage_id].cards.append(card)
     for column in columns.values():
         column.weighted = column.stage.weighted(column.amount)
         column.more = max(column.count - len(column.cards), 0)
     return list(columns.values())
+
+
+def _view_totals(
+    user: Any, deals: QuerySet[Opportunity], by: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """``_totals`` of the ``deals`` in ``user``'s view, part by part: the amounts summed where
+    the user fully sees them, the deals seen without full access (shares) only counted."""
+    rows: list[tuple[Any, ...]] = []
+    for part in Opportunity.objects.full_access_parts(user):
+        rows += _totals(part & deals, by, amounts=True)
+    granted = Opportunity.objects.granted_part(user)
+    if granted is not None:
+        rows += _totals(granted & deals, by, amounts=False)
+    return rows
 
 
 def _totals(
@@ -371,27 +380,6 @@ def _totals(
     return [(*row[:-1], row[-1] or Decimal(0)) for row in summed]
 
 
-# What a board card shows (_board.html): the deal's own columns and the names of its customer
-# and owner. The stage is the column's, so it is not joined; with every related row joined
-# (opportunity_list), PostgreSQL spent 3–5 ms planning each column's query at size L.
-CARD_FIELDS = (
-    "version",
-    "name",
-    "amount",
-    "currency",
-    "expected_close",
-    "stage",
-    "stage_entered_at",
-    "owner",
-    "department",
-    "customer__name",
-    "owner__username",
-    "owner__first_name",
-    "owner__last_name",
-    "owner__display_name",
-)
-
-
 def _board_cards(
     user: Any, filtered: QuerySet[Opportunity], stages: list[Stage], won_since: datetime
 ) -> list[Opportunity]:
@@ -399,13 +387,7 @@ def _board_cards(
     ``(stage, stage_entered_at)`` that stops at the cap (one sort of every deal on the board
     took 0.8 s at 500,000 deals)."""
     open_ids = [stage.pk for stage in stages if stage.kind == StageKind.OPEN]
-    visible: QuerySet[Opportunity] = (
-        Opportunity.objects.visible_to(user)
-        .select_related("customer", "owner")
-        .only(*CARD_FIELDS)
-        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(open_ids))
-    )
-    base = visible & filtered
+    base = opportunity_rows(user=user, open_stage_ids=open_ids) & filtered
     cards: list[Opportunity] = []
     for stage in stages:
         part = base.filter(stage_id=stage.pk)
@@ -638,13 +620,7 @@ def funnel(*, user: Any, start: date, end: date) -> list[FunnelStep]:
     )
     # Deals grouped by the furthest stage they reached and where they are now: a handful of
     # rows whatever the size, summed up the steps below. Amounts only where fully seen.
-    by = ("furthest_stage_order", "stage_id")
-    reached: list[tuple[Any, ...]] = []
-    for part in Opportunity.objects.full_access_parts(user):
-        reached += _totals(part & created, by, amounts=True)
-    granted = Opportunity.objects.granted_part(user)
-    if granted is not None:
-        reached += _totals(granted & created, by, amounts=False)
+    reached = _view_totals(user, created, ("furthest_stage_order", "stage_id"))
     every_stage = stage_list(include_inactive=True)  # a deal may stay in a retired stage
     kind_of = {stage.pk: stage.kind for stage in every_stage}
     steps = [

@@ -103,7 +103,9 @@ def board(request: HttpRequest) -> HttpResponse:
 def opportunity_list(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     stages = selectors.ListStages.read()
-    rows = selectors.opportunity_rows(user=request.user, stages=stages, filters=filters)
+    rows = selectors.opportunity_rows(
+        user=request.user, open_stage_ids=stages.open_ids, filters=filters
+    )
     page = bounded_page(rows.order_by("expected_close", "-id"), PAGE_SIZE, request.GET.get("page"))
     page.object_list = [stages.attach(row) for row in page.object_list]
     context = {**_filter_context(request, filters), "page": page, "filter_errors": errors}
