@@ -213,10 +213,11 @@ def list_followups(
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    rows = selectors.followup_list(user=_actor(request), filters=filters.dict(exclude_none=True))
-    # The API names the customer, contact and people by id: none of the page's joins (the
-    # customer's 45 columns among them) but the record type's, which each row shows.
-    rows = rows.select_related(None).select_related("related_type")
+    rows = selectors.followup_list(
+        user=_actor(request),
+        filters=filters.dict(exclude_none=True),
+        related=selectors.API_RELATED,
+    )
     return page_of(rows, offset=offset, limit=limit)
 
 
@@ -278,8 +279,11 @@ def list_tasks(
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    rows = selectors.task_list(user=_actor(request), filters=filters.dict(exclude_none=True))
-    rows = rows.select_related(None).select_related("related_type")  # as list_followups
+    rows = selectors.task_list(
+        user=_actor(request),
+        filters=filters.dict(exclude_none=True),
+        related=selectors.API_RELATED,
+    )
     return page_of(rows, offset=offset, limit=limit, ordered_count=True)
 
 

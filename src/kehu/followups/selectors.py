@@ -18,11 +18,22 @@ if TYPE_CHECKING:
     from kehu.accounts.models import User
 
 
-def followup_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[FollowUp]:
+# What the pages show of a follow-up's and a task's relations (names, links).
+FOLLOWUP_RELATED = ("customer", "contact", "author", "next_step_owner")
+TASK_RELATED = ("assignee", "customer")
+# The API names customers, contacts and people by id: none of the pages' joins (the customer's
+# 45 columns among them), only the record type each row shows (else a query per row).
+API_RELATED = ("related_type",)
+
+
+def followup_list(
+    *,
+    user: User,
+    filters: dict[str, Any] | None = None,
+    related: tuple[str, ...] = FOLLOWUP_RELATED,
+) -> QuerySet[FollowUp]:
     filters = filters or {}
-    rows = FollowUp.objects.visible_to(user).select_related(
-        "customer", "contact", "author", "next_step_owner"
-    )
+    rows = FollowUp.objects.visible_to(user).select_related(*related)
     if filters.get("customer"):
         rows = rows.filter(customer_id=filters["customer"])
     if filters.get("author"):
@@ -40,7 +51,7 @@ def followup_list(*, user: User, filters: dict[str, Any] | None = None) -> Query
 
 def followup_get(*, user: User, followup_id: int) -> FollowUp:
     return get_visible_or_404(
-        FollowUp.objects.select_related("customer", "contact", "author", "next_step_owner"),
+        FollowUp.objects.select_related(*FOLLOWUP_RELATED),
         user,
         pk=followup_id,
     )
@@ -50,10 +61,15 @@ def attachment_get(*, user: User, attachment_id: int) -> Attachment:
     return get_visible_or_404(Attachment.objects.all(), user, pk=attachment_id)
 
 
-def task_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
+def task_list(
+    *,
+    user: User,
+    filters: dict[str, Any] | None = None,
+    related: tuple[str, ...] = TASK_RELATED,
+) -> QuerySet[Task]:
     filters = filters or {}
     scoped = Task.objects.own_of(user) if filters.get("mine") else Task.objects.visible_to(user)
-    rows = scoped.select_related("assignee", "customer")
+    rows = scoped.select_related(*related)
     if filters.get("assignee"):
         rows = rows.filter(assignee_id=filters["assignee"])
     if filters.get("status"):
