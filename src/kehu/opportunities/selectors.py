@@ -234,7 +234,8 @@ class ListStages:
 
     def attach(self, deal: Opportunity) -> Opportunity:
         deal.stage = self.stages[deal.stage_id]
-        deal.loss_reason = self.reasons.get(deal.loss_reason_id or 0)
+        reason = deal.loss_reason_id
+        deal.loss_reason = self.reasons[reason] if reason is not None else None
         return deal
 
 
