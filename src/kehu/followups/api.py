@@ -6,12 +6,13 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kehu.accounts.models import User
-from kehu.core.pagination import BoundedPageOut, page_of
+from kehu.core.api import prevalidated_json
+from kehu.core.pagination import BoundedPageOut
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
@@ -71,6 +72,9 @@ class FollowUpPage(BoundedPageOut):
     items: list[FollowUpOut]
 
 
+FOLLOWUP_FIELDS = tuple(FollowUpOut.model_fields)
+
+
 class FollowUpIn(Schema):
     customer_id: int
     occurred_at: datetime | None = None
@@ -126,6 +130,9 @@ class TaskOut(Schema):
 
 class TaskPage(BoundedPageOut):
     items: list[TaskOut]
+
+
+TASK_FIELDS = tuple(TaskOut.model_fields)
 
 
 class TaskIn(Schema):
@@ -212,13 +219,15 @@ def list_followups(
     filters: Query[FollowUpFilters],
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
-    rows = selectors.followup_list(
+) -> HttpResponse:
+    page = selectors.followup_rows(
         user=_actor(request),
         filters=filters.dict(exclude_none=True),
-        related=selectors.API_RELATED,
+        fields=FOLLOWUP_FIELDS,
+        offset=offset,
+        limit=limit,
     )
-    return page_of(rows, offset=offset, limit=limit)
+    return prevalidated_json(request, page)
 
 
 @router.post("/followups", response={201: FollowUpOut}, summary="Log a follow-up")
@@ -278,13 +287,15 @@ def list_tasks(
     filters: Query[TaskFilters],
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
-    rows = selectors.task_list(
+) -> HttpResponse:
+    page = selectors.task_rows(
         user=_actor(request),
         filters=filters.dict(exclude_none=True),
-        related=selectors.API_RELATED,
+        fields=TASK_FIELDS,
+        offset=offset,
+        limit=limit,
     )
-    return page_of(rows, offset=offset, limit=limit, ordered_count=True)
+    return prevalidated_json(request, page)
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")

@@ -126,8 +126,7 @@ class FollowUp(VersionedModel):
 
     @property
     def recorded_late(self) -> bool:
-        """Written more than 2 hours after the contact (the handbooks' rule)."""
-        return (self.created_at - self.occurred_at).total_seconds() > 2 * 3600
+        return recorded_late(self.occurred_at, self.created_at)
 
 
 def _attachment_path(instance: Attachment, filename: str) -> str:
@@ -240,13 +239,27 @@ class Task(VersionedModel):
 
     @property
     def effective_due(self) -> datetime:
-        if self.snoozed_until and self.snoozed_until > self.due_at:
-            return self.snoozed_until
-        return self.due_at
+        return effective_due(self.due_at, self.snoozed_until)
 
     @property
     def is_overdue(self) -> bool:
-        return self.status == TaskStatus.OPEN and self.effective_due < timezone.now()
+        return is_overdue(self.status, self.due_at, self.snoozed_until)
+
+
+# The rules behind the properties above, for the API lists that read plain rows (values()).
+
+
+def recorded_late(occurred_at: datetime, created_at: datetime) -> bool:
+    """Written more than 2 hours after the contact (the handbooks' rule)."""
+    return (created_at - occurred_at).total_seconds() > 2 * 3600
+
+
+def effective_due(due_at: datetime, snoozed_until: datetime | None) -> datetime:
+    return snoozed_until if snoozed_until and snoozed_until > due_at else due_at
+
+
+def is_overdue(status: str, due_at: datetime, snoozed_until: datetime | None) -> bool:
+    return status == TaskStatus.OPEN and effective_due(due_at, snoozed_until) < timezone.now()
 
 
 class ReminderLog(models.Model):

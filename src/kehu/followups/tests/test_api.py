@@ -189,3 +189,66 @@ def test_task_list_is_a_fixed_number_of_queries(
         listing = client.get("/api/v1/followups").json()
     assert listing["count"] == 15
     assert {item["related_type"] for item in listing["items"]} == {"customers.customer"}
+
+
+def test_list_rows_equal_the_detail(org: Organisation, settings: Any, tmp_path: Any) -> None:
+    # The lists read plain rows (selectors.followup_rows, task_rows) and skip the response
+    # schema; each row must read exactly as its detail, which goes through the schema.
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(org.rep)
+    client = api_client(org.rep)
+    late = services.followup_create(
+        actor=org.rep,
+        customer=customer,
+        data={
+            "method": "visit",
+            "content": "上门拜访",
+            "occurred_at": NOW - timedelta(days=1),
+            "related": customer,
+            "next_step_on": "2026-06-03",
+            "next_step_action": "提交报价",
+            "attachments": [
+                SimpleUploadedFile("纪要.pdf", b"%PDF-1.4 ..."),
+                SimpleUploadedFile("照片.png", b"\x89PNG...."),
+            ],
+        },
+    )
+    services.followup_create(
+        actor=org.rep, customer=customer, data={"method": "phone", "content": "电话沟通"}
+    )
+    overdue = services.task_create(
+        actor=None, assignee=org.rep, title="逾期任务", due_at=NOW - timedelta(hours=3)
+    )
+    snoozed = services.task_create(
+        actor=None,
+        assignee=org.rep,
+        title="已推迟",
+        due_at=NOW - timedelta(hours=1),
+        related=customer,
+        customer=customer,
+    )
+    services.task_snooze(actor=org.rep, task_id=snoozed.pk, until=NOW + timedelta(days=1))
+    done = services.task_create(
+        actor=None, assignee=org.rep, title="已完成", due_at=NOW - timedelta(days=2)
+    )
+    services.task_complete(actor=org.rep, task_id=done.pk)
+
+    followups = client.get("/api/v1/followups").json()["items"]
+    assert len(followups) == 2
+    for item in followups:
+        assert item == client.get(f"/api/v1/followups/{item['id']}").json()
+    row = next(item for item in followups if item["id"] == late.pk)
+    assert row["recorded_late"] is True
+    assert row["related_type"] == "customers.customer"
+    assert [file["name"] for file in row["attachments"]] == ["纪要.pdf", "照片.png"]
+
+    tasks = client.get("/api/v1/tasks?mine=true").json()["items"]
+    assert {task["id"] for task in tasks} >= {overdue.pk, snoozed.pk, done.pk}
+    for item in tasks:
+        assert item == client.get(f"/api/v1/tasks/{item['id']}").json()
+    overdue_of = {task["id"]: task["is_overdue"] for task in tasks}
+    assert (overdue_of[overdue.pk], overdue_of[snoozed.pk], overdue_of[done.pk]) == (
+        True,
+        False,
+        False,
+    )
