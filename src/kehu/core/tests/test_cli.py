@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -121,3 +122,16 @@ def test_the_job_worker_keeps_the_configured_huey_logger() -> None:
     assert huey.handlers
     assert huey.level == logging.WARNING
     assert not huey.propagate
+
+
+def test_serve_workers_freeze_the_loaded_code() -> None:
+    # A full garbage collection must not walk the ~160,000 objects of the loaded code: 86 ms
+    # pauses in a worker before (bench/RESULTS.md, 2026-12-06 d).
+    from kehu.core.server import freeze_loaded_code
+
+    try:
+        freeze_loaded_code(worker=None)
+        assert "kehu.api" in sys.modules  # the URLconf and the routers, loaded before freezing
+        assert gc.get_freeze_count() > 50_000
+    finally:
+        gc.unfreeze()
