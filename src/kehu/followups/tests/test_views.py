@@ -58,6 +58,45 @@ def test_my_day_groups_tasks(org: Organisation, django_assert_max_num_queries: A
     assert "别人的任务" not in page
 
 
+def test_my_day_counts_every_task_and_shows_the_first_of_each_group(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    # More overdue tasks than a group shows must not push today's and the coming week's off
+    # the page, and each badge counts the whole group (the page read 500 tasks and grouped
+    # those: hundreds overdue left "today" empty).
+    shown = selectors.MY_DAY_SHOWN
+    for index in range(shown + 2):
+        services.task_create(
+            actor=None,
+            assignee=org.rep,
+            title=f"逾期{index:02d}",
+            due_at=NOW - timedelta(days=2, minutes=index),
+        )
+    services.task_create(
+        actor=None, assignee=org.rep, title="今天下午", due_at=NOW + timedelta(hours=3)
+    )
+    snoozed = services.task_create(
+        actor=None, assignee=org.rep, title="推迟到明天", due_at=NOW - timedelta(days=3)
+    )
+    services.task_snooze(actor=org.rep, task_id=snoozed.pk, until=NOW + timedelta(days=1))
+    client = signed_in(org.rep)
+    with django_assert_max_num_queries(14):
+        response = client.get("/followups/", HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    overdue = page[page.index('id="overdue-tasks"') : page.index('id="today-tasks"')]
+    assert f'text-bg-danger">{shown + 2}</span>' in overdue
+    assert overdue.count('class="list-group-item d-flex') == shown
+    assert f"逾期{shown + 1:02d}" in overdue  # the earliest due come first
+    assert "逾期00" not in overdue
+    assert f"The first {shown} of {shown + 2}, the earliest due first." in overdue
+    assert "今天下午" in page[page.index('id="today-tasks"') :]
+    assert "推迟到明天" in page[page.index('id="snoozed-tasks"') :]
+
+    day = selectors.my_day(user=org.rep, now=NOW, shown=2)
+    assert day.counts == {"overdue": shown + 2, "today": 1, "upcoming": 0, "snoozed": 1}
+    assert [len(day.overdue), len(day.today), len(day.upcoming), len(day.snoozed)] == [2, 1, 0, 1]
+
+
 def test_dashboard_summary_counts_what_my_day_groups(
     org: Organisation, django_assert_num_queries: Any
 ) -> None:
@@ -82,10 +121,11 @@ def test_dashboard_summary_counts_what_my_day_groups(
     with django_assert_num_queries(3):
         summary = selectors.my_day_summary(user=org.rep, now=NOW, shown=1)
     assert (summary.overdue, summary.today, summary.upcoming) == (
-        len(day.overdue),
-        len(day.today),
-        len(day.upcoming),
+        day.counts["overdue"],
+        day.counts["today"],
+        day.counts["upcoming"],
     )
+    assert [len(day.overdue), len(day.today), len(day.upcoming), len(day.snoozed)] == [3, 1, 2, 1]
     assert (summary.overdue, summary.today, summary.upcoming) == (3, 1, 2)
     assert [task.title for task in summary.first_overdue] == [day.overdue[0].title]
     assert [task.title for task in summary.first_today] == ["今天下午"]
