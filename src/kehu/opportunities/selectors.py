@@ -400,10 +400,13 @@ def _board_cards(
     return cards
 
 
-def stalled_list(*, user: Any) -> QuerySet[Opportunity]:
+def stalled_list(*, user: Any, stages: ListStages | None = None) -> QuerySet[Opportunity]:
+    """Open deals without a stage change for longer than the threshold, the longest first,
+    read as the lists read them (``opportunity_rows``; ``stages.attach`` adds the stage)."""
+    stages = stages or ListStages.read()
     return (
-        opportunity_list(user=user)
-        .filter(stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold())
+        opportunity_rows(user=user, open_stage_ids=stages.open_ids)
+        .filter(stage_id__in=stages.open_ids, stage_entered_at__lt=stalled_threshold())
         .order_by("stage_entered_at", "id")
     )
 

@@ -337,11 +337,14 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> FileRespons
 
 @login_required
 def review(request: HttpRequest) -> HttpResponse:
-    rows = list(selectors.stalled_list(user=request.user)[:500])
+    stages = selectors.ListStages.read()
+    stalled = selectors.stalled_list(user=request.user, stages=stages)
+    page = bounded_page(stalled, PAGE_SIZE, request.GET.get("page"))
     now = timezone.now()
-    for row in rows:
-        row.days_in_stage = (now - row.stage_entered_at).days  # type: ignore[attr-defined]
-    return render(request, "opportunities/review.html", {"rows": rows})
+    page.object_list = [stages.attach(row) for row in page.object_list]
+    for row in page.object_list:
+        row.days_in_stage = (now - row.stage_entered_at).days
+    return render(request, "opportunities/review.html", {"page": page})
 
 
 def _date_param(request: HttpRequest, name: str) -> date | None:

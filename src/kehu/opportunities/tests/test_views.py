@@ -284,7 +284,32 @@ def test_review_forecast_and_funnel_query_counts_are_fixed(
     for url in urls:
         with django_assert_max_num_queries(counts[url]):
             client.get(url)
-    assert len(client.get(urls[0]).context["rows"]) == 12
+    assert len(client.get(urls[0]).context["page"].object_list) == 12
+
+
+def test_review_pages_through_every_stalled_deal(org: Organisation, monkeypatch: Any) -> None:
+    # It showed the first 500 stalled deals and said nothing of the others.
+    monkeypatch.setattr(views, "PAGE_SIZE", 5)
+    for owner in (org.rep, org.colleague, org.hangzhou_rep) * 4:
+        deal = ready_for_proposal(owner)
+        Opportunity.objects.filter(pk=deal.pk).update(
+            stage_entered_at=deal.stage_entered_at - timedelta(days=30 + deal.pk)
+        )
+    ready_for_proposal(org.rep)  # moved just now: not stalled
+    client = signed_in(org.east_manager)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    first = client.get(reverse("opportunities:review"))
+    page = first.context["page"]
+    assert (page.paginator.count, len(page.object_list)) == (12, 5)
+    body = first.content.decode()
+    assert "12 stalled deals, the longest stalled first." in body
+    assert "1 / 3" in body
+    days = [row.days_in_stage for row in page.object_list]
+    assert days == sorted(days, reverse=True)
+    first_row = page.object_list[0]
+    assert first_row.stage == Opportunity.objects.get(pk=first_row.pk).stage  # attached, not joined
+    last = client.get(reverse("opportunities:review"), {"page": 3}).context["page"]
+    assert len(last.object_list) == 2
 
 
 def test_admin_maintains_loss_reasons(org: Organisation) -> None:
