@@ -317,12 +317,9 @@ def reveal_log(request: HttpRequest) -> HttpResponse:
     labels = {name: str(Contact._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS}  # type: ignore[union-attr]
     for reveal in page:
         reveal.field_names = [labels.get(name, name) for name in reveal.fields.split(",") if name]
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "page": page,
         "filters": filters,
         "users": selectors.reveal_users(user=request.user),
-        "base_query": query.urlencode(),
     }
     return render(request, "pools/reveals.html", context)

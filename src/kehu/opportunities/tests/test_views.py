@@ -111,6 +111,9 @@ def test_list_counts_only_up_to_the_cap(
     last = client.get(reverse("opportunities:list"), {"page": 3})
     assert [len(last.context["page"]), last.context["page"].paginator.count] == [2, 6]
     assert "3 / 3<" in last.content.decode()
+    # the pager's links keep the list's filters (kehu/partials/pager.html)
+    filtered = client.get(reverse("opportunities:list"), {"owner": org.rep.pk, "page": 1})
+    assert f'href="?owner={org.rep.pk}&amp;page=2"' in filtered.content.decode()
 
 
 def test_create_edit_and_detail(org: Organisation) -> None:
