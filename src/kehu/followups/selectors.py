@@ -72,17 +72,24 @@ def followup_rows(
     queryset = followup_list(user=user, filters=filters, related=()).prefetch_related(None)
     page = page_of(queryset.values(*columns), offset=offset, limit=limit)
     rows: list[dict[str, Any]] = page["items"]
-    attachments: dict[int, list[dict[str, Any]]] = {}
-    if rows:
-        files = Attachment.objects.filter(followup_id__in=[row["id"] for row in rows])
-        columns = ("followup_id", "id", "name", "size", "content_type")
-        for file in files.order_by("id").values(*columns):
-            attachments.setdefault(file.pop("followup_id"), []).append(file)
+    attachments = _attachments_of([row["id"] for row in rows])
     for row in rows:
         row["related_type"] = _type_label(row.pop("related_type_id"))
         row["attachments"] = attachments.get(row["id"], [])
         row["recorded_late"] = recorded_late(row["occurred_at"], row["created_at"])
     return page
+
+
+def _attachments_of(followup_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The API's attachments (id, name, size, type) of each follow-up, in one query."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if followup_ids:
+        files = Attachment.objects.filter(followup_id__in=followup_ids).order_by("id")
+        rows = files.values_list("followup_id", "id", "name", "size", "content_type")
+        for followup_id, pk, name, size, content_type in rows:
+            file = {"id": pk, "name": name, "size": size, "content_type": content_type}
+            found.setdefault(followup_id, []).append(file)
+    return found
 
 
 def _type_label(content_type_id: int | None) -> str | None:
