@@ -9,10 +9,11 @@ and keeps every invariant the application relies on:
   ``NumberSequence`` table (``kehu.customers.numbering.reserve``), so later creations through
   the app continue the sequences without collisions;
 * ``name_key`` is ``company_key(name)``;
-* ``search_text`` has the same parts, in the same order, as ``services.refresh_search``: folded
+* ``search_text`` is ``normalize.search_text``, as ``services.refresh_search`` writes it: folded
   name, number, full pinyin, pinyin initials, then per contact its name, phone digits and
-  e-mail. Pinyin is computed per name part (city, brand characters, trade, legal suffix) and
-  concatenated, which is what ``pinyin_keys`` of the whole name gives for these parts;
+  e-mail, then the paired spelling of the Han runs (``han_pairs``). Pinyin is computed per
+  name part (city, brand characters, trade, legal suffix) and concatenated, which is what
+  ``pinyin_keys`` of the whole name gives for these parts;
 * owner and department are consistent (the department is the owner's), primary keys and the
   database sequences are advanced past the loaded ids.
 
@@ -62,7 +63,7 @@ from kehu.customers.models import (
     Source,
     Tag,
 )
-from kehu.customers.normalize import company_key, digits, fold, pinyin_keys
+from kehu.customers.normalize import company_key, digits, pinyin_keys, search_text
 
 # Departments (region/group) and how many sales reps each has: deliberately uneven.
 ORG: dict[str, dict[str, int]] = {
@@ -379,15 +380,15 @@ def _build_chunk(
         prefix, seq_format = prefixes[key]
         formats[prefix] = seq_format
         by_prefix[prefix].append(index)
-        drafts.append((values, " ".join([fold(name)]), [full, initials, *map(fold, extra)]))
+        drafts.append((values, name, (full, initials), extra))
     firsts = numbering.reserve_many({prefix: len(members) for prefix, members in by_prefix.items()})
     for prefix, members in by_prefix.items():
         first = firsts[prefix]
         for offset, index in enumerate(members):
-            values, head, tail = drafts[index]
+            values, name, pinyin, extra = drafts[index]
             number = prefix + formats[prefix].format(seq=first + offset)
             values[1] = number
-            values[CUSTOMER_COLUMNS.index("search_text")] = " ".join(
-                part for part in [head, number.lower(), *tail] if part
+            values[CUSTOMER_COLUMNS.index("search_text")] = search_text(
+                name=name, number=number, extra=extra, pinyin=pinyin
             )
     return [d[0] for d in drafts], contact_rows

@@ -289,6 +289,13 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             [f"/api/v1/customers?limit=50&q={q(t)}" for t in name_terms],
         ),
         Scenario(
+            "api_search_name_short",
+            "API search, two-character name",
+            "manager",
+            # two Han characters, how people mostly search a Chinese name (瑞德 of 上海瑞德…)
+            [f"/api/v1/customers?limit=50&q={q(t[:2])}" for t in name_terms],
+        ),
+        Scenario(
             "api_search_phone",
             "API search, phone digits",
             "manager",

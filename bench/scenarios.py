@@ -53,6 +53,7 @@ KIND = {
     "api_tasks_manager": "api_list",
     "api_detail": "api_detail",
     "api_search_name": "search",
+    "api_search_name_short": "search",
     "api_search_phone": "search",
     "api_search_initials": "search",
     "api_create": "write",

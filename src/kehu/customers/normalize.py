@@ -97,7 +97,31 @@ def search_text(
     full, initials = pinyin if pinyin is not None else pinyin_keys(fold(name))
     parts = [fold(name), number.lower(), full, initials]
     parts.extend(fold(value) for value in extra if value)
-    return " ".join(part for part in parts if part)
+    text = " ".join(part for part in parts if part)
+    pairs = han_pairs(text)
+    return f"{text} {pairs}" if pairs else text
+
+
+# Han characters: CJK unified ideographs, extension A, compatibility ideographs.
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+PAIR_MARK = "x"
+
+
+def han_pairs(text: str) -> str:
+    """The runs of two or more Han characters in ``text``, each with ``PAIR_MARK`` between its
+    characters: 上海瑞德 → 上x海x瑞x德.
+
+    Two characters are how people search a Chinese name (瑞德, 华为), and a trigram index
+    cannot look up a two-character term: PostgreSQL read all 1,000,000 customers for one
+    (670 ms at size L). Spelled the paired way the term is three characters, 瑞x德
+    (``pair_term``), which the index looks up like any other.
+    """
+    return " ".join(PAIR_MARK.join(run) for run in _HAN_RUN.findall(text))
+
+
+def pair_term(term: str) -> str | None:
+    """A two-Han-character search term as ``han_pairs`` spells it (瑞德 → 瑞x德), else None."""
+    return PAIR_MARK.join(term) if len(term) == 2 and _HAN_RUN.fullmatch(term) else None
 
 
 def phone_e164(value: str, region: str = "CN") -> str | None:

@@ -44,7 +44,7 @@ from kehu.customers.models import (
     Source,
     StatusChange,
 )
-from kehu.customers.normalize import digits, fold
+from kehu.customers.normalize import digits, fold, pair_term
 from kehu.pools import masking
 
 SORTS: dict[str, tuple[str, ...]] = {
@@ -162,6 +162,8 @@ def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
     33–40 ms of a 45–57 ms count at size L. Apart, the trigram matches are read first and
     each is checked against the scope by its key (15–18 ms). SQLite has no trigram index;
     there the scope's own index drives and LIKE filters its rows, so the condition stays inline.
+    A term of two Han characters has no trigram; it is matched in its paired spelling
+    (``normalize.pair_term``: 瑞德 → 瑞x德), which the index looks up.
     """
     text = fold(q)
     if not text:
@@ -170,7 +172,7 @@ def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
     if compact.isdigit():
         terms = [Q(search_text__contains=digits(compact))]
     else:
-        terms = [Q(search_text__contains=term) for term in text.split()]
+        terms = [Q(search_text__contains=pair_term(term) or term) for term in text.split()]
     if connection.vendor != "postgresql":
         return queryset.filter(*terms)
     return queryset.filter(pk__in=Customer.objects.filter(*terms).values("pk"))

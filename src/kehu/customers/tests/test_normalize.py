@@ -47,3 +47,16 @@ def test_pinyin_keys_of_random_company_names_equal_pypinyin() -> None:
         )
         name += rng.choice(["有限公司", "股份有限公司", "(集团)", " Co., Ltd."])
         assert pinyin_keys(fold(name)) == _whole_text(fold(name)), name
+
+
+def test_han_pairs_spell_each_run_of_han_characters_with_a_mark_between() -> None:
+    from kehu.customers.normalize import han_pairs, pair_term
+
+    assert han_pairs("上海瑞德 c-1 shanghairuide 李明 王 13800138000") == "上x海x瑞x德 李x明"
+    assert han_pairs("abc 王 x") == ""
+    assert (pair_term("瑞德"), pair_term("瑞德电"), pair_term("瑞"), pair_term("ab")) == (
+        "瑞x德",
+        None,
+        None,
+        None,
+    )

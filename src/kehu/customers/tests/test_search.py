@@ -82,3 +82,35 @@ def test_searched_pages_keep_sort_offset_and_count(
     monkeypatch.setattr(pagination, "COUNT_CAP", 5)  # more matches than the cap
     assert page(sort="name", limit=2) == (ordered[:2], 5, True)
     assert page(sort="name", limit=2, offset=4) == (ordered[4:6], 7, False)
+
+
+def test_two_character_terms_match_names_and_contacts_through_their_pairs(
+    org: Organisation,
+) -> None:
+    # Two Han characters have no trigram: they are looked up as their paired spelling
+    # (normalize.han_pairs), which the trigram index finds on PostgreSQL.
+    make_customer(org.rep, name="上海瑞德电子有限公司", contacts=[{"name": "李明"}])
+    make_customer(org.rep, name="上海德瑞机械有限公司", contacts=[{"name": "明李"}])
+    make_customer(org.rep, name="杭州瑞", contacts=[{"name": "德华"}])  # 瑞 | 德: two runs
+    assert found(org.rep, "瑞德") == {"上海瑞德电子有限公司"}
+    assert found(org.rep, "李明") == {"上海瑞德电子有限公司"}
+    assert found(org.rep, "ruide") == {"上海瑞德电子有限公司"}  # the pinyin still matches
+    assert found(org.rep, "瑞") == {"上海瑞德电子有限公司", "上海德瑞机械有限公司", "杭州瑞"}
+    queryset = selectors.apply_filters(Customer.objects.all(), CustomerFilters(q="瑞德"))
+    assert "瑞x德" in str(queryset.query)
+
+
+def test_migration_adds_the_pairs_to_existing_search_texts(org: Organisation) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("kehu.customers.migrations.0010_search_text_han_pairs")
+    customer = make_customer(org.rep, name="上海瑞德电子有限公司", contacts=[{"name": "李明"}])
+    current = Customer.objects.get(pk=customer.pk).search_text
+    before_pairs = current[: current.index(" 上x海")]
+    Customer.objects.filter(pk=customer.pk).update(search_text=before_pairs)
+    migration.add_han_pairs(apps, None)
+    migration.add_han_pairs(apps, None)  # a second run changes nothing
+    assert Customer.objects.get(pk=customer.pk).search_text == current
+    assert current.endswith("上x海x瑞x德x电x子x有x限x公x司 李x明")
