@@ -349,6 +349,20 @@ def narrowed_search(
     return narrowed(queryset)
 
 
+PICK_LIMIT = 20
+
+
+def customer_choices(
+    queryset: QuerySet[Customer], q: str, *, limit: int = PICK_LIMIT
+) -> list[Customer]:
+    """The newest ``limit`` customers of ``queryset`` that match ``q`` (the list's search; all
+    of them without ``q``), with their names and numbers: the options of a customer picker."""
+    found = search(queryset, q).order_by("-id").only("id", "name", "number")
+    if q.strip():
+        found, _count = narrowed(found)
+    return list(found[:limit])
+
+
 def customer_rows(
     *, user: Any, filters: CustomerFilters, fields: Sequence[str], offset: int, limit: int
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
     path("check-duplicates/", views.check_duplicates, name="check_duplicates"),
+    path("pick/", views.customer_pick, name="pick"),
     path("bulk/", views.bulk_action, name="bulk"),
     path("filters/", views.saved_filter_save, name="filter_save"),
     path("filters/<int:filter_id>/delete/", views.saved_filter_delete, name="filter_delete"),

@@ -36,6 +36,7 @@ from kehu.customers.forms import (
     field_label,
 )
 from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
+from kehu.customers.widgets import picker_label
 from kehu.pools import masking
 
 PAGE_SIZES = (25, 50, 100)
@@ -208,6 +209,17 @@ def saved_filter_delete(request: HttpRequest, filter_id: int) -> HttpResponse:
 
 def _duplicates_context(user: Any, error: services.DuplicateCustomer) -> list[dict[str, Any]]:
     return services.duplicate_payload(error.matches, user)
+
+
+@login_required
+@require_GET
+def customer_pick(request: HttpRequest) -> HttpResponse:
+    """The options of a customer picker (``widgets.CustomerPicker``) for what the user typed:
+    the newest customers they may edit that match."""
+    editable = Customer.objects.editable_by(request.user)
+    customers = selectors.customer_choices(editable, request.GET.get("q", "")[:100])
+    options = [(customer.pk, picker_label(customer)) for customer in customers]
+    return render(request, "customers/_pick_options.html", {"options": options})
 
 
 @login_required

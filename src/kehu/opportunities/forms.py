@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from kehu.accounts.models import Role, User
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.customers.models import Customer, Source
+from kehu.customers.widgets import CustomerPicker
 from kehu.opportunities.models import (
     AttachmentKind,
     Currency,
@@ -44,7 +45,9 @@ def owner_choices(user: Any) -> Any:
 
 
 class OpportunityForm(forms.Form):
-    customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.none())
+    customer = forms.ModelChoiceField(
+        label=_("Customer"), queryset=Customer.objects.none(), widget=CustomerPicker
+    )
     name = forms.CharField(label=_("Opportunity name"), max_length=200)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
     stage = forms.ModelChoiceField(

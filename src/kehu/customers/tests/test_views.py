@@ -347,3 +347,33 @@ def test_dashboard_panel_and_grade_job(org: Organisation) -> None:
     assert Customer.objects.get().grade == "A"
     body = client_for(org.rep).get("/").content.decode()
     assert "customers-panel" in body
+
+
+def test_customer_picker_offers_only_customers_the_user_may_edit(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    from kehu.customers.models import CustomerShare
+    from kehu.customers.selectors import PICK_LIMIT
+
+    mine = make_customer(org.rep, name="上海瑞德电子有限公司")
+    shared_read = make_customer(org.colleague, name="上海瑞德物流有限公司")
+    CustomerShare.objects.create(customer=shared_read, user=org.rep, can_edit=False)
+    shared_edit = make_customer(org.colleague, name="苏州瑞德机械有限公司")
+    CustomerShare.objects.create(customer=shared_edit, user=org.rep, can_edit=True)
+    make_customer(org.south_rep, name="深圳瑞德有限公司")
+    client = client_for(org.rep)
+    with django_assert_max_num_queries(8):
+        options = client.get("/customers/pick/", {"q": "瑞德"}).content.decode()
+    assert f'value="{mine.pk}"' in options
+    assert f'value="{shared_edit.pk}"' in options
+    assert f'value="{shared_read.pk}"' not in options
+    assert "深圳" not in options
+    assert options.index("苏州") < options.index("上海")  # the newest first
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    none = client.get("/customers/pick/", {"q": "不存在"}).content.decode()
+    assert "No customer you may edit matches." in none
+    for index in range(PICK_LIMIT + 3):
+        make_customer(org.rep, name=f"杭州客户{index:02d}有限公司")
+    newest = client.get("/customers/pick/").content.decode()
+    assert newest.count("<option") == PICK_LIMIT
+    assert f"杭州客户{PICK_LIMIT + 2:02d}" in newest

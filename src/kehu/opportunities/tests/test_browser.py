@@ -168,3 +168,25 @@ def test_forecast_and_funnel_charts_render(page: Any) -> None:
     page.wait_for_selector("#funnel-chart[data-rendered=true] canvas")
     assert "初步接触" in page.locator("#funnel-table").inner_text()
     assert errors == []
+
+
+def test_new_opportunity_finds_its_customer_by_typing(page: Any) -> None:
+    rep = user_with_password(Role.SALES, username="xiaozhang")
+    wanted = make_customer(rep, name="上海瑞德电子有限公司")
+    for index in range(30):  # newer: the picker lists 20 of these before any search
+        make_customer(rep, name=f"杭州客户{index:02d}有限公司")
+
+    sign_in(page, "xiaozhang")
+    page.goto(f"{page.base_url}/pipeline/new/")
+    assert page.locator("#id_customer option").count() == 20
+    assert page.locator(f'#id_customer option[value="{wanted.pk}"]').count() == 0
+    page.fill("#id_customer_search", "瑞德")
+    page.wait_for_selector(f'#id_customer option[value="{wanted.pk}"]')
+    assert page.locator("#id_customer option").count() == 1
+    page.select_option("#id_customer", str(wanted.pk))
+    page.fill("#id_name", "瑞德 MES 项目")
+    page.click("#opportunity-form button[type=submit]")
+    page.wait_for_url("**/pipeline/*/")
+    deal = Opportunity.objects.get(name="瑞德 MES 项目")
+    assert deal.customer == wanted
+    assert "上海瑞德电子有限公司" in page.content()
