@@ -114,3 +114,11 @@ def test_migration_adds_the_pairs_to_existing_search_texts(org: Organisation) ->
     migration.add_han_pairs(apps, None)  # a second run changes nothing
     assert Customer.objects.get(pk=customer.pk).search_text == current
     assert current.endswith("上x海x瑞x德x电x子x有x限x公x司 李x明")
+
+
+def test_postgresql_has_the_scope_columns_beside_the_key() -> None:
+    # Rows scoped by their customer check it index-only (migration 0011).
+    rows = _postgresql_rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'customer_scope'")
+    assert [definition.split(" USING ")[1] for (definition,) in rows] == [
+        "btree (id) INCLUDE (owner_id, department_id)"
+    ]
