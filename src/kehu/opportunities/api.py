@@ -192,7 +192,7 @@ def list_opportunities(
     page = page_of(rows, offset=offset, limit=limit)
     page["items"] = [opportunity_out(request, stages.attach(row)) for row in page["items"]]
     # opportunity_out's rows are what the schema would make of them (the list-equals-detail
-    # test holds them to it); validating them again cost ~5 ms a page at size L
+    # test holds them to it); validating them again cost ~2 ms of CPU a page at size L
     return prevalidated_json(request, page)
 
 
