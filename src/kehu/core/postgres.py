@@ -50,3 +50,16 @@ def _loader_class(optimised: type, timezone: datetime.tzinfo | None) -> type:
 
     OptimisedTzLoader.timezone = timezone
     return OptimisedTzLoader
+
+
+def postgresql_only(statements: list[str]) -> Any:
+    """A ``RunPython`` function that executes ``statements`` on PostgreSQL and does nothing on
+    SQLite: for indexes only PostgreSQL has (trigram) or needs (a key with included columns)."""
+
+    def run(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements:
+            schema_editor.execute(statement)
+
+    return run

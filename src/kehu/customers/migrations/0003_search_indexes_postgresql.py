@@ -3,9 +3,9 @@
 SQLite needs neither (LIKE scans are fine at its scale), so the operations check the vendor.
 """
 
-from typing import Any
-
 from django.db import migrations
+
+from kehu.core.postgres import postgresql_only
 
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -20,17 +20,9 @@ BACKWARD = [
 ]
 
 
-def _run(statements: list[str]) -> Any:
-    def run(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("customers", "0002_attachments_saved_filters")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [
+        migrations.RunPython(postgresql_only(FORWARD), postgresql_only(BACKWARD), elidable=False)
+    ]

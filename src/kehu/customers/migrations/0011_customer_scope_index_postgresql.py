@@ -10,9 +10,9 @@ the more it saves. SQLite keeps its rows in the key's own B-tree, so it needs no
 the operations check the vendor.
 """
 
-from typing import Any
-
 from django.db import migrations
+
+from kehu.core.postgres import postgresql_only
 
 FORWARD = [
     "CREATE INDEX IF NOT EXISTS customer_scope "
@@ -21,17 +21,9 @@ FORWARD = [
 BACKWARD = ["DROP INDEX IF EXISTS customer_scope"]
 
 
-def _run(statements: list[str]) -> Any:
-    def run(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("customers", "0010_search_text_han_pairs")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD), elidable=False)]
+    operations = [
+        migrations.RunPython(postgresql_only(FORWARD), postgresql_only(BACKWARD), elidable=False)
+    ]
