@@ -101,3 +101,18 @@ def sync_reference_data() -> None:
 
 def sync_after_migrate(**kwargs: Any) -> None:
     sync_reference_data()
+
+
+def codes_within(model: Any, code: str) -> list[str]:
+    """``code`` and its children's codes (a section's divisions, a province's cities) of
+    ``Industry`` or ``Region``: what a filter by ``code`` matches, as a literal list.
+
+    Written as ``code = X OR parent = X`` through a join, the filter kept PostgreSQL from the
+    column's index: a regional manager's list filtered by one city scanned his 443,000
+    customers for its capped count (650 ms at size L); by the list, 2,509 rows of the index.
+    """
+    from django.db.models import Q
+
+    return list(
+        model.objects.filter(Q(code=code) | Q(parent_id=code)).values_list("code", flat=True)
+    )

@@ -39,12 +39,15 @@ from kehu.customers.models import (
     CustomerAttachment,
     CustomerStatus,
     Grade,
+    Industry,
     Priority,
+    Region,
     SavedFilter,
     Source,
     StatusChange,
 )
 from kehu.customers.normalize import digits, fold, pair_term
+from kehu.customers.reference import codes_within
 from kehu.pools import masking
 
 SORTS: dict[str, tuple[str, ...]] = {
@@ -191,9 +194,9 @@ def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> Que
         path = Department.objects.filter(pk=f.department).values("path")[:1]
         queryset = queryset.filter(department__path__startswith=path)
     if f.industry:
-        queryset = queryset.filter(Q(industry_id=f.industry) | Q(industry__parent_id=f.industry))
+        queryset = queryset.filter(industry_id__in=codes_within(Industry, f.industry))
     if f.region:
-        queryset = queryset.filter(Q(region_id=f.region) | Q(region__parent_id=f.region))
+        queryset = queryset.filter(region_id__in=codes_within(Region, f.region))
     if f.source:
         queryset = queryset.filter(source=f.source)
     if f.priority:

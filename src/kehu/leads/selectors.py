@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from kehu.accounts.models import Role
 from kehu.core.access import get_visible_or_404, is_admin, policy_of
+from kehu.customers.models import Region
+from kehu.customers.reference import codes_within
 from kehu.leads.models import (
     OPEN_STATUSES,
     AssignmentRule,
@@ -78,8 +80,7 @@ def lead_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[L
     if filters.get("assignee"):
         queryset = queryset.filter(assignee_id=filters["assignee"])
     if filters.get("region"):
-        code = str(filters["region"])
-        queryset = queryset.filter(Q(region_id=code) | Q(region__parent_id=code))
+        queryset = queryset.filter(region_id__in=codes_within(Region, str(filters["region"])))
     text = (filters.get("q") or "").strip()
     if text:
         queryset = queryset.filter(

@@ -69,8 +69,13 @@ def test_filters_and_sorting(org: Organisation) -> None:
     assert ids(status="intent") == [b.pk]
     assert ids(source="referral") == [a.pk]
     assert ids(priority="S") == [a.pk]
+    # a section or a province matches its divisions or cities, a division or city itself
     assert ids(industry="C") == [b.pk]
+    assert ids(industry="34") == [b.pk]
+    assert ids(industry="35") == []
     assert ids(region="330000") == [b.pk]
+    assert ids(region="330100") == [b.pk]
+    assert ids(region="310000") == []
     assert ids(tags=[a.tags.get().pk]) == [a.pk]
     assert ids(owner=org.rep.pk, sort="name") == sorted(
         [a.pk, b.pk], key=lambda pk: Customer.objects.get(pk=pk).name

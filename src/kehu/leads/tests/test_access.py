@@ -94,6 +94,12 @@ def test_api_list_views_and_fixed_query_count(
     assert mine["count"] == 3
     search = client.get("/api/v1/leads", {"q": "联系人1"}).json()
     assert search["count"] >= 1
+    # a province matches its cities, a city itself
+    by_region = {
+        code: client.get("/api/v1/leads", {"region": code}).json()["count"]
+        for code in ("330000", "330100", "310000", "440000")
+    }
+    assert by_region == {"330000": 3, "330100": 3, "310000": 13, "440000": 0}
 
 
 def test_ui_lists_have_a_fixed_query_count(
