@@ -24,6 +24,8 @@ from ninja.conf import settings as ninja_settings
 from ninja.pagination import PaginationBase
 
 COUNT_CAP = 1_000
+# The largest page of every API list: Ninja's paginated lists and those that page themselves.
+API_MAX_LIMIT = ninja_settings.PAGINATION_MAX_LIMIT
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,7 @@ class BoundedLimitOffsetPagination(PaginationBase):
     """Ninja's limit/offset pagination (``NINJA_PAGINATION_CLASS``) with a bounded count."""
 
     class Input(Schema):
-        limit: int = Field(
-            ninja_settings.PAGINATION_PER_PAGE, ge=1, le=ninja_settings.PAGINATION_MAX_LIMIT
-        )
+        limit: int = Field(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=API_MAX_LIMIT)
         offset: int = Field(0, ge=0)
 
     class Output(BoundedPageOut):

@@ -15,15 +15,13 @@ from kehu.accounts.models import User
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
-from kehu.core.pagination import BoundedPageOut, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
 
 customers_router = Router(tags=["customers"])
 contacts_router = Router(tags=["contacts"])
-
-MAX_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> User:
@@ -296,7 +294,7 @@ def _fields(payload: Schema, *, exclude: set[str]) -> dict[str, Any]:
 def list_customers(
     request: HttpRequest,
     filters: Query[CustomerFilters],
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     user = request.user
@@ -435,7 +433,7 @@ def list_contacts(
     customer_id: int | None = None,
     q: str = "",
     active: bool | None = None,
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     queryset = selectors.contact_list(

@@ -12,12 +12,11 @@ from ninja.files import UploadedFile
 
 from kehu.accounts.models import User
 from kehu.core.api import prevalidated_json
-from kehu.core.pagination import BoundedPageOut
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
 router = Router(tags=["followups"])
-MAX_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> User:
@@ -217,7 +216,7 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
 def list_followups(
     request: HttpRequest,
     filters: Query[FollowUpFilters],
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.followup_rows(
@@ -285,7 +284,7 @@ def get_followup(request: HttpRequest, followup_id: int) -> Any:
 def list_tasks(
     request: HttpRequest,
     filters: Query[TaskFilters],
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.task_rows(

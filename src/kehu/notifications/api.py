@@ -9,11 +9,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
 from kehu.accounts.models import User
-from kehu.core.pagination import BoundedPageOut, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.notifications import selectors, services
 
 router = Router(tags=["notifications"])
-MAX_LIMIT = 500
 
 
 def _actor(request: HttpRequest) -> User:
@@ -67,7 +66,7 @@ class ChannelIn(Schema):
 def list_notifications(
     request: HttpRequest,
     filters: Query[NotificationFilters],
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     rows = selectors.notification_list(user=_actor(request), unread_only=filters.unread)

@@ -13,13 +13,12 @@ from ninja.files import UploadedFile
 
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.api import prevalidated_json
-from kehu.core.pagination import BoundedPageOut, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.customers.models import Customer
 from kehu.opportunities import selectors, services
 from kehu.opportunities.models import Attachment, Opportunity
 
 router = Router(tags=["opportunities"])
-MAX_LIMIT = 500
 
 
 class OpportunityOut(Schema):
@@ -181,7 +180,7 @@ class OpportunityPage(BoundedPageOut):
 @router.get("", response=OpportunityPage)
 def list_opportunities(
     request: HttpRequest,
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     filters = selectors.OpportunityFilters.parse(request.GET)

@@ -11,7 +11,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.core.errors import Forbidden
-from kehu.core.pagination import BoundedPageOut, MappedRows, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
 from kehu.pools import masking, selectors, services
 from kehu.pools.models import Offboarding, Pool, RevealLog
@@ -310,7 +310,7 @@ def list_reveals(
     user_id: int | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
