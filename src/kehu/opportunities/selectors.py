@@ -164,9 +164,7 @@ class OpportunityFilters:
             if self.max_amount is not None:
                 queryset = queryset.filter(amount__lte=self.max_amount)
         if self.stalled:
-            queryset = queryset.filter(
-                stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold()
-            )
+            queryset = queryset.filter(stalled_q())
         return queryset
 
     def as_query(self) -> dict[str, str]:
@@ -196,10 +194,7 @@ def opportunity_list(
         .select_related("customer", "owner", "department", "stage", "loss_reason")
         .annotate(
             amount_visible=_amount_visible(user),
-            is_stalled=ExpressionWrapper(
-                Q(stage__kind=StageKind.OPEN, stage_entered_at__lt=stalled_threshold()),
-                output_field=BooleanField(),
-            ),
+            is_stalled=ExpressionWrapper(stalled_q(), output_field=BooleanField()),
         )
     )
     if filters is not None:
@@ -207,12 +202,13 @@ def opportunity_list(
     return queryset
 
 
-def _is_stalled(open_stage_ids: list[int]) -> ExpressionWrapper:
-    """``opportunity_list``'s ``is_stalled`` with the open stages by key: no join."""
-    return ExpressionWrapper(
-        Q(stage_id__in=open_stage_ids, stage_entered_at__lt=stalled_threshold()),
-        output_field=BooleanField(),
+def stalled_q(open_stage_ids: list[int] | None = None) -> Q:
+    """Open deals without a stage change for longer than the threshold; with the open stages'
+    keys when the caller has them (``ListStages.open_ids``), so that no join is needed."""
+    in_open_stage = (
+        Q(stage__kind=StageKind.OPEN) if open_stage_ids is None else Q(stage_id__in=open_stage_ids)
     )
+    return in_open_stage & Q(stage_entered_at__lt=stalled_threshold())
 
 
 @dataclass(frozen=True)
@@ -262,7 +258,10 @@ def opportunity_rows(
         Opportunity.objects.visible_to(user)
         .select_related("customer", "owner")
         .only(*ROW_FIELDS)
-        .annotate(amount_visible=_amount_visible(user), is_stalled=_is_stalled(open_stage_ids))
+        .annotate(
+            amount_visible=_amount_visible(user),
+            is_stalled=ExpressionWrapper(stalled_q(open_stage_ids), output_field=BooleanField()),
+        )
     )
     if filters is not None:
         queryset = filters.apply(queryset, user)
@@ -406,7 +405,7 @@ def stalled_list(*, user: Any, stages: ListStages | None = None) -> QuerySet[Opp
     stages = stages or ListStages.read()
     return (
         opportunity_rows(user=user, open_stage_ids=stages.open_ids)
-        .filter(stage_id__in=stages.open_ids, stage_entered_at__lt=stalled_threshold())
+        .filter(stalled_q(stages.open_ids))
         .order_by("stage_entered_at", "id")
     )
 
