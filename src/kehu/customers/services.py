@@ -10,7 +10,7 @@ Public functions (other apps call these; keyword-only, explicit acting user):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -39,7 +39,7 @@ from stdnum.exceptions import (
 from kehu.accounts.models import Role, User
 from kehu.core import config
 from kehu.core.access import is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Conflict, Forbidden, InvalidInput
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
 from kehu.customers import grading, numbering
@@ -808,6 +808,55 @@ def customer_add_tags(*, actor: User, customer: Customer, tags: Sequence[str]) -
     locked = _require_editable(actor, customer)
     locked.tags.add(*_tags_from_names(tags))
     return customer
+
+
+def customers_add_tags_bulk(
+    *, actor: User, customers: Sequence[Customer], tags: Sequence[str]
+) -> int:
+    """The customer list's "add tags" to every selected customer, all or nothing."""
+    names = [name.strip() for name in tags if name.strip()]
+    if not names:
+        raise _field_error("tags", _("Enter the tags to add."))
+    return _all_or_nothing(
+        customers, lambda customer: customer_add_tags(actor=actor, customer=customer, tags=names)
+    )
+
+
+def customers_reassign_bulk(
+    *, actor: User, customers: Sequence[Customer], owner: User | None, reason: str
+) -> int:
+    """The customer list's "reassign" of every selected customer, all or nothing."""
+    if owner is None:
+        raise _field_error("owner", _("Choose the new owner."))
+    return _all_or_nothing(
+        customers,
+        lambda customer: customer_reassign(
+            actor=actor, customer=customer, owner=owner, reason=reason
+        ),
+    )
+
+
+def _all_or_nothing(customers: Sequence[Customer], change: Callable[[Customer], object]) -> int:
+    """Apply ``change`` to each customer in one transaction and return how many were changed.
+
+    The first customer it fails for undoes the others: a half-applied reassignment leaves the
+    user to find out which customers moved. The error names that customer.
+    """
+    with transaction.atomic():
+        for customer in customers:
+            try:
+                change(customer)
+            except (KehuError, Http404) as error:
+                if isinstance(error, KehuError):
+                    reason, code = error.detail, error.code
+                else:
+                    reason, code = _("You may not change this customer."), "not_found"
+                message = _("%(customer)s: %(reason)s Nothing was changed.") % {
+                    "customer": customer.name,
+                    "reason": reason,
+                }
+                raise InvalidInput(message, code=code) from error
+    return len(customers)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from kehu.accounts.models import Role, User
 from kehu.core.access import is_admin, policy_of
-from kehu.core.errors import InvalidInput, KehuError, StaleVersion
+from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.pagination import BoundedPaginator
 from kehu.customers import selectors, services, timeline
 from kehu.customers.forms import (
@@ -155,25 +155,19 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Choose customers and an action."))
         return redirect(back)
     customers = list(Customer.objects.visible_to(user).filter(pk__in=ids))
-    done = 0
+    data = form.cleaned_data
     try:
-        for customer in customers:
-            if form.cleaned_data["action"] == "tag":
-                names = [t.strip() for t in form.cleaned_data["tags"].split(",") if t.strip()]
-                if not names:
-                    raise InvalidInput(_("Enter the tags to add."))
-                services.customer_add_tags(actor=user, customer=customer, tags=names)
-            else:
-                owner = form.cleaned_data["owner"]
-                if owner is None:
-                    raise InvalidInput(_("Choose the new owner."))
-                services.customer_reassign(
-                    actor=user, customer=customer, owner=owner, reason=form.cleaned_data["reason"]
-                )
-            done += 1
-    except (KehuError, Http404) as error:
-        messages.error(request, str(getattr(error, "detail", error)) or _("Not found."))
-    if done:
+        if data["action"] == "tag":
+            done = services.customers_add_tags_bulk(
+                actor=user, customers=customers, tags=data["tags"].split(",")
+            )
+        else:
+            done = services.customers_reassign_bulk(
+                actor=user, customers=customers, owner=data["owner"], reason=data["reason"]
+            )
+    except KehuError as error:
+        messages.error(request, error.detail)
+    else:
         messages.success(request, _("%(count)d customers updated.") % {"count": done})
     return redirect(back)
 

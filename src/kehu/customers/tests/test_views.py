@@ -325,6 +325,31 @@ def test_bulk_tag_and_reassign(org: Organisation) -> None:
     }
 
 
+def test_bulk_actions_change_all_selected_customers_or_none(org: Organisation) -> None:
+    own = make_customer(org.rep)
+    read_only = make_customer(org.colleague, name="只读共享客户")
+    services.customer_share(actor=org.colleague, customer=read_only, user=org.rep)
+    rep = client_for(org.rep)
+    response = rep.post(
+        "/customers/bulk/",
+        {"action": "tag", "tags": "重点客户", "selected": [own.pk, read_only.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "只读共享客户：您无权修改该客户。所选客户均未更改。" in page
+    assert not own.tags.exists()
+    assert not read_only.tags.exists()
+
+    manager = client_for(org.east_manager)
+    response = manager.post(
+        "/customers/bulk/",
+        {"action": "reassign", "owner": org.hangzhou_rep.pk, "reason": "", "selected": [own.pk]},
+        follow=True,
+    )
+    assert "请填写转移原因。所选客户均未更改。" in response.content.decode()
+    assert Customer.objects.get(pk=own.pk).owner == org.rep
+
+
 def test_saved_filters(org: Organisation) -> None:
     client = client_for(org.rep)
     client.post("/customers/filters/", {"name": "我的意向客户", "query": "status=intent"})
