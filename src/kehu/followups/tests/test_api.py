@@ -141,6 +141,9 @@ def test_tasks_are_seen_through_their_customer_or_assignee(org: Organisation) ->
     listing = api_client(org.rep).get("/api/v1/tasks?limit=50").json()
     assert {item["title"] for item in listing["items"]} == {"我的客户", "共享客户", "指派给我"}
     assert listing["count"] == 3
+    # the manager above: the team's customers, and whatever is assigned to a team member
+    listing = api_client(org.east_manager).get("/api/v1/tasks?limit=50").json()
+    assert {item["title"] for item in listing["items"]} == {"我的客户", "共享客户", "指派给我"}
     if connection.vendor != "postgresql":
         return
     # Each task's customer is looked up as the page reaches it; PostgreSQL must not be free
