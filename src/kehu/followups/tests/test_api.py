@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.followups import selectors, services
@@ -155,6 +156,32 @@ def test_tasks_are_seen_through_their_customer_or_assignee(org: Organisation) ->
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "SubPlan" in plan
     assert "hashed SubPlan" not in plan
+
+
+def test_task_count_is_capped_by_own_tasks_alone(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kehu.core.pagination.COUNT_CAP", 3)
+    shared = make_customer(org.colleague)
+    services.task_create(
+        actor=None, assignee=org.colleague, title="共享", due_at=NOW, customer=shared
+    )
+    from kehu.customers.services import customer_share
+
+    customer_share(actor=org.colleague, customer=shared, user=org.rep)
+    for index in range(2):
+        services.task_create(actor=None, assignee=org.rep, title=f"自己{index}", due_at=NOW)
+    client = api_client(org.rep)
+    page = client.get("/api/v1/tasks?limit=2").json()
+    assert (page["count"], page["count_capped"]) == (3, False)  # 2 own + 1 shared: counted
+    for index in range(2, 4):
+        services.task_create(actor=None, assignee=org.rep, title=f"自己{index}", due_at=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/api/v1/tasks?limit=2").json()
+    assert (page["count"], page["count_capped"]) == (3, True)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    assert len(counts) == 1  # the own tasks passed the cap; the whole scope was not counted
+    assert "customers_customer" not in counts[0]
 
 
 def test_task_lifecycle_and_stale_version(org: Organisation) -> None:
