@@ -275,6 +275,25 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             "manager",
             ["/api/v1/tasks?limit=50"],
         ),
+        # the same lists as the sales rep, whose scope PostgreSQL checks differently
+        Scenario(
+            "api_opportunities_sales",
+            "API opportunity list, sales rep (50)",
+            "sales",
+            ["/api/v1/opportunities?limit=50"],
+        ),
+        Scenario(
+            "api_followups_sales",
+            "API follow-up list, sales rep (50)",
+            "sales",
+            ["/api/v1/followups?limit=50"],
+        ),
+        Scenario(
+            "api_tasks_sales",
+            "API task list, sales rep (50)",
+            "sales",
+            ["/api/v1/tasks?limit=50"],
+        ),
         Scenario(
             "api_detail",
             "API customer detail",
