@@ -106,20 +106,26 @@ def page_of(
     limit: int,
     known: BoundedCount | None = None,
     ordered_count: bool = False,
+    subset: QuerySet[Any] | None = None,
 ) -> dict[str, Any]:
     """``{"items", "count", "count_capped"}`` for one page: the page query and one count.
 
     A short page (fewer rows than ``limit``) is the end of the list, so its count is known
     without counting, unless it is empty past the start (the offset may be beyond the end).
     ``known`` is a count already found (``narrowed``), used when it answers for this page.
+    ``subset`` is part of the rows that one index counts cheaply (the user's own tasks): when
+    it alone passes the cap, so does the list, and the list is not counted.
     """
     items = list(queryset[offset : offset + limit])
-    if known is not None and known.answers(offset + limit):
+    end = offset + limit
+    if known is not None and known.answers(end):
         counted = known
     elif len(items) < limit and (items or offset == 0):
         counted = BoundedCount(offset + len(items), False)
+    elif subset is not None and (part := bounded_count(subset, end=end)).capped:
+        counted = part
     else:
-        counted = bounded_count(queryset, end=offset + limit, ordered=ordered_count)
+        counted = bounded_count(queryset, end=end, ordered=ordered_count)
     return {"items": items, "count": counted.count, "count_capped": counted.capped}
 
 
