@@ -80,6 +80,8 @@ def test_filters_and_sorting(org: Organisation) -> None:
     assert ids(owner=org.rep.pk, sort="name") == sorted(
         [a.pk, b.pk], key=lambda pk: Customer.objects.get(pk=pk).name
     )
+    assert ids(sort="-updated") == [b.pk, a.pk]  # b's status changed last
+    assert ids(sort="updated") == [a.pk, b.pk]
     assert ids(department=org.east.pk) == [b.pk, a.pk]
     assert ids(grade="D") == [b.pk, a.pk]
     assert client.get(BASE, {"status": "nope"}).status_code == 422
