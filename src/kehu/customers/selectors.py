@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import (
     Avg,
     Count,
+    OrderBy,
     Prefetch,
     Q,
     QuerySet,
@@ -45,12 +46,13 @@ from kehu.customers.models import (
     SavedFilter,
     Source,
     StatusChange,
+    effective_grade_sql,
 )
 from kehu.customers.normalize import digits, fold, pair_term
 from kehu.customers.reference import codes_within
 from kehu.pools import masking
 
-SORTS: dict[str, tuple[str, ...]] = {
+SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "-id": ("-id",),
     "id": ("id",),
     "name": ("name", "id"),
@@ -62,7 +64,8 @@ SORTS: dict[str, tuple[str, ...]] = {
     "updated": ("updated_at", "id"),
     "-updated": ("-updated_at", "-id"),
     "status": ("status", "-id"),
-    "grade": ("grade", "-id"),
+    # the grade the list shows (a manual grade first), as the grade filter reads it
+    "grade": (effective_grade_sql().asc(), "-id"),
     "last_contact": ("last_contact_at", "id"),
     "-last_contact": ("-last_contact_at", "-id"),
 }
