@@ -88,6 +88,8 @@ def test_filters_and_sorting(org: Organisation) -> None:
     # the grade sort reads the grade the list shows: a manual grade before the computed one
     services.customer_set_grade(actor=org.east_manager, customer=a, grade="A", reason="战略客户")
     assert ids(sort="grade") == [a.pk, b.pk]
+    assert ids(grade="A") == [a.pk]
+    assert ids(grade="D") == [b.pk]
     assert client.get(BASE, {"status": "nope"}).status_code == 422
     assert client.get(BASE, {"sort": "password"}).status_code == 422
     assert client.get(BASE, {"limit": 501}).status_code == 422
