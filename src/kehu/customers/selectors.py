@@ -205,9 +205,7 @@ def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> Que
     if f.priority:
         queryset = queryset.filter(priority=f.priority)
     if f.grade:  # along the grade sort's index, newest first within the grade
-        queryset = queryset.alias(effective_grade=effective_grade_sql()).filter(
-            effective_grade=f.grade
-        )
+        queryset = queryset.alias(shown_grade=effective_grade_sql()).filter(shown_grade=f.grade)
     if f.tags:
         queryset = queryset.filter(
             pk__in=Customer.tags.through.objects.filter(tag_id__in=f.tags).values("customer_id")
