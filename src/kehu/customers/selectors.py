@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from kehu.core import config
 from kehu.core.access import get_visible_or_404, policy_of
+from kehu.core.days import on_days
 from kehu.core.history import HistoryEntry, history_entries
 from kehu.core.pagination import BoundedCount, narrowed, page_of
 from kehu.customers.models import (
@@ -210,14 +211,10 @@ def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> Que
         queryset = queryset.filter(
             pk__in=Customer.tags.through.objects.filter(tag_id__in=f.tags).values("customer_id")
         )
-    if f.created_from:
-        queryset = queryset.filter(created_at__date__gte=f.created_from)
-    if f.created_to:
-        queryset = queryset.filter(created_at__date__lte=f.created_to)
-    if f.updated_from:
-        queryset = queryset.filter(updated_at__date__gte=f.updated_from)
-    if f.updated_to:
-        queryset = queryset.filter(updated_at__date__lte=f.updated_to)
+    queryset = queryset.filter(
+        on_days("created_at", f.created_from, f.created_to),
+        on_days("updated_at", f.updated_from, f.updated_to),
+    )
     now = timezone.now()
     if f.stale:
         days = int(config.get("customers.stale_contact_days"))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department
 from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.customers.models import Contact, Customer
 from kehu.pools import services
@@ -298,10 +299,7 @@ def reveal_list(
         )
     if user_id is not None:
         reveals = reveals.filter(user_id=user_id)
-    if date_from is not None:
-        reveals = reveals.filter(at__date__gte=date_from)
-    if date_to is not None:
-        reveals = reveals.filter(at__date__lte=date_to)
+    reveals = reveals.filter(on_days("at", date_from, date_to))
     return reveals.select_related("user", "contact", "customer").order_by("-at", "-id")
 
 

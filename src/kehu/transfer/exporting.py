@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from kehu.core import config
 from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
+from kehu.core.days import on_days
 from kehu.core.errors import Forbidden
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters, apply_filters
@@ -346,10 +347,8 @@ def generic_rows(model: type[Any], user: Any, filters: CustomerFilters) -> Query
     relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
     queryset = queryset.select_related(*relations)
     names = {f.name for f in model._meta.concrete_fields}
-    if filters.created_from and "created_at" in names:
-        queryset = queryset.filter(created_at__date__gte=filters.created_from)
-    if filters.created_to and "created_at" in names:
-        queryset = queryset.filter(created_at__date__lte=filters.created_to)
+    if "created_at" in names:
+        queryset = queryset.filter(on_days("created_at", filters.created_from, filters.created_to))
     if filters.owner:
         for owner_field in ("owner", "assignee", "author"):
             if owner_field in names:
