@@ -153,7 +153,7 @@ def _customer_shared_ids(user: Any, write: bool) -> models.QuerySet[Any, Any]:
 
 def effective_grade_sql() -> models.Func:
     """``Customer.effective_grade`` in SQL: the manual grade where one is set, else the
-    computed one. The list sorts by it, along the index of the same expression."""
+    computed one. The list sorts and filters by it, along the index of the same expression."""
     return Coalesce(NullIf("grade_override", models.Value("")), "grade")
 
 
