@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers.services import customer_share
 from kehu.followups import selectors, services
 from kehu.followups.models import FollowUp, Task, TaskKind
 from kehu.followups.tests.factories import make_customer
@@ -127,8 +128,6 @@ def test_scope_other_reps_records_are_404(org: Organisation) -> None:
 
 
 def test_tasks_are_seen_through_their_customer_or_assignee(org: Organisation) -> None:
-    from kehu.customers.services import customer_share
-
     own, shared, foreign = (make_customer(user) for user in (org.rep, org.colleague, org.south_rep))
     customer_share(actor=org.colleague, customer=shared, user=org.rep)
     titles = {"我的客户": own, "共享客户": shared, "外区客户": foreign}
@@ -166,8 +165,6 @@ def test_task_count_is_capped_by_own_tasks_alone(
     services.task_create(
         actor=None, assignee=org.colleague, title="共享", due_at=NOW, customer=shared
     )
-    from kehu.customers.services import customer_share
-
     customer_share(actor=org.colleague, customer=shared, user=org.rep)
     for index in range(2):
         services.task_create(actor=None, assignee=org.rep, title=f"自己{index}", due_at=NOW)
