@@ -14,6 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from kehu.core.access import get_visible_or_404
+from kehu.core.days import day_start
 from kehu.core.pagination import page_of
 from kehu.followups.models import (
     Attachment,
@@ -185,10 +186,7 @@ class MyDay:
 
 def _day_bounds(now: datetime, upcoming_days: int) -> tuple[datetime, datetime]:
     """The start of tomorrow and the end of the coming week, in local days."""
-    today = timezone.localdate(now)
-    start_of_tomorrow = timezone.make_aware(
-        datetime.combine(today + timedelta(days=1), datetime.min.time())
-    )
+    start_of_tomorrow = day_start(timezone.localdate(now) + timedelta(days=1))
     return start_of_tomorrow, start_of_tomorrow + timedelta(days=upcoming_days)
 
 
@@ -274,11 +272,9 @@ def my_day_summary(
 
 def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
     """Tasks of the user (own) due in [start, end) local days, for the week/month views."""
-    begin = timezone.make_aware(datetime.combine(start, datetime.min.time()))
-    finish = timezone.make_aware(datetime.combine(end, datetime.min.time()))
     return (
         Task.objects.own_of(user)
-        .filter(due_at__gte=begin, due_at__lt=finish)
+        .filter(due_at__gte=day_start(start), due_at__lt=day_start(end))
         .exclude(status=TaskStatus.CANCELLED)
         .select_related("customer")
         .order_by("due_at", "id")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import config
+from kehu.core.days import day_start
 from kehu.core.errors import InvalidInput
 from kehu.notifications import channels
 from kehu.notifications.models import (
@@ -257,7 +258,7 @@ def digests_send(*, now: datetime | None = None) -> int:
     """Send yesterday's notifications as one digest per digest channel; idempotent per day."""
     now = timezone.localtime(now or timezone.now())
     day = (now - timedelta(days=1)).date()
-    start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+    start = day_start(day)
     end = start + timedelta(days=1)
     digest_channels = list(
         Channel.objects.filter(is_active=True, digest=True, user__is_active=True).select_related(
