@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 
 from kehu.accounts.models import Department, User
 from kehu.core.access import get_visible_or_404, policy_of
+from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
 from kehu.opportunities.models import (
     ForecastCategory,
@@ -514,8 +515,7 @@ def forecast(
     trunc = TruncQuarter if period == "quarter" else TruncMonth
     key = {"owner": "owner_id", "department": "department_id", "none": None}[group]
     tz = timezone.get_current_timezone()
-    start_at = datetime.combine(start, time.min, tzinfo=tz)
-    end_at = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    closed_in_range = on_days("closed_at", start, end)
 
     filtered: QuerySet[Opportunity] = Opportunity.objects.all()
     if filters is not None:
@@ -547,7 +547,7 @@ def forecast(
             .annotate(n=Count("pk"), pipeline=Sum("amount", output_field=MONEY))
         )
         won_rows = (
-            scoped.filter(stage_id__in=won_ids, closed_at__gte=start_at, closed_at__lt=end_at)
+            scoped.filter(closed_in_range, stage_id__in=won_ids)
             .annotate(bucket=trunc("closed_at", tzinfo=tz))
             .values(*fields)
             .annotate(n=Count("pk"), won=Sum("amount", output_field=MONEY))
@@ -616,11 +616,7 @@ def funnel(*, user: Any, start: date, end: date) -> list[FunnelStep]:
     """
     if end < start:
         raise InvalidInput(errors={"end": [_("The end is before the start.")]})
-    tz = timezone.get_current_timezone()
-    created = Opportunity.objects.filter(
-        created_at__gte=datetime.combine(start, time.min, tzinfo=tz),
-        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz),
-    )
+    created = Opportunity.objects.filter(on_days("created_at", start, end))
     # Deals grouped by the furthest stage they reached and where they are now: a handful of
     # rows whatever the size, summed up the steps below. Amounts only where fully seen.
     reached = _view_totals(user, created, ("furthest_stage_order", "stage_id"))
