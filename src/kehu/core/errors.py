@@ -50,6 +50,22 @@ class Conflict(KehuError):
     default_detail = _("The record was changed by someone else; reload it and try again.")
 
 
+class NotFound(KehuError):
+    """The record does not exist or lies outside the user's scope: 404, so neither leaks.
+
+    The body never names what was looked for; ``what`` is for logs and tests only. Views turn
+    it into Django's 404 page (``kehu.core.http``), the API into ``{"detail", "code"}``.
+    """
+
+    status = 404
+    code = "not_found"
+    default_detail = _("Not found.")
+
+    def __init__(self, what: Any = None) -> None:
+        super().__init__()
+        self.what = str(what) if what is not None else ""
+
+
 class StaleVersion(Conflict):
     code = "stale_version"
 
