@@ -6,3 +6,9 @@ class AccountsConfig(AppConfig):
     name = "kehu.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from kehu.accounts.demo import USERS
+        from kehu.core import demo
+
+        demo.register(USERS)

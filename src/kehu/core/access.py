@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
@@ -38,6 +39,11 @@ def is_admin(user: Any) -> bool:
     return bool(user.is_active and (user.is_superuser or getattr(user, "role", "") == "admin"))
 
 
+def _department_model() -> Any:
+    # The user model's department: core knows the user model (AUTH_USER_MODEL), not accounts.
+    return get_user_model()._meta.get_field("department").related_model
+
+
 def managed_department_ids(user: Any) -> frozenset[int]:
     """Departments a manager answers for: their own and every one below it (cached per user)."""
     cached = getattr(user, "_kehu_managed_departments", None)
@@ -46,10 +52,8 @@ def managed_department_ids(user: Any) -> frozenset[int]:
     ids: frozenset[int] = frozenset()
     path = department_path(user) if getattr(user, "role", "") == "manager" else ""
     if user.is_active and path:
-        from kehu.accounts.models import Department
-
         ids = frozenset(
-            Department.objects.filter(path__startswith=path).values_list("id", flat=True)
+            _department_model().objects.filter(path__startswith=path).values_list("id", flat=True)
         )
     user._kehu_managed_departments = ids
     return ids
@@ -65,9 +69,9 @@ def department_path(user: Any) -> str:
     if loaded is not None:
         path = loaded.path
     elif getattr(user, "department_id", None):
-        from kehu.accounts.models import Department
-
-        found = Department.objects.filter(pk=user.department_id).values_list("path", flat=True)
+        found = (
+            _department_model().objects.filter(pk=user.department_id).values_list("path", flat=True)
+        )
         path = found.first() or ""
     user._kehu_department_path = path
     return path

@@ -6,6 +6,7 @@ import gc
 import multiprocessing
 from typing import Any
 
+from django.core.servers.basehttp import get_internal_wsgi_application
 from gunicorn.app.base import BaseApplication
 
 
@@ -19,9 +20,7 @@ class KehuServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from kehu.wsgi import application
-
-        return application
+        return get_internal_wsgi_application()  # settings.WSGI_APPLICATION
 
 
 def freeze_loaded_code(worker: Any) -> None:

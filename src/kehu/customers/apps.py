@@ -9,11 +9,14 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from kehu.core import dashboard
+        from kehu.core import dashboard, demo
+        from kehu.customers import demo as customers_demo
         from kehu.customers import grading, panels, reference, services, tasks, timeline
 
         post_migrate.connect(reference.sync_after_migrate, sender=self)
         dashboard.register(panels.customers_panel)
         timeline.register(panels.status_timeline)
         timeline.register(panels.attachment_timeline)
+        demo.register(customers_demo.CUSTOMERS)
+        demo.register_bulk_context(customers_demo.bulk_load)
         del grading, services, tasks  # imported for their config.define()s and job registration

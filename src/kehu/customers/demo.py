@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role
 from kehu.core import bulk, config
+from kehu.core.demo import DemoRun, DemoStep
 from kehu.customers import grading, numbering
 from kehu.customers.models import (
     Contact,
@@ -295,3 +296,23 @@ def _write(rng: random.Random, rows: list[dict[str, Any]], tags: list[Tag]) -> N
     for link, pk in zip(tag_links, bulk.reserve_ids(through, len(tag_links)), strict=True):
         link[0] = pk
     bulk.TableWriter(through, ["id", "customer_id", "tag_id"]).write(tag_links)
+
+
+def _customers_step(run: DemoRun) -> str:
+    created = generate_customers(
+        count=run.customers, seed=run.seed, users=run.users, defer_indexes=False
+    )
+    return f"{created} customers"
+
+
+def bulk_load(run: DemoRun) -> contextlib.AbstractContextManager[None]:
+    return customer_indexes_deferred(run.customers)
+
+
+CUSTOMERS = DemoStep(
+    key="customers",
+    order=10,
+    run=_customers_step,
+    bulk=True,
+    has_data=lambda: Customer.objects.exists(),
+)

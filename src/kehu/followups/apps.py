@@ -8,19 +8,17 @@ class FollowupsConfig(AppConfig):
     verbose_name = _("Follow-ups")
 
     def ready(self) -> None:
-        from kehu.core import dashboard
+        from kehu.core import dashboard, demo
+        from kehu.customers import timeline
         from kehu.followups import dashboard as panels
         from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups import (
             signals,  # noqa: F401
             tasks,  # noqa: F401  (registers the periodic jobs)
         )
-
-        dashboard.register(panels.my_tasks_panel)
-        try:
-            from kehu.customers import timeline
-        except ImportError:  # the customer page has no timeline registry yet
-            return
+        from kehu.followups.demo import FOLLOWUPS
         from kehu.followups.timeline import followup_items
 
+        dashboard.register(panels.my_tasks_panel)
         timeline.register(followup_items)
+        demo.register(FOLLOWUPS)

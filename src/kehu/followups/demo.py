@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kehu.core import bulk
+from kehu.core.demo import DemoRun, DemoStep
 from kehu.customers.models import Customer
 from kehu.followups import reminders
 from kehu.followups.models import FollowUp, Method, Sentiment, Task, TaskKind
@@ -110,3 +111,10 @@ def _defer_task_indexes() -> bool:
         return False
     planned = Task.objects.filter(kind=TaskKind.CADENCE).exists()
     return not planned and Customer.objects.count() >= DEFER_INDEXES_FROM
+
+
+def _followups_step(run: DemoRun) -> str:
+    return f"{generate_followups(seed=run.seed)} follow-ups"
+
+
+FOLLOWUPS = DemoStep(key="followups", order=30, run=_followups_step)

@@ -10,11 +10,13 @@ class OpportunitiesConfig(AppConfig):
     verbose_name = _("Opportunities")
 
     def ready(self) -> None:
-        from kehu.core import dashboard
+        from kehu.core import dashboard, demo
         from kehu.customers import timeline
         from kehu.opportunities import conf  # noqa: F401 - registers the pipeline settings
+        from kehu.opportunities.demo import OPPORTUNITIES
         from kehu.opportunities.panels import pipeline_panel
         from kehu.opportunities.timeline import customer_opportunity_items
 
         dashboard.register(pipeline_panel)
         timeline.register(customer_opportunity_items)
+        demo.register(OPPORTUNITIES)

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import Role
 from kehu.core import bulk
+from kehu.core.demo import DemoRun, DemoStep
 from kehu.customers.models import Customer, CustomerStatus
 from kehu.opportunities import services
 from kehu.opportunities.models import (
@@ -201,3 +202,12 @@ def _stage_dates(rng: random.Random, start: datetime, end: datetime, count: int)
     span = max((end - start).total_seconds(), float(count))
     cuts = sorted(rng.uniform(0, span) for _n in range(count - 2))
     return [start, *(start + timedelta(seconds=cut) for cut in cuts), end][:count]
+
+
+def _opportunities_step(run: DemoRun) -> str:
+    # inside the customers' bulk load: the deals mark their customers won before the customer
+    # indexes are built, not after (customers.demo.customer_indexes_deferred)
+    return f"{generate_opportunities(seed=run.seed)} opportunities"
+
+
+OPPORTUNITIES = DemoStep(key="opportunities", order=20, run=_opportunities_step, bulk=True)

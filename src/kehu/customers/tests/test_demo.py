@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from kehu.core.demo import ensure_demo_users
+from kehu.accounts.demo import ensure_demo_users
 from kehu.customers import selectors
 from kehu.customers.demo import generate_customers
 from kehu.customers.models import Contact, Customer, CustomerStatus
