@@ -10,6 +10,7 @@ from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import Customer
 from kehu.pools import services
+from kehu.pools.services import offboarding
 from kehu.pools.models import Offboarding
 from kehu.pools.tests.factories import make_customer
 
@@ -23,7 +24,7 @@ def test_a_failure_midway_changes_nothing(org: Organisation, monkeypatch: Any) -
     def broken(**kwargs: Any) -> int:
         raise RuntimeError("channel down")
 
-    monkeypatch.setattr(services, "_notify", broken)
+    monkeypatch.setattr(offboarding, "_notify", broken)
     with pytest.raises(RuntimeError):
         services.offboarding_apply(actor=org.admin, user=org.rep, successors=[org.colleague])
     org.rep.refresh_from_db()
