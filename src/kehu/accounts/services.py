@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import ApiToken, Department, Role, User
-from kehu.core.errors import InvalidInput
+from kehu.core.access import is_admin
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import invalid_input_from, validate
 
@@ -146,3 +147,23 @@ def user_create(
     stamp(user, actor=actor)
     user.save()
     return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: User, user: User, reason: str) -> User:
+    """Deactivate an account (admins): it can no longer sign in, and its API tokens are revoked.
+
+    Browser sessions need no revoking: the authentication backend refuses inactive users on
+    their next request. The change is stamped in the user's history with ``reason``.
+    """
+    if not is_admin(actor):
+        raise Forbidden(_("Only CRM administrators may do this."))
+    if user.pk == actor.pk:
+        raise InvalidInput(errors={"user": [_("You cannot deactivate your own account.")]})
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_active:
+        locked.is_active = False
+        stamp(locked, actor=actor, reason=reason[:100])
+        locked.save()
+    ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return locked

@@ -10,10 +10,11 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import dashboard
-        from kehu.customers import grading, panels, reference, services, tasks, timeline
+        from kehu.customers import grading, handover, panels, reference, services, tasks, timeline
 
         post_migrate.connect(reference.sync_after_migrate, sender=self)
         dashboard.register(panels.customers_panel)
         timeline.register(panels.status_timeline)
         timeline.register(panels.attachment_timeline)
+        handover.register()
         del grading, services, tasks  # imported for their config.define()s and job registration

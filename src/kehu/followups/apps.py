@@ -10,13 +10,15 @@ class FollowupsConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core import dashboard
         from kehu.followups import dashboard as panels
-        from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups import (
+            handover,
             signals,  # noqa: F401
             tasks,  # noqa: F401  (registers the periodic jobs)
         )
+        from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
 
         dashboard.register(panels.my_tasks_panel)
+        handover.register()
         try:
             from kehu.customers import timeline
         except ImportError:  # the customer page has no timeline registry yet

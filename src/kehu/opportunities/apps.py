@@ -12,9 +12,13 @@ class OpportunitiesConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core import dashboard
         from kehu.customers import timeline
-        from kehu.opportunities import conf  # noqa: F401 - registers the pipeline settings
+        from kehu.opportunities import (
+            conf,  # noqa: F401 - registers the pipeline settings
+            handover,
+        )
         from kehu.opportunities.panels import pipeline_panel
         from kehu.opportunities.timeline import customer_opportunity_items
 
         dashboard.register(pipeline_panel)
+        handover.register()
         timeline.register(customer_opportunity_items)
