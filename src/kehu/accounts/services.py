@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import ApiToken, Department, Role, User
 from kehu.core.access import is_admin
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import invalid_input_from, validate
 
@@ -56,7 +56,10 @@ def token_create(*, user: User, name: str, expires_at: datetime | None = None) -
 
 
 def token_revoke(*, user: User, token_id: int) -> ApiToken:
-    token = ApiToken.objects.get(pk=token_id, user=user)
+    """Revoke one of the user's own tokens; another user's token is not found."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        raise NotFound("API token")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

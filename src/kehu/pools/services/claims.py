@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core.access import is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Conflict, Forbidden
+from kehu.core.errors import Conflict, Forbidden, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
 from kehu.customers.models import Customer
@@ -122,7 +121,7 @@ def _lock_pool_customer(pool: Pool, customer_id: int) -> tuple[Customer, PoolEnt
             raise Conflict(
                 _("Someone else took this customer a moment ago."), code="already_claimed"
             )
-        raise Http404(_("customer"))
+        raise NotFound("customer")
     return customer, entry
 
 
@@ -283,7 +282,7 @@ def pool_release(
         .first()
     )
     if customer is None:
-        raise Http404(_("customer"))
+        raise NotFound("customer")
     if customer.owner_id is None:
         raise Conflict(_("This customer is already in a pool."), code="already_in_pool")
     if not policy_of(Customer).has_full_access(actor, customer):
@@ -314,10 +313,10 @@ def pool_put(*, actor: User, customer_id: int, pool_id: int, reason: str) -> Poo
     text = _clean_reason(reason)
     pool = Pool.objects.filter(pk=pool_id, is_active=True).first()
     if pool is None:
-        raise Http404(_("customer pool"))
+        raise NotFound("customer pool")
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
-        raise Http404(_("customer"))
+        raise NotFound("customer")
     return _put(
         customer=customer,
         pool=pool,

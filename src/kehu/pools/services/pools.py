@@ -8,12 +8,11 @@ from typing import Any
 
 from django.apps import apps
 from django.db import transaction
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
 from kehu.core.access import is_admin
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
 from kehu.pools.access import member_pool_filter
@@ -115,7 +114,7 @@ def member_pool_or_404(user: Any, pool_id: int) -> Pool:
         Pool.objects.filter(member_pool_filter(user), pk=pool_id, is_active=True).distinct().first()
     )
     if pool is None:
-        raise Http404(_("customer pool"))
+        raise NotFound("customer pool")
     return pool
 
 

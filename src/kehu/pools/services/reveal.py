@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,7 +13,7 @@ from kehu.accounts.models import User
 from kehu.core import config
 from kehu.core.access import policy_of
 from kehu.core.context import current_request_id
-from kehu.core.errors import Forbidden, QuotaExceeded
+from kehu.core.errors import Forbidden, NotFound, QuotaExceeded
 from kehu.customers.models import Contact, Customer
 from kehu.pools import masking
 from kehu.pools.models import RevealLog
@@ -51,7 +50,7 @@ def contact_reveal(*, actor: User, contact_id: int) -> Revealed:
         .first()
     )
     if contact is None:
-        raise Http404(_("contact"))
+        raise NotFound("contact")
     values = masking.contact_values(contact, masked=False)
     if policy_of(Customer).has_full_access(actor, contact.customer):
         return Revealed(contact=contact, values=values, logged=False)
