@@ -6,7 +6,8 @@ from ninja import NinjaAPI
 
 from kehu import __version__
 from kehu.accounts.api import router as accounts_router
-from kehu.core.api import BearerTokenAuth, ORJSONRenderer, SessionAuth, install_error_handlers
+from kehu.accounts.auth import BearerTokenAuth, SessionAuth
+from kehu.core.api import ORJSONRenderer, install_error_handlers
 from kehu.core.routers import router as history_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router

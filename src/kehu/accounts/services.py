@@ -16,7 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import ApiToken, Department, Role, User
-from kehu.core.errors import InvalidInput
+from kehu.core.access import is_admin
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import invalid_input_from, validate
 
@@ -55,7 +56,10 @@ def token_create(*, user: User, name: str, expires_at: datetime | None = None) -
 
 
 def token_revoke(*, user: User, token_id: int) -> ApiToken:
-    token = ApiToken.objects.get(pk=token_id, user=user)
+    """Revoke one of the user's own tokens; another user's token is not found."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        raise NotFound("API token")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
@@ -146,3 +150,23 @@ def user_create(
     stamp(user, actor=actor)
     user.save()
     return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: User, user: User, reason: str) -> User:
+    """Deactivate an account (admins): it can no longer sign in, and its API tokens are revoked.
+
+    Browser sessions need no revoking: the authentication backend refuses inactive users on
+    their next request. The change is stamped in the user's history with ``reason``.
+    """
+    if not is_admin(actor):
+        raise Forbidden(_("Only CRM administrators may do this."))
+    if user.pk == actor.pk:
+        raise InvalidInput(errors={"user": [_("You cannot deactivate your own account.")]})
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.is_active:
+        locked.is_active = False
+        stamp(locked, actor=actor, reason=reason[:100])
+        locked.save()
+    ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return locked

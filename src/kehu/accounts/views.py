@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -16,9 +16,11 @@ from django.views.i18n import set_language as django_set_language
 
 from kehu.accounts import selectors, services
 from kehu.accounts.forms import ProfileForm, TokenCreateForm
-from kehu.accounts.models import ApiToken, User
+from kehu.accounts.http import AuthedRequest
+from kehu.accounts.models import User
 from kehu.core.access import is_admin
-from kehu.core.errors import KehuError
+from kehu.core.errors import KehuError, NotFound
+from kehu.core.http import form_errors
 
 
 class LoginView(auth_views.LoginView):
@@ -36,8 +38,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
-    user = cast(User, request.user)
+def profile(request: AuthedRequest) -> HttpResponse:
+    user = request.user
     profile_form = ProfileForm(instance=user)
     token_form = TokenCreateForm()
     issued = None
@@ -57,8 +59,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                     expires_at=token_form.cleaned_data["expires_at"],
                 )
             except KehuError as error:
-                for field, errors in error.errors.items():
-                    token_form.add_error(field if field in token_form.fields else None, errors)
+                form_errors(token_form, error)
             else:
                 token_form = TokenCreateForm()
     context = {
@@ -72,10 +73,10 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     try:
-        token = services.token_revoke(user=cast(User, request.user), token_id=token_id)
-    except ApiToken.DoesNotExist:
+        token = services.token_revoke(user=request.user, token_id=token_id)
+    except NotFound:
         messages.error(request, _("No such token."))
     else:
         messages.success(request, _("Token “%(name)s” was revoked.") % {"name": token.name})
@@ -100,7 +101,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def organisation(request: HttpRequest) -> HttpResponse:
+def organisation(request: AuthedRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise PermissionDenied
     context = {

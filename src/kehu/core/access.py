@@ -112,7 +112,9 @@ class AccessPolicy:
 
     ``owner_field`` and ``department_field`` name the columns that decide ownership;
     ``shared_ids`` returns the primary keys shared with a user (read, or read-write);
-    ``extra_ids`` are further such lookups other apps contribute (e.g. customer pools);
+    ``extra_ids`` are further such lookups the model's own app declares; other apps add theirs
+    with ``grant()`` from their ``AppConfig.ready()`` (e.g. customer pools), so the model's
+    app never imports them;
     ``role_view`` grants extra rows per role (e.g. marketing reads every customer);
     ``sensitive_fields`` are masked for users without full access to the row;
     ``contact_fields`` (phones, email) are shown masked to them (138****1234, by
@@ -123,10 +125,24 @@ class AccessPolicy:
     department_field: str | None = "department"
     shared_ids: ShareLookup | None = None
     extra_ids: tuple[ShareLookup, ...] = ()
+    registered_ids: list[ShareLookup] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
     role_view: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     role_edit: dict[str, Callable[[Any], Q]] = field(default_factory=dict)
     sensitive_fields: tuple[str, ...] = ()
     contact_fields: tuple[str, ...] = ()
+
+    def grant(self, lookup: ShareLookup) -> ShareLookup:
+        """Add a lookup of rows granted beyond ownership, like ``extra_ids``; apps call it in
+        ``AppConfig.ready()``. Registering the same lookup twice adds it once."""
+        if lookup not in self.registered_ids:
+            self.registered_ids.append(lookup)
+        return lookup
+
+    def _grant_lookups(self) -> tuple[ShareLookup, ...]:
+        own = (self.shared_ids,) if self.shared_ids else ()
+        return (*own, *self.extra_ids, *self.registered_ids)
 
     def _own_and_team(self, user: Any) -> tuple[Q, Q | None]:
         """The user's own rows, and their managed departments' (None: manages none)."""
@@ -155,10 +171,11 @@ class AccessPolicy:
     def _granted(self, user: Any, *, write: bool) -> Q | None:
         """Rows shared or pooled to ``user``; read once per read-only request."""
         memo = read_memo()
-        key = ("grants", self.shared_ids, self.extra_ids, user.pk, write)
+        grants = self._grant_lookups()
+        key = ("grants", grants, user.pk, write)
         if memo is not None and key in memo:
             return cast("Q | None", memo[key])
-        lookups = [lookup(user, write) for lookup in (self.shared_ids, *self.extra_ids) if lookup]
+        lookups = [lookup(user, write) for lookup in grants]
         granted = granted_rows(lookups) if lookups else None
         if memo is not None:
             memo[key] = granted

@@ -1,4 +1,7 @@
-"""API plumbing shared by every router: authentication, JSON errors, renderer."""
+"""API plumbing shared by every router: JSON errors and the renderer.
+
+Authentication reads users and tokens, so it lives in ``kehu.accounts.auth``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
-from ninja.security import APIKeyCookie, HttpBearer
 
 from kehu.core.errors import KehuError
 from kehu.core.services import invalid_input_from
@@ -40,33 +42,6 @@ def prevalidated_json(request: HttpRequest, data: Any) -> HttpResponse:
     """
     body = ORJSONRenderer().render(request, data, response_status=200)
     return HttpResponse(body, content_type=ORJSONRenderer.media_type)
-
-
-class BearerTokenAuth(HttpBearer):
-    """``Authorization: Bearer kehu_…`` with a personal API token."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        from kehu.accounts.services import token_authenticate
-
-        user = token_authenticate(token)
-        if user is not None:
-            request.user = user  # history and selectors read the acting user from here
-        return user
-
-
-class SessionAuth(APIKeyCookie):
-    """The browser's session cookie; unsafe methods must carry the CSRF token."""
-
-    param_name = "sessionid"
-
-    def __init__(self) -> None:
-        super().__init__(csrf=True)
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.is_active:
-            return user
-        return None
 
 
 def _error(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:

@@ -11,7 +11,7 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core import dashboard, demo
         from kehu.customers import demo as customers_demo
-        from kehu.customers import grading, panels, reference, services, tasks, timeline
+        from kehu.customers import grading, handover, panels, reference, services, tasks, timeline
 
         post_migrate.connect(reference.sync_after_migrate, sender=self)
         dashboard.register(panels.customers_panel)
@@ -19,4 +19,5 @@ class CustomersConfig(AppConfig):
         timeline.register(panels.attachment_timeline)
         demo.register(customers_demo.CUSTOMERS)
         demo.register_bulk_context(customers_demo.bulk_load)
+        handover.register()
         del grading, services, tasks  # imported for their config.define()s and job registration

@@ -137,13 +137,6 @@ class VerificationChannel(models.TextChoices):
     VISIT = "visit", _("On-site visit")
 
 
-def _pool_customer_ids(user: Any, write: bool) -> models.QuerySet[Any, Any]:
-    """Owner-less customers in a 公海池 the user belongs to (read) or manages (write)."""
-    from kehu.pools.access import pool_customer_ids
-
-    return pool_customer_ids(user, write)
-
-
 def _customer_shared_ids(user: Any, write: bool) -> models.QuerySet[Any, Any]:
     shares = CustomerShare.objects.filter(user=user)
     if write:
@@ -264,7 +257,6 @@ class Customer(VersionedModel):
     objects: ClassVar[ScopedQuerySet[Customer]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         shared_ids=_customer_shared_ids,
-        extra_ids=(_pool_customer_ids,),
         role_view={"marketing": lambda user: models.Q(pk__isnull=False)},
         sensitive_fields=("annual_budget", "cooperation_history"),
     )

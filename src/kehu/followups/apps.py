@@ -11,14 +11,16 @@ class FollowupsConfig(AppConfig):
         from kehu.core import dashboard, demo
         from kehu.customers import timeline
         from kehu.followups import dashboard as panels
-        from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups import (
+            handover,
             signals,  # noqa: F401
             tasks,  # noqa: F401  (registers the periodic jobs)
         )
+        from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups.demo import FOLLOWUPS
         from kehu.followups.timeline import followup_items
 
         dashboard.register(panels.my_tasks_panel)
         timeline.register(followup_items)
         demo.register(FOLLOWUPS)
+        handover.register()

@@ -243,6 +243,22 @@ def task_update(
     return task
 
 
+@transaction.atomic
+def task_reassign(*, actor: User, task: Task, assignee: User, reason: str) -> Task:
+    """Give a task to another active user; the history keeps ``reason``."""
+    locked = _locked_task(actor=actor, task_id=task.pk)
+    errors: dict[str, list[str]] = {}
+    new_assignee = _as_user(assignee, "assignee", errors)
+    _errors(errors)
+    if new_assignee is None or locked.assignee_id == new_assignee.pk:
+        return locked
+    locked.assignee = new_assignee
+    bump_version(locked)
+    stamp(locked, actor=actor, reason=reason[:100])
+    locked.save()
+    return locked
+
+
 def _set_status(task: Task, *, actor: User | None, status: str, reason: str = "") -> Task:
     task.status = status
     task.completed_at = timezone.now() if status == TaskStatus.DONE else None

@@ -9,6 +9,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import dashboard
-        from kehu.leads import conf, panels, tasks  # noqa: F401  (settings and jobs register)
+        from kehu.leads import conf, handover, panels, tasks  # noqa: F401  (settings and jobs register)
 
         dashboard.register(panels.leads_panel)
+        handover.register()

@@ -12,7 +12,10 @@ class OpportunitiesConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core import dashboard, demo
         from kehu.customers import timeline
-        from kehu.opportunities import conf  # noqa: F401 - registers the pipeline settings
+        from kehu.opportunities import (
+            conf,  # noqa: F401 - registers the pipeline settings
+            handover,
+        )
         from kehu.opportunities.demo import OPPORTUNITIES
         from kehu.opportunities.panels import pipeline_panel
         from kehu.opportunities.timeline import customer_opportunity_items
@@ -20,3 +23,4 @@ class OpportunitiesConfig(AppConfig):
         dashboard.register(pipeline_panel)
         timeline.register(customer_opportunity_items)
         demo.register(OPPORTUNITIES)
+        handover.register()

@@ -344,6 +344,24 @@ def opportunity_update(
 
 
 @transaction.atomic
+def opportunity_reassign(
+    *, actor: User, opportunity: Opportunity, owner: User, reason: str
+) -> Opportunity:
+    """Give an opportunity to another active owner (the same rule as an edit of its owner);
+    the department follows the owner and the history keeps ``reason``."""
+    locked = _locked(actor, opportunity, None)
+    new_owner = _resolve_owner(actor, owner, locked.owner)
+    if locked.owner_id == new_owner.pk:
+        return locked
+    locked.owner = new_owner
+    locked.department_id = new_owner.department_id
+    stamp(locked, actor=actor, reason=reason[:100])
+    bump_version(locked)
+    locked.save()
+    return locked
+
+
+@transaction.atomic
 def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
     locked = _locked(actor, opportunity, None)
     if not (is_admin(actor) or actor.role == Role.MANAGER):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import Forbidden
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
@@ -257,7 +257,7 @@ def _entry(entry: Any) -> EntryOut:
 
 
 @router.get("/pools/warnings", response=list[WarningOut])
-def my_warnings(request: HttpRequest) -> list[WarningOut]:
+def my_warnings(request: AuthedRequest) -> list[WarningOut]:
     """The caller's customers that go back to a pool soon, earliest first."""
     return [
         WarningOut(
@@ -273,10 +273,10 @@ def my_warnings(request: HttpRequest) -> list[WarningOut]:
 
 
 @router.post("/pools/release", response=EntryOut)
-def release(request: HttpRequest, payload: ReleaseIn) -> EntryOut:
+def release(request: AuthedRequest, payload: ReleaseIn) -> EntryOut:
     """退回: give a held customer back to a pool, with a reason."""
     entry = services.pool_release(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         customer_id=payload.customer_id,
         reason=payload.reason,
         pool_id=payload.pool_id,
@@ -285,13 +285,13 @@ def release(request: HttpRequest, payload: ReleaseIn) -> EntryOut:
 
 
 @router.post("/pools/reveal/contact/{contact_id}", response=RevealOut)
-def reveal_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+def reveal_contact(request: AuthedRequest, contact_id: int) -> dict[str, Any]:
     """查看: show a masked contact's phones, email and WeChat; logged, limited per day.
 
     403 for roles outside ``customers.contact_reveal_roles``, 429 past the daily limit, 404
     out of scope. Users with full access get the values without a log entry.
     """
-    shown = services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+    shown = services.contact_reveal(actor=request.user, contact_id=contact_id)
     return {
         "contact_id": shown.contact.pk,
         **shown.values,
@@ -306,7 +306,7 @@ class RevealPage(BoundedPageOut):
 
 @router.get("/pools/reveals", response=RevealPage)
 def list_reveals(
-    request: HttpRequest,
+    request: AuthedRequest,
     user_id: int | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
@@ -314,29 +314,28 @@ def list_reveals(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
-    reveals = selectors.reveal_list(
-        user=request.user, user_id=user_id, date_from=date_from, date_to=date_to
-    )
+    filters = selectors.RevealFilters(user_id=user_id, date_from=date_from, date_to=date_to)
+    reveals = selectors.reveal_list(user=request.user, filters=filters)
     return page_of(reveals, offset=offset, limit=limit)
 
 
 @router.get("/pools/credit-code", response=CreditCodeOut)
-def credit_code_check(request: HttpRequest, code: str = "") -> CreditCodeOut:
+def credit_code_check(request: AuthedRequest, code: str = "") -> CreditCodeOut:
     """统一社会信用代码 check: a message naming the failing character, and the region."""
     return CreditCodeOut(**selectors.credit_code_info(code[:40]))
 
 
 @router.get("/pools", response=list[PoolOut])
 @paginate
-def list_pools(request: HttpRequest) -> Any:
+def list_pools(request: AuthedRequest) -> Any:
     return selectors.pool_list(user=request.user)
 
 
 @router.post("/pools", response={201: PoolOut})
-def create_pool(request: HttpRequest, payload: PoolIn) -> Status:
+def create_pool(request: AuthedRequest, payload: PoolIn) -> Status:
     data = payload.dict(exclude={"department_ids"})
     pool = services.pool_create(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         data=data,
         departments=payload.department_ids,
     )
@@ -344,7 +343,7 @@ def create_pool(request: HttpRequest, payload: PoolIn) -> Status:
 
 
 @router.get("/pools/{pool_id}", response=PoolDetailOut)
-def get_pool(request: HttpRequest, pool_id: int) -> Any:
+def get_pool(request: AuthedRequest, pool_id: int) -> Any:
     pool: Any = selectors.pool_get(user=request.user, pool_id=pool_id)
     usage = services.usage_for(user=request.user, pool=pool)
     pool.usage = UsageOut(
@@ -359,12 +358,12 @@ def get_pool(request: HttpRequest, pool_id: int) -> Any:
 
 
 @router.patch("/pools/{pool_id}", response=PoolOut)
-def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> Pool:
+def update_pool(request: AuthedRequest, pool_id: int, payload: PoolPatch) -> Pool:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
     changes = payload.dict(exclude_unset=True, exclude={"version", "department_ids"})
     departments = payload.department_ids if "department_ids" in payload.model_fields_set else None
     updated = services.pool_update(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         pool=pool,
         changes=changes,
         departments=departments,
@@ -375,9 +374,10 @@ def update_pool(request: HttpRequest, pool_id: int, payload: PoolPatch) -> Pool:
 
 @router.get("/pools/{pool_id}/customers", response=list[PoolCustomerOut])
 @paginate
-def pool_customers(request: HttpRequest, pool_id: int, q: str = "") -> list[PoolCustomerOut]:
+def pool_customers(request: AuthedRequest, pool_id: int, q: str = "") -> list[PoolCustomerOut]:
     pool = selectors.pool_get(user=request.user, pool_id=pool_id)
-    entries = selectors.pool_customers(user=request.user, pool=pool, q=q)
+    filters = selectors.PoolCustomerFilters(q=q)
+    entries = selectors.pool_customers(user=request.user, pool=pool, filters=filters)
     return MappedRows(entries, lambda entry: _pool_entry_out(entry, request.user))  # type: ignore[return-value]
 
 
@@ -405,10 +405,10 @@ def _primary_contact(customer: Any, user: Any) -> dict[str, str]:
 
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/claim", response=CustomerTakenOut)
-def claim(request: HttpRequest, pool_id: int, customer_id: int) -> CustomerTakenOut:
+def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> CustomerTakenOut:
     """领取: take a customer from a pool you belong to (limits and cooling period apply)."""
     customer = services.pool_claim(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         pool_id=pool_id,
         customer_id=customer_id,
     )
@@ -417,11 +417,11 @@ def claim(request: HttpRequest, pool_id: int, customer_id: int) -> CustomerTaken
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/assign", response=CustomerTakenOut)
 def assign(
-    request: HttpRequest, pool_id: int, customer_id: int, payload: AssignIn
+    request: AuthedRequest, pool_id: int, customer_id: int, payload: AssignIn
 ) -> CustomerTakenOut:
     """Managers of the pool give a pool customer to a member."""
     customer = services.pool_assign(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         pool_id=pool_id,
         customer_id=customer_id,
         assignee=payload.assignee_id,
@@ -431,10 +431,10 @@ def assign(
 
 
 @router.post("/pools/{pool_id}/customers", response={201: EntryOut})
-def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> Status:
+def put_into_pool(request: AuthedRequest, pool_id: int, payload: PutIn) -> Status:
     """Admins put any customer into the pool."""
     entry = services.pool_put(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         customer_id=payload.customer_id,
         pool_id=pool_id,
         reason=payload.reason,
@@ -442,7 +442,7 @@ def put_into_pool(request: HttpRequest, pool_id: int, payload: PutIn) -> Status:
     return Status(201, _entry(entry))
 
 
-def _duplicates(request: HttpRequest, data: DuplicateIn) -> DuplicateAnswer:
+def _duplicates(request: AuthedRequest, data: DuplicateIn) -> DuplicateAnswer:
     found = selectors.duplicate_check(
         user=request.user,
         name=data.name,
@@ -457,7 +457,7 @@ def _duplicates(request: HttpRequest, data: DuplicateIn) -> DuplicateAnswer:
 
 @router.get("/duplicate-check", response=DuplicateAnswer)
 def duplicate_check_get(
-    request: HttpRequest, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
+    request: AuthedRequest, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
 ) -> DuplicateAnswer:
     """查重 before creating a customer: whether a match exists and its status only."""
     data = DuplicateIn(name=name, phone=phone, email=email, credit_code=credit_code)
@@ -465,11 +465,11 @@ def duplicate_check_get(
 
 
 @router.post("/duplicate-check", response=DuplicateAnswer)
-def duplicate_check_post(request: HttpRequest, payload: DuplicateIn) -> DuplicateAnswer:
+def duplicate_check_post(request: AuthedRequest, payload: DuplicateIn) -> DuplicateAnswer:
     return _duplicates(request, payload)
 
 
-def _require_admin(request: HttpRequest) -> None:
+def _require_admin(request: AuthedRequest) -> None:
     from kehu.core.access import is_admin
 
     if not is_admin(request.user):
@@ -487,17 +487,17 @@ def _plan_args(payload: OffboardingIn) -> dict[str, Any]:
 
 
 @router.post("/offboarding/preview", response=OffboardingPreviewOut)
-def offboarding_preview(request: HttpRequest, payload: OffboardingIn) -> dict[str, Any]:
+def offboarding_preview(request: AuthedRequest, payload: OffboardingIn) -> dict[str, Any]:
     """离职交接 preview: counts per kind and per successor; nothing is changed."""
-    plan = services.offboarding_plan(actor=request.user, **_plan_args(payload))  # type: ignore[arg-type]
+    plan = services.offboarding_plan(actor=request.user, **_plan_args(payload))
     return plan.summary()
 
 
 @router.post("/offboarding", response={201: OffboardingOut})
-def offboarding_apply(request: HttpRequest, payload: OffboardingIn) -> Status:
+def offboarding_apply(request: AuthedRequest, payload: OffboardingIn) -> Status:
     """离职交接: transfer everything in one transaction and deactivate the user."""
     record = services.offboarding_apply(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         note=payload.note,
         **_plan_args(payload),
     )
@@ -506,13 +506,13 @@ def offboarding_apply(request: HttpRequest, payload: OffboardingIn) -> Status:
 
 @router.get("/offboarding", response=list[OffboardingOut])
 @paginate
-def offboarding_list(request: HttpRequest) -> Any:
+def offboarding_list(request: AuthedRequest) -> Any:
     _require_admin(request)
     return selectors.offboarding_list(user=request.user)
 
 
 @router.get("/offboarding/{offboarding_id}", response=OffboardingOut)
-def offboarding_get(request: HttpRequest, offboarding_id: int) -> Offboarding:
+def offboarding_get(request: AuthedRequest, offboarding_id: int) -> Offboarding:
     from django.shortcuts import get_object_or_404
 
     _require_admin(request)

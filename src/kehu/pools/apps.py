@@ -9,6 +9,11 @@ class PoolsConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import dashboard
+        from kehu.core.access import policy_of
+        from kehu.customers.models import Customer
         from kehu.pools import panels, tasks  # noqa: F401  (registers the daily job)
+        from kehu.pools.access import pool_customer_ids
 
         dashboard.register(panels.pools_panel)
+        # Pool members see the owner-less customers of their pools; managers may edit them.
+        policy_of(Customer).grant(pool_customer_ids)

@@ -7,19 +7,50 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from pydantic import BaseModel, ConfigDict
 
 from kehu.accounts.models import Department
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.days import on_days
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.customers.models import Contact, Customer
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
 from kehu.pools.credit_code import compact, explain, region_code_from_credit_code
 from kehu.pools.models import Offboarding, Pool, PoolEntry, RevealLog
+
+
+class PoolCustomerFilters(BaseModel):
+    """Search of a pool's customers (the page and the API alike)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str = ""
+
+    def apply(self, entries: QuerySet[PoolEntry]) -> QuerySet[PoolEntry]:
+        text = self.q.strip()
+        if not text:
+            return entries
+        return entries.filter(
+            Q(customer__name__icontains=text) | Q(customer__number__icontains=text)
+        )
+
+
+class RevealFilters(BaseModel):
+    """Filters of the reveal audit log (the page and the API alike)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def apply(self, reveals: QuerySet[RevealLog]) -> QuerySet[RevealLog]:
+        if self.user_id is not None:
+            reveals = reveals.filter(user_id=self.user_id)
+        return reveals.filter(on_days("at", self.date_from, self.date_to))
 
 
 def pool_list(*, user: Any) -> QuerySet[Pool]:
@@ -42,7 +73,9 @@ def pool_get(*, user: Any, pool_id: int) -> Pool:
     return services.member_pool_or_404(user, pool_id)
 
 
-def pool_customers(*, user: Any, pool: Pool, q: str = "") -> QuerySet[PoolEntry]:
+def pool_customers(
+    *, user: Any, pool: Pool, filters: PoolCustomerFilters | None = None
+) -> QuerySet[PoolEntry]:
     """The owner-less customers lying in ``pool``.
 
     This read does not start from ``Customer.objects.visible_to``: pool customers have no
@@ -52,13 +85,10 @@ def pool_customers(*, user: Any, pool: Pool, q: str = "") -> QuerySet[PoolEntry]
     phones and email the pages and API mask for members without full access.
     """
     if not Pool.objects.filter(member_pool_filter(user), pk=pool.pk).exists():
-        raise Http404(_("customer pool"))
-    entries = PoolEntry.objects.filter(pool=pool, customer__owner__isnull=True)
-    text = q.strip()
-    if text:
-        entries = entries.filter(
-            Q(customer__name__icontains=text) | Q(customer__number__icontains=text)
-        )
+        raise NotFound("customer pool")
+    entries = (filters or PoolCustomerFilters()).apply(
+        PoolEntry.objects.filter(pool=pool, customer__owner__isnull=True)
+    )
     primary = Contact.objects.filter(is_active=True, is_primary=True)
     return (
         entries.select_related(
@@ -277,13 +307,7 @@ def may_audit_reveals(user: Any) -> bool:
     return is_admin(user) or bool(managed_department_ids(user))
 
 
-def reveal_list(
-    *,
-    user: Any,
-    user_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> QuerySet[RevealLog]:
+def reveal_list(*, user: Any, filters: RevealFilters | None = None) -> QuerySet[RevealLog]:
     """Who showed which masked contact, newest first.
 
     Admins see every reveal; a manager those of their departments' customers and those their
@@ -297,9 +321,7 @@ def reveal_list(
         reveals = reveals.filter(
             Q(customer__department_id__in=departments) | Q(user__department_id__in=departments)
         )
-    if user_id is not None:
-        reveals = reveals.filter(user_id=user_id)
-    reveals = reveals.filter(on_days("at", date_from, date_to))
+    reveals = (filters or RevealFilters()).apply(reveals)
     return reveals.select_related("user", "contact", "customer").order_by("-at", "-id")
 
 

@@ -8,13 +8,15 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kehu.accounts.http import AuthedRequest
 from kehu.core.access import is_admin
-from kehu.core.errors import KehuError
+from kehu.core.errors import KehuError, NotFound
+from kehu.core.http import error_message, form_errors, raise_not_found
 from kehu.core.pagination import bounded_page
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import phone_display
@@ -34,13 +36,8 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value)
 
 
-def _error_text(error: KehuError) -> str:
-    details = [message for messages_ in error.errors.values() for message in messages_]
-    return details[0] if details else error.detail
-
-
 @login_required
-def pool_list(request: HttpRequest) -> HttpResponse:
+def pool_list(request: AuthedRequest) -> HttpResponse:
     pools = list(selectors.pool_list(user=request.user))
     rows = [
         {"pool": pool, "usage": services.usage_for(user=request.user, pool=pool)} for pool in pools
@@ -55,11 +52,16 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
-    pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+def pool_detail(request: AuthedRequest, pool_id: int) -> HttpResponse:
+    try:
+        pool = selectors.pool_get(user=request.user, pool_id=pool_id)
+    except NotFound as missing:
+        raise Http404 from missing
     q = request.GET.get("q", "")[:100]
     page = bounded_page(
-        selectors.pool_customers(user=request.user, pool=pool, q=q),
+        selectors.pool_customers(
+            user=request.user, pool=pool, filters=selectors.PoolCustomerFilters(q=q)
+        ),
         PAGE_SIZE,
         request.GET.get("page"),
     )
@@ -88,15 +90,15 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def claim(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse:
+def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> HttpResponse:
     try:
         customer = services.pool_claim(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             pool_id=pool_id,
             customer_id=customer_id,
         )
     except KehuError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_message(error))
     else:
         messages.success(request, _("You claimed %(customer)s.") % {"customer": customer.name})
     return redirect("pools:detail", pool_id=pool_id)
@@ -104,17 +106,17 @@ def claim(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def assign(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse:
+def assign(request: AuthedRequest, pool_id: int, customer_id: int) -> HttpResponse:
     try:
         customer = services.pool_assign(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             pool_id=pool_id,
             customer_id=customer_id,
             assignee=request.POST.get("assignee", ""),  # type: ignore[arg-type]
             reason=request.POST.get("reason", ""),
         )
     except KehuError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_message(error))
     else:
         messages.success(
             request,
@@ -126,7 +128,7 @@ def assign(request: HttpRequest, pool_id: int, customer_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def put(request: HttpRequest, pool_id: int) -> HttpResponse:
+def put(request: AuthedRequest, pool_id: int) -> HttpResponse:
     """Admins put a customer, named by its number, into the pool."""
     _require_admin(request)
     number = request.POST.get("number", "").strip()[:40]
@@ -136,13 +138,13 @@ def put(request: HttpRequest, pool_id: int) -> HttpResponse:
         return redirect("pools:detail", pool_id=pool_id)
     try:
         services.pool_put(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             customer_id=customer.pk,
             pool_id=pool_id,
             reason=request.POST.get("reason", ""),
         )
     except KehuError as error:
-        messages.error(request, _error_text(error))
+        messages.error(request, error_message(error))
     else:
         messages.success(
             request, _("%(customer)s was put into the pool.") % {"customer": customer.name}
@@ -151,7 +153,7 @@ def put(request: HttpRequest, pool_id: int) -> HttpResponse:
 
 
 @login_required
-def release(request: HttpRequest, customer_id: int) -> HttpResponse:
+def release(request: AuthedRequest, customer_id: int) -> HttpResponse:
     customer = Customer.objects.editable_by(request.user).filter(pk=customer_id).first()
     if customer is None:
         raise Http404(_("customer"))
@@ -159,13 +161,13 @@ def release(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             entry = services.pool_release(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 customer_id=customer.pk,
                 reason=request.POST.get("reason", ""),
                 pool_id=_int_or_none(request.POST.get("pool")),
             )
         except KehuError as failure:
-            error = _error_text(failure)
+            error = error_message(failure)
         else:
             messages.success(
                 request,
@@ -183,14 +185,14 @@ def release(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 
 @login_required
-def warnings(request: HttpRequest) -> HttpResponse:
+def warnings(request: AuthedRequest) -> HttpResponse:
     return render(
         request, "pools/warnings.html", {"warnings": selectors.my_warnings(user=request.user)}
     )
 
 
 @login_required
-def duplicate_check(request: HttpRequest) -> HttpResponse:
+def duplicate_check(request: AuthedRequest) -> HttpResponse:
     fields = ("name", "phone", "email", "credit_code")
     values = {name: request.GET.get(name, "")[:200] for name in fields}
     context: dict[str, Any] = {"values": values, "checked": False, "errors": {}, "matches": []}
@@ -207,13 +209,13 @@ def duplicate_check(request: HttpRequest) -> HttpResponse:
     return render(request, "pools/duplicate_check.html", context, status=status)
 
 
-def _require_admin(request: HttpRequest) -> None:
+def _require_admin(request: AuthedRequest) -> None:
     if not is_admin(request.user):
         raise Http404
 
 
 @login_required
-def pool_edit(request: HttpRequest, pool_id: int | None = None) -> HttpResponse:
+def pool_edit(request: AuthedRequest, pool_id: int | None = None) -> HttpResponse:
     _require_admin(request)
     pool = Pool.objects.filter(pk=pool_id).first() if pool_id else None
     if pool_id and pool is None:
@@ -224,17 +226,17 @@ def pool_edit(request: HttpRequest, pool_id: int | None = None) -> HttpResponse:
         departments = list(form.cleaned_data["departments"])
         try:
             if pool is None:
-                saved = services.pool_create(actor=request.user, data=data, departments=departments)  # type: ignore[arg-type]
+                saved = services.pool_create(actor=request.user, data=data, departments=departments)
             else:
                 saved = services.pool_update(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     pool=pool,
                     changes=data,
                     departments=departments,
                     version=int(request.POST.get("version") or pool.version),
                 )
         except KehuError as error:
-            form.add_error(None, _error_text(error))
+            form_errors(form, error)
         else:
             messages.success(request, _("Pool %(pool)s saved.") % {"pool": saved.name})
             return redirect("pools:list")
@@ -243,7 +245,7 @@ def pool_edit(request: HttpRequest, pool_id: int | None = None) -> HttpResponse:
 
 
 @login_required
-def offboarding(request: HttpRequest) -> HttpResponse:
+def offboarding(request: AuthedRequest) -> HttpResponse:
     _require_admin(request)
     form = OffboardingForm(request.POST or None)
     plan = None
@@ -252,7 +254,7 @@ def offboarding(request: HttpRequest) -> HttpResponse:
         try:
             if action == "apply":
                 record = services.offboarding_apply(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     note=form.cleaned_data.get("note", ""),
                     **form.service_args(),
                 )
@@ -262,9 +264,9 @@ def offboarding(request: HttpRequest) -> HttpResponse:
                     % {"user": record.user},
                 )
                 return redirect("pools:offboarding")
-            plan = services.offboarding_plan(actor=request.user, **form.service_args())  # type: ignore[arg-type]
+            plan = services.offboarding_plan(actor=request.user, **form.service_args())
         except KehuError as error:
-            form.add_error(None, _error_text(error))
+            form_errors(form, error)
     context = {
         "form": form,
         "plan": plan,
@@ -279,11 +281,12 @@ def offboarding(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def reveal_contact(request: HttpRequest, contact_id: int) -> HttpResponse:
+def reveal_contact(request: AuthedRequest, contact_id: int) -> HttpResponse:
     """htmx: swap the "Show" button for a note, and the masked values for the full ones."""
     try:
-        shown = services.contact_reveal(actor=request.user, contact_id=contact_id)  # type: ignore[arg-type]
+        shown = services.contact_reveal(actor=request.user, contact_id=contact_id)
     except KehuError as error:
+        raise_not_found(error)
         # htmx swaps 2xx answers only; the refusal replaces the button where the user looks.
         return render(request, "pools/_reveal_refused.html", {"message": error.detail})
     values = dict(shown.values)
@@ -301,18 +304,21 @@ def _date_or_none(value: str | None) -> date | None:
 
 
 @login_required
-def reveal_log(request: HttpRequest) -> HttpResponse:
+def reveal_log(request: AuthedRequest) -> HttpResponse:
     """The audit list of reveals, for admins (all) and managers (their departments)."""
     if not selectors.may_audit_reveals(request.user):
         raise PermissionDenied
     user_id = request.GET.get("user", "")
-    filters: dict[str, Any] = {
-        "user_id": int(user_id) if user_id.isdigit() else None,
-        "date_from": _date_or_none(request.GET.get("date_from")),
-        "date_to": _date_or_none(request.GET.get("date_to")),
-    }
+    # The page is lenient: a malformed value is dropped rather than answered with an error.
+    filters = selectors.RevealFilters(
+        user_id=int(user_id) if user_id.isdigit() else None,
+        date_from=_date_or_none(request.GET.get("date_from")),
+        date_to=_date_or_none(request.GET.get("date_to")),
+    )
     page = bounded_page(
-        selectors.reveal_list(user=request.user, **filters), PAGE_SIZE, request.GET.get("page")
+        selectors.reveal_list(user=request.user, filters=filters),
+        PAGE_SIZE,
+        request.GET.get("page"),
     )
     labels = {name: str(Contact._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS}  # type: ignore[union-attr]
     for reveal in page:

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.http import Http404
 from django.utils import timezone
 
-from kehu.core.errors import Conflict, Forbidden, InvalidInput
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import Customer
 from kehu.pools import services
@@ -39,7 +38,7 @@ def test_claim_takes_the_customer_and_records_history(org: Organisation) -> None
 def test_claim_from_a_pool_the_rep_does_not_belong_to_is_404(org: Organisation) -> None:
     pool = make_pool(org.south)
     customer = pooled_customer(pool)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.pool_claim(actor=org.rep, pool_id=pool.pk, customer_id=customer.pk)
     customer.refresh_from_db()
     assert customer.owner is None
@@ -48,7 +47,7 @@ def test_claim_from_a_pool_the_rep_does_not_belong_to_is_404(org: Organisation) 
 def test_claim_of_a_customer_in_another_pool_is_404(org: Organisation) -> None:
     mine, other = make_pool(org.east), make_pool(org.south)
     customer = pooled_customer(other)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.pool_claim(actor=org.rep, pool_id=mine.pk, customer_id=customer.pk)
 
 
@@ -126,7 +125,7 @@ def test_cooling_period_ends(org: Organisation) -> None:
 def test_release_of_someone_elses_customer_is_404(org: Organisation) -> None:
     make_pool(org.east)
     customer = make_customer(org.colleague)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.pool_release(actor=org.rep, customer_id=customer.pk, reason="x")
 
 
