@@ -1,0 +1,81 @@
+"""Every write on leads: capture, assignment, confirmation, invalidation/review, conversion.
+
+Keyword-only functions with an explicit acting user; the UI, the API, the public web form,
+imports and the scheduled jobs all call these, so they behave identically.
+
+The package is split by concern (``capture``, ``assignment``, ``rules``, ``web_forms``,
+``convert``); callers keep importing ``kehu.leads.services`` and the names below.
+"""
+
+from __future__ import annotations
+
+from kehu.leads.models import AssignmentRun
+from kehu.leads.services._common import managers_of
+from kehu.leads.services.assignment import (
+    BATCH_CHUNK,
+    Proposal,
+    ReviewDecision,
+    assignment_batch,
+    assignment_batch_if_due,
+    assignment_dry_run,
+    batch_time,
+    lead_assign,
+    lead_confirm,
+    lead_invalidate,
+    lead_review,
+    overdue_check,
+    sla_check,
+)
+from kehu.leads.services.capture import (
+    EDITABLE_FIELDS,
+    TEXT_FIELDS,
+    clean_lead_data,
+    lead_capture,
+    lead_update,
+)
+from kehu.leads.services.convert import lead_convert
+from kehu.leads.services.rules import rule_create, rule_delete, rule_update, rules_reorder
+from kehu.leads.services.web_forms import (
+    HONEYPOT_FIELD,
+    WEB_FIELDS,
+    RateLimited,
+    web_form_create,
+    web_form_rotate_secret,
+    web_form_submit,
+    web_form_update,
+)
+
+__all__ = [
+    "BATCH_CHUNK",
+    "EDITABLE_FIELDS",
+    "HONEYPOT_FIELD",
+    "TEXT_FIELDS",
+    "WEB_FIELDS",
+    "AssignmentRun",
+    "Proposal",
+    "RateLimited",
+    "ReviewDecision",
+    "assignment_batch",
+    "assignment_batch_if_due",
+    "assignment_dry_run",
+    "batch_time",
+    "clean_lead_data",
+    "lead_assign",
+    "lead_capture",
+    "lead_confirm",
+    "lead_convert",
+    "lead_invalidate",
+    "lead_review",
+    "lead_update",
+    "managers_of",
+    "overdue_check",
+    "rule_create",
+    "rule_delete",
+    "rule_update",
+    "rules_reorder",
+    "sla_check",
+    "web_form_create",
+    "web_form_rotate_secret",
+    "web_form_submit",
+    "web_form_update",
+]
