@@ -13,13 +13,14 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from kehu.accounts.models import Role
-from kehu.core.access import get_visible_or_404, is_admin, policy_of
+from kehu.accounts.models import Role, User
+from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
 from kehu.customers.models import Region
 from kehu.customers.reference import codes_within
 from kehu.leads.models import (
     OPEN_STATUSES,
     AssignmentRule,
+    AssignmentRun,
     Lead,
     LeadEvent,
     LeadStatus,
@@ -96,6 +97,37 @@ def lead_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[L
     return queryset.order_by("-id")
 
 
+def lead_list_views(*, user: Any) -> list[str]:
+    """The lists (``VIEWS``) worth offering the user: the pool to whoever plans assignments
+    or captures for it (marketing), the review queue to who reviews."""
+    from kehu.leads.services import lead_may_review, leads_may_plan
+
+    views = ["all", "mine"]
+    if leads_may_plan(user) or user.role == Role.MARKETING:
+        views.insert(1, "pool")
+    if lead_may_review(user):
+        views.append("review")
+    views.append("overdue")
+    return views
+
+
+def assignable_users(*, user: Any) -> QuerySet[User]:
+    """Reps and managers the user may hand a lead to: everyone for admins, else their
+    departments' (the rule ``lead_assign`` checks)."""
+    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
+    if not is_admin(user):
+        users = users.filter(department_id__in=managed_department_ids(user))
+    return users.select_related("department").order_by("department__path", "username")
+
+
+def visible_lead_count(*, user: Any, web_form: WebForm) -> int:
+    return Lead.objects.visible_to(user).filter(web_form=web_form).count()
+
+
+def lead_is_visible(*, user: Any, lead_id: int) -> bool:
+    return Lead.objects.visible_to(user).filter(pk=lead_id).exists()
+
+
 def lead_get(*, user: Any, lead_id: int) -> Lead:
     return get_visible_or_404(
         Lead.objects.select_related(
@@ -139,12 +171,18 @@ def rule_list() -> QuerySet[AssignmentRule]:
     return AssignmentRule.objects.select_related("department").prefetch_related("reps")
 
 
+def recent_runs(limit: int = 5) -> QuerySet[AssignmentRun]:
+    return AssignmentRun.objects.select_related("triggered_by")[:limit]
+
+
 def priority_rule_list() -> QuerySet[PriorityRule]:
     return PriorityRule.objects.order_by("position", "id")
 
 
 def web_form_list(*, user: Any) -> QuerySet[WebForm]:
-    if not (is_admin(user) or getattr(user, "role", "") == Role.MARKETING):
+    from kehu.leads.services import web_forms_may_manage
+
+    if not web_forms_may_manage(user):
         return WebForm.objects.none()
     return WebForm.objects.order_by("name")
 

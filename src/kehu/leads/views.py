@@ -15,13 +15,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from kehu.accounts.models import Role, User
-from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Forbidden, InvalidInput, KehuError
+from kehu.accounts.models import User
+from kehu.core.access import get_editable_or_404, policy_of
+from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.pagination import bounded_page
 from kehu.leads import selectors, services
 from kehu.leads.forms import (
@@ -37,6 +38,13 @@ from kehu.leads.forms import (
 from kehu.leads.models import AssignmentRule, Lead, LeadStatus, WebForm
 
 PAGE_SIZE = 50
+TAB_LABELS = {
+    "all": gettext_lazy("All leads"),
+    "pool": gettext_lazy("Lead pool"),
+    "mine": gettext_lazy("My leads"),
+    "review": gettext_lazy("Review queue"),
+    "overdue": gettext_lazy("Overdue"),
+}
 
 
 def _user(request: HttpRequest) -> User:
@@ -48,14 +56,6 @@ def _errors_to_form(form: Form, error: KehuError) -> None:
         form.add_error(None, error.detail)
     for name, problems in error.errors.items():
         form.add_error(name if name in form.fields else None, problems)
-
-
-def _can_manage(user: User) -> bool:
-    return is_admin(user) or user.role == Role.MANAGER
-
-
-def _can_capture(user: User) -> bool:
-    return is_admin(user) or user.role in (Role.MANAGER, Role.SALES, Role.MARKETING)
 
 
 # --- Lists -----------------------------------------------------------------------------------
@@ -74,21 +74,16 @@ def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
         selectors.lead_list(user=user, filters=filters), PAGE_SIZE, request.GET.get("page")
     )
     selectors.show_contacts(user, page.object_list)
-    tabs = [("all", _("All leads")), ("mine", _("My leads"))]
-    if _can_manage(user) or user.role == Role.MARKETING:
-        tabs.insert(1, ("pool", _("Lead pool")))
-    if is_admin(user):
-        tabs.append(("review", _("Review queue")))
-    tabs.append(("overdue", _("Overdue")))
+    tabs = [(name, TAB_LABELS[name]) for name in selectors.lead_list_views(user=user)]
     context = {
         "page": page,
         "view": view,
         "tabs": tabs,
         "filters": filters,
         "statuses": LeadStatus.choices,
-        "can_capture": _can_capture(user),
-        "can_manage": _can_manage(user),
-        "is_admin": is_admin(user),
+        "can_capture": services.lead_may_capture(user),
+        "can_manage": services.leads_may_plan(user),
+        "may_edit_rules": services.rules_may_edit(user),
     }
     template = "leads/_table.html" if request.htmx else "leads/list.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -101,7 +96,7 @@ def lead_mine(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lead_review_queue(request: HttpRequest) -> HttpResponse:
-    if not is_admin(request.user):
+    if not services.lead_may_review(_user(request)):
         raise PermissionDenied
     return lead_list(request, view="review")
 
@@ -110,7 +105,7 @@ def lead_review_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def lead_create(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not _can_capture(user):
+    if not services.lead_may_capture(user):
         raise PermissionDenied
     form = LeadForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -120,7 +115,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             _errors_to_form(form, error)
         else:
             messages.success(request, _("Lead captured."))
-            if Lead.objects.visible_to(user).filter(pk=lead.pk).exists():
+            if selectors.lead_is_visible(user=user, lead_id=lead.pk):
                 return redirect("leads:detail", lead.pk)
             return redirect("leads:list")
     return render(request, "leads/form.html", {"form": form, "title": _("New lead")})
@@ -155,31 +150,20 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 
 # --- Detail and actions ----------------------------------------------------------------------
-def _assignees(user: User) -> Any:
-    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
-    if not is_admin(user):
-        users = users.filter(department_id__in=managed_department_ids(user))
-    return users.select_related("department").order_by("department__path", "username")
-
-
 def _detail_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
     user = _user(request)
-    is_assignee = lead.assignee_id == user.pk
-    may_manage = is_admin(user) or (
-        user.role == Role.MANAGER
-        and (lead.department_id is None or lead.department_id in managed_department_ids(user))
-    )
     return {
         "lead": lead,
         "events": selectors.lead_events(lead=lead)[:100],
         "masked": policy_of(Lead).masked_fields(user, lead),
         "contact": selectors.lead_contact(user, lead),
-        "may_act": is_assignee or is_admin(user),
-        "may_manage": may_manage,
-        "may_convert": lead.status == LeadStatus.CONFIRMED and (is_assignee or may_manage),
-        "may_edit": Lead.objects.editable_by(user).filter(pk=lead.pk).exists() and lead.is_open,
-        "is_admin": is_admin(user),
-        "assign_form": forms.get("assign_form") or AssignForm(assignees=_assignees(user)),
+        "may_act": services.lead_may_act(user, lead),
+        "may_manage": services.lead_may_manage(user, lead),
+        "may_convert": services.lead_may_convert(user, lead),
+        "may_edit": services.lead_may_edit(user, lead),
+        "may_review": services.lead_may_review(user),
+        "assign_form": forms.get("assign_form")
+        or AssignForm(assignees=selectors.assignable_users(user=user)),
         "invalidate_form": forms.get("invalidate_form") or InvalidateForm(),
         "review_form": forms.get("review_form") or ReviewForm(),
         "history_url": _history_url(lead),
@@ -201,7 +185,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 def _action_done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
     messages.success(request, text)
-    if Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists():
+    if selectors.lead_is_visible(user=request.user, lead_id=lead.pk):
         return redirect("leads:detail", lead.pk)
     return redirect("leads:list")
 
@@ -249,7 +233,7 @@ def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = _user(request)
     lead = selectors.lead_get(user=user, lead_id=lead_id)
-    form = AssignForm(request.POST, assignees=_assignees(user))
+    form = AssignForm(request.POST, assignees=selectors.assignable_users(user=user))
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), assign_form=form)
     try:
@@ -319,7 +303,7 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
 # --- Rules -----------------------------------------------------------------------------------
 def _admin_only(request: HttpRequest) -> User:
     user = _user(request)
-    if not is_admin(user):
+    if not services.rules_may_edit(user):
         raise PermissionDenied
     return user
 
@@ -330,7 +314,7 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     context = {
         "rules": selectors.rule_list(),
         "priority_rules": selectors.priority_rule_list(),
-        "runs": services.AssignmentRun.objects.select_related("triggered_by")[:5],
+        "runs": selectors.recent_runs(),
     }
     return render(request, "leads/rules.html", context)
 
@@ -386,25 +370,21 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
     """Move a rule one place up or down (the order decides which rule wins)."""
     user = _admin_only(request)
-    ids = list(AssignmentRule.objects.order_by("position", "id").values_list("pk", flat=True))
-    if rule_id not in ids:
-        raise Http404
-    index = ids.index(rule_id)
-    target = index - 1 if request.POST.get("direction") == "up" else index + 1
-    if 0 <= target < len(ids):
-        ids[index], ids[target] = ids[target], ids[index]
-        services.rules_reorder(actor=user, rule_ids=ids)
+    try:
+        services.rule_move(actor=user, rule_id=rule_id, up=request.POST.get("direction") == "up")
+    except NotFound as missing:
+        raise Http404(missing.what) from missing
     return redirect("leads:rules")
 
 
 @login_required
 def dry_run(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    if not _can_manage(user):
+    if not services.leads_may_plan(user):
         raise PermissionDenied
     leads = selectors.pooled_leads(user=user)
-    rows = list(zip(leads, services.assignment_dry_run(leads=leads), strict=True))
-    return render(request, "leads/dry_run.html", {"rows": rows, "is_admin": is_admin(user)})
+    rows = list(zip(leads, services.assignment_dry_run(actor=user, leads=leads), strict=True))
+    return render(request, "leads/dry_run.html", {"rows": rows})
 
 
 @login_required
@@ -423,7 +403,7 @@ def run_batch(request: HttpRequest) -> HttpResponse:
 # --- Web forms -------------------------------------------------------------------------------
 def _form_admin(request: HttpRequest) -> User:
     user = _user(request)
-    if not (is_admin(user) or user.role == Role.MARKETING):
+    if not services.web_forms_may_manage(user):
         raise PermissionDenied
     return user
 
@@ -462,7 +442,7 @@ def web_form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
     snippet = render(
         request, "leads/embed_snippet.html", {"web_form": web_form, "endpoint": endpoint}
     ).content.decode()
-    leads = Lead.objects.visible_to(user).filter(web_form=web_form).count()
+    leads = selectors.visible_lead_count(user=user, web_form=web_form)
     context = {"web_form": web_form, "snippet": snippet, "endpoint": endpoint, "lead_count": leads}
     return render(request, "leads/web_form.html", context)
 

@@ -10,7 +10,7 @@ The package is split by concern (``capture``, ``assignment``, ``rules``, ``web_f
 from __future__ import annotations
 
 from kehu.leads.models import AssignmentRun
-from kehu.leads.services._common import managers_of
+from kehu.leads.services._common import lead_may_manage, managers_of
 from kehu.leads.services.assignment import (
     BATCH_CHUNK,
     Proposal,
@@ -22,7 +22,10 @@ from kehu.leads.services.assignment import (
     lead_assign,
     lead_confirm,
     lead_invalidate,
+    lead_may_act,
+    lead_may_review,
     lead_review,
+    leads_may_plan,
     overdue_check,
     sla_check,
 )
@@ -31,10 +34,19 @@ from kehu.leads.services.capture import (
     TEXT_FIELDS,
     clean_lead_data,
     lead_capture,
+    lead_may_capture,
+    lead_may_edit,
     lead_update,
 )
-from kehu.leads.services.convert import lead_convert
-from kehu.leads.services.rules import rule_create, rule_delete, rule_update, rules_reorder
+from kehu.leads.services.convert import lead_convert, lead_may_convert
+from kehu.leads.services.rules import (
+    rule_create,
+    rule_delete,
+    rule_move,
+    rule_update,
+    rules_may_edit,
+    rules_reorder,
+)
 from kehu.leads.services.web_forms import (
     HONEYPOT_FIELD,
     WEB_FIELDS,
@@ -43,6 +55,7 @@ from kehu.leads.services.web_forms import (
     web_form_rotate_secret,
     web_form_submit,
     web_form_update,
+    web_forms_may_manage,
 )
 
 __all__ = [
@@ -65,17 +78,27 @@ __all__ = [
     "lead_confirm",
     "lead_convert",
     "lead_invalidate",
+    "lead_may_act",
+    "lead_may_capture",
+    "lead_may_convert",
+    "lead_may_edit",
+    "lead_may_manage",
+    "lead_may_review",
     "lead_review",
     "lead_update",
+    "leads_may_plan",
     "managers_of",
     "overdue_check",
     "rule_create",
     "rule_delete",
+    "rule_move",
     "rule_update",
+    "rules_may_edit",
     "rules_reorder",
     "sla_check",
     "web_form_create",
     "web_form_rotate_secret",
     "web_form_submit",
     "web_form_update",
+    "web_forms_may_manage",
 ]

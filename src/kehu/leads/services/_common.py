@@ -133,7 +133,8 @@ def _assign(
     )
 
 
-def _may_manage(actor: User, lead: Lead) -> bool:
+def lead_may_manage(actor: User, lead: Lead) -> bool:
+    """Admins, and managers over the lead's department (or of a lead not yet placed)."""
     if is_admin(actor):
         return True
     if actor.role != Role.MANAGER:

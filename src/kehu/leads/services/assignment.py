@@ -38,9 +38,9 @@ from kehu.leads.services._common import (
     _event,
     _lead_url,
     _lock,
-    _may_manage,
     _notify,
     _now,
+    lead_may_manage,
     managers_of,
 )
 
@@ -58,7 +58,7 @@ def _check_assignee(actor: User, assignee: User) -> None:
 @transaction.atomic
 def lead_assign(*, actor: User, lead: Lead, assignee: User, note: str = "") -> Lead:
     lead = _lock(lead)
-    if not _may_manage(actor, lead):
+    if not lead_may_manage(actor, lead):
         raise Forbidden(_("Only admins and the department's managers assign leads."))
     if not lead.is_open:
         raise Conflict(_("This lead is no longer open."), code="lead_closed")
@@ -68,8 +68,13 @@ def lead_assign(*, actor: User, lead: Lead, assignee: User, note: str = "") -> L
 
 
 # --- Confirmation and invalidation -----------------------------------------------------------
+def lead_may_act(user: User, lead: Lead) -> bool:
+    """Confirm or invalidate: the lead's assignee, or an admin."""
+    return lead.assignee_id == user.pk or is_admin(user)
+
+
 def _check_assignee_acts(actor: User, lead: Lead) -> None:
-    if lead.assignee_id != actor.pk and not is_admin(actor):
+    if not lead_may_act(actor, lead):
         raise Forbidden(_("Only the lead's assignee can do this."))
 
 
@@ -129,6 +134,11 @@ def lead_invalidate(*, actor: User, lead: Lead, reason: str, note: str = "") -> 
     return lead
 
 
+def lead_may_review(user: User) -> bool:
+    """Invalid leads are reviewed by admins only."""
+    return is_admin(user)
+
+
 class ReviewDecision:
     CLOSE = "close"
     REASSIGN = "reassign"
@@ -140,7 +150,7 @@ def lead_review(
 ) -> Lead:
     """An admin closes an invalid lead or sends it back into assignment (another rep)."""
     lead = _lock(lead)
-    if not is_admin(actor):
+    if not lead_may_review(actor):
         raise Forbidden(_("Only admins review invalid leads."))
     if lead.status != LeadStatus.PENDING_REVIEW:
         raise Conflict(_("This lead is not waiting for review."), code="bad_status")
@@ -187,8 +197,15 @@ class Proposal:
     user_name: str
 
 
-def assignment_dry_run(*, leads: Sequence[Lead]) -> list[Proposal | None]:
+def leads_may_plan(user: User) -> bool:
+    """Who sees the pool's planned assignment (dry run): admins and managers."""
+    return is_admin(user) or user.role == Role.MANAGER
+
+
+def assignment_dry_run(*, actor: User, leads: Sequence[Lead]) -> list[Proposal | None]:
     """Which rep each lead would get, by the rules as they stand; nothing is saved."""
+    if not leads_may_plan(actor):
+        raise Forbidden()
     book = rules.load_rulebook()
     proposals: list[Proposal | None] = []
     for lead in leads:

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.core import config
-from kehu.core.errors import Conflict, InvalidInput
+from kehu.core.access import is_admin
+from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers.models import Industry, Priority, Region, Source
@@ -23,6 +24,7 @@ from kehu.leads.models import (
     Urgency,
     WebForm,
 )
+from kehu.leads.selectors import CONTACT_FIELDS, lead_contact
 from kehu.leads.services._common import (
     _assign,
     _event,
@@ -148,6 +150,14 @@ def clean_lead_data(
 
 
 # --- Capture ---------------------------------------------------------------------------------
+CAPTURING_ROLES = frozenset({Role.MANAGER, Role.SALES, Role.MARKETING})
+
+
+def lead_may_capture(user: User) -> bool:
+    """Whether the user's role enters leads (the service role works tickets, not leads)."""
+    return is_admin(user) or user.role in CAPTURING_ROLES
+
+
 @transaction.atomic
 def lead_capture(
     *,
@@ -160,7 +170,13 @@ def lead_capture(
 
     A lead a sales rep enters themselves is theirs; others go through the assignment rules
     (when ``leads.assign_on_capture`` is on) or wait in the pool for the daily batch.
+
+    Without an acting user (a public web-form post, a system job) there is no role to check:
+    the web form's own secret and active flag admit the post, and only admins and marketing
+    manage forms.
     """
+    if actor is not None and not lead_may_capture(actor):
+        raise Forbidden(_("Your role does not capture leads."))
     data = dict(data)
     if form is not None:
         data.setdefault("source", form.source)
@@ -205,12 +221,34 @@ def lead_capture(
 
 
 # --- Edit ------------------------------------------------------------------------------------
+def lead_may_edit(user: User, lead: Lead) -> bool:
+    """An open lead within the user's editing scope."""
+    return lead.is_open and Lead.objects.editable_by(user).filter(pk=lead.pk).exists()
+
+
+def _without_masked_echo(actor: User, lead: Lead, changes: dict[str, Any]) -> dict[str, Any]:
+    """Drop contact fields that only repeat the masked value ``actor`` was shown.
+
+    Whoever sees 138****1234 and sends it back (an API client echoing a read, a form that
+    kept it) must not overwrite the stored number with the mask.
+    """
+    shown = lead_contact(actor, lead)
+    if not shown["masked"]:
+        return changes
+    return {
+        name: value
+        for name, value in changes.items()
+        if not (name in CONTACT_FIELDS and value == shown[name])
+    }
+
+
 @transaction.atomic
 def lead_update(*, actor: User, lead: Lead, changes: dict[str, Any], version: int | None) -> Lead:
     lead = _lock(lead)
     check_version(lead, version)
     if not lead.is_open:
         raise Conflict(_("Only open leads can be edited."), code="lead_closed")
+    changes = _without_masked_echo(actor, lead, changes)
     values = clean_lead_data(changes, partial=True)
     if "contact_name" in values and not values["contact_name"]:
         raise InvalidInput(errors={"contact_name": [_("This field is required.")]})

@@ -22,8 +22,8 @@ from kehu.leads.models import (
 from kehu.leads.services._common import (
     _event,
     _lock,
-    _may_manage,
     _now,
+    lead_may_manage,
 )
 
 
@@ -58,6 +58,13 @@ def _contact_data(lead: Lead) -> dict[str, Any]:
     return data
 
 
+def lead_may_convert(user: User, lead: Lead) -> bool:
+    """A confirmed lead is converted by its assignee or a manager over it."""
+    return lead.status == LeadStatus.CONFIRMED and (
+        lead.assignee_id == user.pk or lead_may_manage(user, lead)
+    )
+
+
 @transaction.atomic
 def lead_convert(
     *,
@@ -80,7 +87,7 @@ def lead_convert(
     lead = _lock(lead)
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("This lead was already converted."), code="already_converted")
-    if lead.assignee_id != actor.pk and not _may_manage(actor, lead):
+    if lead.assignee_id != actor.pk and not lead_may_manage(actor, lead):
         raise Forbidden(_("Only the lead's assignee or their manager can convert it."))
     if lead.status != LeadStatus.CONFIRMED:
         raise Conflict(

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core.access import is_admin
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers.models import Industry, Priority, Region, Source
@@ -20,8 +20,13 @@ from kehu.leads.models import (
 
 
 # --- Rules -----------------------------------------------------------------------------------
+def rules_may_edit(user: User) -> bool:
+    """Assignment rules are seen and changed by admins only."""
+    return is_admin(user)
+
+
 def _check_admin(actor: User) -> None:
-    if not is_admin(actor):
+    if not rules_may_edit(actor):
         raise Forbidden(_("Only admins edit assignment rules."))
 
 
@@ -137,3 +142,17 @@ def rules_reorder(*, actor: User, rule_ids: Sequence[int]) -> None:
             rule.position = position
             stamp(rule, actor=actor, reason=_("rules reordered"))
             rule.save(update_fields=["position", "updated_at"])
+
+
+@transaction.atomic
+def rule_move(*, actor: User, rule_id: int, up: bool) -> None:
+    """Move a rule one place up or down (the order decides which rule wins)."""
+    _check_admin(actor)
+    ids = list(AssignmentRule.objects.order_by("position", "id").values_list("pk", flat=True))
+    if rule_id not in ids:
+        raise NotFound("assignment rule")
+    index = ids.index(rule_id)
+    target = index - 1 if up else index + 1
+    if 0 <= target < len(ids):
+        ids[index], ids[target] = ids[target], ids[index]
+        rules_reorder(actor=actor, rule_ids=ids)

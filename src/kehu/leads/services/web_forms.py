@@ -31,8 +31,13 @@ class RateLimited(KehuError):
 
 
 # --- Web forms -------------------------------------------------------------------------------
+def web_forms_may_manage(user: User) -> bool:
+    """Web forms are managed by admins and marketing."""
+    return is_admin(user) or user.role == Role.MARKETING
+
+
 def _check_form_admin(actor: User) -> None:
-    if not (is_admin(actor) or actor.role == Role.MARKETING):
+    if not web_forms_may_manage(actor):
         raise Forbidden(_("Only admins and marketing manage web forms."))
 
 
