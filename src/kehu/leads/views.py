@@ -4,13 +4,12 @@ conversion dialog, and the public web-to-lead form. Thin: every write is a servi
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,10 +18,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import get_editable_or_404, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
+from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.pagination import bounded_page
 from kehu.leads import selectors, services
 from kehu.leads.forms import (
@@ -47,29 +49,16 @@ TAB_LABELS = {
 }
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _errors_to_form(form: Form, error: KehuError) -> None:
-    if not error.errors:
-        form.add_error(None, error.detail)
-    for name, problems in error.errors.items():
-        form.add_error(name if name in form.fields else None, problems)
-
-
 # --- Lists -----------------------------------------------------------------------------------
 @login_required
-def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
-    user = _user(request)
+def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
+    user = request.user
     if view not in selectors.VIEWS:
         raise Http404(view)
-    filters = {
-        "view": view,
-        "q": request.GET.get("q", ""),
-        "status": request.GET.get("status", ""),
-        "priority": request.GET.get("priority", ""),
-    }
+    try:
+        filters = selectors.LeadFilters.from_querydict(request.GET, view=view)
+    except ValidationError:  # a hand-edited query string: the list unfiltered, as before
+        filters = selectors.LeadFilters(view=view)
     page = bounded_page(
         selectors.lead_list(user=user, filters=filters), PAGE_SIZE, request.GET.get("page")
     )
@@ -85,26 +74,25 @@ def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
         "can_manage": services.leads_may_plan(user),
         "may_edit_rules": services.rules_may_edit(user),
     }
-    template = "leads/_table.html" if request.htmx else "leads/list.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    return render(request, htmx_template(request, "leads/list.html", "leads/_table.html"), context)
 
 
 @login_required
-def lead_mine(request: HttpRequest) -> HttpResponse:
+def lead_mine(request: AuthedRequest) -> HttpResponse:
     return lead_list(request, view="mine")
 
 
 @login_required
-def lead_review_queue(request: HttpRequest) -> HttpResponse:
-    if not services.lead_may_review(_user(request)):
+def lead_review_queue(request: AuthedRequest) -> HttpResponse:
+    if not services.lead_may_review(request.user):
         raise PermissionDenied
     return lead_list(request, view="review")
 
 
 # --- Capture and edit ------------------------------------------------------------------------
 @login_required
-def lead_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def lead_create(request: AuthedRequest) -> HttpResponse:
+    user = request.user
     if not services.lead_may_capture(user):
         raise PermissionDenied
     form = LeadForm(request.POST if request.method == "POST" else None)
@@ -112,7 +100,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
         try:
             lead = services.lead_capture(actor=user, data=form.cleaned_data)
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Lead captured."))
             if selectors.lead_is_visible(user=user, lead_id=lead.pk):
@@ -122,8 +110,8 @@ def lead_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
-    user = _user(request)
+def lead_edit(request: AuthedRequest, lead_id: int) -> HttpResponse:
+    user = request.user
     lead = get_editable_or_404(Lead.objects.all(), user, pk=lead_id)
     initial = {
         name: getattr(lead, name) for name in LeadForm.base_fields if name not in ("priority",)
@@ -141,7 +129,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
                 actor=user, lead=lead, changes=changes, version=int(request.POST.get("version", 0))
             )
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Lead saved."))
             return redirect("leads:detail", lead.pk)
@@ -150,8 +138,8 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 
 # --- Detail and actions ----------------------------------------------------------------------
-def _detail_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
-    user = _user(request)
+def _detail_context(request: AuthedRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
+    user = request.user
     return {
         "lead": lead,
         "events": selectors.lead_events(lead=lead)[:100],
@@ -178,12 +166,12 @@ def _history_url(lead: Lead) -> str:
 
 
 @login_required
-def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_detail(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     return render(request, "leads/detail.html", _detail_context(request, lead))
 
 
-def _action_done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
+def _action_done(request: AuthedRequest, lead: Lead, text: str) -> HttpResponse:
     messages.success(request, text)
     if selectors.lead_is_visible(user=request.user, lead_id=lead.pk):
         return redirect("leads:detail", lead.pk)
@@ -191,12 +179,12 @@ def _action_done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
 
 
 def _action_failed(
-    request: HttpRequest, lead: Lead, error: KehuError, **forms: Any
+    request: AuthedRequest, lead: Lead, error: KehuError, **forms: Any
 ) -> HttpResponse:
     if isinstance(error, Forbidden) or not forms:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     for form in forms.values():
-        _errors_to_form(form, error)
+        form_errors(form, error)
     lead = selectors.lead_get(user=request.user, lead_id=lead.pk)
     return render(
         request, "leads/detail.html", _detail_context(request, lead, **forms), status=error.status
@@ -205,10 +193,10 @@ def _action_failed(
 
 @login_required
 @require_POST
-def lead_confirm(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_confirm(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     try:
-        services.lead_confirm(actor=_user(request), lead=lead, note=request.POST.get("note", ""))
+        services.lead_confirm(actor=request.user, lead=lead, note=request.POST.get("note", ""))
     except KehuError as error:
         return _action_failed(request, lead, error)
     return _action_done(request, lead, _("Lead confirmed as contactable."))
@@ -216,13 +204,13 @@ def lead_confirm(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_invalidate(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     form = InvalidateForm(request.POST)
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), invalidate_form=form)
     try:
-        services.lead_invalidate(actor=_user(request), lead=lead, **form.cleaned_data)
+        services.lead_invalidate(actor=request.user, lead=lead, **form.cleaned_data)
     except KehuError as error:
         return _action_failed(request, lead, error, invalidate_form=form)
     return _action_done(request, lead, _("Lead sent to the review queue."))
@@ -230,8 +218,8 @@ def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
-    user = _user(request)
+def lead_assign(request: AuthedRequest, lead_id: int) -> HttpResponse:
+    user = request.user
     lead = selectors.lead_get(user=user, lead_id=lead_id)
     form = AssignForm(request.POST, assignees=selectors.assignable_users(user=user))
     if not form.is_valid():
@@ -250,22 +238,22 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_review(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_review(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), review_form=form)
     try:
-        services.lead_review(actor=_user(request), lead=lead, **form.cleaned_data)
+        services.lead_review(actor=request.user, lead=lead, **form.cleaned_data)
     except KehuError as error:
         return _action_failed(request, lead, error, review_form=form)
     return _action_done(request, lead, _("Review saved."))
 
 
 @login_required
-def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_convert(request: AuthedRequest, lead_id: int) -> HttpResponse:
     """The conversion dialog: create a customer, or link to a duplicate the check found."""
-    user = _user(request)
+    user = request.user
     lead = selectors.lead_get(user=user, lead_id=lead_id)
     form = ConvertForm(
         request.POST if request.method == "POST" else None,
@@ -282,12 +270,12 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
             matches = duplicate.extra.get("matches", [])
             status = 409
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
             status = error.status
         else:
             messages.success(request, _("Lead converted into a customer."))
             target = reverse("leads:detail", args=[lead.pk])
-            if request.htmx:  # type: ignore[attr-defined]
+            if is_htmx(request):
                 return HttpResponse(status=204, headers={"HX-Redirect": target})
             return redirect(target)
     context = {
@@ -296,20 +284,20 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
         "matches": matches,
         "contact": selectors.lead_contact(user, lead),
     }
-    template = "leads/_convert.html" if request.htmx else "leads/convert.html"  # type: ignore[attr-defined]
+    template = htmx_template(request, "leads/convert.html", "leads/_convert.html")
     return render(request, template, context, status=status)
 
 
 # --- Rules -----------------------------------------------------------------------------------
-def _admin_only(request: HttpRequest) -> User:
-    user = _user(request)
+def _admin_only(request: AuthedRequest) -> User:
+    user = request.user
     if not services.rules_may_edit(user):
         raise PermissionDenied
     return user
 
 
 @login_required
-def rule_list(request: HttpRequest) -> HttpResponse:
+def rule_list(request: AuthedRequest) -> HttpResponse:
     _admin_only(request)
     context = {
         "rules": selectors.rule_list(),
@@ -329,7 +317,7 @@ def _rule_initial(rule: AssignmentRule) -> dict[str, Any]:
 
 
 @login_required
-def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpResponse:
     user = _admin_only(request)
     rule = get_object_or_404(AssignmentRule, pk=rule_id) if rule_id else None
     form = RuleForm(
@@ -348,7 +336,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
                     version=int(request.POST.get("version", 0)),
                 )
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Rule saved."))
             return redirect("leads:rules")
@@ -358,7 +346,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
 
 @login_required
 @require_POST
-def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+def rule_delete(request: AuthedRequest, rule_id: int) -> HttpResponse:
     user = _admin_only(request)
     services.rule_delete(actor=user, rule=get_object_or_404(AssignmentRule, pk=rule_id))
     messages.success(request, _("Rule deleted."))
@@ -367,7 +355,7 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+def rule_move(request: AuthedRequest, rule_id: int) -> HttpResponse:
     """Move a rule one place up or down (the order decides which rule wins)."""
     user = _admin_only(request)
     try:
@@ -378,8 +366,8 @@ def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 
 @login_required
-def dry_run(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def dry_run(request: AuthedRequest) -> HttpResponse:
+    user = request.user
     if not services.leads_may_plan(user):
         raise PermissionDenied
     leads = selectors.pooled_leads(user=user)
@@ -389,7 +377,7 @@ def dry_run(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_batch(request: HttpRequest) -> HttpResponse:
+def run_batch(request: AuthedRequest) -> HttpResponse:
     user = _admin_only(request)
     run = services.assignment_batch(actor=user)
     messages.success(
@@ -401,22 +389,22 @@ def run_batch(request: HttpRequest) -> HttpResponse:
 
 
 # --- Web forms -------------------------------------------------------------------------------
-def _form_admin(request: HttpRequest) -> User:
-    user = _user(request)
+def _form_admin(request: AuthedRequest) -> User:
+    user = request.user
     if not services.web_forms_may_manage(user):
         raise PermissionDenied
     return user
 
 
 @login_required
-def web_form_list(request: HttpRequest) -> HttpResponse:
+def web_form_list(request: AuthedRequest) -> HttpResponse:
     user = _form_admin(request)
     form = WebFormForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             web_form = services.web_form_create(actor=user, data=form.cleaned_data)
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Web form created."))
             return redirect("leads:web_form", web_form.pk)
@@ -425,7 +413,7 @@ def web_form_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def web_form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
+def web_form_detail(request: AuthedRequest, form_id: int) -> HttpResponse:
     user = _form_admin(request)
     web_form = get_object_or_404(selectors.web_form_list(user=user), pk=form_id)
     if request.method == "POST":
