@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
@@ -31,7 +31,8 @@ from kehu.leads.models import (
 )
 from kehu.pools.masking import mask_email, mask_mobile
 
-VIEWS = ("all", "pool", "mine", "review", "overdue")
+View = Literal["all", "pool", "mine", "review", "overdue"]
+VIEWS: tuple[str, ...] = get_args(View)
 CONTACT_FIELDS = Lead.access_policy.contact_fields
 
 
@@ -61,7 +62,7 @@ class LeadFilters(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    view: Literal["all", "pool", "mine", "review", "overdue"] = "all"
+    view: View = "all"
     q: str = ""
     status: str = ""
     priority: str = ""

@@ -58,7 +58,7 @@ def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
     try:
         filters = selectors.LeadFilters.from_querydict(request.GET, view=view)
     except ValidationError:  # a hand-edited query string: the list unfiltered, as before
-        filters = selectors.LeadFilters(view=view)
+        filters = selectors.LeadFilters.model_validate({"view": view})
     page = bounded_page(
         selectors.lead_list(user=user, filters=filters), PAGE_SIZE, request.GET.get("page")
     )

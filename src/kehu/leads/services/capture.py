@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Role, User
 from kehu.core import config
 from kehu.core.access import is_admin
+from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers.models import Industry, Priority, Region, Source
-from kehu.customers.normalize import email_normalised, phone_e164
 from kehu.leads import conf, rules
 from kehu.leads.models import (
     EventKind,
@@ -87,24 +87,13 @@ def clean_lead_data(
             if len(text) > limit:
                 errors[name] = [_("At most %(limit)d characters.") % {"limit": limit}]
             values[name] = text
-    if "mobile" in data:
-        raw = str(data["mobile"] or "").strip()
-        if raw:
-            normalised = phone_e164(raw)
-            if normalised is None:
-                errors["mobile"] = [_("“%(value)s” is not a valid phone number.") % {"value": raw}]
-            values["mobile"] = normalised or ""
-        else:
-            values["mobile"] = ""
-    if "email" in data:
-        raw = str(data["email"] or "").strip()
-        if raw:
-            normalised = email_normalised(raw)
-            if normalised is None:
-                errors["email"] = [_("“%(value)s” is not a valid e-mail address.") % {"value": raw}]
-            values["email"] = normalised or ""
-        else:
-            values["email"] = ""
+    for name, normalize in (("mobile", normalize_phone), ("email", normalize_email)):
+        if name in data:
+            try:
+                values[name] = normalize(data[name], field=name)
+            except InvalidInput as error:
+                errors.update(error.errors)
+                values[name] = ""
     for name, resolve in (("region", _region), ("industry", _industry)):
         if name in data:
             try:
