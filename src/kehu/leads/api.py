@@ -10,12 +10,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
-from kehu.core.access import get_editable_or_404, is_admin, mask_values, policy_of
+from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.errors import Forbidden
 from kehu.core.pagination import MappedRows
 from kehu.leads import selectors, services
 from kehu.leads.models import AssignmentRule, Lead
+from kehu.leads.selectors import LeadFilters
 
 router = Router(tags=["leads"])
 
@@ -113,16 +115,6 @@ def lead_out(lead: Lead, user: Any) -> dict[str, Any]:
         "converted_at": lead.converted_at, "created_at": lead.created_at,
     }  # fmt: skip
     return mask_values(data, policy_of(Lead).masked_fields(user, lead))
-
-
-class LeadFilters(Schema):
-    view: Literal["all", "pool", "mine", "review", "overdue"] = "all"
-    q: str = ""
-    status: str = ""
-    priority: str = ""
-    source: str = ""
-    assignee: int | None = None
-    region: str = ""
 
 
 class AssignIn(Schema):
@@ -239,13 +231,7 @@ def rule_out(rule: AssignmentRule) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)
-    return user
-
-
-def _lead_for_write(request: HttpRequest, lead_id: int) -> Lead:
+def _lead_for_write(request: AuthedRequest, lead_id: int) -> Lead:
     """A lead the user can see; services decide whether the role may act on it."""
     return selectors.lead_get(user=request.user, lead_id=lead_id)
 
@@ -254,40 +240,41 @@ def _active_user(user_id: int) -> User:
     return get_object_or_404(User, pk=user_id, is_active=True)
 
 
-def _require_admin(request: HttpRequest) -> None:
-    if not is_admin(request.user):
+def _require_rule_editor(request: AuthedRequest) -> None:
+    """403 before a rule's lookup, so a rule id tells nothing to a role that may not edit."""
+    if not services.rules_may_edit(request.user):
         raise Forbidden(str(Forbidden.default_detail))
 
 
 # --- Leads -----------------------------------------------------------------------------------
 @router.get("", response=list[LeadOut], summary="Leads in your scope")
 @paginate
-def list_leads(request: HttpRequest, filters: Query[LeadFilters]) -> list[dict[str, Any]]:
-    leads = selectors.lead_list(user=request.user, filters=filters.dict())
+def list_leads(request: AuthedRequest, filters: Query[LeadFilters]) -> list[dict[str, Any]]:
+    leads = selectors.lead_list(user=request.user, filters=filters)
     return MappedRows(leads, lambda lead: lead_out(lead, request.user))  # type: ignore[return-value]
 
 
 @router.post("", response={201: LeadOut}, summary="Capture a lead")
-def create_lead(request: HttpRequest, payload: LeadIn) -> Status:
-    lead = services.lead_capture(actor=_user(request), data=payload.dict())
+def create_lead(request: AuthedRequest, payload: LeadIn) -> Status:
+    lead = services.lead_capture(actor=request.user, data=payload.dict())
     return Status(
         201, lead_out(selectors.lead_get(user=request.user, lead_id=lead.pk), request.user)
     )
 
 
 @router.get("/reports/conversion", summary="Lead → customer conversion by source, region, rep")
-def report_conversion(request: HttpRequest, query: Query[ReportQuery]) -> dict[str, Any]:
+def report_conversion(request: AuthedRequest, query: Query[ReportQuery]) -> dict[str, Any]:
     return selectors.conversion_report(user=request.user, start=query.start, end=query.end)
 
 
 @router.get("/reports/first-contact", summary="Median hours from capture to first contact")
-def report_first_contact(request: HttpRequest, query: Query[ReportQuery]) -> dict[str, Any]:
+def report_first_contact(request: AuthedRequest, query: Query[ReportQuery]) -> dict[str, Any]:
     return selectors.first_contact_report(user=request.user, start=query.start, end=query.end)
 
 
 @router.get("/rules", response=list[RuleOut], summary="Assignment rules in order (admin)")
-def list_rules(request: HttpRequest) -> list[dict[str, Any]]:
-    _require_admin(request)
+def list_rules(request: AuthedRequest) -> list[dict[str, Any]]:
+    _require_rule_editor(request)
     return [rule_out(rule) for rule in selectors.rule_list()]
 
 
@@ -302,44 +289,42 @@ def _rule_data(payload: Schema) -> dict[str, Any]:
 
 
 @router.post("/rules", response={201: RuleOut}, summary="Add an assignment rule (admin)")
-def create_rule(request: HttpRequest, payload: RuleIn) -> Status:
-    rule = services.rule_create(actor=_user(request), data=_rule_data(payload))
+def create_rule(request: AuthedRequest, payload: RuleIn) -> Status:
+    rule = services.rule_create(actor=request.user, data=_rule_data(payload))
     return Status(201, rule_out(rule))
 
 
 @router.post("/rules/order", response=list[RuleOut], summary="Reorder the rules (admin)")
-def reorder_rules(request: HttpRequest, payload: ReorderIn) -> list[dict[str, Any]]:
-    services.rules_reorder(actor=_user(request), rule_ids=payload.rule_ids)
+def reorder_rules(request: AuthedRequest, payload: ReorderIn) -> list[dict[str, Any]]:
+    services.rules_reorder(actor=request.user, rule_ids=payload.rule_ids)
     return [rule_out(rule) for rule in selectors.rule_list()]
 
 
 @router.patch("/rules/{rule_id}", response=RuleOut, summary="Change an assignment rule (admin)")
-def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
-    _require_admin(request)
+def update_rule(request: AuthedRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
+    _require_rule_editor(request)
     rule = get_object_or_404(AssignmentRule, pk=rule_id)
     rule = services.rule_update(
-        actor=_user(request), rule=rule, data=_rule_data(payload), version=payload.version
+        actor=request.user, rule=rule, data=_rule_data(payload), version=payload.version
     )
     return rule_out(rule)
 
 
 @router.delete("/rules/{rule_id}", response={204: None}, summary="Delete a rule (admin)")
-def delete_rule(request: HttpRequest, rule_id: int) -> Status:
-    _require_admin(request)
-    services.rule_delete(actor=_user(request), rule=get_object_or_404(AssignmentRule, pk=rule_id))
+def delete_rule(request: AuthedRequest, rule_id: int) -> Status:
+    _require_rule_editor(request)
+    services.rule_delete(actor=request.user, rule=get_object_or_404(AssignmentRule, pk=rule_id))
     return Status(204, None)
 
 
 @router.post("/assignment/dry-run", response=DryRunOut, summary="Who would get each pooled lead")
-def dry_run(request: HttpRequest, payload: DryRunIn) -> dict[str, Any]:
-    user = _user(request)
-    if not (is_admin(user) or user.role == "manager"):
-        raise Forbidden(str(Forbidden.default_detail))
+def dry_run(request: AuthedRequest, payload: DryRunIn) -> dict[str, Any]:
+    user = request.user
     leads = selectors.pooled_leads(user=user)
     if payload.lead_ids is not None:
         wanted = set(payload.lead_ids)
         leads = [lead for lead in leads if lead.pk in wanted]
-    proposals = services.assignment_dry_run(leads=leads)
+    proposals = services.assignment_dry_run(actor=user, leads=leads)
     items = [
         {
             "lead_id": lead.pk,
@@ -355,8 +340,8 @@ def dry_run(request: HttpRequest, payload: DryRunIn) -> dict[str, Any]:
 
 
 @router.post("/assignment/run", response=RunOut, summary="Run the batch assignment now (admin)")
-def run_batch(request: HttpRequest) -> Any:
-    return services.assignment_batch(actor=_user(request))
+def run_batch(request: AuthedRequest) -> Any:
+    return services.assignment_batch(actor=request.user)
 
 
 @router.post(
@@ -379,30 +364,24 @@ def web_submission(request: HttpRequest, key: str) -> Status:
 
 
 @router.get("/{lead_id}", response=LeadOut, summary="One lead")
-def get_lead(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+def get_lead(request: AuthedRequest, lead_id: int) -> dict[str, Any]:
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
 
 
 @router.patch("/{lead_id}", response=LeadOut, summary="Edit a lead (send its version)")
-def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch) -> dict[str, Any]:
+def update_lead(request: AuthedRequest, lead_id: int, payload: LeadPatch) -> dict[str, Any]:
     lead = get_editable_or_404(Lead.objects.all(), request.user, pk=lead_id)
     changes = payload.dict(exclude_unset=True)
     version = changes.pop("version")
-    shown = selectors.lead_contact(request.user, lead)
-    if shown["masked"]:
-        # A client echoing the masked values it was given must not overwrite the stored ones.
-        for name in selectors.CONTACT_FIELDS:
-            if name in changes and changes[name] == shown[name]:
-                del changes[name]
-    services.lead_update(actor=_user(request), lead=lead, changes=changes, version=version)
+    services.lead_update(actor=request.user, lead=lead, changes=changes, version=version)
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
 
 
 @router.post("/{lead_id}/assign", response=LeadOut, summary="Assign to a rep (admin, manager)")
-def assign_lead(request: HttpRequest, lead_id: int, payload: AssignIn) -> dict[str, Any]:
+def assign_lead(request: AuthedRequest, lead_id: int, payload: AssignIn) -> dict[str, Any]:
     lead = _lead_for_write(request, lead_id)
     services.lead_assign(
-        actor=_user(request),
+        actor=request.user,
         lead=lead,
         assignee=_active_user(payload.assignee_id),
         note=payload.note,
@@ -411,27 +390,27 @@ def assign_lead(request: HttpRequest, lead_id: int, payload: AssignIn) -> dict[s
 
 
 @router.post("/{lead_id}/confirm", response=LeadOut, summary="Confirm contactable (assignee)")
-def confirm_lead(request: HttpRequest, lead_id: int, payload: NoteIn) -> dict[str, Any]:
+def confirm_lead(request: AuthedRequest, lead_id: int, payload: NoteIn) -> dict[str, Any]:
     lead = _lead_for_write(request, lead_id)
-    services.lead_confirm(actor=_user(request), lead=lead, note=payload.note)
+    services.lead_confirm(actor=request.user, lead=lead, note=payload.note)
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
 
 
 @router.post("/{lead_id}/invalidate", response=LeadOut, summary="Mark invalid (assignee)")
-def invalidate_lead(request: HttpRequest, lead_id: int, payload: InvalidateIn) -> dict[str, Any]:
+def invalidate_lead(request: AuthedRequest, lead_id: int, payload: InvalidateIn) -> dict[str, Any]:
     lead = _lead_for_write(request, lead_id)
     services.lead_invalidate(
-        actor=_user(request), lead=lead, reason=payload.reason, note=payload.note
+        actor=request.user, lead=lead, reason=payload.reason, note=payload.note
     )
     return lead_out(selectors.lead_get(user=request.user, lead_id=lead_id), request.user)
 
 
 @router.post("/{lead_id}/review", response=LeadOut, summary="Review an invalid lead (admin)")
-def review_lead(request: HttpRequest, lead_id: int, payload: ReviewIn) -> dict[str, Any]:
+def review_lead(request: AuthedRequest, lead_id: int, payload: ReviewIn) -> dict[str, Any]:
     lead = _lead_for_write(request, lead_id)
     assignee = _active_user(payload.assignee_id) if payload.assignee_id else None
     services.lead_review(
-        actor=_user(request),
+        actor=request.user,
         lead=lead,
         decision=payload.decision,
         note=payload.note,
@@ -449,10 +428,10 @@ def review_lead(request: HttpRequest, lead_id: int, payload: ReviewIn) -> dict[s
         "send `customer_id` to link to one of them, or `force` to create a new customer anyway."
     ),
 )
-def convert_lead(request: HttpRequest, lead_id: int, payload: ConvertIn) -> dict[str, Any]:
+def convert_lead(request: AuthedRequest, lead_id: int, payload: ConvertIn) -> dict[str, Any]:
     lead = _lead_for_write(request, lead_id)
     services.lead_convert(
-        actor=_user(request),
+        actor=request.user,
         lead=lead,
         customer_id=payload.customer_id,
         force=payload.force,

@@ -14,7 +14,7 @@ def leads_panel(request: HttpRequest) -> Panel | None:
     if not user.is_authenticated or getattr(user, "role", "") == "service":
         return None
     overdue = selectors.overdue_leads(user=user, limit=8)
-    mine = selectors.lead_list(user=user, filters={"view": "mine"})
+    mine = selectors.lead_list(user=user, filters=selectors.LeadFilters(view="mine"))
     context = {
         "overdue": overdue,
         "awaiting": mine.filter(status=LeadStatus.ASSIGNED).count(),

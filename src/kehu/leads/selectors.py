@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
+from django.http import QueryDict
 from django.utils import timezone
+from pydantic import BaseModel, ConfigDict
 
-from kehu.accounts.models import Role
-from kehu.core.access import get_visible_or_404, is_admin, policy_of
+from kehu.accounts.models import Role, User
+from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
 from kehu.customers.models import Region
 from kehu.customers.reference import codes_within
 from kehu.leads.models import (
     OPEN_STATUSES,
     AssignmentRule,
+    AssignmentRun,
     Lead,
     LeadEvent,
     LeadStatus,
@@ -28,7 +31,8 @@ from kehu.leads.models import (
 )
 from kehu.pools.masking import mask_email, mask_mobile
 
-VIEWS = ("all", "pool", "mine", "review", "overdue")
+View = Literal["all", "pool", "mine", "review", "overdue"]
+VIEWS: tuple[str, ...] = get_args(View)
 CONTACT_FIELDS = Lead.access_policy.contact_fields
 
 
@@ -53,47 +57,104 @@ def show_contacts(user: Any, leads: Iterable[Lead]) -> None:
         lead.shown = lead_contact(user, lead)  # type: ignore[attr-defined]
 
 
-def lead_list(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
+class LeadFilters(BaseModel):
+    """Which list (``view``) and its filters: one definition for the page and the API."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    view: View = "all"
+    q: str = ""
+    status: str = ""
+    priority: str = ""
+    source: str = ""
+    assignee: int | None = None
+    region: str = ""
+
+    @classmethod
+    def from_querydict(cls, query: QueryDict, **fixed: Any) -> LeadFilters:
+        """From a page's query string (empty values left out); ``fixed`` wins over it."""
+        data: dict[str, Any] = {key: query[key] for key in query if query[key] != ""}
+        return cls.model_validate({**data, **fixed})
+
+    def apply(self, queryset: QuerySet[Lead], *, user: Any) -> QuerySet[Lead]:
+        """Narrow and order ``queryset`` (already scoped); ``user`` is who "mine" means."""
+        if self.view == "pool":
+            queryset = queryset.filter(status=LeadStatus.POOL)
+        elif self.view == "mine":
+            queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
+        elif self.view == "review":
+            queryset = queryset.filter(status=LeadStatus.PENDING_REVIEW)
+        elif self.view == "overdue":
+            queryset = queryset.filter(
+                status__in=OPEN_STATUSES,
+                first_contact_at__isnull=True,
+                first_contact_due_at__lt=timezone.now(),
+            )
+        if self.status:
+            queryset = queryset.filter(status=self.status)
+        if self.priority:
+            queryset = queryset.filter(priority=self.priority)
+        if self.source:
+            queryset = queryset.filter(source=self.source)
+        if self.assignee:
+            queryset = queryset.filter(assignee_id=self.assignee)
+        if self.region:
+            queryset = queryset.filter(region_id__in=codes_within(Region, self.region))
+        text = self.q.strip()
+        if text:
+            queryset = queryset.filter(
+                Q(company_name__icontains=text)
+                | Q(contact_name__icontains=text)
+                | Q(mobile__contains=text)
+                | Q(email__icontains=text)
+                | Q(source_detail__icontains=text)
+            )
+        if self.view == "mine":
+            return queryset.order_by("confirm_due_at", "first_contact_due_at", "-id")
+        return queryset.order_by("-id")
+
+
+def lead_list(
+    *, user: Any, filters: LeadFilters | Mapping[str, Any] | None = None
+) -> QuerySet[Lead]:
     """Leads the user may see, narrowed by ``filters`` (one definition for the UI and the API)."""
-    filters = filters or {}
+    if not isinstance(filters, LeadFilters):
+        filters = LeadFilters.model_validate(filters or {})
     queryset = Lead.objects.visible_to(user).select_related(
         "assignee", "department", "region", "region__parent", "industry", "industry__parent"
     )
-    view = filters.get("view") or "all"
-    if view == "pool":
-        queryset = queryset.filter(status=LeadStatus.POOL)
-    elif view == "mine":
-        queryset = queryset.filter(assignee=user, status__in=OPEN_STATUSES)
-    elif view == "review":
-        queryset = queryset.filter(status=LeadStatus.PENDING_REVIEW)
-    elif view == "overdue":
-        queryset = queryset.filter(
-            status__in=OPEN_STATUSES,
-            first_contact_at__isnull=True,
-            first_contact_due_at__lt=timezone.now(),
-        )
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    if filters.get("priority"):
-        queryset = queryset.filter(priority=filters["priority"])
-    if filters.get("source"):
-        queryset = queryset.filter(source=filters["source"])
-    if filters.get("assignee"):
-        queryset = queryset.filter(assignee_id=filters["assignee"])
-    if filters.get("region"):
-        queryset = queryset.filter(region_id__in=codes_within(Region, str(filters["region"])))
-    text = (filters.get("q") or "").strip()
-    if text:
-        queryset = queryset.filter(
-            Q(company_name__icontains=text)
-            | Q(contact_name__icontains=text)
-            | Q(mobile__contains=text)
-            | Q(email__icontains=text)
-            | Q(source_detail__icontains=text)
-        )
-    if view == "mine":
-        return queryset.order_by("confirm_due_at", "first_contact_due_at", "-id")
-    return queryset.order_by("-id")
+    return filters.apply(queryset, user=user)
+
+
+def lead_list_views(*, user: Any) -> list[str]:
+    """The lists (``VIEWS``) worth offering the user: the pool to whoever plans assignments
+    or captures for it (marketing), the review queue to who reviews."""
+    from kehu.leads.services import lead_may_review, leads_may_plan
+
+    views = ["all", "mine"]
+    if leads_may_plan(user) or user.role == Role.MARKETING:
+        views.insert(1, "pool")
+    if lead_may_review(user):
+        views.append("review")
+    views.append("overdue")
+    return views
+
+
+def assignable_users(*, user: Any) -> QuerySet[User]:
+    """Reps and managers the user may hand a lead to: everyone for admins, else their
+    departments' (the rule ``lead_assign`` checks)."""
+    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
+    if not is_admin(user):
+        users = users.filter(department_id__in=managed_department_ids(user))
+    return users.select_related("department").order_by("department__path", "username")
+
+
+def visible_lead_count(*, user: Any, web_form: WebForm) -> int:
+    return Lead.objects.visible_to(user).filter(web_form=web_form).count()
+
+
+def lead_is_visible(*, user: Any, lead_id: int) -> bool:
+    return Lead.objects.visible_to(user).filter(pk=lead_id).exists()
 
 
 def lead_get(*, user: Any, lead_id: int) -> Lead:
@@ -131,7 +192,9 @@ def pooled_leads(*, user: Any, limit: int = 500) -> list[Lead]:
 
 def overdue_leads(*, user: Any, limit: int = 10) -> list[Lead]:
     return list(
-        lead_list(user=user, filters={"view": "overdue"}).order_by("first_contact_due_at")[:limit]
+        lead_list(user=user, filters=LeadFilters(view="overdue")).order_by("first_contact_due_at")[
+            :limit
+        ]
     )
 
 
@@ -139,12 +202,18 @@ def rule_list() -> QuerySet[AssignmentRule]:
     return AssignmentRule.objects.select_related("department").prefetch_related("reps")
 
 
+def recent_runs(limit: int = 5) -> QuerySet[AssignmentRun]:
+    return AssignmentRun.objects.select_related("triggered_by")[:limit]
+
+
 def priority_rule_list() -> QuerySet[PriorityRule]:
     return PriorityRule.objects.order_by("position", "id")
 
 
 def web_form_list(*, user: Any) -> QuerySet[WebForm]:
-    if not (is_admin(user) or getattr(user, "role", "") == Role.MARKETING):
+    from kehu.leads.services import web_forms_may_manage
+
+    if not web_forms_may_manage(user):
         return WebForm.objects.none()
     return WebForm.objects.order_by("name")
 

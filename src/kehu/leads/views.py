@@ -4,24 +4,27 @@ conversion dialog, and the public web-to-lead form. Thin: every write is a servi
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
-from kehu.accounts.models import Role, User
-from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Forbidden, InvalidInput, KehuError
+from kehu.accounts.http import AuthedRequest
+from kehu.accounts.models import User
+from kehu.core.access import get_editable_or_404, policy_of
+from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
+from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.pagination import bounded_page
 from kehu.leads import selectors, services
 from kehu.leads.forms import (
@@ -37,98 +40,78 @@ from kehu.leads.forms import (
 from kehu.leads.models import AssignmentRule, Lead, LeadStatus, WebForm
 
 PAGE_SIZE = 50
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _errors_to_form(form: Form, error: KehuError) -> None:
-    if not error.errors:
-        form.add_error(None, error.detail)
-    for name, problems in error.errors.items():
-        form.add_error(name if name in form.fields else None, problems)
-
-
-def _can_manage(user: User) -> bool:
-    return is_admin(user) or user.role == Role.MANAGER
-
-
-def _can_capture(user: User) -> bool:
-    return is_admin(user) or user.role in (Role.MANAGER, Role.SALES, Role.MARKETING)
+TAB_LABELS = {
+    "all": gettext_lazy("All leads"),
+    "pool": gettext_lazy("Lead pool"),
+    "mine": gettext_lazy("My leads"),
+    "review": gettext_lazy("Review queue"),
+    "overdue": gettext_lazy("Overdue"),
+}
 
 
 # --- Lists -----------------------------------------------------------------------------------
 @login_required
-def lead_list(request: HttpRequest, view: str = "all") -> HttpResponse:
-    user = _user(request)
+def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
+    user = request.user
     if view not in selectors.VIEWS:
         raise Http404(view)
-    filters = {
-        "view": view,
-        "q": request.GET.get("q", ""),
-        "status": request.GET.get("status", ""),
-        "priority": request.GET.get("priority", ""),
-    }
+    try:
+        filters = selectors.LeadFilters.from_querydict(request.GET, view=view)
+    except ValidationError:  # a hand-edited query string: the list unfiltered, as before
+        filters = selectors.LeadFilters.model_validate({"view": view})
     page = bounded_page(
         selectors.lead_list(user=user, filters=filters), PAGE_SIZE, request.GET.get("page")
     )
     selectors.show_contacts(user, page.object_list)
-    tabs = [("all", _("All leads")), ("mine", _("My leads"))]
-    if _can_manage(user) or user.role == Role.MARKETING:
-        tabs.insert(1, ("pool", _("Lead pool")))
-    if is_admin(user):
-        tabs.append(("review", _("Review queue")))
-    tabs.append(("overdue", _("Overdue")))
+    tabs = [(name, TAB_LABELS[name]) for name in selectors.lead_list_views(user=user)]
     context = {
         "page": page,
         "view": view,
         "tabs": tabs,
         "filters": filters,
         "statuses": LeadStatus.choices,
-        "can_capture": _can_capture(user),
-        "can_manage": _can_manage(user),
-        "is_admin": is_admin(user),
+        "can_capture": services.lead_may_capture(user),
+        "can_manage": services.leads_may_plan(user),
+        "may_edit_rules": services.rules_may_edit(user),
     }
-    template = "leads/_table.html" if request.htmx else "leads/list.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    return render(request, htmx_template(request, "leads/list.html", "leads/_table.html"), context)
 
 
 @login_required
-def lead_mine(request: HttpRequest) -> HttpResponse:
+def lead_mine(request: AuthedRequest) -> HttpResponse:
     return lead_list(request, view="mine")
 
 
 @login_required
-def lead_review_queue(request: HttpRequest) -> HttpResponse:
-    if not is_admin(request.user):
+def lead_review_queue(request: AuthedRequest) -> HttpResponse:
+    if not services.lead_may_review(request.user):
         raise PermissionDenied
     return lead_list(request, view="review")
 
 
 # --- Capture and edit ------------------------------------------------------------------------
 @login_required
-def lead_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not _can_capture(user):
+def lead_create(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    if not services.lead_may_capture(user):
         raise PermissionDenied
     form = LeadForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             lead = services.lead_capture(actor=user, data=form.cleaned_data)
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Lead captured."))
-            if Lead.objects.visible_to(user).filter(pk=lead.pk).exists():
+            if selectors.lead_is_visible(user=user, lead_id=lead.pk):
                 return redirect("leads:detail", lead.pk)
             return redirect("leads:list")
     return render(request, "leads/form.html", {"form": form, "title": _("New lead")})
 
 
 @login_required
-def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
-    user = _user(request)
+def lead_edit(request: AuthedRequest, lead_id: int) -> HttpResponse:
+    user = request.user
     lead = get_editable_or_404(Lead.objects.all(), user, pk=lead_id)
     initial = {
         name: getattr(lead, name) for name in LeadForm.base_fields if name not in ("priority",)
@@ -146,7 +129,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
                 actor=user, lead=lead, changes=changes, version=int(request.POST.get("version", 0))
             )
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Lead saved."))
             return redirect("leads:detail", lead.pk)
@@ -155,31 +138,20 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 
 # --- Detail and actions ----------------------------------------------------------------------
-def _assignees(user: User) -> Any:
-    users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
-    if not is_admin(user):
-        users = users.filter(department_id__in=managed_department_ids(user))
-    return users.select_related("department").order_by("department__path", "username")
-
-
-def _detail_context(request: HttpRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
-    user = _user(request)
-    is_assignee = lead.assignee_id == user.pk
-    may_manage = is_admin(user) or (
-        user.role == Role.MANAGER
-        and (lead.department_id is None or lead.department_id in managed_department_ids(user))
-    )
+def _detail_context(request: AuthedRequest, lead: Lead, **forms: Any) -> dict[str, Any]:
+    user = request.user
     return {
         "lead": lead,
         "events": selectors.lead_events(lead=lead)[:100],
         "masked": policy_of(Lead).masked_fields(user, lead),
         "contact": selectors.lead_contact(user, lead),
-        "may_act": is_assignee or is_admin(user),
-        "may_manage": may_manage,
-        "may_convert": lead.status == LeadStatus.CONFIRMED and (is_assignee or may_manage),
-        "may_edit": Lead.objects.editable_by(user).filter(pk=lead.pk).exists() and lead.is_open,
-        "is_admin": is_admin(user),
-        "assign_form": forms.get("assign_form") or AssignForm(assignees=_assignees(user)),
+        "may_act": services.lead_may_act(user, lead),
+        "may_manage": services.lead_may_manage(user, lead),
+        "may_convert": services.lead_may_convert(user, lead),
+        "may_edit": services.lead_may_edit(user, lead),
+        "may_review": services.lead_may_review(user),
+        "assign_form": forms.get("assign_form")
+        or AssignForm(assignees=selectors.assignable_users(user=user)),
         "invalidate_form": forms.get("invalidate_form") or InvalidateForm(),
         "review_form": forms.get("review_form") or ReviewForm(),
         "history_url": _history_url(lead),
@@ -194,25 +166,25 @@ def _history_url(lead: Lead) -> str:
 
 
 @login_required
-def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_detail(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     return render(request, "leads/detail.html", _detail_context(request, lead))
 
 
-def _action_done(request: HttpRequest, lead: Lead, text: str) -> HttpResponse:
+def _action_done(request: AuthedRequest, lead: Lead, text: str) -> HttpResponse:
     messages.success(request, text)
-    if Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists():
+    if selectors.lead_is_visible(user=request.user, lead_id=lead.pk):
         return redirect("leads:detail", lead.pk)
     return redirect("leads:list")
 
 
 def _action_failed(
-    request: HttpRequest, lead: Lead, error: KehuError, **forms: Any
+    request: AuthedRequest, lead: Lead, error: KehuError, **forms: Any
 ) -> HttpResponse:
     if isinstance(error, Forbidden) or not forms:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     for form in forms.values():
-        _errors_to_form(form, error)
+        form_errors(form, error)
     lead = selectors.lead_get(user=request.user, lead_id=lead.pk)
     return render(
         request, "leads/detail.html", _detail_context(request, lead, **forms), status=error.status
@@ -221,10 +193,10 @@ def _action_failed(
 
 @login_required
 @require_POST
-def lead_confirm(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_confirm(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     try:
-        services.lead_confirm(actor=_user(request), lead=lead, note=request.POST.get("note", ""))
+        services.lead_confirm(actor=request.user, lead=lead, note=request.POST.get("note", ""))
     except KehuError as error:
         return _action_failed(request, lead, error)
     return _action_done(request, lead, _("Lead confirmed as contactable."))
@@ -232,13 +204,13 @@ def lead_confirm(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_invalidate(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     form = InvalidateForm(request.POST)
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), invalidate_form=form)
     try:
-        services.lead_invalidate(actor=_user(request), lead=lead, **form.cleaned_data)
+        services.lead_invalidate(actor=request.user, lead=lead, **form.cleaned_data)
     except KehuError as error:
         return _action_failed(request, lead, error, invalidate_form=form)
     return _action_done(request, lead, _("Lead sent to the review queue."))
@@ -246,10 +218,10 @@ def lead_invalidate(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
-    user = _user(request)
+def lead_assign(request: AuthedRequest, lead_id: int) -> HttpResponse:
+    user = request.user
     lead = selectors.lead_get(user=user, lead_id=lead_id)
-    form = AssignForm(request.POST, assignees=_assignees(user))
+    form = AssignForm(request.POST, assignees=selectors.assignable_users(user=user))
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), assign_form=form)
     try:
@@ -266,22 +238,22 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_review(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_review(request: AuthedRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get(user=request.user, lead_id=lead_id)
     form = ReviewForm(request.POST)
     if not form.is_valid():
         return _action_failed(request, lead, InvalidInput(errors={}), review_form=form)
     try:
-        services.lead_review(actor=_user(request), lead=lead, **form.cleaned_data)
+        services.lead_review(actor=request.user, lead=lead, **form.cleaned_data)
     except KehuError as error:
         return _action_failed(request, lead, error, review_form=form)
     return _action_done(request, lead, _("Review saved."))
 
 
 @login_required
-def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
+def lead_convert(request: AuthedRequest, lead_id: int) -> HttpResponse:
     """The conversion dialog: create a customer, or link to a duplicate the check found."""
-    user = _user(request)
+    user = request.user
     lead = selectors.lead_get(user=user, lead_id=lead_id)
     form = ConvertForm(
         request.POST if request.method == "POST" else None,
@@ -298,12 +270,12 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
             matches = duplicate.extra.get("matches", [])
             status = 409
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
             status = error.status
         else:
             messages.success(request, _("Lead converted into a customer."))
             target = reverse("leads:detail", args=[lead.pk])
-            if request.htmx:  # type: ignore[attr-defined]
+            if is_htmx(request):
                 return HttpResponse(status=204, headers={"HX-Redirect": target})
             return redirect(target)
     context = {
@@ -312,25 +284,25 @@ def lead_convert(request: HttpRequest, lead_id: int) -> HttpResponse:
         "matches": matches,
         "contact": selectors.lead_contact(user, lead),
     }
-    template = "leads/_convert.html" if request.htmx else "leads/convert.html"  # type: ignore[attr-defined]
+    template = htmx_template(request, "leads/convert.html", "leads/_convert.html")
     return render(request, template, context, status=status)
 
 
 # --- Rules -----------------------------------------------------------------------------------
-def _admin_only(request: HttpRequest) -> User:
-    user = _user(request)
-    if not is_admin(user):
+def _admin_only(request: AuthedRequest) -> User:
+    user = request.user
+    if not services.rules_may_edit(user):
         raise PermissionDenied
     return user
 
 
 @login_required
-def rule_list(request: HttpRequest) -> HttpResponse:
+def rule_list(request: AuthedRequest) -> HttpResponse:
     _admin_only(request)
     context = {
         "rules": selectors.rule_list(),
         "priority_rules": selectors.priority_rule_list(),
-        "runs": services.AssignmentRun.objects.select_related("triggered_by")[:5],
+        "runs": selectors.recent_runs(),
     }
     return render(request, "leads/rules.html", context)
 
@@ -345,7 +317,7 @@ def _rule_initial(rule: AssignmentRule) -> dict[str, Any]:
 
 
 @login_required
-def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpResponse:
     user = _admin_only(request)
     rule = get_object_or_404(AssignmentRule, pk=rule_id) if rule_id else None
     form = RuleForm(
@@ -364,7 +336,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
                     version=int(request.POST.get("version", 0)),
                 )
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Rule saved."))
             return redirect("leads:rules")
@@ -374,7 +346,7 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
 
 @login_required
 @require_POST
-def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+def rule_delete(request: AuthedRequest, rule_id: int) -> HttpResponse:
     user = _admin_only(request)
     services.rule_delete(actor=user, rule=get_object_or_404(AssignmentRule, pk=rule_id))
     messages.success(request, _("Rule deleted."))
@@ -383,33 +355,29 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+def rule_move(request: AuthedRequest, rule_id: int) -> HttpResponse:
     """Move a rule one place up or down (the order decides which rule wins)."""
     user = _admin_only(request)
-    ids = list(AssignmentRule.objects.order_by("position", "id").values_list("pk", flat=True))
-    if rule_id not in ids:
-        raise Http404
-    index = ids.index(rule_id)
-    target = index - 1 if request.POST.get("direction") == "up" else index + 1
-    if 0 <= target < len(ids):
-        ids[index], ids[target] = ids[target], ids[index]
-        services.rules_reorder(actor=user, rule_ids=ids)
+    try:
+        services.rule_move(actor=user, rule_id=rule_id, up=request.POST.get("direction") == "up")
+    except NotFound as missing:
+        raise Http404(missing.what) from missing
     return redirect("leads:rules")
 
 
 @login_required
-def dry_run(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if not _can_manage(user):
+def dry_run(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    if not services.leads_may_plan(user):
         raise PermissionDenied
     leads = selectors.pooled_leads(user=user)
-    rows = list(zip(leads, services.assignment_dry_run(leads=leads), strict=True))
-    return render(request, "leads/dry_run.html", {"rows": rows, "is_admin": is_admin(user)})
+    rows = list(zip(leads, services.assignment_dry_run(actor=user, leads=leads), strict=True))
+    return render(request, "leads/dry_run.html", {"rows": rows})
 
 
 @login_required
 @require_POST
-def run_batch(request: HttpRequest) -> HttpResponse:
+def run_batch(request: AuthedRequest) -> HttpResponse:
     user = _admin_only(request)
     run = services.assignment_batch(actor=user)
     messages.success(
@@ -421,22 +389,22 @@ def run_batch(request: HttpRequest) -> HttpResponse:
 
 
 # --- Web forms -------------------------------------------------------------------------------
-def _form_admin(request: HttpRequest) -> User:
-    user = _user(request)
-    if not (is_admin(user) or user.role == Role.MARKETING):
+def _form_admin(request: AuthedRequest) -> User:
+    user = request.user
+    if not services.web_forms_may_manage(user):
         raise PermissionDenied
     return user
 
 
 @login_required
-def web_form_list(request: HttpRequest) -> HttpResponse:
+def web_form_list(request: AuthedRequest) -> HttpResponse:
     user = _form_admin(request)
     form = WebFormForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             web_form = services.web_form_create(actor=user, data=form.cleaned_data)
         except KehuError as error:
-            _errors_to_form(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Web form created."))
             return redirect("leads:web_form", web_form.pk)
@@ -445,7 +413,7 @@ def web_form_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def web_form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
+def web_form_detail(request: AuthedRequest, form_id: int) -> HttpResponse:
     user = _form_admin(request)
     web_form = get_object_or_404(selectors.web_form_list(user=user), pk=form_id)
     if request.method == "POST":
@@ -462,7 +430,7 @@ def web_form_detail(request: HttpRequest, form_id: int) -> HttpResponse:
     snippet = render(
         request, "leads/embed_snippet.html", {"web_form": web_form, "endpoint": endpoint}
     ).content.decode()
-    leads = Lead.objects.visible_to(user).filter(web_form=web_form).count()
+    leads = selectors.visible_lead_count(user=user, web_form=web_form)
     context = {"web_form": web_form, "snippet": snippet, "endpoint": endpoint, "lead_count": leads}
     return render(request, "leads/web_form.html", context)
 

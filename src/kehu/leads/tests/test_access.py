@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 
@@ -167,3 +169,22 @@ def test_selectors_filter_by_region_province(org: Organisation, make_lead: LeadF
     make_lead(region="330100")
     found = selectors.lead_list(user=org.admin, filters={"region": "310000"})
     assert found.count() == 1
+
+
+def test_page_and_api_share_the_lead_filters(org: Organisation, make_lead: LeadFactory) -> None:
+    """One ``LeadFilters``: the page's query string narrows like the API's parameters."""
+    make_lead(source="website", region="310115", contact_name="官网线索")
+    make_lead(source="trade_show", region="330100", contact_name="展会线索")
+    query = {"source": "website", "region": "310000", "q": "线索", "page": "1"}
+    filters = selectors.LeadFilters.from_querydict(QueryDict(urlencode(query)), view="pool")
+    assert (filters.view, filters.source, filters.region) == ("pool", "website", "310000")
+    api = api_client(org.admin).get("/api/v1/leads", {**query, "view": "pool"}).json()
+    assert [item["contact_name"] for item in api["items"]] == ["官网线索"]
+    ui = Client()
+    ui.force_login(org.admin)
+    page = ui.get(reverse("leads:pool"), {**query, "view": "review"})  # the URL's view wins
+    assert [lead.contact_name for lead in page.context["page"].object_list] == ["官网线索"]
+    assert page.context["filters"].view == "pool"
+    wrong = ui.get(reverse("leads:pool"), {"assignee": "not-a-number"})
+    assert wrong.status_code == 200
+    assert len(wrong.context["page"].object_list) == 2

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 
 from kehu.core import config
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.leads import services, tasks
 from kehu.leads.models import (
@@ -323,3 +323,28 @@ def test_manual_assignment_scope(org: Organisation, make_lead: LeadFactory) -> N
     )
     assert rep.status_code == 403
     assert Lead.objects.get(pk=lead.pk).assignee == org.hangzhou_rep
+
+
+def test_rule_move_is_a_service(org: Organisation, east_rules: list[AssignmentRule]) -> None:
+    first, second = east_rules
+    services.rule_move(actor=org.admin, rule_id=second.pk, up=True)
+    assert list(AssignmentRule.objects.values_list("name", flat=True)) == ["浙江", "上海"]
+    services.rule_move(actor=org.admin, rule_id=second.pk, up=True)  # already first: no change
+    assert list(AssignmentRule.objects.values_list("name", flat=True)) == ["浙江", "上海"]
+    with pytest.raises(NotFound):
+        services.rule_move(actor=org.admin, rule_id=first.pk + second.pk, up=True)
+    with pytest.raises(Forbidden):
+        services.rule_move(actor=org.east_manager, rule_id=first.pk, up=False)
+
+
+def test_dry_run_is_refused_by_the_service_to_reps(
+    org: Organisation, make_lead: LeadFactory
+) -> None:
+    lead = make_lead(region=PUDONG)
+    with pytest.raises(Forbidden):
+        services.assignment_dry_run(actor=org.rep, leads=[lead])
+    assert services.assignment_dry_run(actor=org.east_manager, leads=[lead]) == [None]
+    response = api_client(org.rep).post(
+        "/api/v1/leads/assignment/dry-run", {}, content_type="application/json"
+    )
+    assert response.status_code == 403

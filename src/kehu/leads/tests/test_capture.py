@@ -10,8 +10,9 @@ import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
-from kehu.core.errors import InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.leads import services
 from kehu.leads.models import EventKind, Lead, LeadStatus
@@ -40,7 +41,7 @@ def test_import_capture_normalises_and_prioritises(org: Organisation) -> None:
         )
     lead.refresh_from_db()
     assert lead.mobile == "+8613800138000"
-    assert lead.email == "Wang@example.com"
+    assert lead.email == "wang@example.com"  # lower-cased whole, like customers
     assert lead.region_id == PUDONG
     assert lead.industry_id == "C"
     assert lead.priority == "S"
@@ -190,3 +191,73 @@ def test_extra_fields_are_kept(org: Organisation) -> None:
         extra={"问卷编号": "Q-17"},
     )
     assert json.loads(json.dumps(lead.extra)) == {"问卷编号": "Q-17"}
+
+
+def test_api_service_role_cannot_capture(org: Organisation) -> None:
+    """The role rule lives in the service: the API refuses like the UI (403, nothing stored)."""
+    response = api_client(org.service).post(
+        "/api/v1/leads",
+        data={"contact_name": "孙八", "mobile": "13700001234", "source": "website"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "forbidden"
+    assert not Lead.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("who", "may"),
+    [
+        ("admin", True),
+        ("east_manager", True),
+        ("rep", True),
+        ("marketing", True),
+        ("service", False),
+    ],
+)
+def test_who_may_capture(org: Organisation, who: str, may: bool) -> None:
+    user = getattr(org, who)
+    assert services.lead_may_capture(user) is may
+    data = {"contact_name": "孙八", "mobile": "13700001234", "source": "website"}
+    if may:
+        assert services.lead_capture(actor=user, data=data).created_by == user
+    else:
+        with pytest.raises(Forbidden):
+            services.lead_capture(actor=user, data=data)
+        assert not Lead.objects.exists()
+
+
+def test_ui_hides_the_capture_button_from_the_service_role(org: Organisation) -> None:
+    client = Client()
+    client.force_login(org.service)
+    assert client.get(reverse("leads:list")).context["can_capture"] is False
+    client.force_login(org.marketing)
+    assert client.get(reverse("leads:list")).context["can_capture"] is True
+
+
+def test_emails_are_lower_cased_like_customers(org: Organisation, assigned_lead: Lead) -> None:
+    lead = services.lead_capture(
+        actor=org.marketing,
+        data={"contact_name": "周九", "email": " Zhou.Jiu@Example.COM ", "source": "website"},
+    )
+    assert lead.email == "zhou.jiu@example.com"
+    lead = services.lead_update(
+        actor=org.rep,
+        lead=assigned_lead,
+        changes={"email": "Wang@Corp.CN"},
+        version=assigned_lead.version,
+    )
+    assert lead.email == "wang@corp.cn"
+
+
+def test_bad_phone_and_email_give_the_customers_messages(org: Organisation) -> None:
+    with translation.override("en"), pytest.raises(InvalidInput) as raised:
+        services.lead_capture(
+            actor=org.marketing,
+            data={"contact_name": "周九", "mobile": "12", "email": "x@", "source": "website"},
+        )
+    assert raised.value.errors == {
+        "mobile": ["12 is not a valid phone number; write e.g. 13812345678 or 021-12345678."],
+        "email": ["x@ is not a valid email address."],
+    }
+    assert not Lead.objects.exists()

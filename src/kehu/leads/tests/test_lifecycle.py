@@ -286,3 +286,21 @@ def test_conversion_dialog(org: Organisation, confirmed_lead: Lead) -> None:
     assert confirmed_lead.opportunity_id is None
     detail = client.get(reverse("leads:detail", args=[confirmed_lead.pk]))
     assert "lead-customer" in detail.content.decode()
+
+
+def test_detail_permissions_come_from_the_service(org: Organisation, confirmed_lead: Lead) -> None:
+    """What the detail page offers is what the services allow, per role."""
+    rep, manager, other = org.rep, org.east_manager, org.colleague
+    assert services.lead_may_act(rep, confirmed_lead)
+    assert not services.lead_may_act(other, confirmed_lead)
+    assert services.lead_may_convert(rep, confirmed_lead)
+    assert services.lead_may_convert(manager, confirmed_lead)
+    assert not services.lead_may_convert(other, confirmed_lead)
+    assert not services.lead_may_convert(org.south_manager, confirmed_lead)
+    assert services.lead_may_review(org.admin)
+    assert not services.lead_may_review(manager)
+    client = Client()
+    client.force_login(rep)
+    context = client.get(reverse("leads:detail", args=[confirmed_lead.pk])).context
+    assert (context["may_act"], context["may_convert"], context["may_edit"]) == (True, True, True)
+    assert (context["may_manage"], context["may_review"]) == (False, False)
