@@ -118,7 +118,7 @@ class AccessPolicy:
     ``role_view`` grants extra rows per role (e.g. marketing reads every customer);
     ``sensitive_fields`` are masked for users without full access to the row;
     ``contact_fields`` (phones, email) are shown masked to them (138****1234, by
-    ``kehu.pools.masking``) and left out of their change-history diffs.
+    ``kehu.core.masking``) and left out of their change-history diffs.
     """
 
     owner_field: str = "owner"

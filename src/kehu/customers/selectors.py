@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from kehu.core import config
+from kehu.core import config, masking
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.history import HistoryEntry, history_entries
@@ -51,7 +51,6 @@ from kehu.customers.models import (
 )
 from kehu.customers.normalize import digits, fold, pair_term
 from kehu.customers.reference import codes_within
-from kehu.pools import masking
 
 SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "-id": ("-id",),

@@ -603,7 +603,7 @@ def customer_create(
         raise _field_error("name", _("Enter the customer's full name."))
     if customer.region_id is None and customer.credit_code:
         # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
-        from kehu.pools.credit_code import region_code_from_credit_code
+        from kehu.customers.credit_code import region_code_from_credit_code
 
         customer.region_id = region_code_from_credit_code(customer.credit_code)
     _validate_customer(customer)

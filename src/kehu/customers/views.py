@@ -16,10 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
 from kehu.accounts.models import Role, User
+from kehu.core import masking
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.pagination import BoundedPaginator
-from kehu.customers import selectors, services, timeline
+from kehu.customers import contact_display, selectors, services, timeline
 from kehu.customers.forms import (
     AttachmentForm,
     BulkForm,
@@ -37,7 +38,6 @@ from kehu.customers.forms import (
 )
 from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
 from kehu.customers.widgets import picker_label
-from kehu.pools import masking
 
 PAGE_SIZES = (25, 50, 100)
 CONTACT_ERROR_FIELDS = {
@@ -99,7 +99,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     base_query = query.urlencode()
     sort_query = query.copy()
     sort_query.pop("sort", None)
-    masking.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
+    contact_display.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
     return {
         "filters": filters,
         "filter_error": filter_error,
@@ -337,7 +337,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     editable = selectors.can_edit(user, customer)
     full_access = policy_of(Customer).has_full_access(user, customer)
     contacts = list(customer.contacts.all())
-    masking.show_all_on_page(user, [(customer, contacts)])
+    contact_display.show_all_on_page(user, [(customer, contacts)])
     context = {
         "customer": customer,
         "hidden": hidden,
@@ -345,7 +345,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_admin": is_admin(user),
         "is_manager": _is_manager(user),
         "full_access": full_access,
-        "may_reveal": not full_access and masking.may_reveal(user),
+        "may_reveal": not full_access and contact_display.may_reveal(user),
         "completeness": customer.completeness,
         "contacts": contacts,
         "tags": customer.tags.all(),

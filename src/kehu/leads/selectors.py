@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kehu.accounts.models import Role, User
 from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
+from kehu.core.masking import mask_email, mask_mobile
 from kehu.customers.models import Region
 from kehu.customers.reference import codes_within
 from kehu.leads.models import (
@@ -29,7 +30,6 @@ from kehu.leads.models import (
     PriorityRule,
     WebForm,
 )
-from kehu.pools.masking import mask_email, mask_mobile
 
 View = Literal["all", "pool", "mine", "review", "overdue"]
 VIEWS: tuple[str, ...] = get_args(View)

@@ -10,10 +10,11 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core import masking
 from kehu.core.errors import Forbidden
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
-from kehu.pools import masking, selectors, services
+from kehu.pools import selectors, services
 from kehu.pools.models import Offboarding, Pool, RevealLog
 
 router = Router(tags=["pools"])

@@ -15,10 +15,10 @@ from kehu.accounts.models import Department
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
+from kehu.customers.credit_code import compact, explain, region_code_from_credit_code
 from kehu.customers.models import Contact, Customer
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
-from kehu.pools.credit_code import compact, explain, region_code_from_credit_code
 from kehu.pools.models import Offboarding, Pool, PoolEntry, RevealLog
 
 

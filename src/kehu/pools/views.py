@@ -17,12 +17,13 @@ from kehu.accounts.http import AuthedRequest
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError, NotFound
 from kehu.core.http import error_message, form_errors, raise_not_found
+from kehu.core.masking import CONTACT_FIELDS
 from kehu.core.pagination import bounded_page
+from kehu.customers import contact_display
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import phone_display
-from kehu.pools import masking, selectors, services
+from kehu.pools import selectors, services
 from kehu.pools.forms import OffboardingForm, PoolForm
-from kehu.pools.masking import CONTACT_FIELDS
 from kehu.pools.models import Pool
 
 PAGE_SIZE = 50
@@ -66,7 +67,7 @@ def pool_detail(request: AuthedRequest, pool_id: int) -> HttpResponse:
         request.GET.get("page"),
     )
     may_assign = selectors.may_assign(user=request.user, pool=pool)
-    masking.show_all_on_page(
+    contact_display.show_all_on_page(
         request.user,
         [(e.customer, e.customer.primary_contacts) for e in page],
     )

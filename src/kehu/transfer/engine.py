@@ -796,7 +796,7 @@ class Importer:
                 data[FK_COLUMNS.get(key, key)] = values[key]
         if data.get("region_id") is None and data.get("credit_code"):
             # customer_create: digits 3–8 of a 统一社会信用代码 name the registering division
-            from kehu.pools.credit_code import region_code_from_credit_code
+            from kehu.customers.credit_code import region_code_from_credit_code
 
             data["region_id"] = region_code_from_credit_code(data["credit_code"])
         return cast(Customer, self._builders["customer"].build(data))

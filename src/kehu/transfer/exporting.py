@@ -4,7 +4,7 @@ Rows come from ``Customer.objects.visible_to(user)`` with the customer list's fi
 (``CustomerFilters``), in chunks (``iterator(chunk_size=…)``), so memory stays bounded for a
 million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_fields``), and
 contacts' phones, email and WeChat are masked (138****1234) on every row the exporting user has
-no full access to, by the same rule as the pages and the API (``kehu.pools.masking``); so are
+no full access to, by the same rule as the pages and the API (``kehu.core.masking``); so are
 the ``contact_fields`` of a model's access policy (leads' mobile and email).
 Cells that start with = + - @ (or a tab / carriage return) are prefixed with ' so a
 spreadsheet never runs them as formulas (CSV injection). Only roles in the
@@ -29,14 +29,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import config
+from kehu.core import config, masking
 from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters, apply_filters
-from kehu.pools import masking
 from kehu.transfer.models import ExportKind, ExportLog
 from kehu.transfer.specs import spec_map
 

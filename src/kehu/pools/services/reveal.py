@@ -10,12 +10,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core import config
+from kehu.core import config, masking
 from kehu.core.access import policy_of
 from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden, NotFound, QuotaExceeded
+from kehu.customers import contact_display
 from kehu.customers.models import Contact, Customer
-from kehu.pools import masking
 from kehu.pools.models import RevealLog
 
 # --- Contact reveal (查看) ---------------------------------------------------------------------
@@ -54,7 +54,7 @@ def contact_reveal(*, actor: User, contact_id: int) -> Revealed:
     values = masking.contact_values(contact, masked=False)
     if policy_of(Customer).has_full_access(actor, contact.customer):
         return Revealed(contact=contact, values=values, logged=False)
-    if not masking.may_reveal(actor):
+    if not contact_display.may_reveal(actor):
         raise Forbidden(_("Your role may not show masked contact details."))
     # One user's reveals run one at a time, so two tabs cannot both take the last one.
     User.objects.select_for_update().filter(pk=actor.pk).exists()

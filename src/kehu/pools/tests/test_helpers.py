@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from kehu.pools.credit_code import ALPHABET, explain, region_code_from_credit_code
-from kehu.pools.masking import mask_email, mask_mobile
+from kehu.core.masking import mask_email, mask_mobile
+from kehu.customers.credit_code import ALPHABET, explain, region_code_from_credit_code
 
 VALID = "91110000600037341L"
 

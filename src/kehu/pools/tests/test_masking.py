@@ -12,11 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from kehu.core import config
+from kehu.core.masking import contact_values, mask_email, mask_mobile, mask_wechat
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.tests.factories import make_customer
-from kehu.pools.masking import contact_values, mask_email, mask_mobile, mask_wechat
 from kehu.pools.models import RevealLog
 
 pytestmark = pytest.mark.django_db

@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from kehu.customers.models import Region
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100: no I, O, Z, S, V
 LENGTH = 18
 FULL_WIDTH = {ord(c): ord(c) - 0xFEE0 for c in map(chr, range(0xFF01, 0xFF5F))}
@@ -82,8 +84,6 @@ def region_code_from_credit_code(code: str | None) -> str | None:
     division = division_code(code)
     if division is None:
         return None
-    from kehu.customers.models import Region
-
     candidates = [division, f"{division[:4]}00", f"{division[:2]}0000"]
     known = set(Region.objects.filter(code__in=candidates).values_list("code", flat=True))
     return next((candidate for candidate in candidates if candidate in known), None)

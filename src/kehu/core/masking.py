@@ -1,4 +1,4 @@
-"""Masked contact data for users outside a customer's full access.
+"""Masked contact data for users outside a customer's full access: the masking helpers.
 
 ``mask_mobile("+8613812341234") == "138****1234"``,
 ``mask_email("zhang.san@corp.cn") == "zh***@corp.cn"`` and ``mask_wechat("wxid_zs88") ==
@@ -15,12 +15,8 @@ against a daily limit (``customers.contact_reveal_daily_limit``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-
-from django.utils.translation import gettext_lazy
-
-from kehu.core import config
 
 MASK = "****"
 
@@ -101,61 +97,3 @@ def contact_values(contact: Any, *, masked: bool) -> dict[str, str]:
     if not masked:
         return values
     return {name: mask_contact_field(name, value) for name, value in values.items()}
-
-
-REVEAL_ANCHORS = ("mobile", "work_phone", "email", "wechat")
-
-
-def show_on_page(contact: Any, *, masked: bool, may_reveal: bool) -> None:
-    """Attach what a page shows of ``contact``: ``shown`` (masked, or formatted phones),
-    ``masked``, and ``reveal_at``, the field the "Show" button sits beside ("" for none)."""
-    from kehu.customers.normalize import phone_display
-
-    shown = contact_values(contact, masked=masked)
-    if not masked:
-        shown.update(
-            mobile=phone_display(shown["mobile"]), work_phone=phone_display(shown["work_phone"])
-        )
-    contact.shown = shown
-    contact.masked = masked
-    anchors = [name for name in REVEAL_ANCHORS if shown[name]] if masked and may_reveal else []
-    contact.reveal_at = anchors[0] if anchors else ""
-
-
-def show_all_on_page(user: Any, rows: Iterable[tuple[Any, Iterable[Any]]]) -> None:
-    """``show_on_page`` for each (customer, its contacts shown on the page).
-
-    Masked per customer by the one rule; the reveal setting is read only once a masked
-    contact needs it, so pages without masked contacts run no extra query.
-    """
-    from kehu.customers.selectors import contacts_masked
-
-    permitted: bool | None = None
-    for customer, contacts in rows:
-        masked = contacts_masked(user, customer)
-        for contact in contacts:
-            if masked and permitted is None:
-                permitted = may_reveal(user)
-            show_on_page(contact, masked=masked, may_reveal=bool(permitted) and contact.is_active)
-
-
-REVEAL_ROLES = config.define(
-    "customers.contact_reveal_roles",
-    ["sales", "service", "manager"],
-    gettext_lazy(
-        "Roles that may show a masked contact's phone numbers and email "
-        "(sales, service, manager, marketing)"
-    ),
-)
-REVEAL_DAILY_LIMIT = config.define(
-    "customers.contact_reveal_daily_limit",
-    50,
-    gettext_lazy("Masked contacts one user may show per day"),
-)
-
-
-def may_reveal(user: Any) -> bool:
-    """Whether ``user``'s role may use "show" on contacts masked for them (scope checked apart)."""
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    return getattr(user, "role", "") in config.get("customers.contact_reveal_roles")
