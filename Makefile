@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff check src $(wildcard bench)
 	$(BIN)/ruff format --check src $(wildcard bench)
 	$(BIN)/mypy src
+	cd src && ../$(BIN)/lint-imports --no-cache ../pyproject.toml
 	$(BIN)/kehu manage makemigrations --check --dry-run
 
 check: lint test
