@@ -90,14 +90,6 @@ class FollowUpIn(Schema):
     verified: bool = False
 
 
-class FollowUpFilters(Schema):
-    customer: int | None = None
-    author: int | None = None
-    method: str | None = None
-    sentiment: str | None = None
-    q: str | None = None
-
-
 class TaskOut(Schema):
     id: int
     title: str
@@ -154,17 +146,6 @@ class TaskPatch(Schema):
     assignee_id: int | None = None
 
 
-class TaskFilters(Schema):
-    mine: bool = False
-    assignee: int | None = None
-    status: str | None = None
-    customer: int | None = None
-    kind: str | None = None
-    due_from: datetime | None = None
-    due_to: datetime | None = None
-    q: str | None = None
-
-
 class VersionIn(Schema):
     version: int | None = None
 
@@ -215,13 +196,13 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
 @router.get("/followups", response=FollowUpPage, summary="List follow-up records")
 def list_followups(
     request: HttpRequest,
-    filters: Query[FollowUpFilters],
+    filters: Query[selectors.FollowUpFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.followup_rows(
         user=_actor(request),
-        filters=filters.dict(exclude_none=True),
+        filters=filters,
         fields=FOLLOWUP_FIELDS,
         offset=offset,
         limit=limit,
@@ -283,13 +264,13 @@ def get_followup(request: HttpRequest, followup_id: int) -> Any:
 @router.get("/tasks", response=TaskPage, summary="List tasks")
 def list_tasks(
     request: HttpRequest,
-    filters: Query[TaskFilters],
+    filters: Query[selectors.TaskFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.task_rows(
         user=_actor(request),
-        filters=filters.dict(exclude_none=True),
+        filters=filters,
         fields=TASK_FIELDS,
         offset=offset,
         limit=limit,

@@ -150,9 +150,11 @@ def task_action(request: HttpRequest, task_id: int, action: str) -> HttpResponse
 def _timeline_context(
     request: HttpRequest, customer: Customer, form: FollowUpForm | None = None
 ) -> dict[str, Any]:
-    followups = selectors.followup_list(user=_user(request), filters={"customer": customer.pk})[:50]
+    followups = selectors.followup_list(
+        user=_user(request), filters=selectors.FollowUpFilters(customer=customer.pk)
+    )[:50]
     tasks = selectors.task_list(
-        user=_user(request), filters={"customer": customer.pk, "status": "open"}
+        user=_user(request), filters=selectors.TaskFilters(customer=customer.pk, status="open")
     )[:20]
     return {
         "customer": customer,

@@ -34,10 +34,6 @@ class NotificationPage(BoundedPageOut):
     items: list[NotificationOut]
 
 
-class NotificationFilters(Schema):
-    unread: bool = False
-
-
 class UnreadOut(Schema):
     unread: int
 
@@ -65,11 +61,11 @@ class ChannelIn(Schema):
 @router.get("", response=NotificationPage, summary="My notifications, newest first")
 def list_notifications(
     request: HttpRequest,
-    filters: Query[NotificationFilters],
+    filters: Query[selectors.NotificationFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    rows = selectors.notification_list(user=_actor(request), unread_only=filters.unread)
+    rows = selectors.notification_list(user=_actor(request), filters=filters)
     return page_of(rows, offset=offset, limit=limit)
 
 

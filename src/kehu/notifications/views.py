@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
@@ -26,15 +27,18 @@ def _user(request: HttpRequest) -> User:
 
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
-    unread_only = request.GET.get("unread") == "1"
-    rows = selectors.notification_list(user=_user(request), unread_only=unread_only)
+    try:
+        filters = selectors.NotificationFilters.from_querydict(request.GET)
+    except ValidationError:  # a hand-edited link: the whole list, as before
+        filters = selectors.NotificationFilters()
+    rows = selectors.notification_list(user=_user(request), filters=filters)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "notifications/list.html",
         {
             "page": page,
-            "unread_only": unread_only,
+            "unread_only": filters.unread,
             "unread": selectors.unread_count(user=_user(request)),
         },
     )

@@ -39,6 +39,12 @@ def test_badge_list_and_mark_read(org: Organisation, django_assert_max_num_queri
     assert opened["Location"] == "/followups/"
     other = Notification.objects.get(recipient=org.colleague)
     assert client.post(f"/notifications/{other.pk}/read/").status_code == 404
+    unread = client.get("/notifications/", {"unread": "1"})
+    assert unread.context["unread_only"] is True
+    assert first not in unread.context["page"].object_list
+    assert len(unread.context["page"].object_list) == 11
+    # a hand-edited value is no filter, as it always was
+    assert client.get("/notifications/", {"unread": "maybe"}).context["unread_only"] is False
     client.post("/notifications/read-all/")
     assert 'id="notification-count"' not in client.get("/notifications/badge/").content.decode()
     assert Notification.objects.get(recipient=org.colleague).read_at is None
