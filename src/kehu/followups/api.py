@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.api import prevalidated_json
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
@@ -17,10 +18,6 @@ from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
 router = Router(tags=["followups"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -195,13 +192,13 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
 
 @router.get("/followups", response=FollowUpPage, summary="List follow-up records")
 def list_followups(
-    request: HttpRequest,
+    request: AuthedRequest,
     filters: Query[selectors.FollowUpFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.followup_rows(
-        user=_actor(request),
+        user=request.user,
         filters=filters,
         fields=FOLLOWUP_FIELDS,
         offset=offset,
@@ -211,8 +208,8 @@ def list_followups(
 
 
 @router.post("/followups", response={201: FollowUpOut}, summary="Log a follow-up")
-def create_followup(request: HttpRequest, payload: FollowUpIn) -> Status[Any]:
-    user = _actor(request)
+def create_followup(request: AuthedRequest, payload: FollowUpIn) -> Status[Any]:
+    user = request.user
     customer = _customer(user, payload.customer_id)
     assert customer is not None
     data = payload.dict(
@@ -233,11 +230,11 @@ def create_followup(request: HttpRequest, payload: FollowUpIn) -> Status[Any]:
     summary="Log a follow-up with attachments (multipart form)",
 )
 def create_followup_multipart(
-    request: HttpRequest,
+    request: AuthedRequest,
     payload: Form[FollowUpIn],
     attachments: File[list[UploadedFile]] = None,  # type: ignore[assignment]
 ) -> Status[Any]:
-    user = _actor(request)
+    user = request.user
     customer = _customer(user, payload.customer_id)
     assert customer is not None
     data = payload.dict(
@@ -254,8 +251,8 @@ def create_followup_multipart(
 
 
 @router.get("/followups/{followup_id}", response=FollowUpOut)
-def get_followup(request: HttpRequest, followup_id: int) -> Any:
-    return selectors.followup_get(user=_actor(request), followup_id=followup_id)
+def get_followup(request: AuthedRequest, followup_id: int) -> Any:
+    return selectors.followup_get(user=request.user, followup_id=followup_id)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -263,13 +260,13 @@ def get_followup(request: HttpRequest, followup_id: int) -> Any:
 
 @router.get("/tasks", response=TaskPage, summary="List tasks")
 def list_tasks(
-    request: HttpRequest,
+    request: AuthedRequest,
     filters: Query[selectors.TaskFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.task_rows(
-        user=_actor(request),
+        user=request.user,
         filters=filters,
         fields=TASK_FIELDS,
         offset=offset,
@@ -279,8 +276,8 @@ def list_tasks(
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")
-def create_task(request: HttpRequest, payload: TaskIn) -> Status[Any]:
-    user = _actor(request)
+def create_task(request: AuthedRequest, payload: TaskIn) -> Status[Any]:
+    user = request.user
     assignee = user
     if payload.assignee_id is not None and payload.assignee_id != user.pk:
         found = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
@@ -303,34 +300,34 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Status[Any]:
 
 
 @router.get("/tasks/{task_id}", response=TaskOut)
-def get_task(request: HttpRequest, task_id: int) -> Any:
-    return selectors.task_get(user=_actor(request), task_id=task_id)
+def get_task(request: AuthedRequest, task_id: int) -> Any:
+    return selectors.task_get(user=request.user, task_id=task_id)
 
 
 @router.patch("/tasks/{task_id}", response=TaskOut)
-def update_task(request: HttpRequest, task_id: int, payload: TaskPatch) -> Any:
+def update_task(request: AuthedRequest, task_id: int, payload: TaskPatch) -> Any:
     changes = payload.dict(exclude_unset=True, exclude={"version"})
     if "assignee_id" in changes:
         changes["assignee"] = changes.pop("assignee_id")
     return services.task_update(
-        actor=_actor(request), task_id=task_id, changes=changes, version=payload.version
+        actor=request.user, task_id=task_id, changes=changes, version=payload.version
     )
 
 
 @router.post("/tasks/{task_id}/complete", response=TaskOut)
-def complete_task(request: HttpRequest, task_id: int, payload: VersionIn) -> Any:
-    return services.task_complete(actor=_actor(request), task_id=task_id, version=payload.version)
+def complete_task(request: AuthedRequest, task_id: int, payload: VersionIn) -> Any:
+    return services.task_complete(actor=request.user, task_id=task_id, version=payload.version)
 
 
 @router.post("/tasks/{task_id}/cancel", response=TaskOut)
-def cancel_task(request: HttpRequest, task_id: int, payload: CancelIn) -> Any:
+def cancel_task(request: AuthedRequest, task_id: int, payload: CancelIn) -> Any:
     return services.task_cancel(
-        actor=_actor(request), task_id=task_id, reason=payload.reason, version=payload.version
+        actor=request.user, task_id=task_id, reason=payload.reason, version=payload.version
     )
 
 
 @router.post("/tasks/{task_id}/snooze", response=TaskOut)
-def snooze_task(request: HttpRequest, task_id: int, payload: SnoozeIn) -> Any:
+def snooze_task(request: AuthedRequest, task_id: int, payload: SnoozeIn) -> Any:
     return services.task_snooze(
-        actor=_actor(request), task_id=task_id, until=payload.until, version=payload.version
+        actor=request.user, task_id=task_id, until=payload.until, version=payload.version
     )
