@@ -6,13 +6,14 @@ from datetime import date, datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.api import prevalidated_json
+from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
@@ -163,14 +164,12 @@ def _customer(user: User, customer_id: int | None) -> Customer | None:
         return None
     customer = Customer.objects.visible_to(user).filter(pk=customer_id).first()
     if customer is None:
-        raise Http404("customer")
+        raise NotFound("customer")
     return customer
 
 
 def _related(user: User, label: str | None, object_id: int | None) -> Any:
     """Resolve a generic link; the linked record must be visible to the user when scoped."""
-    from kehu.core.errors import InvalidInput
-
     if not label and object_id is None:
         return None
     app_label, _dot, model = (label or "").lower().partition(".")
@@ -183,7 +182,7 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
     rows = manager.visible_to(user) if hasattr(manager, "visible_to") else manager.all()
     row = rows.filter(pk=object_id).first()
     if row is None:
-        raise Http404("related")
+        raise NotFound("related")
     return row
 
 
@@ -282,8 +281,6 @@ def create_task(request: AuthedRequest, payload: TaskIn) -> Status[Any]:
     if payload.assignee_id is not None and payload.assignee_id != user.pk:
         found = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
         if found is None:
-            from kehu.core.errors import InvalidInput
-
             raise InvalidInput("assignee", errors={"assignee_id": ["Choose an active user."]})
         assignee = found
     task = services.task_create(

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
-from django.http import Http404
 from django.utils import timezone
 
 from kehu.core.access import get_visible_or_404
 from kehu.core.days import day_start
+from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
 from kehu.core.pagination import page_of
 from kehu.followups.models import (
@@ -314,7 +314,7 @@ def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
 def feed_for_token(token: str) -> CalendarFeed:
     feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
     if feed is None or not feed.user.is_active:
-        raise Http404("feed")
+        raise NotFound("feed")
     return feed
 
 

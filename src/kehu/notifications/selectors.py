@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from kehu.core.access import is_admin
+from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
 from kehu.notifications.models import Channel, Delivery, Notification
 
@@ -36,7 +36,7 @@ def notification_list(
 def notification_get(*, user: User, notification_id: int) -> Notification:
     row = Notification.objects.filter(recipient=user, pk=notification_id).first()
     if row is None:
-        raise Http404("notification")
+        raise NotFound("notification")
     return row
 
 
@@ -53,7 +53,7 @@ def channel_list(*, user: User) -> QuerySet[Channel]:
 def channel_get(*, user: User, channel_id: int) -> Channel:
     row = Channel.objects.filter(user=user, pk=channel_id).first()
     if row is None:
-        raise Http404("channel")
+        raise NotFound("channel")
     return row
 
 

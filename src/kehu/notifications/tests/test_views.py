@@ -124,3 +124,16 @@ def test_badge_of_a_signed_out_browser_is_empty_and_sets_no_cookie() -> None:
     assert response.status_code == 204
     assert response.content == b""
     assert not response.cookies
+
+
+def test_removing_someone_elses_channel_is_404(org: Organisation) -> None:
+    channel = services.channel_create(
+        actor=org.colleague, kind="dingtalk", target="https://oapi.dingtalk.com/robot/send"
+    )
+    response = signed_in(org.rep).post("/notifications/channels/", {"delete": channel.pk})
+    assert response.status_code == 404
+    assert Channel.objects.filter(pk=channel.pk).exists()
+    url = f"/api/v1/notifications/channels/{channel.pk}"
+    api = api_client(org.rep).delete(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not found.", "code": "not_found"}
