@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "kehu.core.middleware.RequestIdMiddleware",
     "kehu.core.middleware.ContentSecurityPolicyMiddleware",
     "kehu.core.middleware.ApiJsonErrorsMiddleware",
+    "kehu.core.middleware.NotFoundPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

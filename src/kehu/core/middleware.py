@@ -1,13 +1,15 @@
-"""Request-wide middleware: request ids, security headers, JSON errors under /api/."""
+"""Request-wide middleware: request ids, security headers, JSON errors under /api/, and a
+service's ``NotFound`` as the 404 page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from kehu.core.context import acting_context, new_request_id, read_only_request
+from kehu.core.errors import NotFound
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -98,3 +100,23 @@ class ApiJsonErrorsMiddleware:
         if request.path.startswith(API_PREFIX) and response.status_code >= 400:
             return api_error_body(response)
         return response
+
+
+class NotFoundPageMiddleware:
+    """A ``NotFound`` that a view lets through is Django's 404, never a 500.
+
+    Services raise ``NotFound`` for a record that is missing or out of the user's scope; a view
+    that shows service errors turns it into ``Http404`` itself (``kehu.core.http``), and one that
+    does not lets it reach this hook. The API answers it in its own handler (``core.api``).
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if isinstance(exception, NotFound):
+            # Raised here, Django's handler renders it as any Http404 (handler404, DEBUG page).
+            raise Http404(exception.what) from exception

@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from kehu.core import selectors
 from kehu.core.dashboard import panels_for
+from kehu.core.http import HtmxRequest, htmx_template
 from kehu.core.middleware import api_error_body, json_error
 
 
@@ -16,7 +17,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def record_history(request: HttpRequest, model_label: str, object_id: int) -> HttpResponse:
+def record_history(request: HtmxRequest, model_label: str, object_id: int) -> HttpResponse:
     """A record's history as a page, or as a fragment when htmx loads it into a tab."""
     record = selectors.record_for_history(
         user=request.user, model_label=model_label, object_id=object_id
@@ -25,7 +26,7 @@ def record_history(request: HttpRequest, model_label: str, object_id: int) -> Ht
         "record": record,
         "entries": selectors.record_history(user=request.user, record=record),
     }
-    template = "core/history_fragment.html" if request.htmx else "core/history.html"  # type: ignore[attr-defined]
+    template = htmx_template(request, "core/history.html", "core/history_fragment.html")
     return render(request, template, context)
 
 

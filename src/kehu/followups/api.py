@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.api import prevalidated_json
+from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 
 router = Router(tags=["followups"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -90,14 +88,6 @@ class FollowUpIn(Schema):
     verified: bool = False
 
 
-class FollowUpFilters(Schema):
-    customer: int | None = None
-    author: int | None = None
-    method: str | None = None
-    sentiment: str | None = None
-    q: str | None = None
-
-
 class TaskOut(Schema):
     id: int
     title: str
@@ -154,17 +144,6 @@ class TaskPatch(Schema):
     assignee_id: int | None = None
 
 
-class TaskFilters(Schema):
-    mine: bool = False
-    assignee: int | None = None
-    status: str | None = None
-    customer: int | None = None
-    kind: str | None = None
-    due_from: datetime | None = None
-    due_to: datetime | None = None
-    q: str | None = None
-
-
 class VersionIn(Schema):
     version: int | None = None
 
@@ -185,14 +164,12 @@ def _customer(user: User, customer_id: int | None) -> Customer | None:
         return None
     customer = Customer.objects.visible_to(user).filter(pk=customer_id).first()
     if customer is None:
-        raise Http404("customer")
+        raise NotFound("customer")
     return customer
 
 
 def _related(user: User, label: str | None, object_id: int | None) -> Any:
     """Resolve a generic link; the linked record must be visible to the user when scoped."""
-    from kehu.core.errors import InvalidInput
-
     if not label and object_id is None:
         return None
     app_label, _dot, model = (label or "").lower().partition(".")
@@ -205,7 +182,7 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
     rows = manager.visible_to(user) if hasattr(manager, "visible_to") else manager.all()
     row = rows.filter(pk=object_id).first()
     if row is None:
-        raise Http404("related")
+        raise NotFound("related")
     return row
 
 
@@ -214,14 +191,14 @@ def _related(user: User, label: str | None, object_id: int | None) -> Any:
 
 @router.get("/followups", response=FollowUpPage, summary="List follow-up records")
 def list_followups(
-    request: HttpRequest,
-    filters: Query[FollowUpFilters],
+    request: AuthedRequest,
+    filters: Query[selectors.FollowUpFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.followup_rows(
-        user=_actor(request),
-        filters=filters.dict(exclude_none=True),
+        user=request.user,
+        filters=filters,
         fields=FOLLOWUP_FIELDS,
         offset=offset,
         limit=limit,
@@ -230,8 +207,8 @@ def list_followups(
 
 
 @router.post("/followups", response={201: FollowUpOut}, summary="Log a follow-up")
-def create_followup(request: HttpRequest, payload: FollowUpIn) -> Status[Any]:
-    user = _actor(request)
+def create_followup(request: AuthedRequest, payload: FollowUpIn) -> Status[Any]:
+    user = request.user
     customer = _customer(user, payload.customer_id)
     assert customer is not None
     data = payload.dict(
@@ -252,11 +229,11 @@ def create_followup(request: HttpRequest, payload: FollowUpIn) -> Status[Any]:
     summary="Log a follow-up with attachments (multipart form)",
 )
 def create_followup_multipart(
-    request: HttpRequest,
+    request: AuthedRequest,
     payload: Form[FollowUpIn],
     attachments: File[list[UploadedFile]] = None,  # type: ignore[assignment]
 ) -> Status[Any]:
-    user = _actor(request)
+    user = request.user
     customer = _customer(user, payload.customer_id)
     assert customer is not None
     data = payload.dict(
@@ -273,8 +250,8 @@ def create_followup_multipart(
 
 
 @router.get("/followups/{followup_id}", response=FollowUpOut)
-def get_followup(request: HttpRequest, followup_id: int) -> Any:
-    return selectors.followup_get(user=_actor(request), followup_id=followup_id)
+def get_followup(request: AuthedRequest, followup_id: int) -> Any:
+    return selectors.followup_get(user=request.user, followup_id=followup_id)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -282,14 +259,14 @@ def get_followup(request: HttpRequest, followup_id: int) -> Any:
 
 @router.get("/tasks", response=TaskPage, summary="List tasks")
 def list_tasks(
-    request: HttpRequest,
-    filters: Query[TaskFilters],
+    request: AuthedRequest,
+    filters: Query[selectors.TaskFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
     page = selectors.task_rows(
-        user=_actor(request),
-        filters=filters.dict(exclude_none=True),
+        user=request.user,
+        filters=filters,
         fields=TASK_FIELDS,
         offset=offset,
         limit=limit,
@@ -298,14 +275,12 @@ def list_tasks(
 
 
 @router.post("/tasks", response={201: TaskOut}, summary="Create a task")
-def create_task(request: HttpRequest, payload: TaskIn) -> Status[Any]:
-    user = _actor(request)
+def create_task(request: AuthedRequest, payload: TaskIn) -> Status[Any]:
+    user = request.user
     assignee = user
     if payload.assignee_id is not None and payload.assignee_id != user.pk:
         found = User.objects.filter(pk=payload.assignee_id, is_active=True).first()
         if found is None:
-            from kehu.core.errors import InvalidInput
-
             raise InvalidInput("assignee", errors={"assignee_id": ["Choose an active user."]})
         assignee = found
     task = services.task_create(
@@ -322,34 +297,34 @@ def create_task(request: HttpRequest, payload: TaskIn) -> Status[Any]:
 
 
 @router.get("/tasks/{task_id}", response=TaskOut)
-def get_task(request: HttpRequest, task_id: int) -> Any:
-    return selectors.task_get(user=_actor(request), task_id=task_id)
+def get_task(request: AuthedRequest, task_id: int) -> Any:
+    return selectors.task_get(user=request.user, task_id=task_id)
 
 
 @router.patch("/tasks/{task_id}", response=TaskOut)
-def update_task(request: HttpRequest, task_id: int, payload: TaskPatch) -> Any:
+def update_task(request: AuthedRequest, task_id: int, payload: TaskPatch) -> Any:
     changes = payload.dict(exclude_unset=True, exclude={"version"})
     if "assignee_id" in changes:
         changes["assignee"] = changes.pop("assignee_id")
     return services.task_update(
-        actor=_actor(request), task_id=task_id, changes=changes, version=payload.version
+        actor=request.user, task_id=task_id, changes=changes, version=payload.version
     )
 
 
 @router.post("/tasks/{task_id}/complete", response=TaskOut)
-def complete_task(request: HttpRequest, task_id: int, payload: VersionIn) -> Any:
-    return services.task_complete(actor=_actor(request), task_id=task_id, version=payload.version)
+def complete_task(request: AuthedRequest, task_id: int, payload: VersionIn) -> Any:
+    return services.task_complete(actor=request.user, task_id=task_id, version=payload.version)
 
 
 @router.post("/tasks/{task_id}/cancel", response=TaskOut)
-def cancel_task(request: HttpRequest, task_id: int, payload: CancelIn) -> Any:
+def cancel_task(request: AuthedRequest, task_id: int, payload: CancelIn) -> Any:
     return services.task_cancel(
-        actor=_actor(request), task_id=task_id, reason=payload.reason, version=payload.version
+        actor=request.user, task_id=task_id, reason=payload.reason, version=payload.version
     )
 
 
 @router.post("/tasks/{task_id}/snooze", response=TaskOut)
-def snooze_task(request: HttpRequest, task_id: int, payload: SnoozeIn) -> Any:
+def snooze_task(request: AuthedRequest, task_id: int, payload: SnoozeIn) -> Any:
     return services.task_snooze(
-        actor=_actor(request), task_id=task_id, until=payload.until, version=payload.version
+        actor=request.user, task_id=task_id, until=payload.until, version=payload.version
     )

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
-from django.http import Http404
 from django.utils import timezone
 
 from kehu.core.access import get_visible_or_404
 from kehu.core.days import day_start
+from kehu.core.errors import NotFound
+from kehu.core.filters import ListFilters
 from kehu.core.pagination import page_of
 from kehu.followups.models import (
     Attachment,
@@ -35,31 +36,44 @@ FOLLOWUP_RELATED = ("customer", "contact", "author", "next_step_owner")
 TASK_RELATED = ("assignee", "customer")
 
 
+# Filters of the follow-up list (API) and a customer's timeline. Comments, not docstrings: a
+# docstring would become the OpenAPI description of the API's query parameters.
+class FollowUpFilters(ListFilters):
+    customer: int | None = None
+    author: int | None = None
+    method: str | None = None
+    sentiment: str | None = None
+    q: str | None = None
+
+    def apply(self, queryset: QuerySet[FollowUp]) -> QuerySet[FollowUp]:
+        if self.customer:
+            queryset = queryset.filter(customer_id=self.customer)
+        if self.author:
+            queryset = queryset.filter(author_id=self.author)
+        if self.method:
+            queryset = queryset.filter(method=self.method)
+        if self.sentiment:
+            queryset = queryset.filter(sentiment=self.sentiment)
+        if self.q:
+            queryset = queryset.filter(
+                Q(content__icontains=self.q) | Q(customer__name__icontains=self.q)
+            )
+        return queryset
+
+
 def followup_list(
     *,
     user: User,
-    filters: dict[str, Any] | None = None,
+    filters: FollowUpFilters | None = None,
     related: tuple[str, ...] = FOLLOWUP_RELATED,
 ) -> QuerySet[FollowUp]:
-    filters = filters or {}
-    rows = FollowUp.objects.visible_to(user).select_related(*related)
-    if filters.get("customer"):
-        rows = rows.filter(customer_id=filters["customer"])
-    if filters.get("author"):
-        rows = rows.filter(author_id=filters["author"])
-    if filters.get("method"):
-        rows = rows.filter(method=filters["method"])
-    if filters.get("sentiment"):
-        rows = rows.filter(sentiment=filters["sentiment"])
-    if filters.get("q"):
-        rows = rows.filter(
-            Q(content__icontains=filters["q"]) | Q(customer__name__icontains=filters["q"])
-        )
+    rows: QuerySet[FollowUp] = FollowUp.objects.visible_to(user).select_related(*related)
+    rows = (filters or FollowUpFilters()).apply(rows)
     return rows.prefetch_related("attachments").order_by("-occurred_at", "-id")
 
 
 def followup_rows(
-    *, user: User, filters: dict[str, Any], fields: Sequence[str], offset: int, limit: int
+    *, user: User, filters: FollowUpFilters, fields: Sequence[str], offset: int, limit: int
 ) -> dict[str, Any]:
     """One page of the follow-up list as plain rows for the API (``page_of``'s envelope).
 
@@ -113,36 +127,52 @@ def attachment_get(*, user: User, attachment_id: int) -> Attachment:
     return get_visible_or_404(Attachment.objects.all(), user, pk=attachment_id)
 
 
+# Filters of the task list (API) and a customer's open tasks; ``mine``: own tasks only.
+class TaskFilters(ListFilters):
+    mine: bool = False
+    assignee: int | None = None
+    status: str | None = None
+    customer: int | None = None
+    kind: str | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    q: str | None = None
+
+    def apply(self, queryset: QuerySet[Task]) -> QuerySet[Task]:
+        """Narrows a scope; ``mine`` chooses the scope itself (``task_list``)."""
+        if self.assignee:
+            queryset = queryset.filter(assignee_id=self.assignee)
+        if self.status:
+            queryset = queryset.filter(status=self.status)
+        if self.customer:
+            queryset = queryset.filter(customer_id=self.customer)
+        if self.kind:
+            queryset = queryset.filter(kind=self.kind)
+        if self.due_from:
+            queryset = queryset.filter(due_at__gte=self.due_from)
+        if self.due_to:
+            queryset = queryset.filter(due_at__lt=self.due_to)
+        if self.q:
+            queryset = queryset.filter(
+                Q(title__icontains=self.q) | Q(customer__name__icontains=self.q)
+            )
+        return queryset
+
+
 def task_list(
     *,
     user: User,
-    filters: dict[str, Any] | None = None,
+    filters: TaskFilters | None = None,
     related: tuple[str, ...] = TASK_RELATED,
 ) -> QuerySet[Task]:
-    filters = filters or {}
-    scoped = Task.objects.own_of(user) if filters.get("mine") else Task.objects.visible_to(user)
-    rows = scoped.select_related(*related)
-    if filters.get("assignee"):
-        rows = rows.filter(assignee_id=filters["assignee"])
-    if filters.get("status"):
-        rows = rows.filter(status=filters["status"])
-    if filters.get("customer"):
-        rows = rows.filter(customer_id=filters["customer"])
-    if filters.get("kind"):
-        rows = rows.filter(kind=filters["kind"])
-    if filters.get("due_from"):
-        rows = rows.filter(due_at__gte=filters["due_from"])
-    if filters.get("due_to"):
-        rows = rows.filter(due_at__lt=filters["due_to"])
-    if filters.get("q"):
-        rows = rows.filter(
-            Q(title__icontains=filters["q"]) | Q(customer__name__icontains=filters["q"])
-        )
+    filters = filters or TaskFilters()
+    scoped = Task.objects.own_of(user) if filters.mine else Task.objects.visible_to(user)
+    rows = filters.apply(scoped.select_related(*related))
     return rows.order_by("due_at", "id")
 
 
 def task_rows(
-    *, user: User, filters: dict[str, Any], fields: Sequence[str], offset: int, limit: int
+    *, user: User, filters: TaskFilters, fields: Sequence[str], offset: int, limit: int
 ) -> dict[str, Any]:
     """One page of the task list as plain rows for the API, as ``followup_rows``.
 
@@ -155,8 +185,8 @@ def task_rows(
     derived = {"related_type", "is_overdue"}
     columns = [name for name in fields if name not in derived] + ["related_type_id"]
     queryset = task_list(user=user, filters=filters, related=()).values(*columns)
-    mine = {**filters, "mine": True}
-    own = None if filters.get("mine") else task_list(user=user, filters=mine, related=())
+    mine = filters.model_copy(update={"mine": True})
+    own = None if filters.mine else task_list(user=user, filters=mine, related=())
     page = page_of(queryset, offset=offset, limit=limit, ordered_count=True, subset=own)
     for row in page["items"]:
         row["related_type"] = _type_label(row.pop("related_type_id"))
@@ -284,7 +314,7 @@ def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
 def feed_for_token(token: str) -> CalendarFeed:
     feed = CalendarFeed.objects.select_related("user").filter(token=token).first()
     if feed is None or not feed.user.is_active:
-        raise Http404("feed")
+        raise NotFound("feed")
     return feed
 
 

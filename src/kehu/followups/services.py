@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, models, transaction
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.core import config
-from kehu.core.errors import InvalidInput
+from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers.models import Contact, Customer, CustomerStatus
@@ -200,7 +199,7 @@ def task_create(
 def _locked_task(*, actor: User, task_id: int) -> Task:
     task = Task.objects.editable_by(actor).select_for_update().filter(pk=task_id).first()
     if task is None:
-        raise Http404("task")
+        raise NotFound("task")
     return task
 
 
@@ -471,7 +470,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     department, e.g. when migrating an old CRM's records).
     """
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
-        raise Http404("customer")
+        raise NotFound("customer")
     known = {
         "occurred_at",
         "method",

@@ -23,7 +23,9 @@ ICONS = {
 def followup_items(customer: Any, user: Any) -> Iterable[Any]:
     from kehu.customers.timeline import TimelineItem
 
-    rows = selectors.followup_list(user=user, filters={"customer": customer.pk})[:50]
+    rows = selectors.followup_list(
+        user=user, filters=selectors.FollowUpFilters(customer=customer.pk)
+    )[:50]
     for row in rows:
         title = _("%(method)s by %(author)s · feedback %(sentiment)s") % {
             "method": row.get_method_display(),

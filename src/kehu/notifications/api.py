@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
-from kehu.accounts.models import User
+from kehu.accounts.http import AuthedRequest
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.notifications import selectors, services
 
 router = Router(tags=["notifications"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 class NotificationOut(Schema):
@@ -32,10 +27,6 @@ class NotificationOut(Schema):
 
 class NotificationPage(BoundedPageOut):
     items: list[NotificationOut]
-
-
-class NotificationFilters(Schema):
-    unread: bool = False
 
 
 class UnreadOut(Schema):
@@ -64,42 +55,42 @@ class ChannelIn(Schema):
 
 @router.get("", response=NotificationPage, summary="My notifications, newest first")
 def list_notifications(
-    request: HttpRequest,
-    filters: Query[NotificationFilters],
+    request: AuthedRequest,
+    filters: Query[selectors.NotificationFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    rows = selectors.notification_list(user=_actor(request), unread_only=filters.unread)
+    rows = selectors.notification_list(user=request.user, filters=filters)
     return page_of(rows, offset=offset, limit=limit)
 
 
 @router.get("/unread-count", response=UnreadOut)
-def unread_count(request: HttpRequest) -> dict[str, int]:
-    return {"unread": selectors.unread_count(user=_actor(request))}
+def unread_count(request: AuthedRequest) -> dict[str, int]:
+    return {"unread": selectors.unread_count(user=request.user)}
 
 
 @router.post("/read-all", response=UnreadOut, summary="Mark all my notifications read")
-def read_all(request: HttpRequest) -> dict[str, int]:
-    services.notification_mark_all_read(user=_actor(request))
+def read_all(request: AuthedRequest) -> dict[str, int]:
+    services.notification_mark_all_read(user=request.user)
     return {"unread": 0}
 
 
 @router.post("/{notification_id}/read", response=NotificationOut)
-def read_one(request: HttpRequest, notification_id: int) -> Any:
-    return services.notification_mark_read(user=_actor(request), notification_id=notification_id)
+def read_one(request: AuthedRequest, notification_id: int) -> Any:
+    return services.notification_mark_read(user=request.user, notification_id=notification_id)
 
 
 @router.get("/channels", response=list[ChannelOut], summary="My delivery channels")
-def list_channels(request: HttpRequest) -> Any:
-    return list(selectors.channel_list(user=_actor(request)))
+def list_channels(request: AuthedRequest) -> Any:
+    return list(selectors.channel_list(user=request.user))
 
 
 @router.post("/channels", response={201: ChannelOut}, summary="Add a delivery channel")
-def create_channel(request: HttpRequest, payload: ChannelIn) -> Status[Any]:
-    return Status(201, services.channel_create(actor=_actor(request), **payload.dict()))
+def create_channel(request: AuthedRequest, payload: ChannelIn) -> Status[Any]:
+    return Status(201, services.channel_create(actor=request.user, **payload.dict()))
 
 
 @router.delete("/channels/{channel_id}", response={204: None})
-def delete_channel(request: HttpRequest, channel_id: int) -> Status[None]:
-    services.channel_delete(actor=_actor(request), channel_id=channel_id)
+def delete_channel(request: AuthedRequest, channel_id: int) -> Status[None]:
+    services.channel_delete(actor=request.user, channel_id=channel_id)
     return Status(204, None)

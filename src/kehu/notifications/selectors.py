@@ -5,26 +5,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from kehu.core.access import is_admin
+from kehu.core.errors import NotFound
+from kehu.core.filters import ListFilters
 from kehu.notifications.models import Channel, Delivery, Notification
 
 if TYPE_CHECKING:
     from kehu.accounts.models import User
 
 
-def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
+# Filters of the notification centre and its API. A comment, not a docstring: that would become
+# the OpenAPI description of the API's query parameters.
+class NotificationFilters(ListFilters):
+    unread: bool = False
+
+    def apply(self, queryset: QuerySet[Notification]) -> QuerySet[Notification]:
+        if self.unread:
+            queryset = queryset.filter(read_at__isnull=True)
+        return queryset
+
+
+def notification_list(
+    *, user: User, filters: NotificationFilters | None = None
+) -> QuerySet[Notification]:
     rows = Notification.objects.filter(recipient=user).select_related("actor")
-    if unread_only:
-        rows = rows.filter(read_at__isnull=True)
-    return rows
+    return (filters or NotificationFilters()).apply(rows)
 
 
 def notification_get(*, user: User, notification_id: int) -> Notification:
     row = Notification.objects.filter(recipient=user, pk=notification_id).first()
     if row is None:
-        raise Http404("notification")
+        raise NotFound("notification")
     return row
 
 
@@ -41,7 +53,7 @@ def channel_list(*, user: User) -> QuerySet[Channel]:
 def channel_get(*, user: User, channel_id: int) -> Channel:
     row = Channel.objects.filter(user=user, pk=channel_id).first()
     if row is None:
-        raise Http404("channel")
+        raise NotFound("channel")
     return row
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,30 +12,32 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from pydantic import ValidationError
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
+from kehu.core.http import is_htmx
 from kehu.notifications import selectors, services
 from kehu.notifications.models import ChannelKind, DeliveryStatus
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 @login_required
-def notification_list(request: HttpRequest) -> HttpResponse:
-    unread_only = request.GET.get("unread") == "1"
-    rows = selectors.notification_list(user=_user(request), unread_only=unread_only)
+def notification_list(request: AuthedRequest) -> HttpResponse:
+    try:
+        filters = selectors.NotificationFilters.from_querydict(request.GET)
+    except ValidationError:  # a hand-edited link: the whole list, as before
+        filters = selectors.NotificationFilters()
+    rows = selectors.notification_list(user=request.user, filters=filters)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "notifications/list.html",
         {
             "page": page,
-            "unread_only": unread_only,
-            "unread": selectors.unread_count(user=_user(request)),
+            "unread_only": filters.unread,
+            "unread": selectors.unread_count(user=request.user),
         },
     )
 
@@ -48,20 +50,19 @@ def badge(request: HttpRequest) -> HttpResponse:
     new CSRF cookie would replace the one of a login form open in the same browser, whose
     sign-in then fails the CSRF check (seen in the browser tests).
     """
-    if not request.user.is_authenticated:
+    user = request.user
+    if not isinstance(user, User):  # signed out: an AnonymousUser
         return HttpResponse(status=204)
     return render(
-        request,
-        "notifications/_badge.html",
-        {"unread": selectors.unread_count(user=_user(request))},
+        request, "notifications/_badge.html", {"unread": selectors.unread_count(user=user)}
     )
 
 
 @login_required
 @require_POST
-def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+def mark_read(request: AuthedRequest, notification_id: int) -> HttpResponse:
     notification = services.notification_mark_read(
-        user=_user(request), notification_id=notification_id
+        user=request.user, notification_id=notification_id
     )
     if (
         request.POST.get("open")
@@ -69,26 +70,26 @@ def mark_read(request: HttpRequest, notification_id: int) -> HttpResponse:
         and url_has_allowed_host_and_scheme(notification.url, allowed_hosts={request.get_host()})
     ):
         return redirect(notification.url)
-    if request.htmx:  # type: ignore[attr-defined]
+    if is_htmx(request):
         return render(request, "notifications/_item.html", {"item": notification})
     return redirect("notifications:list")
 
 
 @login_required
 @require_POST
-def mark_all_read(request: HttpRequest) -> HttpResponse:
-    count = services.notification_mark_all_read(user=_user(request))
+def mark_all_read(request: AuthedRequest) -> HttpResponse:
+    count = services.notification_mark_all_read(user=request.user)
     messages.success(request, _("%(count)d notifications marked as read.") % {"count": count})
     return redirect("notifications:list")
 
 
 @login_required
-def channel_settings(request: HttpRequest) -> HttpResponse:
+def channel_settings(request: AuthedRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
-    values = {"kind": "", "target": "", "secret": "", "digest": False}
+    values: dict[str, Any] = {"kind": "", "target": "", "secret": "", "digest": False}
     if request.method == "POST":
         if request.POST.get("delete"):
-            services.channel_delete(actor=_user(request), channel_id=int(request.POST["delete"]))
+            services.channel_delete(actor=request.user, channel_id=int(request.POST["delete"]))
             messages.success(request, _("Channel removed."))
             return redirect("notifications:channels")
         values = {
@@ -98,7 +99,7 @@ def channel_settings(request: HttpRequest) -> HttpResponse:
             "digest": request.POST.get("digest") == "on",
         }
         try:
-            services.channel_create(actor=_user(request), **values)  # type: ignore[arg-type]
+            services.channel_create(actor=request.user, **values)
         except KehuError as error:
             errors = error.errors or {"__all__": [error.detail]}
         else:
@@ -108,7 +109,7 @@ def channel_settings(request: HttpRequest) -> HttpResponse:
         request,
         "notifications/channels.html",
         {
-            "channels": selectors.channel_list(user=_user(request)),
+            "channels": selectors.channel_list(user=request.user),
             "kinds": ChannelKind.choices,
             "values": values,
             "errors": errors,
@@ -119,16 +120,16 @@ def channel_settings(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def delivery_log(request: HttpRequest) -> HttpResponse:
+def delivery_log(request: AuthedRequest) -> HttpResponse:
     """Admins see every delivery and why it failed; they can send failed ones again."""
     if not is_admin(request.user):
         raise Http404("deliveries")
     if request.method == "POST":
-        services.delivery_retry(actor=_user(request), delivery_id=int(request.POST.get("retry", 0)))
+        services.delivery_retry(actor=request.user, delivery_id=int(request.POST.get("retry", 0)))
         messages.success(request, _("The delivery was queued again."))
         return redirect("notifications:deliveries")
     status = request.GET.get("status", "")
-    rows = selectors.delivery_list(user=_user(request), status=status)
+    rows = selectors.delivery_list(user=request.user, status=status)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,

@@ -6,11 +6,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from kehu.accounts.http import AuthedRequest
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
@@ -124,7 +125,7 @@ class LossReasonOut(Schema):
     name: str
 
 
-def opportunity_out(request: HttpRequest, opportunity: Opportunity) -> dict[str, Any]:
+def opportunity_out(request: AuthedRequest, opportunity: Opportunity) -> dict[str, Any]:
     stage = opportunity.stage
     weighted = opportunity.weighted_amount
     data = {
@@ -164,12 +165,12 @@ def opportunity_out(request: HttpRequest, opportunity: Opportunity) -> dict[str,
     return mask_values(data, hidden)
 
 
-def _reloaded(request: HttpRequest, opportunity_id: int) -> dict[str, Any]:
+def _reloaded(request: AuthedRequest, opportunity_id: int) -> dict[str, Any]:
     fresh = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
     return opportunity_out(request, fresh)
 
 
-def _editable(request: HttpRequest, opportunity_id: int) -> Opportunity:
+def _editable(request: AuthedRequest, opportunity_id: int) -> Opportunity:
     return get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
 
 
@@ -179,7 +180,7 @@ class OpportunityPage(BoundedPageOut):
 
 @router.get("", response=OpportunityPage)
 def list_opportunities(
-    request: HttpRequest,
+    request: AuthedRequest,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> HttpResponse:
@@ -196,17 +197,17 @@ def list_opportunities(
 
 
 @router.post("", response={201: OpportunityOut})
-def create_opportunity(request: HttpRequest, payload: OpportunityIn) -> Status[dict[str, Any]]:
+def create_opportunity(request: AuthedRequest, payload: OpportunityIn) -> Status[dict[str, Any]]:
     customer = get_editable_or_404(Customer.objects.all(), request.user, pk=payload.customer_id)
     data = payload.dict(exclude={"customer_id", "owner_id"})
     if payload.owner_id is not None:
         data["owner"] = payload.owner_id
-    opportunity = services.opportunity_create(actor=request.user, customer=customer, data=data)  # type: ignore[arg-type]
+    opportunity = services.opportunity_create(actor=request.user, customer=customer, data=data)
     return Status(201, _reloaded(request, opportunity.pk))
 
 
 @router.get("/stages", response=list[StageOut])
-def list_stages(request: HttpRequest) -> list[dict[str, Any]]:
+def list_stages(request: AuthedRequest) -> list[dict[str, Any]]:
     return [
         {
             "code": stage.code,
@@ -228,13 +229,13 @@ def list_stages(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/loss-reasons", response=list[LossReasonOut])
-def list_loss_reasons(request: HttpRequest) -> list[dict[str, Any]]:
+def list_loss_reasons(request: AuthedRequest) -> list[dict[str, Any]]:
     return [{"id": reason.pk, "name": reason.label} for reason in selectors.loss_reasons()]
 
 
 @router.get("/forecast")
 def get_forecast(
-    request: HttpRequest,
+    request: AuthedRequest,
     period: str = "month",
     group: str = "owner",
     start: date | None = None,
@@ -257,7 +258,7 @@ def get_forecast(
 
 @router.get("/funnel")
 def get_funnel(
-    request: HttpRequest, start: date | None = None, end: date | None = None
+    request: AuthedRequest, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
     default_start, default_end = _default_funnel_range()
     start = start or default_start
@@ -272,20 +273,20 @@ def _default_funnel_range() -> tuple[date, date]:
 
 
 @router.get("/{opportunity_id}", response=OpportunityOut)
-def get_opportunity(request: HttpRequest, opportunity_id: int) -> dict[str, Any]:
+def get_opportunity(request: AuthedRequest, opportunity_id: int) -> dict[str, Any]:
     return _reloaded(request, opportunity_id)
 
 
 @router.patch("/{opportunity_id}", response=OpportunityOut)
 def update_opportunity(
-    request: HttpRequest, opportunity_id: int, payload: OpportunityPatch
+    request: AuthedRequest, opportunity_id: int, payload: OpportunityPatch
 ) -> dict[str, Any]:
     opportunity = _editable(request, opportunity_id)
     data = payload.dict(exclude_unset=True, exclude={"version", "owner_id"})
     if payload.owner_id is not None:
         data["owner"] = payload.owner_id
     services.opportunity_update(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         opportunity=opportunity,
         data=data,
         version=payload.version,
@@ -294,17 +295,17 @@ def update_opportunity(
 
 
 @router.delete("/{opportunity_id}", response={204: None})
-def delete_opportunity(request: HttpRequest, opportunity_id: int) -> Status[None]:
+def delete_opportunity(request: AuthedRequest, opportunity_id: int) -> Status[None]:
     opportunity = _editable(request, opportunity_id)
-    services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+    services.opportunity_delete(actor=request.user, opportunity=opportunity)
     return Status(204, None)
 
 
 @router.post("/{opportunity_id}/stage", response=OpportunityOut)
-def move_stage(request: HttpRequest, opportunity_id: int, payload: StageIn) -> dict[str, Any]:
+def move_stage(request: AuthedRequest, opportunity_id: int, payload: StageIn) -> dict[str, Any]:
     opportunity = _editable(request, opportunity_id)
     services.opportunity_move_stage(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         opportunity=opportunity,
         stage=payload.stage,
         version=payload.version,
@@ -313,10 +314,10 @@ def move_stage(request: HttpRequest, opportunity_id: int, payload: StageIn) -> d
 
 
 @router.post("/{opportunity_id}/win", response=OpportunityOut)
-def win(request: HttpRequest, opportunity_id: int, payload: WinIn) -> dict[str, Any]:
+def win(request: AuthedRequest, opportunity_id: int, payload: WinIn) -> dict[str, Any]:
     opportunity = _editable(request, opportunity_id)
     services.opportunity_win(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         opportunity=opportunity,
         stage=payload.stage,
         version=payload.version,
@@ -325,10 +326,10 @@ def win(request: HttpRequest, opportunity_id: int, payload: WinIn) -> dict[str, 
 
 
 @router.post("/{opportunity_id}/lose", response=OpportunityOut)
-def lose(request: HttpRequest, opportunity_id: int, payload: LoseIn) -> dict[str, Any]:
+def lose(request: AuthedRequest, opportunity_id: int, payload: LoseIn) -> dict[str, Any]:
     opportunity = _editable(request, opportunity_id)
     services.opportunity_lose(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         opportunity=opportunity,
         reason=payload.reason,
         note=payload.note,
@@ -338,21 +339,21 @@ def lose(request: HttpRequest, opportunity_id: int, payload: LoseIn) -> dict[str
 
 
 @router.get("/{opportunity_id}/attachments", response=list[AttachmentOut])
-def list_attachments(request: HttpRequest, opportunity_id: int) -> list[Attachment]:
+def list_attachments(request: AuthedRequest, opportunity_id: int) -> list[Attachment]:
     opportunity = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
     return list(opportunity.attachments.all())
 
 
 @router.post("/{opportunity_id}/attachments", response={201: AttachmentOut})
 def add_attachment(
-    request: HttpRequest,
+    request: AuthedRequest,
     opportunity_id: int,
     kind: Form[str],
     file: File[UploadedFile],
 ) -> Status[Attachment]:
     opportunity = _editable(request, opportunity_id)
     attachment = services.attachment_add(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         opportunity=opportunity,
         kind=kind,
         file=file,

@@ -21,11 +21,13 @@ from django.db.models.functions import TruncMonth, TruncQuarter
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from pydantic import ValidationInfo, field_serializer, field_validator
 
 from kehu.accounts.models import Department, User
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
+from kehu.core.filters import ListFilters
 from kehu.opportunities.models import (
     ForecastCategory,
     LossReason,
@@ -60,9 +62,12 @@ def _amount_visible(user: Any) -> Any:
 # --- filters -----------------------------------------------------------------------------------
 
 
-@dataclass
-class OpportunityFilters:
-    """One filter definition for the board, the list, the API and the forecast."""
+class OpportunityFilters(ListFilters):
+    """One filter definition for the board, the list, the API and the forecast.
+
+    The API answers a bad value 422 ``{"detail": "Check the filters.", "errors": {...}}``
+    (``parse``); the pages show the same per-field messages beside the unfiltered list.
+    """
 
     q: str = ""
     customer: int | None = None
@@ -75,61 +80,64 @@ class OpportunityFilters:
     max_amount: Decimal | None = None
     stalled: bool = False
 
+    @field_validator("q", "stage", mode="before")
     @classmethod
-    def parse(cls, raw: Any) -> OpportunityFilters:
-        """From request.GET or a dict; bad values answer a per-field error."""
-        errors: dict[str, list[str]] = {}
+    def _trimmed(cls, value: Any, info: ValidationInfo) -> str:
+        return _text(value)[: 100 if info.field_name == "q" else 40]
 
-        def text(name: str) -> str:
-            return str(raw.get(name) or "").strip()
+    @field_validator("customer", "owner", "department", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> int | None:
+        text = _text(value)
+        if not text:
+            return None
+        if not text.isdigit():
+            raise ValueError(_("Enter a whole number."))
+        return int(text)
 
-        def integer(name: str) -> int | None:
-            value = text(name)
-            if not value:
-                return None
-            if not value.isdigit():
-                errors[name] = [_("Enter a whole number.")]
-                return None
-            return int(value)
-
-        def money(name: str) -> Decimal | None:
-            value = text(name).replace(",", "")
-            if not value:
-                return None
-            try:
-                amount = Decimal(value)
-            except InvalidOperation:
-                errors[name] = [_("Enter the amount as a number.")]
-                return None
-            if not amount.is_finite() or amount < 0:
-                errors[name] = [_("Enter an amount of zero or more.")]
-                return None
-            return amount
-
-        month: date | None = None
-        if text("close_month"):
-            try:
-                month = date.fromisoformat(text("close_month")[:7] + "-01")
-            except ValueError:
-                errors["close_month"] = [_("Enter the month as YYYY-MM.")]
-        status = text("status")
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> str:
+        status = _text(value)
         if status and status not in StageKind.values:
-            errors["status"] = [_("Use open, won or lost.")]
-        filters = cls(
-            q=text("q")[:100],
-            customer=integer("customer"),
-            owner=integer("owner"),
-            department=integer("department"),
-            stage=text("stage")[:40],
-            status=status,
-            close_month=month,
-            min_amount=money("min_amount"),
-            max_amount=money("max_amount"),
-            stalled=text("stalled").lower() in {"1", "true", "on", "yes"},
-        )
-        if errors:
-            raise InvalidInput(_("Check the filters."), errors=errors)
-        return filters
+            raise ValueError(_("Use open, won or lost."))
+        return status
+
+    @field_validator("close_month", mode="before")
+    @classmethod
+    def _month(cls, value: Any) -> date | None:
+        if isinstance(value, date):
+            return value
+        text = _text(value)
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(text[:7] + "-01")
+        except ValueError:
+            raise ValueError(_("Enter the month as YYYY-MM.")) from None
+
+    @field_validator("min_amount", "max_amount", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Decimal | None:
+        text = _text(value).replace(",", "")
+        if not text:
+            return None
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(_("Enter the amount as a number.")) from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError(_("Enter an amount of zero or more."))
+        return amount
+
+    @field_validator("stalled", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> bool:
+        return value is True or _text(value).lower() in {"1", "true", "on", "yes"}
+
+    @field_serializer("close_month")
+    def _month_in_links(self, month: date | None) -> str:
+        return month.strftime("%Y-%m") if month else ""
 
     def apply(self, queryset: QuerySet[Opportunity], user: Any) -> QuerySet[Opportunity]:
         if self.q:
@@ -168,20 +176,10 @@ class OpportunityFilters:
             queryset = queryset.filter(stalled_q())
         return queryset
 
-    def as_query(self) -> dict[str, str]:
-        values = {
-            "q": self.q,
-            "customer": str(self.customer or ""),
-            "owner": str(self.owner or ""),
-            "department": str(self.department or ""),
-            "stage": self.stage,
-            "status": self.status,
-            "close_month": self.close_month.strftime("%Y-%m") if self.close_month else "",
-            "min_amount": "" if self.min_amount is None else str(self.min_amount),
-            "max_amount": "" if self.max_amount is None else str(self.max_amount),
-            "stalled": "1" if self.stalled else "",
-        }
-        return {key: value for key, value in values.items() if value}
+
+def _text(value: Any) -> str:
+    """A query value as the filters read it: stripped, None as empty."""
+    return str(value if value is not None else "").strip()
 
 
 # --- lists -------------------------------------------------------------------------------------

@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.core import config
-from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids
-from kehu.core.errors import Conflict, Forbidden, InvalidInput
+from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
 from kehu.customers.models import Customer, Source
@@ -296,10 +296,13 @@ def _first_stage() -> Stage:
 
 def _locked(actor: User, opportunity: Opportunity, version: int | None) -> Opportunity:
     """Lock the row (no joins: PostgreSQL re-checks a waiting lock against the new row only,
-    so a joined stage would drop the row once another writer changed its stage)."""
-    locked = get_editable_or_404(
-        Opportunity.objects.select_for_update(of=("self",)), actor, pk=opportunity.pk
-    )
+    so a joined stage would drop the row once another writer changed its stage). A deal the
+    actor may not edit is not found, as one they cannot see."""
+    rows = Opportunity.objects.select_for_update(of=("self",)).editable_by(actor)
+    try:
+        locked = rows.get(pk=opportunity.pk)
+    except Opportunity.DoesNotExist as missing:
+        raise NotFound("opportunity") from missing
     check_version(locked, version)
     return locked
 

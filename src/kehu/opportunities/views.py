@@ -21,10 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Department
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import KehuError
 from kehu.core.history import history_entries
+from kehu.core.http import error_message, form_errors, htmx_template
 from kehu.core.pagination import bounded_page
 from kehu.opportunities import selectors, services
 from kehu.opportunities.forms import (
@@ -61,7 +63,9 @@ def _filters(request: HttpRequest) -> tuple[selectors.OpportunityFilters, dict[s
         return selectors.OpportunityFilters(), error.errors
 
 
-def _filter_context(request: HttpRequest, filters: selectors.OpportunityFilters) -> dict[str, Any]:
+def _filter_context(
+    request: AuthedRequest, filters: selectors.OpportunityFilters
+) -> dict[str, Any]:
     return {
         "filters": filters,
         "filter_query": filters.as_query(),
@@ -71,13 +75,8 @@ def _filter_context(request: HttpRequest, filters: selectors.OpportunityFilters)
     }
 
 
-def _error_message(error: KehuError) -> str:
-    details = [message for messages_ in error.errors.values() for message in messages_]
-    return " ".join([error.detail, *[d for d in details if d != error.detail]])
-
-
 def _board_columns(
-    request: HttpRequest, filters: selectors.OpportunityFilters
+    request: AuthedRequest, filters: selectors.OpportunityFilters
 ) -> list[selectors.BoardColumn]:
     columns = selectors.opportunity_board(user=request.user, filters=filters)
     for column in columns:
@@ -86,7 +85,7 @@ def _board_columns(
 
 
 @login_required
-def board(request: HttpRequest) -> HttpResponse:
+def board(request: AuthedRequest) -> HttpResponse:
     filters, errors = _filters(request)
     context = {
         **_filter_context(request, filters),
@@ -94,13 +93,12 @@ def board(request: HttpRequest) -> HttpResponse:
         "filter_errors": errors,
         "won_days": selectors.WON_ON_BOARD_DAYS,
     }
-    if request.headers.get("HX-Request"):
-        return render(request, "opportunities/_board.html", context)
-    return render(request, "opportunities/board.html", context)
+    template = htmx_template(request, "opportunities/board.html", "opportunities/_board.html")
+    return render(request, template, context)
 
 
 @login_required
-def opportunity_list(request: HttpRequest) -> HttpResponse:
+def opportunity_list(request: AuthedRequest) -> HttpResponse:
     filters, errors = _filters(request)
     stages = selectors.ListStages.read()
     rows = selectors.opportunity_rows(
@@ -113,7 +111,7 @@ def opportunity_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def opportunity_create(request: HttpRequest) -> HttpResponse:
+def opportunity_create(request: AuthedRequest) -> HttpResponse:
     form = OpportunityForm(
         request.POST or None,
         user=request.user,
@@ -122,29 +120,20 @@ def opportunity_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             opportunity = services.opportunity_create(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 customer=form.cleaned_data["customer"],
                 data=form.service_data(),
             )
         except KehuError as error:
-            _form_errors(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Opportunity created."))
             return redirect("opportunities:detail", opportunity.pk)
     return render(request, "opportunities/form.html", {"form": form, "title": _("New opportunity")})
 
 
-def _form_errors(form: Any, error: KehuError) -> None:
-    if not error.errors:
-        form.add_error(None, error.detail)
-    for name, field_messages in error.errors.items():
-        target = name if name in form.fields else None
-        for message in field_messages:
-            form.add_error(target, message)
-
-
 @login_required
-def opportunity_detail(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_detail(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     opportunity = selectors.opportunity_get(user=request.user, opportunity_id=opportunity_id)
     stages = selectors.stage_list()
     hidden = policy_of(Opportunity).masked_fields(request.user, opportunity)
@@ -188,7 +177,7 @@ def opportunity_detail(request: HttpRequest, opportunity_id: int) -> HttpRespons
 
 
 @login_required
-def opportunity_edit(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_edit(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     opportunity = get_editable_or_404(
         selectors.opportunity_list(user=request.user), request.user, pk=opportunity_id
     )
@@ -210,13 +199,13 @@ def opportunity_edit(request: HttpRequest, opportunity_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.opportunity_update(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 opportunity=opportunity,
                 data=form.service_data(),
                 version=_version(request),
             )
         except KehuError as error:
-            _form_errors(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Opportunity saved."))
             return redirect("opportunities:detail", opportunity.pk)
@@ -232,21 +221,21 @@ def _version(request: HttpRequest) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _action(request: HttpRequest, opportunity_id: int, action: Any) -> HttpResponseRedirect:
+def _action(request: AuthedRequest, opportunity_id: int, action: Any) -> HttpResponseRedirect:
     opportunity = get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
     try:
         action(opportunity)
     except KehuError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, error_message(error))
     return redirect("opportunities:detail", opportunity_id)
 
 
 @login_required
 @require_POST
-def opportunity_move(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_move(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     def move(opportunity: Opportunity) -> None:
         services.opportunity_move_stage(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             opportunity=opportunity,
             stage=request.POST.get("stage", ""),
             version=_version(request),
@@ -258,10 +247,10 @@ def opportunity_move(request: HttpRequest, opportunity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def opportunity_win(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_win(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     def win(opportunity: Opportunity) -> None:
         services.opportunity_win(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             opportunity=opportunity,
             version=_version(request),
         )
@@ -272,7 +261,7 @@ def opportunity_win(request: HttpRequest, opportunity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def opportunity_lose(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_lose(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     form = LoseForm(request.POST)
 
     def lose(opportunity: Opportunity) -> None:
@@ -280,7 +269,7 @@ def opportunity_lose(request: HttpRequest, opportunity_id: int) -> HttpResponse:
             messages.error(request, _("Choose a reason from the list."))
             return
         services.opportunity_lose(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             opportunity=opportunity,
             reason=form.cleaned_data["reason"],
             note=form.cleaned_data["note"],
@@ -293,12 +282,12 @@ def opportunity_lose(request: HttpRequest, opportunity_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def opportunity_delete(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def opportunity_delete(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     opportunity = get_editable_or_404(Opportunity.objects.all(), request.user, pk=opportunity_id)
     try:
-        services.opportunity_delete(actor=request.user, opportunity=opportunity)  # type: ignore[arg-type]
+        services.opportunity_delete(actor=request.user, opportunity=opportunity)
     except KehuError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, error_message(error))
         return redirect("opportunities:detail", opportunity_id)
     messages.success(request, _("Opportunity deleted."))
     return redirect("opportunities:list")
@@ -306,7 +295,7 @@ def opportunity_delete(request: HttpRequest, opportunity_id: int) -> HttpRespons
 
 @login_required
 @require_POST
-def attachment_add(request: HttpRequest, opportunity_id: int) -> HttpResponse:
+def attachment_add(request: AuthedRequest, opportunity_id: int) -> HttpResponse:
     form = AttachmentForm(request.POST, request.FILES)
 
     def add(opportunity: Opportunity) -> None:
@@ -314,7 +303,7 @@ def attachment_add(request: HttpRequest, opportunity_id: int) -> HttpResponse:
             messages.error(request, _("Choose a file and its kind."))
             return
         services.attachment_add(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             opportunity=opportunity,
             kind=form.cleaned_data["kind"],
             file=form.cleaned_data["file"],
@@ -325,7 +314,7 @@ def attachment_add(request: HttpRequest, opportunity_id: int) -> HttpResponse:
 
 
 @login_required
-def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
+def attachment_download(request: AuthedRequest, attachment_id: int) -> FileResponse:
     attachment = get_object_or_404(Attachment, pk=attachment_id)
     selectors.opportunity_get(user=request.user, opportunity_id=attachment.opportunity_id)
     try:
@@ -336,7 +325,7 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> FileRespons
 
 
 @login_required
-def review(request: HttpRequest) -> HttpResponse:
+def review(request: AuthedRequest) -> HttpResponse:
     stages = selectors.ListStages.read()
     stalled = selectors.stalled_list(user=request.user, stages=stages)
     page = bounded_page(stalled, PAGE_SIZE, request.GET.get("page"))
@@ -356,7 +345,7 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
 
 
 @login_required
-def forecast(request: HttpRequest) -> HttpResponse:
+def forecast(request: AuthedRequest) -> HttpResponse:
     period = request.GET.get("period", "month")
     group = request.GET.get("group", "owner")
     try:
@@ -368,7 +357,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
             end=_date_param(request, "end"),
         )
     except KehuError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, error_message(error))
         result = selectors.forecast(user=request.user)
     totals = result.totals_by_period()
     chart = {
@@ -393,14 +382,14 @@ def forecast(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def funnel(request: HttpRequest) -> HttpResponse:
+def funnel(request: AuthedRequest) -> HttpResponse:
     today = timezone.localdate()
     start = _date_param(request, "start") or today.replace(month=1, day=1)
     end = _date_param(request, "end") or today
     try:
         steps = selectors.funnel(user=request.user, start=start, end=end)
     except KehuError as error:
-        messages.error(request, _error_message(error))
+        messages.error(request, error_message(error))
         start, end = today.replace(month=1, day=1), today
         steps = selectors.funnel(user=request.user, start=start, end=end)
     chart = {
@@ -420,13 +409,13 @@ def funnel(request: HttpRequest) -> HttpResponse:
 # --- administration: stages and workflow rules -------------------------------------------------
 
 
-def _admin_only(request: HttpRequest) -> None:
+def _admin_only(request: AuthedRequest) -> None:
     if not is_admin(request.user):
         raise PermissionDenied
 
 
 @login_required
-def settings_home(request: HttpRequest) -> HttpResponse:
+def settings_home(request: AuthedRequest) -> HttpResponse:
     _admin_only(request)
     context = {
         "stages": selectors.stage_list(include_inactive=True),
@@ -437,15 +426,15 @@ def settings_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def stage_edit(request: HttpRequest, stage_id: int | None = None) -> HttpResponse:
+def stage_edit(request: AuthedRequest, stage_id: int | None = None) -> HttpResponse:
     _admin_only(request)
     stage = get_object_or_404(Stage, pk=stage_id) if stage_id else Stage()
     form = StageForm(request.POST or None, instance=stage)
     if request.method == "POST" and form.is_valid():
         try:
-            services.stage_save(actor=request.user, stage=form.save(commit=False))  # type: ignore[arg-type]
+            services.stage_save(actor=request.user, stage=form.save(commit=False))
         except KehuError as error:
-            _form_errors(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Stage saved."))
             return redirect("opportunities:settings")
@@ -457,15 +446,15 @@ def stage_edit(request: HttpRequest, stage_id: int | None = None) -> HttpRespons
 
 
 @login_required
-def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpResponse:
     _admin_only(request)
     rule = get_object_or_404(WorkflowRule, pk=rule_id) if rule_id else WorkflowRule()
     form = WorkflowRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
         try:
-            services.workflow_rule_save(actor=request.user, rule=form.save(commit=False))  # type: ignore[arg-type]
+            services.workflow_rule_save(actor=request.user, rule=form.save(commit=False))
         except KehuError as error:
-            _form_errors(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Rule saved."))
             return redirect("opportunities:settings")
@@ -477,15 +466,15 @@ def rule_edit(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
 
 
 @login_required
-def loss_reason_edit(request: HttpRequest, reason_id: int | None = None) -> HttpResponse:
+def loss_reason_edit(request: AuthedRequest, reason_id: int | None = None) -> HttpResponse:
     _admin_only(request)
     reason = get_object_or_404(LossReason, pk=reason_id) if reason_id else LossReason()
     form = LossReasonForm(request.POST or None, instance=reason)
     if request.method == "POST" and form.is_valid():
         try:
-            services.loss_reason_save(actor=request.user, reason=form.save(commit=False))  # type: ignore[arg-type]
+            services.loss_reason_save(actor=request.user, reason=form.save(commit=False))
         except KehuError as error:
-            _form_errors(form, error)
+            form_errors(form, error)
         else:
             messages.success(request, _("Loss reason saved."))
             return redirect("opportunities:settings")

@@ -309,3 +309,40 @@ def test_list_rows_equal_the_detail(org: Organisation, settings: Any, tmp_path: 
         False,
         False,
     )
+
+
+def test_list_filters_narrow_and_answer_a_bad_value_per_field(org: Organisation) -> None:
+    mine, theirs = make_customer(org.rep), make_customer(org.rep)
+    for customer, content in ((mine, "报价已发"), (theirs, "初次沟通")):
+        services.followup_create(
+            actor=org.rep, customer=customer, data={"method": "phone", "content": content}
+        )
+    client = api_client(org.rep)
+    assert client.get("/api/v1/followups", {"q": "报价"}).json()["count"] == 1
+    assert client.get("/api/v1/followups", {"customer": theirs.pk}).json()["count"] == 1
+    bad = client.get("/api/v1/tasks", {"due_from": "soon"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 422
+    body = bad.json()
+    assert (body["detail"], body["code"], list(body["errors"])) == (
+        "The input is not valid.",
+        "invalid",
+        ["due_from"],
+    )
+
+
+def test_selectors_take_the_typed_filters_the_api_reads(org: Organisation) -> None:
+    customer = make_customer(org.rep)
+    services.task_create(
+        actor=org.rep,
+        assignee=org.rep,
+        title="回访",
+        due_at=NOW + timedelta(days=1),
+        customer=customer,
+    )
+    services.task_create(actor=org.rep, assignee=org.rep, title="整理", due_at=NOW)
+    by_customer = selectors.TaskFilters(customer=customer.pk, status="open")
+    assert [t.title for t in selectors.task_list(user=org.rep, filters=by_customer)] == ["回访"]
+    query = selectors.TaskFilters.from_querydict({"mine": "true", "q": "整理"})
+    assert [t.title for t in selectors.task_list(user=org.rep, filters=query)] == ["整理"]
+    assert query.is_active()
+    assert not selectors.FollowUpFilters().is_active()

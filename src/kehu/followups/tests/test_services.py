@@ -7,10 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import Http404
 
 from kehu.core import config
-from kehu.core.errors import InvalidInput
+from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.testing.factories import Organisation
 from kehu.followups import services
 from kehu.followups.models import Attachment, FollowUp, Task, TaskKind, TaskStatus
@@ -147,7 +146,7 @@ def test_followup_for_another_author_only_by_admins_and_their_managers(
 @time_machine.travel(NOW, tick=False)
 def test_followup_out_of_scope_is_not_found(org: Organisation) -> None:
     customer = make_customer(org.south_rep)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.followup_create(actor=org.rep, customer=customer, data=followup_data())
 
 

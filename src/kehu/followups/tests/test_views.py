@@ -260,3 +260,14 @@ def test_dashboard_panel(org: Organisation) -> None:
     page = signed_in(org.rep).get("/").content.decode()
     assert 'id="panel-my-tasks"' in page
     assert "今天的电话" in page
+
+
+def test_task_out_of_scope_is_the_404_page_for_htmx_too(org: Organisation) -> None:
+    task = services.task_create(actor=None, assignee=org.rep, title="电话", due_at=NOW)
+    outsider = signed_in(org.south_rep)
+    for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+        response = outsider.post(f"/followups/tasks/{task.pk}/done/", **headers)
+        assert response.status_code == 404
+        assert "404.html" in {template.name for template in response.templates}
+    task.refresh_from_db()
+    assert task.status == "open"

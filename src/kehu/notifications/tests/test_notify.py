@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from kehu.core.errors import NotFound
 from kehu.core.testing.factories import Organisation
 from kehu.notifications import selectors, services
 from kehu.notifications.models import Notification
@@ -42,9 +43,7 @@ def test_mark_read_and_all_read_only_touch_own(org: Organisation) -> None:
     services.notification_mark_read(user=org.rep, notification_id=mine.pk)
     assert selectors.unread_count(user=org.rep) == 1
     theirs = selectors.notification_list(user=org.colleague).get()
-    from django.http import Http404
-
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.notification_mark_read(user=org.rep, notification_id=theirs.pk)
     assert services.notification_mark_all_read(user=org.rep) == 1
     assert selectors.unread_count(user=org.colleague) == 1

@@ -39,6 +39,12 @@ def test_badge_list_and_mark_read(org: Organisation, django_assert_max_num_queri
     assert opened["Location"] == "/followups/"
     other = Notification.objects.get(recipient=org.colleague)
     assert client.post(f"/notifications/{other.pk}/read/").status_code == 404
+    unread = client.get("/notifications/", {"unread": "1"})
+    assert unread.context["unread_only"] is True
+    assert first not in unread.context["page"].object_list
+    assert len(unread.context["page"].object_list) == 11
+    # a hand-edited value is no filter, as it always was
+    assert client.get("/notifications/", {"unread": "maybe"}).context["unread_only"] is False
     client.post("/notifications/read-all/")
     assert 'id="notification-count"' not in client.get("/notifications/badge/").content.decode()
     assert Notification.objects.get(recipient=org.colleague).read_at is None
@@ -118,3 +124,16 @@ def test_badge_of_a_signed_out_browser_is_empty_and_sets_no_cookie() -> None:
     assert response.status_code == 204
     assert response.content == b""
     assert not response.cookies
+
+
+def test_removing_someone_elses_channel_is_404(org: Organisation) -> None:
+    channel = services.channel_create(
+        actor=org.colleague, kind="dingtalk", target="https://oapi.dingtalk.com/robot/send"
+    )
+    response = signed_in(org.rep).post("/notifications/channels/", {"delete": channel.pk})
+    assert response.status_code == 404
+    assert Channel.objects.filter(pk=channel.pk).exists()
+    url = f"/api/v1/notifications/channels/{channel.pk}"
+    api = api_client(org.rep).delete(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not found.", "code": "not_found"}

@@ -192,6 +192,28 @@ def test_filters(org: Organisation) -> None:
     assert set(bad.json()["errors"]) == {"close_month", "min_amount"}
 
 
+def test_bad_filters_answer_check_the_filters_with_a_message_per_field(
+    org: Organisation,
+) -> None:
+    client = api_client(org.east_manager)
+    query = {"owner": "x", "status": "maybe", "close_month": "2024-13", "max_amount": "abc"}
+    bad = client.get(BASE, query, HTTP_ACCEPT_LANGUAGE="en")
+    assert bad.status_code == 422
+    assert bad.json() == {
+        "detail": "Check the filters.",
+        "code": "invalid",
+        "errors": {
+            "owner": ["Enter a whole number."],
+            "status": ["Use open, won or lost."],
+            "close_month": ["Enter the month as YYYY-MM."],
+            "max_amount": ["Enter the amount as a number."],
+        },
+    }
+    forecast = client.get(f"{BASE}/forecast", {"min_amount": "-1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert forecast.status_code == 422
+    assert forecast.json()["errors"] == {"min_amount": ["Enter an amount of zero or more."]}
+
+
 def test_list_query_count_is_fixed(org: Organisation, django_assert_max_num_queries: Any) -> None:
     client = api_client(org.east_manager)
     for owner in (org.rep, org.colleague, org.hangzhou_rep):

@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.http import Http404
 from django.utils import timezone
 
 from kehu.core import config
-from kehu.core.errors import Conflict, Forbidden, InvalidInput, StaleVersion
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import CustomerStatus, StatusChange
 from kehu.followups.models import Task
@@ -153,7 +152,7 @@ def test_stale_version_changes_nothing(org: Organisation) -> None:
 
 def test_colleague_cannot_move_my_deal(org: Organisation) -> None:
     opportunity = ready_for_proposal(org.rep)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.opportunity_move_stage(
             actor=org.colleague, opportunity=opportunity, stage="proposal"
         )
@@ -261,7 +260,7 @@ def test_attachment_kind_and_size_are_checked(org: Organisation) -> None:
         services.attachment_add(
             actor=org.rep, opportunity=opportunity, kind="virus", file=proposal_file()
         )
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         services.attachment_add(
             actor=org.colleague, opportunity=opportunity, kind="proposal", file=proposal_file()
         )

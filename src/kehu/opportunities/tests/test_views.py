@@ -43,6 +43,16 @@ def test_menu_entry_and_board(org: Organisation) -> None:
     assert "<script>" not in html  # CSP: no inline scripts
 
 
+def test_board_refreshed_by_htmx_is_the_fragment(org: Organisation) -> None:
+    deal = ready_for_proposal(org.rep)
+    response = signed_in(org.rep).get(reverse("opportunities:board"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    names = {template.name for template in response.templates}
+    assert "opportunities/_board.html" in names
+    assert "opportunities/board.html" not in names
+    assert f'data-id="{deal.pk}"' in response.content.decode()
+
+
 def test_board_totals_and_masking(org: Organisation) -> None:
     ready_for_proposal(org.rep)
     make_opportunity(org.rep, stage="needs_analysis", needs="x", amount=Decimal(100000))

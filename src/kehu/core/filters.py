@@ -1,0 +1,121 @@
+"""One shape for every list's filters: a Pydantic model the page and the API build alike.
+
+A list declares ``<Entity>Filters(ListFilters)`` with typed fields, validators whose messages
+are the per-field errors, and ``apply(queryset, ...)``. The API takes it as query parameters
+(``Query[<Entity>Filters]``) or, where the list answers its own error body, parses the query
+string with ``parse``; the page builds it with ``from_querydict(request.GET)`` and shows the
+messages of ``invalid_input``; links carry ``as_query()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self, get_args, get_origin
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kehu.core.errors import InvalidInput
+
+
+class ListFilters(BaseModel):
+    """Search and filters of one list, shared by its page, its API and its saved links."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # Fields that shape the list without narrowing it (``sort``): ``is_active`` ignores them.
+    not_narrowing: ClassVar[frozenset[str]] = frozenset()
+    # The ``detail`` of the ``InvalidInput`` that ``parse`` raises.
+    invalid_detail: ClassVar[Any] = _("Check the filters.")
+
+    @classmethod
+    def list_fields(cls) -> frozenset[str]:
+        """The fields whose query parameter repeats (``?tags=1&tags=2``)."""
+        return frozenset(
+            name
+            for name, field in cls.model_fields.items()
+            if get_origin(field.annotation) in (list, tuple, set)
+            or any(get_origin(arg) in (list, tuple, set) for arg in get_args(field.annotation))
+        )
+
+    @classmethod
+    def from_querydict(cls, query: QueryDict | Mapping[str, Any]) -> Self:
+        """From a query string (``request.GET``): empty values are dropped, the last value of a
+        repeated key counts, list fields take them all. A bad value raises ``ValidationError``."""
+        repeated = cls.list_fields()
+        data: dict[str, Any] = {}
+        for key in query:
+            values = [v for v in _values(query, key) if v != "" and v is not None]
+            if not values:
+                continue
+            data[key] = values if key in repeated else values[-1]
+        return cls.model_validate(data)
+
+    @classmethod
+    def parse(cls, query: QueryDict | Mapping[str, Any]) -> Self:
+        """``from_querydict`` for callers that answer a bad value with ``InvalidInput``."""
+        try:
+            return cls.from_querydict(query)
+        except ValidationError as error:
+            raise invalid_input(error, detail=cls.invalid_detail) from error
+
+    def apply(self, queryset: QuerySet[Any], *args: Any, **kwargs: Any) -> QuerySet[Any]:
+        """``queryset`` (already scoped to the user) narrowed by these filters."""
+        raise NotImplementedError(f"{type(self).__name__} does not apply itself")
+
+    def is_active(self) -> bool:
+        """True when any filter narrows the list (a sort alone does not)."""
+        return any(
+            getattr(self, name) != field.get_default(call_default_factory=True)
+            for name, field in type(self).model_fields.items()
+            if name not in self.not_narrowing
+        )
+
+    def as_query(self) -> dict[str, Any]:
+        """The filters that differ from their defaults, as query-string values for links
+        (``urlencode(..., doseq=True)`` for list fields). Fields render as their JSON form,
+        so a ``field_serializer`` changes how one reads in a link."""
+        dumped = self.model_dump(mode="json")
+        query: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            if getattr(self, name) == field.get_default(call_default_factory=True):
+                continue
+            query[name] = _query_value(dumped[name])
+        return {name: value for name, value in query.items() if value not in ("", [])}
+
+
+def invalid_input(error: ValidationError, *, detail: Any = None) -> InvalidInput:
+    """A Pydantic validation failure as ``InvalidInput``: per field, the messages validators
+    raised (``ValueError("Enter a whole number.")`` reads so, without Pydantic's prefix)."""
+    errors: dict[str, list[str]] = {}
+    for item in error.errors():
+        name = ".".join(str(part) for part in item.get("loc", ())) or "__all__"
+        errors.setdefault(name, []).append(error_text(item))
+    return InvalidInput(detail, errors=errors)
+
+
+def error_text(item: Mapping[str, Any]) -> str:
+    """The message of one Pydantic error: a validator's own words, else Pydantic's."""
+    raised = (item.get("ctx") or {}).get("error")
+    if item.get("type") == "value_error" and raised is not None:
+        return str(raised)
+    return str(item.get("msg", ""))
+
+
+def _values(query: QueryDict | Mapping[str, Any], key: str) -> list[Any]:
+    if isinstance(query, QueryDict):
+        return query.getlist(key)
+    value = query[key]
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _query_value(value: Any) -> Any:
+    if value is True:
+        return "1"
+    if value is False or value is None:
+        return ""
+    if isinstance(value, list):
+        return [_query_value(item) for item in value]
+    return str(value)
