@@ -11,12 +11,11 @@ from typing import Any, Literal, get_args
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr
-from django.http import QueryDict
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict
 
 from kehu.accounts.models import Role, User
 from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
+from kehu.core.filters import ListFilters
 from kehu.core.masking import mask_email, mask_mobile
 from kehu.customers.models import Region
 from kehu.customers.reference import codes_within
@@ -57,10 +56,10 @@ def show_contacts(user: Any, leads: Iterable[Lead]) -> None:
         lead.shown = lead_contact(user, lead)  # type: ignore[attr-defined]
 
 
-class LeadFilters(BaseModel):
+class LeadFilters(ListFilters):
     """Which list (``view``) and its filters: one definition for the page and the API."""
 
-    model_config = ConfigDict(extra="ignore")
+    not_narrowing = frozenset({"view"})
 
     view: View = "all"
     q: str = ""
@@ -69,12 +68,6 @@ class LeadFilters(BaseModel):
     source: str = ""
     assignee: int | None = None
     region: str = ""
-
-    @classmethod
-    def from_querydict(cls, query: QueryDict, **fixed: Any) -> LeadFilters:
-        """From a page's query string (empty values left out); ``fixed`` wins over it."""
-        data: dict[str, Any] = {key: query[key] for key in query if query[key] != ""}
-        return cls.model_validate({**data, **fixed})
 
     def apply(self, queryset: QuerySet[Lead], *, user: Any) -> QuerySet[Lead]:
         """Narrow and order ``queryset`` (already scoped); ``user`` is who "mine" means."""

@@ -56,7 +56,9 @@ def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
     if view not in selectors.VIEWS:
         raise Http404(view)
     try:
-        filters = selectors.LeadFilters.from_querydict(request.GET, view=view)
+        query = request.GET.copy()
+        query["view"] = view  # the tab comes from the path, not the query string
+        filters = selectors.LeadFilters.from_querydict(query)
     except ValidationError:  # a hand-edited query string: the list unfiltered, as before
         filters = selectors.LeadFilters.model_validate({"view": view})
     page = bounded_page(

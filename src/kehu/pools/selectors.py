@@ -9,12 +9,12 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, ConfigDict
 
 from kehu.accounts.models import Department
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
+from kehu.core.filters import ListFilters
 from kehu.customers.credit_code import compact, explain, region_code_from_credit_code
 from kehu.customers.models import Contact, Customer
 from kehu.pools import services
@@ -22,10 +22,8 @@ from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_id
 from kehu.pools.models import Offboarding, Pool, PoolEntry, RevealLog
 
 
-class PoolCustomerFilters(BaseModel):
+class PoolCustomerFilters(ListFilters):
     """Search of a pool's customers (the page and the API alike)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     q: str = ""
 
@@ -38,10 +36,8 @@ class PoolCustomerFilters(BaseModel):
         )
 
 
-class RevealFilters(BaseModel):
+class RevealFilters(ListFilters):
     """Filters of the reveal audit log (the page and the API alike)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     user_id: int | None = None
     date_from: date | None = None
