@@ -176,7 +176,7 @@ def test_page_and_api_share_the_lead_filters(org: Organisation, make_lead: LeadF
     make_lead(source="website", region="310115", contact_name="官网线索")
     make_lead(source="trade_show", region="330100", contact_name="展会线索")
     query = {"source": "website", "region": "310000", "q": "线索", "page": "1"}
-    filters = selectors.LeadFilters.from_querydict(QueryDict(urlencode(query)), view="pool")
+    filters = selectors.LeadFilters.from_querydict(QueryDict(urlencode({**query, "view": "pool"})))
     assert (filters.view, filters.source, filters.region) == ("pool", "website", "310000")
     api = api_client(org.admin).get("/api/v1/leads", {**query, "view": "pool"}).json()
     assert [item["contact_name"] for item in api["items"]] == ["官网线索"]
