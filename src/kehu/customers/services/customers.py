@@ -186,8 +186,13 @@ def customer_update(
     changes: dict[str, Any],
     version: int | None = None,
     force: bool = False,
+    tags: Sequence[str] | None = None,
 ) -> Customer:
-    """Change profile fields; ``version`` guards against overwriting someone else's edit."""
+    """Change profile fields; ``version`` guards against overwriting someone else's edit.
+
+    ``tags`` replaces the customer's tags (None leaves them alone) in the same transaction,
+    so an invalid tag leaves the fields unsaved too.
+    """
     locked = _require_editable(actor, customer)
     check_version(locked, version)
     changes = dict(changes)
@@ -217,6 +222,8 @@ def customer_update(
             ) from error
     if status is not None and status != locked.status:
         locked = customer_change_status(actor=actor, customer=locked, status=status, reason=reason)
+    if tags is not None:
+        locked.tags.set(_tags_from_names(tags))
     _copy_into(customer, locked)
     return customer
 
