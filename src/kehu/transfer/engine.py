@@ -5,10 +5,11 @@ import does. Rows are processed in batches of ``BATCH_SIZE``; in a real import e
 written in one transaction together with the job's resume point (``next_row``) and counts, so
 a crash, a kill or a cancel leaves whole batches only, and ``resume`` continues after them.
 
-New customers go through a bulk path that applies the customer rules of
-``kehu.customers.services`` (owner rule, numbering, dedup, search keys, history, status event,
-grading) with one query per batch instead of per row; updates of existing customers and
-contacts added to them go through the customer services row by row.
+New customers go through ``kehu.customers.services.customers_create_bulk``, the bulk door of
+``customer_create``'s rules (owner rule, numbering, search keys, grading, history, status event,
+the follow-up planning hook) with a fixed number of statements per batch; the import supplies
+cleaned rows and its own dedup across the file. Updates of existing customers and contacts
+added to them go through the customer services row by row.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from django.db import connection, transaction
 from django.http import Http404
@@ -36,28 +35,20 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
-from kehu.accounts.models import Role, User
+from kehu.accounts.models import User
 from kehu.core import config
-from kehu.core.access import is_admin, managed_department_ids
-from kehu.core.context import current_request_id
 from kehu.core.errors import KehuError
-from kehu.customers import grading, numbering
 from kehu.customers import services as customer_services
 from kehu.customers.models import (
     TO_VERIFY,
     Contact,
     Customer,
     CustomerKind,
-    CustomerStatus,
-    Industry,
-    Region,
-    StatusChange,
-    Tag,
 )
 from kehu.customers.normalize import company_key, fold, pinyin_keys
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer import pipeline
-from kehu.transfer.bulk import InstanceBuilder, RowInserter
+from kehu.transfer.bulk import RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import open_sheet
@@ -340,24 +331,9 @@ class Importer:
         self.batch_updated: dict[int, int] = {}
         self.own_customers = IdRanges()  # the customers this import created
         self.reason = _("Imported (import #%(job)d)") % {"job": job.pk}
-        self._industries: dict[str, Industry] = {}
-        self._regions: dict[str, Region] = {}
-        self._tags: dict[str, int] = {}
-        self._departments: dict[int, int | None] = {}
-        self._prefixes: dict[tuple[Any, ...], tuple[str, str]] = {}
-        self._inserters: dict[str, RowInserter] = {
-            "customer": RowInserter(Customer),
-            "customer_history": RowInserter(Customer.history.model),
-            "contact": RowInserter(Contact),
-            "contact_history": RowInserter(Contact.history.model),
-            "status_change": RowInserter(StatusChange),
-            "import_record": RowInserter(ImportRecord),
-        }
-        self._builders = {
-            "customer": InstanceBuilder(Customer),
-            "contact": InstanceBuilder(Contact),
-        }
-        self.request_id = ""
+        # the customer services' state for this import's batches, the owner rule included
+        self.creation = customer_services.BulkCreation(self.actor)
+        self._inserters: dict[str, RowInserter] = {"import_record": RowInserter(ImportRecord)}
 
     # --- entry point --------------------------------------------------------------------------
     def run(self) -> ImportJob:
@@ -511,7 +487,7 @@ class Importer:
         plans: list[Planned] = []
         for row in rows:
             plan = Planned(row)
-            if row.ok and row.values.get("owner") and self._owner_for(plan) is None:
+            if row.ok and row.values.get("owner") and not self._owner_allowed(plan):
                 row.errors.append(
                     (
                         self.owner_header,
@@ -691,185 +667,47 @@ class Importer:
             for line, pk, new in records
         )
 
-    def _reference(self) -> None:
-        if not self._industries:
-            self._industries = {i.code: i for i in Industry.objects.all()}
-            self._regions = {r.code: r for r in Region.objects.select_related("parent")}
-            self._tags = dict(Tag.objects.values_list("name", "pk"))
-
-    def _owner_for(self, plan: Planned) -> int | None:
-        """The owner rule of customer_create: others only by managers (in their department)
-        and administrators."""
-        actor = self.actor
-        owner_id = plan.row.values.get("owner") or actor.pk
-        if owner_id == actor.pk:
-            self._departments.setdefault(actor.pk, actor.department_id)
-            return int(owner_id)
-        if owner_id not in self._departments:
-            self._departments[owner_id] = (
-                User.objects.filter(pk=owner_id).values_list("department_id", flat=True).first()
-            )
-        if is_admin(actor):
-            return int(owner_id)
-        if actor.role == Role.MANAGER and self._departments[owner_id] in managed_department_ids(
-            actor
-        ):
-            return int(owner_id)
-        return None
+    def _owner_allowed(self, plan: Planned) -> bool:
+        """customer_create's owner rule (``OwnerRule``): others only by managers (in their
+        department) and administrators."""
+        owner_id = plan.row.values.get("owner") or self.actor.pk
+        return self.creation.owners.allows(int(owner_id))
 
     def _contact_for(self, plan: Planned) -> Contact | None:
         data = _contact_data(plan)
         return None if data is None else Contact(**data)
 
     def _create_customers(self, plans: list[Planned]) -> list[tuple[Planned, Customer]]:
-        """``customer_create``'s rules for a batch of new customers, in a fixed number of
-        statements: one numbering round, then plain multi-row INSERTs (see ``bulk.py``) of the
-        customers, their history rows, contacts, contact history rows and status events."""
+        """The batch's new customers, through ``customers_create_bulk`` (a fixed number of
+        statements per batch)."""
         if not plans:
             return []
-        self._reference()
-        self.request_id = current_request_id()
-        now = timezone.now()
-        today = timezone.localdate()
-        pattern = config.get("customers.number_pattern")
-        rules = config.get("customers.grade_rules")
-        ready: list[tuple[Planned, Customer, Contact | None]] = []
-        by_prefix: dict[str, list[Customer]] = defaultdict(list)
-        formats: dict[str, str] = {}
-        for plan in plans:
-            customer = self._new_customer(plan, now)
-            prefix, seq_format = self._number_prefix(pattern, customer, today)
-            formats[prefix] = seq_format
-            by_prefix[prefix].append(customer)
-            contact_data = _contact_data(plan)
-            contact = None
-            if contact_data is not None:
-                contact_data.update(is_primary=True, created_at=now, updated_at=now)
-                contact = self._builders["contact"].build(contact_data)
-            ready.append((plan, customer, contact))
-        firsts = numbering.reserve_many({prefix: len(m) for prefix, m in by_prefix.items()})
-        for prefix, members in by_prefix.items():
-            for offset, customer in enumerate(members):
-                customer.number = prefix + formats[prefix].format(seq=firsts[prefix] + offset)
-        for plan, customer, contact in ready:
-            customer_services.refresh_search(
-                customer, [contact] if contact else [], pinyin=plan.row.name_pinyin
-            )
-            # customer_create's _set_grade: a new customer's only grading input is its budget
-            budget = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
-            customer.grade = grading.grade_for(budget, rules)
-        customers = [customer for _plan, customer, _contact in ready]
-        self._insert_customers(customers, now)
+        rows = [self._new_customer(plan) for plan in plans]
+        customers = customer_services.customers_create_bulk(
+            actor=self.actor, rows=rows, reason=self.reason, creation=self.creation
+        )
         self.own_customers.add(customer.pk for customer in customers)
-        contacts: list[Contact] = []
-        tag_links: list[Any] = []
-        for plan, customer, contact in ready:
+        for plan, customer in zip(plans, customers, strict=True):
             self.batch_customers[plan.row.line] = customer.pk
-            if contact is not None:
-                contact.customer_id = customer.pk
-                contacts.append(contact)
-            for tag_name in plan.row.values.get("tags", []):
-                tag_links.append((customer.pk, tag_name))
             for key in plan.row.filled:
                 self.filled[key] += 1
-        self._insert_contacts(contacts, now)
-        self._link_tags(tag_links)
         self.counts["created"] += len(customers)
-        return [(plan, customer) for plan, customer, _contact in ready]
+        return list(zip(plans, customers, strict=True))
 
-    def _new_customer(self, plan: Planned, now: datetime) -> Customer:
+    def _new_customer(self, plan: Planned) -> customer_services.NewCustomer:
         values = plan.row.values
-        actor = self.actor
-        owner_id = self._owner_for(plan) or actor.pk
         data: dict[str, Any] = {
-            "owner_id": owner_id,
-            "department_id": self._departments.get(owner_id),
-            "created_by_id": actor.pk,
-            "status": values.get("status") or CustomerStatus.POTENTIAL,
-            "created_at": now,
-            "updated_at": now,
-            "contact_info_updated_at": now,
-            "to_verify": sorted(k for k in plan.row.to_verify if k in VERIFIABLE),
+            FK_COLUMNS.get(key, key): values[key] for key in CUSTOMER_KEYS if key in values
         }
-        for key in CUSTOMER_KEYS:
-            if key in values:
-                data[FK_COLUMNS.get(key, key)] = values[key]
-        if data.get("region_id") is None and data.get("credit_code"):
-            # customer_create: digits 3–8 of a 统一社会信用代码 name the registering division
-            from kehu.pools.credit_code import region_code_from_credit_code
-
-            data["region_id"] = region_code_from_credit_code(data["credit_code"])
-        return cast(Customer, self._builders["customer"].build(data))
-
-    def _number_prefix(self, pattern: str, customer: Customer, today: date) -> tuple[str, str]:
-        key = (pattern, customer.industry_id, customer.region_id, customer.kind, today)
-        if key not in self._prefixes:
-            self._prefixes[key] = numbering.prefix_for(
-                pattern,
-                industry=self._industries.get(customer.industry_id or ""),
-                region=self._regions.get(customer.region_id or ""),
-                kind=customer.kind,
-                on=today,
-            )
-        return self._prefixes[key]
-
-    def _insert_history(self, table: RowInserter, objects: list[Any], now: datetime) -> None:
-        """The rows ``bulk_history_create`` writes for created objects: their tracked fields,
-        the acting user, the import's reason and the request id."""
-        columns, rows = table.object_rows(
-            objects,
-            {
-                "history_date": now,
-                "history_change_reason": self.reason,
-                "history_type": "+",
-                "history_user_id": self.actor.pk,
-                "request_id": self.request_id,
-            },
-        )
-        table.insert(rows, columns)
-
-    def _insert_customers(self, customers: list[Customer], now: datetime) -> None:
-        table = self._inserters["customer"]
-        columns, rows = table.object_rows(customers)
-        ids = table.insert_returning(rows, key="number", columns=columns)
-        for customer in customers:
-            customer.pk = ids[customer.number]
-            customer._state.adding = False
-        self._insert_history(self._inserters["customer_history"], customers, now)
-        events = self._inserters["status_change"]
-        event = {
-            "old_status": "",
-            "changed_by_id": self.actor.pk,
-            "changed_at": now,
-            "reason": self.reason[:500],
-        }
-        events.insert(
-            events.row({"customer_id": c.pk, "new_status": c.status, **event}) for c in customers
-        )
-
-    def _insert_contacts(self, contacts: list[Contact], now: datetime) -> None:
-        if not contacts:
-            return
-        table = self._inserters["contact"]
-        columns, rows = table.object_rows(contacts)
-        ids = table.insert_returning(rows, key="customer_id", columns=columns)  # one per customer
-        for contact in contacts:
-            contact.pk = ids[contact.customer_id]
-            contact._state.adding = False
-        self._insert_history(self._inserters["contact_history"], contacts, now)
-
-    def _link_tags(self, links: list[tuple[int, str]]) -> None:
-        if not links:
-            return
-        missing = {name for _pk, name in links if name not in self._tags}
-        if missing:
-            Tag.objects.bulk_create([Tag(name=name) for name in missing], ignore_conflicts=True)
-            self._tags.update(Tag.objects.filter(name__in=missing).values_list("name", "pk"))
-        through = Customer.tags.through
-        through.objects.bulk_create(
-            [through(customer_id=pk, tag_id=self._tags[name]) for pk, name in links],
-            batch_size=2000,
-            ignore_conflicts=True,
+        data["to_verify"] = sorted(k for k in plan.row.to_verify if k in VERIFIABLE)
+        if values.get("status"):
+            data["status"] = values["status"]
+        return customer_services.NewCustomer(
+            values=data,
+            owner_id=values.get("owner") or None,
+            contact=_contact_data(plan),
+            tags=values.get("tags", []),
+            pinyin=plan.row.name_pinyin,
         )
 
     def _update_existing(self, plan: Planned) -> bool:

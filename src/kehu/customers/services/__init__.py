@@ -5,9 +5,9 @@ Public functions (other apps call these; keyword-only, explicit acting user):
 ``customer_share``, ``customer_unshare``, ``customer_mark_verified``, ``customer_record_contact``,
 ``customer_set_grade``, ``customer_recompute_grades``, ``customer_merge``, ``customer_delete``,
 ``customer_set_tags``, ``contact_create``, ``contact_update``, ``contact_deactivate``,
-``find_duplicates``.
+``find_duplicates``; ``customers_create_bulk`` for batches of cleaned rows (the import).
 
-The package splits them by concern (``customers``, ``contacts``, ``dedup``, ``merge``,
+The package splits them by concern (``creation``, ``customers``, ``contacts``, ``dedup``, ``merge``,
 ``attachments``, ``saved_filters``); callers import them from here.
 """
 
@@ -26,10 +26,16 @@ from kehu.customers.services.attachments import (
     attachment_delete,
 )
 from kehu.customers.services.contacts import contact_create, contact_deactivate, contact_update
+from kehu.customers.services.creation import (
+    BulkCreation,
+    NewCustomer,
+    OwnerRule,
+    customer_create,
+    customers_create_bulk,
+)
 from kehu.customers.services.customers import (
     customer_add_tags,
     customer_change_status,
-    customer_create,
     customer_delete,
     customer_mark_verified,
     customer_reassign,
@@ -70,9 +76,12 @@ __all__ = [
     "NAME_CANDIDATES",
     "NAME_PREFIX",
     "VERIFIABLE_FIELDS",
+    "BulkCreation",
     "CustomerHeldByOther",
     "DuplicateCustomer",
     "DuplicateMatch",
+    "NewCustomer",
+    "OwnerRule",
     "attachment_add",
     "attachment_delete",
     "clean_credit_code",
@@ -94,6 +103,7 @@ __all__ = [
     "customer_unshare",
     "customer_update",
     "customers_add_tags_bulk",
+    "customers_create_bulk",
     "customers_reassign_bulk",
     "duplicate_payload",
     "find_duplicates",

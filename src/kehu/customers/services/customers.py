@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
-from kehu.accounts.models import Role, User
+from kehu.accounts.models import User
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError
 from kehu.core.history import stamp
-from kehu.core.services import bump_version, check_version, validate
-from kehu.customers import grading, numbering
+from kehu.core.services import bump_version, check_version
+from kehu.customers import grading, hooks
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -38,9 +38,7 @@ from kehu.customers.services._access import _check_masked, _require_editable, _r
 from kehu.customers.services._cleaning import (
     EDITABLE_FIELDS,
     _assign,
-    _clean_contact_data,
     _field_error,
-    _fix_primary,
     _resolve_user,
     _tags_from_names,
     _validate_customer,
@@ -85,88 +83,6 @@ def _save_search(customer: Customer) -> None:
         search_text=customer.search_text,
         completeness=customer.completeness,
     )
-
-
-@transaction.atomic
-def customer_create(
-    *,
-    actor: User,
-    data: dict[str, Any],
-    contacts: Sequence[dict[str, Any]] = (),
-    tags: Sequence[str] = (),
-    force: bool = False,
-) -> Customer:
-    """Validate, dedup, number and save a customer (with contacts and tags) in one transaction."""
-    data = dict(data)
-    owner = _resolve_user("owner", data.pop("owner", None) or actor)
-    if owner.pk != actor.pk and not (is_admin(actor) or actor.role == Role.MANAGER):
-        raise Forbidden(_("Only managers and CRM administrators may create for someone else."))
-    if (
-        actor.role == Role.MANAGER
-        and not is_admin(actor)
-        and owner.pk != actor.pk
-        and owner.department_id not in managed_department_ids(actor)
-    ):
-        raise Forbidden(_("The owner must be in your department."))
-    status = data.pop("status", None) or CustomerStatus.POTENTIAL
-    if status not in CustomerStatus.values:
-        raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
-    customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
-    customer.status = status
-    _assign(customer, data, EDITABLE_FIELDS)
-    if not customer.name:
-        raise _field_error("name", _("Enter the customer's full name."))
-    if customer.region_id is None and customer.credit_code:
-        # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
-        from kehu.pools.credit_code import region_code_from_credit_code
-
-        customer.region_id = region_code_from_credit_code(customer.credit_code)
-    _validate_customer(customer)
-    cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
-    _check_duplicates(
-        actor=actor,
-        customer=customer,
-        phones=[c[f] for c in cleaned_contacts for f in ("mobile", "work_phone") if c.get(f)],
-        emails=[c["email"] for c in cleaned_contacts if c.get("email")],
-        force=force,
-    )
-    customer.number = numbering.next_number(
-        industry=customer.industry,
-        region=customer.region,
-        kind=customer.kind,
-        on=timezone.localdate(),
-    )
-    now = timezone.now()
-    customer.created_at = now
-    customer.contact_info_updated_at = now
-    contact_rows = [Contact(customer=customer, **c) for c in cleaned_contacts]
-    _fix_primary(contact_rows)
-    refresh_search(customer, contact_rows)
-    _set_grade(customer)
-    stamp(customer, actor=actor, reason=_("Customer created"))
-    try:
-        with transaction.atomic():
-            customer.save()
-    except IntegrityError as error:
-        raise _field_error(
-            "credit_code", _("Another customer already has this credit code.")
-        ) from error
-    for contact in contact_rows:
-        contact.customer = customer
-        validate(contact, exclude=["customer"])
-        stamp(contact, actor=actor)
-        contact.save()
-    if tags:
-        customer.tags.add(*_tags_from_names(tags))
-    StatusChange.objects.create(
-        customer=customer,
-        old_status="",
-        new_status=customer.status,
-        changed_by=actor,
-        changed_at=now,
-        reason=_("Customer created"),
-    )
-    return customer
 
 
 def _set_grade(customer: Customer) -> None:
@@ -220,6 +136,7 @@ def customer_update(
             raise _field_error(
                 "credit_code", _("Another customer already has this credit code.")
             ) from error
+        hooks.customers_changed([locked.pk])  # name, grade or priority: the follow-up plan
     if status is not None and status != locked.status:
         locked = customer_change_status(actor=actor, customer=locked, status=status, reason=reason)
     if tags is not None:
@@ -264,6 +181,7 @@ def customer_change_status(
     StatusChange.objects.create(
         customer=locked, old_status=old, new_status=status, changed_by=actor, reason=reason
     )
+    hooks.customers_changed([locked.pk])
     _copy_into(customer, locked)
     return customer
 
@@ -288,6 +206,7 @@ def customer_reassign(*, actor: User, customer: Customer, owner: User, reason: s
     bump_version(locked)
     stamp(locked, actor=actor, reason=reason.strip())
     locked.save()
+    hooks.customers_changed([locked.pk])
     _copy_into(customer, locked)
     return customer
 
@@ -434,6 +353,7 @@ def customer_set_grade(*, actor: User, customer: Customer, grade: str, reason: s
     bump_version(locked)
     stamp(locked, actor=actor, reason=reason.strip())
     locked.save()
+    hooks.customers_changed([locked.pk])
     _copy_into(customer, locked)
     return customer
 
@@ -458,6 +378,8 @@ def customer_recompute_grades(*, batch: int = 2000) -> int:
         if dirty:
             with transaction.atomic():
                 bulk_update_with_history(dirty, Customer, ["grade"], default_change_reason=reason)
+                # a manual grade overrides the computed one: those plans stay as they are
+                hooks.customers_changed(row.pk for row in dirty if not row.grade_override)
             changed += len(dirty)
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
+from kehu.customers import hooks
 from kehu.customers.models import (
     Customer,
 )
@@ -125,5 +126,6 @@ def customer_merge(
     bump_version(keep)
     stamp(keep, actor=actor, reason=note)
     keep.save()
+    hooks.customers_changed([keep.pk])
     _copy_into(survivor, keep)
     return survivor
