@@ -2,7 +2,7 @@
 cleaned rows (``customers_create_bulk``, the import).
 
 Both paths go through the same rules, in the same order: the owner rule (``OwnerRule``), the
-defaults a new customer gets and its region from the credit code (``_apply_new_rules``), its
+defaults a new customer gets and its region from the credit code (``_new_values``), its
 number (``_number``), its search keys and grade (``_apply_derived``), a history row and a
 status-change row (``_status_change``), and the "customers changed" report that plans its
 follow-up (``kehu.customers.hooks``). The single path cleans raw input and checks for
@@ -94,27 +94,37 @@ class OwnerRule:
         return self.refusal(owner_id) is None
 
 
-def _region_from_credit_code(customer: Customer) -> None:
-    if customer.region_id is None and customer.credit_code:
+def _region_of(region_id: str | None, credit_code: str | None) -> str | None:
+    if region_id is None and credit_code:
         # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
         from kehu.pools.credit_code import region_code_from_credit_code
 
-        customer.region_id = region_code_from_credit_code(customer.credit_code)
+        return region_code_from_credit_code(credit_code)
+    return region_id
 
 
-def _apply_new_rules(
-    customer: Customer, *, actor: User, owner_id: int, department_id: int | None, now: datetime
-) -> None:
-    """What every new customer gets besides its input: owner and the owner's department, the
-    creator, the default status, its timestamps, the region its credit code names."""
-    customer.owner_id = owner_id
-    customer.department_id = department_id
-    customer.created_by_id = actor.pk
-    customer.status = customer.status or CustomerStatus.POTENTIAL
-    customer.created_at = now
-    customer.updated_at = now
-    customer.contact_info_updated_at = now
-    _region_from_credit_code(customer)
+def _new_values(
+    values: Mapping[str, Any],
+    *,
+    actor_id: int,
+    owner_id: int,
+    department_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``values`` (Customer attnames) with what every new customer gets besides its input:
+    owner and the owner's department, the creator, the default status, its timestamps, the
+    region its credit code names. A dict, so that a batch builds each instance once."""
+    return {
+        **values,
+        "owner_id": owner_id,
+        "department_id": department_id,
+        "created_by_id": actor_id,
+        "status": values.get("status") or CustomerStatus.POTENTIAL,
+        "created_at": now,
+        "updated_at": now,
+        "contact_info_updated_at": now,
+        "region_id": _region_of(values.get("region_id"), values.get("credit_code")),
+    }
 
 
 class _Prefixes:
@@ -214,7 +224,7 @@ def customer_create(
     _assign(customer, data, EDITABLE_FIELDS)
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
-    _region_from_credit_code(customer)
+    customer.region_id = _region_of(customer.region_id, customer.credit_code)
     _validate_customer(customer)
     cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
     _check_duplicates(
@@ -225,9 +235,12 @@ def customer_create(
         force=force,
     )
     now = timezone.now()
-    _apply_new_rules(
-        customer, actor=actor, owner_id=owner.pk, department_id=owner.department_id, now=now
+    current = {"status": customer.status, "region_id": customer.region_id}
+    new_values = _new_values(
+        current, actor_id=actor.pk, owner_id=owner.pk, department_id=owner.department_id, now=now
     )
+    for attname, value in new_values.items():
+        setattr(customer, attname, value)
     industry, region = customer.industry, customer.region  # resolved by _assign, or one query
     _number(
         [customer],
@@ -335,19 +348,17 @@ def customers_create_bulk(
     now = timezone.now()
     grade_rules = config.get("customers.grade_rules")
     built: list[tuple[NewCustomer, Customer, Contact | None]] = []
+    actor_id = actor.pk
     for row in rows:
-        owner_id = row.owner_id or actor.pk
+        owner_id = row.owner_id or actor_id
         refusal = creation.owners.refusal(owner_id)
         if refusal is not None:
             raise Forbidden(refusal)
-        customer = cast(Customer, creation.customers.build(row.values))
-        _apply_new_rules(
-            customer,
-            actor=actor,
-            owner_id=owner_id,
-            department_id=creation.owners.department_of(owner_id),
-            now=now,
+        department_id = creation.owners.department_of(owner_id)
+        values = _new_values(
+            row.values, actor_id=actor_id, owner_id=owner_id, department_id=department_id, now=now
         )
+        customer = cast(Customer, creation.customers.build(values))
         contact = None
         if row.contact is not None:
             contact_values = {**row.contact, "is_primary": True, "created_at": now}
