@@ -58,7 +58,7 @@ def _written(customer: Customer) -> dict[str, Any]:
 
 
 def test_the_bulk_and_the_single_path_write_the_same_rows(org: Organisation) -> None:
-    fields = {"kind": "company", "status": "intent", "priority": "A"}
+    fields: dict[str, Any] = {"kind": "company", "status": "intent", "priority": "A"}
     fields["annual_budget"] = Decimal(600000)
     contact = {"name": "王伟", "mobile": "+8613912345678", "email": "wang@example.cn"}
     with acting_context("creation-test"):
