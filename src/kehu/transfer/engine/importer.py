@@ -1,39 +1,17 @@
-"""The import pipeline: read → map → clean → dedup → decide → write in batches.
-
-One pipeline serves the dry run and the real import, so the dry run's counts are what the
-import does. Rows are processed in batches of ``BATCH_SIZE``; in a real import each batch is
-written in one transaction together with the job's resume point (``next_row``) and counts, so
-a crash, a kill or a cancel leaves whole batches only, and ``resume`` continues after them.
-
-New customers go through ``kehu.customers.services.customers_create_bulk``, the bulk door of
-``customer_create``'s rules (owner rule, numbering, search keys, grading, history, status event,
-the follow-up planning hook) with a fixed number of statements per batch; the import supplies
-cleaned rows and its own dedup across the file. Updates of existing customers and contacts
-added to them go through the customer services row by row.
-"""
+"""The customer importer: plans each batch (dedup, decisions) and writes it."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-import logging
 import random
-import sqlite3
-from array import array
-from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from rapidfuzz import fuzz
 
 from kehu.accounts.models import User
 from kehu.core import config
@@ -43,253 +21,32 @@ from kehu.customers.models import (
     TO_VERIFY,
     Contact,
     Customer,
-    CustomerKind,
 )
-from kehu.customers.normalize import company_key, fold, pinyin_keys
+from kehu.customers.normalize import fold, pinyin_keys
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer import pipeline
 from kehu.transfer.bulk import RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
+from kehu.transfer.engine.common import (
+    BATCH_SIZE,
+    CONTACT_KEYS,
+    CUSTOMER_KEYS,
+    FK_COLUMNS,
+    LISTED_DUPLICATES,
+    VERIFIABLE,
+    Cancelled,
+    IdRanges,
+    Planned,
+    _matching,
+    errors_path,
+    job_dir,
+)
+from kehu.transfer.engine.dedup import DuplicateIndex, FileKeys, _name_key, row_keys
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import open_sheet
 from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
 
-logger = logging.getLogger(__name__)
-
-BATCH_SIZE = 1000
-# SQLite page cache of an import's connection, KiB: the settings' 64 MB made a 1,000,000-row
-# import peak at 309 MB; with 16 MB a 100,000-row import ran as fast (54.5 s against 55.6 s)
-IMPORT_PAGE_CACHE_KIB = 16384
-IMPORT_WAL_CHECKPOINT_PAGES = 16384  # 64 MB of 4 KiB pages; see import_connection
-IMPORT_YOUNG_OBJECTS = 50_000  # see import_garbage_collection
 FIRST_ERRORS = 200
-LISTED_DUPLICATES = 1000
-NAME_PREFIX = customer_services.NAME_PREFIX
-NAME_CANDIDATES = customer_services.NAME_CANDIDATES
-CUSTOMER_KEYS = (
-    "name",
-    "kind",
-    "credit_code",
-    "industry",
-    "region",
-    "employees_band",
-    "revenue_band",
-    "source",
-    "source_detail",
-    "initial_need",
-    "address",
-    "website",
-    "social_accounts",
-    "founded_on",
-    "main_business",
-    "notes",
-    "competitors",
-    "cooperation_history",
-    "annual_budget",
-    "priority",
-)
-CONTACT_KEYS = {
-    "contact_name": "name",
-    "contact_title": "title",
-    "contact_mobile": "mobile",
-    "contact_work_phone": "work_phone",
-    "contact_email": "email",
-    "contact_wechat": "wechat",
-    "contact_is_decision_maker": "is_decision_maker",
-}
-VERIFIABLE = customer_services.VERIFIABLE_FIELDS
-FK_COLUMNS = {"industry": "industry_id", "region": "region_id"}  # cleaned values are codes
-
-
-class Cancelled(Exception):
-    pass
-
-
-@dataclass
-class Planned:
-    """A cleaned row and what the import does with it."""
-
-    row: RowResult
-    action: str = "new"  # new | update | merge | duplicate | invalid
-    existing_id: int | None = None  # update: the customer to update
-    earlier_line: int | None = None  # merge: the earlier row of this file
-    reasons: list[str] = field(default_factory=list)
-
-
-class IdRanges:
-    """Ids held as sorted, disjoint ranges: the customers an import created, about one range
-    per batch (a set of a million ids took ~60 MB)."""
-
-    def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._stops: list[int] = []
-
-    def add(self, ids: Iterable[int]) -> None:
-        for pk in sorted(ids):
-            if self._stops and self._stops[-1] == pk and self._starts[-1] <= pk:
-                self._stops[-1] = pk + 1  # the common case: the next id of the last range
-                continue
-            at = bisect_right(self._starts, pk)
-            if at and self._stops[at - 1] == pk:
-                self._stops[at - 1] = pk + 1
-            elif pk not in self:
-                self._starts.insert(at, pk)
-                self._stops.insert(at, pk + 1)
-
-    def __contains__(self, pk: object) -> bool:
-        if not isinstance(pk, int):
-            return False
-        at = bisect_right(self._starts, pk) - 1
-        return at >= 0 and pk < self._stops[at]
-
-
-def _matching(model: type[Any], key: str, field: str, values: set[str]) -> list[tuple[int, str]]:
-    """(key, column) of the rows whose ``column`` is one of ``values``: one plain query, where
-    the ORM spent ~3 µs preparing each of a batch's ~3,000 values (8 % of an import's time
-    went to these lookups, 1.6 % to SQLite answering them)."""
-    if not values:
-        return []
-    quote = connection.ops.quote_name
-    key_column, column = (quote(model._meta.get_field(name).column) for name in (key, field))
-    marks = ", ".join(["%s"] * len(values))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key_column}, {column} FROM {quote(model._meta.db_table)} "
-            f"WHERE {column} IN ({marks})",
-            list(values),
-        )
-        return cursor.fetchall()
-
-
-def job_dir(job: ImportJob) -> Path:
-    from django.conf import settings
-
-    path = Path(settings.MEDIA_ROOT) / "transfer" / f"job-{job.pk}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def errors_path(job: ImportJob) -> Path:
-    return job_dir(job) / "errors.jsonl"
-
-
-class DuplicateIndex:
-    """Dedup keys of the rows seen so far in the file and of the database (loaded per batch).
-
-    Kept compact (a 1,000,000-row import must stay in bounded memory): per name prefix only
-    the first ``NAME_CANDIDATES`` names — the only ones ``name_matches`` ever compares — as one
-    string plus an array of their refs. The customer import keeps the keys of earlier rows in
-    ``FileKeys``; ``file_keys`` serves the other import kinds.
-    """
-
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self.file_keys: dict[str, int] = {}  # "p:+86…" → first line (other import kinds)
-        self._name_keys: dict[str, str] = {}  # prefix → "key\nkey\n…" (in the order added)
-        self._name_refs: dict[str, array[int]] = {}  # prefix → the refs of those keys
-        self.names_loaded = False
-
-    def load_names(self) -> None:
-        """Existing company names by prefix (once per import; refs > 0 are customer ids)."""
-        if self.names_loaded:
-            return
-        for pk, key in Customer.objects.values_list("pk", "name_key").iterator(chunk_size=5000):
-            self.add_name(key, pk)
-        self.names_loaded = True
-
-    def name_matches(self, key: str) -> list[tuple[int, float]]:
-        prefix = key[:NAME_PREFIX]
-        keys = self._name_keys.get(prefix)
-        if keys is None:
-            return []
-        found: list[tuple[int, float]] = []
-        for ref, other in zip(self._name_refs[prefix], keys.split("\n")[:-1], strict=True):
-            score = 100.0 if other == key else float(fuzz.ratio(key, other))
-            if score >= self.threshold:
-                found.append((ref, score))
-        return found
-
-    def add_name(self, key: str, ref: int) -> None:
-        if not key:
-            return
-        prefix = key[:NAME_PREFIX]
-        refs = self._name_refs.get(prefix)
-        if refs is None:
-            self._name_refs[prefix] = array("q", [ref])
-            self._name_keys[prefix] = key + "\n"  # company keys hold no white space
-        elif len(refs) < NAME_CANDIDATES:
-            refs.append(ref)
-            self._name_keys[prefix] += key + "\n"
-
-
-class FileKeys:
-    """The first file line of every dedup key (phone, e-mail, credit code) seen so far.
-
-    A 1,000,000-row file has ~2,000,000 keys: in a dict they took ~200 MB, so they live in a
-    temporary SQLite file beside the job (deleted afterwards). Per batch, ``start_batch`` reads
-    the known lines of the batch's keys in a few queries and ``end_batch`` adds the batch's new
-    keys, so the rows of a batch see each other and every earlier row, exactly as before.
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
-        self._known: dict[str, int] = {}
-        self._batch: dict[str, int] = {}
-
-    def __enter__(self) -> FileKeys:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._db.close()
-        self.path.unlink(missing_ok=True)
-
-    def start_batch(self, keys: Iterable[str]) -> None:
-        wanted = list(set(keys))
-        self._known, self._batch = {}, {}
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ", ".join("?" * len(part))
-            query = f"SELECT key, line FROM keys WHERE key IN ({marks})"
-            self._known.update(self._db.execute(query, part).fetchall())
-
-    def first_line(self, key: str) -> int | None:
-        line = self._known.get(key)
-        return self._batch.get(key) if line is None else line
-
-    def remember(self, key: str, line: int) -> None:
-        if key not in self._known:
-            self._batch.setdefault(key, line)
-
-    def end_batch(self) -> None:
-        # one transaction per batch: in autocommit each key was a transaction of its own
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", self._batch.items())
-        self._known, self._batch = {}, {}
-
-
-def row_keys(row: RowResult) -> list[str]:
-    values = row.values
-    keys: list[str] = []
-    if values.get("credit_code"):
-        keys.append(f"c:{values['credit_code']}")
-    for name in ("contact_mobile", "contact_work_phone"):
-        if values.get(name):
-            keys.append(f"p:{values[name].split(';')[0]}")
-    if values.get("contact_email"):
-        keys.append(f"e:{values['contact_email'].lower()}")
-    return keys
-
-
-def _name_key(row: RowResult) -> str:
-    if row.values.get("kind", CustomerKind.COMPANY) != CustomerKind.COMPANY:
-        return ""
-    return company_key(row.values.get("name", ""))
 
 
 def _contact_data(plan: Planned) -> dict[str, Any] | None:
@@ -791,113 +548,3 @@ class Importer:
         self.counts["invalid"] += 1
         if len(self.first_errors) < FIRST_ERRORS:
             self.first_errors.append({"line": plan.row.line, "column": "", "message": message})
-
-
-# Import kind → its importer: the same pipeline (read, map, clean, batches, resume point,
-# progress, cancel), each kind with its own dedup (``_plan``) and writes (``_write``).
-IMPORTERS: dict[str, str] = {
-    "customers": "kehu.transfer.engine.Importer",
-    "leads": "kehu.transfer.records.LeadImporter",
-    "opportunities": "kehu.transfer.records.OpportunityImporter",
-    "followups": "kehu.transfer.records.FollowUpImporter",
-}
-
-
-def importer_class(kind: str) -> type[Importer]:
-    cls: type[Importer] = import_string(IMPORTERS[kind])
-    return cls
-
-
-@contextlib.contextmanager
-def import_connection() -> Iterator[None]:
-    """SQLite: the connection's settings for an import, put back afterwards (a worker process
-    keeps its connection for the next tasks).
-
-    - A bounded page cache (``IMPORT_PAGE_CACHE_KIB``).
-    - Checkpoints of the write-ahead log every ``IMPORT_WAL_CHECKPOINT_PAGES`` instead of
-      SQLite's 1,000 pages (4 MB). A batch of 1,000 rows writes about 1.6 MB, so each
-      second or third commit copied the log into the database and synced the file twice;
-      100,000 rows took 24.6 s with those checkpoints, 23.2 s without. The log now grows to
-      64 MB at most.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    settings = {
-        "cache_size": -IMPORT_PAGE_CACHE_KIB,
-        "wal_autocheckpoint": IMPORT_WAL_CHECKPOINT_PAGES,
-    }
-    before: dict[str, int] = {}
-    with connection.cursor() as cursor:
-        for name, value in settings.items():
-            cursor.execute(f"PRAGMA {name}")
-            before[name] = int(cursor.fetchone()[0])
-            cursor.execute(f"PRAGMA {name} = {value}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            for name, value in before.items():
-                cursor.execute(f"PRAGMA {name} = {value}")
-
-
-@contextlib.contextmanager
-def import_garbage_collection() -> Iterator[None]:
-    """Fewer garbage collections while an import runs; the collector is put back after.
-
-    - The objects that exist before the import (Django, the app, caches) are frozen out of
-      full collections, which walk every tracked object: a 100,000-row import made 36 of
-      them, ~100 ms each (3.5 s of its 23 s).
-    - A young collection every ``IMPORT_YOUNG_OBJECTS`` new objects instead of 700, and
-      older generations as rarely. An import's batches are lists of rows, values and
-      instances that live until the batch is written; with the usual thresholds the importing
-      process still spent 0.89 s of 18.6 s (4,442 collections) per 100,000 rows walking them,
-      and now makes one. Garbage without reference cycles is freed at once either way; a
-      batch's few cycles wait for the next collection.
-    """
-    gc.freeze()
-    before = gc.get_threshold()
-    gc.set_threshold(IMPORT_YOUNG_OBJECTS, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
-
-
-def run_job(
-    job: ImportJob,
-    *,
-    batch_size: int = BATCH_SIZE,
-    progress: Callable[[ImportJob], None] | None = None,
-) -> ImportJob:
-    """Run a job to its end; failures and cancellations are recorded on the job."""
-    importer = importer_class(job.kind)(job, batch_size=batch_size, progress=progress)
-    try:
-        with import_connection(), import_garbage_collection():
-            return importer.run()
-    except Cancelled:
-        job.refresh_from_db()
-        job.status = JobStatus.CANCELLED
-        job.finished_at = timezone.now()
-        job.message = (
-            _("Cancelled; the rows before line %(line)d are imported (whole batches).")
-            % {"line": job.next_row}
-            if job.next_row
-            else _("Cancelled before anything was written.")
-        )
-        job.save()
-        return job
-    except KehuError as error:
-        job.status = JobStatus.FAILED
-        job.message = error.detail
-        job.finished_at = timezone.now()
-        job.save()
-        return job
-    except Exception:
-        logger.exception("import %s failed", job.pk)
-        job.status = JobStatus.FAILED
-        job.message = _("The import stopped on an internal error; see the server log.")
-        job.finished_at = timezone.now()
-        job.save()
-        return job
