@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from kehu.customers import hooks
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -21,6 +25,11 @@ class CustomerAdmin(SimpleHistoryAdmin):
     search_fields = ["number", "name", "credit_code"]
     raw_id_fields = ["owner", "created_by", "verified_by"]
     list_select_related = ["owner", "department"]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # the admin writes past the services; status, grade or owner may have changed
+        hooks.customers_changed([obj.pk])
 
 
 @admin.register(Contact)

@@ -340,9 +340,8 @@ def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPat
         changes=changes,
         version=payload.version,
         force=payload.force,
+        tags=payload.tags,
     )
-    if payload.tags is not None:
-        services.customer_set_tags(actor=actor, customer=customer, tags=payload.tags)
     return _detail(request.user, customer_id)
 
 

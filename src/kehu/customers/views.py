@@ -292,8 +292,8 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
                     changes=form.service_data(),
                     version=form.cleaned_data["version"],
                     force=form.cleaned_data["force"],
+                    tags=form.tag_names(),
                 )
-                services.customer_set_tags(actor=user, customer=customer, tags=form.tag_names())
             except services.DuplicateCustomer as error:
                 duplicates = _duplicates_context(user, error)
                 form.add_error(None, error.detail)

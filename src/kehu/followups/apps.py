@@ -9,13 +9,9 @@ class FollowupsConfig(AppConfig):
 
     def ready(self) -> None:
         from kehu.core import dashboard, demo
-        from kehu.customers import timeline
+        from kehu.customers import hooks, timeline
         from kehu.followups import dashboard as panels
-        from kehu.followups import (
-            handover,
-            signals,  # noqa: F401
-            tasks,  # noqa: F401  (registers the periodic jobs)
-        )
+        from kehu.followups import handover, tasks
         from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups.demo import FOLLOWUPS
         from kehu.followups.timeline import followup_items
@@ -24,3 +20,6 @@ class FollowupsConfig(AppConfig):
         timeline.register(followup_items)
         demo.register(FOLLOWUPS)
         handover.register()
+        # Customers created or changed (status, grade, owner), singly or in bulk, are re-planned
+        # by one job after the commit (kehu.customers.hooks batches a transaction's ids).
+        hooks.on_customers_changed(tasks.replan_customers)

@@ -224,7 +224,7 @@ class RecordImporter(Importer):
         plan.action = "invalid"
 
     def _count_errors(self, plan: Planned) -> None:
-        from kehu.transfer.engine import FIRST_ERRORS
+        from kehu.transfer.engine.importer import FIRST_ERRORS
 
         for column, message in plan.row.errors:
             if len(self.first_errors) < FIRST_ERRORS:

@@ -139,6 +139,19 @@ def test_patch_with_stale_version_is_409(org: Organisation) -> None:
     assert customer.address == "上海"
 
 
+def test_patch_with_an_invalid_tag_saves_nothing(org: Organisation) -> None:
+    customer = make_customer(org.rep, tags=["老客户"])
+    client = api_client(org.rep)
+    body = {"version": 1, "address": "上海", "tags": ["新客户", "标" * 51]}
+    response = patch(client, f"{BASE}/{customer.pk}", body)
+    assert response.status_code == 422, response.content
+    assert list(response.json()["errors"]) == ["tags"]
+    customer.refresh_from_db()
+    assert (customer.address, customer.version) == ("", 1)
+    assert list(customer.tags.values_list("name", flat=True)) == ["老客户"]
+    assert customer.history.count() == 1
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -159,6 +159,23 @@ def test_edit_with_stale_version_changes_nothing(org: Organisation) -> None:
     assert customer.address == "别处"
 
 
+def test_edit_with_an_invalid_tag_saves_nothing(org: Organisation) -> None:
+    customer = make_customer(org.rep, name="深圳腾飞电子有限公司", tags=["老客户"])
+    form = {
+        "name": "深圳腾飞电子有限公司",
+        "kind": "company",
+        "status": "potential",
+        "version": 1,
+        "address": "别处",
+        "tags": "新客户，" + "标" * 51,
+    }
+    response = client_for(org.rep).post(f"/customers/{customer.pk}/edit/", form)
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert (customer.address, customer.version) == ("", 1)
+    assert list(customer.tags.values_list("name", flat=True)) == ["老客户"]
+
+
 def test_other_rep_gets_404_everywhere(org: Organisation, media: Path) -> None:
     customer = make_customer(org.rep, contacts=[{"name": "王伟"}])
     attachment = services.attachment_add(

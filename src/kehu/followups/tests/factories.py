@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 from kehu.accounts.models import User
+from kehu.customers import hooks
 from kehu.customers.models import Contact, Customer
 
 _numbers = itertools.count(1)
@@ -21,7 +22,9 @@ def make_customer(owner: User | None, **extra: Any) -> Customer:
         "department": owner.department if owner is not None else None,
     }
     values.update(extra)
-    return Customer.objects.create(**values)
+    customer = Customer.objects.create(**values)
+    hooks.customers_changed([customer.pk])  # as customer_create reports it: plans its follow-up
+    return customer
 
 
 def make_contact(customer: Customer, **extra: Any) -> Contact:

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from kehu.core.testing.factories import Organisation
+from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
 from kehu.followups import reminders, services
 from kehu.followups.models import CadencePlan, Task, TaskKind, TaskStatus
@@ -53,21 +54,23 @@ def test_one_open_cadence_task_replanned_on_follow_up(org: Organisation) -> None
     assert task.due_at == datetime(2026, 4, 11, 10, 0, tzinfo=SHANGHAI)
 
 
-def test_status_change_replans_through_the_customer_save_signal(
+def test_status_change_replans_through_the_customers_changed_hook(
     org: Organisation, django_capture_on_commit_callbacks: Any
 ) -> None:
     with time_machine.travel(T0, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             customer = make_customer(org.rep, last_contact_at=T0)
         assert open_cadence(customer)[0].due_at.date() == (T0 + timedelta(days=7)).date()
-        customer.status = "intent"
         with django_capture_on_commit_callbacks(execute=True):
-            customer.save()
+            customer_services.customer_change_status(
+                actor=org.rep, customer=customer, status="intent"
+            )
         (task,) = open_cadence(customer)
         assert task.due_at == datetime(2026, 4, 3, 10, 0, tzinfo=SHANGHAI)
-        customer.status = "churned"
         with django_capture_on_commit_callbacks(execute=True):
-            customer.save()
+            customer_services.customer_change_status(
+                actor=org.rep, customer=customer, status="churned"
+            )
     assert open_cadence(customer) == []
     assert Task.objects.filter(customer=customer, status=TaskStatus.CANCELLED).count() == 1
 
@@ -78,9 +81,10 @@ def test_owner_change_moves_the_task(
     with time_machine.travel(T0, tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             customer = make_customer(org.rep)
-        customer.owner = org.colleague
         with django_capture_on_commit_callbacks(execute=True):
-            customer.save()
+            customer_services.customer_reassign(
+                actor=org.east_manager, customer=customer, owner=org.colleague, reason="调岗"
+            )
     (task,) = open_cadence(customer)
     assert task.assignee == org.colleague
 

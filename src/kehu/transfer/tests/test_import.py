@@ -17,6 +17,7 @@ from kehu.core.errors import Forbidden
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, StatusChange, Tag
 from kehu.customers.normalize import completeness
+from kehu.followups.models import Task, TaskKind, TaskStatus
 from kehu.transfer import engine, services
 from kehu.transfer.models import ImportJob, ImportRecord
 from kehu.transfer.reports import reservoir_sample, write_error_report
@@ -87,6 +88,21 @@ def test_import_applies_the_customer_rules(org: Any, tmp_path: Path) -> None:
     assert ImportRecord.objects.filter(job=job).count() == 3
     numbers = list(Customer.objects.values_list("number", flat=True))
     assert len(set(numbers)) == 3
+
+
+def test_imported_customers_have_their_cadence_task_right_after_the_job(
+    org: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = write_csv(tmp_path / "a.csv", customer_rows(5))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = _run(_job(org.east_manager, path), batch_size=2)
+    assert job.counts["created"] == 5
+    imported = Customer.objects.filter(created_by=org.east_manager)
+    planned = Task.objects.filter(kind=TaskKind.CADENCE, status=TaskStatus.OPEN)
+    assert sorted(planned.values_list("customer_id", flat=True)) == sorted(
+        imported.values_list("pk", flat=True)
+    )
+    assert {task.assignee_id for task in planned} == {org.east_manager.pk}
 
 
 def test_sales_may_not_import_by_default(org: Any, tmp_path: Path) -> None:

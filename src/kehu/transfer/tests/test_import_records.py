@@ -17,6 +17,7 @@ from kehu.followups.models import FollowUp, Task
 from kehu.leads.models import EventKind, Lead, LeadEvent, LeadStatus
 from kehu.opportunities.models import Opportunity, StageChange
 from kehu.transfer import engine, mapping, services
+from kehu.transfer.engine import importer as engine_importer
 from kehu.transfer.models import ImportJob, ImportRecord
 from kehu.transfer.reports import write_error_report
 from kehu.transfer.tests.helpers import write_csv, write_xlsx
@@ -389,7 +390,7 @@ def test_followup_duplicates_and_bad_rows(
     assert Task.objects.filter(title="过去的下一步").count() == 0
     # the error report holds every invalid row, also those the service refused while writing
     # and beyond the first errors kept on the job
-    monkeypatch.setattr(engine, "FIRST_ERRORS", 1)
+    monkeypatch.setattr(engine_importer, "FIRST_ERRORS", 1)  # the importer's and records'
     again = _run(_job(org.rep, "followups", path))
     assert len(again.errors) == 1
     assert write_error_report(again, tmp_path / "errors.xlsx") == 5

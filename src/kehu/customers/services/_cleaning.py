@@ -1,0 +1,314 @@
+"""Cleaning of customer and contact input: field sets, value parsing, reference codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import models
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from stdnum.cn import uscc
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+)
+from stdnum.exceptions import (
+    ValidationError as StdnumValidationError,
+)
+
+from kehu.accounts.models import User
+from kehu.core.errors import InvalidInput
+from kehu.core.services import validate
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    Industry,
+    Region,
+    Tag,
+)
+from kehu.customers.normalize import (
+    email_normalised,
+    fold,
+    phone_e164,
+)
+
+# Fields a user may set on create / update (status and owner have their own actions on update).
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "kind",
+        "credit_code",
+        "industry",
+        "region",
+        "employees_band",
+        "revenue_band",
+        "source",
+        "source_detail",
+        "initial_need",
+        "address",
+        "website",
+        "social_accounts",
+        "founded_on",
+        "main_business",
+        "notes",
+        "competitors",
+        "cooperation_history",
+        "annual_budget",
+        "priority",
+        "to_verify",
+    }
+)
+CREATE_FIELDS = EDITABLE_FIELDS | {"status", "owner"}
+# Fields the 待核实 marker may be put on.
+VERIFIABLE_FIELDS = frozenset(EDITABLE_FIELDS - {"to_verify", "kind", "priority"})
+CONTACT_FIELDS = frozenset(
+    {
+        "name",
+        "title",
+        "work_phone",
+        "mobile",
+        "email",
+        "wechat",
+        "is_decision_maker",
+        "is_primary",
+        "notes",
+    }
+)
+CONTACT_INFO_FIELDS = frozenset({"work_phone", "mobile", "email", "wechat", "name"})
+
+
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors={field: [message]})
+
+
+def clean_credit_code(value: Any) -> str | None:
+    """统一社会信用代码 checked with stdnum.cn.uscc; a message that names the problem."""
+    text = fold(str(value or "")).upper()
+    if not text:
+        return None
+    try:
+        return str(uscc.validate(text))
+    except InvalidLength:
+        message = _("The unified social credit code must have 18 characters.")
+    except InvalidFormat:
+        message = _(
+            "The unified social credit code may contain only digits and the letters "
+            "0-9 A-H J-N P-R T U W-Y."
+        )
+    except InvalidComponent:
+        message = _("The unified social credit code contains an unknown registration part.")
+    except InvalidChecksum:
+        message = _("The check digit of the unified social credit code does not match.")
+    except StdnumValidationError:
+        message = _("This is not a valid unified social credit code.")
+    raise _field_error("credit_code", message)
+
+
+def _clean_phone(field: str, value: Any) -> str:
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    number = phone_e164(text)
+    if number is None:
+        raise _field_error(
+            field,
+            _("%(value)s is not a valid phone number; write e.g. 13812345678 or 021-12345678.")
+            % {"value": text[:40]},
+        )
+    return number
+
+
+def _clean_email(value: Any) -> str:
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    address = email_normalised(text)
+    if address is None:
+        raise _field_error(
+            "email", _("%(value)s is not a valid email address.") % {"value": text[:80]}
+        )
+    return address.lower()
+
+
+def _resolve_industry(value: Any) -> Industry | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, Industry):
+        return value
+    industry = Industry.objects.filter(code=str(value).strip().upper()).first()
+    if industry is None:
+        raise _field_error(
+            "industry", _("Unknown industry code %(code)s.") % {"code": str(value)[:10]}
+        )
+    return industry
+
+
+def _resolve_region(value: Any) -> Region | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, Region):
+        return value
+    region = Region.objects.select_related("parent").filter(code=str(value).strip()).first()
+    if region is None:
+        raise _field_error("region", _("Unknown region code %(code)s.") % {"code": str(value)[:10]})
+    return region
+
+
+def _resolve_user(field: str, value: Any) -> User:
+    if isinstance(value, User):
+        user: User | None = value
+    else:
+        try:
+            user = User.objects.filter(pk=int(value)).first()
+        except (TypeError, ValueError):
+            user = None
+    if user is None or not user.is_active:
+        raise _field_error(field, _("Choose an active user."))
+    return user
+
+
+def _clean_value(name: str, value: Any) -> Any:
+    """Turn API/form input into model values; reference codes are checked here."""
+    if name == "industry":
+        return _resolve_industry(value)
+    if name == "region":
+        return _resolve_region(value)
+    if name == "credit_code":
+        return clean_credit_code(value)
+    if name == "annual_budget":
+        if value in (None, ""):
+            return None
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation as error:
+            raise _field_error(name, _("Enter an amount in yuan.")) from error
+        if amount < 0 or not amount.is_finite():
+            raise _field_error(name, _("Enter an amount in yuan."))
+        return amount
+    if name == "founded_on":
+        if value in (None, ""):
+            return None
+        if isinstance(value, date):
+            return value
+        parsed = parse_date(str(value))
+        if parsed is None:
+            raise _field_error(name, _("Enter a date as YYYY-MM-DD."))
+        return parsed
+    if name == "to_verify":
+        items = list(value or [])
+        unknown = [str(item) for item in items if item not in VERIFIABLE_FIELDS]
+        if unknown:
+            raise _field_error(
+                name,
+                _("These fields cannot be marked to be verified: %(fields)s.")
+                % {"fields": ", ".join(unknown)[:200]},
+            )
+        return sorted(set(items))
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _assign(customer: Customer, data: dict[str, Any], allowed: frozenset[str]) -> set[str]:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidInput(
+            _("These fields cannot be set here: %(fields)s.") % {"fields": ", ".join(unknown)},
+            errors={name: [_("This field cannot be set here.")] for name in unknown},
+        )
+    changed: set[str] = set()
+    for name, raw in data.items():
+        value = _clean_value(name, raw)
+        attname = _attname(Customer, name)
+        current = getattr(customer, name if name in ("industry", "region") else attname)
+        if name in ("industry", "region"):
+            current_pk = getattr(customer, attname)
+            if (value.pk if value is not None else None) != current_pk:
+                setattr(customer, name, value)
+                changed.add(name)
+        elif current != value:
+            setattr(customer, name, value)
+            changed.add(name)
+    return changed
+
+
+def _attname(model: type[models.Model], name: str) -> str:
+    model_field = model._meta.get_field(name)
+    assert isinstance(model_field, models.Field)
+    return str(model_field.attname)
+
+
+def _check_text_lengths(instance: models.Model) -> None:
+    """TextFields' max_length is not a model validator in Django; enforce it here."""
+    errors: dict[str, list[str]] = {}
+    for model_field in instance._meta.concrete_fields:
+        if isinstance(model_field, models.TextField) and model_field.max_length:
+            value = getattr(instance, model_field.attname) or ""
+            if len(value) > model_field.max_length:
+                errors[model_field.name] = [
+                    _("Ensure this value has at most %(limit)d characters (it has %(count)d).")
+                    % {"limit": model_field.max_length, "count": len(value)}
+                ]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+
+
+def _validate_customer(customer: Customer) -> None:
+    _check_text_lengths(customer)
+    validate(
+        customer,
+        exclude=["number", "name_key", "search_text", "owner", "department", "created_by"],
+    )
+
+
+def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    unknown = sorted(set(data) - CONTACT_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            _("These fields cannot be set here: %(fields)s.") % {"fields": ", ".join(unknown)},
+            errors={name: [_("This field cannot be set here.")] for name in unknown},
+        )
+    cleaned: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in ("mobile", "work_phone"):
+            cleaned[name] = _clean_phone(name, value)
+        elif name == "email":
+            cleaned[name] = _clean_email(value)
+        elif name in ("is_decision_maker", "is_primary"):
+            cleaned[name] = bool(value)
+        else:
+            cleaned[name] = str(value or "").strip()
+    if not partial and not cleaned.get("name"):
+        raise _field_error("name", _("Enter the contact's name."))
+    if "name" in cleaned and not cleaned["name"]:
+        raise _field_error("name", _("Enter the contact's name."))
+    return cleaned
+
+
+def _fix_primary(contacts: list[Contact]) -> None:
+    """Exactly one primary contact among new contacts: the first flagged one, else the first."""
+    if not contacts:
+        return
+    flagged = [c for c in contacts if c.is_primary]
+    chosen = flagged[0] if flagged else contacts[0]
+    for contact in contacts:
+        contact.is_primary = contact is chosen
+
+
+def _tags_from_names(names: Iterable[str]) -> list[Tag]:
+    tags: list[Tag] = []
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if len(name) > 50:
+            raise _field_error("tags", _("A tag has at most 50 characters."))
+        tags.append(Tag.objects.get_or_create(name=name)[0])
+    return tags

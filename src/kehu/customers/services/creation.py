@@ -1,0 +1,447 @@
+"""New customers: one customer from a form or the API (``customer_create``), or a batch of
+cleaned rows (``customers_create_bulk``, the import).
+
+Both paths go through the same rules, in the same order: the owner rule (``OwnerRule``), the
+defaults a new customer gets and its region from the credit code (``_new_values``), its
+number (``_number``), its search keys and grade (``_apply_derived``), a history row and a
+status-change row (``_status_change``), and the "customers changed" report that plans its
+follow-up (``kehu.customers.hooks``). The single path cleans raw input and checks for
+duplicates first; the bulk path takes rows its caller cleaned and deduplicated, and writes them
+with a fixed number of statements per batch, whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kehu.accounts.models import Role, User
+from kehu.core import config
+from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.context import current_request_id
+from kehu.core.errors import Forbidden
+from kehu.core.history import stamp
+from kehu.core.services import validate
+from kehu.customers import grading, hooks, numbering
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomerStatus,
+    Industry,
+    Region,
+    StatusChange,
+    Tag,
+)
+from kehu.customers.services._cleaning import (
+    EDITABLE_FIELDS,
+    _assign,
+    _clean_contact_data,
+    _field_error,
+    _fix_primary,
+    _resolve_user,
+    _tags_from_names,
+    _validate_customer,
+)
+from kehu.customers.services.customers import refresh_search
+from kehu.customers.services.dedup import _check_duplicates
+from kehu.transfer.bulk import InstanceBuilder, RowInserter
+
+# --- The rules both paths share ---------------------------------------------------------------
+
+
+class OwnerRule:
+    """Whom a new customer may be given to: the actor themself; anyone, by an administrator;
+    a user of a department they manage, by a manager. Departments are looked up once per
+    owner, so a batch of rows costs a query per distinct owner, not per row."""
+
+    def __init__(self, actor: User) -> None:
+        self.actor = actor
+        self._departments: dict[int, int | None] = {actor.pk: actor.department_id}
+        self._managed: set[int] | None = None
+
+    def know(self, user: User) -> None:
+        self._departments[user.pk] = user.department_id
+
+    def department_of(self, owner_id: int) -> int | None:
+        if owner_id not in self._departments:
+            self._departments[owner_id] = (
+                User.objects.filter(pk=owner_id).values_list("department_id", flat=True).first()
+            )
+        return self._departments[owner_id]
+
+    def refusal(self, owner_id: int) -> str | None:
+        """Why the actor may not give a customer to ``owner_id``; None when they may."""
+        actor = self.actor
+        if owner_id == actor.pk or is_admin(actor):
+            return None
+        if actor.role != Role.MANAGER:
+            return _("Only managers and CRM administrators may create for someone else.")
+        if self._managed is None:
+            self._managed = set(managed_department_ids(actor))
+        if self.department_of(owner_id) not in self._managed:
+            return _("The owner must be in your department.")
+        return None
+
+    def allows(self, owner_id: int) -> bool:
+        return self.refusal(owner_id) is None
+
+
+def _region_of(region_id: str | None, credit_code: str | None) -> str | None:
+    if region_id is None and credit_code:
+        # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
+        from kehu.customers.credit_code import region_code_from_credit_code
+
+        return region_code_from_credit_code(credit_code)
+    return region_id
+
+
+def _new_values(
+    values: Mapping[str, Any],
+    *,
+    actor_id: int,
+    owner_id: int,
+    department_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """``values`` (Customer attnames) with what every new customer gets besides its input:
+    owner and the owner's department, the creator, the default status, its timestamps, the
+    region its credit code names. A dict, so that a batch builds each instance once."""
+    return {
+        **values,
+        "owner_id": owner_id,
+        "department_id": department_id,
+        "created_by_id": actor_id,
+        "status": values.get("status") or CustomerStatus.POTENTIAL,
+        "created_at": now,
+        "updated_at": now,
+        "contact_info_updated_at": now,
+        "region_id": _region_of(values.get("region_id"), values.get("credit_code")),
+    }
+
+
+class _Prefixes:
+    """Number prefixes per (pattern, industry, region, kind, day): ``prefix_for`` once each."""
+
+    def __init__(self, industries: Mapping[str, Industry], regions: Mapping[str, Region]) -> None:
+        self.industries = industries
+        self.regions = regions
+        self._known: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+    def of(self, pattern: str, customer: Customer, today: date) -> tuple[str, str]:
+        key = (pattern, customer.industry_id, customer.region_id, customer.kind, today)
+        if key not in self._known:
+            self._known[key] = numbering.prefix_for(
+                pattern,
+                industry=self.industries.get(customer.industry_id or ""),
+                region=self.regions.get(customer.region_id or ""),
+                kind=customer.kind,
+                on=today,
+            )
+        return self._known[key]
+
+
+def _number(customers: Sequence[Customer], prefixes: _Prefixes) -> None:
+    """Number the customers: one reservation per prefix (a batch's few, or a single one)."""
+    pattern = config.get("customers.number_pattern")
+    today = timezone.localdate()
+    members: dict[str, list[Customer]] = defaultdict(list)
+    formats: dict[str, str] = {}
+    for customer in customers:
+        prefix, seq_format = prefixes.of(pattern, customer, today)
+        formats[prefix] = seq_format
+        members[prefix].append(customer)
+    if len(members) == 1:
+        ((prefix, group),) = members.items()
+        firsts = {prefix: numbering.reserve(prefix, len(group))}
+    else:
+        firsts = numbering.reserve_many({prefix: len(group) for prefix, group in members.items()})
+    for prefix, group in members.items():
+        for offset, customer in enumerate(group):
+            customer.number = prefix + formats[prefix].format(seq=firsts[prefix] + offset)
+
+
+def _apply_derived(
+    customer: Customer,
+    contacts: Sequence[Contact],
+    *,
+    pinyin: tuple[str, str] | None = None,
+    grade_rules: list[dict[str, Any]] | None = None,
+) -> None:
+    """Search keys (name key, search text, completeness) and the grade of a numbered new
+    customer: its budget is its only grading input yet."""
+    refresh_search(customer, contacts, pinyin=pinyin)
+    budget = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
+    customer.grade = grading.grade_for(budget, grade_rules)
+
+
+def _status_change(
+    customer: Customer, *, actor: User, now: datetime, reason: str
+) -> dict[str, Any]:
+    """The status-change row of a new customer: from nothing to its first status."""
+    return {
+        "customer_id": customer.pk,
+        "old_status": "",
+        "new_status": customer.status,
+        "changed_by_id": actor.pk,
+        "changed_at": now,
+        "reason": reason[:500],
+    }
+
+
+# --- One customer -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: User,
+    data: dict[str, Any],
+    contacts: Sequence[dict[str, Any]] = (),
+    tags: Sequence[str] = (),
+    force: bool = False,
+) -> Customer:
+    """Validate, dedup, number and save a customer (with contacts and tags) in one transaction."""
+    data = dict(data)
+    owner = _resolve_user("owner", data.pop("owner", None) or actor)
+    owners = OwnerRule(actor)
+    owners.know(owner)
+    refusal = owners.refusal(owner.pk)
+    if refusal is not None:
+        raise Forbidden(refusal)
+    status = data.pop("status", None) or CustomerStatus.POTENTIAL
+    if status not in CustomerStatus.values:
+        raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
+    customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
+    customer.status = status
+    _assign(customer, data, EDITABLE_FIELDS)
+    if not customer.name:
+        raise _field_error("name", _("Enter the customer's full name."))
+    customer.region_id = _region_of(customer.region_id, customer.credit_code)
+    _validate_customer(customer)
+    cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
+    _check_duplicates(
+        actor=actor,
+        customer=customer,
+        phones=[c[f] for c in cleaned_contacts for f in ("mobile", "work_phone") if c.get(f)],
+        emails=[c["email"] for c in cleaned_contacts if c.get("email")],
+        force=force,
+    )
+    now = timezone.now()
+    current = {"status": customer.status, "region_id": customer.region_id}
+    new_values = _new_values(
+        current, actor_id=actor.pk, owner_id=owner.pk, department_id=owner.department_id, now=now
+    )
+    for attname, value in new_values.items():
+        setattr(customer, attname, value)
+    industry, region = customer.industry, customer.region  # resolved by _assign, or one query
+    _number(
+        [customer],
+        _Prefixes(
+            {industry.code: industry} if industry else {}, {region.code: region} if region else {}
+        ),
+    )
+    contact_rows = [Contact(customer=customer, **c) for c in cleaned_contacts]
+    _fix_primary(contact_rows)
+    _apply_derived(customer, contact_rows)
+    reason = _("Customer created")
+    stamp(customer, actor=actor, reason=reason)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as error:
+        raise _field_error(
+            "credit_code", _("Another customer already has this credit code.")
+        ) from error
+    for contact in contact_rows:
+        contact.customer = customer
+        validate(contact, exclude=["customer"])
+        stamp(contact, actor=actor, reason=reason)
+        contact.save()
+    if tags:
+        customer.tags.add(*_tags_from_names(tags))
+    StatusChange.objects.create(**_status_change(customer, actor=actor, now=now, reason=reason))
+    hooks.customers_changed([customer.pk])
+    return customer
+
+
+# --- A batch of cleaned rows ------------------------------------------------------------------
+
+
+@dataclass
+class NewCustomer:
+    """One row for ``customers_create_bulk``, already cleaned and checked for duplicates.
+
+    ``values`` holds Customer attnames (``industry_id`` / ``region_id`` as codes); ``contact``
+    Contact attnames of its one contact, if any; ``pinyin`` the name's (full, initials) when the
+    caller computed them already (the import does, in its reading process).
+    """
+
+    values: dict[str, Any]
+    owner_id: int | None = None  # None: the actor
+    contact: dict[str, Any] | None = None
+    tags: Sequence[str] = ()
+    pinyin: tuple[str, str] | None = None
+
+
+class BulkCreation:
+    """What ``customers_create_bulk`` reads once and reuses for every batch of one caller (an
+    import): the owner rule and owners' departments, reference data, tags, number prefixes,
+    prepared INSERTs. The caller may ask ``owners`` before the first batch (the import checks
+    each row's owner while it plans); the rest is read with the first batch."""
+
+    def __init__(self, actor: User) -> None:
+        self.actor = actor
+        self.owners = OwnerRule(actor)
+        self._prefixes: _Prefixes | None = None
+        self.tags: dict[str, int] = {}
+        self.customers = InstanceBuilder(Customer)
+        self.contacts = InstanceBuilder(Contact)
+        self.tables = {
+            "customer": RowInserter(Customer),
+            "customer_history": RowInserter(Customer.history.model),
+            "contact": RowInserter(Contact),
+            "contact_history": RowInserter(Contact.history.model),
+            "status_change": RowInserter(StatusChange),
+        }
+
+    @property
+    def prefixes(self) -> _Prefixes:
+        if self._prefixes is None:
+            industries = {i.code: i for i in Industry.objects.all()}
+            regions = {r.code: r for r in Region.objects.select_related("parent")}
+            self._prefixes = _Prefixes(industries, regions)
+            self.tags = dict(Tag.objects.values_list("name", "pk"))
+        return self._prefixes
+
+
+@transaction.atomic
+def customers_create_bulk(
+    *,
+    actor: User,
+    rows: Sequence[NewCustomer],
+    reason: str = "",
+    creation: BulkCreation | None = None,
+) -> list[Customer]:
+    """Create a batch of new customers, in the rows' order, with ``customer_create``'s rules.
+
+    A fixed number of statements per call: one numbering round, then multi-row INSERTs (see
+    ``kehu.transfer.bulk``) of the customers, their history rows, contacts, contact history
+    rows, status-change rows and tag links. The rows must be cleaned and deduplicated by the
+    caller; an owner the actor may not give customers to fails the whole batch (403).
+    ``creation`` carries what one caller's batches share; ``reason`` goes into the history and
+    status-change rows (default: "Customer created").
+    """
+    if not rows:
+        return []
+    creation = creation or BulkCreation(actor)
+    if creation.actor.pk != actor.pk:
+        raise ValueError("a BulkCreation serves the actor it was made for")
+    reason = reason or _("Customer created")
+    now = timezone.now()
+    grade_rules = config.get("customers.grade_rules")
+    built: list[tuple[NewCustomer, Customer, Contact | None]] = []
+    actor_id = actor.pk
+    for row in rows:
+        owner_id = row.owner_id or actor_id
+        refusal = creation.owners.refusal(owner_id)
+        if refusal is not None:
+            raise Forbidden(refusal)
+        department_id = creation.owners.department_of(owner_id)
+        values = _new_values(
+            row.values, actor_id=actor_id, owner_id=owner_id, department_id=department_id, now=now
+        )
+        customer = cast(Customer, creation.customers.build(values))
+        contact = None
+        if row.contact is not None:
+            contact_values = {**row.contact, "is_primary": True, "created_at": now}
+            contact = cast(Contact, creation.contacts.build({**contact_values, "updated_at": now}))
+        built.append((row, customer, contact))
+    customers = [customer for _row, customer, _contact in built]
+    _number(customers, creation.prefixes)
+    for row, customer, contact in built:
+        _apply_derived(
+            customer, [contact] if contact else [], pinyin=row.pinyin, grade_rules=grade_rules
+        )
+    history = {
+        "history_date": now,
+        "history_change_reason": reason,
+        "history_type": "+",
+        "history_user_id": actor.pk,
+        "request_id": current_request_id(),
+    }
+    _insert_customers(creation, customers, now=now, history=history, reason=reason)
+    contacts: list[Contact] = []
+    links: list[tuple[int, str]] = []
+    for row, customer, contact in built:
+        if contact is not None:
+            contact.customer_id = customer.pk
+            contacts.append(contact)
+        links.extend((customer.pk, name) for name in row.tags)
+    _insert_contacts(creation, contacts, history=history)
+    _link_tags(creation, links)
+    hooks.customers_changed(customer.pk for customer in customers)
+    return customers
+
+
+def _insert_customers(
+    creation: BulkCreation,
+    customers: list[Customer],
+    *,
+    now: datetime,
+    history: dict[str, Any],
+    reason: str,
+) -> None:
+    table = creation.tables["customer"]
+    columns, values = table.object_rows(customers)
+    ids = table.insert_returning(values, key="number", columns=columns)
+    for customer in customers:
+        customer.pk = ids[customer.number]
+        customer._state.adding = False
+    history_table = creation.tables["customer_history"]
+    history_columns, history_rows = history_table.object_rows(customers, history)
+    history_table.insert(history_rows, history_columns)
+    events = creation.tables["status_change"]
+    actor = creation.actor
+    events.insert(
+        events.row(_status_change(customer, actor=actor, now=now, reason=reason))
+        for customer in customers
+    )
+
+
+def _insert_contacts(
+    creation: BulkCreation, contacts: list[Contact], *, history: dict[str, Any]
+) -> None:
+    if not contacts:
+        return
+    table = creation.tables["contact"]
+    columns, values = table.object_rows(contacts)
+    ids = table.insert_returning(values, key="customer_id", columns=columns)  # one per customer
+    for contact in contacts:
+        contact.pk = ids[contact.customer_id]
+        contact._state.adding = False
+    history_table = creation.tables["contact_history"]
+    history_columns, history_rows = history_table.object_rows(contacts, history)
+    history_table.insert(history_rows, history_columns)
+
+
+def _link_tags(creation: BulkCreation, links: list[tuple[int, str]]) -> None:
+    if not links:
+        return
+    missing = {name for _pk, name in links if name not in creation.tags}
+    if missing:
+        Tag.objects.bulk_create([Tag(name=name) for name in missing], ignore_conflicts=True)
+        creation.tags.update(Tag.objects.filter(name__in=missing).values_list("name", "pk"))
+    through = Customer.tags.through
+    through.objects.bulk_create(
+        [through(customer_id=pk, tag_id=creation.tags[name]) for pk, name in links],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )

@@ -1,0 +1,400 @@
+"""Writes to customers: create, update, status, owner, shares, tags, grade, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
+
+from kehu.accounts.models import User
+from kehu.core.access import is_admin, managed_department_ids, policy_of
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError
+from kehu.core.history import stamp
+from kehu.core.services import bump_version, check_version
+from kehu.customers import grading, hooks
+from kehu.customers.models import (
+    Contact,
+    Customer,
+    CustomerShare,
+    CustomerStatus,
+    Grade,
+    StatusChange,
+    VerificationChannel,
+)
+from kehu.customers.normalize import (
+    company_key,
+    completeness,
+    digits,
+    search_text,
+)
+from kehu.customers.services._access import _check_masked, _require_editable, _require_manager
+from kehu.customers.services._cleaning import (
+    EDITABLE_FIELDS,
+    _assign,
+    _field_error,
+    _resolve_user,
+    _tags_from_names,
+    _validate_customer,
+)
+from kehu.customers.services.dedup import _check_duplicates
+
+
+def refresh_search(
+    customer: Customer,
+    contacts: Iterable[Contact] | None = None,
+    *,
+    pinyin: tuple[str, str] | None = None,
+) -> None:
+    """Recompute the denormalised keys (name_key, search_text) from the customer and contacts;
+    ``pinyin`` is the name's (full, initials) when the caller computed it already."""
+    if contacts is None:
+        contacts = Contact.objects.filter(customer_id=customer.pk) if customer.pk else []
+    extra: list[str] = []
+    reachable = False
+    for contact in contacts:
+        if contact.is_active and (contact.mobile or contact.work_phone or contact.email):
+            reachable = True
+        extra.append(contact.name)
+        for phone in (contact.mobile, contact.work_phone):
+            if phone:
+                extra.append(digits(phone))
+        if contact.email:
+            extra.append(contact.email)
+    if customer.credit_code:
+        extra.append(customer.credit_code)
+    customer.name_key = company_key(customer.name)
+    customer.search_text = search_text(
+        name=customer.name, number=customer.number, extra=extra, pinyin=pinyin
+    )
+    customer.completeness = completeness(customer, reachable_contact=reachable)
+
+
+def _save_search(customer: Customer) -> None:
+    refresh_search(customer)
+    Customer.objects.filter(pk=customer.pk).update(
+        name_key=customer.name_key,
+        search_text=customer.search_text,
+        completeness=customer.completeness,
+    )
+
+
+def _set_grade(customer: Customer) -> None:
+    """Compute the grade before a save, so the history row carries it with the change."""
+    if customer.pk is None:
+        value = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
+    else:
+        value = grading.gather_inputs([customer])[customer.pk]
+    customer.grade = grading.grade_for(value)
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    actor: User,
+    customer: Customer,
+    changes: dict[str, Any],
+    version: int | None = None,
+    force: bool = False,
+    tags: Sequence[str] | None = None,
+) -> Customer:
+    """Change profile fields; ``version`` guards against overwriting someone else's edit.
+
+    ``tags`` replaces the customer's tags (None leaves them alone) in the same transaction,
+    so an invalid tag leaves the fields unsaved too.
+    """
+    locked = _require_editable(actor, customer)
+    check_version(locked, version)
+    changes = dict(changes)
+    status = changes.pop("status", None)
+    reason = str(changes.pop("reason", "") or "")
+    _check_masked(actor, locked, changes)
+    changed = _assign(locked, changes, EDITABLE_FIELDS)
+    if status is not None and status not in CustomerStatus.values:
+        raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
+    if not locked.name:
+        raise _field_error("name", _("Enter the customer's full name."))
+    if changed:
+        _validate_customer(locked)
+        if changed & {"name", "credit_code", "kind"}:
+            _check_duplicates(actor=actor, customer=locked, force=force)
+        refresh_search(locked)
+        if "annual_budget" in changed:
+            _set_grade(locked)
+        bump_version(locked)
+        stamp(locked, actor=actor, reason=reason)
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError as error:
+            raise _field_error(
+                "credit_code", _("Another customer already has this credit code.")
+            ) from error
+        hooks.customers_changed([locked.pk])  # name, grade or priority: the follow-up plan
+    if status is not None and status != locked.status:
+        locked = customer_change_status(actor=actor, customer=locked, status=status, reason=reason)
+    if tags is not None:
+        locked.tags.set(_tags_from_names(tags))
+    _copy_into(customer, locked)
+    return customer
+
+
+def _copy_into(target: Customer, source: Customer) -> None:
+    if target is source:
+        return
+    for model_field in Customer._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(source, model_field.attname))
+    for name in ("industry", "region", "owner", "department"):
+        if name in source._state.fields_cache:
+            target._state.fields_cache[name] = source._state.fields_cache[name]
+        else:
+            target._state.fields_cache.pop(name, None)
+
+
+@transaction.atomic
+def customer_change_status(
+    *, actor: User | None, customer: Customer, status: str, reason: str = ""
+) -> Customer:
+    """Move the lifecycle status (潜在→意向→成交→流失) and record who/when/why."""
+    if status not in CustomerStatus.values:
+        raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
+    if actor is None:
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    else:
+        locked = _require_editable(actor, customer)
+    if locked.status == status:
+        _copy_into(customer, locked)
+        return customer
+    if len(reason) > 500:
+        raise _field_error("reason", _("Keep the reason under 500 characters."))
+    old = locked.status
+    locked.status = status
+    bump_version(locked)
+    stamp(locked, actor=actor, reason=reason)
+    locked.save()
+    StatusChange.objects.create(
+        customer=locked, old_status=old, new_status=status, changed_by=actor, reason=reason
+    )
+    hooks.customers_changed([locked.pk])
+    _copy_into(customer, locked)
+    return customer
+
+
+@transaction.atomic
+def customer_reassign(*, actor: User, customer: Customer, owner: User, reason: str) -> Customer:
+    """Give the customer to another owner (managers and admins); the department follows."""
+    _require_manager(actor)
+    locked = _require_editable(actor, customer)
+    owner = _resolve_user("owner", owner)
+    if not reason.strip():
+        raise _field_error("reason", _("Give a reason for the reassignment."))
+    if len(reason) > 300:
+        raise _field_error("reason", _("Keep the reason under 300 characters."))
+    if not is_admin(actor) and owner.department_id not in managed_department_ids(actor):
+        raise Forbidden(_("The new owner must be in your department."))
+    if locked.owner_id == owner.pk:
+        _copy_into(customer, locked)
+        return customer
+    locked.owner = owner
+    locked.department_id = owner.department_id
+    bump_version(locked)
+    stamp(locked, actor=actor, reason=reason.strip())
+    locked.save()
+    hooks.customers_changed([locked.pk])
+    _copy_into(customer, locked)
+    return customer
+
+
+@transaction.atomic
+def customer_share(
+    *, actor: User, customer: Customer, user: User, can_edit: bool = False
+) -> CustomerShare:
+    """Share with a colleague read-only or read-write (owner, manager, admin)."""
+    locked = _require_editable(actor, customer)
+    if not policy_of(Customer).has_full_access(actor, locked):
+        raise Forbidden(_("Only the owner, their manager or an administrator may share."))
+    user = _resolve_user("user", user)
+    if user.pk == locked.owner_id:
+        raise _field_error("user", _("The owner already has access."))
+    share, _created = CustomerShare.objects.update_or_create(
+        customer=locked, user=user, defaults={"can_edit": can_edit, "shared_by": actor}
+    )
+    return share
+
+
+@transaction.atomic
+def customer_unshare(*, actor: User, customer: Customer, user: User) -> None:
+    locked = _require_editable(actor, customer)
+    if not policy_of(Customer).has_full_access(actor, locked):
+        raise Forbidden(_("Only the owner, their manager or an administrator may share."))
+    CustomerShare.objects.filter(customer=locked, user=user).delete()
+
+
+@transaction.atomic
+def customer_set_tags(*, actor: User, customer: Customer, tags: Sequence[str]) -> Customer:
+    locked = _require_editable(actor, customer)
+    wanted = _tags_from_names(tags)
+    locked.tags.set(wanted)
+    return customer
+
+
+@transaction.atomic
+def customer_add_tags(*, actor: User, customer: Customer, tags: Sequence[str]) -> Customer:
+    locked = _require_editable(actor, customer)
+    locked.tags.add(*_tags_from_names(tags))
+    return customer
+
+
+def customers_add_tags_bulk(
+    *, actor: User, customers: Sequence[Customer], tags: Sequence[str]
+) -> int:
+    """The customer list's "add tags" to every selected customer, all or nothing."""
+    names = [name.strip() for name in tags if name.strip()]
+    if not names:
+        raise _field_error("tags", _("Enter the tags to add."))
+    return _all_or_nothing(
+        customers, lambda customer: customer_add_tags(actor=actor, customer=customer, tags=names)
+    )
+
+
+def customers_reassign_bulk(
+    *, actor: User, customers: Sequence[Customer], owner: User | None, reason: str
+) -> int:
+    """The customer list's "reassign" of every selected customer, all or nothing."""
+    if owner is None:
+        raise _field_error("owner", _("Choose the new owner."))
+    return _all_or_nothing(
+        customers,
+        lambda customer: customer_reassign(
+            actor=actor, customer=customer, owner=owner, reason=reason
+        ),
+    )
+
+
+def _all_or_nothing(customers: Sequence[Customer], change: Callable[[Customer], object]) -> int:
+    """Apply ``change`` to each customer in one transaction and return how many were changed.
+
+    The first customer it fails for undoes the others: a half-applied reassignment leaves the
+    user to find out which customers moved. The error names that customer.
+    """
+    with transaction.atomic():
+        for customer in customers:
+            try:
+                change(customer)
+            except (KehuError, Http404) as error:
+                if isinstance(error, KehuError):
+                    reason, code = error.detail, error.code
+                else:
+                    reason, code = _("You may not change this customer."), "not_found"
+                message = _("%(customer)s: %(reason)s Nothing was changed.") % {
+                    "customer": customer.name,
+                    "reason": reason,
+                }
+                raise InvalidInput(message, code=code) from error
+    return len(customers)
+
+
+@transaction.atomic
+def customer_mark_verified(
+    *, actor: User, customer: Customer, via: str, when: datetime | None = None
+) -> Customer:
+    """信息已验证: record that the owner confirmed the data, how (phone, 官网, 天眼查…) and when."""
+    if via not in VerificationChannel.values:
+        raise _field_error(
+            "via",
+            _("Unknown verification channel %(via)s; use one of %(choices)s.")
+            % {"via": str(via)[:20], "choices": ", ".join(VerificationChannel.values)},
+        )
+    locked = _require_editable(actor, customer)
+    locked.verified_at = when or timezone.now()
+    locked.verified_by = actor
+    locked.verified_via = via
+    bump_version(locked)
+    stamp(locked, actor=actor, reason=_("Verified"))
+    locked.save()
+    _copy_into(customer, locked)
+    return customer
+
+
+@transaction.atomic
+def customer_record_contact(*, customer: Customer, when: datetime) -> None:
+    """A follow-up happened: first contact (if none yet) and the latest contact time."""
+    locked = (
+        Customer.objects.select_for_update()
+        .only("pk", "first_contact_at", "last_contact_at")
+        .get(pk=customer.pk)
+    )
+    first = locked.first_contact_at if locked.first_contact_at else when
+    first = min(first, when)
+    last = max(locked.last_contact_at, when) if locked.last_contact_at else when
+    Customer.objects.filter(pk=locked.pk).update(first_contact_at=first, last_contact_at=last)
+    customer.first_contact_at = first
+    customer.last_contact_at = last
+
+
+@transaction.atomic
+def customer_set_grade(*, actor: User, customer: Customer, grade: str, reason: str) -> Customer:
+    """Override the computed grade by hand (empty ``grade`` removes the override)."""
+    locked = _require_editable(actor, customer)
+    if grade and grade not in Grade.values:
+        raise _field_error("grade", _("Unknown grade %(grade)s.") % {"grade": str(grade)[:5]})
+    if grade and not reason.strip():
+        raise _field_error("reason", _("Give a reason for the manual grade."))
+    if len(reason) > 300:
+        raise _field_error("reason", _("Keep the reason under 300 characters."))
+    locked.grade_override = grade
+    locked.grade_override_reason = reason.strip() if grade else ""
+    bump_version(locked)
+    stamp(locked, actor=actor, reason=reason.strip())
+    locked.save()
+    hooks.customers_changed([locked.pk])
+    _copy_into(customer, locked)
+    return customer
+
+
+def customer_recompute_grades(*, batch: int = 2000) -> int:
+    """Recompute every computed grade; only rows whose grade changes are written (with history)."""
+    changed = 0
+    last_id = 0
+    reason = str(_("Grade recomputed"))
+    while True:
+        rows = list(Customer.objects.filter(pk__gt=last_id).order_by("pk")[:batch])
+        if not rows:
+            return changed
+        last_id = rows[-1].pk
+        inputs = grading.gather_inputs(rows)
+        dirty: list[Customer] = []
+        for row in rows:
+            grade = grading.grade_for(inputs[row.pk])
+            if grade != row.grade:
+                row.grade = grade
+                dirty.append(row)
+        if dirty:
+            with transaction.atomic():
+                bulk_update_with_history(dirty, Customer, ["grade"], default_change_reason=reason)
+                # a manual grade overrides the computed one: those plans stay as they are
+                hooks.customers_changed(row.pk for row in dirty if not row.grade_override)
+            changed += len(dirty)
+
+
+@transaction.atomic
+def customer_delete(*, actor: User, customer: Customer, reason: str = "") -> None:
+    """Delete a customer (CRM administrators only); contacts and shares go with it."""
+    if not is_admin(actor):
+        raise Forbidden(_("Only CRM administrators may delete customers."))
+    locked = _require_editable(actor, customer)
+    stamp(locked, actor=actor, reason=reason or _("Deleted"))
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except models.ProtectedError as error:
+        raise Conflict(
+            _("Other records still point at this customer; merge it instead."),
+            code="protected",
+        ) from error
