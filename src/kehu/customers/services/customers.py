@@ -201,14 +201,25 @@ def customer_reassign(*, actor: User, customer: Customer, owner: User, reason: s
     if locked.owner_id == owner.pk:
         _copy_into(customer, locked)
         return customer
-    locked.owner = owner
-    locked.department_id = owner.department_id
-    bump_version(locked)
-    stamp(locked, actor=actor, reason=reason.strip())
-    locked.save()
-    hooks.customers_changed([locked.pk])
+    customer_set_owner(actor=actor, customer=locked, owner=owner, reason=reason.strip())
     _copy_into(customer, locked)
     return customer
+
+
+def customer_set_owner(
+    *, actor: User | None, customer: Customer, owner: User | None, reason: str
+) -> None:
+    """The one write of an owner change, for a row the caller has locked and whose rules it
+    checked (``customer_reassign``; the pools' claim, assign and release): the owner, and with
+    an owner their department, a new version, the history row, the customers-changed report.
+    ``owner=None`` leaves the customer ownerless in its department (a pool's customer)."""
+    customer.owner = owner
+    if owner is not None:
+        customer.department_id = owner.department_id
+    bump_version(customer)
+    stamp(customer, actor=actor, reason=reason)
+    customer.save()
+    hooks.customers_changed([customer.pk])
 
 
 @transaction.atomic

@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, NotFound
-from kehu.core.history import stamp
-from kehu.core.services import bump_version
 from kehu.customers.models import Customer
+from kehu.customers.services import customer_set_owner
 from kehu.pools.access import manages_pool
 from kehu.pools.models import EventKind, Pool, PoolEntry, PoolEvent
 from kehu.pools.services.pools import (
@@ -128,11 +127,7 @@ def _lock_pool_customer(pool: Pool, customer_id: int) -> tuple[Customer, PoolEnt
 def _take(
     *, customer: Customer, entry: PoolEntry, owner: User, actor: User, kind: str, reason: str
 ) -> Customer:
-    customer.owner = owner
-    customer.department_id = owner.department_id
-    bump_version(customer)
-    stamp(customer, actor=actor, reason=reason)
-    customer.save()
+    customer_set_owner(actor=actor, customer=customer, owner=owner, reason=reason)
     PoolEvent.objects.create(
         pool_id=entry.pool_id, customer=customer, kind=kind, user=owner, actor=actor, reason=reason
     )
@@ -243,10 +238,7 @@ def _put(
     """Move a locked customer into ``pool``: no owner, a PoolEntry, an event, history."""
     previous = customer.owner
     now = timezone.now()
-    customer.owner = None
-    bump_version(customer)
-    stamp(customer, actor=actor, reason=reason)
-    customer.save()
+    customer_set_owner(actor=actor, customer=customer, owner=None, reason=reason)
     entry, _created = PoolEntry.objects.update_or_create(
         customer=customer,
         defaults={

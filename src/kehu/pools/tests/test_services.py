@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.testing.factories import Organisation
+from kehu.customers import hooks
 from kehu.customers.models import Customer
 from kehu.pools import services
 from kehu.pools.access import pool_customer_ids
@@ -231,3 +233,21 @@ def test_pool_settings_are_validated(org: Organisation) -> None:
     assert updated.version == 2
     with pytest.raises(Conflict):
         services.pool_update(actor=org.admin, pool=pool, changes={"cooling_days": 4}, version=1)
+
+
+def test_claim_and_release_report_the_owner_change_to_the_follow_up_plan(
+    org: Organisation,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The follow-up plan depends on the owner: a pool's owner changes are reported like a
+    reassignment (``customers.hooks``), not written around the customer services."""
+    reported: list[list[int]] = []
+    monkeypatch.setattr(hooks, "_callbacks", [reported.append])
+    pool = make_pool(org.east)
+    customer = pooled_customer(pool)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pool_claim(actor=org.rep, pool_id=pool.pk, customer_id=customer.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pool_release(actor=org.rep, customer_id=customer.pk, reason="无需求")
+    assert reported == [[customer.pk], [customer.pk]]
