@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Role, User
 from kehu.core import config
 from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden
 from kehu.core.history import stamp
@@ -52,7 +53,6 @@ from kehu.customers.services._cleaning import (
 )
 from kehu.customers.services.customers import refresh_search
 from kehu.customers.services.dedup import _check_duplicates
-from kehu.transfer.bulk import InstanceBuilder, RowInserter
 
 # --- The rules both paths share ---------------------------------------------------------------
 
@@ -333,7 +333,7 @@ def customers_create_bulk(
     """Create a batch of new customers, in the rows' order, with ``customer_create``'s rules.
 
     A fixed number of statements per call: one numbering round, then multi-row INSERTs (see
-    ``kehu.transfer.bulk``) of the customers, their history rows, contacts, contact history
+    ``kehu.core.bulk_insert``) of the customers, their history rows, contacts, contact history
     rows, status-change rows and tag links. The rows must be cleaned and deduplicated by the
     caller; an owner the actor may not give customers to fails the whole batch (403).
     ``creation`` carries what one caller's batches share; ``reason`` goes into the history and

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core import config
+from kehu.core.bulk_insert import RowInserter
 from kehu.core.errors import KehuError
 from kehu.customers import services as customer_services
 from kehu.customers.models import (
@@ -25,7 +26,6 @@ from kehu.customers.models import (
 from kehu.customers.normalize import fold, pinyin_keys
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer import pipeline
-from kehu.transfer.bulk import RowInserter
 from kehu.transfer.cleaning import Cleaner, RowResult
 from kehu.transfer.engine.common import (
     BATCH_SIZE,

@@ -11,11 +11,11 @@ import phonenumbers
 import pytest
 from django.utils import timezone
 
+from kehu.core.bulk_insert import RowInserter
 from kehu.core.context import acting_context
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, StatusChange
 from kehu.transfer import engine, services
-from kehu.transfer.bulk import RowInserter
 from kehu.transfer.cleaning import _is_plain_cn_mobile
 from kehu.transfer.models import ImportRecord
 from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_csv

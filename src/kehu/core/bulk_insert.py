@@ -1,4 +1,4 @@
-"""Plain INSERTs of pre-built rows, and cheap model instances, for the import's bulk path.
+"""Plain INSERTs of pre-built rows, and cheap model instances, for bulk writes (the import).
 
 ``QuerySet.bulk_create`` spends most of its time per field and object (``pre_save``,
 ``get_db_prep_save``, SQL assembly) — about 90 % of the import's write time once the search keys
