@@ -1,0 +1,237 @@
+"""Three-way permission tables: every URL and API operation that takes an object, per actor.
+
+Modelled on NetBox's view tests (``netbox/utilities/testing/views.py``): each app's
+``tests/test_permissions.py`` declares a ``TABLE`` of ``Endpoint`` entries, short and
+declarative, and this base turns every entry into one pytest case per actor kind:
+
+- ``anonymous``: the UI answers 302 to the login page, the API 401 with its JSON error body;
+- ``may``: a role allowed to act answers the entry's success status (a UI POST redirects
+  without an error message);
+- ``may_not``: a role that sees the record but may not act answers 403;
+- ``out_of_scope``: the right role on another team's record answers 404 (it must not leak).
+
+``MASKS`` entries check the fields a role sees masked (docs/permissions.md).
+
+Each case builds the organisation and its objects afresh (pytest-django rolls every test
+back), so writes never see another case's changes. A case whose product behaviour breaks a
+rule is listed in the entry's ``defects`` and runs as a strict xfail naming the defect.
+``kehu.core.tests.test_permission_tables`` fails for an endpoint that is in no table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.messages import constants as message_levels
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import reverse
+
+from kehu.core.testing.factories import Organisation, api_client
+
+API_PREFIX = "/api/v1"
+KINDS = ("anonymous", "may", "may_not", "out_of_scope")
+
+# Builds the objects an entry acts on, for one organisation; the keys that name the route's
+# parameters fill its path, every key is handed to ``body``.
+Factory = Callable[[Organisation], dict[str, Any]]
+Body = Mapping[str, Any] | Callable[[Organisation, dict[str, Any]], Mapping[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One UI URL or API operation that takes an object.
+
+    ``target`` is ``"METHOD name"``: a URL name (``"POST customers:status"``) or an API path
+    under /api/v1 as the OpenAPI document spells it (``"PATCH /customers/{customer_id}"``).
+    ``may``, ``may_not`` and ``out_of_scope`` name users of ``Organisation`` (``"rep"``,
+    ``"east_manager"``, ...). ``defects`` maps ``"kind:actor"`` (or ``"kind:*"``, every actor
+    of the kind) to what is wrong, for the cases that break a rule today.
+    """
+
+    target: str
+    make: Factory
+    may: Sequence[str]
+    may_not: Sequence[str] = ()
+    out_of_scope: Sequence[str] = ("south_rep",)
+    body: Body = None
+    status: int | None = None
+    multipart: bool = False
+    defects: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        return self.target.split(" ", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.target.split(" ", 1)[1]
+
+    @property
+    def is_api(self) -> bool:
+        return self.name.startswith("/")
+
+    def success_status(self) -> int:
+        if self.status is not None:
+            return self.status
+        if self.is_api:
+            return {"DELETE": 204}.get(self.method, 200)
+        return 200 if self.method == "GET" else 302
+
+    def url(self, objects: dict[str, Any]) -> str:
+        params = {key: value for key, value in objects.items() if not key.startswith("_")}
+        if self.is_api:
+            return API_PREFIX + self.name.format(**params)
+        return reverse(self.name, kwargs=params)
+
+    def payload(self, org: Organisation, objects: dict[str, Any]) -> dict[str, Any]:
+        if self.body is None:
+            return {}
+        return dict(self.body(org, objects) if callable(self.body) else self.body)
+
+    def actors(self, kind: str) -> Sequence[str]:
+        return {
+            "anonymous": ("nobody",),
+            "may": self.may,
+            "may_not": self.may_not,
+            "out_of_scope": self.out_of_scope,
+        }[kind]
+
+
+@dataclass(frozen=True)
+class Masked:
+    """What ``actor`` reads of an object: ``shows`` maps a dotted JSON path (API) to its
+    expected value, or for a page a text that must appear to True; ``hides`` are texts that
+    must not appear anywhere in the answer."""
+
+    target: str
+    make: Factory
+    actor: str
+    shows: Mapping[str, Any] = field(default_factory=dict)
+    hides: Sequence[str] = ()
+    defect: str = ""
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.target, self.make, may=(self.actor,))
+
+
+def cases(table: Sequence[Endpoint]) -> list[Any]:
+    """One ``pytest.param(entry, kind, actor)`` per entry, actor kind and actor."""
+    params = []
+    for entry in table:
+        for kind in KINDS:
+            for actor in entry.actors(kind):
+                marks = []
+                reason = entry.defects.get(f"{kind}:{actor}") or entry.defects.get(f"{kind}:*")
+                if reason:
+                    marks.append(pytest.mark.xfail(strict=True, reason=reason))
+                params.append(
+                    pytest.param(
+                        entry, kind, actor, id=f"{entry.target}-{kind}-{actor}", marks=marks
+                    )
+                )
+    return params
+
+
+def mask_cases(masks: Sequence[Masked]) -> list[Any]:
+    return [
+        pytest.param(
+            mask,
+            id=f"{mask.target}-{mask.actor}",
+            marks=[pytest.mark.xfail(strict=True, reason=mask.defect)] if mask.defect else [],
+        )
+        for mask in masks
+    ]
+
+
+def client_for(entry: Endpoint, org: Organisation, actor: str) -> Client:
+    if actor == "nobody":
+        return Client()
+    user = getattr(org, actor)
+    if entry.is_api:
+        return api_client(user)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def send(entry: Endpoint, org: Organisation, actor: str, objects: dict[str, Any]) -> HttpResponse:
+    client = client_for(entry, org, actor)
+    url = entry.url(objects)
+    payload = entry.payload(org, objects)
+    method = getattr(client, entry.method.lower())
+    if entry.method == "GET":
+        return method(url, payload)  # type: ignore[no-any-return]
+    if entry.is_api and not entry.multipart:
+        return method(  # type: ignore[no-any-return]
+            url, json.dumps(payload, default=str), content_type="application/json"
+        )
+    return method(url, payload)  # type: ignore[no-any-return]
+
+
+def error_messages(response: HttpResponse) -> list[str]:
+    """The error flash messages a UI request left for the next page."""
+    request = getattr(response, "wsgi_request", None)
+    stored = getattr(request, "_messages", None)
+    if stored is None:
+        return []
+    return [str(m) for m in stored._queued_messages if m.level >= message_levels.ERROR]
+
+
+def describe(response: HttpResponse) -> str:
+    body = getattr(response, "content", b"")[:300]
+    return f"{response.status_code} {response.get('Location', '')} {body!r}"
+
+
+def check(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
+    """Run one case: build the objects, send the request as ``actor``, check the answer."""
+    objects = entry.make(org)
+    response = send(entry, org, actor, objects)
+    if kind == "anonymous":
+        check_anonymous(entry, response)
+    elif kind == "may":
+        assert response.status_code == entry.success_status(), describe(response)
+        if not entry.is_api:
+            assert not error_messages(response), error_messages(response)
+            assert "/accounts/login" not in response.get("Location", ""), describe(response)
+    elif kind == "may_not":
+        assert response.status_code == 403, describe(response)
+    else:
+        assert response.status_code == 404, describe(response)
+
+
+def check_anonymous(entry: Endpoint, response: HttpResponse) -> None:
+    if entry.is_api:
+        assert response.status_code == 401, describe(response)
+        assert response.json()["code"] == "not_authenticated"
+        return
+    assert response.status_code == 302, describe(response)
+    assert response["Location"].startswith(reverse("accounts:login")), describe(response)
+
+
+def dotted(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def check_mask(mask: Masked, org: Organisation) -> None:
+    entry = mask.endpoint
+    objects = mask.make(org)
+    response = send(entry, org, mask.actor, objects)
+    assert response.status_code == 200, describe(response)
+    text = response.content.decode()
+    if entry.is_api:
+        data = response.json()
+        for path, expected in mask.shows.items():
+            assert dotted(data, path) == expected, (path, dotted(data, path))
+    else:
+        for shown in mask.shows:
+            assert shown in text, shown
+    for hidden in mask.hides:
+        assert hidden not in text, hidden
