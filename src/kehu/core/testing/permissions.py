@@ -61,6 +61,7 @@ class Endpoint:
     body: Body = None
     status: int | None = None
     multipart: bool = False
+    label: str = ""  # tells apart entries of one target (e.g. the action in the path)
     defects: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -130,11 +131,9 @@ def cases(table: Sequence[Endpoint]) -> list[Any]:
                 reason = entry.defects.get(f"{kind}:{actor}") or entry.defects.get(f"{kind}:*")
                 if reason:
                     marks.append(pytest.mark.xfail(strict=True, reason=reason))
-                params.append(
-                    pytest.param(
-                        entry, kind, actor, id=f"{entry.target}-{kind}-{actor}", marks=marks
-                    )
-                )
+                label = f"[{entry.label}]" if entry.label else ""
+                case_id = f"{entry.target}{label}-{kind}-{actor}"
+                params.append(pytest.param(entry, kind, actor, id=case_id, marks=marks))
     return params
 
 
