@@ -20,9 +20,9 @@ from kehu.core.testing.permissions import Endpoint, cases, check
 from kehu.followups import services
 from kehu.followups.tests.factories import make_customer
 
-VIEWERS = ("rep", "east_manager", "admin", "marketing")
-OTHERS = ("colleague", "south_rep", "south_manager")
-WORKERS = ("rep", "east_manager", "admin")
+VIEWERS = ("rep", "east_manager", "marketing")
+OTHERS = ("colleague", "south_manager")
+WORKERS = ("rep", "east_manager")
 SEES_CANNOT_EDIT = "the role sees the task but may not work it: 404 instead of 403"
 
 
