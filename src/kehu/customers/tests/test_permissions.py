@@ -15,7 +15,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Masked, cases, check, check_mask, mask_cases
+from kehu.core.testing.permissions import (
+    Endpoint,
+    Masked,
+    Roles,
+    cases,
+    check,
+    check_mask,
+    mask_cases,
+)
 from kehu.customers import services
 from kehu.customers.models import Contact
 from kehu.customers.tests.factories import make_customer
@@ -84,7 +92,7 @@ def upload(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
     return {"file": SimpleUploadedFile("合同.pdf", b"%PDF-1.4 x", content_type="application/pdf")}
 
 
-WRITE = {"may": ("rep", "colleague", "east_manager"), "may_not": ("marketing",)}
+WRITE: Roles = {"may": ("rep", "colleague", "east_manager"), "may_not": ("marketing",)}
 MARKETING_404 = {"may_not:marketing": SEES_CANNOT_EDIT}
 
 TABLE = [

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, cases, check
+from kehu.core.testing.permissions import Endpoint, Roles, cases, check
 from kehu.followups import services
 from kehu.followups.tests.factories import make_customer
 
@@ -77,7 +77,7 @@ def versioned(**fields: Any) -> Any:
 
 
 TOMORROW = (timezone.now() + timedelta(days=2)).isoformat()
-WORK = {"may": WORKERS, "may_not": ("marketing",), "out_of_scope": OTHERS}
+WORK: Roles = {"may": WORKERS, "may_not": ("marketing",), "out_of_scope": OTHERS}
 MARKETING_404 = {"may_not:marketing": SEES_CANNOT_EDIT}
 
 TABLE = [

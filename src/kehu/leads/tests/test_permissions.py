@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Masked, cases, check, check_mask, mask_cases
+from kehu.core.testing.permissions import (
+    Endpoint,
+    Masked,
+    Roles,
+    cases,
+    check,
+    check_mask,
+    mask_cases,
+)
 from kehu.leads import services
 
 MOBILE = "13800131234"
 VIEWERS = ("rep", "east_manager", "marketing")
 OTHERS = ("colleague", "south_manager")
-ADMIN_ONLY = {"may": ("admin",), "may_not": ("rep", "east_manager"), "out_of_scope": ()}
+ADMIN_ONLY: Roles = {"may": ("admin",), "may_not": ("rep", "east_manager"), "out_of_scope": ()}
 SEES_CANNOT_EDIT = "the role sees the lead but may not edit it: 404 instead of 403"
 
 

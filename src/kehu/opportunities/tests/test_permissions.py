@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Masked, cases, check, check_mask, mask_cases
+from kehu.core.testing.permissions import (
+    Endpoint,
+    Masked,
+    Roles,
+    cases,
+    check,
+    check_mask,
+    mask_cases,
+)
 from kehu.customers import services as customer_services
 from kehu.opportunities import services
 from kehu.opportunities.models import LossReason, Stage, WorkflowRule
@@ -23,7 +31,7 @@ from kehu.opportunities.tests.factories import make_customer, make_opportunity, 
 VIEWERS = ("rep", "colleague", "east_manager")
 OTHERS = ("south_rep", "marketing")
 WRITERS = VIEWERS
-ADMIN_ONLY = {"may": ("admin",), "may_not": ("rep", "east_manager"), "out_of_scope": ()}
+ADMIN_ONLY: Roles = {"may": ("admin",), "may_not": ("rep", "east_manager"), "out_of_scope": ()}
 UI_REDIRECT = "the UI redirects back with an error message instead of answering 403"
 
 
@@ -73,7 +81,7 @@ def upload(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "proposal", "file": proposal_file()}
 
 
-WRITE = {"may": WRITERS, "out_of_scope": OTHERS}
+WRITE: Roles = {"may": WRITERS, "out_of_scope": OTHERS}
 
 TABLE = [
     # --- API ---

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, cases, check
+from kehu.core.testing.permissions import Endpoint, Roles, cases, check
 from kehu.transfer import services
 from kehu.transfer.models import ImportJob, JobStatus
 from kehu.transfer.tests.helpers import customer_rows, write_csv
@@ -56,7 +56,7 @@ def options_form(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
     return {"encoding": "utf-8", "on_duplicate": "skip", **columns}
 
 
-READ = {"may": OWNERS, "out_of_scope": OTHERS}
+READ: Roles = {"may": OWNERS, "out_of_scope": OTHERS}
 
 TABLE = [
     # --- API ---
