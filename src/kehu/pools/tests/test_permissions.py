@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, cases, check
+from kehu.core.testing.permissions import Endpoint, Masked, cases, check, check_mask, mask_cases
 from kehu.customers import services as customer_services
 from kehu.pools.models import Offboarding
 from kehu.pools.tests.factories import add_contact, make_customer, make_pool, pooled_customer
 
+MOBILE = "13812341234"
 MEMBERS = ("rep", "east_manager")
 OTHERS = ("south_rep", "south_manager")
 SEES_CANNOT_EDIT = "the role sees the customer but may not release it: 404 instead of 403"
@@ -50,6 +51,13 @@ def contact(org: Organisation) -> dict[str, Any]:
     customer = make_customer(org.rep)
     customer_services.customer_share(actor=org.rep, customer=customer, user=org.colleague)
     return {"contact_id": add_contact(customer, mobile="13812341234").pk}
+
+
+def pool_with_contact(org: Organisation) -> dict[str, Any]:
+    """The pool with an owner-less customer whose primary contact has a mobile."""
+    made = pool(org)
+    add_contact(pooled_customer(made["_pool"]), mobile=MOBILE, is_primary=True)
+    return made
 
 
 def offboarding(org: Organisation) -> dict[str, Any]:
@@ -194,7 +202,24 @@ TABLE = [
     ),
 ]
 
+# A pool's members see its customers' contacts masked: nobody owns them.
+MASKS = [
+    Masked(
+        "GET /pools/{pool_id}/customers",
+        pool_with_contact,
+        actor,
+        shows={"items.0.contact_mobile": "138****1234"},
+        hides=(MOBILE,),
+    )
+    for actor in MEMBERS
+]
+
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
 def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
     check(entry, kind, actor, org)
+
+
+@pytest.mark.parametrize("mask", mask_cases(MASKS))
+def test_masked(mask: Masked, org: Organisation) -> None:
+    check_mask(mask, org)
