@@ -267,6 +267,7 @@ TABLE = [
     Endpoint(
         "POST customers:filter_delete",
         saved_filter,
+        silent=True,
         may=("rep",),
         out_of_scope=("colleague", "south_rep"),
         defects={

@@ -234,7 +234,7 @@ TABLE = [
         **ADMIN_ONLY,
     ),
     Endpoint("POST leads:rule_delete", rule, **ADMIN_ONLY),
-    Endpoint("POST leads:rule_move", rule, body={"direction": "down"}, **ADMIN_ONLY),
+    Endpoint("POST leads:rule_move", rule, body={"direction": "down"}, **ADMIN_ONLY, silent=True),
     Endpoint(
         "GET leads:web_form",
         web_form,
@@ -245,6 +245,7 @@ TABLE = [
     Endpoint(
         "POST leads:web_form",
         web_form,
+        silent=True,
         body={"action": "toggle"},
         may=("marketing", "admin"),
         may_not=("rep", "east_manager"),

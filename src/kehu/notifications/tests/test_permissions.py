@@ -38,7 +38,9 @@ TABLE = [
     Endpoint(
         "DELETE /notifications/channels/{channel_id}", channel, may=("rep",), out_of_scope=OTHERS
     ),
-    Endpoint("POST notifications:mark_read", notification, may=("rep",), out_of_scope=OTHERS),
+    Endpoint(
+        "POST notifications:mark_read", notification, may=("rep",), out_of_scope=OTHERS, silent=True
+    ),
 ]
 
 

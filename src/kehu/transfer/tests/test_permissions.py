@@ -72,11 +72,12 @@ TABLE = [
     Endpoint(
         "POST transfer:job_options",
         job,
+        silent=True,
         body=options_form,
         **READ,
     ),
-    Endpoint("POST transfer:job_decisions", job, **READ),
-    Endpoint("POST transfer:job_run", job, body={"dry_run": "1"}, **READ),
+    Endpoint("POST transfer:job_decisions", job, **READ, silent=True),
+    Endpoint("POST transfer:job_run", job, body={"dry_run": "1"}, **READ, silent=True),
     Endpoint("POST transfer:job_cancel", running_job, **READ),
     Endpoint("GET transfer:job_errors", job, **READ),
 ]
