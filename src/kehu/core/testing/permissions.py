@@ -219,8 +219,12 @@ def check(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
             check_ui_success(entry, response)
     elif kind == "may_not":
         assert response.status_code == 403, describe(response)
+        if entry.is_api:
+            assert response.json()["code"] == "forbidden", describe(response)
     else:
         assert response.status_code == 404, describe(response)
+        if entry.is_api:
+            assert response.json()["code"] == "not_found", describe(response)
 
 
 def check_anonymous(entry: Endpoint, response: Response) -> None:
