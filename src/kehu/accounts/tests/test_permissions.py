@@ -11,7 +11,7 @@ import pytest
 
 from kehu.accounts import services
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, cases, check
+from kehu.core.testing.permissions import Endpoint, cases, run
 
 OTHERS = ("colleague", "admin")
 NO_SUCH_TOKEN = "another user's token: 302 with 'No such token' instead of 404"
@@ -34,5 +34,5 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)

@@ -21,14 +21,15 @@ rule is listed in the entry's ``defects`` and runs as a strict xfail naming the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 from django.contrib.messages import constants as message_levels
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from kehu.core.testing.factories import Organisation, api_client
 
@@ -205,6 +206,41 @@ def check_ui_success(entry: Endpoint, response: Response) -> None:
 def describe(response: Response) -> str:
     body = getattr(response, "content", b"")[:300]
     return f"{response.status_code} {response.get('Location', '')} {body!r}"
+
+
+def ui_routes() -> Iterator[tuple[str, str]]:
+    """(URL name, route) of every named UI pattern outside the API and the Django admin."""
+
+    def walk(resolver: URLResolver, prefix: str, namespace: str) -> Iterator[tuple[str, str]]:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+                yield from walk(pattern, prefix + str(pattern.pattern), inner or "")
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+                yield name, prefix + str(pattern.pattern)
+
+    for name, route in walk(get_resolver(), "", ""):
+        if not route.startswith(("api/", "admin/")):
+            yield name, route
+
+
+def placeholder_url(entry: Endpoint) -> str:
+    """The entry's URL with every parameter 1: enough for a request that must not get past
+    authentication, so the anonymous cases build no users and no objects."""
+    if entry.is_api:
+        return API_PREFIX + re.sub(r"\{[^}]+\}", "1", entry.name)
+    route = dict(ui_routes())[entry.name]
+    return "/" + re.sub(r"<[^>]+>", "1", route)
+
+
+def run(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    """One case of a table; the organisation is built for signed-in actors only."""
+    if kind == "anonymous":
+        client = Client()
+        check_anonymous(entry, getattr(client, entry.method.lower())(placeholder_url(entry)))
+        return
+    check(entry, kind, actor, request.getfixturevalue("org"))
 
 
 def check(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:

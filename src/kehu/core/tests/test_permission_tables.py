@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 
-from kehu.core.testing.permissions import API_PREFIX, Endpoint
+from kehu.core.testing.permissions import API_PREFIX, Endpoint, ui_routes
 
 APPS = (
     "accounts",
@@ -41,22 +40,9 @@ EXEMPT: dict[str, str] = {
 }
 
 
-def ui_routes() -> Iterator[tuple[str, str]]:
+def object_routes() -> Iterator[tuple[str, str]]:
     """(URL name, route) of every UI pattern whose route takes an integer id."""
-
-    def walk(resolver: URLResolver, prefix: str, namespace: str) -> Iterator[tuple[str, str]]:
-        for pattern in resolver.url_patterns:
-            if isinstance(pattern, URLResolver):
-                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
-                yield from walk(pattern, prefix + str(pattern.pattern), inner or "")
-            elif isinstance(pattern, URLPattern) and pattern.name:
-                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-                yield name, prefix + str(pattern.pattern)
-
-    for name, route in walk(get_resolver(), "", ""):
-        if route.startswith(("api/", "admin/")) or "<int:" not in route:
-            continue
-        yield name, route
+    return ((name, route) for name, route in ui_routes() if "<int:" in route)
 
 
 def api_operations(client: Client) -> Iterator[str]:
@@ -85,7 +71,7 @@ def test_every_object_endpoint_is_in_a_permission_table(db: None) -> None:
     exempt = {
         key if key.split(" ", 1)[1].startswith("/") else key.split(" ", 1)[1] for key in EXEMPT
     }
-    endpoints = {name for name, _route in ui_routes()} | set(api_operations(Client()))
+    endpoints = {name for name, _route in object_routes()} | set(api_operations(Client()))
     missing = sorted(endpoints - covered - exempt)
     assert not missing, "add these to a tests/test_permissions.py TABLE (or EXEMPT): " + ", ".join(
         missing
@@ -93,12 +79,12 @@ def test_every_object_endpoint_is_in_a_permission_table(db: None) -> None:
 
 
 def test_exemptions_name_real_endpoints(db: None) -> None:
-    known = {name for name, _route in ui_routes()} | set(api_operations(Client()))
+    known = {name for name, _route in object_routes()} | set(api_operations(Client()))
     stale = [key for key in EXEMPT if key not in known and key.split(" ", 1)[1] not in known]
     assert not stale, f"exempted endpoints that no longer exist: {stale}"
 
 
 def test_table_entries_name_real_endpoints(db: None) -> None:
-    known = {name for name, _route in ui_routes()} | set(api_operations(Client()))
+    known = {name for name, _route in object_routes()} | set(api_operations(Client()))
     unknown = sorted(tabled() - known)
     assert not unknown, f"table entries for endpoints that do not exist: {unknown}"

@@ -20,9 +20,9 @@ from kehu.core.testing.permissions import (
     Masked,
     Roles,
     cases,
-    check,
     check_mask,
     mask_cases,
+    run,
 )
 from kehu.customers import services
 from kehu.customers.models import Contact
@@ -323,8 +323,8 @@ MASKS = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)
 
 
 @pytest.mark.parametrize("mask", mask_cases(MASKS))

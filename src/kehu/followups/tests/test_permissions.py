@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Roles, cases, check
+from kehu.core.testing.permissions import Endpoint, Roles, cases, run
 from kehu.followups import services
 from kehu.followups.tests.factories import make_customer
 
@@ -151,5 +151,5 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)

@@ -17,9 +17,9 @@ from kehu.core.testing.permissions import (
     Masked,
     Roles,
     cases,
-    check,
     check_mask,
     mask_cases,
+    run,
 )
 from kehu.leads import services
 
@@ -267,8 +267,8 @@ MASKS = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)
 
 
 @pytest.mark.parametrize("mask", mask_cases(MASKS))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, cases, check
+from kehu.core.testing.permissions import Endpoint, cases, run
 from kehu.notifications.models import Channel, Notification
 
 OTHERS = ("colleague", "admin")
@@ -45,5 +45,5 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)

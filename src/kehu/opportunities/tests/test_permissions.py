@@ -19,9 +19,9 @@ from kehu.core.testing.permissions import (
     Masked,
     Roles,
     cases,
-    check,
     check_mask,
     mask_cases,
+    run,
 )
 from kehu.customers import services as customer_services
 from kehu.opportunities import services
@@ -175,8 +175,8 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)
 
 
 @pytest.mark.parametrize("mask", mask_cases(MASKS))

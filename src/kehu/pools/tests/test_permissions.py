@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Masked, cases, check, check_mask, mask_cases
+from kehu.core.testing.permissions import Endpoint, Masked, cases, check_mask, mask_cases, run
 from kehu.customers import services as customer_services
 from kehu.pools.models import Offboarding
 from kehu.pools.tests.factories import add_contact, make_customer, make_pool, pooled_customer
@@ -216,8 +216,8 @@ MASKS = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)
 
 
 @pytest.mark.parametrize("mask", mask_cases(MASKS))

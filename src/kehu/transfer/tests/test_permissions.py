@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from kehu.core.testing.factories import Organisation
-from kehu.core.testing.permissions import Endpoint, Roles, cases, check
+from kehu.core.testing.permissions import Endpoint, Roles, cases, run
 from kehu.transfer import services
 from kehu.transfer.models import ImportJob, JobStatus
 from kehu.transfer.tests.helpers import customer_rows, write_csv
@@ -84,5 +84,5 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("entry", "kind", "actor"), cases(TABLE))
-def test_permission(entry: Endpoint, kind: str, actor: str, org: Organisation) -> None:
-    check(entry, kind, actor, org)
+def test_permission(entry: Endpoint, kind: str, actor: str, request: pytest.FixtureRequest) -> None:
+    run(entry, kind, actor, request)
