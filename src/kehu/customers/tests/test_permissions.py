@@ -270,10 +270,6 @@ TABLE = [
         silent=True,
         may=("rep",),
         out_of_scope=("colleague", "south_rep"),
-        defects={
-            "out_of_scope:colleague": "another user's saved filter: 302 as if deleted, not 404",
-            "out_of_scope:south_rep": "another user's saved filter: 302 as if deleted, not 404",
-        },
     ),
 ]
 

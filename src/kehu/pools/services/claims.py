@@ -301,11 +301,9 @@ def pool_release(
 @transaction.atomic
 def pool_put(*, actor: User, customer_id: int, pool_id: int, reason: str) -> PoolEntry:
     """An admin puts any customer (held or owner-less) into a pool, or moves it between pools."""
+    pool = member_pool_or_404(actor, pool_id)  # a pool one is no member of does not leak
     _require_admin(actor)
     text = _clean_reason(reason)
-    pool = Pool.objects.filter(pk=pool_id, is_active=True).first()
-    if pool is None:
-        raise NotFound("customer pool")
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
         raise NotFound("customer")

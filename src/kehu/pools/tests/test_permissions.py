@@ -89,10 +89,6 @@ TABLE = [
         may_not=MEMBERS,
         out_of_scope=OTHERS,
         status=201,
-        defects={
-            "out_of_scope:*": "a pool the user is no member of answers 403 (the admin check "
-            "comes before the pool's lookup): 404 expected"
-        },
     ),
     Endpoint(
         "POST /pools/{pool_id}/customers/{customer_id}/claim",
