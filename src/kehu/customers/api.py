@@ -7,10 +7,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
@@ -22,10 +23,6 @@ from kehu.customers.selectors import CustomerFilters
 
 customers_router = Router(tags=["customers"])
 contacts_router = Router(tags=["contacts"])
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 # --- Schemas -----------------------------------------------------------------------------------
@@ -292,7 +289,7 @@ def _fields(payload: Schema, *, exclude: set[str]) -> dict[str, Any]:
 
 @customers_router.get("", response=Page, summary="List and search customers")
 def list_customers(
-    request: HttpRequest,
+    request: AuthedRequest,
     filters: Query[CustomerFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0),
@@ -309,13 +306,13 @@ def list_customers(
 
 
 @customers_router.post("", response={201: CustomerDetailOut}, summary="Create a customer")
-def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[dict[str, Any]]:
+def create_customer(request: AuthedRequest, payload: CustomerCreate) -> Status[dict[str, Any]]:
     data = _fields(payload, exclude={"contacts", "tags", "force", "owner_id"})
     if payload.owner_id is not None:
         data["owner"] = payload.owner_id
     contacts = [c.dict(exclude_unset=True) for c in payload.contacts]
     customer = services.customer_create(
-        actor=_actor(request),
+        actor=request.user,
         data=data,
         contacts=contacts,
         tags=payload.tags,
@@ -325,15 +322,15 @@ def create_customer(request: HttpRequest, payload: CustomerCreate) -> Status[dic
 
 
 @customers_router.get("/{customer_id}", response=CustomerDetailOut)
-def get_customer(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+def get_customer(request: AuthedRequest, customer_id: int) -> dict[str, Any]:
     return _detail(request.user, customer_id)
 
 
 @customers_router.patch("/{customer_id}", response=CustomerDetailOut)
-def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> Any:
+def update_customer(request: AuthedRequest, customer_id: int, payload: CustomerPatch) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     changes = _fields(payload, exclude={"version", "tags", "force"})
-    actor = _actor(request)
+    actor = request.user
     services.customer_update(
         actor=actor,
         customer=customer,
@@ -346,40 +343,40 @@ def update_customer(request: HttpRequest, customer_id: int, payload: CustomerPat
 
 
 @customers_router.delete("/{customer_id}", response={204: None})
-def delete_customer(request: HttpRequest, customer_id: int) -> Status[None]:
+def delete_customer(request: AuthedRequest, customer_id: int) -> Status[None]:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
-    services.customer_delete(actor=_actor(request), customer=customer)
+    services.customer_delete(actor=request.user, customer=customer)
     return Status(204, None)
 
 
 @customers_router.post("/{customer_id}/status", response=CustomerDetailOut)
-def change_status(request: HttpRequest, customer_id: int, payload: StatusIn) -> Any:
+def change_status(request: AuthedRequest, customer_id: int, payload: StatusIn) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     services.customer_change_status(
-        actor=_actor(request), customer=customer, status=payload.status, reason=payload.reason
+        actor=request.user, customer=customer, status=payload.status, reason=payload.reason
     )
     return _detail(request.user, customer_id)
 
 
 @customers_router.post("/{customer_id}/reassign", response=CustomerDetailOut)
-def reassign(request: HttpRequest, customer_id: int, payload: ReassignIn) -> Any:
+def reassign(request: AuthedRequest, customer_id: int, payload: ReassignIn) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     owner = User.objects.filter(pk=payload.owner_id, is_active=True).first()
     if owner is None:
         raise InvalidInput(errors={"owner_id": [_("Choose an active user.")]})
     services.customer_reassign(
-        actor=_actor(request), customer=customer, owner=owner, reason=payload.reason
+        actor=request.user, customer=customer, owner=owner, reason=payload.reason
     )
     return _detail(request.user, customer_id)
 
 
 @customers_router.post("/{customer_id}/share", response=list[ShareOut])
-def share(request: HttpRequest, customer_id: int, payload: ShareIn) -> Any:
+def share(request: AuthedRequest, customer_id: int, payload: ShareIn) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     user = User.objects.filter(pk=payload.user_id, is_active=True).first()
     if user is None:
         raise InvalidInput(errors={"user_id": [_("Choose an active user.")]})
-    actor = _actor(request)
+    actor = request.user
     if payload.revoke:
         services.customer_unshare(actor=actor, customer=customer, user=user)
     else:
@@ -390,35 +387,35 @@ def share(request: HttpRequest, customer_id: int, payload: ShareIn) -> Any:
 
 
 @customers_router.post("/{customer_id}/merge", response=CustomerDetailOut)
-def merge(request: HttpRequest, customer_id: int, payload: MergeIn) -> Any:
+def merge(request: AuthedRequest, customer_id: int, payload: MergeIn) -> Any:
     survivor = selectors.customer_get(user=request.user, customer_id=customer_id)
     merged = selectors.customer_get(user=request.user, customer_id=payload.merged_id)
     services.customer_merge(
-        actor=_actor(request), survivor=survivor, merged=merged, reason=payload.reason
+        actor=request.user, survivor=survivor, merged=merged, reason=payload.reason
     )
     return _detail(request.user, customer_id)
 
 
 @customers_router.post("/{customer_id}/verify", response=CustomerDetailOut)
-def verify(request: HttpRequest, customer_id: int, payload: VerifyIn) -> Any:
+def verify(request: AuthedRequest, customer_id: int, payload: VerifyIn) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     services.customer_mark_verified(
-        actor=_actor(request), customer=customer, via=payload.via, when=payload.when
+        actor=request.user, customer=customer, via=payload.via, when=payload.when
     )
     return _detail(request.user, customer_id)
 
 
 @customers_router.post("/{customer_id}/grade", response=CustomerDetailOut)
-def set_grade(request: HttpRequest, customer_id: int, payload: GradeIn) -> Any:
+def set_grade(request: AuthedRequest, customer_id: int, payload: GradeIn) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     services.customer_set_grade(
-        actor=_actor(request), customer=customer, grade=payload.grade, reason=payload.reason
+        actor=request.user, customer=customer, grade=payload.grade, reason=payload.reason
     )
     return _detail(request.user, customer_id)
 
 
 @customers_router.get("/{customer_id}/history", response=list[HistoryOut])
-def history(request: HttpRequest, customer_id: int) -> Any:
+def history(request: AuthedRequest, customer_id: int) -> Any:
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     return selectors.customer_history(user=request.user, customer=customer)
 
@@ -428,7 +425,7 @@ def history(request: HttpRequest, customer_id: int) -> Any:
 
 @contacts_router.get("", response=ContactPage)
 def list_contacts(
-    request: HttpRequest,
+    request: AuthedRequest,
     customer_id: int | None = None,
     q: str = "",
     active: bool | None = None,
@@ -444,27 +441,29 @@ def list_contacts(
 
 
 @contacts_router.post("", response={201: ContactOut})
-def create_contact(request: HttpRequest, payload: ContactCreate) -> Status[dict[str, Any]]:
+def create_contact(request: AuthedRequest, payload: ContactCreate) -> Status[dict[str, Any]]:
     customer = selectors.customer_get(user=request.user, customer_id=payload.customer_id)
     data = _fields(payload, exclude={"customer_id", "force"})
     contact = services.contact_create(
-        actor=_actor(request), customer=customer, data=data, force=payload.force
+        actor=request.user, customer=customer, data=data, force=payload.force
     )
     masked = selectors.contacts_masked(request.user, customer)
     return Status(201, contact_data(request.user, contact, masked=masked))
 
 
 @contacts_router.get("/{contact_id}", response=ContactOut)
-def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+def get_contact(request: AuthedRequest, contact_id: int) -> dict[str, Any]:
     contact = selectors.contact_get(user=request.user, contact_id=contact_id)
     return contact_data(request.user, contact)
 
 
 @contacts_router.patch("/{contact_id}", response=ContactOut)
-def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> dict[str, Any]:
+def update_contact(
+    request: AuthedRequest, contact_id: int, payload: ContactPatch
+) -> dict[str, Any]:
     contact = selectors.contact_get(user=request.user, contact_id=contact_id)
     saved = services.contact_update(
-        actor=_actor(request),
+        actor=request.user,
         contact=contact,
         changes=_fields(payload, exclude={"version"}),
         version=payload.version,
@@ -479,11 +478,11 @@ class DeactivateIn(Schema):
 
 @contacts_router.post("/{contact_id}/deactivate", response=ContactOut)
 def deactivate_contact(
-    request: HttpRequest, contact_id: int, payload: DeactivateIn | None = None
+    request: AuthedRequest, contact_id: int, payload: DeactivateIn | None = None
 ) -> dict[str, Any]:
     contact = selectors.contact_get(user=request.user, contact_id=contact_id)
     saved = services.contact_deactivate(
-        actor=_actor(request), contact=contact, reason=payload.reason if payload else ""
+        actor=request.user, contact=contact, reason=payload.reason if payload else ""
     )
     masked = selectors.contacts_masked(request.user, contact.customer)
     return contact_data(request.user, saved, masked=masked)

@@ -7,6 +7,9 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
+# One phone normalisation for every app; callers outside customers still import it from here.
+from kehu.core.contact_points import phone_e164 as phone_e164
+
 LEGAL_SUFFIXES = (
     "股份有限公司",
     "有限责任公司",
@@ -122,22 +125,6 @@ def han_pairs(text: str) -> str:
 def pair_term(term: str) -> str | None:
     """A two-Han-character search term as ``han_pairs`` spells it (瑞德 → 瑞x德), else None."""
     return PAIR_MARK.join(term) if len(term) == 2 and _HAN_RUN.fullmatch(term) else None
-
-
-def phone_e164(value: str, region: str = "CN") -> str | None:
-    """A phone number in E.164 (+8613812345678), or None when it is not a valid number."""
-    import phonenumbers
-
-    text = fold(value or "")
-    if not text:
-        return None
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def phone_display(value: str) -> str:

@@ -25,14 +25,15 @@ from django.db.models import (
     Sum,
 )
 from django.db.models.functions import Coalesce
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from kehu.core import config, masking
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
+from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
 from kehu.core.pagination import BoundedCount, narrowed, page_of
 from kehu.customers.models import (
@@ -69,14 +70,13 @@ SORTS: dict[str, tuple[str | OrderBy, ...]] = {
     "last_contact": ("last_contact_at", "id"),
     "-last_contact": ("-last_contact_at", "-id"),
 }
-LIST_FIELDS = ("tags",)  # query parameters that repeat
 _SEPARATORS = re.compile(r"[\s\-+()]+")
 
 
-class CustomerFilters(BaseModel):
+class CustomerFilters(ListFilters):
     """Search and filters of the customer list (UI and API alike)."""
 
-    model_config = ConfigDict(extra="ignore")
+    not_narrowing = frozenset({"sort"})
 
     q: str = ""
     status: str = ""
@@ -136,18 +136,50 @@ class CustomerFilters(BaseModel):
             raise ValueError(str(_("Not a valid code.")))
         return value
 
-    @classmethod
-    def from_querydict(cls, query: QueryDict) -> CustomerFilters:
-        data: dict[str, Any] = {}
-        for key in query:
-            values = [v for v in query.getlist(key) if v != ""]
-            if not values:
-                continue
-            data[key] = values if key in LIST_FIELDS else values[-1]
-        return cls.model_validate(data)
+    def apply(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
+        """``queryset`` (already scoped to the user) narrowed and sorted by these filters."""
+        queryset = search(queryset, self.q)
+        if self.status:
+            queryset = queryset.filter(status=self.status)
+        if self.owner:
+            queryset = queryset.filter(owner_id=self.owner)
+        if self.department:
+            from kehu.accounts.models import Department
 
-    def is_active(self) -> bool:
-        return self != CustomerFilters(sort=self.sort)
+            path = Department.objects.filter(pk=self.department).values("path")[:1]
+            queryset = queryset.filter(department__path__startswith=path)
+        if self.industry:
+            queryset = queryset.filter(industry_id__in=codes_within(Industry, self.industry))
+        if self.region:
+            queryset = queryset.filter(region_id__in=codes_within(Region, self.region))
+        if self.source:
+            queryset = queryset.filter(source=self.source)
+        if self.priority:
+            queryset = queryset.filter(priority=self.priority)
+        if self.grade:  # along the grade sort's index, newest first within the grade
+            queryset = queryset.alias(shown_grade=effective_grade_sql()).filter(
+                shown_grade=self.grade
+            )
+        if self.tags:
+            queryset = queryset.filter(
+                pk__in=Customer.tags.through.objects.filter(tag_id__in=self.tags).values(
+                    "customer_id"
+                )
+            )
+        queryset = queryset.filter(
+            on_days("created_at", self.created_from, self.created_to),
+            on_days("updated_at", self.updated_from, self.updated_to),
+        )
+        now = timezone.now()
+        if self.stale:
+            days = int(config.get("customers.stale_contact_days"))
+            queryset = queryset.filter(contact_info_updated_at__lt=now - timedelta(days=days))
+        if self.unverified:
+            hours = int(config.get("customers.verify_within_hours"))
+            queryset = queryset.filter(
+                verified_at__isnull=True, first_contact_at__lt=now - timedelta(hours=hours)
+            )
+        return queryset.order_by(*SORTS[self.sort])
 
 
 def _choice(value: str, allowed: list[str]) -> str:
@@ -184,48 +216,6 @@ def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
     return queryset.filter(pk__in=Customer.objects.filter(*terms).values("pk"))
 
 
-def apply_filters(queryset: QuerySet[Customer], filters: CustomerFilters) -> QuerySet[Customer]:
-    f = filters
-    queryset = search(queryset, f.q)
-    if f.status:
-        queryset = queryset.filter(status=f.status)
-    if f.owner:
-        queryset = queryset.filter(owner_id=f.owner)
-    if f.department:
-        from kehu.accounts.models import Department
-
-        path = Department.objects.filter(pk=f.department).values("path")[:1]
-        queryset = queryset.filter(department__path__startswith=path)
-    if f.industry:
-        queryset = queryset.filter(industry_id__in=codes_within(Industry, f.industry))
-    if f.region:
-        queryset = queryset.filter(region_id__in=codes_within(Region, f.region))
-    if f.source:
-        queryset = queryset.filter(source=f.source)
-    if f.priority:
-        queryset = queryset.filter(priority=f.priority)
-    if f.grade:  # along the grade sort's index, newest first within the grade
-        queryset = queryset.alias(shown_grade=effective_grade_sql()).filter(shown_grade=f.grade)
-    if f.tags:
-        queryset = queryset.filter(
-            pk__in=Customer.tags.through.objects.filter(tag_id__in=f.tags).values("customer_id")
-        )
-    queryset = queryset.filter(
-        on_days("created_at", f.created_from, f.created_to),
-        on_days("updated_at", f.updated_from, f.updated_to),
-    )
-    now = timezone.now()
-    if f.stale:
-        days = int(config.get("customers.stale_contact_days"))
-        queryset = queryset.filter(contact_info_updated_at__lt=now - timedelta(days=days))
-    if f.unverified:
-        hours = int(config.get("customers.verify_within_hours"))
-        queryset = queryset.filter(
-            verified_at__isnull=True, first_contact_at__lt=now - timedelta(hours=hours)
-        )
-    return queryset.order_by(*SORTS[f.sort])
-
-
 # --- Completeness (信息完整度): a column kept by the services, averaged here ---------------------
 
 
@@ -233,7 +223,7 @@ def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> d
     """Average completeness and count of the customers the user sees (after filters)."""
     queryset: QuerySet[Customer] = Customer.objects.visible_to(user)
     if filters is not None:
-        queryset = apply_filters(queryset, filters).order_by()
+        queryset = filters.apply(queryset).order_by()
     row = queryset.aggregate(percent=Avg("completeness"), count=Count("pk"))
     return {"percent": round(float(row["percent"] or 0)), "count": row["count"]}
 
@@ -335,7 +325,7 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
         )
     )
     if filters is not None:
-        queryset = apply_filters(queryset, filters)
+        queryset = filters.apply(queryset)
     return queryset
 
 
@@ -378,7 +368,7 @@ def customer_rows(
     needed = ("id", "owner_id", "department_id", "grade", "grade_override")
     columns = [name for name in fields if name not in derived]
     columns += [name for name in needed if name not in columns]
-    queryset = apply_filters(Customer.objects.visible_to(user), filters).values(*columns)
+    queryset = filters.apply(Customer.objects.visible_to(user)).values(*columns)
     queryset, known = narrowed_search(queryset, filters)
     page = page_of(queryset, offset=offset, limit=limit, known=known)
     rows: list[dict[str, Any]] = page["items"]

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
+from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Role, User
 from kehu.core import masking
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import KehuError, StaleVersion
+from kehu.core.http import error_message, form_errors, is_htmx
 from kehu.core.pagination import BoundedPaginator
 from kehu.customers import contact_display, selectors, services, timeline
 from kehu.customers.forms import (
@@ -49,35 +50,15 @@ CONTACT_ERROR_FIELDS = {
 }
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 def _is_manager(user: Any) -> bool:
     return is_admin(user) or getattr(user, "role", "") == Role.MANAGER
-
-
-def _form_errors(
-    form: forms.BaseForm, error: KehuError, mapping: dict[str, str] | None = None
-) -> None:
-    """Put a service error on the form: per field where the field exists, else on top."""
-    if not error.errors:
-        form.add_error(None, error.detail)
-        return
-    for name, problems in error.errors.items():
-        target = (mapping or {}).get(name, name)
-        form.add_error(target if target in form.fields else None, problems)
-
-
-def _htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
 
 
 # --- List ---------------------------------------------------------------------------------------
 
 
-def _list_context(request: HttpRequest) -> dict[str, Any]:
-    user = _user(request)
+def _list_context(request: AuthedRequest) -> dict[str, Any]:
+    user = request.user
     try:
         filters = selectors.CustomerFilters.from_querydict(request.GET)
         filter_error = ""
@@ -123,11 +104,11 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: AuthedRequest) -> HttpResponse:
     context = _list_context(request)
-    if _htmx(request) and request.headers.get("HX-Target") == "customer-results":
+    if is_htmx(request) and request.headers.get("HX-Target") == "customer-results":
         return render(request, "customers/_results.html", context)
-    user = _user(request)
+    user = request.user
     context.update(
         statuses=CustomerStatus.choices,
         sources=Source.choices,
@@ -146,8 +127,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def bulk_action(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def bulk_action(request: AuthedRequest) -> HttpResponse:
+    user = request.user
     form = BulkForm(request.POST, owners=selectors.assignable_owners(user=user))
     back = reverse("customers:list") + "?" + request.POST.get("back", "")
     ids = [int(pk) for pk in request.POST.getlist("selected") if pk.isdigit()]
@@ -166,7 +147,7 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
                 actor=user, customers=customers, owner=data["owner"], reason=data["reason"]
             )
     except KehuError as error:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     else:
         messages.success(request, _("%(count)d customers updated.") % {"count": done})
     return redirect(back)
@@ -174,18 +155,18 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def saved_filter_save(request: HttpRequest) -> HttpResponse:
+def saved_filter_save(request: AuthedRequest) -> HttpResponse:
     form = SavedFilterForm(request.POST)
     if form.is_valid():
         try:
             services.saved_filter_save(
-                user=_user(request),
+                user=request.user,
                 name=form.cleaned_data["name"],
                 query=form.cleaned_data["query"],
             )
             messages.success(request, _("Filter saved."))
         except KehuError as error:
-            messages.error(request, error.detail)
+            messages.error(request, error_message(error))
     else:
         messages.error(request, _("Give the filter a name."))
     return redirect(reverse("customers:list") + "?" + form.data.get("query", ""))
@@ -193,8 +174,8 @@ def saved_filter_save(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def saved_filter_delete(request: HttpRequest, filter_id: int) -> HttpResponse:
-    services.saved_filter_delete(user=_user(request), filter_id=filter_id)
+def saved_filter_delete(request: AuthedRequest, filter_id: int) -> HttpResponse:
+    services.saved_filter_delete(user=request.user, filter_id=filter_id)
     return redirect("customers:list")
 
 
@@ -207,7 +188,7 @@ def _duplicates_context(user: Any, error: services.DuplicateCustomer) -> list[di
 
 @login_required
 @require_GET
-def customer_pick(request: HttpRequest) -> HttpResponse:
+def customer_pick(request: AuthedRequest) -> HttpResponse:
     """The options of a customer picker (``widgets.CustomerPicker``) for what the user typed:
     the newest customers they may edit that match."""
     editable = Customer.objects.editable_by(request.user)
@@ -217,8 +198,8 @@ def customer_pick(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def customer_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+def customer_create(request: AuthedRequest) -> HttpResponse:
+    user = request.user
     owners = selectors.assignable_owners(user=user) if _is_manager(user) else None
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST":
@@ -236,7 +217,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
                 duplicates = _duplicates_context(user, error)
                 form.add_error(None, error.detail)
             except KehuError as error:
-                _form_errors(form, error, CONTACT_ERROR_FIELDS)
+                form_errors(form, error, CONTACT_ERROR_FIELDS)
             else:
                 messages.success(
                     request, _("Customer %(number)s created.") % {"number": customer.number}
@@ -255,7 +236,7 @@ def customer_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def check_duplicates(request: HttpRequest) -> HttpResponse:
+def check_duplicates(request: AuthedRequest) -> HttpResponse:
     """Live warning while typing a new customer (htmx): matches the user may open are links."""
     exclude = request.POST.get("customer_id", "")
     matches = services.find_duplicates(
@@ -265,7 +246,7 @@ def check_duplicates(request: HttpRequest) -> HttpResponse:
         credit_code=_safe_code(request.POST.get("credit_code", "")),
         exclude_id=int(exclude) if exclude.isdigit() else None,
     )
-    payload = services.duplicate_payload(matches, _user(request))
+    payload = services.duplicate_payload(matches, request.user)
     return render(request, "customers/_duplicates.html", {"duplicates": payload})
 
 
@@ -277,8 +258,8 @@ def _safe_code(value: str) -> str:
 
 
 @login_required
-def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def customer_edit(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     hidden = selectors.masked_fields(user, customer)
     duplicates: list[dict[str, Any]] = []
@@ -300,7 +281,7 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
             except StaleVersion as error:
                 form.add_error(None, error.detail)
             except KehuError as error:
-                _form_errors(form, error)
+                form_errors(form, error)
             else:
                 messages.success(request, _("Customer saved."))
                 return redirect("customers:detail", customer.pk)
@@ -329,8 +310,8 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 
 @login_required
-def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     tab = request.GET.get("tab", "profile")
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     hidden = selectors.masked_fields(user, customer)
@@ -385,10 +366,10 @@ LAZY_TABS: dict[str, Callable[[User, Customer], list[Any]]] = {
 
 
 @login_required
-def customer_tab(request: HttpRequest, customer_id: int, tab: str) -> HttpResponse:
+def customer_tab(request: AuthedRequest, customer_id: int, tab: str) -> HttpResponse:
     if tab not in LAZY_TABS:
         raise Http404(tab)
-    user = _user(request)
+    user = request.user
     customer = selectors.customer_get(
         user=user, customer_id=customer_id, related=selectors.OWNER_RELATED
     )
@@ -400,22 +381,19 @@ def _back(customer_id: int, tab: str = "profile") -> HttpResponse:
     return redirect(reverse("customers:detail", args=[customer_id]) + f"?tab={tab}")
 
 
-def _run(request: HttpRequest, action: Any, success: str) -> None:
+def _run(request: AuthedRequest, action: Any, success: str) -> None:
     try:
         action()
     except KehuError as error:
-        details = [error.detail]
-        for problems in error.errors.values():
-            details.extend(p for p in problems if p not in details)
-        messages.error(request, " ".join(details))
+        messages.error(request, error_message(error))
     else:
         messages.success(request, success)
 
 
 @login_required
 @require_POST
-def change_status(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def change_status(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -436,8 +414,8 @@ def change_status(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def verify(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def verify(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = VerifyForm(request.POST)
     if form.is_valid():
@@ -453,8 +431,8 @@ def verify(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def reassign(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = ReassignForm(request.POST, owners=selectors.assignable_owners(user=user))
     if not form.is_valid():
@@ -477,8 +455,8 @@ def reassign(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def share(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def share(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     if request.POST.get("revoke", "").isdigit():
         target = User.objects.filter(pk=int(request.POST["revoke"])).first()
@@ -508,8 +486,8 @@ def share(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_grade(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def set_grade(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = GradeForm(request.POST)
     if form.is_valid():
@@ -528,8 +506,8 @@ def set_grade(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def merge(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def merge(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     survivor = selectors.customer_get(user=user, customer_id=customer_id)
     form = MergeForm(request.POST)
     if not form.is_valid():
@@ -555,13 +533,13 @@ def merge(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def delete(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     try:
         services.customer_delete(actor=user, customer=customer)
     except KehuError as error:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
         return _back(customer_id)
     messages.success(request, _("Customer deleted."))
     return redirect("customers:list")
@@ -572,8 +550,8 @@ def delete(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def contact_add(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def contact_add(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = ContactForm(request.POST)
     if form.is_valid():
@@ -593,8 +571,8 @@ def contact_add(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 
 @login_required
-def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
-    user = _user(request)
+def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
+    user = request.user
     contact = selectors.contact_get(user=user, contact_id=contact_id)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
@@ -611,7 +589,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
                 )
             except KehuError as error:
                 contact.refresh_from_db()
-                _form_errors(form, error)
+                form_errors(form, error)
             else:
                 messages.success(request, _("Contact saved."))
                 return _back(contact.customer_id, "contacts")
@@ -626,8 +604,8 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def contact_deactivate(request: HttpRequest, contact_id: int) -> HttpResponse:
-    user = _user(request)
+def contact_deactivate(request: AuthedRequest, contact_id: int) -> HttpResponse:
+    user = request.user
     contact = selectors.contact_get(user=user, contact_id=contact_id)
     _run(
         request,
@@ -644,8 +622,8 @@ def contact_deactivate(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def attachment_upload(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = _user(request)
+def attachment_upload(request: AuthedRequest, customer_id: int) -> HttpResponse:
+    user = request.user
     customer = selectors.customer_get(user=user, customer_id=customer_id)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -666,8 +644,8 @@ def attachment_upload(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment_download(request: HttpRequest, attachment_id: int) -> FileResponse:
-    attachment = selectors.attachment_get(user=_user(request), attachment_id=attachment_id)
+def attachment_download(request: AuthedRequest, attachment_id: int) -> FileResponse:
+    attachment = selectors.attachment_get(user=request.user, attachment_id=attachment_id)
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError as missing:
@@ -684,8 +662,8 @@ def attachment_download(request: HttpRequest, attachment_id: int) -> FileRespons
 
 @login_required
 @require_POST
-def attachment_delete(request: HttpRequest, attachment_id: int) -> HttpResponse:
-    user = _user(request)
+def attachment_delete(request: AuthedRequest, attachment_id: int) -> HttpResponse:
+    user = request.user
     attachment = selectors.attachment_get(user=user, attachment_id=attachment_id)
     _run(
         request,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
@@ -14,6 +14,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import ValidationError
 
+from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import InvalidInput
 from kehu.customers.selectors import CustomerFilters
 from kehu.transfer import blank, selectors, services
@@ -127,13 +128,13 @@ def _parse_mapping(text: str) -> dict[str, str] | None:
 
 @router.get("/imports", response=list[ImportListOut], summary="Imports you started")
 @paginate
-def list_imports(request: HttpRequest) -> Any:
+def list_imports(request: AuthedRequest) -> Any:
     return selectors.import_job_list(user=request.user)
 
 
 @router.post("/imports", response={201: ImportOut}, summary="Upload a file and check it")
 def create_import(
-    request: HttpRequest,
+    request: AuthedRequest,
     file: UploadedFile = File(...),  # noqa: B008
     kind: str = Form("customers", description="customers, leads, opportunities or followups"),
     encoding: str = Form(""),
@@ -161,7 +162,7 @@ def create_import(
 
 
 @router.get("/imports/fields/{kind}", response=list[FieldOut], summary="Importable fields")
-def import_fields(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
+def import_fields(request: AuthedRequest, kind: str) -> list[dict[str, Any]]:
     if kind not in ImportKind.values:
         raise InvalidInput(_("Unknown import kind."), errors={"kind": [kind[:30]]})
     return [
@@ -178,7 +179,7 @@ def import_fields(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
 
 
 @router.get("/imports/templates/{kind}.xlsx", summary="Download an import template")
-def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+def import_template(request: AuthedRequest, kind: str) -> HttpResponse:
     if kind not in ImportKind.values:
         raise InvalidInput(_("Unknown import kind."), errors={"kind": [kind[:30]]})
     response = HttpResponse(content_type=XLSX)
@@ -188,12 +189,12 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @router.get("/imports/mappings", response=list[MappingOut], summary="Saved column mappings")
-def list_mappings(request: HttpRequest, kind: str = "") -> Any:
+def list_mappings(request: AuthedRequest, kind: str = "") -> Any:
     return list(selectors.mapping_list(kind=kind))
 
 
 @router.post("/imports/mappings", response={201: MappingOut}, summary="Save a column mapping")
-def save_mapping(request: HttpRequest, payload: MappingIn) -> Status:
+def save_mapping(request: AuthedRequest, payload: MappingIn) -> Status:
     saved = services.mapping_save(
         actor=request.user, name=payload.name, kind=payload.kind, columns=payload.columns
     )
@@ -201,12 +202,12 @@ def save_mapping(request: HttpRequest, payload: MappingIn) -> Status:
 
 
 @router.get("/imports/{job_id}", response=ImportOut, summary="An import's progress and outcome")
-def get_import(request: HttpRequest, job_id: int) -> ImportJob:
+def get_import(request: AuthedRequest, job_id: int) -> ImportJob:
     return selectors.import_job_get(user=request.user, job_id=job_id)
 
 
 @router.patch("/imports/{job_id}", response=ImportOut, summary="Change mapping or decisions")
-def patch_import(request: HttpRequest, job_id: int, payload: ImportPatch) -> ImportJob:
+def patch_import(request: AuthedRequest, job_id: int, payload: ImportPatch) -> ImportJob:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     return services.import_job_configure(
         actor=request.user,
@@ -219,7 +220,7 @@ def patch_import(request: HttpRequest, job_id: int, payload: ImportPatch) -> Imp
 
 
 @router.post("/imports/{job_id}/run", response=ImportOut, summary="Run the dry run or import")
-def run_import(request: HttpRequest, job_id: int, payload: RunIn) -> ImportJob:
+def run_import(request: AuthedRequest, job_id: int, payload: RunIn) -> ImportJob:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     job = services.import_job_start(actor=request.user, job=job, dry_run=payload.dry_run)
     job.refresh_from_db()
@@ -227,13 +228,13 @@ def run_import(request: HttpRequest, job_id: int, payload: RunIn) -> ImportJob:
 
 
 @router.post("/imports/{job_id}/cancel", response=ImportOut, summary="Cancel a running import")
-def cancel_import(request: HttpRequest, job_id: int) -> ImportJob:
+def cancel_import(request: AuthedRequest, job_id: int) -> ImportJob:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     return services.import_job_cancel(actor=request.user, job=job)
 
 
 @router.get("/imports/{job_id}/errors.xlsx", summary="Rows with errors, as XLSX")
-def import_errors(request: HttpRequest, job_id: int) -> FileResponse:
+def import_errors(request: AuthedRequest, job_id: int) -> FileResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     handle = spool()
     write_error_report(job, handle)
@@ -244,7 +245,7 @@ def import_errors(request: HttpRequest, job_id: int) -> FileResponse:
 
 
 @router.get("/imports/{job_id}/columns", summary="The file's columns and their fields")
-def import_columns(request: HttpRequest, job_id: int) -> dict[str, Any]:
+def import_columns(request: AuthedRequest, job_id: int) -> dict[str, Any]:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     headers = list(job.detected.get("headers", []))
     return {"headers": headers, "mapping": job.mapping, "automatic": auto_map(job.kind, headers)}
@@ -252,13 +253,13 @@ def import_columns(request: HttpRequest, job_id: int) -> dict[str, Any]:
 
 @router.get("/exports", response=list[ExportLogOut], summary="The export audit log")
 @paginate
-def list_exports(request: HttpRequest) -> Any:
+def list_exports(request: AuthedRequest) -> Any:
     require_export(request.user)
     return selectors.export_log_list(user=request.user)
 
 
 def export_response(
-    request: HttpRequest, *, kind: str, file_format: str, filters: CustomerFilters, channel: str
+    request: AuthedRequest, *, kind: str, file_format: str, filters: CustomerFilters, channel: str
 ) -> HttpResponseBase:
     """Streamed CSV or XLSX (openpyxl write-only into a temporary file) of one export."""
     export = Export(user=request.user, kind=kind, filters=filters, channel=channel)
@@ -278,7 +279,7 @@ def export_response(
     "/exports/{kind}", summary="Export customers, contacts, leads, opportunities or follow-ups"
 )
 def export(
-    request: HttpRequest,
+    request: AuthedRequest,
     kind: Literal["customers", "contacts", "leads", "opportunities", "followups"],
     format: Literal["csv", "xlsx"] = "csv",
     filters: Query[CustomerFilters] = None,  # type: ignore[assignment]

@@ -1,10 +1,11 @@
 """Cleaning and validation of imported cells, before anything is written.
 
 Every cell is trimmed and folded from full width to half width (NFKC); phones are checked
-with phonenumbers (region CN) and stored in E.164, emails with email-validator, dates are read
-in the common Chinese formats and as Excel serial numbers, enumerations are matched on their
-Chinese and English names and synonyms, with a fuzzy suggestion (rapidfuzz) when nothing
-matches. Errors name the row and the column.
+with phonenumbers (region CN) and stored in E.164, emails with email-validator and stored in
+lower case (as ``kehu.core.contact_points`` stores them), dates are read in the common Chinese
+formats and as Excel serial numbers, enumerations are matched on their Chinese and English
+names and synonyms, with a fuzzy suggestion (rapidfuzz) when nothing matches. Errors name the
+row and the column.
 """
 
 from __future__ import annotations
@@ -418,13 +419,15 @@ class Cleaner:
         return formatted
 
     def _email(self, text: str, spec: FieldSpec) -> str:
-        """email-validator's answer; once a domain has passed it, plain local parts
-        (dot-atoms of letters, digits and _%+-) on that domain are accepted the same way."""
+        """email-validator's answer in lower case, as ``kehu.core.contact_points`` stores every
+        address (the bulk insert stores it as cleaned here; duplicate checks compare lower case).
+        Once a domain has passed, plain local parts (dot-atoms of letters, digits and _%+-) on
+        that domain are accepted the same way."""
         local, at, domain = text.rpartition("@")
         if at and domain in self._email_domains and len(text) <= 254:
             normal_domain = self._email_domains[domain]
             if normal_domain and len(local) <= 64 and _SIMPLE_LOCAL.fullmatch(local):
-                return f"{local}@{normal_domain}"
+                return f"{local}@{normal_domain}".lower()
         address = self._email_slow(text)
         if at and domain not in self._email_domains:
             self._email_domains[domain] = address.rpartition("@")[2]
@@ -437,7 +440,7 @@ class Cleaner:
             raise CellError(
                 _("“%(value)s” is not an email address.") % {"value": text[:60]}
             ) from error
-        return str(result.normalized)
+        return str(result.normalized).lower()
 
     def _decimal(self, text: str, spec: FieldSpec) -> Decimal:
         compact = text.replace(",", "").replace("¥", "").replace("元", "").strip()

@@ -154,7 +154,7 @@ def cmd_export(options: argparse.Namespace) -> int:
         "created_to": options.created_to,
     }
     try:
-        filters = CustomerFilters.model_validate({k: v for k, v in raw.items() if v})
+        filters = CustomerFilters.from_querydict(raw)
     except ValidationError as error:
         for item in error.errors():
             print(f"kehu export: {'.'.join(map(str, item['loc']))}: {item['msg']}", file=sys.stderr)

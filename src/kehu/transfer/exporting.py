@@ -35,7 +35,7 @@ from kehu.core.context import current_request_id
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden
 from kehu.customers.models import Contact, Customer
-from kehu.customers.selectors import CustomerFilters, apply_filters
+from kehu.customers.selectors import CustomerFilters
 from kehu.transfer.models import ExportKind, ExportLog
 from kehu.transfer.specs import spec_map
 
@@ -262,7 +262,7 @@ def customer_rows(user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
     queryset: Any = Customer.objects.visible_to(user).select_related(
         "owner", "department", "industry__parent", "region__parent"
     )
-    queryset = apply_filters(queryset, filters).prefetch_related(
+    queryset = filters.apply(queryset).prefetch_related(
         "tags",
         Prefetch(
             "contacts",
@@ -274,7 +274,7 @@ def customer_rows(user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
 
 
 def contact_rows(user: Any, filters: CustomerFilters) -> QuerySet[Contact]:
-    customers = apply_filters(Customer.objects.visible_to(user), filters).order_by()
+    customers = filters.apply(Customer.objects.visible_to(user)).order_by()
     return (
         Contact.objects.filter(customer_id__in=customers.values("pk"))
         .select_related("customer")

@@ -21,11 +21,10 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import Q
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core.errors import InvalidInput, KehuError
+from kehu.core.errors import InvalidInput, KehuError, NotFound
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import company_key
 from kehu.transfer.cleaning import RowResult
@@ -201,7 +200,7 @@ class RecordImporter(Importer):
                 if target is None:
                     return self._create(plan.row.values)
                 return self._update(plan.row.values, target)
-        except Http404:
+        except NotFound:  # services answer a record out of the actor's scope as not found
             self._refuse(plan, [(self.header(""), _("the record is outside your scope."))])
         except InvalidInput as error:
             problems = [
@@ -392,7 +391,7 @@ class LeadImporter(RecordImporter):
 
         lead = Lead.objects.editable_by(self.actor).filter(pk=target).first()
         if lead is None:
-            raise Http404("lead")
+            raise NotFound("lead")
         changes = {k: v for k, v in self._data(values).items() if k not in ("source",)}
         if values.get("source"):
             changes["source"] = values["source"]
@@ -525,7 +524,7 @@ class OpportunityImporter(CustomerRecordImporter):
 
         opportunity = Opportunity.objects.filter(pk=target).first()
         if opportunity is None:
-            raise Http404("opportunity")
+            raise NotFound("opportunity")
         data = self._data(values)
         data.pop("name", None)
         opportunity = services.opportunity_update(

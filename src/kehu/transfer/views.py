@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,7 +15,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
+from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import Forbidden, KehuError
+from kehu.core.http import error_message
 from kehu.customers.selectors import CustomerFilters
 from kehu.transfer import blank, selectors, services
 from kehu.transfer.api import XLSX, export_response
@@ -50,13 +52,13 @@ RECORD_LINKS: dict[str, dict[str, Any]] = {
 }
 
 
-def _require_import(request: HttpRequest) -> None:
+def _require_import(request: AuthedRequest) -> None:
     if not may_import(request.user):
         raise PermissionDenied(_("Your role may not import data."))
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "can_import": may_import(request.user),
         "can_export": may_export(request.user),
@@ -72,7 +74,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthedRequest) -> HttpResponse:
     _require_import(request)
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -109,7 +111,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def _job_context(
-    request: HttpRequest, job: ImportJob, options: OptionsForm | None = None
+    request: AuthedRequest, job: ImportJob, options: OptionsForm | None = None
 ) -> dict[str, Any]:
     headers = list(job.detected.get("headers", []))
     if options is None:
@@ -134,13 +136,13 @@ def _job_context(
 
 
 @login_required
-def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_detail(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     return render(request, "transfer/job.html", _job_context(request, job))
 
 
 @login_required
-def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_progress(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     response = render(request, "transfer/_progress.html", {"job": job})
     if request.GET.get("running") and not job.is_running:
@@ -150,7 +152,7 @@ def job_progress(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_options(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_options(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     headers = list(job.detected.get("headers", []))
     form = OptionsForm(request.POST, kind=job.kind, headers=headers)
@@ -184,7 +186,7 @@ def job_options(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_decisions(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_decisions(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     decisions: dict[str, str] = {
         key.removeprefix("row_"): str(value)
@@ -195,36 +197,36 @@ def job_decisions(request: HttpRequest, job_id: int) -> HttpResponse:
         job = services.import_job_configure(actor=request.user, job=job, row_decisions=decisions)
         services.import_job_start(actor=request.user, job=job, dry_run=True)
     except KehuError as error:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     return redirect("transfer:job", job_id=job.pk)
 
 
 @login_required
 @require_POST
-def job_run(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_run(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     dry_run = request.POST.get("dry_run") == "1"
     try:
         services.import_job_start(actor=request.user, job=job, dry_run=dry_run)
     except KehuError as error:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     return redirect("transfer:job", job_id=job.pk)
 
 
 @login_required
 @require_POST
-def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+def job_cancel(request: AuthedRequest, job_id: int) -> HttpResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     try:
         services.import_job_cancel(actor=request.user, job=job)
         messages.info(request, _("The import stops after its current batch."))
     except KehuError as error:
-        messages.error(request, error.detail)
+        messages.error(request, error_message(error))
     return redirect("transfer:job", job_id=job.pk)
 
 
 @login_required
-def job_errors(request: HttpRequest, job_id: int) -> FileResponse:
+def job_errors(request: AuthedRequest, job_id: int) -> FileResponse:
     job = selectors.import_job_get(user=request.user, job_id=job_id)
     handle = spool()
     write_error_report(job, handle)
@@ -235,7 +237,7 @@ def job_errors(request: HttpRequest, job_id: int) -> FileResponse:
 
 
 @login_required
-def template(request: HttpRequest, kind: str) -> HttpResponse:
+def template(request: AuthedRequest, kind: str) -> HttpResponse:
     if kind not in ImportKind.values:
         return HttpResponse(status=404)
     response = HttpResponse(content_type=XLSX)
@@ -245,7 +247,7 @@ def template(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 @login_required
-def export(request: HttpRequest) -> HttpResponseBase:
+def export(request: AuthedRequest) -> HttpResponseBase:
     if not may_export(request.user):
         raise PermissionDenied(_("Your role may not export data."))
     form = ExportForm(request.GET)

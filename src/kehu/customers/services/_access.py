@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import Http404
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role
 from kehu.core.access import is_admin, policy_of
-from kehu.core.errors import Forbidden
+from kehu.core.errors import Forbidden, NotFound
 from kehu.customers.models import (
     Customer,
 )
@@ -25,7 +24,7 @@ def _require_editable(actor: Any, customer: Customer) -> Customer:
         .first()
     )
     if locked is None:
-        raise Http404(_("customer"))
+        raise NotFound("customer")
     return locked
 
 

@@ -22,6 +22,7 @@ from stdnum.exceptions import (
 )
 
 from kehu.accounts.models import User
+from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import InvalidInput
 from kehu.core.services import validate
 from kehu.customers.models import (
@@ -31,11 +32,7 @@ from kehu.customers.models import (
     Region,
     Tag,
 )
-from kehu.customers.normalize import (
-    email_normalised,
-    fold,
-    phone_e164,
-)
+from kehu.customers.normalize import fold
 
 # Fields a user may set on create / update (status and owner have their own actions on update).
 EDITABLE_FIELDS = frozenset(
@@ -107,32 +104,6 @@ def clean_credit_code(value: Any) -> str | None:
     except StdnumValidationError:
         message = _("This is not a valid unified social credit code.")
     raise _field_error("credit_code", message)
-
-
-def _clean_phone(field: str, value: Any) -> str:
-    text = str(value or "").strip()
-    if not text:
-        return ""
-    number = phone_e164(text)
-    if number is None:
-        raise _field_error(
-            field,
-            _("%(value)s is not a valid phone number; write e.g. 13812345678 or 021-12345678.")
-            % {"value": text[:40]},
-        )
-    return number
-
-
-def _clean_email(value: Any) -> str:
-    text = str(value or "").strip()
-    if not text:
-        return ""
-    address = email_normalised(text)
-    if address is None:
-        raise _field_error(
-            "email", _("%(value)s is not a valid email address.") % {"value": text[:80]}
-        )
-    return address.lower()
 
 
 def _resolve_industry(value: Any) -> Industry | None:
@@ -278,9 +249,9 @@ def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
         if name in ("mobile", "work_phone"):
-            cleaned[name] = _clean_phone(name, value)
+            cleaned[name] = normalize_phone(value, field=name)
         elif name == "email":
-            cleaned[name] = _clean_email(value)
+            cleaned[name] = normalize_email(value)
         elif name in ("is_decision_maker", "is_primary"):
             cleaned[name] = bool(value)
         else:

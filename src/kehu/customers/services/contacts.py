@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core.errors import Conflict
+from kehu.core.errors import Conflict, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
 from kehu.customers.models import (
@@ -31,7 +30,7 @@ def _contact_scope(actor: Any, contact: Contact) -> Contact:
         .first()
     )
     if locked is None:
-        raise Http404(_("contact"))
+        raise NotFound("contact")
     return locked
 
 

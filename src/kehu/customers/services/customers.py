@@ -8,14 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
 from kehu.core.access import is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers import grading, hooks
@@ -298,11 +297,12 @@ def _all_or_nothing(customers: Sequence[Customer], change: Callable[[Customer], 
         for customer in customers:
             try:
                 change(customer)
-            except (KehuError, Http404) as error:
-                if isinstance(error, KehuError):
-                    reason, code = error.detail, error.code
+            except KehuError as error:
+                # A customer outside the actor's edit scope is not named as missing.
+                if isinstance(error, NotFound):
+                    reason, code = _("You may not change this customer."), error.code
                 else:
-                    reason, code = _("You may not change this customer."), "not_found"
+                    reason, code = error.detail, error.code
                 message = _("%(customer)s: %(reason)s Nothing was changed.") % {
                     "customer": customer.name,
                     "reason": reason,

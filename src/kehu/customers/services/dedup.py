@@ -14,17 +14,14 @@ from stdnum.cn import uscc
 
 from kehu.core import config
 from kehu.core.access import is_admin
+from kehu.core.contact_points import email_address, phone_e164
 from kehu.core.errors import Conflict
 from kehu.customers.models import (
     Contact,
     Customer,
     CustomerKind,
 )
-from kehu.customers.normalize import (
-    company_key,
-    email_normalised,
-    phone_e164,
-)
+from kehu.customers.normalize import company_key
 
 DUPLICATE_NAME_SCORE = config.define(
     "customers.duplicate_name_score",
@@ -122,7 +119,7 @@ def find_duplicates(
     """
     found: dict[tuple[int, str], float] = {}
     phone_set = {p for p in (phone_e164(v) for v in phones if v) if p}
-    email_set = {e.lower() for e in (email_normalised(v) for v in emails if v) if e}
+    email_set = {e for e in (email_address(v) for v in emails if v) if e}
     contacts = Contact.objects.none()
     if phone_set:
         contacts = contacts | Contact.objects.filter(

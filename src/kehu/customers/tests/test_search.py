@@ -6,7 +6,6 @@ import pytest
 from django.db import connection
 
 from kehu.core.testing.factories import Organisation, api_client
-from kehu.customers import selectors
 from kehu.customers.models import Customer
 from kehu.customers.selectors import CustomerFilters
 from kehu.customers.tests.factories import make_customer
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def found(user: object, q: str) -> set[str]:
-    queryset = selectors.apply_filters(Customer.objects.visible_to(user), CustomerFilters(q=q))
+    queryset = CustomerFilters(q=q).apply(Customer.objects.visible_to(user))
     return set(queryset.values_list("name", flat=True))
 
 
@@ -96,7 +95,7 @@ def test_two_character_terms_match_names_and_contacts_through_their_pairs(
     assert found(org.rep, "李明") == {"上海瑞德电子有限公司"}
     assert found(org.rep, "ruide") == {"上海瑞德电子有限公司"}  # the pinyin still matches
     assert found(org.rep, "瑞") == {"上海瑞德电子有限公司", "上海德瑞机械有限公司", "杭州瑞"}
-    queryset = selectors.apply_filters(Customer.objects.all(), CustomerFilters(q="瑞德"))
+    queryset = CustomerFilters(q="瑞德").apply(Customer.objects.all())
     assert "瑞x德" in str(queryset.query)
 
 

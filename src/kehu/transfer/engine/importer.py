@@ -9,14 +9,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core import config
 from kehu.core.bulk_insert import RowInserter
-from kehu.core.errors import KehuError
+from kehu.core.errors import KehuError, NotFound
 from kehu.customers import services as customer_services
 from kehu.customers.models import (
     TO_VERIFY,
@@ -493,7 +492,7 @@ class Importer:
                 contact = self._contact_for(plan)
                 if contact is not None:
                     self._add_contact(customer, contact)
-        except Http404:
+        except NotFound:
             self._reject(plan, _("the existing customer is outside your scope; not updated."))
             return False
         except KehuError as error:
@@ -514,8 +513,11 @@ class Importer:
                     customer_services.customer_add_tags(
                         actor=self.actor, customer=customer, tags=plan.row.values["tags"]
                     )
-        except (Http404, KehuError) as error:
-            self._reject(plan, getattr(error, "detail", "") or str(error))
+        except NotFound:
+            self._reject(plan, _("the existing customer is outside your scope; not updated."))
+            return False
+        except KehuError as error:
+            self._reject(plan, error.detail)
             return False
         self.counts["updated"] += 1
         return True

@@ -315,6 +315,23 @@ def test_opportunity_duplicates_by_customer_and_name(
     assert opportunity.version == 3  # the edit and the stage move, each a version
 
 
+def test_an_update_outside_the_importers_scope_is_refused_as_such(
+    org: Any, tmp_path: Path, customers: dict[str, Customer]
+) -> None:
+    """A colleague sees huarui through a read-only share, so the row resolves, but the deal on
+    it is not theirs to edit: the service answers "not found" and the row says why."""
+    huarui = customers["huarui"]
+    customer_services.customer_share(actor=org.rep, customer=huarui, user=org.colleague)
+    rows = [["CRM采购", huarui.number, "", "10万", "", "", ""]]
+    _run(_job(org.rep, "opportunities", write_csv(tmp_path / "a.csv", rows, OPPORTUNITY_HEADERS)))
+    rows = [["CRM采购", huarui.number, "", "30万", "", "", ""]]
+    path = write_csv(tmp_path / "b.csv", rows, OPPORTUNITY_HEADERS)
+    job = _run(_job(org.colleague, "opportunities", path, on_duplicate="update"))
+    assert job.counts == {**job.counts, "updated": 0, "invalid": 1}
+    assert [error["message"] for error in job.errors] == ["the record is outside your scope."]
+    assert Opportunity.objects.get(customer=huarui).amount == 100000
+
+
 # --- follow-ups ---------------------------------------------------------------------------------
 def test_followups_update_the_customer_and_plan_the_next_step(
     org: Any, tmp_path: Path, customers: dict[str, Customer]
