@@ -10,6 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from kehu.core.context import acting_context, new_request_id
+from kehu.core.demo import load_demo
+from kehu.transfer.cli import register as register_transfer
+
 
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings")
@@ -35,6 +39,7 @@ def cmd_serve(options: argparse.Namespace) -> int:
         # Embedded default: jobs live in SQLite and this process supervises their worker.
         worker = subprocess.Popen([sys.executable, "-m", "kehu.cli", "worker"])
     try:
+        # gunicorn and the WSGI app load only for `serve`; other commands start without them.
         from kehu.core.server import run_gunicorn
 
         run_gunicorn(host=options.host, port=options.port, workers=options.workers)
@@ -57,7 +62,6 @@ def cmd_worker(options: argparse.Namespace) -> int:
 def cmd_demo(options: argparse.Namespace) -> int:
     _setup_django()
     _manage("migrate", "--noinput", "-v", "0")
-    from kehu.core.demo import load_demo
 
     report = load_demo(customers=options.customers, seed=options.seed, if_empty=options.if_empty)
     print(report)
@@ -66,9 +70,10 @@ def cmd_demo(options: argparse.Namespace) -> int:
 
 def cmd_user_add(options: argparse.Namespace) -> int:
     _setup_django()
+    # Models import only after django.setup(); errors pulls in Django's translation machinery,
+    # which would double the start-up time of `kehu --help`.
     from kehu.accounts import services
     from kehu.accounts.models import Department
-    from kehu.core.context import acting_context, new_request_id
     from kehu.core.errors import KehuError
 
     department: Department | None = None
@@ -138,8 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--token", action="store_true", help="print an API token on the last line")
     add.set_defaults(handler=cmd_user_add)
-
-    from kehu.transfer.cli import register as register_transfer
 
     register_transfer(commands)
 

@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
         from kehu.accounts.demo import USERS
         from kehu.core import demo
 

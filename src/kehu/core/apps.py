@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
         from django.db.backends.signals import connection_created
 
         from kehu.core import history  # noqa: F401  (connects the history signal receivers)

@@ -14,6 +14,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core.models import SystemSetting
+
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -39,7 +41,6 @@ def get(key: str) -> Any:
     now = time.monotonic()
     if cached is not None and now - cached[0] < CACHE_SECONDS:
         return cached[1]
-    from kehu.core.models import SystemSetting
 
     row = SystemSetting.objects.filter(key=key).values_list("value", flat=True).first()
     value = spec.default if row is None else row
@@ -48,8 +49,6 @@ def get(key: str) -> Any:
 
 
 def put(key: str, value: Any) -> None:
-    from kehu.core.models import SystemSetting
-
     if key not in DEFAULTS:
         raise KeyError(key)
     SystemSetting.objects.update_or_create(key=key, defaults={"value": value})

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 
 from kehu.core.access import ALL_ROWS, NO_ROWS, AccessPolicy, is_admin, managed_department_ids
+from kehu.customers.models import Customer
 
 
 class ExistsPerRow(Exists):
@@ -43,7 +44,6 @@ class CustomerDelegatedPolicy(AccessPolicy):
             return NO_ROWS
         if is_admin(user):
             return ALL_ROWS
-        from kehu.customers.models import Customer
 
         customers = (
             Customer.objects.editable_by(user) if write else Customer.objects.visible_to(user)

@@ -8,6 +8,7 @@ class FollowupsConfig(AppConfig):
     verbose_name = _("Follow-ups")
 
     def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
         from kehu.core import dashboard, demo
         from kehu.customers import hooks, timeline
         from kehu.followups import dashboard as panels

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from kehu.accounts.models import User
 from kehu.accounts.offboarding import HandoverKind, register_handover
 from kehu.followups.models import Task, TaskStatus
+from kehu.followups.services import task_reassign
 
 
 def open_tasks(user: User) -> QuerySet[Task]:
@@ -21,8 +22,6 @@ def open_tasks(user: User) -> QuerySet[Task]:
 
 
 def reassign_tasks(*, actor: User, records: Sequence[Task], successor: User, reason: str) -> None:
-    from kehu.followups.services import task_reassign
-
     for task in records:
         task_reassign(actor=actor, task=task, assignee=successor, reason=reason)
 

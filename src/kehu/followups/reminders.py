@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import config
+from kehu.accounts.models import Department, Role, User
+from kehu.core import bulk, config
 from kehu.customers.models import Customer, CustomerStatus
 from kehu.followups import settings as rules
 from kehu.followups.models import (
@@ -39,9 +40,6 @@ from kehu.followups.services import (
 )
 from kehu.notifications.services import notify
 
-if TYPE_CHECKING:
-    from kehu.accounts.models import User
-
 TRADITIONAL_FESTIVALS = [  # (lunar month, lunar day, name)
     (1, 1, "春节"),
     (1, 15, "元宵节"),
@@ -54,8 +52,6 @@ BATCH = 500
 
 def managers_of(user: User) -> list[User]:
     """Who an overdue task escalates to: heads and managers of the user's department and above."""
-    from kehu.accounts.models import Department, Role, User
-
     if user.department_id is None:
         return []
     path = Department.objects.filter(pk=user.department_id).values_list("path", flat=True).first()
@@ -281,8 +277,6 @@ def unverified_customers(*, now: datetime | None = None) -> int:
 
 
 def monthly_reviews(*, now: datetime | None = None) -> int:
-    from kehu.accounts.models import User
-
     now = now or timezone.now()
     today = timezone.localdate(now)
     if today.day < int(config.get(rules.MONTHLY_REVIEW_DAY.key)):
@@ -359,8 +353,6 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     ``kehu.core.bulk``, without history entries. Customers that already have an open planned
     follow-up are left to ``cadence_replan_all``.
     """
-    from kehu.core import bulk
-
     now = now or timezone.now()
     plans = list(CadencePlan.objects.filter(is_active=True))
     if not plans:
@@ -440,8 +432,6 @@ def care_calendar_refresh(*, years: Iterable[int] | None = None) -> int:
 
 def care_reminders(*, now: datetime | None = None) -> int:
     """Greeting tasks N days before holidays (one per owner) and customer anniversaries."""
-    from kehu.accounts.models import User
-
     now = now or timezone.now()
     today = timezone.localdate(now)
     ahead = int(config.get(rules.CARE_DAYS_AHEAD.key))

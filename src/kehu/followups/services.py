@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
@@ -18,10 +18,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from kehu.accounts.models import Role, User
 from kehu.core import config
+from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
+from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, CustomerStatus
 from kehu.followups import settings as rules
 from kehu.followups.models import (
@@ -36,9 +39,7 @@ from kehu.followups.models import (
     TaskPriority,
     TaskStatus,
 )
-
-if TYPE_CHECKING:
-    from kehu.accounts.models import User
+from kehu.notifications.services import notify
 
 VERIFY_CHANNEL_BY_METHOD = {
     Method.PHONE: "phone",
@@ -91,8 +92,6 @@ def _as_date(value: Any, field: str, errors: dict[str, list[str]]) -> date | Non
 
 
 def _as_user(value: Any, field: str, errors: dict[str, list[str]]) -> User | None:
-    from kehu.accounts.models import User
-
     if value in (None, ""):
         return None
     user = value if isinstance(value, User) else User.objects.filter(pk=value).first()
@@ -182,8 +181,6 @@ def task_create(
             raise
         return existing
     if actor is not None and actor.pk != assignee.pk:
-        from kehu.notifications.services import notify
-
         notify(
             recipients=[assignee],
             kind="task_assigned",
@@ -442,18 +439,9 @@ def _store_attachments(followup: FollowUp, files: list[UploadedFile], actor: Use
         )
 
 
-def _customer_services() -> Any:
-    from kehu.customers import services as customer_services
-
-    return customer_services
-
-
 def _may_log_for(actor: User, author: User) -> bool:
     """The owner rule of the customer and opportunity services: administrators, and managers
     for the members of their departments."""
-    from kehu.accounts.models import Role
-    from kehu.core.access import is_admin, managed_department_ids
-
     if is_admin(actor):
         return True
     return actor.role == Role.MANAGER and author.department_id in managed_department_ids(actor)
@@ -578,7 +566,6 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
             dedupe_key=f"next_step:{followup.pk}",
             followup=followup,
         )
-    customer_services = _customer_services()
     if followup.verified:
         customer_services.customer_mark_verified(
             actor=actor,

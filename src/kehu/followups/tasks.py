@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from kehu.customers.models import Customer
 from kehu.followups import reminders
+from kehu.followups.services import cadence_replan
 
 
 @db_periodic_task(crontab(minute="*/15"))
@@ -23,10 +26,6 @@ def run_daily_reminders() -> dict[str, int]:
 @db_task()
 def replan_customers(customer_ids: list[int]) -> int:
     """Re-plan customers after a status/grade/owner change, and check their first-contact SLA."""
-    from django.db import transaction
-
-    from kehu.customers.models import Customer
-    from kehu.followups.services import cadence_replan
 
     done = 0
     for customer in Customer.objects.select_related("owner").filter(pk__in=customer_ids):

@@ -8,6 +8,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from kehu.customers.timeline import TimelineItem
 from kehu.followups import selectors
 
 ICONS = {
@@ -21,8 +22,6 @@ ICONS = {
 
 
 def followup_items(customer: Any, user: Any) -> Iterable[Any]:
-    from kehu.customers.timeline import TimelineItem
-
     rows = selectors.followup_list(
         user=user, filters=selectors.FollowUpFilters(customer=customer.pk)
     )[:50]

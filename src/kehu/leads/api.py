@@ -18,6 +18,7 @@ from kehu.core.pagination import MappedRows
 from kehu.leads import selectors, services
 from kehu.leads.models import AssignmentRule, Lead
 from kehu.leads.selectors import LeadFilters
+from kehu.leads.views import submission_data
 
 router = Router(tags=["leads"])
 
@@ -351,8 +352,6 @@ def run_batch(request: AuthedRequest) -> Any:
     summary="Public web-to-lead submission (no login; verified by the form secret)",
 )
 def web_submission(request: HttpRequest, key: str) -> Status:
-    from kehu.leads.views import submission_data
-
     data = submission_data(request)
     lead = services.web_form_submit(
         form_key=key,

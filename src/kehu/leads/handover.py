@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from kehu.accounts.models import User
 from kehu.accounts.offboarding import HandoverKind, register_handover
 from kehu.leads.models import OPEN_STATUSES, Lead
+from kehu.leads.services import lead_assign
 
 
 def open_leads(user: User) -> QuerySet[Lead]:
@@ -22,8 +23,6 @@ def open_leads(user: User) -> QuerySet[Lead]:
 
 
 def reassign_leads(*, actor: User, records: Sequence[Lead], successor: User, reason: str) -> None:
-    from kehu.leads.services import lead_assign
-
     for lead in records:
         lead_assign(actor=actor, lead=lead, assignee=successor, note=reason)
 

@@ -16,6 +16,7 @@ from django.db.models import Prefetch
 
 from kehu.accounts.models import Role, User
 from kehu.core import config
+from kehu.customers.models import Industry
 from kehu.leads import conf
 from kehu.leads.models import AssignmentRule, Lead, PriorityRule
 
@@ -124,8 +125,6 @@ class RuleBook:
 
 
 def load_rulebook(*, lock: bool = False) -> RuleBook:
-    from kehu.customers.models import Industry
-
     active_users = User.objects.filter(is_active=True).only(
         "id", "department_id", "username", "display_name", "first_name", "last_name"
     )

@@ -26,6 +26,7 @@ from kehu.core.access import get_editable_or_404, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.pagination import bounded_page
+from kehu.customers.services import DuplicateCustomer
 from kehu.leads import selectors, services
 from kehu.leads.forms import (
     AssignForm,
@@ -264,8 +265,6 @@ def lead_convert(request: AuthedRequest, lead_id: int) -> HttpResponse:
     matches: list[dict[str, Any]] = []
     status = 200
     if request.method == "POST" and form.is_valid():
-        from kehu.customers.services import DuplicateCustomer
-
         try:
             services.lead_convert(actor=user, lead=lead, **form.cleaned_data)
         except DuplicateCustomer as duplicate:

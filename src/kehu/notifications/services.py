@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.core import config
+from kehu.core.access import is_admin
 from kehu.core.days import day_start
-from kehu.core.errors import InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.notifications import channels
 from kehu.notifications.models import (
     Channel,
@@ -26,6 +27,7 @@ from kehu.notifications.models import (
     DeliveryStatus,
     Notification,
 )
+from kehu.notifications.selectors import channel_get, notification_get
 
 if TYPE_CHECKING:
     from kehu.accounts.models import User
@@ -92,8 +94,6 @@ def notify(
 
 
 def notification_mark_read(*, user: User, notification_id: int) -> Notification:
-    from kehu.notifications.selectors import notification_get
-
     notification = notification_get(user=user, notification_id=notification_id)
     if notification.read_at is None:
         notification.read_at = timezone.now()
@@ -149,8 +149,6 @@ def channel_create(
 
 @transaction.atomic
 def channel_delete(*, actor: User, channel_id: int) -> None:
-    from kehu.notifications.selectors import channel_get
-
     channel_get(user=actor, channel_id=channel_id).delete()
 
 
@@ -190,6 +188,7 @@ def deliveries_schedule(*, notification_ids: list[int]) -> list[int]:
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
+    # tasks imports this module at its top for the job bodies; importing it here breaks the cycle.
     from kehu.notifications.tasks import deliver
 
     for delivery_id in delivery_ids:
@@ -241,9 +240,6 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
 @transaction.atomic
 def delivery_retry(*, actor: User, delivery_id: int) -> Delivery:
     """An admin sends a failed delivery again."""
-    from kehu.core.access import is_admin
-    from kehu.core.errors import Forbidden
-
     if not is_admin(actor):
         raise Forbidden()
     delivery = Delivery.objects.select_for_update().get(pk=delivery_id)

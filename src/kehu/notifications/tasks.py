@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import RetryTask
 
+from kehu.core import config
 from kehu.notifications import services
 
 
@@ -21,10 +23,6 @@ def deliver(delivery_id: int) -> bool:
 @db_periodic_task(crontab(minute="0"))
 def send_daily_digests() -> int:
     """Hourly tick; sends the digests once the configured hour is reached (idempotent per day)."""
-    from django.utils import timezone
-
-    from kehu.core import config
-
     if timezone.localtime().hour < int(config.get(services.DIGEST_HOUR.key)):
         return 0
     return services.digests_send()

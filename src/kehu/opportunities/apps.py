@@ -10,6 +10,7 @@ class OpportunitiesConfig(AppConfig):
     verbose_name = _("Opportunities")
 
     def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
         from kehu.core import dashboard, demo
         from kehu.customers import timeline
         from kehu.opportunities import (

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from kehu.accounts.models import User
 from kehu.accounts.offboarding import HandoverKind, register_handover
 from kehu.opportunities.models import Opportunity
+from kehu.opportunities.services import opportunity_reassign
 
 
 def owned_opportunities(user: User) -> QuerySet[Opportunity]:
@@ -22,8 +23,6 @@ def owned_opportunities(user: User) -> QuerySet[Opportunity]:
 def reassign_opportunities(
     *, actor: User, records: Sequence[Opportunity], successor: User, reason: str
 ) -> None:
-    from kehu.opportunities.services import opportunity_reassign
-
     for opportunity in records:
         opportunity_reassign(actor=actor, opportunity=opportunity, owner=successor, reason=reason)
 

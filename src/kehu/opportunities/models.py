@@ -16,7 +16,7 @@ from simple_history.models import HistoricalRecords
 from kehu.core.access import AccessPolicy, ScopedQuerySet
 from kehu.core.history import HISTORY_BASES
 from kehu.core.models import TimestampedModel, VersionedModel
-from kehu.customers.models import Source
+from kehu.customers.models import CustomerShare, Source
 
 MAX_AMOUNT = Decimal("10000000000")  # 100亿: anything above is a typing error, not a deal
 
@@ -172,8 +172,6 @@ class LossReason(models.Model):
 
 
 def _shared_customer_opportunities(user: Any, write: bool) -> models.QuerySet[Any, Any]:
-    from kehu.customers.models import CustomerShare
-
     shares = CustomerShare.objects.filter(user=user)
     if write:
         shares = shares.filter(can_edit=True)

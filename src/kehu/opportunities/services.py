@@ -21,12 +21,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
+from kehu.accounts.selectors import department_supervisors
 from kehu.core import config
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
-from kehu.customers.models import Customer, Source
+from kehu.customers import services as customer_services
+from kehu.customers.models import Customer, CustomerStatus, Source
+from kehu.followups.services import task_create
+from kehu.notifications.services import notify
 from kehu.opportunities import conf
 from kehu.opportunities.models import (
     MAX_AMOUNT,
@@ -417,9 +421,6 @@ def _mark_customer_won(*, actor: User, opportunity: Opportunity) -> None:
     The deal's owner may see the customer only through a read share; the change is then made
     on the system's behalf, and the reason names the deal and who won it.
     """
-    from kehu.customers import services as customer_services
-    from kehu.customers.models import CustomerStatus
-
     customer = opportunity.customer
     if customer.status == CustomerStatus.WON:
         return
@@ -583,8 +584,6 @@ def workflow_rule_save(*, actor: User, rule: WorkflowRule) -> WorkflowRule:
 def supervisors_of(owner: User) -> list[User]:
     """The sales supervisor: the head and managers of the owner's department, else the nearest
     department above that has any."""
-    from kehu.accounts.selectors import department_supervisors
-
     return department_supervisors(owner.department_id, exclude=owner.pk)
 
 
@@ -602,9 +601,6 @@ def _rule_recipients(rule: WorkflowRule, opportunity: Opportunity) -> list[User]
 
 def workflow_rules_run(*, stage_change_id: int) -> int:
     """Run the rules of one stage entry; each (rule, transition) runs once. Returns runs made."""
-    from kehu.followups.services import task_create
-    from kehu.notifications.services import notify
-
     change = (
         StageChange.objects.select_related(
             "stage", "entered_by", "opportunity__owner__department", "opportunity__customer"
@@ -751,8 +747,6 @@ def stalled_threshold(now: datetime | None = None) -> datetime:
 
 def stalled_notify(*, now: datetime | None = None) -> int:
     """Tell each owner once per stall about deals without a stage change for too long."""
-    from kehu.notifications.services import notify
-
     now = now or timezone.now()
     stalled = (
         Opportunity.objects.filter(

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from kehu.core.access import department_path, is_admin, managed_department_ids
+from kehu.pools.models import Pool, PoolEntry
 
 
 def ancestor_department_ids(user: Any) -> frozenset[int]:
@@ -38,8 +39,6 @@ def member_pool_filter(user: Any) -> Q:
 
 def member_pool_ids(user: Any) -> QuerySet[Any, Any]:
     """Ids of the active pools ``user`` belongs to (a lazy subquery)."""
-    from kehu.pools.models import Pool
-
     return Pool.objects.filter(member_pool_filter(user), is_active=True).values("pk").distinct()
 
 
@@ -60,8 +59,6 @@ def pool_customer_ids(user: Any, write: bool) -> QuerySet[Any, Any]:
     so that pool members can see what they may claim. Pool customers are read-only to reps:
     with ``write=True`` only users who manage a member department (and admins) get ids.
     """
-    from kehu.pools.models import PoolEntry
-
     if not (user and user.is_authenticated and user.is_active):
         return PoolEntry.objects.none().values("customer_id")
     pools = member_pool_ids(user)
@@ -69,7 +66,6 @@ def pool_customer_ids(user: Any, write: bool) -> QuerySet[Any, Any]:
         managed = managed_department_ids(user)
         if not managed:
             return PoolEntry.objects.none().values("customer_id")
-        from kehu.pools.models import Pool
 
         pools = Pool.objects.filter(departments__in=managed, is_active=True).values("pk").distinct()
     return PoolEntry.objects.filter(pool_id__in=pools, customer__owner__isnull=True).values(

@@ -11,6 +11,7 @@ from ninja.pagination import paginate
 
 from kehu.accounts.http import AuthedRequest
 from kehu.core import masking
+from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
@@ -471,8 +472,6 @@ def duplicate_check_post(request: AuthedRequest, payload: DuplicateIn) -> Duplic
 
 
 def _require_admin(request: AuthedRequest) -> None:
-    from kehu.core.access import is_admin
-
     if not is_admin(request.user):
         raise Forbidden(_("Only CRM administrators may do this."))
 

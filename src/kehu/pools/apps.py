@@ -8,6 +8,7 @@ class PoolsConfig(AppConfig):
     verbose_name = _("Customer pools")
 
     def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
         from kehu.core import dashboard
         from kehu.core.access import policy_of
         from kehu.customers.models import Customer

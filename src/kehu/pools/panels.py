@@ -5,11 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from kehu.core.dashboard import Panel
+from kehu.pools import selectors
 
 
 def pools_panel(request: HttpRequest) -> Panel | None:
-    from kehu.pools import selectors
-
     user = request.user
     if not user.is_authenticated or getattr(user, "role", "") not in ("sales", "manager"):
         return None

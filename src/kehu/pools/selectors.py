@@ -10,13 +10,15 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.accounts.models import Department
+from kehu.accounts.models import Department, User
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.filters import ListFilters
 from kehu.customers.credit_code import compact, explain, region_code_from_credit_code
-from kehu.customers.models import Contact, Customer
+from kehu.customers.models import Contact, Customer, Region
+from kehu.customers.normalize import email_normalised, phone_e164
+from kehu.customers.services import find_duplicates
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
 from kehu.pools.models import Offboarding, Pool, PoolEntry, RevealLog
@@ -101,9 +103,6 @@ def may_assign(*, user: Any, pool: Pool) -> bool:
 
 def assignable_users(*, user: Any, pool: Pool) -> list[Any]:
     """Active members of the pool the user may assign to (their own departments; admins: all)."""
-    from kehu.accounts.models import User
-    from kehu.core.access import managed_department_ids
-
     members = User.objects.filter(is_active=True, department__isnull=False)
     subtree: Q = Q(pk__in=[])
     for department in pool.departments.all():
@@ -201,9 +200,6 @@ def duplicate_check(
     Outside the user's scope only the status is told (in pool X, held by a named owner), never
     the number, the name on file or its contacts.
     """
-    from kehu.customers.normalize import email_normalised, phone_e164
-    from kehu.customers.services import find_duplicates
-
     name, phone, email, credit_code = (v.strip() for v in (name, phone, email, credit_code))
     errors: dict[str, list[str]] = {}
     if len(name) > 200:
@@ -278,8 +274,6 @@ def offboarding_list(*, user: Any) -> QuerySet[Offboarding]:
 
 def credit_code_info(code: str) -> dict[str, Any]:
     """What a credit code says: valid or the failing character, and where it was registered."""
-    from kehu.customers.models import Region
-
     message = explain(code)
     region_code = region_code_from_credit_code(code) if message is None else None
     region = (
@@ -323,7 +317,5 @@ def reveal_list(*, user: Any, filters: RevealFilters | None = None) -> QuerySet[
 
 def reveal_users(*, user: Any) -> QuerySet[Any]:
     """People who appear in the reveal log the user may read (the user filter's choices)."""
-    from kehu.accounts.models import User
-
     ids = reveal_list(user=user).order_by().values("user_id").distinct()
     return User.objects.filter(pk__in=ids).order_by("username")

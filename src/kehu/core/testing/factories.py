@@ -8,6 +8,7 @@ from django.test import Client
 
 from kehu.accounts import services as accounts
 from kehu.accounts.models import Department, Role, User
+from kehu.core import bulk
 
 _counter = itertools.count(1)
 
@@ -88,8 +89,6 @@ def foreign_key_names(model: type[Any]) -> set[str]:
 
 def record_deferrals(monkeypatch: Any) -> list[bool]:
     """The ``defer`` of every ``bulk.deferred_indexes`` call from now on (the calls still run)."""
-    from kehu.core import bulk
-
     calls: list[bool] = []
     original = bulk.deferred_indexes
 

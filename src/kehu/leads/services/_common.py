@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
+from kehu.accounts.selectors import department_supervisors
 from kehu.core import config
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.history import stamp
@@ -22,6 +23,7 @@ from kehu.leads.models import (
     LeadEvent,
     LeadStatus,
 )
+from kehu.notifications.services import notify
 
 
 # --- Helpers ---------------------------------------------------------------------------------
@@ -56,8 +58,6 @@ def _notify(
     dedupe_key: str = "",
 ) -> None:
     """An in-app notification, created in the same transaction as the change it reports."""
-    from kehu.notifications.services import notify
-
     users = [user for user in recipients if user is not None]
     if users:
         notify(
@@ -73,8 +73,6 @@ def _notify(
 
 def managers_of(department_id: int | None) -> list[User]:
     """Who answers for a department's leads: its supervisors, else the CRM admins."""
-    from kehu.accounts.selectors import department_supervisors
-
     return department_supervisors(department_id) or list(
         User.objects.filter(is_active=True, role=Role.ADMIN)
     )

@@ -13,6 +13,8 @@ from kehu.accounts.models import User
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
+from kehu.customers import services as customers
+from kehu.customers.models import Customer, CustomerKind
 from kehu.leads.models import (
     EventKind,
     Lead,
@@ -25,6 +27,7 @@ from kehu.leads.services._common import (
     _now,
     lead_may_manage,
 )
+from kehu.opportunities.services import opportunity_create
 
 
 # --- Conversion ------------------------------------------------------------------------------
@@ -81,9 +84,6 @@ def lead_convert(
     ``DuplicateCustomer`` (409, with the matches) and nothing is saved; the caller then either
     links the lead to one of them (``customer_id``) or insists (``force``).
     """
-    from kehu.customers import services as customers
-    from kehu.customers.models import Customer, CustomerKind
-
     lead = _lock(lead)
     if lead.status == LeadStatus.CONVERTED:
         raise Conflict(_("This lead was already converted."), code="already_converted")
@@ -151,8 +151,6 @@ def lead_convert(
 
 def _create_opportunity(actor: User, customer: Any, lead: Lead, name: str) -> int:
     """An opportunity in the first stage (初步接触) carrying the lead's need and value."""
-    from kehu.opportunities.services import opportunity_create
-
     data: dict[str, Any] = {
         "name": (name.strip() or str(lead))[:200],
         "stage": "initial_contact",

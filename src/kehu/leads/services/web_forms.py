@@ -15,6 +15,7 @@ from kehu.core import config
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, KehuError
 from kehu.core.history import stamp
+from kehu.core.services import validate
 from kehu.customers.models import Source
 from kehu.leads import conf
 from kehu.leads.models import (
@@ -52,7 +53,6 @@ def web_form_create(*, actor: User, data: dict[str, Any]) -> WebForm:
         redirect_url=str(data.get("redirect_url", "")).strip(),
         created_by=actor,
     )
-    from kehu.core.services import validate
 
     validate(form, exclude=["key", "secret"])
     stamp(form, actor=actor, reason=_("web form created"))
@@ -66,7 +66,6 @@ def web_form_update(*, actor: User, form: WebForm, data: dict[str, Any]) -> WebF
     for name in ("name", "source", "source_detail", "campaign", "redirect_url", "is_active"):
         if name in data:
             setattr(form, name, data[name])
-    from kehu.core.services import validate
 
     validate(form)
     stamp(form, actor=actor, reason=_("web form changed"))

@@ -156,6 +156,7 @@ def _notify(
 ) -> int:
     if not apps.is_installed("kehu.notifications"):
         return 0
+    # notifications is an optional app: its models may only be imported when it is installed.
     from kehu.notifications.services import notify
 
     return notify(
