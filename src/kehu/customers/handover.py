@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from kehu.accounts.models import User
 from kehu.accounts.offboarding import CUSTOMERS, HandoverKind, register_handover
 from kehu.customers.models import Customer
+from kehu.customers.services import customer_reassign
 
 
 def owned_customers(user: User) -> QuerySet[Customer]:
@@ -18,8 +19,6 @@ def owned_customers(user: User) -> QuerySet[Customer]:
 def reassign_customers(
     *, actor: User, records: Sequence[Customer], successor: User, reason: str
 ) -> None:
-    from kehu.customers.services import customer_reassign
-
     for customer in records:
         customer_reassign(actor=actor, customer=customer, owner=successor, reason=reason)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db import transaction
 
+from kehu.customers.models import Industry, Region
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # ISO 3166-2:CN subdivision codes, used as the region part of customer numbers (e.g. SH).
@@ -66,8 +68,6 @@ def region_rows() -> list[dict[str, Any]]:
 
 @transaction.atomic
 def sync_reference_data() -> None:
-    from kehu.customers.models import Industry, Region
-
     sections = json.loads((DATA_DIR / "industries.json").read_text(encoding="utf-8"))
     if Industry.objects.count() < sum(1 + len(s["divisions"]) for s in sections):
         for section in sections:

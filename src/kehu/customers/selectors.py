@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pydantic import field_validator
 
+from kehu.accounts.models import Department, Role, User
 from kehu.core import config, masking
-from kehu.core.access import get_visible_or_404, policy_of
+from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.days import on_days
 from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
@@ -144,8 +145,6 @@ class CustomerFilters(ListFilters):
         if self.owner:
             queryset = queryset.filter(owner_id=self.owner)
         if self.department:
-            from kehu.accounts.models import Department
-
             path = Department.objects.filter(pk=self.department).values("path")[:1]
             queryset = queryset.filter(department__path__startswith=path)
         if self.industry:
@@ -259,8 +258,6 @@ def panel_figures(*, user: Any) -> dict[str, Any]:
     afterwards, at size L and warm: a manager's 443,662 customers 138 → 49 ms, a sales
     rep's 152,778 98 → 25 ms (bench/RESULTS.md, 2026-12-06).
     """
-    from kehu.accounts.models import Department
-
     now = timezone.now()
     stale_before = now - timedelta(days=int(config.get("customers.stale_contact_days")))
     verify_before = now - timedelta(hours=int(config.get("customers.verify_within_hours")))
@@ -394,8 +391,6 @@ def _tag_names(customer_ids: list[int]) -> dict[int, list[str]]:
 
 def _user_names(user_ids: set[int | None], *, known: Any) -> dict[int | None, str]:
     """Display names (``str(user)``); the acting user's own rows need no query."""
-    from kehu.accounts.models import User
-
     names: dict[int | None, str] = {None: ""}
     if known.pk in user_ids:
         names[known.pk] = str(known)
@@ -549,9 +544,6 @@ def contact_get(*, user: Any, contact_id: int) -> Contact:
 
 def assignable_owners(*, user: Any) -> QuerySet[Any]:
     """Users a customer may be given to by ``user``: admins pick anyone, managers their team."""
-    from kehu.accounts.models import Role, User
-    from kehu.core.access import is_admin, managed_department_ids
-
     users = User.objects.filter(is_active=True, role__in=[Role.SALES, Role.MANAGER])
     if is_admin(user):
         return users.order_by("username")
@@ -561,8 +553,6 @@ def assignable_owners(*, user: Any) -> QuerySet[Any]:
 
 
 def share_candidates(*, customer: Customer) -> QuerySet[Any]:
-    from kehu.accounts.models import User
-
     users = User.objects.filter(is_active=True).order_by("username")
     if customer.owner_id is not None:
         users = users.exclude(pk=customer.owner_id)

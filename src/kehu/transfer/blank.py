@@ -11,6 +11,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kehu.customers.models import Industry, Region
+from kehu.opportunities.models import Stage, StageKind
 from kehu.transfer.reading import column_letter
 from kehu.transfer.specs import FieldSpec, fields_for
 
@@ -21,18 +23,12 @@ def _options(spec: FieldSpec) -> list[str]:
     if spec.type == "bool":
         return ["是", "否"]
     if spec.type == "industry":
-        from kehu.customers.models import Industry
-
         return [
             str(i) for i in Industry.objects.select_related("parent").filter(parent__isnull=False)
         ]
     if spec.type == "region":
-        from kehu.customers.models import Region
-
         return [r.name for r in Region.objects.filter(level=1)]
     if spec.type == "stage":
-        from kehu.opportunities.models import Stage, StageKind
-
         stages = Stage.objects.filter(is_active=True).exclude(kind=StageKind.LOST)
         return list(stages.order_by("order").values_list("name_zh", flat=True))
     return []

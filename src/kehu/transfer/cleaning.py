@@ -26,6 +26,12 @@ from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
 
+from kehu.accounts.models import User
+from kehu.core.errors import InvalidInput
+from kehu.customers.models import Industry, Region
+from kehu.customers.reference import NAME_SUFFIXES
+from kehu.customers.services import clean_credit_code
+from kehu.opportunities.models import Stage, StageKind
 from kehu.transfer.reading import MAX_CELL, FormulaCell, column_letter
 from kehu.transfer.specs import FieldSpec, fields_for
 
@@ -184,8 +190,6 @@ class Cleaner:
 
     def industries(self) -> dict[str, str]:
         if self._industries is None:
-            from kehu.customers.models import Industry
-
             table: dict[str, str] = {}
             rows = list(Industry.objects.values_list("code", "name", "name_en", "parent_id"))
             names = {code: name for code, name, _en, _parent in rows}
@@ -200,8 +204,6 @@ class Cleaner:
 
     def regions(self) -> dict[str, str]:
         if self._regions is None:
-            from kehu.customers.models import Region
-            from kehu.customers.reference import NAME_SUFFIXES
 
             def short(name: str) -> str:
                 for suffix in (*NAME_SUFFIXES, "区", "县"):
@@ -226,8 +228,6 @@ class Cleaner:
 
     def users(self) -> dict[str, int]:
         if self._users is None:
-            from kehu.accounts.models import User
-
             table: dict[str, int] = {}
             for pk, username, display in User.objects.filter(is_active=True).values_list(
                 "pk", "username", "display_name"
@@ -335,8 +335,6 @@ class Cleaner:
         """Active open and won stages by code, Chinese and English name (and each part of a
         name like 回款/复购). Lost deals need a loss reason and are not imported."""
         if self._stages is None:
-            from kehu.opportunities.models import Stage, StageKind
-
             table: dict[str, str] = {}
             rows = Stage.objects.filter(is_active=True).exclude(kind=StageKind.LOST)
             for code, zh, en in rows.order_by("order").values_list("code", "name_zh", "name_en"):
@@ -491,9 +489,6 @@ class Cleaner:
         return url
 
     def _credit_code(self, text: str, spec: FieldSpec) -> str:
-        from kehu.core.errors import InvalidInput
-        from kehu.customers.services import clean_credit_code
-
         try:
             return clean_credit_code(text.replace(" ", "")) or ""
         except InvalidInput as error:

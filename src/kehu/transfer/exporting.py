@@ -33,7 +33,7 @@ from kehu.core import config, masking
 from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.days import on_days
-from kehu.core.errors import Forbidden
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
 from kehu.transfer.models import ExportKind, ExportLog
@@ -362,8 +362,6 @@ class Export:
     def __init__(self, *, user: Any, kind: str, filters: CustomerFilters, channel: str) -> None:
         require_export(user)
         if kind not in ExportKind.values:
-            from kehu.core.errors import InvalidInput
-
             raise InvalidInput(_("Unknown export kind %(kind)s.") % {"kind": kind[:30]})
         self.user = user
         self.kind = kind

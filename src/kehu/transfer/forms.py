@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kehu.customers.models import CustomerStatus, Source
 from kehu.transfer.models import ExportKind, ImportKind, ImportMapping, OnDuplicate
 from kehu.transfer.specs import fields_for
 
@@ -105,8 +106,6 @@ class ExportForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kehu.customers.models import CustomerStatus, Source
-
         super().__init__(*args, **kwargs)
         everything = [("", _("All"))]
         status_field = self.fields["status"]

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import InvalidInput
+from kehu.transfer.models import ImportMapping
 from kehu.transfer.specs import FieldSpec, fields_for, spec_map
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -61,8 +62,6 @@ def auto_map(kind: str, headers: list[str]) -> dict[str, str]:
 
 def parse_mapping_option(kind: str, value: str) -> dict[str, str] | None:
     """``--mapping``: a saved mapping's name or an inline JSON object ``{"header": "field"}``."""
-    from kehu.transfer.models import ImportMapping
-
     value = (value or "").strip()
     if not value:
         return None

@@ -27,8 +27,15 @@ from kehu.accounts.models import User
 from kehu.core.errors import InvalidInput, KehuError, NotFound
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import company_key
+from kehu.followups import services as followup_services
+from kehu.followups.models import FollowUp
+from kehu.leads import services as lead_services
+from kehu.leads.models import Lead, LeadStatus
+from kehu.opportunities import services as opportunity_services
+from kehu.opportunities.models import Opportunity, Stage, StageKind
 from kehu.transfer.cleaning import RowResult
 from kehu.transfer.engine import Importer, Planned
+from kehu.transfer.engine import importer as engine_importer
 from kehu.transfer.models import ImportRecord
 
 UPDATE_ACTIONS = ("update", "merge")
@@ -223,10 +230,8 @@ class RecordImporter(Importer):
         plan.action = "invalid"
 
     def _count_errors(self, plan: Planned) -> None:
-        from kehu.transfer.engine.importer import FIRST_ERRORS
-
         for column, message in plan.row.errors:
-            if len(self.first_errors) < FIRST_ERRORS:
+            if len(self.first_errors) < engine_importer.FIRST_ERRORS:
                 self.first_errors.append(
                     {"line": plan.row.line, "column": column, "message": message}
                 )
@@ -321,15 +326,11 @@ class LeadImporter(RecordImporter):
     identity_field = fallback_field = "contact_name"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kehu.leads.models import Lead
-
         self.model = Lead
         super().__init__(*args, **kwargs)
         self.names: dict[str, set[int]] = defaultdict(set)
 
     def _prepare(self) -> None:
-        from kehu.leads.models import Lead
-
         super()._prepare()
         rows = Lead.objects.exclude(company_name="").values_list("pk", "company_name")
         for pk, name in rows.iterator(chunk_size=5000):
@@ -347,8 +348,6 @@ class LeadImporter(RecordImporter):
         return keys
 
     def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
-        from kehu.leads.models import Lead
-
         found: dict[str, set[int]] = defaultdict(set)
         phones = {row.values["mobile"].split(";")[0] for row in rows if row.values.get("mobile")}
         emails = {row.values["email"] for row in rows if row.values.get("email")}
@@ -372,8 +371,6 @@ class LeadImporter(RecordImporter):
         return {key: values[key] for key in LEAD_DATA if key in values}
 
     def _create(self, values: dict[str, Any]) -> int:
-        from kehu.leads import services
-        from kehu.leads.models import LeadStatus
 
         owner = self._user(values, "owner")
         status = values.get("status")
@@ -381,13 +378,11 @@ class LeadImporter(RecordImporter):
             raise InvalidInput(
                 errors={"status": [_("a lead in the pool has no owner; empty one of the two.")]}
             )
-        lead = services.lead_capture(actor=self.actor, data=self._data(values))
+        lead = lead_services.lead_capture(actor=self.actor, data=self._data(values))
         self._owner_and_status(lead, owner, status)
         return int(lead.pk)
 
     def _update(self, values: dict[str, Any], target: int) -> int:
-        from kehu.leads import services
-        from kehu.leads.models import Lead
 
         lead = Lead.objects.editable_by(self.actor).filter(pk=target).first()
         if lead is None:
@@ -395,26 +390,24 @@ class LeadImporter(RecordImporter):
         changes = {k: v for k, v in self._data(values).items() if k not in ("source",)}
         if values.get("source"):
             changes["source"] = values["source"]
-        lead = services.lead_update(actor=self.actor, lead=lead, changes=changes, version=None)
+        lead = lead_services.lead_update(actor=self.actor, lead=lead, changes=changes, version=None)
         self._owner_and_status(lead, self._user(values, "owner"), values.get("status"))
         return int(lead.pk)
 
     def _owner_and_status(self, lead: Any, owner: User | None, status: str | None) -> None:
         """Assignment and confirmation through the leads services (rights, SLA deadline,
         events and notifications as when done by hand)."""
-        from kehu.leads import services
-        from kehu.leads.models import LeadStatus
 
         if owner is not None and lead.assignee_id != owner.pk:
             with _refusal_in("owner"):
-                lead = services.lead_assign(actor=self.actor, lead=lead, assignee=owner)
+                lead = lead_services.lead_assign(actor=self.actor, lead=lead, assignee=owner)
         if status in (LeadStatus.ASSIGNED, LeadStatus.CONFIRMED) and lead.assignee_id is None:
             raise InvalidInput(
                 errors={"status": [_("an assigned or confirmed lead needs an owner.")]}
             )
         if status == LeadStatus.CONFIRMED and lead.status == LeadStatus.ASSIGNED:
             with _refusal_in("status"):
-                services.lead_confirm(actor=self.actor, lead=lead, note=self.reason)
+                lead_services.lead_confirm(actor=self.actor, lead=lead, note=self.reason)
 
 
 @contextmanager
@@ -455,15 +448,11 @@ class OpportunityImporter(CustomerRecordImporter):
     fallback_field = "stage"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kehu.opportunities.models import Opportunity
-
         self.model = Opportunity
         super().__init__(*args, **kwargs)
         self.stage_kinds: dict[str, str] = {}
 
     def _prepare(self) -> None:
-        from kehu.opportunities.models import Stage
-
         super()._prepare()
         self.stage_kinds = dict(Stage.objects.values_list("code", "kind"))
 
@@ -471,8 +460,6 @@ class OpportunityImporter(CustomerRecordImporter):
         return [f"o:{row.values['customer_id']}:{str(row.values['name']).casefold()}"]
 
     def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
-        from kehu.opportunities.models import Opportunity
-
         found: dict[str, set[int]] = defaultdict(set)
         if not rows:
             return found
@@ -494,48 +481,48 @@ class OpportunityImporter(CustomerRecordImporter):
         return data
 
     def _create(self, values: dict[str, Any]) -> int:
-        from kehu.opportunities import services
-        from kehu.opportunities.models import StageKind
 
         customer = self.customers[values["customer_id"]]
         data = self._data(values)
         stage = values.get("stage")
         if stage and self.stage_kinds.get(stage) == StageKind.WON:
             close = data.pop("expected_close", None)
-            opportunity = services.opportunity_create(
+            opportunity = opportunity_services.opportunity_create(
                 actor=self.actor, customer=customer, data=data
             )
-            opportunity = services.opportunity_win(
+            opportunity = opportunity_services.opportunity_win(
                 actor=self.actor, opportunity=opportunity, stage=stage
             )
             if close is not None:
-                services.opportunity_update(
+                opportunity_services.opportunity_update(
                     actor=self.actor, opportunity=opportunity, data={"expected_close": close}
                 )
             return int(opportunity.pk)
         if stage:
             data["stage"] = stage
-        opportunity = services.opportunity_create(actor=self.actor, customer=customer, data=data)
+        opportunity = opportunity_services.opportunity_create(
+            actor=self.actor, customer=customer, data=data
+        )
         return int(opportunity.pk)
 
     def _update(self, values: dict[str, Any], target: int) -> int:
-        from kehu.opportunities import services
-        from kehu.opportunities.models import Opportunity, StageKind
 
         opportunity = Opportunity.objects.filter(pk=target).first()
         if opportunity is None:
             raise NotFound("opportunity")
         data = self._data(values)
         data.pop("name", None)
-        opportunity = services.opportunity_update(
+        opportunity = opportunity_services.opportunity_update(
             actor=self.actor, opportunity=opportunity, data=data
         )
         stage = values.get("stage")
         if stage and stage != opportunity.stage.code:
             if self.stage_kinds.get(stage) == StageKind.WON:
-                services.opportunity_win(actor=self.actor, opportunity=opportunity, stage=stage)
+                opportunity_services.opportunity_win(
+                    actor=self.actor, opportunity=opportunity, stage=stage
+                )
             else:
-                services.opportunity_move_stage(
+                opportunity_services.opportunity_move_stage(
                     actor=self.actor, opportunity=opportunity, stage=stage
                 )
         return int(opportunity.pk)
@@ -562,8 +549,6 @@ class FollowUpImporter(CustomerRecordImporter):
     fallback_field = "content"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from kehu.followups.models import FollowUp
-
         self.model = FollowUp
         super().__init__(*args, **kwargs)
 
@@ -604,8 +589,6 @@ class FollowUpImporter(CustomerRecordImporter):
         return [self._key(values["customer_id"], values["occurred_at"], values["method"])]
 
     def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
-        from kehu.followups.models import FollowUp
-
         found: dict[str, set[int]] = defaultdict(set)
         if not rows:
             return found
@@ -622,8 +605,6 @@ class FollowUpImporter(CustomerRecordImporter):
         return f"{row.values['customer']} · {moment:%Y-%m-%d %H:%M}"
 
     def _create(self, values: dict[str, Any]) -> int:
-        from kehu.followups import services
-
         data = {key: values[key] for key in FOLLOWUP_DATA if key in values}
         if values.get("contact_id"):
             data["contact"] = values["contact_id"]
@@ -631,7 +612,7 @@ class FollowUpImporter(CustomerRecordImporter):
             if values.get(key):
                 data[key] = self._user(values, key)
         customer = self.customers[values["customer_id"]]
-        followup = services.followup_create(actor=self.actor, customer=customer, data=data)
+        followup = followup_services.followup_create(actor=self.actor, customer=customer, data=data)
         return int(followup.pk)
 
     def _update(self, values: dict[str, Any], target: int) -> int:

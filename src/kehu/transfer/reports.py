@@ -19,8 +19,13 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from kehu.customers.models import TO_VERIFY, Contact, Customer
+from kehu.customers.normalize import phone_display
+from kehu.followups.models import FollowUp
+from kehu.leads.models import Lead
+from kehu.opportunities.models import Opportunity
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer.cleaning import CellError, Cleaner, fold_text
+from kehu.transfer.exporting import xlsx_text_cell
 from kehu.transfer.models import ImportJob, ImportRecord
 from kehu.transfer.reading import open_sheet
 from kehu.transfer.specs import FieldSpec, spec_map
@@ -110,8 +115,6 @@ def build_verification(
 
 
 def _display(customer: Customer, contact: Contact | None, key: str) -> str:
-    from kehu.customers.normalize import phone_display
-
     target = CONTACT_FIELD.get(key)
     if target is not None:
         if contact is None:
@@ -248,10 +251,6 @@ RECORD_LINKS = {"leads": "/leads/{id}/", "opportunities": "/opportunities/{id}/"
 
 
 def record_model(kind: str) -> type[models.Model]:
-    from kehu.followups.models import FollowUp
-    from kehu.leads.models import Lead
-    from kehu.opportunities.models import Opportunity
-
     return {"leads": Lead, "opportunities": Opportunity, "followups": FollowUp}[kind]
 
 
@@ -292,8 +291,6 @@ def _record_value(record: Any, key: str, kind: str) -> Any:
 
 def _record_display(record: Any, key: str, kind: str) -> str:
     from django.utils import timezone
-
-    from kehu.customers.normalize import phone_display
 
     name = _attribute(kind, key)
     value = getattr(record, name, None)
@@ -365,6 +362,7 @@ def _record_sample(job: ImportJob, chosen: dict[int, int]) -> list[dict[str, Any
 
 
 def error_lines(job: ImportJob) -> dict[int, str]:
+    # The engine imports this module at its top (build_verification); lazily, so no cycle.
     from kehu.transfer.engine import errors_path
 
     path = errors_path(job)
@@ -383,8 +381,6 @@ def error_lines(job: ImportJob) -> dict[int, str]:
 def write_error_report(job: ImportJob, target: Path) -> int:
     """The original rows that failed, plus an error column, as XLSX. Returns the row count."""
     from openpyxl import Workbook
-
-    from kehu.transfer.exporting import xlsx_text_cell
 
     problems = error_lines(job)
     workbook = Workbook(write_only=True)

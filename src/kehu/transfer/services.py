@@ -31,6 +31,7 @@ from kehu.transfer.models import (
     OnDuplicate,
 )
 from kehu.transfer.reading import normalise_encoding, open_sheet
+from kehu.transfer.tasks import run_import
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
@@ -175,7 +176,6 @@ def import_job_start(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
         locked.status = JobStatus.CHECKING if dry_run else JobStatus.IMPORTING
         locked.processed_rows = 0
         locked.save()
-    from kehu.transfer.tasks import run_import
 
     run_import(locked.pk)
     return locked

@@ -32,6 +32,7 @@ from kehu.core.errors import Forbidden
 from kehu.core.history import stamp
 from kehu.core.services import validate
 from kehu.customers import grading, hooks, numbering
+from kehu.customers.credit_code import region_code_from_credit_code
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -97,7 +98,6 @@ class OwnerRule:
 def _region_of(region_id: str | None, credit_code: str | None) -> str | None:
     if region_id is None and credit_code:
         # Digits 3–8 of a 统一社会信用代码 are the registering GB/T 2260 division.
-        from kehu.customers.credit_code import region_code_from_credit_code
 
         return region_code_from_credit_code(credit_code)
     return region_id

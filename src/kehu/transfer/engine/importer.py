@@ -42,7 +42,7 @@ from kehu.transfer.engine.common import (
 )
 from kehu.transfer.engine.dedup import DuplicateIndex, FileKeys, _name_key, row_keys
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
-from kehu.transfer.reading import open_sheet
+from kehu.transfer.reading import FileProblem, open_sheet
 from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
 
 FIRST_ERRORS = 200
@@ -171,8 +171,6 @@ class Importer:
                             + "\n"
                         )
         if seen_rows == 0:
-            from kehu.transfer.reading import FileProblem
-
             raise FileProblem(_("The file has a header row but no data rows."), code="no_data")
         job.total_rows = seen_rows
         job.processed_rows = seen_rows
