@@ -3,7 +3,9 @@
 Every model with owned rows uses ``ScopedQuerySet`` as its manager and declares an
 ``AccessPolicy``. Every read path (selectors, API, UI, search, reports, exports, downloads)
 starts from ``Model.objects.visible_to(user)``; every write path from ``editable_by(user)``.
-A row outside the scope answers 404, never 403, so its existence does not leak.
+A row outside the scope answers 404, never 403, so its existence does not leak; a row the
+user sees but may not edit answers 403 on write paths (``get_editable_or_404``,
+``lock_editable``).
 
 Roles (DESIGN.md): admin sees everything; a manager sees their department and the departments
 below it; sales sees what it owns or what is shared with it; service and marketing get what
@@ -18,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
 
 from kehu.core.context import read_memo
+from kehu.core.errors import NotFound, ReadOnly
 
 if TYPE_CHECKING:
     from kehu.accounts.models import User
@@ -312,13 +315,37 @@ def get_visible_or_404(queryset: models.QuerySet[M], user: Any, **lookup: Any) -
         raise Http404(str(queryset.model._meta.verbose_name)) from missing
 
 
+def read_only_message() -> str:
+    """The 403's message for a row the user sees but may not change."""
+    return str(ReadOnly.default_detail)
+
+
 def get_editable_or_404(queryset: models.QuerySet[M], user: Any, **lookup: Any) -> M:
-    """A row the user can see but not edit also answers 404 to them on write paths."""
+    """The row for a write path: 403 if the user sees it but may not edit it, 404 if they do
+    not see it (so its existence does not leak). The visibility query runs only on refusal."""
     scoped: Any = queryset
     try:
         return scoped.editable_by(user).get(**lookup)
     except ObjectDoesNotExist as missing:
+        if scoped.visible_to(user).filter(**lookup).exists():
+            raise PermissionDenied(read_only_message()) from missing
         raise Http404(str(queryset.model._meta.verbose_name)) from missing
+
+
+def lock_editable(queryset: models.QuerySet[M], actor: Any, **lookup: Any) -> M:
+    """The row for a service's write, locked (``select_for_update``) for the transaction.
+
+    ``ReadOnly`` (a ``Forbidden``, 403) if the actor sees it but may not edit it;
+    ``NotFound`` if they do not see it. The visibility query runs only on refusal.
+    """
+    scoped: Any = queryset
+    row = scoped.editable_by(actor).select_for_update().filter(**lookup).first()
+    if row is not None:
+        return cast(M, row)
+    what = str(queryset.model._meta.verbose_name)
+    if scoped.visible_to(actor).filter(**lookup).exists():
+        raise ReadOnly()
+    raise NotFound(what)
 
 
 def mask_values(data: dict[str, Any], hidden: Iterable[str]) -> dict[str, Any]:

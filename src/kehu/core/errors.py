@@ -44,6 +44,13 @@ class Forbidden(KehuError):
     default_detail = _("Your role does not allow this action.")
 
 
+class ReadOnly(Forbidden):
+    """The user sees the record but may not change it: 403, since its existence is no secret
+    to them (a record they do not see answers ``NotFound``)."""
+
+    default_detail = _("You can see this record but may not change it.")
+
+
 class Conflict(KehuError):
     status = 409
     code = "conflict"

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -32,7 +33,13 @@ from pydantic import field_validator
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config, masking
-from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
+from kehu.core.access import (
+    get_visible_or_404,
+    is_admin,
+    managed_department_ids,
+    policy_of,
+    read_only_message,
+)
 from kehu.core.days import on_days
 from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
@@ -421,10 +428,16 @@ def customer_get(*, user: Any, customer_id: int, related: Sequence[str] = PAGE_R
 
 
 def customer_get_editable(*, user: Any, customer_id: int) -> Customer:
+    """A customer the user may change: 404 if they do not see it, 403 if they only see it."""
     customer = customer_get(user=user, customer_id=customer_id)
-    if not can_edit(user, customer):
-        raise Http404(str(_("customer")))
+    require_editable(user, customer)
     return customer
+
+
+def require_editable(user: Any, customer: Customer) -> None:
+    """403 for a customer the user sees (e.g. marketing, a read-only share) but may not change."""
+    if not can_edit(user, customer):
+        raise PermissionDenied(read_only_message())
 
 
 def can_edit(user: Any, customer: Customer) -> bool:

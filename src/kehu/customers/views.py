@@ -394,7 +394,7 @@ def _run(request: AuthedRequest, action: Any, success: str) -> None:
 @require_POST
 def change_status(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a valid status."))
@@ -416,7 +416,7 @@ def change_status(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def verify(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = VerifyForm(request.POST)
     if form.is_valid():
         _run(
@@ -433,7 +433,7 @@ def verify(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def reassign(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = ReassignForm(request.POST, owners=selectors.assignable_owners(user=user))
     if not form.is_valid():
         messages.error(request, _("Choose the new owner and give a reason."))
@@ -457,7 +457,7 @@ def reassign(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def share(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     if request.POST.get("revoke", "").isdigit():
         target = User.objects.filter(pk=int(request.POST["revoke"])).first()
         if target is not None:
@@ -488,7 +488,7 @@ def share(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def set_grade(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = GradeForm(request.POST)
     if form.is_valid():
         _run(
@@ -508,7 +508,7 @@ def set_grade(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def merge(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    survivor = selectors.customer_get(user=user, customer_id=customer_id)
+    survivor = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = MergeForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter the number of the customer to merge."))
@@ -535,7 +535,7 @@ def merge(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def delete(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     try:
         services.customer_delete(actor=user, customer=customer)
     except KehuError as error:
@@ -552,7 +552,7 @@ def delete(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def contact_add(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = ContactForm(request.POST)
     if form.is_valid():
         _run(
@@ -574,6 +574,7 @@ def contact_add(request: AuthedRequest, customer_id: int) -> HttpResponse:
 def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
     user = request.user
     contact = selectors.contact_get(user=user, contact_id=contact_id)
+    selectors.require_editable(user, contact.customer)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
     if request.method == "POST":
@@ -607,6 +608,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
 def contact_deactivate(request: AuthedRequest, contact_id: int) -> HttpResponse:
     user = request.user
     contact = selectors.contact_get(user=user, contact_id=contact_id)
+    selectors.require_editable(user, contact.customer)
     _run(
         request,
         lambda: services.contact_deactivate(
@@ -624,7 +626,7 @@ def contact_deactivate(request: AuthedRequest, contact_id: int) -> HttpResponse:
 @require_POST
 def attachment_upload(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
-    customer = selectors.customer_get(user=user, customer_id=customer_id)
+    customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, _("Choose a file to upload."))
@@ -665,6 +667,7 @@ def attachment_download(request: AuthedRequest, attachment_id: int) -> FileRespo
 def attachment_delete(request: AuthedRequest, attachment_id: int) -> HttpResponse:
     user = request.user
     attachment = selectors.attachment_get(user=user, attachment_id=attachment_id)
+    selectors.require_editable(user, attachment.customer)
     _run(
         request,
         lambda: services.attachment_delete(actor=user, attachment=attachment),

@@ -12,7 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from kehu.core.access import get_visible_or_404
+from kehu.core.access import get_editable_or_404, get_visible_or_404
 from kehu.core.days import day_start
 from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
@@ -200,6 +200,11 @@ def task_get(*, user: User, task_id: int) -> Task:
         user,
         pk=task_id,
     )
+
+
+def task_get_editable(*, user: User, task_id: int) -> Task:
+    """A task the user may work: 404 if they do not see it, 403 if they only see it."""
+    return get_editable_or_404(Task.objects.all(), user, pk=task_id)
 
 
 @dataclass

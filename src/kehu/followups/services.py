@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.core import config
-from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
@@ -194,10 +194,8 @@ def task_create(
 
 
 def _locked_task(*, actor: User, task_id: int) -> Task:
-    task = Task.objects.editable_by(actor).select_for_update().filter(pk=task_id).first()
-    if task is None:
-        raise NotFound("task")
-    return task
+    """The task locked for a change: 403 if the actor only sees it, 404 if not even that."""
+    return lock_editable(Task.objects.all(), actor, pk=task_id)
 
 
 @transaction.atomic

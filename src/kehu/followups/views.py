@@ -119,6 +119,8 @@ def _after_action(request: AuthedRequest, task_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def task_action(request: AuthedRequest, task_id: int, action: str) -> HttpResponse:
+    # A task the user only sees is the 403 page, not a flash on the task they cannot work.
+    selectors.task_get_editable(user=request.user, task_id=task_id)
     try:
         if action == "done":
             services.task_complete(actor=request.user, task_id=task_id)

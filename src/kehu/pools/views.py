@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
-from kehu.core.access import is_admin
+from kehu.core.access import get_editable_or_404, is_admin
 from kehu.core.errors import KehuError, NotFound
 from kehu.core.http import error_message, form_errors, raise_not_found
 from kehu.core.masking import CONTACT_FIELDS
@@ -131,7 +131,7 @@ def assign(request: AuthedRequest, pool_id: int, customer_id: int) -> HttpRespon
 @require_POST
 def put(request: AuthedRequest, pool_id: int) -> HttpResponse:
     """Admins put a customer, named by its number, into the pool."""
-    _require_admin(request)
+    _require_pool_admin(request, pool_id)
     number = request.POST.get("number", "").strip()[:40]
     customer = Customer.objects.filter(number=number).first() if number else None
     if customer is None:
@@ -155,9 +155,7 @@ def put(request: AuthedRequest, pool_id: int) -> HttpResponse:
 
 @login_required
 def release(request: AuthedRequest, customer_id: int) -> HttpResponse:
-    customer = Customer.objects.editable_by(request.user).filter(pk=customer_id).first()
-    if customer is None:
-        raise Http404(_("customer"))
+    customer = get_editable_or_404(Customer.objects.all(), request.user, pk=customer_id)
     error = ""
     if request.method == "POST":
         try:
@@ -215,9 +213,23 @@ def _require_admin(request: AuthedRequest) -> None:
         raise Http404
 
 
+def _require_pool_admin(request: AuthedRequest, pool_id: int) -> None:
+    """Only admins change a pool: a member, who sees it, gets 403; anyone else 404."""
+    if is_admin(request.user):
+        return
+    try:
+        selectors.pool_get(user=request.user, pool_id=pool_id)
+    except NotFound as missing:
+        raise Http404 from missing
+    raise PermissionDenied(_("Only CRM administrators may do this."))
+
+
 @login_required
 def pool_edit(request: AuthedRequest, pool_id: int | None = None) -> HttpResponse:
-    _require_admin(request)
+    if pool_id is None:
+        _require_admin(request)
+    else:
+        _require_pool_admin(request, pool_id)
     pool = Pool.objects.filter(pk=pool_id).first() if pool_id else None
     if pool_id and pool is None:
         raise Http404

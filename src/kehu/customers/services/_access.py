@@ -8,24 +8,16 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role
-from kehu.core.access import is_admin, policy_of
-from kehu.core.errors import Forbidden, NotFound
+from kehu.core.access import is_admin, lock_editable, policy_of
+from kehu.core.errors import Forbidden
 from kehu.customers.models import (
     Customer,
 )
 
 
 def _require_editable(actor: Any, customer: Customer) -> Customer:
-    """Lock the row and check the actor may edit it (404 otherwise, like every scope miss)."""
-    locked = (
-        Customer.objects.select_for_update()
-        .filter(pk=customer.pk)
-        .filter(policy_of(Customer).edit_filter(actor))
-        .first()
-    )
-    if locked is None:
-        raise NotFound("customer")
-    return locked
+    """Lock the row and check the actor may edit it (403 if they only see it, else 404)."""
+    return lock_editable(Customer.objects.all(), actor, pk=customer.pk)
 
 
 def _require_manager(actor: Any) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core.access import lock_editable
 from kehu.core.errors import Conflict, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
@@ -23,9 +24,11 @@ from kehu.customers.services.dedup import DuplicateCustomer, find_duplicates
 
 
 def _contact_scope(actor: Any, contact: Contact) -> Contact:
+    """Lock the contact and its customer (403 if the actor only sees the customer, else 404)."""
+    customer = lock_editable(Customer.objects.all(), actor, pk=contact.customer_id)
     locked = (
         Contact.objects.select_for_update()
-        .filter(pk=contact.pk, customer__in=Customer.objects.editable_by(actor).values("pk"))
+        .filter(pk=contact.pk, customer=customer)
         .select_related("customer")
         .first()
     )

@@ -14,7 +14,7 @@ from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
 from kehu.core.access import is_admin, managed_department_ids, policy_of
-from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers import grading, hooks
@@ -298,8 +298,9 @@ def _all_or_nothing(customers: Sequence[Customer], change: Callable[[Customer], 
             try:
                 change(customer)
             except KehuError as error:
-                # A customer outside the actor's edit scope is not named as missing.
-                if isinstance(error, NotFound):
+                # A customer outside the actor's edit scope is not named as missing; one they
+                # only see gets the same words.
+                if isinstance(error, (NotFound, ReadOnly)):
                     reason, code = _("You may not change this customer."), error.code
                 else:
                     reason, code = error.detail, error.code

@@ -246,7 +246,7 @@ def test_actions_status_reassign_share_verify_grade_history(org: Organisation) -
     shares = post(colleague, f"{url}/share", {"user_id": org.rep.pk, "can_edit": False})
     assert shares.json() == [{"user_id": org.rep.pk, "can_edit": False}]
     assert rep.get(url).status_code == 200
-    assert patch(rep, url, {"version": 3, "notes": "x"}).status_code == 404
+    assert patch(rep, url, {"version": 3, "notes": "x"}).status_code == 403
     verified = post(colleague, f"{url}/verify", {"via": "phone"})
     assert verified.json()["verified_via"] == "phone"
     assert post(colleague, f"{url}/verify", {"via": "fax"}).status_code == 422

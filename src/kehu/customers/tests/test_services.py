@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone, translation
 
 from kehu.core import config
-from kehu.core.errors import Forbidden, InvalidInput, NotFound, StaleVersion
+from kehu.core.errors import Forbidden, InvalidInput, NotFound, ReadOnly, StaleVersion
 from kehu.core.testing.factories import Organisation
 from kehu.customers import grading, selectors, services
 from kehu.customers.models import (
@@ -192,7 +192,7 @@ def test_share_read_only_and_read_write(org: Organisation) -> None:
     customer = make_customer(org.rep)
     services.customer_share(actor=org.rep, customer=customer, user=org.colleague)
     assert Customer.objects.visible_to(org.colleague).filter(pk=customer.pk).exists()
-    with pytest.raises(NotFound):
+    with pytest.raises(ReadOnly):
         services.customer_update(actor=org.colleague, customer=customer, changes={"notes": "x"})
     services.customer_share(actor=org.rep, customer=customer, user=org.colleague, can_edit=True)
     services.customer_update(actor=org.colleague, customer=customer, changes={"notes": "x"})

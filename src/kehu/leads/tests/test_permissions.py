@@ -27,7 +27,6 @@ MOBILE = "13800131234"
 VIEWERS = ("rep", "east_manager", "marketing")
 OTHERS = ("colleague", "south_manager")
 ADMIN_ONLY: Roles = {"may": ("admin",), "may_not": ("rep", "east_manager"), "out_of_scope": ()}
-SEES_CANNOT_EDIT = "the role sees the lead but may not edit it: 404 instead of 403"
 
 
 def lead(org: Organisation) -> dict[str, Any]:
@@ -88,8 +87,6 @@ def edit_form(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-MARKETING_404 = {"may_not:marketing": SEES_CANNOT_EDIT}
-
 TABLE = [
     # --- API ---
     Endpoint("GET /leads/{lead_id}", lead, may=VIEWERS, out_of_scope=OTHERS),
@@ -100,7 +97,6 @@ TABLE = [
         may=("rep", "east_manager"),
         may_not=("marketing",),
         out_of_scope=OTHERS,
-        defects=MARKETING_404,
     ),
     Endpoint(
         "POST /leads/{lead_id}/assign",
@@ -156,7 +152,6 @@ TABLE = [
         may=("rep", "east_manager"),
         may_not=("marketing",),
         out_of_scope=OTHERS,
-        defects=MARKETING_404,
     ),
     Endpoint(
         "POST leads:edit",
@@ -165,7 +160,6 @@ TABLE = [
         may=("rep", "east_manager"),
         may_not=("marketing",),
         out_of_scope=OTHERS,
-        defects=MARKETING_404,
     ),
     Endpoint(
         "POST leads:confirm",

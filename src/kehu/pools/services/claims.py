@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core.access import is_admin, managed_department_ids, policy_of
+from kehu.core.access import is_admin, lock_editable, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, NotFound
 from kehu.customers.models import Customer
 from kehu.customers.services import customer_set_owner
@@ -267,14 +267,7 @@ def pool_release(
     pool's cooling period.
     """
     text = _clean_reason(reason)
-    customer = (
-        Customer.objects.select_for_update()
-        .filter(pk=customer_id)
-        .filter(policy_of(Customer).edit_filter(actor))
-        .first()
-    )
-    if customer is None:
-        raise NotFound("customer")
+    customer = lock_editable(Customer.objects.all(), actor, pk=customer_id)
     if customer.owner_id is None:
         raise Conflict(_("This customer is already in a pool."), code="already_in_pool")
     if not policy_of(Customer).has_full_access(actor, customer):

@@ -204,4 +204,4 @@ def test_admin_puts_a_customer_into_the_pool_by_number(org: Organisation) -> Non
     assert "Give a reason" in no_reason.content.decode()
     admin.post(f"/pools/{pool.pk}/put/", {"number": customer.number, "reason": "重新分配"})
     assert PoolEntry.objects.get(customer=customer).pool == pool
-    assert _client(org.east_manager).post(f"/pools/{pool.pk}/put/", {}).status_code == 404
+    assert _client(org.east_manager).post(f"/pools/{pool.pk}/put/", {}).status_code == 403
