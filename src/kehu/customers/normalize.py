@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 # One phone normalisation for every app; callers outside customers still import it from here.
-from kehu.core.contact_points import phone_e164 as phone_e164
 
 LEGAL_SUFFIXES = (
     "股份有限公司",
@@ -138,20 +137,6 @@ def phone_display(value: str) -> str:
     except phonenumbers.NumberParseException:
         return value
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def email_normalised(value: str) -> str | None:
-    """A syntactically valid e-mail address (domain lower-cased), or None."""
-    from email_validator import EmailNotValidError, validate_email
-
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        result = validate_email(text, check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    return str(result.normalized)
 
 
 # Key fields of 信息完整度: the name always counts; a reachable contact counts as one field.

@@ -12,12 +12,12 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
 from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.contact_points import email_address, phone_e164
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.filters import ListFilters
 from kehu.customers.credit_code import compact, explain, region_code_from_credit_code
 from kehu.customers.models import Contact, Customer, Region
-from kehu.customers.normalize import email_normalised, phone_e164
 from kehu.customers.services import find_duplicates
 from kehu.pools import services
 from kehu.pools.access import manages_pool, member_pool_filter, pool_customer_ids
@@ -209,7 +209,7 @@ def duplicate_check(
             _("%(value)s is not a valid phone number; write e.g. 13812345678 or 021-12345678.")
             % {"value": phone[:40]}
         ]
-    if email and email_normalised(email) is None:
+    if email and email_address(email) is None:
         errors["email"] = [_("%(value)s is not a valid email address.") % {"value": email[:80]}]
     if credit_code and (message := explain(credit_code)) is not None:
         errors["credit_code"] = [message]
