@@ -113,7 +113,7 @@ def assign(request: AuthedRequest, pool_id: int, customer_id: int) -> HttpRespon
             actor=request.user,
             pool_id=pool_id,
             customer_id=customer_id,
-            assignee=request.POST.get("assignee", ""),  # type: ignore[arg-type]
+            assignee=request.POST.get("assignee", ""),
             reason=request.POST.get("reason", ""),
         )
     except KehuError as error:

@@ -193,9 +193,12 @@ def pool_claim(*, actor: User, pool_id: int, customer_id: int) -> Customer:
 
 @transaction.atomic
 def pool_assign(
-    *, actor: User, pool_id: int, customer_id: int, assignee: User | int, reason: str = ""
+    *, actor: User, pool_id: int, customer_id: int, assignee: User | int | str, reason: str = ""
 ) -> Customer:
-    """A manager of the pool (or an admin) gives a pool customer to a member of the pool."""
+    """A manager of the pool (or an admin) gives a pool customer to a member of the pool.
+
+    ``assignee`` may be the user's id as a form posts it; one that is not a number is refused
+    like an unknown user."""
     pool = member_pool_or_404(actor, pool_id)
     if not manages_pool(actor, pool):
         raise Forbidden(_("Only managers of the pool's departments may assign from it."))
