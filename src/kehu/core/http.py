@@ -7,10 +7,11 @@ the 404 page everywhere instead of a form error that would reveal the record exi
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from kehu.core.errors import KehuError, NotFound
+from kehu.core.errors import Forbidden, KehuError, NotFound
 
 
 class HtmxRequest(HttpRequest):
@@ -34,9 +35,17 @@ def raise_not_found(error: KehuError) -> None:
         raise Http404(error.what) from error
 
 
+def raise_refusal(error: KehuError) -> None:
+    """A refusal is not a form error: ``NotFound`` is the 404 page, a ``Forbidden`` of the
+    whole action (no per-field errors: the role may not do this) the 403 page."""
+    raise_not_found(error)
+    if isinstance(error, Forbidden) and not error.errors:
+        raise PermissionDenied(error.detail) from error
+
+
 def error_message(error: KehuError) -> str:
     """One line for a flash message: the detail, then any per-field messages that differ."""
-    raise_not_found(error)
+    raise_refusal(error)
     details = [message for messages in error.errors.values() for message in messages]
     return " ".join([error.detail, *[d for d in details if d != error.detail]])
 

@@ -188,7 +188,6 @@ TABLE = [
         body=lambda org, made: {"user": org.hangzhou_rep.pk},
         may=("rep", "east_manager", "admin"),
         may_not=("colleague", "marketing"),
-        defects={"may_not:colleague": UI_REDIRECT},
     ),
     Endpoint(
         "POST customers:grade",
@@ -202,14 +201,12 @@ TABLE = [
         body=lambda org, made: {"merged_number": made["_other"].number},
         may=("east_manager", "admin"),
         may_not=("rep", "marketing"),
-        defects={"may_not:rep": UI_REDIRECT},
     ),
     Endpoint(
         "POST customers:delete",
         customer,
         may=("admin",),
         may_not=("rep", "east_manager", "marketing"),
-        defects={"may_not:rep": UI_REDIRECT, "may_not:east_manager": UI_REDIRECT},
     ),
     Endpoint(
         "POST customers:contact_add",
