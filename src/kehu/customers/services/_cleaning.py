@@ -34,32 +34,31 @@ from kehu.customers.models import (
 )
 from kehu.customers.normalize import fold
 
-# Fields a user may set on create / update (status and owner have their own actions on update).
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "kind",
-        "credit_code",
-        "industry",
-        "region",
-        "employees_band",
-        "revenue_band",
-        "source",
-        "source_detail",
-        "initial_need",
-        "address",
-        "website",
-        "social_accounts",
-        "founded_on",
-        "main_business",
-        "notes",
-        "competitors",
-        "cooperation_history",
-        "annual_budget",
-        "priority",
-        "to_verify",
-    }
+# The customer's own fields, in the order forms list them and the import reads its columns.
+CUSTOMER_FIELDS = (
+    "name",
+    "kind",
+    "credit_code",
+    "industry",
+    "region",
+    "employees_band",
+    "revenue_band",
+    "source",
+    "source_detail",
+    "initial_need",
+    "address",
+    "website",
+    "social_accounts",
+    "founded_on",
+    "main_business",
+    "notes",
+    "competitors",
+    "cooperation_history",
+    "annual_budget",
+    "priority",
 )
+# Fields a user may set on create / update (status and owner have their own actions on update).
+EDITABLE_FIELDS = frozenset({*CUSTOMER_FIELDS, "to_verify"})
 CREATE_FIELDS = EDITABLE_FIELDS | {"status", "owner"}
 # Fields the 待核实 marker may be put on.
 VERIFIABLE_FIELDS = frozenset(EDITABLE_FIELDS - {"to_verify", "kind", "priority"})

@@ -20,28 +20,7 @@ BATCH_SIZE = 1000
 LISTED_DUPLICATES = 1000
 NAME_PREFIX = customer_services.NAME_PREFIX
 NAME_CANDIDATES = customer_services.NAME_CANDIDATES
-CUSTOMER_KEYS = (
-    "name",
-    "kind",
-    "credit_code",
-    "industry",
-    "region",
-    "employees_band",
-    "revenue_band",
-    "source",
-    "source_detail",
-    "initial_need",
-    "address",
-    "website",
-    "social_accounts",
-    "founded_on",
-    "main_business",
-    "notes",
-    "competitors",
-    "cooperation_history",
-    "annual_budget",
-    "priority",
-)
+CUSTOMER_KEYS = customer_services.CUSTOMER_FIELDS
 CONTACT_KEYS = {
     "contact_name": "name",
     "contact_title": "title",
