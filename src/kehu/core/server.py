@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.servers.basehttp import get_internal_wsgi_application
 from gunicorn.app.base import BaseApplication
 
@@ -38,10 +40,29 @@ def freeze_loaded_code(worker: Any) -> None:
     gc.freeze()
 
 
+# A Unix socket path holds at most 108 bytes on Linux (107 and the terminating NUL).
+SOCKET_PATH_MAX = 107
+
+
+def control_socket_options(data_dir: Path, port: int) -> dict[str, Any]:
+    """gunicorn's control socket (for ``gunicornc``) under the data dir, one per port.
+
+    gunicorn's default is ``$XDG_RUNTIME_DIR`` or ``~/.gunicorn/``: outside the data dir, so two
+    Kehu instances of one user shared it and a service account without a home failed. A data dir
+    too deep for a socket path runs without the control socket rather than not at all.
+    """
+    path = data_dir / "run" / f"gunicorn-{port}.ctl"
+    if len(str(path).encode()) > SOCKET_PATH_MAX:
+        return {"control_socket_disable": True}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"control_socket": str(path)}
+
+
 def run_gunicorn(*, host: str, port: int, workers: int | None = None) -> None:
     count = workers or min(4, multiprocessing.cpu_count() * 2)
     KehuServer(
         {
+            **control_socket_options(Path(settings.DATA_DIR), port),
             "bind": f"{host}:{port}",
             "workers": count,
             "threads": 4,

@@ -72,6 +72,8 @@ def test_serve_runs_gunicorn_with_static_files_and_a_worker(tmp_path: Path) -> N
         if not key.startswith("KEHU_") and key != "DJANGO_SETTINGS_MODULE"
     }
     environment["KEHU_DATA_DIR"] = str(tmp_path)
+    environment["HOME"] = str(tmp_path / "home")
+    environment.pop("XDG_RUNTIME_DIR", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "kehu.cli", "serve", "--port", str(port), "--workers", "1"],
         env=environment,
@@ -101,9 +103,24 @@ def test_serve_runs_gunicorn_with_static_files_and_a_worker(tmp_path: Path) -> N
             text=True,
         )
         assert workers.stdout.strip(), "the embedded job worker is not running"
+        # gunicorn's control socket lives in the data dir, not in the user's home.
+        assert (tmp_path / "run" / f"gunicorn-{port}.ctl").is_socket()
+        assert not (tmp_path / "home").exists()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_data_dir_too_deep_for_a_socket_path_serves_without_the_control_socket(
+    tmp_path: Path,
+) -> None:
+    from kehu.core.server import control_socket_options
+
+    deep = tmp_path / ("d" * 120)
+    assert control_socket_options(deep, 8000) == {"control_socket_disable": True}
+    assert control_socket_options(tmp_path, 8000) == {
+        "control_socket": str(tmp_path / "run" / "gunicorn-8000.ctl")
+    }
 
 
 def test_system_checks_of_the_database_models_are_clean() -> None:
