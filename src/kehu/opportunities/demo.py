@@ -46,6 +46,8 @@ NEEDS = [
 ]
 COMPETITORS = ["", "竞品A", "竞品B", "竞品A、竞品C"]
 NEXT_STEPS = ["安排产品演示", "发送报价单", "约技术交流", "催合同审批", "回访使用情况"]
+CLOSED_SHARE = 0.85  # of the deals older than 45 days; the rest are still being worked
+STALLED_SHARE = 0.15  # of the open deals: no stage change for longer than the threshold
 # Rows instead of model instances (Model.__init__ was most of the step's CPU at 300,000 deals)
 OPPORTUNITY_COLUMNS = [
     "id", "customer_id", "owner_id", "department_id", "created_by_id", "name", "amount",
@@ -119,22 +121,21 @@ def _insert(
     won_customers: list[int] = []
     for customer_id, owner_id, department_id, name in rows:
         created_at = now - timedelta(days=rng.randint(1, 360), hours=rng.randint(0, 23))
-        furthest = rng.randint(0, len(open_stages) - 1)
-        path = open_stages[: furthest + 1]
-        outcome = rng.random()
         age_days = (now - created_at).days
-        if age_days > 45 and outcome < 0.35 + 0.1 * furthest:
-            path = path + won_stages[: rng.randint(1, len(won_stages))]
-            won_customers.append(customer_id)
-        elif age_days > 45 and outcome < 0.8:
-            path = [*path, lost]
+        closes = age_days > 45 and rng.random() < CLOSED_SHARE
+        path = _demo_path(rng, open_stages, won_stages, lost, closes=closes)
         final = path[-1]
+        if final.kind == StageKind.WON:
+            won_customers.append(customer_id)
         amount = Decimal(rng.randrange(20, 3000) * 1000)
-        last_at = created_at + (now - created_at) * rng.uniform(0.2, 1.0)
+        last_at = _last_stage_change(rng, created_at, now, is_open=final.kind == StageKind.OPEN)
+        if len(path) == 1:  # still in its first stage: opened when it entered it
+            created_at = last_at
+        elif created_at > last_at - timedelta(hours=len(path)):  # room for every stage change
+            created_at = last_at - timedelta(hours=rng.randint(len(path), 24 * 20))
         stage_dates = _stage_dates(rng, created_at, last_at, len(path))
         closed_at = stage_dates[-1] if final.kind != StageKind.OPEN else None
         is_open = final.kind == StageKind.OPEN
-        # the random draws in the order the generator always made them
         title = f"{name[:12]}·{rng.choice(SUBJECTS)}"
         expected_close = (
             timezone.localdate(closed_at)
@@ -188,6 +189,47 @@ def _insert(
         status=CustomerStatus.WON
     )
     return len(deals)
+
+
+def _demo_path(
+    rng: random.Random,
+    open_stages: list[Stage],
+    won_stages: list[Stage],
+    lost: Stage,
+    *,
+    closes: bool,
+) -> list[Stage]:
+    """The stages a deal went through: from each open stage it moves on with the chance that
+    makes the default win probabilities come true (``win(k) = advance(k) × win(k+1)``), so
+    the rates learnt from the demo's history match the documented defaults. A deal that does
+    not move on is lost there (closed) or still sits there (open)."""
+    path: list[Stage] = []
+    for index, stage in enumerate(open_stages):
+        path.append(stage)
+        if rng.random() >= _advance_chance(open_stages, index):
+            return [*path, lost] if closes else path
+    if not closes:  # an open deal that got through every open stage waits in the last one
+        return path
+    return path + won_stages[: rng.randint(1, len(won_stages))]
+
+
+def _advance_chance(open_stages: list[Stage], index: int) -> float:
+    here = open_stages[index].default_probability / 100
+    after = (
+        open_stages[index + 1].default_probability / 100 if index + 1 < len(open_stages) else 1.0
+    )
+    return min(1.0, here / after) if after else 0.0
+
+
+def _last_stage_change(
+    rng: random.Random, created_at: datetime, now: datetime, *, is_open: bool
+) -> datetime:
+    """When the deal last changed stage. Most open deals moved within the stalled threshold
+    (a week by default); about one in six sits longer, as in a pipeline that is worked."""
+    if is_open:
+        days_ago = rng.uniform(0, 6) if rng.random() > STALLED_SHARE else rng.uniform(8, 60)
+        return max(created_at, now - timedelta(days=days_ago))
+    return created_at + (now - created_at) * rng.uniform(0.2, 0.9)
 
 
 def furthest_order(path: list[Stage]) -> int | None:

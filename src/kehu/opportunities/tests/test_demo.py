@@ -56,3 +56,24 @@ def test_a_big_demo_on_postgresql_builds_the_deal_indexes_after_the_load(
     assert StageChange.objects.filter(opportunity__in=Opportunity.objects.all()).count() == (
         StageChange.objects.count()
     )
+
+
+def test_the_demo_history_yields_the_default_probabilities_and_few_stalled_deals(
+    org: Organisation,
+) -> None:
+
+    from kehu.customers.demo import generate_customers
+    from kehu.opportunities.services import stalled_threshold
+
+    generate_customers(count=1500, seed=11, users=[org.rep, org.colleague, org.east_manager])
+    generate_opportunities(seed=11, share=1.0)
+    for stage in Stage.objects.filter(kind=StageKind.OPEN):
+        assert stage.probability_source == "history", stage.code
+        assert abs(stage.probability - stage.default_probability) <= 8, (
+            stage.code,
+            stage.probability,
+            stage.default_probability,
+        )
+    open_deals = Opportunity.objects.filter(stage__kind=StageKind.OPEN)
+    stalled = open_deals.filter(stage_entered_at__lt=stalled_threshold())
+    assert 0 < stalled.count() < 0.3 * open_deals.count()
