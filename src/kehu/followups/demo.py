@@ -16,7 +16,8 @@ from kehu.core import bulk
 from kehu.core.demo import DemoRun, DemoStep
 from kehu.customers.models import Customer
 from kehu.followups import reminders
-from kehu.followups.models import FollowUp, Method, Sentiment, Task, TaskKind
+from kehu.followups.models import CadencePlan, FollowUp, Method, Sentiment, Task, TaskKind
+from kehu.followups.services import cadence_interval
 
 # Customers from which PostgreSQL builds the task table's indexes and foreign keys after the
 # cadence plan (``bulk.deferred_indexes``), as the customer and deal loads do: with them in
@@ -33,6 +34,10 @@ CONTENTS = [
     ("phone", "电话回访满意度，客户表示使用顺利", "positive", "交付及时"),
 ]
 NEXT_STEPS = ["发送正式报价单", "安排产品演示", "提交技术方案", "邀请参观工厂", "电话回访"]
+# A team that keeps up: about one customer in twelve is past its cadence (跟进周期), and one
+# next step in ten is a day or two late, so a rep opens "my day" to a handful of overdue tasks.
+BEHIND_SHARE = 0.08
+LATE_STEP_SHARE = 0.1
 
 
 @transaction.atomic
@@ -42,11 +47,12 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
     customers = list(
         Customer.objects.filter(owner__isnull=False).select_related("owner").order_by("pk")[:limit]
     )
+    plans = list(CadencePlan.objects.filter(is_active=True))
     followups: list[FollowUp] = []
     for customer in customers:
-        for _index in range(rng.randint(1, 3)):
+        moments = _contact_moments(rng, now, cadence_interval(customer, plans))
+        for when in moments:
             method, content, sentiment, reason = rng.choice(CONTENTS)
-            when = now - timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 8))
             followups.append(
                 FollowUp(
                     customer=customer,
@@ -78,7 +84,8 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
             first_contact_at=earliest[customer.pk], last_contact_at=row.occurred_at
         )
         if rng.random() < 0.5:
-            due = now + timedelta(days=rng.randint(-3, 10), hours=rng.randint(0, 6))
+            late = rng.random() < LATE_STEP_SHARE
+            due = now + timedelta(days=-rng.randint(1, 2) if late else rng.randint(1, 10))
             action = rng.choice(NEXT_STEPS)
             FollowUp.objects.filter(pk=row.pk).update(
                 next_step_on=timezone.localtime(due).date(),
@@ -102,6 +109,19 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
     with bulk.deferred_indexes(Task, defer=_defer_task_indexes()):
         reminders.cadence_plan_missing()
     return len(followups)
+
+
+def _contact_moments(rng: random.Random, now: datetime, plan: CadencePlan | None) -> list[datetime]:
+    """When a customer was contacted, oldest first: the latest contact within the customer's
+    cadence (a few customers are behind it), earlier ones spread over the two months before."""
+    interval = plan.interval_days if plan is not None else 30
+    if rng.random() < BEHIND_SHARE:
+        since_last = timedelta(days=interval + rng.uniform(0.5, 5))
+    else:
+        since_last = timedelta(days=rng.uniform(0.05, interval * 0.9))
+    latest = now - since_last
+    earlier = [latest - timedelta(days=rng.uniform(2, 60)) for _n in range(rng.randint(0, 2))]
+    return [*sorted(earlier), latest]
 
 
 def _defer_task_indexes() -> bool:

@@ -40,3 +40,18 @@ def test_a_big_demo_on_postgresql_builds_the_task_indexes_after_the_cadence_plan
     assert sorted(planned.values_list("customer_id", flat=True)) == sorted(
         customer.pk for customer in customers
     )
+
+
+def test_the_demo_team_keeps_up_with_its_tasks(org: Organisation) -> None:
+    """A handful overdue, not most: the latest contact falls within each customer's cadence
+    for most customers, and most next steps are still ahead."""
+    from django.utils import timezone
+
+    from kehu.customers.demo import generate_customers
+
+    generate_customers(count=150, seed=4, users=[org.rep])
+    generate_followups(seed=4)
+    open_tasks = Task.objects.filter(assignee=org.rep, status="open")
+    overdue = open_tasks.filter(due_at__lt=timezone.now()).count()
+    assert open_tasks.count() >= 150
+    assert 0 < overdue < 0.2 * open_tasks.count()
