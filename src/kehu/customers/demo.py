@@ -85,8 +85,14 @@ PREDEFINED_TAGS = [
 ]
 
 
+def _sometimes(rng: random.Random, choices: list[Any], *, blank: float) -> Any:
+    """One of ``choices``, or "" for the share ``blank`` of rows: a real book has gaps, and
+    the completeness figure (信息完整度) should show them."""
+    return "" if rng.random() < blank else rng.choice(choices)
+
+
 def _weighted_owner(rng: random.Random, owners: list[Any]) -> Any:
-    # Skewed like a real team: the first reps hold most customers.
+    # Skewed like a real team: the first reps hold most customers, the managers the fewest.
     return owners[min(int(rng.paretovariate(1.2)) - 1, len(owners) - 1)]
 
 
@@ -110,15 +116,18 @@ CONTACT_COLUMNS = ["id", "customer_id", "created_at", "updated_at", *DemoContact
 
 def _demo_contacts(rng: random.Random) -> list[DemoContact]:
     contacts: list[DemoContact] = []
+    # about one customer in twelve has only names from a business card, no phone or e-mail
+    reachable = rng.random() >= 0.08
     for position in range(rng.choice([1, 2, 2, 3])):
         person = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
         mobile = f"+861{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        email = f"{_pinyin(person)}{rng.randint(1, 99)}@example.cn"
         contacts.append(
             DemoContact(
                 name=person,
                 title=rng.choice(TITLES),
-                mobile=mobile,
-                email=f"{_pinyin(person)}{rng.randint(1, 99)}@example.cn",
+                mobile=mobile if reachable else "",
+                email=email if reachable else "",
                 is_primary=position == 0,
                 is_decision_maker=position == 0 and rng.random() < 0.6,
             )
@@ -150,6 +159,7 @@ def generate_customers(
         return 0
     rng = random.Random(seed)
     owners = [u for u in users if u.role in (Role.SALES, Role.MANAGER)] or users
+    owners.sort(key=lambda user: user.role == Role.MANAGER)  # stable: reps first
     divisions = {section: list(Industry.objects.filter(parent_id=section)) for section in TRADES}
     cities = list(
         Region.objects.select_related("parent")
@@ -213,14 +223,14 @@ def _insert_batch(
             "name": name,
             "industry_id": industry.pk,
             "region_id": city.pk,
-            "employees_band": rng.choice(EMPLOYEES_BANDS),
+            "employees_band": _sometimes(rng, EMPLOYEES_BANDS, blank=0.15),
             "revenue_band": rng.choice(REVENUE_BANDS),
-            "source": rng.choice(SOURCES),
+            "source": _sometimes(rng, SOURCES, blank=0.08),
             "source_detail": rng.choice(
                 ["", "展会-2024年3月上海行业展-展位A12", "官网留言", "老客户推荐"]
             ),
-            "initial_need": rng.choice(NEEDS),
-            "address": f"{city} {rng.randint(1, 999)}号",
+            "initial_need": _sometimes(rng, NEEDS, blank=0.3),
+            "address": f"{city} {rng.randint(1, 999)}号" if rng.random() >= 0.25 else "",
             "status": status,
             "owner_id": owner.pk,
             "department_id": owner.department_id,
@@ -256,9 +266,8 @@ def _insert_batch(
             row["search_text"] = search_text(
                 name=row["name"], number=row["number"], extra=extra, pinyin=row["pinyin"]
             )
-            row["completeness"] = completeness(
-                SimpleNamespace(**row), reachable_contact=bool(row["contacts"])
-            )
+            reachable = any(contact.mobile or contact.email for contact in row["contacts"])
+            row["completeness"] = completeness(SimpleNamespace(**row), reachable_contact=reachable)
     _write(rng, rows, tags)
     return len(rows)
 
