@@ -8,8 +8,10 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self) -> None:
-        from kehu.core import dashboard
+        from kehu.core import dashboard, demo
         from kehu.leads import conf, handover, panels, tasks  # noqa: F401  (settings and jobs register)
+        from kehu.leads.demo import LEADS
 
         dashboard.register(panels.leads_panel)
+        demo.register(LEADS)
         handover.register()
