@@ -258,8 +258,15 @@ def _enter_stage(opportunity: Opportunity, stage: Stage, *, actor: User, now: da
     transaction.on_commit(lambda: workflow_rules_run(stage_change_id=change.pk))
 
 
+def opportunity_may_create(user: User) -> bool:
+    """Marketing reads every customer, masked and read-only: it opens no deals on them."""
+    return is_admin(user) or user.role != Role.MARKETING
+
+
 @transaction.atomic
 def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> Opportunity:
+    if not opportunity_may_create(actor):
+        raise Forbidden(_("Your role may not create opportunities."))
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
         raise InvalidInput(errors={"customer": [_("Choose a customer you can see.")]})
     stage = _resolve_stage(data.get("stage") or _first_stage())
