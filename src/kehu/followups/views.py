@@ -18,7 +18,14 @@ from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import KehuError
-from kehu.core.http import error_message, form_errors, htmx_template, is_htmx, raise_refusal
+from kehu.core.http import (
+    error_message,
+    form_errors,
+    htmx_template,
+    is_htmx,
+    raise_refusal,
+    safe_url,
+)
 from kehu.customers.models import Customer
 from kehu.followups import calendar_feed, selectors, services
 from kehu.followups.forms import FollowUpForm, SnoozeForm, TaskForm
@@ -118,7 +125,7 @@ def _after_action(request: AuthedRequest, task_id: int) -> HttpResponse:
     if is_htmx(request):
         task = selectors.task_get(user=request.user, task_id=task_id)
         return render(request, "followups/_task_row.html", {"task": task})
-    return redirect(request.POST.get("next") or "followups:my_day")
+    return redirect(safe_url(request, request.POST.get("next"), "followups:my_day"))
 
 
 @login_required
