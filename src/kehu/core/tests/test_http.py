@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
@@ -99,3 +100,39 @@ def test_language_switch_does_not_follow_next_off_site() -> None:
     )
     assert answer.status_code == 302
     assert answer["Location"] == "/"
+
+
+# --- Cache-Control of answers with personal data ---------------------------------------------
+
+
+def directives(response: Any) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part}
+
+
+@pytest.mark.django_db
+def test_pages_and_api_for_a_signed_in_user_are_private_and_not_stored(
+    org: Organisation,
+) -> None:
+    from kehu.core.testing.factories import api_client
+
+    client = Client()
+    client.force_login(org.rep)
+    for url in (reverse("customers:list"), reverse("followups:my_day"), "/api/v1/customers"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert {"private", "no-store"} <= directives(response), url
+    token = api_client(org.rep).get("/api/v1/customers")
+    assert token.status_code == 200
+    assert {"private", "no-store"} <= directives(token)
+
+
+@pytest.mark.django_db
+def test_a_view_that_chose_its_caching_keeps_it(org: Organisation) -> None:
+    from kehu.followups.models import CalendarFeed
+
+    feed = CalendarFeed.objects.create(user=org.rep)
+    url = reverse("followups:ics_feed", args=[feed.token])
+    assert directives(Client().get(url)) == {"private", "max-age=300"}
+    client = Client()
+    client.force_login(org.rep)
+    assert directives(client.get(url)) == {"private", "max-age=300"}
