@@ -577,16 +577,19 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
     selectors.require_editable(user, contact.customer)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
+    status = 200
     if request.method == "POST":
         form = ContactForm(request.POST, instance=contact, hidden_fields=hidden)
-        version = request.POST.get("version", "")
-        if form.is_valid():
+        version = _posted_version(request)
+        if form.is_valid() and version is None:
+            # without the version the page was read at, the check of concurrent edits
+            # would be skipped: refuse rather than overwrite someone else's change
+            form.add_error(None, _("The form lacks the contact's version; reload the page."))
+            status = 409
+        elif form.is_valid():
             try:
                 services.contact_update(
-                    actor=user,
-                    contact=contact,
-                    changes=form.cleaned_data,
-                    version=int(version) if version.isdigit() else None,
+                    actor=user, contact=contact, changes=form.cleaned_data, version=version
                 )
             except KehuError as error:
                 contact.refresh_from_db()
@@ -600,7 +603,14 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
         request,
         "customers/contact_form.html",
         {"form": form, "contact": contact, "masked": bool(hidden)},
+        status=status,
     )
+
+
+def _posted_version(request: AuthedRequest) -> int | None:
+    """The record version a form was read at; None when missing or not a number."""
+    raw = request.POST.get("version", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 @login_required
