@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import config, uploads
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -431,12 +431,14 @@ def _validate_attachments(files: list[Any], errors: dict[str, list[str]]) -> Non
             problems.append(_("Not a file upload."))
             continue
         name = os.path.basename(upload.name or "")
-        extension = os.path.splitext(name)[1].lower().lstrip(".")
+        extension = uploads.extension_of(name)
         if extension not in allowed:
             problems.append(
                 _("%(name)s: files of type “%(ext)s” are not allowed.")
                 % {"name": name, "ext": extension or "?"}
             )
+        elif problem := uploads.content_problem(upload, extension):
+            problems.append(f"{name}: {problem}")
         if (upload.size or 0) > limit_mb * 1024 * 1024:
             problems.append(
                 _("%(name)s is larger than %(limit)d MB.") % {"name": name, "limit": limit_mb}
@@ -453,7 +455,8 @@ def _store_attachments(followup: FollowUp, files: list[UploadedFile], actor: Use
             file=upload,
             name=name,
             size=upload.size or 0,
-            content_type=(getattr(upload, "content_type", "") or "")[:100],
+            # the type its checked extension stands for, not the one the client claimed
+            content_type=uploads.content_type_of(uploads.extension_of(name)),
             uploaded_by=actor,
         )
 
