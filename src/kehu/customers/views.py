@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -120,6 +121,7 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         saved_filter_form=SavedFilterForm(initial={"query": request.GET.urlencode()}),
         bulk_form=BulkForm(owners=selectors.assignable_owners(user=user)),
         is_manager=_is_manager(user),
+        may_create=services.customer_may_create(user),
         sorts=selectors.SORTS,
     )
     return render(request, "customers/list.html", context)
@@ -200,6 +202,8 @@ def customer_pick(request: AuthedRequest) -> HttpResponse:
 @login_required
 def customer_create(request: AuthedRequest) -> HttpResponse:
     user = request.user
+    if not services.customer_may_create(user):
+        raise PermissionDenied(_("Your role may not create customers."))
     owners = selectors.assignable_owners(user=user) if _is_manager(user) else None
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST":

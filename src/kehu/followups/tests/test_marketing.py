@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from kehu.core.errors import Forbidden, NotFound
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
 from kehu.followups.models import Attachment, FollowUp, Task
@@ -24,6 +25,7 @@ from kehu.followups.timeline import activity_item
 pytestmark = pytest.mark.django_db
 
 CONTENT = "客户说预算已批，下周签约"
+NEW_NAME = "上海市场测试有限公司"
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +121,10 @@ def test_marketing_opens_no_opportunities(org: Organisation) -> None:
         "/api/v1/opportunities", body, content_type="application/json"
     )
     assert answer.status_code == 403, answer.content
-    assert ui(org.marketing).get(reverse("opportunities:create")).status_code == 403
+    client = ui(org.marketing)
+    assert client.get(reverse("opportunities:create")).status_code == 403
+    assert b'id="new-opportunity"' not in client.get(reverse("opportunities:list")).content
+    assert b'id="new-opportunity"' in ui(org.rep).get(reverse("opportunities:list")).content
     assert not customer.opportunities.exists()
 
 
@@ -187,3 +192,18 @@ def test_marketing_sees_last_activity_and_counts(org: Organisation) -> None:
 def test_activity_of_a_customer_out_of_scope_is_not_found(org: Organisation) -> None:
     with pytest.raises(NotFound):
         selectors.customer_activity(user=org.colleague, customer=make_customer(org.rep))
+
+
+def test_marketing_creates_no_customers(org: Organisation) -> None:
+    with pytest.raises(Forbidden):
+        customer_services.customer_create(
+            actor=org.marketing, data={"name": "上海市场测试有限公司"}
+        )
+    answer = api_client(org.marketing).post(
+        "/api/v1/customers", {"name": NEW_NAME}, content_type="application/json"
+    )
+    assert answer.status_code == 403, answer.content
+    client = ui(org.marketing)
+    assert client.get(reverse("customers:create")).status_code == 403
+    assert b'id="new-customer"' not in client.get(reverse("customers:list")).content
+    assert not Customer.objects.filter(name=NEW_NAME).exists()
