@@ -22,17 +22,26 @@ from kehu.core.errors import KehuError
 from kehu.core.http import form_errors, safe_url
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+class SafeNextMixin(auth_views.RedirectURLMixin):
+    """``next`` through the one safe-redirect check (core.http.safe_url); "" sends the user
+    to the view's default (LOGIN_REDIRECT_URL, LOGOUT_REDIRECT_URL)."""
+
+    request: HttpRequest
 
     def get_redirect_url(self, request: HttpRequest | None = None) -> str:
-        """``next`` through the one safe-redirect check (core.http.safe_url); "" sends the
-        user to LOGIN_REDIRECT_URL."""
         request = request or self.request
         name = self.redirect_field_name
         target = request.POST.get(name, request.GET.get(name, ""))
         return safe_url(request, target, fallback="")
+
+
+class LoginView(SafeNextMixin, auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(SafeNextMixin, auth_views.LogoutView):
+    pass
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

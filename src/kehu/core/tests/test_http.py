@@ -94,6 +94,21 @@ def test_login_does_not_follow_next_off_site(org: Organisation, url: str) -> Non
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", ["https://evil.example/phish", "//evil.example", "/\\evil"])
+def test_logout_does_not_follow_next_off_site(org: Organisation, url: str) -> None:
+    client = Client()
+    client.force_login(org.rep)
+    answer = client.post(reverse("accounts:logout"), {"next": url})
+    assert answer.status_code == 302
+    assert "evil" not in answer["Location"]
+    kept = Client()
+    kept.force_login(org.rep)
+    assert kept.post(reverse("accounts:logout"), {"next": "/customers/"})["Location"] == (
+        "/customers/"
+    )
+
+
+@pytest.mark.django_db
 def test_language_switch_does_not_follow_next_off_site() -> None:
     answer = Client().post(
         reverse("accounts:set_language"), {"language": "en", "next": "//evil.example/x"}
