@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
@@ -20,12 +19,29 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
-from kehu.core.http import form_errors
+from kehu.core.http import form_errors, safe_url
 
 
-class LoginView(auth_views.LoginView):
+class SafeNextMixin(auth_views.RedirectURLMixin):
+    """``next`` through the one safe-redirect check (core.http.safe_url); "" sends the user
+    to the view's default (LOGIN_REDIRECT_URL, LOGOUT_REDIRECT_URL)."""
+
+    request: HttpRequest
+
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
+        request = request or self.request
+        name = self.redirect_field_name
+        target = request.POST.get(name, request.GET.get(name, ""))
+        return safe_url(request, target, fallback="")
+
+
+class LoginView(SafeNextMixin, auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+
+class LogoutView(SafeNextMixin, auth_views.LogoutView):
+    pass
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -89,11 +105,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if isinstance(user, User) and language in {"zh-hans", "en"}:
         user.language = language
         user.save(update_fields=["language"])
-    target = request.POST.get("next", "/")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        target = "/"
     if isinstance(response, HttpResponseRedirect):
-        response["Location"] = target
+        response["Location"] = safe_url(request, request.POST.get("next"))
     return response
 
 

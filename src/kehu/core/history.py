@@ -96,6 +96,23 @@ def _record_of(row: Any, model: type[models.Model]) -> models.Model:
     return model(**values)
 
 
+def _previous_versions(rows: list[Any]) -> dict[int, Any]:
+    """Each historical row's previous version of the same record (by history id).
+
+    Rows of several records come interleaved (a customer's contacts); a row must be diffed
+    against its own record's earlier version, not the row before it in the list, which
+    belongs to another contact (id, mobile, name "changed" where only a title did).
+    """
+    previous_of: dict[int, Any] = {}
+    latest: dict[Any, Any] = {}
+    for row in reversed(rows):  # oldest first
+        record = getattr(row, row.instance_type._meta.pk.attname)
+        if record in latest:
+            previous_of[row.history_id] = latest[record]
+        latest[record] = row
+    return previous_of
+
+
 def history_entries(
     historical_rows: models.QuerySet[Any], *, hidden_fields: frozenset[str] = frozenset()
 ) -> list[HistoryEntry]:
@@ -108,9 +125,10 @@ def history_entries(
     rows = list(
         historical_rows.select_related("history_user").order_by("-history_id")[:HISTORY_LIMIT]
     )
+    previous_of = _previous_versions(rows)
     entries: list[HistoryEntry] = []
-    for index, row in enumerate(rows):
-        previous = rows[index + 1] if index + 1 < len(rows) else None
+    for row in rows:
+        previous = previous_of.get(row.history_id)
         model = row.instance_type
         changes: list[FieldChange] = []
         if previous is not None and row.history_type == "~":

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
 from kehu.core.errors import Forbidden, KehuError, NotFound
@@ -28,6 +30,22 @@ def is_htmx(request: HttpRequest) -> bool:
 def htmx_template(request: HttpRequest, page: str, fragment: str) -> str:
     """The fragment's template for htmx requests, the whole page's otherwise."""
     return fragment if is_htmx(request) else page
+
+
+def safe_url(request: HttpRequest, url: str | None, fallback: str = "/") -> str:
+    """``url`` when it stays on this site, else ``fallback`` (a path or a URL name; "" is
+    returned as is).
+
+    The one check of every redirect to a URL the request brought (``next``, a stored link):
+    Django's ``url_has_allowed_host_and_scheme`` refuses other hosts and schemes and the
+    spellings browsers read as one (``//evil.example``, ``https:evil.example``,
+    ``/\\evil.example``, control characters); over HTTPS it refuses a step down to HTTP.
+    """
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return resolve_url(fallback) if fallback else ""
 
 
 def raise_not_found(error: KehuError) -> None:

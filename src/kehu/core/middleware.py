@@ -1,5 +1,5 @@
-"""Request-wide middleware: request ids, security headers, JSON errors under /api/, and a
-service's ``NotFound`` as the 404 page."""
+"""Request-wide middleware: request ids, security headers, JSON errors under /api/, a
+service's ``NotFound`` as the 404 page, and no shared or stored copies of signed-in answers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 
 from kehu.core.context import acting_context, new_request_id, read_only_request
 from kehu.core.errors import NotFound
@@ -120,3 +121,30 @@ class NotFoundPageMiddleware:
         if isinstance(exception, NotFound):
             # Raised here, Django's handler renders it as any Http404 (handler404, DEBUG page).
             raise Http404(exception.what) from exception
+
+
+class PrivateCacheMiddleware:
+    """``Cache-Control: private, no-store`` on every answer to a signed-in user.
+
+    Pages and API answers for a user hold personal data (names, phone numbers, the sales
+    conversation): ``private`` keeps proxies and CDNs from storing them for others, and
+    ``no-store`` keeps the browser from writing them to its disk cache, where the next user
+    of a shared computer (a branch office's PC) could open them from history. ``no-cache``
+    would still store them. A view that chose its own caching keeps it, made private (the
+    calendar feed's ``private, max-age=300``). Session users are known here; API clients by
+    their ``Authorization`` header, since the API authenticates inside the view.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        signed_in = bool(user is not None and user.is_authenticated)
+        if signed_in or "HTTP_AUTHORIZATION" in request.META:
+            if response.has_header("Cache-Control"):
+                patch_cache_control(response, private=True)
+            else:
+                patch_cache_control(response, private=True, no_store=True)
+        return response

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -120,6 +121,7 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         saved_filter_form=SavedFilterForm(initial={"query": request.GET.urlencode()}),
         bulk_form=BulkForm(owners=selectors.assignable_owners(user=user)),
         is_manager=_is_manager(user),
+        may_create=services.customer_may_create(user),
         sorts=selectors.SORTS,
     )
     return render(request, "customers/list.html", context)
@@ -200,6 +202,8 @@ def customer_pick(request: AuthedRequest) -> HttpResponse:
 @login_required
 def customer_create(request: AuthedRequest) -> HttpResponse:
     user = request.user
+    if not services.customer_may_create(user):
+        raise PermissionDenied(_("Your role may not create customers."))
     owners = selectors.assignable_owners(user=user) if _is_manager(user) else None
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST":
@@ -577,16 +581,19 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
     selectors.require_editable(user, contact.customer)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
+    status = 200
     if request.method == "POST":
         form = ContactForm(request.POST, instance=contact, hidden_fields=hidden)
-        version = request.POST.get("version", "")
-        if form.is_valid():
+        version = _posted_version(request)
+        if form.is_valid() and version is None:
+            # without the version the page was read at, the check of concurrent edits
+            # would be skipped: refuse rather than overwrite someone else's change
+            form.add_error(None, _("The form lacks the contact's version; reload the page."))
+            status = 409
+        elif form.is_valid():
             try:
                 services.contact_update(
-                    actor=user,
-                    contact=contact,
-                    changes=form.cleaned_data,
-                    version=int(version) if version.isdigit() else None,
+                    actor=user, contact=contact, changes=form.cleaned_data, version=version
                 )
             except KehuError as error:
                 contact.refresh_from_db()
@@ -600,7 +607,14 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
         request,
         "customers/contact_form.html",
         {"form": form, "contact": contact, "masked": bool(hidden)},
+        status=status,
     )
+
+
+def _posted_version(request: AuthedRequest) -> int | None:
+    """The record version a form was read at; None when missing or not a number."""
+    raw = request.POST.get("version", "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 @login_required

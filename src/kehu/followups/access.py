@@ -3,6 +3,11 @@
 A follow-up is visible exactly when its customer is; a task when its customer is, when it is
 assigned to the user, or (for managers) when its assignee belongs to a department they manage.
 The filters are subqueries on ``Customer.objects.visible_to(user)`` so every list stays one query.
+
+Roles in ``CONVERSATION_WITHHELD`` (marketing) read customers for segments and campaigns, not
+the sales conversation: they reach no follow-up, attachment or task through a customer, only
+the tasks assigned to them; the customer page gives them the last activity and the counts
+(``selectors.customer_activity``), and the services refuse their writes on a customer's records.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 
+from kehu.accounts.models import Role
 from kehu.core.access import ALL_ROWS, NO_ROWS, AccessPolicy, is_admin, managed_department_ids
 from kehu.customers.models import Customer
 
@@ -32,6 +38,15 @@ class ExistsPerRow(Exists):
         return self.as_sql(compiler, connection, template="EXISTS(%(subquery)s OFFSET 0)", **extra)
 
 
+# Roles that see customers but not their conversation (docs/permissions.md).
+CONVERSATION_WITHHELD: frozenset[str] = frozenset({Role.MARKETING})
+
+
+def conversation_withheld(user: Any) -> bool:
+    """True for a user whose role reads no follow-ups or tasks of the customers it sees."""
+    return not is_admin(user) and getattr(user, "role", "") in CONVERSATION_WITHHELD
+
+
 @dataclass(frozen=True)
 class CustomerDelegatedPolicy(AccessPolicy):
     """Scope rows through a customer foreign key (``via``); optionally also by an assignee."""
@@ -44,6 +59,8 @@ class CustomerDelegatedPolicy(AccessPolicy):
             return NO_ROWS
         if is_admin(user):
             return ALL_ROWS
+        if conversation_withheld(user):
+            return self.own_filter(user)
 
         customers = (
             Customer.objects.editable_by(user) if write else Customer.objects.visible_to(user)

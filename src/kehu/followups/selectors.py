@@ -17,6 +17,8 @@ from kehu.core.days import day_start
 from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
 from kehu.core.pagination import page_of
+from kehu.customers.models import Customer
+from kehu.followups.access import conversation_withheld
 from kehu.followups.models import (
     Attachment,
     CalendarFeed,
@@ -121,6 +123,37 @@ def followup_get(*, user: User, followup_id: int) -> FollowUp:
         user,
         pk=followup_id,
     )
+
+
+@dataclass(frozen=True)
+class CustomerActivity:
+    """What a customer's page tells of its conversation without showing it: the last
+    activity, how many follow-ups were logged and how many tasks are open."""
+
+    last_activity_at: datetime | None
+    followups: int
+    open_tasks: int
+
+
+def customer_activity(*, user: User, customer: Customer) -> CustomerActivity:
+    """The activity of a customer the user sees, counted over all its rows: a role the
+    conversation is withheld from (marketing) sees the figures, not the follow-ups.
+
+    The customer's own scope is the gate (its follow-ups are seen exactly where it is);
+    ``NotFound`` outside it.
+    """
+    if not Customer.objects.visible_to(user).filter(pk=customer.pk).exists():
+        raise NotFound("customer")
+    return CustomerActivity(
+        last_activity_at=customer.last_contact_at,
+        followups=FollowUp.objects.filter(customer_id=customer.pk).count(),
+        open_tasks=Task.objects.filter(customer_id=customer.pk, status=TaskStatus.OPEN).count(),
+    )
+
+
+def conversation_shown(user: User) -> bool:
+    """Whether the user's role reads the follow-ups and tasks of the customers it sees."""
+    return not conversation_withheld(user)
 
 
 def attachment_get(*, user: User, attachment_id: int) -> Attachment:

@@ -19,14 +19,15 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import config, uploads
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
-from kehu.core.errors import InvalidInput, NotFound
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, CustomerStatus
 from kehu.followups import settings as rules
+from kehu.followups.access import conversation_withheld
 from kehu.followups.models import (
     Attachment,
     CadencePlan,
@@ -118,6 +119,21 @@ def customer_url(customer: Customer) -> str:
         return ""
 
 
+# --- role rules ---------------------------------------------------------------------------------
+
+
+def followup_may_create(user: User) -> bool:
+    """Whether the user's role logs follow-ups on the customers it sees: not marketing, which
+    reads customers for segments and campaigns but not their conversation."""
+    return not conversation_withheld(user)
+
+
+def task_may_create(user: User, customer: Customer | None = None) -> bool:
+    """Whether the user may create a task, on ``customer`` if given: anyone a task of their
+    own (a lead to call back), only the roles that log follow-ups one on a customer."""
+    return customer is None or followup_may_create(user)
+
+
 # --- tasks --------------------------------------------------------------------------------------
 
 
@@ -136,7 +152,12 @@ def task_create(
     dedupe_key: str = "",
     followup: FollowUp | None = None,
 ) -> Task:
-    """Create a task; with a ``dedupe_key`` an open task with that key is returned instead."""
+    """Create a task; with a ``dedupe_key`` an open task with that key is returned instead.
+
+    ``Forbidden`` for an actor whose role may not create tasks on the customer (jobs, with no
+    actor, may)."""
+    if actor is not None and not task_may_create(actor, customer):
+        raise Forbidden(_("Your role may not create tasks on customers."))
     errors: dict[str, list[str]] = {}
     title = (title or "").strip()
     if not title:
@@ -410,12 +431,14 @@ def _validate_attachments(files: list[Any], errors: dict[str, list[str]]) -> Non
             problems.append(_("Not a file upload."))
             continue
         name = os.path.basename(upload.name or "")
-        extension = os.path.splitext(name)[1].lower().lstrip(".")
+        extension = uploads.extension_of(name)
         if extension not in allowed:
             problems.append(
                 _("%(name)s: files of type “%(ext)s” are not allowed.")
                 % {"name": name, "ext": extension or "?"}
             )
+        elif problem := uploads.content_problem(upload, extension):
+            problems.append(f"{name}: {problem}")
         if (upload.size or 0) > limit_mb * 1024 * 1024:
             problems.append(
                 _("%(name)s is larger than %(limit)d MB.") % {"name": name, "limit": limit_mb}
@@ -432,7 +455,8 @@ def _store_attachments(followup: FollowUp, files: list[UploadedFile], actor: Use
             file=upload,
             name=name,
             size=upload.size or 0,
-            content_type=(getattr(upload, "content_type", "") or "")[:100],
+            # the type its checked extension stands for, not the one the client claimed
+            content_type=uploads.content_type_of(uploads.extension_of(name)),
             uploaded_by=actor,
         )
 
@@ -457,6 +481,8 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     """
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
         raise NotFound("customer")
+    if not followup_may_create(actor):
+        raise Forbidden(_("Your role may not log follow-ups."))
     known = {
         "occurred_at",
         "method",

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.customers.timeline import TimelineItem
@@ -22,6 +23,9 @@ ICONS = {
 
 
 def followup_items(customer: Any, user: Any) -> Iterable[Any]:
+    if not selectors.conversation_shown(user):
+        yield activity_item(customer, user)
+        return
     rows = selectors.followup_list(
         user=user, filters=selectors.FollowUpFilters(customer=customer.pk)
     )[:50]
@@ -45,3 +49,19 @@ def followup_items(customer: Any, user: Any) -> Iterable[Any]:
             url=reverse("followups:followup_detail", args=[row.pk]),
             kind="followup",
         )
+
+
+def activity_item(customer: Any, user: Any) -> TimelineItem:
+    """The conversation in figures, for a role that does not read it (marketing)."""
+    activity = selectors.customer_activity(user=user, customer=customer)
+    last = activity.last_activity_at
+    return TimelineItem(
+        when=last or customer.created_at,
+        title=_("%(followups)d follow-ups, %(tasks)d open tasks")
+        % {"followups": activity.followups, "tasks": activity.open_tasks},
+        body=_("Last activity %(day)s") % {"day": f"{timezone.localtime(last):%Y-%m-%d %H:%M}"}
+        if last
+        else _("No activity yet"),
+        icon="activity",
+        kind="followup_activity",
+    )

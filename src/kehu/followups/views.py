@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,7 +18,14 @@ from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import KehuError
-from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
+from kehu.core.http import (
+    error_message,
+    form_errors,
+    htmx_template,
+    is_htmx,
+    raise_refusal,
+    safe_url,
+)
 from kehu.customers.models import Customer
 from kehu.followups import calendar_feed, selectors, services
 from kehu.followups.forms import FollowUpForm, SnoozeForm, TaskForm
@@ -75,6 +83,7 @@ def task_detail(request: AuthedRequest, task_id: int) -> HttpResponse:
         "followups/task_detail.html",
         {
             "task": task,
+            "may_log": services.followup_may_create(request.user),
             "snooze_form": SnoozeForm(initial={"until": timezone.localtime() + timedelta(days=1)}),
         },
     )
@@ -92,6 +101,8 @@ def task_new(request: AuthedRequest) -> HttpResponse:
         )
         if customer is None:
             raise Http404("customer")
+    if not services.task_may_create(request.user, customer):
+        raise PermissionDenied(_("Your role may not create tasks on customers."))
     form = TaskForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -102,6 +113,7 @@ def task_new(request: AuthedRequest) -> HttpResponse:
                 **form.cleaned_data,
             )
         except KehuError as error:
+            raise_refusal(error)
             form_errors(form, error)
         else:
             messages.success(request, _("Task created."))
@@ -113,7 +125,7 @@ def _after_action(request: AuthedRequest, task_id: int) -> HttpResponse:
     if is_htmx(request):
         task = selectors.task_get(user=request.user, task_id=task_id)
         return render(request, "followups/_task_row.html", {"task": task})
-    return redirect(request.POST.get("next") or "followups:my_day")
+    return redirect(safe_url(request, request.POST.get("next"), "followups:my_day"))
 
 
 @login_required
@@ -146,6 +158,10 @@ def task_action(request: AuthedRequest, task_id: int, action: str) -> HttpRespon
 def _timeline_context(
     request: AuthedRequest, customer: Customer, form: FollowUpForm | None = None
 ) -> dict[str, Any]:
+    if not selectors.conversation_shown(request.user):
+        # marketing: the conversation in figures, no rows and no form
+        activity = selectors.customer_activity(user=request.user, customer=customer)
+        return {"customer": customer, "activity": activity}
     followups = selectors.followup_list(
         user=request.user, filters=selectors.FollowUpFilters(customer=customer.pk)
     )[:50]
@@ -182,6 +198,8 @@ def customer_timeline(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @require_POST
 def followup_log(request: AuthedRequest, customer_id: int) -> HttpResponse:
     customer = _visible_customer(request, customer_id)
+    if not services.followup_may_create(request.user):
+        raise PermissionDenied(_("Your role may not log follow-ups."))
     form = FollowUpForm(request.POST, request.FILES, customer=customer)
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -189,6 +207,7 @@ def followup_log(request: AuthedRequest, customer_id: int) -> HttpResponse:
         try:
             services.followup_create(actor=request.user, customer=customer, data=data)
         except KehuError as error:
+            raise_refusal(error)
             form_errors(form, error)
         else:
             if not is_htmx(request):

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
-from kehu.core import config
+from kehu.core import config, uploads
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -258,8 +258,15 @@ def _enter_stage(opportunity: Opportunity, stage: Stage, *, actor: User, now: da
     transaction.on_commit(lambda: workflow_rules_run(stage_change_id=change.pk))
 
 
+def opportunity_may_create(user: User) -> bool:
+    """Marketing reads every customer, masked and read-only: it opens no deals on them."""
+    return is_admin(user) or user.role != Role.MARKETING
+
+
 @transaction.atomic
 def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> Opportunity:
+    if not opportunity_may_create(actor):
+        raise Forbidden(_("Your role may not create opportunities."))
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
         raise InvalidInput(errors={"customer": [_("Choose a customer you can see.")]})
     stage = _resolve_stage(data.get("stage") or _first_stage())
@@ -510,6 +517,9 @@ def attachment_add(
         raise InvalidInput(errors={"file": [_("Choose a file.")]})
     if (file.size or 0) > MAX_ATTACHMENT_BYTES:
         raise InvalidInput(errors={"file": [_("The file is larger than 20 MB.")]})
+    problem = uploads.content_problem(file, uploads.extension_of(file.name))
+    if problem:
+        raise InvalidInput(errors={"file": [problem]})
     name = file.name.rsplit("/", 1)[-1][:200]
     attachment = Attachment(opportunity=locked, kind=kind, name=name, uploaded_by=actor)
     attachment.file.save(name, file, save=False)

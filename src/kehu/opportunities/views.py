@@ -112,6 +112,8 @@ def opportunity_list(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def opportunity_create(request: AuthedRequest) -> HttpResponse:
+    if not services.opportunity_may_create(request.user):
+        raise PermissionDenied(_("Your role may not create opportunities."))
     form = OpportunityForm(
         request.POST or None,
         user=request.user,

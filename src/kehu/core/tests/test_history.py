@@ -9,7 +9,10 @@ from kehu.accounts import services as accounts
 from kehu.core.context import acting_context
 from kehu.core.history import history_entries, stamp
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import selectors as customer_selectors
+from kehu.customers import services as customer_services
 from kehu.customers.models import Customer
+from kehu.customers.tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +83,25 @@ def test_history_page_renders_for_htmx_and_full_page(org: Organisation) -> None:
     fragment = client.get(f"/history/customers.customer/{customer.pk}/", HTTP_HX_REQUEST="true")
     assert b"<html" not in fragment.content
     assert b"history-entries" in fragment.content
+
+
+def test_a_contact_is_diffed_against_its_own_previous_version(org: Organisation) -> None:
+    """Interleaved rows of two contacts: each diff pairs a contact with itself, not with the
+    other contact's row before it (which showed id, mobile and name "changed")."""
+    customer = make_customer(org.rep)
+    first = customer_services.contact_create(
+        actor=org.rep, customer=customer, data={"name": "张经理", "mobile": "13800138000"}
+    )
+    customer_services.contact_create(
+        actor=org.rep, customer=customer, data={"name": "李工", "mobile": "13900139000"}
+    )
+    customer_services.contact_update(
+        actor=org.rep, contact=first, changes={"title": "采购总监"}, version=first.version
+    )
+    entries = customer_selectors.customer_history(user=org.rep, customer=customer)
+    updates = [entry for entry in entries if entry.action == "~" and "张经理" in entry.object_label]
+    assert [[(c.field, c.new) for c in entry.changes] for entry in updates] == [
+        [("title", "采购总监")]
+    ]
+    for entry in entries:
+        assert not {c.field for c in entry.changes} & {"id", "customer"}, entry

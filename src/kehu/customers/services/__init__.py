@@ -32,6 +32,7 @@ from kehu.customers.services.creation import (
     NewCustomer,
     OwnerRule,
     customer_create,
+    customer_may_create,
     customers_create_bulk,
 )
 from kehu.customers.services.customers import (
@@ -96,6 +97,7 @@ __all__ = [
     "customer_create",
     "customer_delete",
     "customer_mark_verified",
+    "customer_may_create",
     "customer_merge",
     "customer_reassign",
     "customer_recompute_grades",

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import User
-from kehu.core import config
+from kehu.core import config, uploads
 from kehu.customers.models import (
     Customer,
     CustomerAttachment,
@@ -20,31 +20,22 @@ from kehu.customers.services._cleaning import _field_error
 ATTACHMENT_MAX_MB = config.define(
     "customers.attachment_max_mb", 20, gettext_lazy("Largest customer attachment, in megabytes")
 )
-# extension -> (content type, accepted leading bytes; empty: any)
-ATTACHMENT_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
-    "pdf": ("application/pdf", (b"%PDF",)),
-    "png": ("image/png", (b"\x89PNG",)),
-    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    "gif": ("image/gif", (b"GIF8",)),
-    "webp": ("image/webp", (b"RIFF",)),
-    "doc": ("application/msword", (b"\xd0\xcf\x11\xe0",)),
-    "xls": ("application/vnd.ms-excel", (b"\xd0\xcf\x11\xe0",)),
-    "ppt": ("application/vnd.ms-powerpoint", (b"\xd0\xcf\x11\xe0",)),
-    "docx": (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        (b"PK\x03\x04",),
-    ),
-    "xlsx": (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        (b"PK\x03\x04",),
-    ),
-    "pptx": (
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        (b"PK\x03\x04",),
-    ),
-    "txt": ("text/plain", ()),
-}
+# The types a customer may be sent; their content is checked by core.uploads.
+ATTACHMENT_TYPES = (
+    "pdf",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "webp",
+    "doc",
+    "xls",
+    "ppt",
+    "docx",
+    "xlsx",
+    "pptx",
+    "txt",
+)
 
 
 @transaction.atomic
@@ -54,7 +45,7 @@ def attachment_add(
     """Store an uploaded file on the customer: allowed types only, at most the size limit."""
     locked = _require_editable(actor, customer)
     name = str(getattr(upload, "name", "") or "").replace("\\", "/").split("/")[-1].strip()
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    extension = uploads.extension_of(name)
     if extension not in ATTACHMENT_TYPES:
         raise _field_error(
             "file",
@@ -67,21 +58,16 @@ def attachment_add(
         raise _field_error("file", _("The file is larger than %(limit)d MB.") % {"limit": limit_mb})
     if size == 0:
         raise _field_error("file", _("The file is empty."))
-    content_type, signatures = ATTACHMENT_TYPES[extension]
-    upload.seek(0)
-    head = upload.read(8)
-    upload.seek(0)
-    if signatures and not any(head.startswith(sig) for sig in signatures):
-        raise _field_error(
-            "file", _("The file's content does not match its .%(ext)s name.") % {"ext": extension}
-        )
+    problem = uploads.content_problem(upload, extension)
+    if problem:
+        raise _field_error("file", problem)
     if len(name) > 255 or len(description) > 200:
         raise _field_error("file", _("The file name or description is too long."))
     attachment = CustomerAttachment(
         customer=locked,
         original_name=name,
         size=size,
-        content_type=content_type,
+        content_type=uploads.content_type_of(extension),
         description=description.strip(),
         uploaded_by=actor,
     )

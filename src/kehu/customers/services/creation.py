@@ -58,6 +58,17 @@ from kehu.customers.services.dedup import _check_duplicates
 # --- The rules both paths share ---------------------------------------------------------------
 
 
+def customer_may_create(user: User) -> bool:
+    """Marketing reads every customer, masked and read-only, for its segments and campaigns:
+    it brings customers in as leads, not as customers of its own."""
+    return is_admin(user) or user.role != Role.MARKETING
+
+
+def _require_may_create(actor: User) -> None:
+    if not customer_may_create(actor):
+        raise Forbidden(_("Your role may not create customers."))
+
+
 class OwnerRule:
     """Whom a new customer may be given to: the actor themself; anyone, by an administrator;
     a user of a department they manage, by a manager. Departments are looked up once per
@@ -209,6 +220,7 @@ def customer_create(
     force: bool = False,
 ) -> Customer:
     """Validate, dedup, number and save a customer (with contacts and tags) in one transaction."""
+    _require_may_create(actor)
     data = dict(data)
     owner = _resolve_user("owner", data.pop("owner", None) or actor)
     owners = OwnerRule(actor)
@@ -341,6 +353,7 @@ def customers_create_bulk(
     """
     if not rows:
         return []
+    _require_may_create(actor)
     creation = creation or BulkCreation(actor)
     if creation.actor.pk != actor.pk:
         raise ValueError("a BulkCreation serves the actor it was made for")

@@ -10,7 +10,7 @@ from django.test import Client
 from kehu.core import config
 from kehu.core.testing.factories import Organisation
 from kehu.customers import services
-from kehu.customers.models import Customer, CustomerAttachment, SavedFilter
+from kehu.customers.models import Contact, Customer, CustomerAttachment, SavedFilter
 from kehu.customers.tests.factories import make_customer
 
 pytestmark = pytest.mark.django_db
@@ -420,3 +420,26 @@ def test_customer_picker_offers_only_customers_the_user_may_edit(
     newest = client.get("/customers/pick/").content.decode()
     assert newest.count("<option") == PICK_LIMIT
     assert f"杭州客户{PICK_LIMIT + 2:02d}" in newest
+
+
+@pytest.mark.parametrize("version", [None, "", "abc", "-1", "1.0", "１", "9" * 40])
+def test_contact_edit_without_a_valid_version_writes_nothing(
+    org: Organisation, version: str | None
+) -> None:
+    customer = make_customer(org.rep)
+    contact = Contact.objects.create(customer=customer, name="张经理", title="经理")
+    body = {"name": "张经理", "title": "总监"}
+    if version is not None:
+        body["version"] = version
+    answer = client_for(org.rep).post(f"/customers/contacts/{contact.pk}/edit/", body)
+    assert answer.status_code == 409
+    assert "reload" in answer.content.decode().lower() or "重新" in answer.content.decode()
+    contact.refresh_from_db()
+    assert (contact.title, contact.version) == ("经理", 1)
+    # with the version it was read at, the edit goes through
+    body["version"] = str(contact.version)
+    assert (
+        client_for(org.rep).post(f"/customers/contacts/{contact.pk}/edit/", body).status_code == 302
+    )
+    contact.refresh_from_db()
+    assert contact.title == "总监"

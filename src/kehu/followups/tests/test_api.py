@@ -102,6 +102,31 @@ def test_attachment_checks_over_multipart(org: Organisation, settings: Any, tmp_
     assert good.json()["attachments"][0]["name"] == "邮件截图.png"
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("截图.png", b"<html><script>alert(1)</script></html>"),
+        ("截图.png", b"\xef\xbb\xbf  <!DOCTYPE html><p>"),
+        ("纪要.pdf", b"<svg onload=alert(1)>"),
+        ("名单.csv", b"<script>alert(1)</script>"),
+        ("纪要.txt", b"\n<html>"),
+    ],
+)
+def test_attachment_content_must_match_its_extension(
+    org: Organisation, settings: Any, tmp_path: Any, name: str, content: bytes
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(org.rep)
+    form = {"customer_id": customer.pk, "method": "email", "content": "邮件往来"}
+    answer = api_client(org.rep).post(
+        "/api/v1/followups/with-attachments",
+        {**form, "attachments": [SimpleUploadedFile(name, content, content_type="image/png")]},
+    )
+    assert answer.status_code == 422, answer.content
+    assert "attachments" in answer.json()["errors"]
+    assert not FollowUp.objects.exists()
+
+
 def test_scope_other_reps_records_are_404(org: Organisation) -> None:
     mine = make_customer(org.rep)
     theirs = make_customer(org.south_rep)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import template
 from django.template.defaultfilters import floatformat
@@ -10,7 +11,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from kehu.opportunities import services
+
 register = template.Library()
+
+
+@register.filter
+def may_create_opportunity(user: Any) -> bool:
+    """The "New opportunity" button: shown to the roles the service lets create one."""
+    return bool(user.is_authenticated) and services.opportunity_may_create(user)
 
 
 @register.simple_tag
