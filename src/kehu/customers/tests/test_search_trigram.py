@@ -143,6 +143,17 @@ def test_contact_search_finds_the_same_contacts_on_both_databases(
     assert contacts(org.rep, q) == expected
 
 
+def test_common_terms_read_with_like_find_the_same(
+    org: Organisation, book: dict[str, Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite reads a term the index matches too often with LIKE instead (_index_matches)
+    from kehu.customers import selectors
+
+    monkeypatch.setattr(selectors, "COMMON_MATCHES", 0)
+    assert {q: customers(org.rep, q) for q, _expected in CUSTOMER_CASES} == dict(CUSTOMER_CASES)
+    assert {q: contacts(org.rep, q) for q, _expected in CONTACT_CASES} == dict(CONTACT_CASES)
+
+
 def test_terms_of_200_characters_match_literally(
     org: Organisation, book: dict[str, Customer]
 ) -> None:
