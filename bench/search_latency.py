@@ -87,7 +87,7 @@ def kinds(seed: int) -> dict[str, tuple[str, list[str]]]:
     }
 
 
-def measure(rounds: int, seed: int) -> dict[str, dict[str, Any]]:
+def measure(rounds: int, seed: int, only: str = "") -> dict[str, dict[str, Any]]:
     from django.test import Client
 
     from kehu.accounts.models import User
@@ -99,6 +99,8 @@ def measure(rounds: int, seed: int) -> dict[str, dict[str, Any]]:
         clients[role] = client
     results: dict[str, dict[str, Any]] = {}
     for kind, (role, paths) in kinds(seed).items():
+        if only not in kind:
+            continue
         client = clients[role]
         for path in paths:  # warm-up: caches, the first request of each term
             assert client.get(path).status_code == 200, path
@@ -132,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default="")
+    parser.add_argument("--only", default="", help="only the kinds whose name contains this")
     options = parser.parse_args()
     import os
 
@@ -143,7 +146,7 @@ def main() -> None:
     from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["*"]
-    results = measure(options.rounds, options.seed)
+    results = measure(options.rounds, options.seed, options.only)
     if options.json:
         with open(options.json, "w") as out:
             json.dump(results, out, ensure_ascii=False, indent=1)
