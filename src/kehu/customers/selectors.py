@@ -222,6 +222,8 @@ def search(queryset: QuerySet[Customer], q: str) -> QuerySet[Customer]:
     text = fold(q)
     if not text:
         return queryset
+    if "\x00" in text:  # in no stored text (PostgreSQL refuses it, FTS5 ends its query there)
+        return queryset.none()
     compact = _SEPARATORS.sub("", text)
     if compact.isdigit():
         terms = [digits(compact)]
@@ -579,6 +581,8 @@ def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     text = fold(q)
     if not text:
         return queryset
+    if "\x00" in text:  # as in ``search``
+        return queryset.none()
     number = digits(text)
     phones = len(number) >= TRIGRAM
     if connection.vendor == "sqlite" and len(text) >= TRIGRAM:

@@ -100,6 +100,11 @@ CUSTOMER_CASES = [
         },
     ),  # keji, jishu, jingshui, beijing
     ("NEAR(星河, 电子)", set()),
+    ("星河\x00电子", set()),
+    ("^星河", set()),
+    ("{name}:星河", set()),
+    ("-星河电子", set()),
+    ("\\", set()),
 ]
 
 
@@ -133,6 +138,7 @@ CONTACT_CASES = [
     ("near", {'O"Brien (AND)'}),
     ("*", set()),
     ("赵" * 200, set()),
+    ("王\x00伟", set()),
 ]
 
 
