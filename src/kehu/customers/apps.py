@@ -11,9 +11,20 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from kehu.core import dashboard, demo
         from kehu.customers import demo as customers_demo
-        from kehu.customers import grading, handover, panels, reference, services, tasks, timeline
+        from kehu.customers import (
+            grading,
+            handover,
+            panels,
+            reference,
+            search_index,
+            services,
+            tasks,
+            timeline,
+        )
 
         post_migrate.connect(reference.sync_after_migrate, sender=self)
+        # a later migration that rebuilds a table on SQLite drops its search triggers
+        post_migrate.connect(search_index.ensure_after_migrate, sender=self)
         dashboard.register(panels.customers_panel)
         timeline.register(panels.status_timeline)
         timeline.register(panels.attachment_timeline)

@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from kehu.core.access import AccessPolicy, ScopedQuerySet
 from kehu.core.history import HISTORY_BASES
 from kehu.core.models import TimestampedModel, VersionedModel
+from kehu.customers.search_index import CONTACT_FTS, CUSTOMER_FTS, MatchField
 
 TO_VERIFY = "待核实"  # the handbooks' marker for "known to exist, not yet confirmed"
 
@@ -469,3 +470,38 @@ class SavedFilter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomerSearchIndex(models.Model):
+    """SQLite only: the FTS5 trigram index of ``Customer.search_text`` (``search_index``).
+
+    Unmanaged: migration 0014 creates the virtual table and the triggers that fill it; the
+    model only lets the selectors filter it through the ORM (``pk`` is the customer's id).
+    """
+
+    id = models.BigIntegerField(primary_key=True, db_column="rowid")
+    document = MatchField(db_column=CUSTOMER_FTS)
+
+    class Meta:
+        managed = False
+        db_table = CUSTOMER_FTS
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return str(self.pk)
+
+
+class ContactSearchIndex(models.Model):
+    """SQLite only: the FTS5 trigram index of contacts' name, email and phones, as
+    ``CustomerSearchIndex`` (``pk`` is the contact's id)."""
+
+    id = models.BigIntegerField(primary_key=True, db_column="rowid")
+    document = MatchField(db_column=CONTACT_FTS)
+
+    class Meta:
+        managed = False
+        db_table = CONTACT_FTS
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return str(self.pk)
