@@ -24,6 +24,12 @@ from kehu.core.services import invalid_input_from
 logger = logging.getLogger(__name__)
 UNPARSEABLE_BODY = "Cannot parse request body"  # django-ninja's message for a body it cannot parse
 
+# The default of a PATCH field that may be left out (unchanged) but not sent as null, since its
+# column is NOT NULL: ``description: str = Field(UNCHANGED, max_length=500)``. Pydantic does not
+# validate defaults, so an omitted field is ``None`` (and left out of ``exclude_unset``) while an
+# explicit ``null`` fails the type, and the OpenAPI document says the field is not nullable.
+UNCHANGED: Any = None
+
 
 class ORJSONRenderer(BaseRenderer):
     media_type = "application/json"

@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 from kehu.accounts.http import AuthedRequest
 from kehu.core import masking
 from kehu.core.access import is_admin
+from kehu.core.api import UNCHANGED
 from kehu.core.errors import Forbidden
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
@@ -67,17 +68,19 @@ class PoolIn(Schema):
 
 
 class PoolPatch(Schema):
+    """A field left out is unchanged; those in NOT NULL columns may not be null (``UNCHANGED``)."""
+
     version: int | None = None
-    name: str | None = Field(None, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    department_ids: list[int] | None = None
-    max_held_per_rep: int | None = Field(None, ge=0, le=100_000)
-    max_claims_per_day: int | None = Field(None, ge=0, le=10_000)
-    recycle_no_followup_days: int | None = Field(None, ge=0, le=3650)
-    recycle_no_deal_days: int | None = Field(None, ge=0, le=3650)
-    warn_days_before: int | None = Field(None, ge=0, le=365)
-    cooling_days: int | None = Field(None, ge=0, le=365)
-    is_active: bool | None = None
+    name: str = Field(UNCHANGED, max_length=100)
+    description: str = Field(UNCHANGED, max_length=500)
+    department_ids: list[int] | None = None  # null: the departments stay as they are
+    max_held_per_rep: int = Field(UNCHANGED, ge=0, le=100_000)
+    max_claims_per_day: int = Field(UNCHANGED, ge=0, le=10_000)
+    recycle_no_followup_days: int = Field(UNCHANGED, ge=0, le=3650)
+    recycle_no_deal_days: int = Field(UNCHANGED, ge=0, le=3650)
+    warn_days_before: int = Field(UNCHANGED, ge=0, le=365)
+    cooling_days: int = Field(UNCHANGED, ge=0, le=365)
+    is_active: bool = UNCHANGED
 
 
 class PoolCustomerOut(Schema):
@@ -458,11 +461,8 @@ def _duplicates(request: AuthedRequest, data: DuplicateIn) -> DuplicateAnswer:
 
 
 @router.get("/duplicate-check", response=DuplicateAnswer)
-def duplicate_check_get(
-    request: AuthedRequest, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
-) -> DuplicateAnswer:
+def duplicate_check_get(request: AuthedRequest, data: Query[DuplicateIn]) -> DuplicateAnswer:
     """查重 before creating a customer: whether a match exists and its status only."""
-    data = DuplicateIn(name=name, phone=phone, email=email, credit_code=credit_code)
     return _duplicates(request, data)
 
 
