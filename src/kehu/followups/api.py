@@ -24,7 +24,7 @@ router = Router(tags=["followups"])
 # --- schemas -----------------------------------------------------------------------------------
 
 
-class AttachmentOut(Schema):
+class FollowUpAttachmentOut(Schema):
     id: int
     name: str
     size: int
@@ -50,7 +50,7 @@ class FollowUpOut(Schema):
     recorded_late: bool
     created_at: datetime
     version: int
-    attachments: list[AttachmentOut]
+    attachments: list[FollowUpAttachmentOut]
 
     @staticmethod
     def resolve_related_type(obj: Any) -> str | None:

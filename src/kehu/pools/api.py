@@ -105,7 +105,7 @@ class CustomerTakenOut(Schema):
     version: int
 
 
-class AssignIn(Schema):
+class PoolAssignIn(Schema):
     assignee_id: int
     reason: str = Field("", max_length=300)
 
@@ -422,7 +422,7 @@ def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> CustomerTak
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/assign", response=CustomerTakenOut)
 def assign(
-    request: AuthedRequest, pool_id: int, customer_id: int, payload: AssignIn
+    request: AuthedRequest, pool_id: int, customer_id: int, payload: PoolAssignIn
 ) -> CustomerTakenOut:
     """Managers of the pool give a pool customer to a member."""
     customer = services.pool_assign(
