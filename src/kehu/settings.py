@@ -18,6 +18,7 @@ from kehu.core.env import (
     ConfigurationError,
     email_settings,
     env_bool,
+    env_int,
     env_list,
     env_str,
     persistent_secret_key,
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kehu.core.request_body.RequestBodyMiddleware",
     "kehu.accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -226,7 +228,8 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# A JSON or form body, or a multipart body's fields besides its files; larger answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KEHU_MAX_REQUEST_BODY_MB", 20, minimum=1) * 1024 * 1024
 
 # --- Email ------------------------------------------------------------------------------------
 globals().update(email_settings(env_str("KEHU_EMAIL_URL")))

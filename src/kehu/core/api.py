@@ -19,6 +19,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
 
 from kehu.core.errors import KehuError
+from kehu.core.request_body import media_type_check
 from kehu.core.services import invalid_input_from
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,11 @@ def _error(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any
 def _location(loc: Any) -> str:
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "payload")]
     return ".".join(parts) or "__all__"
+
+
+def install_request_checks(api: NinjaAPI) -> None:
+    """Checks every operation runs before authentication and parsing: its body's media type."""
+    api.add_decorator(media_type_check, mode="view")
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
