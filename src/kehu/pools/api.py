@@ -14,6 +14,7 @@ from kehu.core import masking
 from kehu.core.access import is_admin
 from kehu.core.api import UNCHANGED
 from kehu.core.errors import Forbidden
+from kehu.core.numbers import MAX_INT, Id
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
 from kehu.pools import selectors, services
@@ -57,7 +58,7 @@ class PoolDetailOut(PoolOut):
 class PoolIn(Schema):
     name: str = Field(max_length=100)
     description: str = Field("", max_length=500)
-    department_ids: list[int] = []
+    department_ids: list[Id] = []
     max_held_per_rep: int = Field(50, ge=0, le=100_000)
     max_claims_per_day: int = Field(5, ge=0, le=10_000)
     recycle_no_followup_days: int = Field(30, ge=0, le=3650)
@@ -73,7 +74,7 @@ class PoolPatch(Schema):
     version: int | None = None
     name: str = Field(UNCHANGED, max_length=100)
     description: str = Field(UNCHANGED, max_length=500)
-    department_ids: list[int] | None = None  # null: the departments stay as they are
+    department_ids: list[Id] | None = None  # null: the departments stay as they are
     max_held_per_rep: int = Field(UNCHANGED, ge=0, le=100_000)
     max_claims_per_day: int = Field(UNCHANGED, ge=0, le=10_000)
     recycle_no_followup_days: int = Field(UNCHANGED, ge=0, le=3650)
@@ -212,7 +213,7 @@ class RevealLogOut(Schema):
 
 class OffboardingIn(Schema):
     user_id: int
-    successor_ids: list[int] = []
+    successor_ids: list[Id] = []
     mode: str = "round_robin"
     split: dict[str, int] = {}
     pool_id: int | None = None
@@ -316,7 +317,7 @@ def list_reveals(
     date_from: date | None = None,
     date_to: date | None = None,
     limit: int = Query(100, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
     """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
     filters = selectors.RevealFilters(user_id=user_id, date_from=date_from, date_to=date_to)
