@@ -231,6 +231,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # A JSON or form body, or a multipart body's fields besides its files; larger answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KEHU_MAX_REQUEST_BODY_MB", 20, minimum=1) * 1024 * 1024
 
+# Robot webhooks on loopback or private addresses (kehu.core.outbound): off, since a webhook URL
+# is typed by users; on for installations whose robots run on the internal network.
+ALLOW_PRIVATE_WEBHOOKS = env_bool("KEHU_ALLOW_PRIVATE_WEBHOOKS", False)
+
 # --- Email ------------------------------------------------------------------------------------
 globals().update(email_settings(env_str("KEHU_EMAIL_URL")))
 DEFAULT_FROM_EMAIL = env_str("KEHU_EMAIL_FROM", "Kehu CRM <kehu@localhost>")
