@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import KehuError
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
+from kehu.core.numbers import whole_number
 from kehu.customers.models import Customer
 from kehu.followups import calendar_feed, selectors, services
 from kehu.followups.forms import FollowUpForm, SnoozeForm, TaskForm
@@ -87,7 +88,7 @@ def task_new(request: AuthedRequest) -> HttpResponse:
         customer_id = request.GET.get("customer") or request.POST.get("customer") or ""
         customer = (
             Customer.objects.visible_to(request.user)
-            .filter(pk=int(customer_id) if customer_id.isdigit() else 0)
+            .filter(pk=whole_number(customer_id) or 0)
             .first()
         )
         if customer is None:

@@ -278,3 +278,13 @@ def test_huge_ids_in_multiple_choices_are_form_errors(org: Organisation) -> None
     pool = browser.post("/pools/new/", {"name": "公海", "departments": [HUGE, "x"]})
     assert pool.status_code in (200, 422)
     assert not Pool.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", HUGE])
+def test_digits_int_cannot_read_are_no_500(org: Organisation, value: str) -> None:
+    # str.isdigit() is true for "²", which int() refuses: such checks answered a 500.
+    browser = Client()
+    browser.force_login(org.admin)
+    assert browser.get("/followups/tasks/new/", {"customer": value}).status_code == 404
+    assert browser.get("/pools/reveals/", {"user": value}).status_code == 200
+    assert browser.get("/pipeline/list/", {"customer": value}).status_code in (200, 422)
