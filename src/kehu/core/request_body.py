@@ -54,7 +54,7 @@ def body_refusal(request: HttpRequest) -> Refusal | None:
     if not has_body(request):
         return None
     try:
-        if request.content_type in (MULTIPART, URLENCODED):
+        if request.method == "POST" and request.content_type in (MULTIPART, URLENCODED):
             request.POST  # noqa: B018 - parses the form and its files, bounded by Django's limits
         else:
             request.body  # noqa: B018 - raises RequestDataTooBig before reading an oversized body
