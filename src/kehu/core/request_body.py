@@ -106,13 +106,18 @@ def accepted_media_types(operation: Any) -> frozenset[str]:
 def media_type_check(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap an operation's ``run`` (Ninja's "view" decorator mode: before authentication and
     parsing) so that a body of another media type than it reads answers 415."""
-    accepted = accepted_media_types(getattr(run, "__self__", None))
+    operation = getattr(run, "__self__", None)
+    accepted = accepted_media_types(operation)
     if not accepted:
         return run
 
     @wraps(run)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if has_body(request) and request.content_type not in accepted:
+            if not _authenticates(operation, request):
+                # Credentials come first (401, or the CSRF 403): the operation's own check
+                # answers before it reads the body.
+                return run(request, *args, **kwargs)
             detail = _("This endpoint takes a body of type %(types)s.") % {
                 "types": ", ".join(sorted(accepted))
             }
@@ -120,3 +125,17 @@ def media_type_check(run: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return run(request, *args, **kwargs)
 
     return checked
+
+
+def _authenticates(operation: Any, request: HttpRequest) -> bool:
+    """Whether one of the operation's authentication callbacks accepts the request."""
+    callbacks = getattr(operation, "auth_callbacks", None) or []
+    if not callbacks:
+        return True  # a public operation
+    for callback in callbacks:
+        try:
+            if callback(request):
+                return True
+        except Exception:  # a refusal (CSRF, bad token) is the operation's to answer
+            continue
+    return False

@@ -288,3 +288,9 @@ def test_digits_int_cannot_read_are_no_500(org: Organisation, value: str) -> Non
     assert browser.get("/followups/tasks/new/", {"customer": value}).status_code == 404
     assert browser.get("/pools/reveals/", {"user": value}).status_code == 200
     assert browser.get("/pipeline/list/", {"customer": value}).status_code in (200, 422)
+
+
+def test_without_credentials_a_body_of_the_wrong_type_is_still_401(db: None) -> None:
+    response = Client(enforce_csrf_checks=True).post("/api/v1/pools", data={"name": "x"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
