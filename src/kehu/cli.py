@@ -28,11 +28,28 @@ def _manage(*args: str) -> None:
     call_command(*args)
 
 
+def _migrate() -> None:
+    """Bring the database up to date, as ``serve`` does: a fresh data dir works at once."""
+    _manage("migrate", "--noinput", "-v", "0")
+
+
+def pending_migrations() -> int:
+    """Migrations the database has not applied (all of them on a fresh data dir)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+NOT_MIGRATED = "kehu {command}: the database is not set up; run `kehu manage migrate` first"
+
+
 def cmd_serve(options: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
 
-    _manage("migrate", "--noinput", "-v", "0")
+    _migrate()
     _manage("collectstatic", "--noinput", "-v", "0")
     worker = None
     if not settings.REDIS_URL and not options.no_worker:
@@ -55,13 +72,17 @@ def cmd_serve(options: argparse.Namespace) -> int:
 
 def cmd_worker(options: argparse.Namespace) -> int:
     _setup_django()
+    # A worker runs beside `kehu serve`, which migrates: it does not race it, it says so.
+    if pending_migrations():
+        print(NOT_MIGRATED.format(command="worker"), file=sys.stderr)
+        return 2
     _manage("run_huey", "--workers", str(options.workers))
     return 0
 
 
 def cmd_demo(options: argparse.Namespace) -> int:
     _setup_django()
-    _manage("migrate", "--noinput", "-v", "0")
+    _migrate()
 
     report = load_demo(customers=options.customers, seed=options.seed, if_empty=options.if_empty)
     print(report)
@@ -70,6 +91,7 @@ def cmd_demo(options: argparse.Namespace) -> int:
 
 def cmd_user_add(options: argparse.Namespace) -> int:
     _setup_django()
+    _migrate()  # the first command of a new installation: `kehu user add admin --role admin`
     # Models import only after django.setup(); errors pulls in Django's translation machinery,
     # which would double the start-up time of `kehu --help`.
     from kehu.accounts import services
@@ -159,6 +181,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(options))
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        line = _database_problem(options.command, error)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
+
+
+def _database_problem(command: str, error: Exception) -> str | None:
+    """One line for a command that found the database missing or unmigrated (no traceback);
+    None for any other error."""
+    from django.db import DatabaseError
+
+    if not isinstance(error, DatabaseError):
+        return None
+    try:
+        missing = pending_migrations()
+    except DatabaseError:
+        return f"kehu {command}: cannot use the database: {str(error).splitlines()[0]}"
+    return NOT_MIGRATED.format(command=command) if missing else None
 
 
 if __name__ == "__main__":

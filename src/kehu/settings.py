@@ -18,6 +18,7 @@ from kehu.core.env import (
     ConfigurationError,
     email_settings,
     env_bool,
+    env_int,
     env_list,
     env_str,
     persistent_secret_key,
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kehu.core.middleware.PrivateCacheMiddleware",
+    "kehu.core.request_body.RequestBodyMiddleware",
     "kehu.accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -227,7 +229,12 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# A JSON or form body, or a multipart body's fields besides its files; larger answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KEHU_MAX_REQUEST_BODY_MB", 20, minimum=1) * 1024 * 1024
+
+# Robot webhooks on loopback or private addresses (kehu.core.outbound): off, since a webhook URL
+# is typed by users; on for installations whose robots run on the internal network.
+ALLOW_PRIVATE_WEBHOOKS = env_bool("KEHU_ALLOW_PRIVATE_WEBHOOKS", False)
 
 # --- Email ------------------------------------------------------------------------------------
 globals().update(email_settings(env_str("KEHU_EMAIL_URL")))

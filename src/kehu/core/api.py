@@ -19,10 +19,17 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
 
 from kehu.core.errors import KehuError
+from kehu.core.request_body import media_type_check
 from kehu.core.services import invalid_input_from
 
 logger = logging.getLogger(__name__)
 UNPARSEABLE_BODY = "Cannot parse request body"  # django-ninja's message for a body it cannot parse
+
+# The default of a PATCH field that may be left out (unchanged) but not sent as null, since its
+# column is NOT NULL: ``description: str = Field(UNCHANGED, max_length=500)``. Pydantic does not
+# validate defaults, so an omitted field is ``None`` (and left out of ``exclude_unset``) while an
+# explicit ``null`` fails the type, and the OpenAPI document says the field is not nullable.
+UNCHANGED: Any = None
 
 
 class ORJSONRenderer(BaseRenderer):
@@ -51,6 +58,11 @@ def _error(api: NinjaAPI, request: HttpRequest, status: int, body: dict[str, Any
 def _location(loc: Any) -> str:
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "payload")]
     return ".".join(parts) or "__all__"
+
+
+def install_request_checks(api: NinjaAPI) -> None:
+    """Checks every operation runs before authentication and parsing: its body's media type."""
+    api.add_decorator(media_type_check, mode="view")
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

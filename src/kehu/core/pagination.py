@@ -18,10 +18,12 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Field, Schema
 from ninja.conf import settings as ninja_settings
 from ninja.pagination import PaginationBase
+
+from kehu.core.numbers import MAX_INT, whole_number
 
 COUNT_CAP = 1_000
 # The largest page of every API list: Ninja's paginated lists and those that page themselves.
@@ -87,7 +89,7 @@ class BoundedLimitOffsetPagination(PaginationBase):
 
     class Input(Schema):
         limit: int = Field(ninja_settings.PAGINATION_PER_PAGE, ge=1, le=API_MAX_LIMIT)
-        offset: int = Field(0, ge=0)
+        offset: int = Field(0, ge=0, le=MAX_INT)
 
     class Output(BoundedPageOut):
         items: list[Any]
@@ -145,6 +147,18 @@ def narrowed(queryset: QuerySet[Any]) -> tuple[QuerySet[Any], BoundedCount]:
     return queryset.filter(pk__in=keys), BoundedCount(len(keys), False)
 
 
+def page_number(page: Any, per_page: int) -> int | None:
+    """The ``page`` a request asks for; None when it asks for none or not a whole number (the
+    first page). A page whose rows would start past ``MAX_INT`` cannot exist: 404."""
+    text = str(page if page is not None else "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = whole_number(text, maximum=MAX_INT // max(per_page, 1))
+    if number is None:
+        raise Http404("no such page")
+    return number
+
+
 class BoundedPaginator(Paginator):
     """Django's paginator for the HTML lists, with the bounded count.
 
@@ -161,10 +175,7 @@ class BoundedPaginator(Paginator):
         **kwargs: Any,
     ) -> None:
         super().__init__(object_list, per_page, **kwargs)
-        try:
-            self._wanted = max(int(page), 1)
-        except (TypeError, ValueError):
-            self._wanted = 1
+        self._wanted = max(page_number(page, per_page) or 1, 1)
         self._known = known
 
     @cached_property

@@ -26,7 +26,24 @@ def bump_version(instance: VersionedModel) -> None:
 
 
 def validate(instance: models.Model, *, exclude: list[str] | None = None) -> None:
-    """full_clean() that reports as InvalidInput with per-field messages."""
+    """full_clean() that reports as InvalidInput with per-field messages.
+
+    ``full_clean`` skips empty values of ``blank=True`` fields, ``None`` among them, so a
+    ``null`` sent for a NOT NULL text column (``{"description": null}``) passed it and failed
+    as an IntegrityError; such a ``None`` is a field error here.
+    """
+    nulls = {
+        field.name: [str(field.error_messages["null"])]
+        for field in instance._meta.concrete_fields
+        if field.blank
+        and field.editable
+        and not field.null
+        and not field.primary_key
+        and field.name not in (exclude or ())
+        and getattr(instance, field.attname) is None
+    }
+    if nulls:
+        raise InvalidInput(next(iter(nulls.values()))[0], errors=nulls)
     try:
         instance.full_clean(exclude=exclude, validate_unique=True)
     except ValidationError as error:

@@ -16,6 +16,7 @@ from kehu.accounts.models import User
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
+from kehu.core.numbers import MAX_INT
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
@@ -292,7 +293,7 @@ def list_customers(
     request: AuthedRequest,
     filters: Query[CustomerFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
     user = request.user
     page = selectors.customer_rows(
@@ -430,7 +431,7 @@ def list_contacts(
     q: str = "",
     active: bool | None = None,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
     queryset = selectors.contact_list(
         user=request.user, customer_id=customer_id, q=q[:100], active=active

@@ -43,6 +43,7 @@ from kehu.core.access import (
 from kehu.core.days import on_days
 from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
+from kehu.core.numbers import Id
 from kehu.core.pagination import BoundedCount, narrowed, page_of
 from kehu.customers.models import (
     Contact,
@@ -101,7 +102,7 @@ class CustomerFilters(ListFilters):
     source: str = ""
     priority: str = ""
     grade: str = ""
-    tags: list[int] = []
+    tags: list[Id] = []
     created_from: date | None = None
     created_to: date | None = None
     updated_from: date | None = None

@@ -21,6 +21,7 @@ from kehu.core import masking
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.http import error_message, form_errors, is_htmx
+from kehu.core.numbers import id_or_404, whole_number
 from kehu.core.pagination import BoundedPaginator
 from kehu.customers import contact_display, selectors, services, timeline
 from kehu.customers.forms import (
@@ -133,7 +134,7 @@ def bulk_action(request: AuthedRequest) -> HttpResponse:
     user = request.user
     form = BulkForm(request.POST, owners=selectors.assignable_owners(user=user))
     back = reverse("customers:list") + "?" + request.POST.get("back", "")
-    ids = [int(pk) for pk in request.POST.getlist("selected") if pk.isdigit()]
+    ids = [pk for pk in map(whole_number, request.POST.getlist("selected")) if pk is not None]
     if not form.is_valid() or not ids:
         messages.error(request, _("Choose customers and an action."))
         return redirect(back)
@@ -248,7 +249,7 @@ def check_duplicates(request: AuthedRequest) -> HttpResponse:
         phones=[request.POST.get(k, "")[:40] for k in ("contact_mobile", "contact_work_phone")],
         emails=[request.POST.get("contact_email", "")[:254]],
         credit_code=_safe_code(request.POST.get("credit_code", "")),
-        exclude_id=int(exclude) if exclude.isdigit() else None,
+        exclude_id=whole_number(exclude),
     )
     payload = services.duplicate_payload(matches, request.user)
     return render(request, "customers/_duplicates.html", {"duplicates": payload})
@@ -462,8 +463,8 @@ def reassign(request: AuthedRequest, customer_id: int) -> HttpResponse:
 def share(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
     customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
-    if request.POST.get("revoke", "").isdigit():
-        target = User.objects.filter(pk=int(request.POST["revoke"])).first()
+    if request.POST.get("revoke"):
+        target = User.objects.filter(pk=id_or_404(request.POST["revoke"])).first()
         if target is not None:
             _run(
                 request,
@@ -613,8 +614,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
 
 def _posted_version(request: AuthedRequest) -> int | None:
     """The record version a form was read at; None when missing or not a number."""
-    raw = request.POST.get("version", "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+    return whole_number(request.POST.get("version"))
 
 
 @login_required

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from kehu.core.numbers import whole_number
 from kehu.customers.selectors import customer_choices
 
 
@@ -25,7 +26,7 @@ class CustomerPicker(forms.Select):
 
     def optgroups(self, name: str, value: list[Any], attrs: dict[str, Any] | None = None) -> Any:
         queryset = self.choices.queryset  # type: ignore[attr-defined]
-        keys = [int(key) for key in value if str(key).isdigit()]
+        keys = [pk for pk in map(whole_number, value) if pk is not None]
         chosen = list(queryset.filter(pk__in=keys).only("id", "name", "number")) if keys else []
         customers = chosen or customer_choices(queryset, "")
         options = [

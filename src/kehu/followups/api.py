@@ -14,6 +14,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput, NotFound
+from kehu.core.numbers import MAX_INT
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers.models import Customer
 from kehu.followups import selectors, services
@@ -24,7 +25,7 @@ router = Router(tags=["followups"])
 # --- schemas -----------------------------------------------------------------------------------
 
 
-class AttachmentOut(Schema):
+class FollowUpAttachmentOut(Schema):
     id: int
     name: str
     size: int
@@ -50,7 +51,7 @@ class FollowUpOut(Schema):
     recorded_late: bool
     created_at: datetime
     version: int
-    attachments: list[AttachmentOut]
+    attachments: list[FollowUpAttachmentOut]
 
     @staticmethod
     def resolve_related_type(obj: Any) -> str | None:
@@ -194,7 +195,7 @@ def list_followups(
     request: AuthedRequest,
     filters: Query[selectors.FollowUpFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
     page = selectors.followup_rows(
         user=request.user,
@@ -262,7 +263,7 @@ def list_tasks(
     request: AuthedRequest,
     filters: Query[selectors.TaskFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
     page = selectors.task_rows(
         user=request.user,

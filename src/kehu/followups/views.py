@@ -26,6 +26,7 @@ from kehu.core.http import (
     raise_refusal,
     safe_url,
 )
+from kehu.core.numbers import whole_number
 from kehu.customers.models import Customer
 from kehu.followups import calendar_feed, selectors, services
 from kehu.followups.forms import FollowUpForm, SnoozeForm, TaskForm
@@ -96,7 +97,7 @@ def task_new(request: AuthedRequest) -> HttpResponse:
         customer_id = request.GET.get("customer") or request.POST.get("customer") or ""
         customer = (
             Customer.objects.visible_to(request.user)
-            .filter(pk=int(customer_id) if customer_id.isdigit() else 0)
+            .filter(pk=whole_number(customer_id) or 0)
             .first()
         )
         if customer is None:

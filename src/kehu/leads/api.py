@@ -14,6 +14,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.errors import Forbidden
+from kehu.core.numbers import Id
 from kehu.core.pagination import MappedRows
 from kehu.leads import selectors, services
 from kehu.leads.models import AssignmentRule, Lead
@@ -156,7 +157,7 @@ class RuleOut(Schema):
     sources: list[str]
     priorities: list[str]
     department_id: int | None
-    rep_ids: list[int]
+    rep_ids: list[Id]
 
 
 class RuleIn(Schema):
@@ -167,7 +168,7 @@ class RuleIn(Schema):
     sources: list[str] = []
     priorities: list[str] = []
     department_id: int | None = None
-    rep_ids: list[int] = []
+    rep_ids: list[Id] = []
 
 
 class RulePatch(Schema):
@@ -179,15 +180,15 @@ class RulePatch(Schema):
     sources: list[str] | None = None
     priorities: list[str] | None = None
     department_id: int | None = None
-    rep_ids: list[int] | None = None
+    rep_ids: list[Id] | None = None
 
 
 class ReorderIn(Schema):
-    rule_ids: list[int]
+    rule_ids: list[Id]
 
 
 class DryRunIn(Schema):
-    lead_ids: list[int] | None = Field(None, description="Default: every pooled lead (≤ 500)")
+    lead_ids: list[Id] | None = Field(None, description="Default: every pooled lead (≤ 500)")
 
 
 class DryRunRow(Schema):

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import Department, Role, User
+from kehu.core.numbers import IdsChoiceField
 from kehu.customers.models import Industry, Priority, Region, Source
 from kehu.leads.models import InvalidReason, Urgency
 
@@ -191,7 +192,7 @@ class RuleForm(forms.Form):
         widget=forms.Select(attrs=SELECT),
         help_text=_("Round-robin among its sales reps when no reps are chosen."),
     )
-    reps = forms.ModelMultipleChoiceField(
+    reps = IdsChoiceField(
         queryset=_sales_users(),
         required=False,
         label=_("Reps (round-robin)"),

@@ -25,6 +25,7 @@ from kehu.accounts.models import User
 from kehu.core.access import get_editable_or_404, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
+from kehu.core.numbers import posted_version
 from kehu.core.pagination import bounded_page
 from kehu.customers.services import DuplicateCustomer
 from kehu.leads import selectors, services
@@ -129,7 +130,7 @@ def lead_edit(request: AuthedRequest, lead_id: int) -> HttpResponse:
         changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
         try:
             services.lead_update(
-                actor=user, lead=lead, changes=changes, version=int(request.POST.get("version", 0))
+                actor=user, lead=lead, changes=changes, version=posted_version(request)
             )
         except KehuError as error:
             form_errors(form, error)
@@ -334,7 +335,7 @@ def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpRespons
                     actor=user,
                     rule=rule,
                     data=form.service_data(),
-                    version=int(request.POST.get("version", 0)),
+                    version=posted_version(request),
                 )
         except KehuError as error:
             form_errors(form, error)

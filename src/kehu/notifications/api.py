@@ -8,6 +8,7 @@ from typing import Any
 from ninja import Query, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core.numbers import MAX_INT
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.notifications import selectors, services
 
@@ -58,7 +59,7 @@ def list_notifications(
     request: AuthedRequest,
     filters: Query[selectors.NotificationFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
     rows = selectors.notification_list(user=request.user, filters=filters)
     return page_of(rows, offset=offset, limit=limit)

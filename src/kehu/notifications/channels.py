@@ -17,6 +17,8 @@ import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from kehu.core import outbound
+
 TIMEOUT_SECONDS = 10.0
 
 
@@ -27,6 +29,15 @@ class DeliveryError(Exception):
 def is_web_url(url: str) -> bool:
     parsed = urlparse(url)
     return parsed.scheme in {"http", "https"} and bool(parsed.netloc)
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why a robot's webhook URL may not be saved (core.outbound's guard), or None."""
+    try:
+        outbound.validate_url(url)
+    except outbound.OutboundRefused as refused:
+        return str(refused)
+    return None
 
 
 def send_email(*, to: str, subject: str, text: str) -> None:
@@ -44,9 +55,13 @@ def send_email(*, to: str, subject: str, text: str) -> None:
 
 def _post_json(url: str, payload: dict[str, Any]) -> dict[str, Any]:
     try:
-        response = httpx.post(url, json=payload, timeout=TIMEOUT_SECONDS)
+        response = outbound.post_json(url, payload, timeout=TIMEOUT_SECONDS)
+    except outbound.OutboundRefused as refused:
+        raise DeliveryError(f"refused: {refused}") from refused
     except httpx.HTTPError as error:
         raise DeliveryError(f"{type(error).__name__}: {error}") from error
+    if response.is_redirect:
+        raise DeliveryError(f"HTTP {response.status_code}: redirects are not followed")
     if response.status_code >= 400:
         raise DeliveryError(f"HTTP {response.status_code}: {response.text[:300]}")
     try:
@@ -114,4 +129,5 @@ __all__ = [
     "send_email",
     "send_feishu",
     "send_wecom",
+    "webhook_problem",
 ]

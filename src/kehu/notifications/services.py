@@ -132,6 +132,8 @@ def _clean_channel(
             errors["target"] = [_("Enter the robot's webhook URL.")]
         elif not channels.is_web_url(target):
             errors["target"] = [_("The webhook URL must start with http:// or https://.")]
+        elif problem := channels.webhook_problem(target):
+            errors["target"] = [problem]
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
     return kind, target, secret

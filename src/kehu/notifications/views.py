@@ -18,6 +18,7 @@ from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
 from kehu.core.http import is_htmx, safe_url
+from kehu.core.numbers import id_or_404
 from kehu.notifications import selectors, services
 from kehu.notifications.models import ChannelKind, DeliveryStatus
 
@@ -85,7 +86,9 @@ def channel_settings(request: AuthedRequest) -> HttpResponse:
     values: dict[str, Any] = {"kind": "", "target": "", "secret": "", "digest": False}
     if request.method == "POST":
         if request.POST.get("delete"):
-            services.channel_delete(actor=request.user, channel_id=int(request.POST["delete"]))
+            services.channel_delete(
+                actor=request.user, channel_id=id_or_404(request.POST["delete"])
+            )
             messages.success(request, _("Channel removed."))
             return redirect("notifications:channels")
         values = {
@@ -121,7 +124,8 @@ def delivery_log(request: AuthedRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise Http404("deliveries")
     if request.method == "POST":
-        services.delivery_retry(actor=request.user, delivery_id=int(request.POST.get("retry", 0)))
+        retry = id_or_404(request.POST.get("retry"))
+        services.delivery_retry(actor=request.user, delivery_id=retry)
         messages.success(request, _("The delivery was queued again."))
         return redirect("notifications:deliveries")
     status = request.GET.get("status", "")

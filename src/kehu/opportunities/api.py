@@ -14,6 +14,7 @@ from ninja.files import UploadedFile
 from kehu.accounts.http import AuthedRequest
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.api import prevalidated_json
+from kehu.core.numbers import MAX_INT
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 from kehu.customers.models import Customer
 from kehu.opportunities import selectors, services
@@ -182,7 +183,7 @@ class OpportunityPage(BoundedPageOut):
 def list_opportunities(
     request: AuthedRequest,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
     filters = selectors.OpportunityFilters.parse(request.GET)
     stages = selectors.ListStages.read()

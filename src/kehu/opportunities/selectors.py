@@ -28,6 +28,7 @@ from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
 from kehu.core.filters import ListFilters
+from kehu.core.numbers import whole_number
 from kehu.opportunities.models import (
     ForecastCategory,
     LossReason,
@@ -91,9 +92,10 @@ class OpportunityFilters(ListFilters):
         text = _text(value)
         if not text:
             return None
-        if not text.isdigit():
+        number = whole_number(text)
+        if number is None:
             raise ValueError(_("Enter a whole number."))
-        return int(text)
+        return number
 
     @field_validator("status", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from kehu.core.access import get_editable_or_404, is_admin, managed_department_i
 from kehu.core.errors import KehuError
 from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors, htmx_template
+from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
 from kehu.opportunities import selectors, services
 from kehu.opportunities.forms import (
@@ -219,8 +220,7 @@ def opportunity_edit(request: AuthedRequest, opportunity_id: int) -> HttpRespons
 
 
 def _version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return whole_number(request.POST.get("version"))
 
 
 def _action(request: AuthedRequest, opportunity_id: int, action: Any) -> HttpResponseRedirect:

@@ -12,7 +12,9 @@ from ninja.pagination import paginate
 from kehu.accounts.http import AuthedRequest
 from kehu.core import masking
 from kehu.core.access import is_admin
+from kehu.core.api import UNCHANGED
 from kehu.core.errors import Forbidden
+from kehu.core.numbers import MAX_INT, Id
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, MappedRows, page_of
 from kehu.customers.selectors import contacts_masked
 from kehu.pools import selectors, services
@@ -56,7 +58,7 @@ class PoolDetailOut(PoolOut):
 class PoolIn(Schema):
     name: str = Field(max_length=100)
     description: str = Field("", max_length=500)
-    department_ids: list[int] = []
+    department_ids: list[Id] = []
     max_held_per_rep: int = Field(50, ge=0, le=100_000)
     max_claims_per_day: int = Field(5, ge=0, le=10_000)
     recycle_no_followup_days: int = Field(30, ge=0, le=3650)
@@ -67,17 +69,19 @@ class PoolIn(Schema):
 
 
 class PoolPatch(Schema):
+    """A field left out is unchanged; those in NOT NULL columns may not be null (``UNCHANGED``)."""
+
     version: int | None = None
-    name: str | None = Field(None, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    department_ids: list[int] | None = None
-    max_held_per_rep: int | None = Field(None, ge=0, le=100_000)
-    max_claims_per_day: int | None = Field(None, ge=0, le=10_000)
-    recycle_no_followup_days: int | None = Field(None, ge=0, le=3650)
-    recycle_no_deal_days: int | None = Field(None, ge=0, le=3650)
-    warn_days_before: int | None = Field(None, ge=0, le=365)
-    cooling_days: int | None = Field(None, ge=0, le=365)
-    is_active: bool | None = None
+    name: str = Field(UNCHANGED, max_length=100)
+    description: str = Field(UNCHANGED, max_length=500)
+    department_ids: list[Id] | None = None  # null: the departments stay as they are
+    max_held_per_rep: int = Field(UNCHANGED, ge=0, le=100_000)
+    max_claims_per_day: int = Field(UNCHANGED, ge=0, le=10_000)
+    recycle_no_followup_days: int = Field(UNCHANGED, ge=0, le=3650)
+    recycle_no_deal_days: int = Field(UNCHANGED, ge=0, le=3650)
+    warn_days_before: int = Field(UNCHANGED, ge=0, le=365)
+    cooling_days: int = Field(UNCHANGED, ge=0, le=365)
+    is_active: bool = UNCHANGED
 
 
 class PoolCustomerOut(Schema):
@@ -102,7 +106,7 @@ class CustomerTakenOut(Schema):
     version: int
 
 
-class AssignIn(Schema):
+class PoolAssignIn(Schema):
     assignee_id: int
     reason: str = Field("", max_length=300)
 
@@ -209,7 +213,7 @@ class RevealLogOut(Schema):
 
 class OffboardingIn(Schema):
     user_id: int
-    successor_ids: list[int] = []
+    successor_ids: list[Id] = []
     mode: str = "round_robin"
     split: dict[str, int] = {}
     pool_id: int | None = None
@@ -313,7 +317,7 @@ def list_reveals(
     date_from: date | None = None,
     date_to: date | None = None,
     limit: int = Query(100, ge=1, le=API_MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
     """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
     filters = selectors.RevealFilters(user_id=user_id, date_from=date_from, date_to=date_to)
@@ -419,7 +423,7 @@ def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> CustomerTak
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/assign", response=CustomerTakenOut)
 def assign(
-    request: AuthedRequest, pool_id: int, customer_id: int, payload: AssignIn
+    request: AuthedRequest, pool_id: int, customer_id: int, payload: PoolAssignIn
 ) -> CustomerTakenOut:
     """Managers of the pool give a pool customer to a member."""
     customer = services.pool_assign(
@@ -458,11 +462,8 @@ def _duplicates(request: AuthedRequest, data: DuplicateIn) -> DuplicateAnswer:
 
 
 @router.get("/duplicate-check", response=DuplicateAnswer)
-def duplicate_check_get(
-    request: AuthedRequest, name: str = "", phone: str = "", email: str = "", credit_code: str = ""
-) -> DuplicateAnswer:
+def duplicate_check_get(request: AuthedRequest, data: Query[DuplicateIn]) -> DuplicateAnswer:
     """查重 before creating a customer: whether a match exists and its status only."""
-    data = DuplicateIn(name=name, phone=phone, email=email, credit_code=credit_code)
     return _duplicates(request, data)
 
 

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import Department, User
+from kehu.core.numbers import IdsChoiceField
 from kehu.pools.models import Pool
 from kehu.pools.services import transfer_kinds
 
@@ -15,6 +16,7 @@ from kehu.pools.services import transfer_kinds
 class PoolForm(forms.ModelForm):
     class Meta:
         model = Pool
+        field_classes = {"departments": IdsChoiceField}
         fields = [
             "name",
             "description",
@@ -47,7 +49,7 @@ class UserChoiceField(forms.ModelChoiceField):
         return f"{label} — {marker}"
 
 
-class UsersChoiceField(forms.ModelMultipleChoiceField):
+class UsersChoiceField(IdsChoiceField):
     def label_from_instance(self, obj: User) -> str:
         label = f"{obj} ({obj.username})"
         if obj.is_active:

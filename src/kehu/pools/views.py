@@ -18,6 +18,7 @@ from kehu.core.access import get_editable_or_404, is_admin
 from kehu.core.errors import KehuError, NotFound
 from kehu.core.http import error_message, form_errors, raise_not_found
 from kehu.core.masking import CONTACT_FIELDS
+from kehu.core.numbers import id_or_404, posted_version, whole_number
 from kehu.core.pagination import bounded_page
 from kehu.customers import contact_display
 from kehu.customers.models import Contact, Customer
@@ -30,11 +31,7 @@ PAGE_SIZE = 50
 
 
 def _int_or_none(value: str | None) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit():
-        raise Http404
-    return int(value)
+    return id_or_404(value) if value else None
 
 
 @login_required
@@ -246,7 +243,7 @@ def pool_edit(request: AuthedRequest, pool_id: int | None = None) -> HttpRespons
                     pool=pool,
                     changes=data,
                     departments=departments,
-                    version=int(request.POST.get("version") or pool.version),
+                    version=posted_version(request, pool.version),
                 )
         except KehuError as error:
             form_errors(form, error)
@@ -324,7 +321,7 @@ def reveal_log(request: AuthedRequest) -> HttpResponse:
     user_id = request.GET.get("user", "")
     # The page is lenient: a malformed value is dropped rather than answered with an error.
     filters = selectors.RevealFilters(
-        user_id=int(user_id) if user_id.isdigit() else None,
+        user_id=whole_number(user_id),
         date_from=_date_or_none(request.GET.get("date_from")),
         date_to=_date_or_none(request.GET.get("date_to")),
     )

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.core.testing.openapi import api_schema_names, response_errors
 from kehu.customers.services import customer_share
 from kehu.followups import selectors, services
 from kehu.followups.models import FollowUp, Task, TaskKind
@@ -371,3 +372,34 @@ def test_selectors_take_the_typed_filters_the_api_reads(org: Organisation) -> No
     assert [t.title for t in selectors.task_list(user=org.rep, filters=query)] == ["整理"]
     assert query.is_active()
     assert not selectors.FollowUpFilters().is_active()
+
+
+def test_follow_up_responses_match_their_openapi_schema(
+    org: Organisation, settings: Any, tmp_path: Any
+) -> None:
+    # The attachment items were read against opportunities' AttachmentOut (kind, created_at):
+    # OpenAPI keys schemas by class name, and both apps had one of that name.
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(org.rep)
+    client = api_client(org.rep)
+    created = client.post(
+        "/api/v1/followups/with-attachments",
+        {
+            "customer_id": customer.pk,
+            "method": "phone",
+            "content": "电话沟通",
+            "attachments": [SimpleUploadedFile("纪要.pdf", b"%PDF-1.4 ...")],
+        },
+    )
+    assert created.status_code == 201
+    path = "/api/v1/followups/with-attachments"
+    assert response_errors("post", path, 201, created.json()) == []
+    detail = client.get(f"/api/v1/followups/{created.json()['id']}").json()
+    assert detail["attachments"][0]["name"] == "纪要.pdf"
+    assert response_errors("get", "/api/v1/followups/{followup_id}", 200, detail) == []
+    page = client.get("/api/v1/followups").json()
+    assert response_errors("get", "/api/v1/followups", 200, page) == []
+
+
+def test_api_schema_class_names_are_unique() -> None:
+    assert {name: at for name, at in api_schema_names().items() if len(at) > 1} == {}

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from aiosmtpd.controller import Controller
+from django.test import override_settings
 
 from kehu.notifications.channels import dingtalk_signature, feishu_signature
 
@@ -106,7 +107,9 @@ def robot_server(secret: str = "") -> Iterator[tuple[RobotLog, str]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield log, f"http://127.0.0.1:{server.server_address[1]}"
+        # A receiver on loopback is what KEHU_ALLOW_PRIVATE_WEBHOOKS is for (core.outbound).
+        with override_settings(ALLOW_PRIVATE_WEBHOOKS=True):
+            yield log, f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

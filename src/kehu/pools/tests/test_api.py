@@ -10,8 +10,10 @@ from django.apps import apps
 from django.utils import timezone
 
 from kehu.accounts.models import User
+from kehu.core.errors import InvalidInput
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers.models import Customer
+from kehu.pools import services as pool_services
 from kehu.pools.models import Offboarding, PoolEntry, RevealLog
 from kehu.pools.tests.factories import add_contact, make_customer, make_pool, pooled_customer
 
@@ -172,6 +174,44 @@ def test_duplicate_check_bad_input(org: Organisation) -> None:
     assert client.get("/api/v1/duplicate-check", {"phone": "12"}).status_code == 422
     assert client.get("/api/v1/duplicate-check", {"email": "x@"}).status_code == 422
     assert api_client_anonymous_status() == 401
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize(("field", "length"), [("credit_code", 41), ("name", 201), ("phone", 41)])
+def test_duplicate_check_oversized_values_are_field_errors(
+    org: Organisation, method: str, field: str, length: int
+) -> None:
+    client = api_client(org.rep)
+    data = {field: "1" * length}
+    if method == "get":
+        answer = client.get("/api/v1/duplicate-check", data)
+    else:
+        answer = _post(client, "/api/v1/duplicate-check", data)
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid"
+    assert list(answer.json()["errors"]) == [field]
+
+
+def test_pool_patch_refuses_null_for_a_not_null_column(org: Organisation) -> None:
+    pool = make_pool(org.east, description="东区")
+    admin = api_client(org.admin)
+    for field in ("description", "name", "cooling_days", "is_active"):
+        answer = admin.patch(
+            f"/api/v1/pools/{pool.pk}", {field: None}, content_type="application/json"
+        )
+        assert answer.status_code == 422, field
+        assert list(answer.json()["errors"]) == [field]
+    pool.refresh_from_db()
+    assert (pool.description, pool.version) == ("东区", 1)
+
+
+def test_services_refuse_none_in_a_blank_not_null_column(org: Organisation) -> None:
+    pool = make_pool(org.east, description="东区")
+    with pytest.raises(InvalidInput) as refused:
+        pool_services.pool_update(actor=org.admin, pool=pool, changes={"description": None})
+    assert list(refused.value.errors) == ["description"]
+    pool.refresh_from_db()
+    assert pool.description == "东区"
 
 
 def api_client_anonymous_status() -> int:
