@@ -191,8 +191,11 @@ def _contact_matches(phones: set[str], emails: set[str]) -> list[tuple[int, str,
     return list(combined[:CONTACT_MATCHES])
 
 
+KEY_END = "\U0010ffff"  # the highest code point: sorts after every character of a key
+
+
 def _key_prefix(prefix: str) -> Q:
-    """``name_key`` starts with ``prefix``, as a range of the index on both databases.
+    """``name_key`` starts with ``prefix``, in a form each database reads from an index.
 
     SQLite's ``LIKE`` is case-insensitive, so it cannot read a binary index and scanned the
     customer table (150–350 ms at size M); the range reads the index. PostgreSQL's ``LIKE
@@ -202,9 +205,6 @@ def _key_prefix(prefix: str) -> Q:
     if connection.vendor == "postgresql":
         return Q(name_key__startswith=prefix)
     return Q(name_key__gte=prefix, name_key__lt=prefix + KEY_END)
-
-
-KEY_END = "\U0010ffff"  # the highest code point: sorts after every character of a key
 
 
 def _name_candidates(key: str) -> list[tuple[int, str]]:
