@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         help="Redis URL for the server's cache and jobs, as in production (default: none)",
     )
     run.add_argument(
+        "--only",
+        default="",
+        help="comma-separated scenario names (or name prefixes) to measure (default: all)",
+    )
+    run.add_argument(
         "--live-tree",
         action="store_true",
         help="run the checkout's src/ as it changes instead of a snapshot taken at start",

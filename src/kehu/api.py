@@ -7,7 +7,12 @@ from ninja import NinjaAPI
 from kehu import __version__
 from kehu.accounts.api import router as accounts_router
 from kehu.accounts.auth import BearerTokenAuth, SessionAuth
-from kehu.core.api import ORJSONRenderer, install_error_handlers, install_request_checks
+from kehu.core.api import (
+    ORJSONRenderer,
+    install_busy_handler,
+    install_error_handlers,
+    install_request_checks,
+)
 from kehu.core.routers import router as history_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
@@ -27,6 +32,7 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 install_request_checks(api)
+install_busy_handler(api)
 
 api.add_router("/users", accounts_router)
 api.add_router("/history", history_router)

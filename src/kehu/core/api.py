@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -18,6 +19,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import BaseRenderer
 
+from kehu.core.busy import RETRY_AFTER_SECONDS, is_database_busy
 from kehu.core.errors import KehuError
 from kehu.core.request_body import media_type_check
 from kehu.core.services import invalid_input_from
@@ -115,3 +117,20 @@ def install_error_handlers(api: NinjaAPI) -> None:
         detail = _("Internal error; the request id identifies it in the server log.")
         body = {"detail": detail, "code": "server_error"}
         return _error(api, request, 500, body)
+
+
+def install_busy_handler(api: NinjaAPI) -> None:
+    """A database busy past its timeout (``core.busy``) answers 503 with ``Retry-After``;
+    any other ``OperationalError`` stays the 500 that ``install_error_handlers`` answers."""
+
+    @api.exception_handler(OperationalError)
+    def database_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        if not is_database_busy(exc):
+            logger.exception("API error on %s %s", request.method, request.path)
+            detail = _("Internal error; the request id identifies it in the server log.")
+            return _error(api, request, 500, {"detail": detail, "code": "server_error"})
+        logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+        detail = _("The server is busy; please try again in a moment.")
+        response = _error(api, request, 503, {"detail": detail, "code": "busy"})
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

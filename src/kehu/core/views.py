@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sys
+
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from kehu.core import selectors
+from kehu.core.busy import RETRY_AFTER_SECONDS, is_database_busy
 from kehu.core.dashboard import panels_for
 from kehu.core.http import HtmxRequest, htmx_template
 from kehu.core.middleware import api_error_body, json_error
@@ -44,6 +47,21 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this handler while it handles the exception: a database busy past its
+    # timeout (core.busy) is the 503 page, for a view's write and a middleware's alike
+    if is_database_busy(sys.exc_info()[1]):
+        return database_busy(request)
     if request.path.startswith("/api/"):
         return api_error_body(HttpResponse(status=500))
     return render(request, "500.html", status=500)
+
+
+def database_busy(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: the static page (no query: the database is busy), or the
+    API's JSON body."""
+    if request.path.startswith("/api/"):
+        response: HttpResponse = json_error(503, "Service Unavailable", "busy")
+    else:
+        response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -17,7 +17,7 @@ from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
 from kehu.core.numbers import MAX_INT
-from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
@@ -433,10 +433,14 @@ def list_contacts(
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
-    queryset = selectors.contact_list(
-        user=request.user, customer_id=customer_id, q=q[:100], active=active
+    page = selectors.contact_page(
+        user=request.user,
+        offset=offset,
+        limit=limit,
+        customer_id=customer_id,
+        q=q[:100],
+        active=active,
     )
-    page = page_of(queryset, offset=offset, limit=limit)
     page["items"] = [contact_data(request.user, row) for row in page["items"]]
     return page
 

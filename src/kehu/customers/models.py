@@ -319,7 +319,11 @@ class Customer(VersionedModel):
 
 class Contact(VersionedModel):
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
+        Customer,
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        db_index=False,  # contact_list_order (customer, …) serves every look-up by customer
     )
     name = models.CharField(_("name"), max_length=100)
     title = models.CharField(_("title"), max_length=100, blank=True)
@@ -342,8 +346,17 @@ class Contact(VersionedModel):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        ordering = ["-is_active", "-is_primary", "name"]
+        # A customer's contacts: active first, the primary first, by name; the id makes the
+        # order total, so that pages never repeat or skip a contact.
+        ordering = ["-is_active", "-is_primary", "name", "id"]
         indexes = [
+            # The contact list's order (selectors.CONTACT_ORDER) and a customer's contacts in
+            # the default order: read along it, a page stops after its rows where the list
+            # sorted all 200,000 contacts of size M first (173 ms).
+            models.Index(
+                fields=["customer", "-is_active", "-is_primary", "name", "id"],
+                name="contact_list_order",
+            ),
             models.Index(fields=["mobile"], name="contact_mobile"),
             models.Index(fields=["email"], name="contact_email"),
             models.Index(fields=["work_phone"], name="contact_work_phone"),

@@ -19,7 +19,9 @@ from django.db import connection
 from django.db.models import (
     Avg,
     Count,
+    Exists,
     OrderBy,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -557,17 +559,77 @@ def saved_filters(*, user: Any) -> QuerySet[SavedFilter]:
 # --- Contacts ----------------------------------------------------------------------------------
 
 
+# The contact list's order, along the ``contact_list_order`` index: contacts grouped by
+# customer (oldest customer first), then as a customer's own list shows them (active first,
+# the primary first, by name), the id last so that the order is total and pages are stable.
+CONTACT_ORDER = ("customer_id", "-is_active", "-is_primary", "name", "id")
+# What a contact list row reads of its customer: who holds it, which decides masking.
+CONTACT_CUSTOMER_FIELDS = ("customer__owner", "customer__department")
+# A scope of at most this many customers is inlined into the contact list as their ids.
+INLINE_CUSTOMERS = 2_000
+
+
+def _visible_contacts(
+    user: Any, customer_id: int | None = None
+) -> tuple[QuerySet[Contact], QuerySet[Contact] | None]:
+    """The contacts ``user`` sees (their customer is visible to them), and part of them that
+    one index range counts (None: the first is such a range already).
+
+    Which form pages fastest along ``CONTACT_ORDER`` depends on the scope's size, so the
+    visible customers are counted up to ``INLINE_CUSTOMERS + 1`` first (one index range):
+    - a few customers (a young rep's book): ``customer_id IN (their ids)``, which both
+      databases read from the index, customer by customer;
+    - more (a big book, a manager): each contact's customer is checked as the index is walked
+      (``EXISTS``, by primary key), and a page stops after its rows. ``customer_id IN
+      (subquery)`` made SQLite collect the whole scope first, on every page and again for its
+      count (a manager's 44,000 customers at size M: 50–60 ms each). The count stops at the
+      cap once the contacts of ``INLINE_CUSTOMERS`` of the customers pass it.
+    """
+    customers = Customer.objects.visible_to(user)
+    per_row = Contact.objects.filter(Exists(customers.filter(pk=OuterRef("customer_id"))))
+    if customer_id is not None:
+        return per_row.filter(customer_id=customer_id), None
+    keys = customers.order_by().values("pk")
+    if keys[: INLINE_CUSTOMERS + 1].count() <= INLINE_CUSTOMERS:
+        return Contact.objects.filter(customer_id__in=keys), None
+    return per_row, Contact.objects.filter(customer_id__in=keys[:INLINE_CUSTOMERS])
+
+
+def _contact_filters(
+    queryset: QuerySet[Contact], *, q: str = "", active: bool | None = None
+) -> QuerySet[Contact]:
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
+    return contact_search(queryset, q)
+
+
 def contact_list(
     *, user: Any, customer_id: int | None = None, q: str = "", active: bool | None = None
 ) -> QuerySet[Contact]:
-    visible = Customer.objects.visible_to(user).values("pk")
-    queryset = Contact.objects.filter(customer_id__in=visible).select_related("customer")
-    if customer_id is not None:
-        queryset = queryset.filter(customer_id=customer_id)
-    if active is not None:
-        queryset = queryset.filter(is_active=active)
-    queryset = contact_search(queryset, q)
-    return queryset.order_by("customer_id", "-is_active", "-is_primary", "name")
+    """The contacts ``user`` sees, filtered, in ``CONTACT_ORDER``, with their customers."""
+    visible, _part = _visible_contacts(user, customer_id)
+    queryset = _contact_filters(visible, q=q, active=active)
+    return queryset.select_related("customer").order_by(*CONTACT_ORDER)
+
+
+def contact_page(
+    *,
+    user: Any,
+    offset: int,
+    limit: int,
+    customer_id: int | None = None,
+    q: str = "",
+    active: bool | None = None,
+) -> dict[str, Any]:
+    """One page of ``contact_list``: ``{"items", "count", "count_capped"}`` (``page_of``)."""
+    visible, part = _visible_contacts(user, customer_id)
+    queryset = _contact_filters(visible, q=q, active=active)
+    # of the customer only what masking reads: a full customer per row was half the CPU
+    own = [field.name for field in Contact._meta.concrete_fields]
+    rows = queryset.select_related("customer").only(*own, *CONTACT_CUSTOMER_FIELDS)
+    rows = rows.order_by(*CONTACT_ORDER)
+    subset = None if part is None else _contact_filters(part, q=q, active=active)
+    return page_of(rows, offset=offset, limit=limit, ordered_count=True, subset=subset)
 
 
 def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:
@@ -600,7 +662,10 @@ def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:
 
 
 def contact_get(*, user: Any, contact_id: int) -> Contact:
-    contact = contact_list(user=user).filter(pk=contact_id).first()
+    visible = Customer.objects.visible_to(user).filter(pk=OuterRef("customer_id"))
+    contact = (
+        Contact.objects.filter(Exists(visible), pk=contact_id).select_related("customer").first()
+    )
     if contact is None:
         raise Http404(str(_("contact")))
     return contact

@@ -265,6 +265,25 @@ def customer_create(
     _apply_derived(customer, contact_rows)
     reason = _("Customer created")
     stamp(customer, actor=actor, reason=reason)
+    _insert_customer(customer)
+    for contact in contact_rows:
+        contact.customer = customer
+        validate(contact, exclude=["customer"])
+    _insert_contacts_of_one(contact_rows, actor=actor, reason=reason, now=now)
+    if tags:
+        customer.tags.add(*_tags_from_names(tags))
+    StatusChange.objects.create(**_status_change(customer, actor=actor, now=now, reason=reason))
+    hooks.customers_changed([customer.pk])
+    return customer
+
+
+def _insert_customer(customer: Customer) -> None:
+    """Save the new customer (and its history row). Of its input only the credit code is
+    unique, so only a customer with one is saved in a savepoint, whose two statements turn
+    a clash into a field error without spoiling an enclosing transaction."""
+    if not customer.credit_code:
+        customer.save()
+        return
     try:
         with transaction.atomic():
             customer.save()
@@ -272,16 +291,24 @@ def customer_create(
         raise _field_error(
             "credit_code", _("Another customer already has this credit code.")
         ) from error
-    for contact in contact_rows:
-        contact.customer = customer
-        validate(contact, exclude=["customer"])
-        stamp(contact, actor=actor, reason=reason)
-        contact.save()
-    if tags:
-        customer.tags.add(*_tags_from_names(tags))
-    StatusChange.objects.create(**_status_change(customer, actor=actor, now=now, reason=reason))
-    hooks.customers_changed([customer.pk])
-    return customer
+
+
+def _insert_contacts_of_one(
+    contacts: Sequence[Contact], *, actor: User, reason: str, now: datetime
+) -> None:
+    """The new customer's contacts and their history rows: two INSERTs for any number of
+    contacts, where a save each wrote two per contact. ``bulk_create`` sends no signals, so
+    the history rows get the request id here, as ``core.history`` stamps a saved one."""
+    if not contacts:
+        return
+    Contact.objects.bulk_create(contacts)
+    Contact.history.bulk_history_create(
+        contacts,
+        default_user=actor,
+        default_change_reason=reason,
+        default_date=now,
+        custom_historical_attrs={"request_id": current_request_id()},
+    )
 
 
 # --- A batch of cleaned rows ------------------------------------------------------------------
