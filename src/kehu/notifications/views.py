@@ -18,7 +18,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
-from kehu.core.http import is_htmx
+from kehu.core.http import is_htmx, raise_not_found
 from kehu.notifications import selectors, services
 from kehu.notifications.models import ChannelKind, DeliveryStatus
 
@@ -125,7 +125,14 @@ def delivery_log(request: AuthedRequest) -> HttpResponse:
     if not is_admin(request.user):
         raise Http404("deliveries")
     if request.method == "POST":
-        services.delivery_retry(actor=request.user, delivery_id=int(request.POST.get("retry", 0)))
+        retry = request.POST.get("retry", "")
+        if not (retry.isascii() and retry.isdigit()) or len(retry) > 18:  # hand-made: none such
+            raise Http404("delivery")
+        try:
+            services.delivery_retry(actor=request.user, delivery_id=int(retry))
+        except KehuError as error:
+            raise_not_found(error)
+            raise
         messages.success(request, _("The delivery was queued again."))
         return redirect("notifications:deliveries")
     status = request.GET.get("status", "")
