@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import get_editable_or_404, policy_of
-from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
+from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.pagination import bounded_page
 from kehu.customers.services import DuplicateCustomer
@@ -317,6 +317,14 @@ def _rule_initial(rule: AssignmentRule) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _posted_version(request: AuthedRequest) -> int:
+    """The edited copy's version; a missing or garbled one is a stale copy, never a 500."""
+    version = request.POST.get("version", "")
+    if not (version.isascii() and version.isdigit()) or len(version) > 9:
+        raise Conflict()
+    return int(version)
+
+
 @login_required
 def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpResponse:
     user = _admin_only(request)
@@ -334,7 +342,7 @@ def rule_edit(request: AuthedRequest, rule_id: int | None = None) -> HttpRespons
                     actor=user,
                     rule=rule,
                     data=form.service_data(),
-                    version=int(request.POST.get("version", 0)),
+                    version=_posted_version(request),
                 )
         except KehuError as error:
             form_errors(form, error)
