@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from kehu.core import config
 from kehu.core.access import is_admin
 from kehu.core.days import day_start
-from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.notifications import channels
 from kehu.notifications.models import (
     Channel,
@@ -244,7 +244,9 @@ def delivery_retry(*, actor: User, delivery_id: int) -> Delivery:
     """An admin sends a failed delivery again."""
     if not is_admin(actor):
         raise Forbidden()
-    delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+    delivery = Delivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound("delivery")
     delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.save(update_fields=["status", "attempts"])

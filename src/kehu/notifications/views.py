@@ -17,7 +17,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
-from kehu.core.http import is_htmx, safe_url
+from kehu.core.http import is_htmx, raise_not_found, safe_url
 from kehu.core.numbers import id_or_404
 from kehu.notifications import selectors, services
 from kehu.notifications.models import ChannelKind, DeliveryStatus
@@ -125,7 +125,11 @@ def delivery_log(request: AuthedRequest) -> HttpResponse:
         raise Http404("deliveries")
     if request.method == "POST":
         retry = id_or_404(request.POST.get("retry"))
-        services.delivery_retry(actor=request.user, delivery_id=retry)
+        try:
+            services.delivery_retry(actor=request.user, delivery_id=retry)
+        except KehuError as error:
+            raise_not_found(error)
+            raise
         messages.success(request, _("The delivery was queued again."))
         return redirect("notifications:deliveries")
     status = request.GET.get("status", "")

@@ -294,6 +294,24 @@ def test_rule_editor_ui(org: Organisation, east_rules: list[AssignmentRule]) -> 
     assert rep.get(reverse("leads:rules")).status_code == 403
 
 
+@pytest.mark.parametrize("version", ["", "abc", "²", "9" * 40])
+def test_rule_edit_with_a_garbled_version_is_a_form_error(
+    org: Organisation, east_rules: list[AssignmentRule], version: str
+) -> None:
+    # issue 34 (the UI fuzzer): a non-numeric version answered 500.
+    rule = east_rules[0]
+    client = Client()
+    client.force_login(org.admin)
+    response = client.post(
+        reverse("leads:rule_edit", args=[rule.pk]),
+        {"name": "改名", "reps": [org.rep.pk], "version": version},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors()
+    rule.refresh_from_db()
+    assert rule.name == "上海"
+
+
 def test_manual_assignment_scope(org: Organisation, make_lead: LeadFactory) -> None:
     lead = make_lead()
     client = api_client(org.east_manager)

@@ -84,6 +84,13 @@ def test_delivery_log_is_for_admins(org: Organisation, settings: Any) -> None:
     assert "ConnectError: refused" in page
 
 
+@pytest.mark.parametrize("retry", ["", "abc", "²", "999999", "9" * 40])
+def test_retrying_a_delivery_that_does_not_exist_is_404(org: Organisation, retry: str) -> None:
+    # issue 34 (the UI fuzzer): these answered 500 (DoesNotExist, ValueError).
+    response = signed_in(org.admin).post("/notifications/deliveries/", {"retry": retry})
+    assert response.status_code == 404
+
+
 def test_api(org: Organisation) -> None:
     services.notify(recipients=[org.rep], kind="t", title="一")
     services.notify(recipients=[org.rep], kind="t", title="二")

@@ -1,0 +1,117 @@
+"""The small company the API and UI fuzzers run against (issue 34).
+
+``kehu demo``'s data (users of every role, customers, contacts, follow-ups, tasks, deals) plus
+one or two of each object the demo does not make (leads, rules, a web form, a pool with a
+customer in it, a channel, notifications, a follow-up with an attachment, an import job), so
+the fuzzers reach the code behind each detail route and not only its 404.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+SEED = 34
+
+# Route or path parameter -> the model whose ids it takes.
+ID_MODELS = {
+    "token_id": "accounts.ApiToken",
+    "filter_id": "customers.SavedFilter",
+    "customer_id": "customers.Customer",
+    "contact_id": "customers.Contact",
+    "attachment_id": "customers.CustomerAttachment",
+    "lead_id": "leads.Lead",
+    "rule_id": "leads.AssignmentRule",
+    "form_id": "leads.WebForm",
+    "task_id": "followups.Task",
+    "followup_id": "followups.FollowUp",
+    "notification_id": "notifications.Notification",
+    "channel_id": "notifications.Channel",
+    "stage_id": "opportunities.Stage",
+    "reason_id": "opportunities.LossReason",
+    "opportunity_id": "opportunities.Opportunity",
+    "job_id": "transfer.ImportJob",
+    "pool_id": "pools.Pool",
+    "offboarding_id": "pools.Offboarding",
+}
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+def seed_company(*, customers: int, files: Path) -> dict[str, list[Any]]:
+    """Load the company; returns, per parameter name, the ids (or keys) that exist."""
+    from kehu.core.demo import load_demo
+
+    load_demo(customers=customers, seed=SEED)
+    _add_extras(files)
+    return existing_values()
+
+
+def existing_values() -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for parameter, label in ID_MODELS.items():
+        model = apps.get_model(label)
+        found[parameter] = list(model.objects.order_by("pk").values_list("pk", flat=True)[:20])
+    webform = apps.get_model("leads.WebForm")
+    feed = apps.get_model("followups.CalendarFeed")
+    found["key"] = list(webform.objects.values_list("key", flat=True))
+    found["token"] = list(feed.objects.values_list("token", flat=True))
+    return found
+
+
+def _add_extras(files: Path) -> None:
+    from kehu.accounts import services as accounts
+    from kehu.accounts.models import User
+    from kehu.customers.models import Customer
+    from kehu.followups.models import CalendarFeed
+    from kehu.followups.services import followup_create
+    from kehu.leads import services as leads
+    from kehu.notifications.models import Channel
+    from kehu.notifications.services import notify
+    from kehu.pools.services.claims import pool_put
+    from kehu.pools.services.pools import pool_create
+    from kehu.transfer.services import import_job_create
+
+    admin = User.objects.get(username="admin")
+    rep = User.objects.get(username="li.sales")
+    accounts.token_create(user=admin, name="fuzz data")
+    CalendarFeed.objects.get_or_create(user=admin)
+    for number in range(1, 4):
+        leads.lead_capture(
+            actor=admin,
+            data={
+                "company_name": f"模糊测试科技有限公司{number}",
+                "contact_name": f"联系人{number}",
+                "mobile": f"1390013{number:04d}",
+                "source": "trade_show",
+            },
+        )
+    leads.rule_create(actor=admin, data={"name": "上海组", "reps": [rep]})
+    leads.web_form_create(actor=admin, data={"name": "官网留言", "source": "website"})
+    pool = pool_create(actor=admin, data={"name": "公海"})
+    spare = Customer.objects.order_by("-pk").first()
+    if spare is not None:
+        pool_put(actor=admin, customer_id=spare.pk, pool_id=pool.pk, reason="fuzz")
+    for user in (admin, rep):
+        # Straight to the table: the channel service resolves the robot's host.
+        Channel.objects.create(user=user, kind="wecom", target="https://robot.example/hook")
+    notify(recipients=[admin, rep], kind="system", title="模糊测试通知")
+    customer = Customer.objects.visible_to(rep).order_by("pk").first()
+    if customer is not None:
+        picture = SimpleUploadedFile("现场.png", PNG, content_type="image/png")
+        followup_create(
+            actor=rep,
+            customer=customer,
+            data={"method": "visit", "content": "拜访并留下照片", "attachments": [picture]},
+        )
+    files.mkdir(parents=True, exist_ok=True)
+    sheet = files / "客户.csv"
+    sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
+    import_job_create(actor=admin, kind="customers", path=sheet)
