@@ -16,7 +16,7 @@ from kehu.accounts.models import User
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
-from kehu.core.numbers import MAX_INT
+from kehu.core.numbers import MAX_INT, Id
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
@@ -427,7 +427,7 @@ def history(request: AuthedRequest, customer_id: int) -> Any:
 @contacts_router.get("", response=ContactPage)
 def list_contacts(
     request: AuthedRequest,
-    customer_id: int | None = None,
+    customer_id: Id | None = None,
     q: str = "",
     active: bool | None = None,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),

@@ -97,7 +97,7 @@ class CustomerFilters(ListFilters):
 
     q: str = ""
     status: str = ""
-    owner: int | None = None
+    owner: Id | None = None
     department: int | None = None
     industry: str = ""
     region: str = ""

@@ -16,6 +16,7 @@ from kehu.core.access import get_editable_or_404, get_visible_or_404
 from kehu.core.days import day_start
 from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
+from kehu.core.numbers import Id
 from kehu.core.pagination import page_of
 from kehu.customers.models import Customer
 from kehu.followups.access import conversation_withheld
@@ -41,8 +42,8 @@ TASK_RELATED = ("assignee", "customer")
 # Filters of the follow-up list (API) and a customer's timeline. Comments, not docstrings: a
 # docstring would become the OpenAPI description of the API's query parameters.
 class FollowUpFilters(ListFilters):
-    customer: int | None = None
-    author: int | None = None
+    customer: Id | None = None
+    author: Id | None = None
     method: str | None = None
     sentiment: str | None = None
     q: str | None = None
@@ -163,9 +164,9 @@ def attachment_get(*, user: User, attachment_id: int) -> Attachment:
 # Filters of the task list (API) and a customer's open tasks; ``mine``: own tasks only.
 class TaskFilters(ListFilters):
     mine: bool = False
-    assignee: int | None = None
+    assignee: Id | None = None
     status: str | None = None
-    customer: int | None = None
+    customer: Id | None = None
     kind: str | None = None
     due_from: datetime | None = None
     due_to: datetime | None = None

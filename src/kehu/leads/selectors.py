@@ -17,6 +17,7 @@ from kehu.accounts.models import Role, User
 from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.filters import ListFilters
 from kehu.core.masking import mask_email, mask_mobile
+from kehu.core.numbers import Id
 from kehu.customers.models import Region, Source
 from kehu.customers.reference import codes_within
 from kehu.leads.models import (
@@ -66,7 +67,7 @@ class LeadFilters(ListFilters):
     status: str = ""
     priority: str = ""
     source: str = ""
-    assignee: int | None = None
+    assignee: Id | None = None
     region: str = ""
 
     def apply(self, queryset: QuerySet[Lead], *, user: Any) -> QuerySet[Lead]:

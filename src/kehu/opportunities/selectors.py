@@ -28,7 +28,7 @@ from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
 from kehu.core.filters import ListFilters
-from kehu.core.numbers import whole_number
+from kehu.core.numbers import Id, whole_number
 from kehu.opportunities.models import (
     ForecastCategory,
     LossReason,
@@ -71,8 +71,8 @@ class OpportunityFilters(ListFilters):
     """
 
     q: str = ""
-    customer: int | None = None
-    owner: int | None = None
+    customer: Id | None = None
+    owner: Id | None = None
     department: int | None = None
     stage: str = ""
     status: str = ""

@@ -411,7 +411,7 @@ def _primary_contact(customer: Any, user: Any) -> dict[str, str]:
 
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/claim", response=CustomerTakenOut)
-def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> CustomerTakenOut:
+def claim(request: AuthedRequest, pool_id: Id, customer_id: Id) -> CustomerTakenOut:
     """领取: take a customer from a pool you belong to (limits and cooling period apply)."""
     customer = services.pool_claim(
         actor=request.user,
@@ -423,7 +423,7 @@ def claim(request: AuthedRequest, pool_id: int, customer_id: int) -> CustomerTak
 
 @router.post("/pools/{pool_id}/customers/{customer_id}/assign", response=CustomerTakenOut)
 def assign(
-    request: AuthedRequest, pool_id: int, customer_id: int, payload: PoolAssignIn
+    request: AuthedRequest, pool_id: Id, customer_id: Id, payload: PoolAssignIn
 ) -> CustomerTakenOut:
     """Managers of the pool give a pool customer to a member."""
     customer = services.pool_assign(

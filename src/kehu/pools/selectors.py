@@ -16,6 +16,7 @@ from kehu.core.contact_points import email_address, phone_e164
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.filters import ListFilters
+from kehu.core.numbers import Id
 from kehu.customers.credit_code import compact, explain, region_code_from_credit_code
 from kehu.customers.models import Contact, Customer, Region
 from kehu.customers.services import find_duplicates
@@ -41,7 +42,7 @@ class PoolCustomerFilters(ListFilters):
 class RevealFilters(ListFilters):
     """Filters of the reveal audit log (the page and the API alike)."""
 
-    user_id: int | None = None
+    user_id: Id | None = None
     date_from: date | None = None
     date_to: date | None = None
 
