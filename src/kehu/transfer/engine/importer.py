@@ -41,6 +41,7 @@ from kehu.transfer.engine.common import (
     job_dir,
 )
 from kehu.transfer.engine.dedup import DuplicateIndex, FileKeys, _name_key, row_keys
+from kehu.transfer.limits import Deadline, ImportLimits
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import FileProblem, open_sheet
 from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
@@ -94,7 +95,11 @@ class Importer:
     # --- entry point --------------------------------------------------------------------------
     def run(self) -> ImportJob:
         job = self.job
-        sheet = open_sheet(job.file_path, encoding=job.encoding)
+        limits = ImportLimits.current()
+        # a dry run is a check phase: bounded in wall time, the reading included
+        deadline = Deadline(limits.check_seconds) if job.dry_run else None
+        sheet = open_sheet(job.file_path, encoding=job.encoding, limits=limits, deadline=deadline)
+        sheet.deadline = deadline
         chosen = job.mapping or None
         mapping = mapping_module.resolve(job.kind, sheet.headers, chosen)
         indexes = mapping_module.column_indexes(job.kind, sheet.headers, mapping)
@@ -132,9 +137,8 @@ class Importer:
         seen_rows = 0
         self._clean_in = indexes, sheet.headers
         self.cleaner.load_reference()  # the reading process cannot query the database
-        # one batch has nothing to overlap with: read and clean it here; 0 rows is an XLSX
-        # whose writer left out the sheet's dimension (openpyxl's write-only mode), size unknown
-        parallel = sheet.total_rows > self.batch_size or sheet.total_rows == 0
+        # one batch has nothing to overlap with: read and clean it here
+        parallel = sheet.total_rows > self.batch_size
         with (
             pipeline.cleaned_batches(
                 sheet.rows, self._clean, self.batch_size, parallel=parallel
@@ -143,6 +147,8 @@ class Importer:
             FileKeys(job_dir(job) / "keys.sqlite3") as self.file_keys,
         ):
             for batch, rows in batches:
+                if deadline is not None:
+                    deadline.check()
                 seen_rows += len(rows)
                 # Rows written before a resume are planned again (their keys and names are
                 # earlier rows for the rest), neither counted nor written. A resumed import may
