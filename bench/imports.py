@@ -172,6 +172,9 @@ def run_import(
     db: Database, path: Path, run: str, *, dry_run: bool, rows: int, keep: bool = False
 ) -> dict[str, Any]:
     env = db.fresh(run)
+    # the import limits' defaults (200,000 rows, 20 MB) would refuse the 1,000,000-row file
+    env["KEHU_IMPORT_MAX_ROWS"] = str(max(rows, 200_000))
+    env["KEHU_IMPORT_MAX_MB"] = str(max(20, path.stat().st_size // 2**20 + 1))
     command = [KEHU, "import", "customers", str(path), "--user", ADMIN]
     if dry_run:
         command.append("--dry-run")

@@ -236,6 +236,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KEHU_MAX_REQUEST_BODY_MB", 20, minimum=1)
 # is typed by users; on for installations whose robots run on the internal network.
 ALLOW_PRIVATE_WEBHOOKS = env_bool("KEHU_ALLOW_PRIVATE_WEBHOOKS", False)
 
+# --- Imports: hard limits of an import file (docs/operations.md, "Imports and exports") ---------
+IMPORT_MAX_FILE_BYTES = int(float(env_str("KEHU_IMPORT_MAX_MB", "20")) * 1024 * 1024)
+IMPORT_MAX_ROWS = int(env_str("KEHU_IMPORT_MAX_ROWS", "200000"))
+IMPORT_MAX_COLUMNS = int(env_str("KEHU_IMPORT_MAX_COLUMNS", "200"))
+IMPORT_CHECK_SECONDS = float(env_str("KEHU_IMPORT_CHECK_SECONDS", "600"))  # per check phase
+IMPORT_MAX_UNZIPPED_BYTES = int(float(env_str("KEHU_IMPORT_MAX_UNZIPPED_MB", "200")) * 1024 * 1024)
+IMPORT_MAX_ZIP_RATIO = int(env_str("KEHU_IMPORT_MAX_ZIP_RATIO", "200"))
+
 # --- Email ------------------------------------------------------------------------------------
 globals().update(email_settings(env_str("KEHU_EMAIL_URL")))
 DEFAULT_FROM_EMAIL = env_str("KEHU_EMAIL_FROM", "Kehu CRM <kehu@localhost>")

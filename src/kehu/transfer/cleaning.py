@@ -126,6 +126,10 @@ class RowResult:
     to_verify: list[str] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)  # keys of the fields the file filled
     name_pinyin: tuple[str, str] | None = None  # (full, initials) of values["name"], if known
+    # computed with the pinyin by the reading process, so the importing one need not:
+    dedup_keys: list[str] | None = None  # ``engine.dedup.row_keys``
+    name_key: str | None = None  # ``company_key`` of values["name"]
+    new_customer: Any = None  # ``customers.services.NewCustomer`` of the row, if it is new
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,9 @@ million rows. Sensitive fields are masked per row (``policy_of(Customer).masked_
 contacts' phones, email and WeChat are masked (138****1234) on every row the exporting user has
 no full access to, by the same rule as the pages and the API (``kehu.core.masking``); so are
 the ``contact_fields`` of a model's access policy (leads' mobile and email).
-Cells that start with = + - @ (or a tab / carriage return) are prefixed with ' so a
+Control characters other than tab, line feed and carriage return (U+0000–U+001F, which XML 1.0
+and so XLSX cannot hold) are dropped from text in both formats, so any stored text exports.
+Cells that start with = + - @ (or a tab / carriage return) are then prefixed with ' so a
 spreadsheet never runs them as formulas (CSV injection). Only roles in the
 ``transfer.export_roles`` setting may export; every export is recorded in ``ExportLog``.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +54,8 @@ IMPORT_ROLES = config.define(
     gettext_lazy("Roles that may import data (admin, manager, sales, service, marketing)"),
 )
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+# What openpyxl refuses (IllegalCharacterError): C0 controls but tab, line feed, carriage return
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def spool() -> Any:
@@ -80,23 +85,34 @@ def require_import(user: Any) -> None:
         raise Forbidden(_("Your role may not import data."))
 
 
+def printable(value: Any) -> Any:
+    """Text without the control characters a spreadsheet cannot hold (dropped)."""
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        return CONTROL_CHARACTERS.sub("", value)
+    return value
+
+
 def escape(value: Any) -> Any:
-    """Neutralise formula-looking text (CSV injection); numbers and dates pass unchanged."""
+    """Text safe to export: control characters dropped, then formula-looking text neutralised
+    (CSV injection); numbers and dates pass unchanged."""
+    value = printable(value)
     if isinstance(value, str) and value.startswith(DANGEROUS_START):
         return "'" + value
     return value
 
 
 def xlsx_text_cell(sheet: Any, value: Any) -> Any:
-    """A write-only cell that holds text as text: openpyxl would store "=…" as a formula."""
+    """A write-only cell that holds text as text: openpyxl would store "=…" as a formula.
+    Control characters are dropped (openpyxl refuses them)."""
     from openpyxl.cell import WriteOnlyCell
 
+    if value is not None and not isinstance(value, str | int | float):
+        value = str(value)
+    value = printable(value)
     if isinstance(value, str) and value.startswith("="):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         return cell
-    if value is not None and not isinstance(value, str | int | float):
-        return str(value)
     return value
 
 

@@ -23,6 +23,7 @@ from xml.etree.ElementTree import ParseError
 from django.utils.translation import gettext as _
 
 from kehu.core.errors import InvalidInput
+from kehu.transfer.limits import Deadline, ImportLimits
 
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 ENCODING_ALIASES = {
@@ -59,13 +60,23 @@ class Sheet:
     total_rows: int = 0
     header_line: int = 1
     path: Path = field(default_factory=Path)
+    limits: ImportLimits = field(default_factory=ImportLimits.current)
+    deadline: Deadline | None = None  # of a check phase, while its rows are read
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """Yield (line number in the file, cells) for every non-empty data row."""
+        """Yield (line number in the file, cells) for every non-empty data row; at most
+        ``limits.max_columns`` cells of each are read."""
         if self.format == "xlsx":
-            yield from _xlsx_rows(self.path, skip=self.header_line)
+            yield from _xlsx_rows(self.path, self.header_line, self.limits, self.deadline)
         else:
-            yield from _csv_rows(self.path, self.encoding, self.delimiter, skip=self.header_line)
+            yield from _csv_rows(
+                self.path,
+                self.encoding,
+                self.delimiter,
+                self.header_line,
+                self.limits,
+                self.deadline,
+            )
 
 
 def normalise_encoding(name: str) -> str:
@@ -155,14 +166,27 @@ def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
 
 
 def _csv_rows(
-    path: Path, encoding: str, delimiter: str, *, skip: int
+    path: Path,
+    encoding: str,
+    delimiter: str,
+    skip: int,
+    limits: ImportLimits,
+    deadline: Deadline | None,
 ) -> Iterator[tuple[int, list[Any]]]:
+    width, rows_left = limits.max_columns, limits.max_rows
     with _open_text(path, encoding) as text:
         reader = csv.reader(text, delimiter=delimiter)
         try:
             for cells in reader:
                 if reader.line_num <= skip:
                     continue
+                if deadline is not None:
+                    deadline.check()
+                rows_left -= 1
+                if rows_left < 0:
+                    raise limits.too_many_rows()
+                if len(cells) > width:
+                    del cells[width:]
                 if any(cell.strip() for cell in cells):
                     yield reader.line_num, cells
         except UnicodeDecodeError as error:
@@ -183,13 +207,39 @@ class FormulaCell(str):
     """A cell that holds a formula: kept as its text, never evaluated, reported by cleaning."""
 
 
-def _cell_value(cell: Any) -> Any:
-    value = cell.value
-    if getattr(cell, "data_type", "") == "f":
-        return FormulaCell(str(value))
-    if isinstance(value, datetime) and value.time() == time(0):
-        return value.date()
-    return value
+def _parsed_rows(worksheet: Any, width: int) -> Iterator[tuple[int, list[Any]]]:
+    """(row number, values) of the rows the sheet's XML holds, read with openpyxl's streaming
+    parser as ``ReadOnlyWorksheet.iter_rows`` reads them, but ignoring the declared dimension:
+    ``iter_rows`` pads every row to the dimension's width and adds blank rows up to its
+    height, and a sheet declaring ``A1:XFD1048576`` made a million rows of 16,384 cells. Rows
+    absent from the XML are not yielded; cells past column ``width`` are not read; a formula
+    is its text (``FormulaCell``), a date-time at midnight a date."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    book = worksheet.parent
+    with worksheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            worksheet._shared_strings,
+            data_only=False,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            values: list[Any] = []
+            for cell in cells:
+                value, column = cell["value"], cell["column"]
+                if value is None or column > width:
+                    continue
+                if cell["data_type"] == "f":
+                    value = FormulaCell(str(value))
+                elif isinstance(value, datetime) and value.time() == time(0):
+                    value = value.date()
+                if column > len(values):
+                    values.extend([None] * (column - len(values)))
+                values[column - 1] = value
+            yield number, values
 
 
 def _size_from_the_head(worksheet: Any) -> None:
@@ -279,9 +329,10 @@ def _read_strings_plainly() -> None:
             module.Text = _PlainText  # type: ignore[attr-defined]
 
 
-def _open_workbook(path: Path) -> Any:
+def _open_workbook(path: Path, limits: ImportLimits) -> Any:
     from openpyxl import load_workbook
 
+    limits.check_zip(path)  # before openpyxl inflates anything
     _read_sizes_from_the_head()
     _read_strings_plainly()
     # A file object, not the path: openpyxl would refuse a renamed file by its extension.
@@ -309,15 +360,22 @@ def _close_workbook(workbook: Any) -> None:
         handle.close()
 
 
-def _xlsx_rows(path: Path, *, skip: int) -> Iterator[tuple[int, list[Any]]]:
-    workbook = _open_workbook(path)
+def _xlsx_rows(
+    path: Path, skip: int, limits: ImportLimits, deadline: Deadline | None
+) -> Iterator[tuple[int, list[Any]]]:
+    workbook = _open_workbook(path, limits)
+    rows_left = limits.max_rows
     try:
         sheet = workbook.worksheets[0]
         try:
-            for number, row in enumerate(sheet.iter_rows(), start=1):
+            for number, cells in _parsed_rows(sheet, limits.max_columns):
                 if number <= skip:
                     continue
-                cells = [_cell_value(cell) for cell in row]
+                if deadline is not None:
+                    deadline.check()
+                rows_left -= 1
+                if rows_left < 0:
+                    raise limits.too_many_rows()
                 if any(value not in (None, "") for value in cells):
                     yield number, cells
         except DAMAGED_SHEET as error:
@@ -372,6 +430,25 @@ def _check_headers(headers: list[str]) -> None:
             )
 
 
+def _count_records(
+    path: Path, encoding: str, delimiter: str, header_line: int, deadline: Deadline
+) -> int:
+    """CSV records after the header line (a quoted cell may span lines, so lines only bound
+    them from above)."""
+    count = 0
+    with _open_text(path, encoding) as text:
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            for _cells in reader:
+                if reader.line_num > header_line:
+                    count += 1
+                    if count % 1024 == 0:
+                        deadline.check()
+        except (csv.Error, UnicodeDecodeError):
+            pass  # reported with its line when the rows are read
+    return count
+
+
 def _count_lines(path: Path) -> int:
     count = 0
     with path.open("rb") as handle:
@@ -380,25 +457,52 @@ def _count_lines(path: Path) -> int:
     return count
 
 
-def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
-    """Open a file, check its header row, and report what was detected."""
+def _count_xlsx_rows(worksheet: Any, deadline: Deadline) -> int:
+    """The ``<row>`` elements of a sheet's XML, counted in its bytes (no XML parsing; text
+    cannot hold ``<``): the rows the file really has, whatever its dimension declares."""
+    count = 0
+    tail = b""
+    with worksheet._get_source() as source:
+        while chunk := source.read(1 << 20):
+            deadline.check()
+            data = tail + chunk
+            count += data.count(b"<row ") + data.count(b"<row>")
+            tail = data[-4:]  # shorter than a match: none is counted twice
+    return count
+
+
+def open_sheet(
+    path: Path | str,
+    *,
+    encoding: str = "",
+    limits: ImportLimits | None = None,
+    deadline: Deadline | None = None,
+) -> Sheet:
+    """Open a file, check its header row and the import limits, and report what was detected.
+    ``deadline`` bounds this check (default: a new one of the limits' check seconds)."""
     path = Path(path)
     if not path.exists() or not path.is_file():
         raise FileProblem(_("The file %(name)s does not exist.") % {"name": path.name})
+    limits = limits or ImportLimits.current()
+    deadline = deadline or Deadline(limits.check_seconds)
+    limits.check_size(path)
     kind = _sniff_kind(path)
     if kind == "xlsx":
-        workbook = _open_workbook(path)
+        workbook = _open_workbook(path, limits)
         try:
             if not workbook.worksheets:
                 raise FileProblem(_("The workbook has no worksheet."), code="empty_file")
             sheet = workbook.worksheets[0]
-            total = max(0, (sheet.max_row or 1) - 1)
             header_row: list[Any] | None = None
             header_line = 1
             try:
-                for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                total = max(0, _count_xlsx_rows(sheet, deadline) - 1)
+                if total > limits.max_rows:
+                    raise limits.too_many_rows()
+                for number, row in _parsed_rows(sheet, limits.max_columns + 1):
+                    deadline.check()
                     if any(value not in (None, "") for value in row):
-                        header_row, header_line = list(row), number
+                        header_row, header_line = row, number
                         break
             except DAMAGED_SHEET as error:
                 raise FileProblem(
@@ -410,7 +514,9 @@ def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
         if header_row is None:
             raise FileProblem(_("The file is empty."), code="empty_file")
         headers = [_header_text(value) for value in header_row]
-        result = Sheet("xlsx", headers, total_rows=total, header_line=header_line, path=path)
+        result = Sheet(
+            "xlsx", headers, total_rows=total, header_line=header_line, path=path, limits=limits
+        )
     else:
         chosen = normalise_encoding(encoding) or detect_encoding(path)
         with _open_text(path, chosen) as text:
@@ -429,6 +535,7 @@ def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
             reader = csv.reader(text, delimiter=delimiter)
             try:
                 for cells in reader:
+                    deadline.check()
                     if any(cell.strip() for cell in cells):
                         header_cells, header_line = cells, reader.line_num
                         break
@@ -439,8 +546,12 @@ def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
                 ) from error
         if header_cells is None:
             raise FileProblem(_("The file is empty."), code="empty_file")
-        headers = [cell.strip().lstrip("\ufeff") for cell in header_cells]
+        headers = [cell.strip().lstrip("\ufeff") for cell in header_cells[: limits.max_columns + 1]]
         total = max(0, _count_lines(path) - header_line)
+        if total > limits.max_rows:
+            total = _count_records(path, chosen, delimiter, header_line, deadline)
+            if total > limits.max_rows:
+                raise limits.too_many_rows()
         result = Sheet(
             "csv",
             headers,
@@ -449,9 +560,11 @@ def open_sheet(path: Path | str, *, encoding: str = "") -> Sheet:
             total_rows=total,
             header_line=header_line,
             path=path,
+            limits=limits,
         )
     while result.headers and not result.headers[-1]:
         result.headers.pop()
+    limits.check_columns(len(result.headers))
     _check_headers(result.headers)
     if not any(result.headers):
         raise FileProblem(_("The first row holds no column names."), code="bad_header")

@@ -22,6 +22,7 @@ from kehu.core.access import is_admin
 from kehu.core.errors import Conflict, InvalidInput
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer.exporting import require_import
+from kehu.transfer.limits import ImportLimits, LimitExceeded, size_text
 from kehu.transfer.models import (
     RUNNING_STATUSES,
     ImportJob,
@@ -32,8 +33,6 @@ from kehu.transfer.models import (
 )
 from kehu.transfer.reading import normalise_encoding, open_sheet
 from kehu.transfer.tasks import run_import
-
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
 def upload_dir() -> Path:
@@ -48,16 +47,25 @@ def _safe_name(name: str) -> str:
 
 
 def store_upload(*, name: str, chunks: Any) -> Path:
-    """Copy an uploaded file (an iterable of byte chunks) under MEDIA_ROOT/transfer/uploads."""
+    """Copy an uploaded file (an iterable of byte chunks) under MEDIA_ROOT/transfer/uploads;
+    one over the import size limit is refused and removed as soon as it passes the limit."""
+    limits = ImportLimits.current()
     target = upload_dir() / _safe_name(name)
     size = 0
     with target.open("wb") as handle:
         for chunk in chunks:
             size += len(chunk)
-            if size > MAX_UPLOAD_BYTES:
+            if size > limits.max_bytes:
                 handle.close()
                 shutil.rmtree(target.parent, ignore_errors=True)
-                raise InvalidInput(_("The file is larger than 200 MB."), code="too_large")
+                raise LimitExceeded(
+                    _(
+                        "The file is larger than %(limit)s, the import size limit "
+                        "(setting KEHU_IMPORT_MAX_MB)."
+                    )
+                    % {"limit": size_text(limits.max_bytes)},
+                    code="file_too_large",
+                )
             handle.write(chunk)
     return target
 

@@ -184,13 +184,21 @@ def _apply_derived(
     contacts: Sequence[Contact],
     *,
     pinyin: tuple[str, str] | None = None,
+    name_key: str | None = None,
     grade_rules: list[dict[str, Any]] | None = None,
+    grades: dict[Any, str] | None = None,
 ) -> None:
     """Search keys (name key, search text, completeness) and the grade of a numbered new
-    customer: its budget is its only grading input yet."""
-    refresh_search(customer, contacts, pinyin=pinyin)
-    budget = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
-    customer.grade = grading.grade_for(budget, grade_rules)
+    customer: its budget is its only grading input yet (``grades``: a batch's grade per
+    budget, as most of a batch's budgets repeat)."""
+    refresh_search(customer, contacts, pinyin=pinyin, name_key=name_key)
+    budget = customer.annual_budget or 0
+    grade = grades.get(budget) if grades is not None else None
+    if grade is None:
+        grade = grading.grade_for(grading.GradeInput(Decimal(budget), 0), grade_rules)
+        if grades is not None:
+            grades[budget] = grade
+    customer.grade = grade
 
 
 def _status_change(
@@ -319,8 +327,9 @@ class NewCustomer:
     """One row for ``customers_create_bulk``, already cleaned and checked for duplicates.
 
     ``values`` holds Customer attnames (``industry_id`` / ``region_id`` as codes); ``contact``
-    Contact attnames of its one contact, if any; ``pinyin`` the name's (full, initials) when the
-    caller computed them already (the import does, in its reading process).
+    Contact attnames of its one contact, if any; ``pinyin`` the name's (full, initials) and
+    ``name_key`` its ``company_key`` when the caller computed them already (the import does,
+    in its reading process).
     """
 
     values: dict[str, Any]
@@ -328,6 +337,7 @@ class NewCustomer:
     contact: dict[str, Any] | None = None
     tags: Sequence[str] = ()
     pinyin: tuple[str, str] | None = None
+    name_key: str | None = None
 
 
 class BulkCreation:
@@ -406,9 +416,15 @@ def customers_create_bulk(
         built.append((row, customer, contact))
     customers = [customer for _row, customer, _contact in built]
     _number(customers, creation.prefixes)
+    grades: dict[Any, str] = {}
     for row, customer, contact in built:
         _apply_derived(
-            customer, [contact] if contact else [], pinyin=row.pinyin, grade_rules=grade_rules
+            customer,
+            [contact] if contact else [],
+            pinyin=row.pinyin,
+            name_key=row.name_key,
+            grade_rules=grade_rules,
+            grades=grades,
         )
     history = {
         "history_date": now,

@@ -50,9 +50,11 @@ def refresh_search(
     contacts: Iterable[Contact] | None = None,
     *,
     pinyin: tuple[str, str] | None = None,
+    name_key: str | None = None,
 ) -> None:
     """Recompute the denormalised keys (name_key, search_text) from the customer and contacts;
-    ``pinyin`` is the name's (full, initials) when the caller computed it already."""
+    ``pinyin`` is the name's (full, initials) and ``name_key`` its ``company_key`` when the
+    caller computed them already."""
     if contacts is None:
         contacts = Contact.objects.filter(customer_id=customer.pk) if customer.pk else []
     extra: list[str] = []
@@ -68,7 +70,7 @@ def refresh_search(
             extra.append(contact.email)
     if customer.credit_code:
         extra.append(customer.credit_code)
-    customer.name_key = company_key(customer.name)
+    customer.name_key = company_key(customer.name) if name_key is None else name_key
     customer.search_text = search_text(
         name=customer.name, number=customer.number, extra=extra, pinyin=pinyin
     )

@@ -97,6 +97,35 @@ def test_the_bulk_and_the_single_path_write_the_same_rows(org: Organisation) -> 
     assert bulk.search_text
 
 
+def test_a_batch_grades_each_budget_and_takes_the_callers_keys(org: Organisation) -> None:
+    """Grades are computed once per budget of a batch; a name key or pinyin the caller
+    computed (the import's reading process) is what the service would compute."""
+    from kehu.customers.normalize import company_key, fold, pinyin_keys
+
+    budgets = [Decimal(600000), None, Decimal(600000), Decimal(1000), Decimal(600000)]
+    names = [f"上海{'甲乙丙丁戊'[i]}方精工有限公司" for i in range(len(budgets))]
+    rows = [
+        services.NewCustomer(values={"name": name, "annual_budget": budget})
+        for name, budget in zip(names, budgets, strict=True)
+    ]
+    rows[1].name_key = company_key(names[1])
+    rows[1].pinyin = pinyin_keys(fold(names[1]))
+    created = services.customers_create_bulk(actor=org.rep, rows=rows)
+    single = [
+        services.customer_create(
+            actor=org.rep, data={"name": name + "分部", "annual_budget": budget}, force=True
+        )
+        for name, budget in zip(names, budgets, strict=True)
+    ]
+    assert [c.grade for c in created] == [c.grade for c in single]
+    assert created[0].grade != created[1].grade  # 600,000 against no budget
+    stored = Customer.objects.get(pk=created[1].pk)
+    assert stored.name_key == company_key(names[1])
+    fresh = Customer.objects.get(pk=created[0].pk)
+    services.refresh_search(fresh, list(fresh.contacts.all()))
+    assert (fresh.name_key, fresh.search_text) == (created[0].name_key, created[0].search_text)
+
+
 def test_the_bulk_path_keeps_the_owner_rule(org: Organisation) -> None:
     row = services.NewCustomer(values={"name": "华南丙方有限公司"}, owner_id=org.south_rep.pk)
     with pytest.raises(Forbidden):

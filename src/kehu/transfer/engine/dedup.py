@@ -119,6 +119,9 @@ class FileKeys:
 
 
 def row_keys(row: RowResult) -> list[str]:
+    """The row's dedup keys: ``c:`` credit code, ``p:`` phones, ``e:`` e-mail."""
+    if row.dedup_keys is not None:
+        return row.dedup_keys
     values = row.values
     keys: list[str] = []
     if values.get("credit_code"):
@@ -131,7 +134,10 @@ def row_keys(row: RowResult) -> list[str]:
     return keys
 
 
-def _name_key(row: RowResult) -> str:
+def name_key_of(row: RowResult) -> str:
+    """The company key its name is compared by ("" for a person, never compared by name)."""
     if row.values.get("kind", CustomerKind.COMPANY) != CustomerKind.COMPANY:
         return ""
+    if row.name_key is not None:
+        return row.name_key
     return company_key(row.values.get("name", ""))

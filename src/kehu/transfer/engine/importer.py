@@ -22,7 +22,7 @@ from kehu.customers.models import (
     Contact,
     Customer,
 )
-from kehu.customers.normalize import fold, pinyin_keys
+from kehu.customers.normalize import company_key, fold, pinyin_keys
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer import pipeline
 from kehu.transfer.cleaning import Cleaner, RowResult
@@ -40,7 +40,8 @@ from kehu.transfer.engine.common import (
     errors_path,
     job_dir,
 )
-from kehu.transfer.engine.dedup import DuplicateIndex, FileKeys, _name_key, row_keys
+from kehu.transfer.engine.dedup import DuplicateIndex, FileKeys, name_key_of, row_keys
+from kehu.transfer.limits import Deadline, ImportLimits
 from kehu.transfer.models import ImportJob, ImportRecord, JobStatus, OnDuplicate, empty_counts
 from kehu.transfer.reading import FileProblem, open_sheet
 from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
@@ -48,8 +49,8 @@ from kehu.transfer.reports import SAMPLE_SIZE, Reservoir, build_verification
 FIRST_ERRORS = 200
 
 
-def _contact_data(plan: Planned) -> dict[str, Any] | None:
-    values = plan.row.values
+def _contact_data(row: RowResult) -> dict[str, Any] | None:
+    values = row.values
     data = {target: values[key] for key, target in CONTACT_KEYS.items() if key in values}
     if not any(data.get(f) for f in ("mobile", "work_phone", "email", "name", "wechat")):
         return None
@@ -94,7 +95,11 @@ class Importer:
     # --- entry point --------------------------------------------------------------------------
     def run(self) -> ImportJob:
         job = self.job
-        sheet = open_sheet(job.file_path, encoding=job.encoding)
+        limits = ImportLimits.current()
+        # a dry run is a check phase: bounded in wall time, the reading included
+        deadline = Deadline(limits.check_seconds) if job.dry_run else None
+        sheet = open_sheet(job.file_path, encoding=job.encoding, limits=limits, deadline=deadline)
+        sheet.deadline = deadline
         chosen = job.mapping or None
         mapping = mapping_module.resolve(job.kind, sheet.headers, chosen)
         indexes = mapping_module.column_indexes(job.kind, sheet.headers, mapping)
@@ -132,9 +137,8 @@ class Importer:
         seen_rows = 0
         self._clean_in = indexes, sheet.headers
         self.cleaner.load_reference()  # the reading process cannot query the database
-        # one batch has nothing to overlap with: read and clean it here; 0 rows is an XLSX
-        # whose writer left out the sheet's dimension (openpyxl's write-only mode), size unknown
-        parallel = sheet.total_rows > self.batch_size or sheet.total_rows == 0
+        # one batch has nothing to overlap with: read and clean it here
+        parallel = sheet.total_rows > self.batch_size
         with (
             pipeline.cleaned_batches(
                 sheet.rows, self._clean, self.batch_size, parallel=parallel
@@ -143,6 +147,8 @@ class Importer:
             FileKeys(job_dir(job) / "keys.sqlite3") as self.file_keys,
         ):
             for batch, rows in batches:
+                if deadline is not None:
+                    deadline.check()
                 seen_rows += len(rows)
                 # Rows written before a resume are planned again (their keys and names are
                 # earlier rows for the rest), neither counted nor written. A resumed import may
@@ -195,12 +201,20 @@ class Importer:
         self.dedup.load_names()
 
     def _clean(self, line: int, cells: list[Any]) -> RowResult:
-        """One row as the reading process cleans it: with the pinyin of the customer's name,
-        the slowest part of its search keys, so the importing process need not compute it."""
+        """One row as the reading process cleans it: with what the importing process would
+        compute from the row alone — the pinyin of the customer's name (the slowest part of
+        its search keys), its company key, dedup keys and the new customer it would create —
+        since that process, which writes, is the slower of the two."""
         indexes, headers = self._clean_in
         row = self.cleaner.clean_row(line, cells, indexes, headers)
-        if self.name_pinyin and row.ok and row.values.get("name"):
-            row.name_pinyin = pinyin_keys(fold(row.values["name"]))
+        if self.name_pinyin and row.ok:
+            name = row.values.get("name")
+            if name:
+                row.name_pinyin = pinyin_keys(fold(name))
+                row.name_key = company_key(name)
+            row.dedup_keys = row_keys(row)
+            if not self.job.dry_run:
+                row.new_customer = self._new_customer(row)
         return row
 
     def _cancel_requested(self) -> bool:
@@ -300,7 +314,7 @@ class Importer:
     def _classify(self, plan: Planned, db_matches: dict[str, set[int]]) -> None:
         row = plan.row
         keys = row_keys(row)
-        name_key = _name_key(row)
+        name_key = name_key_of(row)
         earlier: int | None = None
         existing: list[int] = []
         for key in keys:
@@ -428,7 +442,7 @@ class Importer:
         return self.creation.owners.allows(int(owner_id))
 
     def _contact_for(self, plan: Planned) -> Contact | None:
-        data = _contact_data(plan)
+        data = _contact_data(plan.row)
         return None if data is None else Contact(**data)
 
     def _create_customers(self, plans: list[Planned]) -> list[tuple[Planned, Customer]]:
@@ -436,7 +450,7 @@ class Importer:
         statements per batch)."""
         if not plans:
             return []
-        rows = [self._new_customer(plan) for plan in plans]
+        rows = [plan.row.new_customer or self._new_customer(plan.row) for plan in plans]
         customers = customer_services.customers_create_bulk(
             actor=self.actor, rows=rows, reason=self.reason, creation=self.creation
         )
@@ -448,20 +462,23 @@ class Importer:
         self.counts["created"] += len(customers)
         return list(zip(plans, customers, strict=True))
 
-    def _new_customer(self, plan: Planned) -> customer_services.NewCustomer:
-        values = plan.row.values
+    @staticmethod
+    def _new_customer(row: RowResult) -> customer_services.NewCustomer:
+        """The row as a new customer; ``customers_create_bulk`` copies what it changes."""
+        values = row.values
         data: dict[str, Any] = {
             FK_COLUMNS.get(key, key): values[key] for key in CUSTOMER_KEYS if key in values
         }
-        data["to_verify"] = sorted(k for k in plan.row.to_verify if k in VERIFIABLE)
+        data["to_verify"] = sorted(k for k in row.to_verify if k in VERIFIABLE)
         if values.get("status"):
             data["status"] = values["status"]
         return customer_services.NewCustomer(
             values=data,
             owner_id=values.get("owner") or None,
-            contact=_contact_data(plan),
+            contact=_contact_data(row),
             tags=values.get("tags", []),
-            pinyin=plan.row.name_pinyin,
+            pinyin=row.name_pinyin,
+            name_key=row.name_key,
         )
 
     def _update_existing(self, plan: Planned) -> bool:

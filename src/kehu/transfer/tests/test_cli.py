@@ -109,6 +109,14 @@ def test_mapping_option_and_bad_input(instance: dict[str, str], tmp_path: Path) 
     failed = _kehu(instance, "import", "customers", str(empty))
     assert failed.returncode == 2
     assert "The file is empty." in failed.stderr
+    # an import limit: one line that names it and the setting that raises it
+    many = write_csv(tmp_path / "many.csv", customer_rows(3))
+    limited = _kehu({**instance, "KEHU_IMPORT_MAX_ROWS": "2"}, "import", "customers", str(many))
+    assert limited.returncode == 2
+    assert limited.stderr.splitlines() == [
+        "kehu import: The file has more than 2 rows (blank rows included); split it into files "
+        "of at most 2 rows (setting KEHU_IMPORT_MAX_ROWS)."
+    ]
 
 
 def _children(pid: int) -> list[int]:
