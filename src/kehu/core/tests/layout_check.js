@@ -37,7 +37,7 @@ async () => {
   if (sidebar && width >= 992) {
     const actual = sidebar.getBoundingClientRect().width;
     if (actual < 13 * rem - 0.5) problems.push(`sidebar is ${actual.toFixed(0)}px wide, not 13rem`);
-  } else if (sidebar && visible(sidebar) && !sidebar.classList.contains("show")) {
+  } else if (sidebar && visible(sidebar) && !sidebar.matches(".show, .showing, .hiding")) {
     problems.push("the menu takes room on a narrow screen instead of being a drawer");
   }
 

@@ -97,10 +97,11 @@ def test_a_rep_works_the_day_from_a_phone(page: Any, team: dict[str, Any]) -> No
     no_layout_problems(page)
     shoot(page, "my-day")
     page.click("#menu-toggle")
-    page.locator("#main-menu").wait_for(state="visible")
+    page.wait_for_selector("#kehu-sidebar.show:not(.showing)")
     no_layout_problems(page)
     shoot(page, "menu")
     page.keyboard.press("Escape")
+    page.wait_for_selector("#kehu-sidebar:not(.show)", state="attached")
 
     # The customer's page: the rep's own contact is one tap to call, and can be copied.
     own, shared = team["own"], team["shared"]
@@ -130,6 +131,7 @@ def test_a_rep_works_the_day_from_a_phone(page: Any, team: dict[str, Any]) -> No
     page.select_option("#id_method", "visit")
     page.select_option("#id_sentiment", "positive")
     page.fill("#id_content", "现场查看样机运行情况，客户满意")
+    page.fill("#id_sentiment_reason", "样机运行稳定")
     page.fill("#id_next_step_on", (timezone.localdate() + timedelta(days=2)).isoformat())
     page.fill("#id_next_step_action", "发送正式报价")
     page.set_input_files("#id_photo", str(finders.find("kehu/icons/icon-192.png")))

@@ -153,8 +153,8 @@ def test_every_page_at_every_width_as_every_role(
             for path in pages_of(tab, book):
                 # Each page is photographed once per language, by the first role that sees it.
                 shoot = None if (language, path) in photographed else language
-                photographed.add((language, path))
                 for width, found in check_page(tab, path, shoot):
+                    photographed.add((language, path))
                     checks += 1
                     problems += [f"{role} {language} {path} @{width}px: {text}" for text in found]
             context.close()
