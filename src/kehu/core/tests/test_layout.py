@@ -49,6 +49,7 @@ LONG_NAME = (  # 60 characters
     "上海浦东新区张江高科技园区国际智能制造装备与工业互联网解决方案"
     "研究开发中心集团股份有限公司华东区域第一营业部销售服务公司"
 )
+ANONYMOUS_PAGES = ["/accounts/login/", "/offline/"]
 HUGE_AMOUNT = Decimal("9999999999")
 CHECK = (Path(__file__).parent / "layout_check.js").read_text(encoding="utf-8")
 
@@ -145,10 +146,16 @@ def test_every_page_at_every_width_as_every_role(
     for role, username in ROLES.items():
         for language in ("zh-hans", "en") if role == "manager" else ("zh-hans",):
             User.objects.filter(username=username).update(language=language)
-            context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+            locale = "en-US" if language == "en" else "zh-CN"
+            context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 900})
             context.set_default_timeout(15_000)
             tab = context.new_page()
             tab.base_url = live_server.url
+            signed_out = ANONYMOUS_PAGES if role == "manager" else []
+            for path in signed_out:
+                for width, found in check_page(tab, path, language):
+                    checks += 1
+                    problems += [f"signed out {path} @{width}px: {text}" for text in found]
             sign_in(tab, username, DEMO_PASSWORD)
             for path in pages_of(tab, book):
                 # Each page is photographed once per language, by the first role that sees it.
