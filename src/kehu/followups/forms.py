@@ -74,11 +74,25 @@ class FollowUpForm(BootstrapMixin, forms.Form):
     )
     verified = forms.BooleanField(label=_("Information verified"), required=False)
     attachments = MultipleFileField(label=_("Attachments"), required=False)
+    # A rep in the field photographs a business card or the site: the phone opens its camera.
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/*", "capture": "environment"}),
+        help_text=_("Take a photo with the phone's camera; it is attached like a file."),
+    )
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["contact"].queryset = Contact.objects.filter(customer=customer)
         self.style()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        photo = cleaned.pop("photo", None)
+        if photo:
+            cleaned["attachments"] = [*(cleaned.get("attachments") or []), photo]
+        return cleaned
 
 
 class TaskForm(BootstrapMixin, forms.Form):

@@ -24,14 +24,39 @@
       field.form.submit();
     }
   });
-  // Copy buttons (for API tokens shown once).
+  // Copy buttons: API tokens shown once, phone numbers as shown (masked or revealed).
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    // Plain HTTP on a LAN has no clipboard API: the older way still works there.
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+    return Promise.resolve();
+  }
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
     if (!button) return;
     var source = document.getElementById(button.getAttribute("data-copy"));
-    if (source && navigator.clipboard) {
-      navigator.clipboard.writeText(source.textContent.trim());
-      button.classList.add("btn-success");
-    }
+    if (!source) return;
+    copyText(source.textContent.trim()).then(function () {
+      button.classList.add(button.classList.contains("btn-link") ? "text-success" : "btn-success");
+      button.setAttribute("data-copied", "true");
+    });
   });
+  // Installable as an app (PWA): the worker only shows an offline page when the network is
+  // down; it never stores pages (see core/pwa.py). Browsers allow it on HTTPS and localhost.
+  var worker = document.documentElement.getAttribute("data-service-worker");
+  if (worker && "serviceWorker" in navigator && window.isSecureContext) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register(worker, { scope: "/" }).catch(function () {});
+    });
+  }
 })();

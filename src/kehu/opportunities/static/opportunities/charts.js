@@ -15,8 +15,14 @@
     var chart = window.echarts.init(target);
     chart.setOption({
       tooltip: { trigger: "axis" },
-      legend: { data: keys.map(function (key) { return chartData.labels[key]; }) },
-      grid: { left: 60, right: 20, bottom: 30 },
+      // ECharts 6 puts the legend at the bottom, on the month labels: keep it on one
+      // scrollable line above the plot, and leave the grid room below it.
+      legend: {
+        type: "scroll",
+        top: 0,
+        data: keys.map(function (key) { return chartData.labels[key]; }),
+      },
+      grid: { top: 48, left: 60, right: 20, bottom: 30 },
       xAxis: { type: "category", data: chartData.periods },
       yAxis: { type: "value" },
       series: keys.map(function (key) {
