@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -313,14 +313,11 @@ class RevealPage(BoundedPageOut):
 @router.get("/pools/reveals", response=RevealPage)
 def list_reveals(
     request: AuthedRequest,
-    user_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    filters: Query[selectors.RevealFilters],
     limit: int = Query(100, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> dict[str, Any]:
     """The reveal audit log, newest first: admins all, managers their departments'; else 403."""
-    filters = selectors.RevealFilters(user_id=user_id, date_from=date_from, date_to=date_to)
     reveals = selectors.reveal_list(user=request.user, filters=filters)
     return page_of(reveals, offset=offset, limit=limit)
 
