@@ -19,4 +19,4 @@ class TokenCreateForm(forms.Form):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "email", "mobile", "language"]
+        fields = ["display_name", "email", "mobile", "language", "money_unit"]
