@@ -29,6 +29,9 @@ MoneyUnit = Literal["yuan", "wan"]
 YUAN: Final = "yuan"
 WAN: Final = "wan"
 HOME_CURRENCY: Final = "CNY"
+# Exports keep amounts as numbers; XLSX shows them grouped, cents only when there are some.
+XLSX_AMOUNT: Final = "#,##0"
+XLSX_AMOUNT_CENTS: Final = "#,##0.00"
 EMPTY: Final = "—"
 
 _WAN = Decimal(10000)
