@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kehu.core.dashboard import Panel
 from kehu.core.formatting import iso_date
@@ -33,13 +33,13 @@ def week_chart(user: Any) -> dict[str, Any]:
         "team": team,
         "series": [
             {
-                "name": _("Open"),
+                "name": pgettext("tasks chart", "Open"),
                 "type": "bar",
                 "stack": "tasks",
                 "data": [day.open for day in days],
             },
             {
-                "name": _("Done"),
+                "name": pgettext("tasks chart", "Done"),
                 "type": "bar",
                 "stack": "tasks",
                 "data": [day.done for day in days],

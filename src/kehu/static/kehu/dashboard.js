@@ -5,7 +5,16 @@
   "use strict";
 
   function categoryLabel(kind) {
-    if (kind === "day") return window.kehuFormat.dayLabel;
+    if (kind === "day") {
+      // a week's seven days fit when the weekday and the date take two lines
+      return function (value) {
+        var label = window.kehuFormat.dayLabel(value);
+        var cut = label.lastIndexOf(" ");
+        return window.kehuFormat.isChinese()
+          ? label.slice(cut + 1) + "\n" + label.slice(0, cut)
+          : label.slice(0, label.indexOf(" ")) + "\n" + label.slice(label.indexOf(" ") + 1);
+      };
+    }
     if (kind === "month") return window.kehuFormat.monthLabel;
     return function (value) { return value; };
   }
@@ -21,12 +30,9 @@
     var axisOf = function (series) {
       return series.money ? moneyAxis : function (value) { return value; };
     };
-    var yAxis = [{ type: "value", axisLabel: { formatter: axisOf(spec.series[0]) } }];
-    if (twoAxes) {
-      yAxis.push({ type: "value", minInterval: 1, splitLine: { show: false } });
-    } else if (!spec.series[0].money) {
-      yAxis[0].minInterval = 1;
-    }
+    // Whole yuan and whole counts: an empty chart's axis reads 0–1, not ¥0.2 steps.
+    var yAxis = [{ type: "value", minInterval: 1, axisLabel: { formatter: axisOf(spec.series[0]) } }];
+    if (twoAxes) yAxis.push({ type: "value", minInterval: 1, splitLine: { show: false } });
     var chart = window.echarts.init(target);
     chart.setOption({
       tooltip: { trigger: "axis" },
@@ -35,7 +41,8 @@
       xAxis: {
         type: "category",
         data: spec.categories,
-        axisLabel: { formatter: label, fontSize: 10, hideOverlap: true },
+        axisLabel: { formatter: label, fontSize: 10, hideOverlap: true,
+                     interval: spec.categoryKind === "day" ? 0 : "auto" },
       },
       yAxis: yAxis,
       series: spec.series.map(function (series) {

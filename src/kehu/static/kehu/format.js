@@ -76,6 +76,7 @@
   }
 
   window.kehuFormat = {
+    isChinese: isChinese,
     money: money,
     percent: percent,
     dayLabel: dayLabel,
