@@ -2,7 +2,8 @@
 
 - ``{{ form }}`` and ``{{ field.as_field_group }}`` render ``kehu/forms/form.html`` and
   ``kehu/forms/field.html``: the label above the input with a mark on required fields, the
-  errors right under the input, then the help text.
+  errors right under the input, then the help text (trusted HTML, as in Django's own template:
+  the password validators' help is a list).
 - every widget gets its Bootstrap class unless its form set one (``form-control``,
   ``form-select``, ``form-check-input``), and ``is-invalid`` when its field has errors, so
   forms need no per-field ``attrs`` to look finished;

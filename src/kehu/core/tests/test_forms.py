@@ -82,3 +82,12 @@ def test_the_profile_saves_the_money_unit(org: Organisation) -> None:
     assert response.status_code == 302
     org.rep.refresh_from_db()
     assert org.rep.money_unit == "wan"
+
+
+@pytest.mark.django_db
+def test_help_text_html_of_django_forms_is_kept(org: Organisation) -> None:
+    client = Client()
+    client.force_login(org.rep)
+    page = client.get(reverse("accounts:password_change")).content.decode()
+    assert "&lt;li&gt;" not in page  # the password validators' help is a real list
+    assert re.search(r'<input type="password" name="old_password"[^>]* class="form-control"', page)
