@@ -3,6 +3,7 @@ it on the pipeline pages."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -96,3 +97,9 @@ def test_pages_write_money_as_people_read_it(org: Organisation) -> None:
     assert "USD 1,200" in listing
     assert "21716000" not in listing
     assert "CNY" not in listing
+
+
+def test_dashboard_percentages_have_one_decimal(org: Organisation) -> None:
+    make_opportunity(org.rep, amount=Decimal("1000"))
+    page = signed_in(org.rep).get("/").content.decode()
+    assert re.search(r"平均信息完整度 \d+\.\d%", page)  # the customers panel
