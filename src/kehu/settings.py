@@ -91,6 +91,9 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "core:dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# Every form in one layout, Bootstrap classes and 请选择 on selects (kehu/core/forms.py).
+FORM_RENDERER = "kehu.core.forms.KehuFormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

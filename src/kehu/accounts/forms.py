@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -19,4 +21,12 @@ class TokenCreateForm(forms.Form):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "email", "mobile", "language"]
+        fields = ["display_name", "email", "mobile", "language", "money_unit"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A post without it (a client written before the setting) keeps the user's choice.
+        self.fields["money_unit"].required = False
+
+    def clean_money_unit(self) -> str:
+        return str(self.cleaned_data.get("money_unit") or self.instance.money_unit)

@@ -104,6 +104,14 @@ class User(AbstractUser):
         choices=[("zh-hans", "简体中文"), ("en", "English")],
         help_text=_("Leave empty to follow the browser."),
     )
+    # Where space is short (board columns, dashboards, chart axes): 2,171.6万 or ¥21,716,000.
+    money_unit = models.CharField(
+        _("amounts in short places"),
+        max_length=4,
+        choices=[("yuan", _("yuan (¥21,716,000)")), ("wan", _("10,000 yuan (2,171.6万)"))],
+        default="yuan",
+        help_text=_("Tables always show full amounts."),
+    )
 
     objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
     history = HistoricalRecords(

@@ -339,6 +339,39 @@ def my_day_summary(
     )
 
 
+@dataclass
+class DayTasks:
+    """Tasks due on one day of the week: still open (``overdue`` once the day passed) and done."""
+
+    day: date
+    open: int
+    done: int
+
+
+def tasks_due_this_week(
+    *, user: User, team: bool = False, today: date | None = None
+) -> list[DayTasks]:
+    """Tasks due each day of this week (Monday to Sunday), open and done, in one query: the
+    user's own, or with ``team`` every task the user sees (a manager's teams)."""
+    today = today or timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    days = [monday + timedelta(days=offset) for offset in range(7)]
+    tasks = Task.objects.visible_to(user) if team else Task.objects.own_of(user)
+    counts: dict[str, Any] = {}
+    for index, day in enumerate(days):
+        on_day = Q(due_at__gte=day_start(day), due_at__lt=day_start(day + timedelta(days=1)))
+        counts[f"open_{index}"] = Count("pk", filter=on_day & Q(status=TaskStatus.OPEN))
+        counts[f"done_{index}"] = Count("pk", filter=on_day & Q(status=TaskStatus.DONE))
+    week = tasks.filter(
+        due_at__gte=day_start(monday), due_at__lt=day_start(days[-1]) + timedelta(days=1)
+    )
+    totals = week.aggregate(**counts)
+    return [
+        DayTasks(day, totals[f"open_{index}"], totals[f"done_{index}"])
+        for index, day in enumerate(days)
+    ]
+
+
 def calendar_tasks(*, user: User, start: date, end: date) -> QuerySet[Task]:
     """Tasks of the user (own) due in [start, end) local days, for the week/month views."""
     return (

@@ -18,10 +18,11 @@ class OpportunitiesConfig(AppConfig):
             handover,
         )
         from kehu.opportunities.demo import OPPORTUNITIES
-        from kehu.opportunities.panels import pipeline_panel
+        from kehu.opportunities.panels import pipeline_panel, won_panel
         from kehu.opportunities.timeline import customer_opportunity_items
 
         dashboard.register(pipeline_panel)
+        dashboard.register(won_panel)
         timeline.register(customer_opportunity_items)
         demo.register(OPPORTUNITIES)
         handover.register()

@@ -7,10 +7,12 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from kehu.core.dashboard import Panel
+from kehu.core.formatting import money_unit_of
 from kehu.opportunities.models import Opportunity, StageKind
-from kehu.opportunities.selectors import stage_list
+from kehu.opportunities.selectors import stage_list, won_per_month
 from kehu.opportunities.services import stalled_threshold
 
 
@@ -31,6 +33,8 @@ def pipeline_panel(request: HttpRequest) -> Panel | None:
     stalled_before = stalled_threshold()
     context: dict[str, Any] = {"open_count": 0, "amount": Decimal(0), "weighted": Decimal(0)}
     context.update(stalled=0, team=team)
+    counts = dict.fromkeys(open_stages, 0)
+    amounts = dict.fromkeys(open_stages, Decimal(0))
     for part in Opportunity.objects.full_access_parts(user):
         per_stage = (
             part.filter(stage_id__in=open_stages)
@@ -50,4 +54,56 @@ def pipeline_panel(request: HttpRequest) -> Panel | None:
             context["amount"] += amount
             context["weighted"] += open_stages[stage_id].weighted(amount)
             context["stalled"] += stalled
+            counts[stage_id] += count
+            amounts[stage_id] += amount
+    # The chart shows the active stages, and a retired one only while deals remain in it.
+    shown = [stage for stage in open_stages.values() if stage.is_active or counts[stage.pk]]
+    context["chart"] = {
+        "categories": [stage.label for stage in shown],
+        "unit": money_unit_of(user),
+        "series": [
+            {
+                "name": _("Amount"),
+                "type": "bar",
+                "money": True,
+                "data": [float(amounts[stage.pk]) for stage in shown],
+            },
+            {
+                "name": _("Deals"),
+                "type": "line",
+                "axis": 1,
+                "data": [counts[stage.pk] for stage in shown],
+            },
+        ],
+    }
     return Panel(template="opportunities/dashboard_panel.html", context=context, order=40)
+
+
+def won_panel(request: HttpRequest) -> Panel | None:
+    """Won deals per month, the last twelve months: amount and count (one query per part)."""
+    user: Any = request.user
+    if getattr(user, "role", "") not in {"sales", "manager", "admin"} and not user.is_superuser:
+        return None
+    months = won_per_month(user=user, months=12)
+    chart = {
+        "categories": [month.month for month in months],
+        "categoryKind": "month",
+        "unit": money_unit_of(user),
+        "series": [
+            {
+                "name": _("Won amount"),
+                "type": "bar",
+                "money": True,
+                "data": [float(month.amount) for month in months],
+            },
+            {
+                "name": _("Deals won"),
+                "type": "line",
+                "axis": 1,
+                "data": [month.count for month in months],
+            },
+        ],
+    }
+    context = {"chart": chart, "total": sum((month.amount for month in months), Decimal(0))}
+    context["count"] = sum(month.count for month in months)
+    return Panel(template="opportunities/won_panel.html", context=context, order=45)

@@ -25,6 +25,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Department
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import KehuError
+from kehu.core.formatting import money_unit_of
 from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors, htmx_template
 from kehu.core.numbers import whole_number
@@ -378,6 +379,7 @@ def forecast(request: AuthedRequest) -> HttpResponse:
             "committed": _("Committed"),
             "won": _("Won"),
         },
+        "unit": money_unit_of(request.user),
     }
     context = {"forecast": result, "totals": totals, "chart": chart}
     return render(request, "opportunities/forecast.html", context)
@@ -400,6 +402,7 @@ def funnel(request: AuthedRequest) -> HttpResponse:
             for step in steps
         ],
         "labels": {"count": _("Deals"), "amount": _("Amount")},
+        "unit": money_unit_of(request.user),
     }
     return render(
         request,

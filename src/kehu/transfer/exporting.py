@@ -37,6 +37,7 @@ from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.days import on_days
 from kehu.core.errors import Forbidden, InvalidInput
+from kehu.core.formatting import XLSX_AMOUNT, XLSX_AMOUNT_CENTS
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters
 from kehu.transfer.models import ExportKind, ExportLog
@@ -473,7 +474,22 @@ class Export:
         sheet.freeze_panes = "A2"
         sheet.append([column.header for column in self.columns])
         for values in self._records():
-            sheet.append([xlsx_text_cell(sheet, escape(value)) for value in values])
+            sheet.append(
+                [xlsx_amount(sheet, xlsx_text_cell(sheet, escape(value))) for value in values]
+            )
         workbook.save(target)
         finish()
         return self.count
+
+
+def xlsx_amount(sheet: Any, value: Any) -> Any:
+    """An amount stays a number (sums and filters work) shown grouped like the pages:
+    ``#,##0``, or ``#,##0.00`` when it has cents. Exports hold no other non-whole numbers:
+    Decimal fields (amounts, budgets) arrive as floats."""
+    if not isinstance(value, float):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = XLSX_AMOUNT if value.is_integer() else XLSX_AMOUNT_CENTS
+    return cell

@@ -199,7 +199,7 @@ def test_other_rep_gets_404_everywhere(org: Organisation, media: Path) -> None:
 def test_sensitive_fields_are_hidden_in_the_ui(org: Organisation) -> None:
     customer = make_customer(org.rep, annual_budget="987654")
     services.customer_share(actor=org.rep, customer=customer, user=org.colleague, can_edit=True)
-    assert "987654" in client_for(org.rep).get(f"/customers/{customer.pk}/").content.decode()
+    assert "¥987,654" in client_for(org.rep).get(f"/customers/{customer.pk}/").content.decode()
     colleague = client_for(org.colleague)
     body = colleague.get(f"/customers/{customer.pk}/").content.decode()
     assert "987654" not in body

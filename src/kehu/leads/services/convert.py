@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
+from kehu.core.formatting import money
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
 from kehu.customers import services as customers
@@ -42,7 +43,7 @@ def _unmapped_notes(lead: Lead) -> str:
     ]
     lines.append(_("Urgency: %(urgency)s") % {"urgency": Urgency(lead.urgency).label})
     if lead.estimated_value is not None:
-        lines.append(_("Estimated value: %(value)s yuan") % {"value": lead.estimated_value})
+        lines.append(_("Estimated value: %(value)s") % {"value": money(lead.estimated_value)})
     if lead.web_form_id and lead.web_form is not None:
         lines.append(_("Web form: %(form)s") % {"form": lead.web_form.name})
     for name, value in sorted((lead.extra or {}).items()):

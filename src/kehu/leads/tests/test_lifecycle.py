@@ -213,7 +213,7 @@ def test_convert_creates_customer_contact_and_opportunity(
     assert customer.source_detail == "展会-上海工博会"
     assert customer.initial_need == "采购数控机床"
     assert customer.priority == "S"
-    assert "250000" in customer.notes
+    assert "¥250,000" in customer.notes
     assert "职位: 采购经理" in customer.notes
     contact = customer.contacts.get()
     assert (contact.name, contact.mobile, contact.email) == (

@@ -190,3 +190,42 @@ def test_new_opportunity_finds_its_customer_by_typing(page: Any) -> None:
     deal = Opportunity.objects.get(name="瑞德 MES 项目")
     assert deal.customer == wanted
     assert "上海瑞德电子有限公司" in page.content()
+
+
+def test_dashboard_charts_draw_and_format_js_matches_python(page: Any) -> None:
+    from decimal import Decimal
+
+    from kehu.core import formatting
+
+    rep = user_with_password(Role.SALES, username="xiaoli")
+    services.opportunity_create(
+        actor=rep, customer=make_customer(rep), data={"name": "项目", "amount": 21716000}
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, "xiaoli")
+    page.goto(f"{page.base_url}/")
+    for chart in ("pipeline-chart", "won-chart", "week-chart"):
+        page.wait_for_selector(f"#{chart}[data-rendered=true] canvas")
+    page.screenshot(path="test-artifacts/dashboard-charts.png", full_page=True)
+    cases: list[tuple[Any, str | None, str]] = [
+        (21716000, None, "yuan"),
+        (21716000, None, "wan"),
+        (99950, None, "wan"),
+        (9999, None, "wan"),
+        (9_999_999_999, None, "yuan"),
+        (-1200, "USD", "yuan"),
+        ("1234.5", None, "yuan"),
+        (0, None, "yuan"),
+        (None, None, "yuan"),
+    ]
+    for value, currency, unit in cases:
+        js = page.evaluate(
+            "([v, c, u]) => window.kehuFormat.money(v, c, u)", [value, currency, unit]
+        )
+        assert js == formatting.money(
+            Decimal(str(value)) if value is not None else None, currency, unit=unit
+        ), (value, currency, unit)
+    assert page.evaluate("window.kehuFormat.percent(25)") == formatting.percent(25)
+    assert page.evaluate("window.kehuFormat.dayLabel('2026-12-06')") == "12月6日 周日"
+    assert errors == []

@@ -67,7 +67,7 @@ def test_board_totals_and_masking(org: Organisation) -> None:
     page = response.content.decode()
     assert "***" in page
     assert 'title="只有商机负责人及其部门的经理能看到金额。"' in page  # why it is hidden
-    assert "<span>100000 CNY</span>" in page  # the rep's own amount
+    assert "<span>¥100,000</span>" in page  # the rep's own amount
 
 
 def test_board_query_count_is_fixed(org: Organisation, django_assert_max_num_queries: Any) -> None:

@@ -263,3 +263,15 @@ def test_other_kinds_upload_check_and_import(org: Any, tmp_path: Path) -> None:
     )
     assert response.status_code == 201
     assert ImportMapping.objects.get(name="旧系统跟进").kind == "followups"
+
+
+def test_xlsx_export_keeps_amounts_as_grouped_numbers(org: Any) -> None:
+    _customers(org)
+    response = api_client(org.admin).get("/api/v1/exports/customers?format=xlsx")
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.worksheets[0]
+    headers = [cell.value for cell in sheet[1]]
+    column = headers.index("年度预算(元) / Annual budget") + 1
+    cells = [sheet.cell(row=row, column=column) for row in range(2, sheet.max_row + 1)]
+    budgets = {cell.value: cell.number_format for cell in cells if cell.value is not None}
+    assert budgets == {300000: "#,##0", 50000: "#,##0"}  # numbers, not "¥300,000" text

@@ -14,7 +14,10 @@
     var keys = ["pipeline", "weighted", "best_case", "committed", "won"];
     var chart = window.echarts.init(target);
     chart.setOption({
-      tooltip: { trigger: "axis" },
+      tooltip: {
+        trigger: "axis",
+        valueFormatter: function (value) { return window.kehuFormat.money(value); },
+      },
       // ECharts 6 puts the legend at the bottom, on the month labels: keep it on one
       // scrollable line above the plot, and leave the grid room below it.
       legend: {
@@ -24,7 +27,10 @@
       },
       grid: { top: 48, left: 60, right: 20, bottom: 30 },
       xAxis: { type: "category", data: chartData.periods },
-      yAxis: { type: "value" },
+      yAxis: {
+        type: "value",
+        axisLabel: { formatter: window.kehuFormat.moneyAxis(chartData.unit) },
+      },
       series: keys.map(function (key) {
         return {
           name: chartData.labels[key],
@@ -47,7 +53,7 @@
         trigger: "item",
         formatter: function (item) {
           return item.name + "<br>" + chartData.labels.count + ": " + item.value +
-            "<br>" + chartData.labels.amount + ": " + item.data.amount.toLocaleString();
+            "<br>" + chartData.labels.amount + ": " + window.kehuFormat.money(item.data.amount);
         },
       },
       series: [{
