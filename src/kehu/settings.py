@@ -240,12 +240,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KEHU_MAX_REQUEST_BODY_MB", 20, minimum=1)
 ALLOW_PRIVATE_WEBHOOKS = env_bool("KEHU_ALLOW_PRIVATE_WEBHOOKS", False)
 
 # --- Imports: hard limits of an import file (docs/operations.md, "Imports and exports") ---------
-IMPORT_MAX_FILE_BYTES = int(float(env_str("KEHU_IMPORT_MAX_MB", "20")) * 1024 * 1024)
-IMPORT_MAX_ROWS = int(env_str("KEHU_IMPORT_MAX_ROWS", "200000"))
-IMPORT_MAX_COLUMNS = int(env_str("KEHU_IMPORT_MAX_COLUMNS", "200"))
-IMPORT_CHECK_SECONDS = float(env_str("KEHU_IMPORT_CHECK_SECONDS", "600"))  # per check phase
-IMPORT_MAX_UNZIPPED_BYTES = int(float(env_str("KEHU_IMPORT_MAX_UNZIPPED_MB", "200")) * 1024 * 1024)
-IMPORT_MAX_ZIP_RATIO = int(env_str("KEHU_IMPORT_MAX_ZIP_RATIO", "200"))
+# (env_int: a value that is not a whole number stops the start with the variable's name)
+IMPORT_MAX_FILE_BYTES = env_int("KEHU_IMPORT_MAX_MB", 20, minimum=1) * 1024 * 1024
+IMPORT_MAX_ROWS = env_int("KEHU_IMPORT_MAX_ROWS", 200_000, minimum=1)
+IMPORT_MAX_COLUMNS = env_int("KEHU_IMPORT_MAX_COLUMNS", 200, minimum=1)
+IMPORT_CHECK_SECONDS = env_int("KEHU_IMPORT_CHECK_SECONDS", 600, minimum=1)  # per check phase
+IMPORT_MAX_UNZIPPED_BYTES = env_int("KEHU_IMPORT_MAX_UNZIPPED_MB", 200, minimum=1) * 1024 * 1024
+IMPORT_MAX_ZIP_RATIO = env_int("KEHU_IMPORT_MAX_ZIP_RATIO", 200, minimum=1)
 
 # --- Email ------------------------------------------------------------------------------------
 globals().update(email_settings(env_str("KEHU_EMAIL_URL")))
