@@ -117,27 +117,28 @@ def percent(value: object, places: int = 1) -> str:
     return number(parsed, places) + "%"
 
 
+def _local_day(value: date | datetime | None) -> date | None:
+    """The calendar day of ``value``; a timestamp's in the installation's time zone."""
+    if isinstance(value, datetime):
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).date()
+    return value
+
+
 def iso_date(value: date | datetime | None) -> str:
     """``2026-12-06``; a timestamp in the installation's time zone."""
-    if value is None:
-        return EMPTY
-    if isinstance(value, datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        value = value.date()
-    return value.isoformat()
+    day = _local_day(value)
+    return EMPTY if day is None else day.isoformat()
 
 
 def day_label(value: date | datetime | None) -> str:
     """``12月6日 周日`` in Chinese, ``Sun 6 Dec`` in English: a day whose weekday matters."""
-    if value is None:
+    day = _local_day(value)
+    if day is None:
         return EMPTY
-    if isinstance(value, datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        value = value.date()
     return pgettext("day label: weekday, day, month", "%(weekday)s %(day)s %(month)s") % {
-        "weekday": WEEKDAYS[value.weekday()],
-        "day": value.day,
-        "month": MONTHS[value.month - 1],
+        "weekday": WEEKDAYS[day.weekday()],
+        "day": day.day,
+        "month": MONTHS[day.month - 1],
     }
 
 
