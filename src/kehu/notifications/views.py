@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,10 +15,11 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
-from kehu.core.http import is_htmx, raise_not_found, safe_url
+from kehu.core.http import form_errors, is_htmx, raise_not_found, safe_url
 from kehu.core.numbers import id_or_404
 from kehu.notifications import selectors, services
-from kehu.notifications.models import ChannelKind, DeliveryStatus
+from kehu.notifications.forms import ChannelForm
+from kehu.notifications.models import DeliveryStatus
 
 
 @login_required
@@ -82,39 +81,24 @@ def mark_all_read(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 def channel_settings(request: AuthedRequest) -> HttpResponse:
-    errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {"kind": "", "target": "", "secret": "", "digest": False}
-    if request.method == "POST":
-        if request.POST.get("delete"):
-            services.channel_delete(
-                actor=request.user, channel_id=id_or_404(request.POST["delete"])
-            )
-            messages.success(request, _("Channel removed."))
-            return redirect("notifications:channels")
-        values = {
-            "kind": request.POST.get("kind", ""),
-            "target": request.POST.get("target", ""),
-            "secret": request.POST.get("secret", ""),
-            "digest": request.POST.get("digest") == "on",
-        }
+    if request.method == "POST" and request.POST.get("delete"):
+        services.channel_delete(actor=request.user, channel_id=id_or_404(request.POST["delete"]))
+        messages.success(request, _("Channel removed."))
+        return redirect("notifications:channels")
+    form = ChannelForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
         try:
-            services.channel_create(actor=request.user, **values)
+            services.channel_create(actor=request.user, **form.cleaned_data)
         except KehuError as error:
-            errors = error.errors or {"__all__": [error.detail]}
+            form_errors(form, error)
         else:
             messages.success(request, _("Channel added."))
             return redirect("notifications:channels")
     return render(
         request,
         "notifications/channels.html",
-        {
-            "channels": selectors.channel_list(user=request.user),
-            "kinds": ChannelKind.choices,
-            "values": values,
-            "errors": errors,
-            "general_errors": errors.get("__all__", []),
-        },
-        status=422 if errors else 200,
+        {"channels": selectors.channel_list(user=request.user), "form": form},
+        status=422 if form.errors else 200,
     )
 
 
