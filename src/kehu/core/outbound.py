@@ -70,9 +70,7 @@ def resolve(host: str, port: int) -> list[Address]:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
-        raise Unresolvable(
-            _("The host name %(host)s does not resolve.") % {"host": host}
-        ) from error
+        raise Unresolvable(_unresolvable(host)) from error
     return [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
 
 
