@@ -51,7 +51,6 @@ NOT_POSTED: dict[str, str] = {
 # Tables a rejected post may write by design: why.
 WRITTEN_BY_DESIGN: dict[str, str] = {
     "django_session": "the signed-in session is saved on every request",
-    "accounts_apitoken": "creating a token from the profile is not a form error",
 }
 
 
