@@ -119,3 +119,21 @@ class OffboardingForm(forms.Form):
             },
             "pool": data.get("pool"),
         }
+
+
+class ReleaseForm(forms.Form):
+    """Give a customer back to a pool: which pool (the department's by default) and why."""
+
+    pool = forms.ModelChoiceField(
+        label=_("Pool"),
+        queryset=Pool.objects.none(),
+        required=False,
+        empty_label=_("The pool of the customer's department"),
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+    def __init__(self, *args: Any, pools: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pool_field = self.fields["pool"]
+        assert isinstance(pool_field, forms.ModelChoiceField)
+        pool_field.queryset = pools

@@ -24,7 +24,7 @@ from kehu.customers import contact_display
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import phone_display
 from kehu.pools import selectors, services
-from kehu.pools.forms import OffboardingForm, PoolForm
+from kehu.pools.forms import OffboardingForm, PoolForm, ReleaseForm
 from kehu.pools.models import Pool
 
 PAGE_SIZE = 50
@@ -153,17 +153,19 @@ def put(request: AuthedRequest, pool_id: int) -> HttpResponse:
 @login_required
 def release(request: AuthedRequest, customer_id: int) -> HttpResponse:
     customer = get_editable_or_404(Customer.objects.all(), request.user, pk=customer_id)
-    error = ""
-    if request.method == "POST":
+    pools = selectors.pool_list(user=request.user).filter(is_active=True)
+    form = ReleaseForm(request.POST if request.method == "POST" else None, pools=pools)
+    if form.is_bound and form.is_valid():
+        pool = form.cleaned_data["pool"]
         try:
             entry = services.pool_release(
                 actor=request.user,
                 customer_id=customer.pk,
-                reason=request.POST.get("reason", ""),
-                pool_id=_int_or_none(request.POST.get("pool")),
+                reason=form.cleaned_data["reason"],
+                pool_id=pool.pk if pool is not None else None,
             )
         except KehuError as failure:
-            error = error_message(failure)
+            form_errors(form, failure, {"pool_id": "pool"})
         else:
             messages.success(
                 request,
@@ -171,13 +173,8 @@ def release(request: AuthedRequest, customer_id: int) -> HttpResponse:
                 % {"customer": customer.name, "pool": entry.pool.name},
             )
             return redirect("pools:warnings")
-    context = {
-        "customer": customer,
-        "pools": list(selectors.pool_list(user=request.user).filter(is_active=True)),
-        "error": error,
-        "reason": request.POST.get("reason", ""),
-    }
-    return render(request, "pools/release.html", context, status=422 if error else 200)
+    context = {"customer": customer, "form": form}
+    return render(request, "pools/release.html", context, status=422 if form.errors else 200)
 
 
 @login_required

@@ -79,7 +79,8 @@ def test_release_page(org: Organisation) -> None:
     assert client.get(f"/pools/release/{customer.pk}/").status_code == 200
     assert client.post(f"/pools/release/{customer.pk}/", {"reason": ""}).status_code == 422
     bad_pool = client.post(f"/pools/release/{customer.pk}/", {"reason": "x", "pool": "abc"})
-    assert bad_pool.status_code == 404
+    assert bad_pool.status_code == 422  # not a pool on offer: a form error, nothing released
+    assert not PoolEntry.objects.filter(customer=customer).exists()
     answer = client.post(f"/pools/release/{customer.pk}/", {"reason": "暂无需求"})
     assert answer.status_code == 302
     assert PoolEntry.objects.get(customer=customer).pool == pool
