@@ -20,6 +20,7 @@ from kehu.leads.api import router as leads_router
 from kehu.notifications.api import router as notifications_router
 from kehu.opportunities.api import router as opportunities_router
 from kehu.pools.api import router as pools_router
+from kehu.service.api import router as service_router
 from kehu.transfer.api import router as transfer_router
 
 api = NinjaAPI(
@@ -44,3 +45,4 @@ api.add_router("/notifications", notifications_router)
 api.add_router("/opportunities", opportunities_router)
 api.add_router("/", transfer_router)  # /imports and /exports
 api.add_router("/", pools_router)  # /pools, /duplicate-check, /offboarding
+api.add_router("/", service_router)  # /handovers, /tickets, /surveys, /reports/service

@@ -17,5 +17,6 @@ urlpatterns = [
     path("pipeline/", include("kehu.opportunities.urls")),
     path("transfer/", include("kehu.transfer.urls")),
     path("pools/", include("kehu.pools.urls")),
+    path("service/", include("kehu.service.urls")),
     path("", include("kehu.core.urls")),
 ]

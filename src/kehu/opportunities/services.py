@@ -31,7 +31,7 @@ from kehu.customers import services as customer_services
 from kehu.customers.models import Customer, CustomerStatus, Source
 from kehu.followups.services import task_create
 from kehu.notifications.services import notify
-from kehu.opportunities import conf
+from kehu.opportunities import conf, hooks
 from kehu.opportunities.models import (
     MAX_AMOUNT,
     Attachment,
@@ -419,6 +419,7 @@ def opportunity_move_stage(
     locked.save()
     if winning:
         _mark_customer_won(actor=actor, opportunity=locked)
+        hooks.deal_won(locked, actor)
     return locked
 
 

@@ -1,0 +1,7 @@
+"""The surveys endpoints of /api/v1 (filled by the surveys work)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["service"])
