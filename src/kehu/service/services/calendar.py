@@ -527,6 +527,50 @@ def _lock_calendar() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x5E_CA1E])
 
 
+@transaction.atomic
+def working_hours_update(*, actor: User, data: dict[str, Any]) -> WorkingHours:
+    """Set the working hours, the optional lunch break and the working days (admins)."""
+    _check_admin(actor)
+    errors: dict[str, list[str]] = {}
+    times: dict[str, time | None] = {}
+    for name in ("work_start", "work_end", "lunch_start", "lunch_end"):
+        raw = data.get(name)
+        text = raw.strftime("%H:%M") if isinstance(raw, time) else str(raw or "").strip()
+        times[name] = parse_hhmm(text) if text else None
+        if text and times[name] is None:
+            errors[name] = [_("Enter a time as HH:MM.")]
+        elif not text and name.startswith("work"):
+            errors[name] = [_("This field is required.")]
+    try:
+        days = sorted({int(day) for day in data.get("work_days") or ()})
+    except (TypeError, ValueError):
+        days = []
+    if not days or not set(days) <= set(range(1, 8)):
+        errors["work_days"] = [_("Choose at least one working day.")]
+    start, end = times["work_start"], times["work_end"]
+    lunch_start, lunch_end = times["lunch_start"], times["lunch_end"]
+    if not errors:
+        assert start is not None
+        assert end is not None
+        if start >= end:
+            errors["work_end"] = [_("The day must end after it starts.")]
+        elif (lunch_start is None) != (lunch_end is None):
+            errors["lunch_end"] = [_("Give both ends of the lunch break, or neither.")]
+        elif lunch_start and lunch_end and not start < lunch_start < lunch_end < end:
+            errors["lunch_end"] = [_("The lunch break must lie within the working day.")]
+    if errors:
+        raise InvalidInput(errors=errors)
+    for spec, value in (
+        (WORK_START, f"{start:%H:%M}"),
+        (WORK_END, f"{end:%H:%M}"),
+        (LUNCH_START, f"{lunch_start:%H:%M}" if lunch_start else ""),
+        (LUNCH_END, f"{lunch_end:%H:%M}" if lunch_end else ""),
+        (WORK_DAYS, days),
+    ):
+        config.put(spec.key, value)
+    return working_hours()
+
+
 def entries_between(start: date, end: date) -> list[CalendarEntry]:
     """Entries overlapping the days from ``start`` to ``end``."""
     return list(CalendarEntry.objects.filter(Q(start__lte=end) & Q(end__gte=start)))
