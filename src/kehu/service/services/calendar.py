@@ -174,11 +174,14 @@ def _check_version() -> None:
     _cache.checked_at = now
 
 
-def _load_years(years: Iterable[int]) -> None:
+def _load_years(years: Iterable[int]) -> dict[int, dict[date, bool]]:
+    """The entries of ``years`` by day, from this process's copy or read in one query."""
     _check_version()
-    missing = sorted({year for year in years if year not in _cache.years})
+    wanted = sorted(set(years))
+    found = {year: _cache.years[year] for year in wanted if year in _cache.years}
+    missing = [year for year in wanted if year not in found]
     if not missing:
-        return
+        return found
     first, last = date(missing[0], 1, 1), date(missing[-1], 12, 31)
     loaded: dict[int, dict[date, bool]] = {year: {} for year in range(missing[0], missing[-1] + 1)}
     rows = CalendarEntry.objects.filter(start__lte=last, end__gte=first).values_list(
@@ -191,11 +194,12 @@ def _load_years(years: Iterable[int]) -> None:
             day += timedelta(days=1)
     for year, days in loaded.items():
         _cache.years.setdefault(year, days)
+    # Another thread may have cleared the copy meanwhile: answer from what was read.
+    return {**found, **{year: loaded[year] for year in missing}}
 
 
 def _override(day: date) -> bool | None:
-    _load_years([day.year])
-    return _cache.years[day.year].get(day)
+    return _load_years([day.year])[day.year].get(day)
 
 
 def is_business_day(day: date, *, hours: WorkingHours | None = None) -> bool:
@@ -291,7 +295,8 @@ def _is_weekend(day: date) -> bool:
 
 
 def holiday_plan(year: int) -> list[PlannedEntry]:
-    """The holidays and make-up working days of ``year`` according to ``holidays.China``.
+    """The holidays and make-up working days of ``year`` according to ``holidays.China``,
+    named in Chinese as the package names them.
 
     Days off that follow each other, or are only parted by a weekend, make one holiday
     entry, widened by the weekend days beside it (国庆节 2026: 10-01 to 10-07); each weekend
@@ -336,11 +341,8 @@ def holiday_plan(year: int) -> list[PlannedEntry]:
     holidays_only = list(planned)
     for day in sorted(worked):
         near = _holiday_of_workday(day, holidays_only, off)
-        name = (
-            _("%(holiday)s make-up working day") % {"holiday": near.name}
-            if near
-            else _("Make-up working day")
-        )
+        # Data in the package's language (zh_CN), like the holidays' own names.
+        name = f"{near.name}调休上班" if near else "调休上班"
         planned.append(PlannedEntry(name[:100], CalendarDayKind.WORKDAY, day, day))
     return sorted(planned, key=lambda entry: entry.start)
 

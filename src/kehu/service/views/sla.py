@@ -251,7 +251,11 @@ def entry_delete(request: AuthedRequest, entry_id: int) -> HttpResponse:
 @require_POST
 def calendar_refresh(request: AuthedRequest) -> HttpResponse:
     _admin_only(request)
-    year = _year(request.POST.get("year"))
+    raw = request.POST.get("year", "")
+    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+        messages.error(request, str(calendar.YEARS_OUT_OF_RANGE))
+        return redirect("service:sla_settings")
+    year = int(raw)
     found = calendar.calendar_refresh(years=[year])
     messages.success(
         request,
