@@ -119,8 +119,7 @@ def _require_admin(request: AuthedRequest) -> None:
 # --- policies ---------------------------------------------------------------------------------
 @router.get("/sla-policies", response=list[PolicyOut], summary="SLA policies")
 def list_policies(request: AuthedRequest) -> list[dict[str, Any]]:
-    policies = SlaPolicy.objects.order_by("priority", "customer_grade")
-    return [policy_out(policy) for policy in policies]
+    return [policy_out(policy) for policy in sla.policies_in_order()]
 
 
 @router.get("/sla-policies/{policy_id}", response=PolicyOut, summary="An SLA policy")

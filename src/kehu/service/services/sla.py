@@ -318,6 +318,15 @@ def sla_check(now: datetime | None = None) -> dict[str, int]:
 # --- policies (admins) ------------------------------------------------------------------------
 
 
+def policies_in_order() -> list[SlaPolicy]:
+    """High, medium, low; for each the grade's policies A–D, then the one for any grade."""
+    rank = {priority: index for index, priority in enumerate(TicketPriority.values)}
+    return sorted(
+        SlaPolicy.objects.all(),
+        key=lambda p: (rank.get(p.priority, 9), p.customer_grade == "", p.customer_grade),
+    )
+
+
 def policies_may_edit(user: User) -> bool:
     return is_admin(user)
 

@@ -40,6 +40,12 @@ def test_settings_page_lists_policies_hours_and_the_year(
     assert "国庆节" in text
     assert "09:00–18:00" in text
     assert 'id="calendar-table"' in text
+    assert "工单优先级" in text
+
+
+def test_the_settings_page_links_here(admin: Client) -> None:
+    page = admin.get(reverse("accounts:settings"))
+    assert reverse("service:sla_settings") in page.content.decode()
 
 
 def test_settings_are_for_admins(org: Organisation) -> None:

@@ -30,7 +30,9 @@ from kehu.service.services import calendar, sla
 
 
 class PolicyForm(forms.Form):
-    priority = forms.ChoiceField(label=gettext_lazy("Priority"), choices=TicketPriority.choices)
+    priority = forms.ChoiceField(
+        label=gettext_lazy("Ticket priority"), choices=TicketPriority.choices
+    )
     customer_grade = forms.ChoiceField(
         label=gettext_lazy("Customer grade"),
         choices=[("", gettext_lazy("Any grade")), *Grade.choices],
@@ -127,7 +129,7 @@ def sla_settings(request: AuthedRequest) -> HttpResponse:
     year = _year(request.GET.get("year"))
     hours = calendar.working_hours()
     context = {
-        "policies": SlaPolicy.objects.order_by("priority", "customer_grade"),
+        "policies": sla.policies_in_order(),
         "entries": calendar.entries_between(date(year, 1, 1), date(year, 12, 31)),
         "year": year,
         "years": [year - 1, year, year + 1],
