@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -135,8 +135,9 @@ def _warn_minutes(ticket: Ticket) -> int:
 
 
 def sla_state(ticket: Ticket, *, now: datetime) -> SlaStatus:
-    if ticket.resolved_at is not None and not ticket.is_open:
-        met = ticket.resolution_due_at is None or ticket.resolved_at <= ticket.resolution_due_at
+    if not ticket.is_open:
+        finished = ticket.resolved_at or ticket.closed_at or now
+        met = ticket.resolution_due_at is None or finished <= ticket.resolution_due_at
         return SlaStatus(SlaState.MET if met else SlaState.BREACHED, ticket.resolution_due_at, None)
     due = ticket.response_due_at if ticket.first_response_at is None else ticket.resolution_due_at
     if due is None:
@@ -274,8 +275,15 @@ def _check_one(ticket_id: int, now: datetime) -> tuple[int, int]:
                 ticket.warned_at = ticket.warned_at or now
                 breached += 1
             continue
-        # The one warning is about the next due time: the response while none was given.
-        if ticket.warned_at is None and (target == RESPONSE or ticket.first_response_at):
+        # One warning per due time: the response's while none was given, then the
+        # resolution's (a warning from before the first response was the response's).
+        if target == RESPONSE:
+            pending = ticket.warned_at is None
+        else:
+            pending = ticket.first_response_at is not None and (
+                ticket.warned_at is None or ticket.warned_at <= ticket.first_response_at
+            )
+        if pending:
             left = business_minutes_between(now, due)
             if left <= _warn_minutes(ticket):
                 _warn(ticket, target, due, left, now)
@@ -301,6 +309,7 @@ def sla_check(now: datetime | None = None) -> dict[str, int]:
     )
     resolution = running.filter(resolution_due_at__lte=horizon).filter(
         Q(warned_at__isnull=True, first_response_at__isnull=False)
+        | Q(warned_at__lte=F("first_response_at"))
         | Q(resolution_breached_at__isnull=True, resolution_due_at__lt=now)
     )
     ids = sorted(

@@ -204,9 +204,11 @@ def test_after_the_response_the_resolution_is_warned_and_escalated(
 ) -> None:
     ticket = make_ticket(raised="2026-11-16T09:00", priority="high", assignee=org.service)
     sla.sla_check(at("2026-11-16T09:50"))
+    ticket.refresh_from_db()
     sla.sla_record_response(ticket, now=at("2026-11-16T09:55"))
     ticket.status = TicketStatus.IN_PROGRESS
-    ticket.save()
+    # A caller saving only its own fields leaves the response's warning stamp in place.
+    ticket.save(update_fields=["status", "first_response_at", "response_minutes"])
     # Resolution due 17:00; the second warning comes 15 minutes before.
     assert sla.sla_check(at("2026-11-16T16:40"))["warned"] == 0
     assert sla.sla_check(at("2026-11-16T16:50"))["warned"] == 1
@@ -217,6 +219,16 @@ def test_after_the_response_the_resolution_is_warned_and_escalated(
     # Nobody manages the ticket's (missing) department: the admins hear of it.
     breach = Notification.objects.filter(kind="sla_breached")
     assert sorted(n.recipient.username for n in breach) == ["admin", "service"]
+
+
+def test_state_of_finished_tickets(calendar_2026: None) -> None:
+    ticket = make_ticket(raised="2026-11-16T09:00", priority="high")  # resolution due 17:00
+    sla.sla_record_resolution(ticket, now=at("2026-11-16T16:00"))
+    ticket.status = TicketStatus.RESOLVED
+    assert sla.sla_state(ticket, now=at("2026-11-20T09:00")).state == SlaState.MET
+    late = make_ticket(raised="2026-11-16T09:00", priority="high")
+    late.status, late.closed_at = TicketStatus.CLOSED, at("2026-11-17T09:00")
+    assert sla.sla_state(late, now=at("2026-11-20T09:00")).state == SlaState.BREACHED
 
 
 def test_paused_and_closed_tickets_are_not_escalated(
