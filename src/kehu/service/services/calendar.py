@@ -252,6 +252,15 @@ def add_business_minutes(start: datetime, minutes: int) -> datetime:
     raise ValueError("the business calendar has no business time left")
 
 
+def is_business_time(moment: datetime) -> bool:
+    """Whether the clock runs at ``moment`` (within working hours of a business day)."""
+    zone = _zone()
+    local = timezone.localtime(moment, zone)
+    return any(
+        start <= local < end for start, end in _day_spans(local.date(), working_hours(), zone)
+    )
+
+
 def _business_time(a: datetime, b: datetime, hours: WorkingHours, zone: tzinfo) -> timedelta:
     """Business time from ``a`` to ``b`` (``a <= b``)."""
     total = timedelta()

@@ -8,7 +8,8 @@ paused. First-response and resolution times are recorded in business minutes, pa
 
 The clock functions set fields on the ticket and never save it; the ticket services save.
 ``sla_check`` (a Huey job every few minutes) warns the person responsible once before a due
-time and, at the breach, records it and tells them and the service managers, once.
+time (in working hours) and, at the breach, records it and tells them and the service
+managers, once.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ from kehu.service.models import (
     TicketEventKind,
     TicketPriority,
 )
-from kehu.service.services.calendar import add_business_minutes, business_minutes_between
+from kehu.service.services.calendar import (
+    add_business_minutes,
+    business_minutes_between,
+    is_business_time,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -263,6 +268,9 @@ def _check_one(ticket_id: int, now: datetime) -> tuple[int, int]:
     if ticket is None:
         return 0, 0
     warned = breached = 0
+    # Warnings go out in working hours (the first minutes after a holiday, not during it);
+    # breaches whenever they happen.
+    may_warn = is_business_time(now)
     due_times = []
     if ticket.first_response_at is None and ticket.response_due_at is not None:
         due_times.append((RESPONSE, ticket.response_due_at, ticket.response_breached_at))
@@ -283,7 +291,7 @@ def _check_one(ticket_id: int, now: datetime) -> tuple[int, int]:
             pending = ticket.first_response_at is not None and (
                 ticket.warned_at is None or ticket.warned_at <= ticket.first_response_at
             )
-        if pending:
+        if pending and may_warn:
             left = business_minutes_between(now, due)
             if left <= _warn_minutes(ticket):
                 _warn(ticket, target, due, left, now)

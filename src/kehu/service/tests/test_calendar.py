@@ -119,6 +119,13 @@ def test_across_golden_week_and_its_make_up_saturday(calendar_2026: None) -> Non
     assert business_minutes_between(at("2026-10-08T10:00"), raised) == -120
 
 
+def test_business_time(calendar_2026: None) -> None:
+    assert calendar.is_business_time(at("2026-09-30T17:59"))
+    assert not calendar.is_business_time(at("2026-09-30T18:00"))
+    assert not calendar.is_business_time(at("2026-10-05T10:00"))
+    assert calendar.is_business_time(at("2026-10-10T09:00"))
+
+
 def test_lunch_break_and_working_days_are_settings(calendar_2026: None) -> None:
     config.put(calendar.LUNCH_START.key, "12:00")
     config.put(calendar.LUNCH_END.key, "13:30")

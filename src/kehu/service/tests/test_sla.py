@@ -245,14 +245,17 @@ def test_paused_and_closed_tickets_are_not_escalated(
     assert not Notification.objects.exists()
 
 
-def test_a_breach_over_the_holiday_waits_for_business_time(
+def test_no_warning_during_the_holiday_but_on_its_first_morning(
     calendar_2026: None, org: Organisation
 ) -> None:
-    make_ticket(raised="2026-09-30T17:30", priority="high", assignee=org.service)
-    # Response due 10-08 09:30: nothing during golden week, a warning on the morning.
-    found = sla.sla_check(at("2026-10-04T12:00"))  # 30 business minutes left: no warning yet
+    make_ticket(raised="2026-09-30T17:10", priority="high", assignee=org.service)
+    # Response due 10-08 09:10: within the 15 minutes' window all through golden week,
+    # but nobody is warned on a holiday; the warning goes out at 09:00 on 10-08.
+    found = sla.sla_check(at("2026-10-04T12:00"))
     assert (found["warned"], found["breached"]) == (0, 0)
-    assert sla.sla_check(at("2026-10-08T09:20"))["warned"] == 1
+    assert sla.sla_check(at("2026-10-08T08:55"))["warned"] == 0
+    assert sla.sla_check(at("2026-10-08T09:00"))["warned"] == 1
+    assert sla.sla_check(at("2026-10-08T09:11"))["breached"] == 1
 
 
 # --- policies ---------------------------------------------------------------------------------
