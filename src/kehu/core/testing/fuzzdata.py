@@ -36,6 +36,8 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "policy_id": "service.SlaPolicy",
+    "entry_id": "service.CalendarEntry",
 }
 
 PNG = (
@@ -77,6 +79,8 @@ def _add_extras(files: Path) -> None:
     from kehu.notifications.services import notify
     from kehu.pools.services.claims import pool_put
     from kehu.pools.services.pools import pool_create
+    from kehu.service.services import calendar as service_calendar
+    from kehu.service.services import sla as service_sla
     from kehu.transfer.services import import_job_create
 
     admin = User.objects.get(username="admin")
@@ -115,3 +119,9 @@ def _add_extras(files: Path) -> None:
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
     import_job_create(actor=admin, kind="customers", path=sheet)
+    service_calendar.calendar_refresh()
+    service_sla.policy_create(
+        actor=admin,
+        data={"priority": "high", "customer_grade": "A", "respond_minutes": 30,
+              "resolve_minutes": 240},
+    )  # fmt: skip

@@ -1,0 +1,21 @@
+"""Huey jobs of the service app."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from kehu.service.services import calendar, sla
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def check_sla() -> dict[str, int]:
+    """Warn before the SLA due times of open tickets and escalate their breaches."""
+    return sla.sla_check()
+
+
+@db_periodic_task(crontab(day="1", hour="3", minute="20"))
+def refresh_business_calendar() -> dict[str, int]:
+    """Load the coming years' public holidays and 调休 (monthly: the State Council publishes
+    the next year's schedule in November, and a new package release brings it)."""
+    return calendar.calendar_refresh()
