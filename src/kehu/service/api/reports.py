@@ -4,8 +4,6 @@ Each takes ``from`` and ``to`` (days, YYYY-MM-DD, both included; default the las
 a date that is not one, or an end before the start, answers 422.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from ninja import Field, Query, Router, Schema

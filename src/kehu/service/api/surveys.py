@@ -3,8 +3,6 @@
 The customer answers on the public page (/service/survey/<token>/), not through the API.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 
