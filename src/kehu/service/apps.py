@@ -18,4 +18,4 @@ class ServiceConfig(AppConfig):
         policy_of(Customer).grant(handed_customer_ids)
 
         # Resolving a ticket sends its satisfaction survey (after the commit).
-        tickets.on_ticket_resolved(surveys.survey_send)
+        tickets.on_ticket_resolved(surveys.send_on_resolution)

@@ -241,7 +241,7 @@ def sla_report(*, user: Any, period: Period) -> dict[str, Any]:
     resolution_met = resolved & (
         Q(resolution_due_at__isnull=True) | Q(resolved_at__lte=F("resolution_due_at"))
     )
-    rows = {
+    rows: dict[str, Any] = {
         row["priority"]: row
         for row in report_tickets(user, period)
         .values("priority")
@@ -257,8 +257,8 @@ def sla_report(*, user: Any, period: Period) -> dict[str, Any]:
     keys = ("total", "response_due", "response_met", "resolution_due", "resolution_met")
     lines = []
     for key, label in TicketPriority.choices:
-        row = rows.get(key, {})
-        lines.append(_sla_line(key, str(label), {name: int(row.get(name, 0)) for name in keys}))
+        found = rows.get(key, {})
+        lines.append(_sla_line(key, str(label), {name: int(found.get(name, 0)) for name in keys}))
     overall = {name: sum(int(row.get(name, 0)) for row in rows.values()) for name in keys}
     return {
         "period": period.as_dict(),
@@ -294,7 +294,7 @@ class Median(Aggregate):
 
     function = "kehu_median"
     name = "Median"
-    output_field = FloatField()  # type: ignore[assignment]
+    output_field = FloatField()
     allow_distinct = False
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
@@ -343,7 +343,7 @@ def _time_figures() -> dict[str, Any]:
     }
 
 
-def _time_line(key: int | None, label: str, row: dict[str, Any]) -> dict[str, Any]:
+def _time_line(key: int | None, label: str, row: Any) -> dict[str, Any]:
     def minutes(value: Any) -> float | None:
         return round(float(value), 1) if value is not None else None
 
@@ -406,7 +406,8 @@ def prefixed(condition: Q, prefix: str) -> Q:
     result = Q()
     result.connector = condition.connector
     result.negated = condition.negated
-    for child in condition.children:
+    children: list[Any] = list(condition.children)
+    for child in children:
         if isinstance(child, Q):
             result.children.append(prefixed(child, prefix))
         else:
@@ -435,7 +436,7 @@ def satisfaction_report(*, user: Any, period: Period) -> dict[str, Any]:
         month = row["month"]
         if timezone.is_aware(month):
             month = timezone.localtime(month)
-        per_month.setdefault(month.strftime("%Y-%m"), Counter())[int(row["score"])] += row["n"]
+        per_month.setdefault(month.strftime("%Y-%m"), Counter())[int(row["score"] or 0)] += row["n"]
     total: Counter[int] = Counter()
     months = []
     for key in sorted(per_month):

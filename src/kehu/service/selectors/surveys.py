@@ -97,4 +97,4 @@ def _months_back(first_of_month: date, months: int) -> date:
 def _as_date(value: Any) -> date:
     if hasattr(value, "date"):
         return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    return value  # type: ignore[no-any-return]
+    return value

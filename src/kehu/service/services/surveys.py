@@ -128,6 +128,11 @@ def survey_send(ticket: Ticket) -> Survey | None:
     return survey
 
 
+def send_on_resolution(ticket: Ticket) -> None:
+    """The ``on_ticket_resolved`` listener: ``survey_send`` without its answer."""
+    survey_send(ticket)
+
+
 def _send_mail(survey: Survey, ticket: Ticket) -> None:
     with translation.override(settings.LANGUAGE_CODE):
         context: dict[str, Any] = {

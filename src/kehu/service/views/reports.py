@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from kehu.accounts.http import AuthedRequest
 from kehu.core.errors import KehuError
@@ -48,7 +49,7 @@ def service_analysis(request: AuthedRequest) -> HttpResponse:
             [row["label"] for row in problems["by_type"]],
             [
                 {
-                    "name": _("Tickets"),
+                    "name": pgettext("count", "Tickets"),
                     "type": "bar",
                     "data": [r["count"] for r in problems["by_type"]],
                 }
@@ -58,7 +59,7 @@ def service_analysis(request: AuthedRequest) -> HttpResponse:
             [row["label"] for row in problems["by_product"]],
             [
                 {
-                    "name": _("Tickets"),
+                    "name": pgettext("count", "Tickets"),
                     "type": "bar",
                     "data": [r["count"] for r in problems["by_product"]],
                 }
@@ -68,7 +69,7 @@ def service_analysis(request: AuthedRequest) -> HttpResponse:
             [row["word"] for row in keywords["keywords"]],
             [
                 {
-                    "name": _("Tickets"),
+                    "name": pgettext("count", "Tickets"),
                     "type": "bar",
                     "data": [r["tickets"] for r in keywords["keywords"]],
                 }
