@@ -36,6 +36,7 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "survey_id": "service.Survey",
 }
 
 PNG = (
@@ -115,3 +116,15 @@ def _add_extras(files: Path) -> None:
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
     import_job_create(actor=admin, kind="customers", path=sheet)
+    _add_surveys()
+
+
+def _add_surveys() -> None:
+    """A survey sent for a ticket of the demo (an answered one when there are two)."""
+    from kehu.service.models import Survey, Ticket
+    from kehu.service.services import surveys
+
+    for ticket in Ticket.objects.exclude(requester_email="").order_by("pk")[:2]:
+        survey = surveys.survey_send(ticket)
+        if survey is not None and Survey.objects.count() == 2:
+            surveys.survey_answer(token=surveys.survey_token(survey), score=4, comment="模糊")

@@ -60,3 +60,8 @@ def survey_out(survey: Survey) -> dict[str, Any]:
 def list_surveys(request: AuthedRequest, filters: Query[SurveyFilters]) -> list[dict[str, Any]]:
     surveys = selectors.survey_list(user=request.user, **filters.dict())
     return MappedRows(surveys, survey_out)  # type: ignore[return-value]
+
+
+@router.get("/surveys/{survey_id}", response=SurveyOut, summary="One satisfaction survey")
+def get_survey(request: AuthedRequest, survey_id: Id) -> dict[str, Any]:
+    return survey_out(selectors.survey_get(user=request.user, survey_id=survey_id))

@@ -12,6 +12,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from kehu.core.days import day_start
+from kehu.core.errors import NotFound
 from kehu.service.models import Survey, Ticket
 
 TREND_MONTHS = 12
@@ -84,6 +85,15 @@ def survey_list(
     if score is not None:
         surveys = surveys.filter(score=score)
     return surveys.order_by("-id")
+
+
+def survey_get(*, user: Any, survey_id: int) -> Survey:
+    """One survey of a ticket ``user`` sees; ``NotFound`` otherwise (it must not leak)."""
+    survey = visible_surveys(user).select_related("ticket", "customer").filter(pk=survey_id)
+    found = survey.first()
+    if found is None:
+        raise NotFound(f"survey {survey_id}")
+    return found
 
 
 def _months_back(first_of_month: date, months: int) -> date:
