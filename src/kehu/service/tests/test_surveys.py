@@ -80,6 +80,7 @@ def test_resolving_mails_the_survey_link_that_works_once(
     assert envelope.rcpt_tos == ["wang@example.cn"]
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     assert ticket.number in message["Subject"]
+    assert "请评价我们的服务" in message["Subject"]  # zh-hans, the installation's language
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     links = re.findall(r"https://crm\.example\.cn/service/survey/[^\s\"?]+/\?score=[1-5]", text)
@@ -94,6 +95,7 @@ def test_resolving_mails_the_survey_link_that_works_once(
     body = page.content.decode()
     assert re.search(r'id="score-4" value="4"[^>]*checked', body)
     assert not re.search(r'id="score-3" value="3"[^>]*checked', body)
+    assert "请评价我们的服务" in body
     assert Survey.objects.get(pk=survey.pk).answered_at is None
 
     csrf = anonymous.cookies["csrftoken"].value
@@ -118,6 +120,7 @@ def test_resolving_mails_the_survey_link_that_works_once(
     again = anonymous.post(parts.path, {"score": "1", "csrfmiddlewaretoken": csrf})
     assert again.status_code == 409
     assert 'id="survey-refused"' in again.content.decode()
+    assert "该调查已提交过" in again.content.decode()
     assert written(ticket) == before
     assert anonymous.get(parts.path).status_code == 409
 
