@@ -12,6 +12,10 @@ class ServiceConfig(AppConfig):
         from kehu.core.access import policy_of
         from kehu.customers.models import Customer
         from kehu.service.access import handed_customer_ids
+        from kehu.service.services import surveys, tickets
 
         # A service specialist sees the customers handed over to them (completed handovers).
         policy_of(Customer).grant(handed_customer_ids)
+
+        # Resolving a ticket sends its satisfaction survey (after the commit).
+        tickets.on_ticket_resolved(surveys.send_on_resolution)

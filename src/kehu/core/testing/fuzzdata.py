@@ -38,6 +38,7 @@ ID_MODELS = {
     "offboarding_id": "pools.Offboarding",
     "policy_id": "service.SlaPolicy",
     "entry_id": "service.CalendarEntry",
+    "survey_id": "service.Survey",
 }
 
 PNG = (
@@ -125,3 +126,15 @@ def _add_extras(files: Path) -> None:
         data={"priority": "high", "customer_grade": "A", "respond_minutes": 30,
               "resolve_minutes": 240},
     )  # fmt: skip
+    _add_surveys()
+
+
+def _add_surveys() -> None:
+    """A survey sent for a ticket of the demo (an answered one when there are two)."""
+    from kehu.service.models import Survey, Ticket
+    from kehu.service.services import surveys
+
+    for ticket in Ticket.objects.exclude(requester_email="").order_by("pk")[:2]:
+        survey = surveys.survey_send(ticket)
+        if survey is not None and Survey.objects.count() == 2:
+            surveys.survey_answer(token=surveys.survey_token(survey), score=4, comment="模糊")

@@ -1,9 +1,11 @@
-"""The service app's permission table (``kehu.core.tests.test_permission_tables`` reads
-``TABLE`` here): each area keeps its entries, and their cases, in its own module."""
+"""The service app's permission table, gathered from each area's own table (the cases run in
+those modules: ``test_sla_permissions``, ``test_surveys_permissions``, ...);
+``core/tests/test_permission_tables`` reads ``TABLE`` here."""
 
 from __future__ import annotations
 
 from kehu.core.testing.permissions import Endpoint
-from kehu.service.tests.test_sla_permissions import TABLE as SLA_TABLE
+from kehu.service.tests import test_sla_permissions as sla
+from kehu.service.tests import test_surveys_permissions as surveys
 
-TABLE: list[Endpoint] = [*SLA_TABLE]
+TABLE: list[Endpoint] = [*sla.TABLE, *surveys.TABLE]
