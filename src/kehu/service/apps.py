@@ -15,3 +15,13 @@ class ServiceConfig(AppConfig):
 
         # A service specialist sees the customers handed over to them (completed handovers).
         policy_of(Customer).grant(handed_customer_ids)
+
+        # The loop on the customer: timeline entries, the customer page's section, the
+        # dashboard panels and the demo's tickets.
+        from kehu.service import demo as service_demo
+        from kehu.service import panels as service_panels
+        from kehu.service import timeline as service_timeline
+
+        service_timeline.register()
+        service_panels.register()
+        service_demo.register()

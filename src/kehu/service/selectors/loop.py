@@ -1,0 +1,152 @@
+"""Reads for the service loop on the customer page and the dashboard (fixed query counts).
+
+Scoped through the one gate: every figure counts only the tickets the user may open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Avg, Case, Count, F, Q, QuerySet, When
+from django.utils import timezone
+
+from kehu.service.models import OPEN_TICKET_STATUSES, Ticket, TicketStatus
+from kehu.service.services import sla
+
+OPEN_SHOWN = 10  # open tickets listed on the customer page
+# "At risk" on the dashboard: due within this many minutes (the policies' default warning)
+AT_RISK_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    ticket: Ticket
+    sla: sla.SlaStatus
+
+
+@dataclass(frozen=True)
+class CustomerService:
+    open_tickets: list[OpenTicket]
+    open_count: int
+    satisfaction: float | None  # average score 1-5 of the answered surveys
+    scored: int  # how many tickets carry a score
+
+
+def customer_service(*, user: Any, customer: Any, now: datetime | None = None) -> CustomerService:
+    """The customer's open tickets with their SLA state and the satisfaction average (2 queries)."""
+    now = now or timezone.now()
+    visible = Ticket.objects.visible_to(user).filter(customer_id=customer.pk)
+    figures = visible.aggregate(
+        open=Count("pk", filter=Q(status__in=OPEN_TICKET_STATUSES)),
+        average=Avg("satisfaction"),
+        scored=Count("satisfaction"),
+    )
+    rows: list[Ticket] = []
+    if figures["open"]:
+        rows = list(
+            visible.filter(status__in=OPEN_TICKET_STATUSES)
+            .select_related("assignee", "sla_policy")
+            .order_by(F("resolution_due_at").asc(nulls_last=True), "id")[:OPEN_SHOWN]
+        )
+    average = figures["average"]
+    return CustomerService(
+        open_tickets=[OpenTicket(row, sla.sla_state(row, now=now)) for row in rows],
+        open_count=figures["open"],
+        satisfaction=round(float(average), 1) if average is not None else None,
+        scored=figures["scored"],
+    )
+
+
+def _due() -> Case:
+    """The SLA clock that runs: the response due time until the first response, then the
+    resolution due time."""
+    return Case(
+        When(first_response_at__isnull=True, then=F("response_due_at")),
+        default=F("resolution_due_at"),
+    )
+
+
+@dataclass(frozen=True)
+class AgentFigures:
+    open: int
+    at_risk: int
+    breached: int
+    waiting: int
+
+
+def agent_figures(*, user: Any, now: datetime | None = None) -> AgentFigures:
+    """The open tickets assigned to ``user``: how many, at risk of breach, breached (1 query)."""
+    now = now or timezone.now()
+    mine: QuerySet[Ticket] = Ticket.objects.visible_to(user).filter(
+        assignee_id=user.pk, status__in=OPEN_TICKET_STATUSES
+    )
+    running = Q(paused_at__isnull=True)
+    figures = mine.annotate(due=_due()).aggregate(
+        open=Count("pk"),
+        breached=Count("pk", filter=running & Q(due__lt=now)),
+        at_risk=Count(
+            "pk",
+            filter=running & Q(due__gte=now, due__lt=now + timedelta(minutes=AT_RISK_MINUTES)),
+        ),
+        waiting=Count("pk", filter=Q(status=TicketStatus.WAITING)),
+    )
+    return AgentFigures(**figures)
+
+
+@dataclass(frozen=True)
+class TeamAttainment:
+    resolved: int
+    resolution_met: int
+    responded: int
+    response_met: int
+    open_breached: int
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.resolution_met / self.resolved if self.resolved else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.response_met / self.responded if self.responded else None
+
+
+def month_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def team_attainment(*, user: Any, now: datetime | None = None) -> TeamAttainment:
+    """SLA attainment this month over the tickets ``user`` sees (1 query): resolutions and
+    first responses within their due times, and the open tickets already breached."""
+    now = now or timezone.now()
+    start = month_start(now)
+    visible = Ticket.objects.visible_to(user)
+    resolved = Q(resolved_at__gte=start, resolved_at__lte=now)
+    responded = Q(first_response_at__gte=start, first_response_at__lte=now)
+    figures = visible.filter(
+        resolved | responded | Q(status__in=OPEN_TICKET_STATUSES, resolution_due_at__lt=now)
+    ).aggregate(
+        resolved=Count("pk", filter=resolved),
+        resolution_met=Count(
+            "pk",
+            filter=resolved
+            & (Q(resolution_due_at__isnull=True) | Q(resolved_at__lte=F("resolution_due_at"))),
+        ),
+        responded=Count("pk", filter=responded),
+        response_met=Count(
+            "pk",
+            filter=responded
+            & (Q(response_due_at__isnull=True) | Q(first_response_at__lte=F("response_due_at"))),
+        ),
+        open_breached=Count(
+            "pk",
+            filter=Q(
+                status__in=OPEN_TICKET_STATUSES,
+                paused_at__isnull=True,
+                resolution_due_at__lt=now,
+            ),
+        ),
+    )
+    return TeamAttainment(**figures)
