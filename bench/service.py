@@ -1,14 +1,15 @@
 """Tickets for the bench volumes (about one per customer: 1,000,000 at size L), on loaded customers.
 
 Written like the customers (``kehu.core.bulk.TableWriter``: PostgreSQL ``COPY``, SQLite
-``executemany``), chunk by chunk over the customers in id order, consistent with what the
-service app keeps:
+``executemany``), 20,000 per transaction, consistent with what the service app keeps:
 
 * a service centre (``SERVICE_ORG``: 客服中心 with four teams, 36 agents) and its manager;
   ``bench.agent`` (一线支持组) is given one of the biggest shares of the tickets (the worst
   case for "my open tickets"), ``bench.service_manager`` manages 客服中心 (every ticket);
-* tickets go to customers weighted by status (won customers raise most), over the last two
-  years; a ticket's department is its agent's team (new, unassigned ones: 一线支持组);
+* tickets are written in the order raised (ids grow with time, as in the app), over the last
+  two years, more of them recently; each goes to a customer that existed then, drawn by
+  status (won customers raise most); a ticket's department is its agent's team (new,
+  unassigned ones: 一线支持组);
 * statuses follow age: tickets of the last ten days are in every state of the flow, older
   ones resolved or closed, a few still open long past their due time; the SLA due times are
   the default policy's per priority on the wall clock (high 1 h / 8 h, medium 2 h / 24 h,
@@ -29,6 +30,7 @@ import math
 import random
 import secrets
 import time
+from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +46,7 @@ from kehu.accounts.models import Department, Role, User
 from kehu.core.bulk import TableWriter, deferred_indexes
 from kehu.customers import numbering
 from kehu.customers.models import Customer
-from kehu.service import demo as service_demo
+from kehu.service import demo_tickets as service_demo
 from kehu.service.models import (
     MessageKind,
     Survey,
@@ -148,7 +150,12 @@ def team_slug(name: str) -> str:
 
 
 def load_tickets(*, tickets: int, agents: list[User], seed: int) -> TicketReport:
-    """Top the database up to ``tickets`` tickets, spread over ``agents`` (the first: pinned)."""
+    """Top the database up to ``tickets`` tickets, spread over ``agents`` (the first: pinned).
+
+    Tickets are written in the order they were raised, so their ids grow with time as in a
+    database the app filled (the newest ids hold the open tickets, which "newest first" lists
+    of open tickets meet first); each goes to a customer drawn by weight.
+    """
     started = time.perf_counter()
     report = TicketReport()
     need = max(0, tickets - Ticket.objects.count())
@@ -160,7 +167,13 @@ def load_tickets(*, tickets: int, agents: list[User], seed: int) -> TicketReport
     agent_weights = list(accumulate([max(weights, default=1.0) * 1.2, *weights]))
     first_line = Department.objects.filter(name=AGENT_TEAM, path__contains=SERVICE_CENTRE).first()
     triage_department = first_line.pk if first_line else agents[0].department_id
-    customers_left = Customer.objects.count()
+    customers = _Customers.read()
+    if not customers.ids:
+        return report
+    now = timezone.now()
+    span = HISTORY_DAYS * 86400.0
+    # when each ticket was raised, oldest first (more of them recently)
+    moments = sorted(span * rng.random() ** 1.15 for _n in range(need))[::-1]
     writers = {
         "tickets": TableWriter(Ticket, TICKET_COLUMNS),
         "messages": TableWriter(TicketMessage, MESSAGE_COLUMNS),
@@ -170,27 +183,14 @@ def load_tickets(*, tickets: int, agents: list[User], seed: int) -> TicketReport
     with deferred_indexes(*models_, defer=need >= DROP_INDEXES_FROM, atomic=False):
         ids = {"ticket": _next_id(Ticket), "message": _next_id(TicketMessage)}
         ids["survey"] = _next_id(Survey)
-        after = 0
-        while need > 0:
-            chunk = list(
-                Customer.objects.filter(pk__gt=after)
-                .order_by("pk")
-                .values_list("pk", "status", "created_at")[:CHUNK]
-            )
-            if not chunk:
-                break
-            after = chunk[-1][0]
-            quota = (
-                need if len(chunk) >= customers_left else round(need * len(chunk) / customers_left)
-            )
-            customers_left -= len(chunk)
+        for first in range(0, need, CHUNK):
+            raised = [now - timedelta(seconds=ago) for ago in moments[first : first + CHUNK]]
             with transaction.atomic():
                 rows = _rows(
-                    rng, chunk, min(quota, need), agents, agent_weights, triage_department, ids
+                    rng, raised, customers, agents, agent_weights, triage_department, ids, now
                 )
                 for name, writer in writers.items():
                     writer.write(rows[name])
-            need -= len(rows["tickets"])
             report.tickets += len(rows["tickets"])
             report.messages += len(rows["messages"])
             report.surveys += len(rows["surveys"])
@@ -205,35 +205,54 @@ def load_tickets(*, tickets: int, agents: list[User], seed: int) -> TicketReport
     return report
 
 
+@dataclass
+class _Customers:
+    """Every customer's id and creation time, and the cumulative weights to draw them by."""
+
+    ids: array[int]
+    created: array[float]
+    cumulative: array[float]
+
+    @classmethod
+    def read(cls) -> _Customers:
+        ids, created, cumulative = array("q"), array("d"), array("d")
+        total = 0.0
+        rows = Customer.objects.order_by("pk").values_list("pk", "status", "created_at")
+        for pk, status, created_at in rows.iterator(chunk_size=CHUNK):
+            ids.append(pk)
+            created.append(created_at.timestamp())
+            total += CUSTOMER_WEIGHT.get(status, 1.0)
+            cumulative.append(total)
+        return cls(ids, created, cumulative)
+
+    def draw(self, rng: random.Random, raised: datetime) -> int:
+        """A customer that existed when the ticket was raised (a few draws, then any)."""
+        moment = raised.timestamp()
+        index = 0
+        for _attempt in range(5):
+            index = bisect_left(self.cumulative, rng.random() * self.cumulative[-1])
+            if self.created[index] <= moment:
+                break
+        return self.ids[index]
+
+
 def _rows(
     rng: random.Random,
-    chunk: list[tuple[Any, ...]],
-    quota: int,
+    raised: list[datetime],
+    customers: _Customers,
     agents: list[User],
     agent_weights: list[float],
     triage_department: int | None,
     ids: dict[str, int],
+    now: datetime,
 ) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {"tickets": [], "messages": [], "surveys": []}
-    if quota <= 0:
-        return out
-    now = timezone.now()
-    cumulative = list(accumulate(CUSTOMER_WEIGHT.get(row[1], 1.0) for row in chunk))
-    picks = sorted(bisect_left(cumulative, rng.random() * cumulative[-1]) for _n in range(quota))
     drafts: list[tuple[list[Any], str]] = []
-    for index in picks:
-        customer_id, _status, created_at = chunk[index]
+    for moment in raised:
+        customer_id = customers.draw(rng, moment)
         drafts.append(
             _ticket(
-                rng,
-                customer_id,
-                created_at,
-                now,
-                agents,
-                agent_weights,
-                triage_department,
-                ids,
-                out,
+                rng, customer_id, moment, now, agents, agent_weights, triage_department, ids, out
             )
         )
     days: dict[str, list[list[Any]]] = {}
@@ -252,7 +271,7 @@ def _rows(
 def _ticket(
     rng: random.Random,
     customer_id: int,
-    customer_created: datetime,
+    raised: datetime,
     now: datetime,
     agents: list[User],
     agent_weights: list[float],
@@ -260,9 +279,6 @@ def _ticket(
     ids: dict[str, int],
     out: dict[str, list[Any]],
 ) -> tuple[list[Any], str]:
-    oldest = max(customer_created, now - timedelta(days=HISTORY_DAYS))
-    span = max((now - oldest).total_seconds(), 3600.0)
-    raised = now - timedelta(seconds=span * rng.random() ** 1.15)
     recent = now - raised < timedelta(days=RECENT_DAYS)
     if recent:
         status = rng.choices([s for s, _w in RECENT_STATES], [w for _s, w in RECENT_STATES])[0]

@@ -18,7 +18,7 @@ class ServiceConfig(AppConfig):
 
         # The loop on the customer: timeline entries, the customer page's section, the
         # dashboard panels and the demo's tickets.
-        from kehu.service import demo as service_demo
+        from kehu.service import demo_tickets as service_demo
         from kehu.service import panels as service_panels
         from kehu.service import timeline as service_timeline
 

@@ -1,5 +1,6 @@
-"""The service loop on the customer timeline (``kehu.customers.timeline``): handovers, tickets,
-the replies exchanged with the customer and the satisfaction scores.
+"""The service loop on the customer timeline (``kehu.customers.timeline``): tickets, the
+replies exchanged with the customer and the satisfaction scores. (The handovers' entries are
+the handovers area's: ``selectors.handovers.customer_handover_items``.)
 
 Each provider is one query, scoped through the one gate (``visible_to``): a viewer sees the
 handovers and tickets they may open, and the messages and surveys of those tickets only.
@@ -17,8 +18,6 @@ from django.utils.translation import gettext as _
 
 from kehu.customers.timeline import TimelineItem
 from kehu.service.models import (
-    Handover,
-    HandoverStatus,
     MessageKind,
     Survey,
     Ticket,
@@ -39,46 +38,6 @@ def object_url(name: str, pk: int) -> str:
 
 def _visible_tickets(customer: Any, user: Any) -> Any:
     return Ticket.objects.visible_to(user).filter(customer_id=customer.pk)
-
-
-def handover_items(customer: Any, user: Any) -> Iterable[TimelineItem]:
-    """A handover drafted, submitted to a specialist and confirmed by them."""
-    handovers = (
-        Handover.objects.visible_to(user)
-        .filter(customer_id=customer.pk)
-        .exclude(status=HandoverStatus.CANCELLED)
-        .select_related("owner", "specialist")
-        .order_by("-id")[:TIMELINE_LIMIT]
-    )
-    for handover in handovers:
-        url = object_url("service:handover_detail", handover.pk)
-        yield TimelineItem(
-            when=handover.created_at,
-            title=_("Service handover drafted"),
-            body=str(handover.owner),
-            icon="file-earmark-text",
-            url=url,
-            kind="handover",
-        )
-        if handover.submitted_at is not None:
-            yield TimelineItem(
-                when=handover.submitted_at,
-                title=_("Service handover submitted to %(specialist)s")
-                % {"specialist": handover.specialist or _("a service specialist")},
-                body=Truncator(handover.needs).chars(BODY_CHARS),
-                icon="send",
-                url=url,
-                kind="handover",
-            )
-        if handover.confirmed_at is not None:
-            yield TimelineItem(
-                when=handover.confirmed_at,
-                title=_("Service handover confirmed by %(specialist)s")
-                % {"specialist": handover.specialist or _("a service specialist")},
-                icon="person-check",
-                url=url,
-                kind="handover",
-            )
 
 
 def ticket_items(customer: Any, user: Any) -> Iterable[TimelineItem]:
@@ -182,7 +141,7 @@ def survey_items(customer: Any, user: Any) -> Iterable[TimelineItem]:
         )
 
 
-PROVIDERS = (handover_items, ticket_items, message_items, survey_items)
+PROVIDERS = (ticket_items, message_items, survey_items)
 
 
 def register() -> None:

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Case, Count, F, Q, QuerySet, When
+from django.db.models import Avg, Count, F, Q, QuerySet
 from django.utils import timezone
 
 from kehu.service.models import OPEN_TICKET_STATUSES, Ticket, TicketStatus
 from kehu.service.services import sla
 
 OPEN_SHOWN = 10  # open tickets listed on the customer page
-# "At risk" on the dashboard: due within this many minutes (the policies' default warning)
-AT_RISK_MINUTES = 30
+# "At risk" on the dashboard: due within this many minutes (the ticket list's ``sla=at_risk``)
+AT_RISK_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,22 @@ def customer_service(*, user: Any, customer: Any, now: datetime | None = None) -
     )
 
 
-def _due() -> Case:
-    """The SLA clock that runs: the response due time until the first response, then the
-    resolution due time."""
-    return Case(
-        When(first_response_at__isnull=True, then=F("response_due_at")),
-        default=F("resolution_due_at"),
+def overdue(now: datetime) -> Q:
+    """Running and past the due time that counts now: the response's until the first
+    response, the resolution's always (as the ticket list's ``sla=overdue`` filter)."""
+    return Q(paused_at__isnull=True) & (
+        Q(first_response_at__isnull=True, response_due_at__lt=now) | Q(resolution_due_at__lt=now)
+    )
+
+
+def at_risk(now: datetime) -> Q:
+    """Running and due within ``AT_RISK_MINUTES`` (as the ticket list's ``sla=at_risk``)."""
+    soon = now + timedelta(minutes=AT_RISK_MINUTES)
+    return Q(paused_at__isnull=True) & (
+        Q(first_response_at__isnull=True, response_due_at__gte=now, response_due_at__lte=soon)
+        | Q(
+            first_response_at__isnull=False, resolution_due_at__gte=now, resolution_due_at__lte=soon
+        )
     )
 
 
@@ -82,14 +92,10 @@ def agent_figures(*, user: Any, now: datetime | None = None) -> AgentFigures:
     mine: QuerySet[Ticket] = Ticket.objects.visible_to(user).filter(
         assignee_id=user.pk, status__in=OPEN_TICKET_STATUSES
     )
-    running = Q(paused_at__isnull=True)
-    figures = mine.annotate(due=_due()).aggregate(
+    figures = mine.aggregate(
         open=Count("pk"),
-        breached=Count("pk", filter=running & Q(due__lt=now)),
-        at_risk=Count(
-            "pk",
-            filter=running & Q(due__gte=now, due__lt=now + timedelta(minutes=AT_RISK_MINUTES)),
-        ),
+        breached=Count("pk", filter=overdue(now)),
+        at_risk=Count("pk", filter=at_risk(now)),
         waiting=Count("pk", filter=Q(status=TicketStatus.WAITING)),
     )
     return AgentFigures(**figures)

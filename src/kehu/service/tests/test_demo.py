@@ -54,7 +54,7 @@ def test_kehu_demo_makes_the_service_loop(capsys: pytest.CaptureFixture[str]) ->
     customer = Customer.objects.get(pk=handed.first().customer_id)  # type: ignore[union-attr]
     assert Customer.objects.visible_to(agent).filter(pk=customer.pk).exists()
     kinds = {item.kind for item in timeline.items_for(customer, agent)}
-    assert {"handover", "ticket"} <= kinds
+    assert {"ticket", "ticket_message"} <= kinds
     client = Client()
     client.force_login(agent)
     assert client.get(f"/customers/{customer.pk}/tabs/service/").status_code == 200

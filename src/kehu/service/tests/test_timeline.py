@@ -141,8 +141,9 @@ def test_the_handed_specialist_sees_the_loop_on_the_timeline(handed: Customer, a
     items = timeline.items_for(handed, agent)
     titles = [item.title for item in items]
     found = {item.kind for item in items}
-    assert {"handover", "ticket", "ticket_message", "survey"} <= found
-    assert [item.kind for item in items].count("handover") == 3  # drafted, submitted, confirmed
+    assert {"ticket", "ticket_message", "survey"} <= found
+    # the closed ticket raised, resolved and closed; the open one raised
+    assert [item.kind for item in items].count("ticket") == 4
     assert any("4/5" in t for t in titles)
     bodies = " ".join(item.body for item in items)
     assert "已收到，正在排查" in bodies
@@ -155,8 +156,8 @@ def test_the_handed_specialist_sees_the_loop_on_the_timeline(handed: Customer, a
 def test_the_owner_sees_it_and_a_rep_of_another_team_sees_nothing(
     org: Organisation, handed: Customer
 ) -> None:
-    assert {"handover", "ticket", "survey"} <= set(kinds(handed, org.rep))
-    service_kinds = {"handover", "ticket", "ticket_message", "survey"}
+    assert {"ticket", "ticket_message", "survey"} <= set(kinds(handed, org.rep))
+    service_kinds = {"ticket", "ticket_message", "survey"}
     assert not service_kinds & set(kinds(handed, org.south_rep))
     assert not service_kinds & set(kinds(handed, org.marketing))
     # an agent of another service team: not handed the customer, not their team's tickets

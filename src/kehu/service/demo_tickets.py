@@ -1,8 +1,10 @@
-"""Demo handovers and tickets (``kehu demo``), after the customers handed to service (step 35).
+"""Demo tickets (``kehu demo``), after the customers handed to service (step 35).
 
-The won customers shared with each service user get a completed handover (服务交接单) from
-their sales owner, confirmed by the specialist, so the customers are in the specialist's scope
-as the product makes them; a few other won customers have a handover still awaiting
+The won customers handed to each service user (shared by the customers' step, or with a
+confirmed handover by the handovers' step) are the book of tickets. Shared ones without a
+handover get a completed handover (服务交接单) from their sales owner, confirmed by the
+specialist, so they are in the specialist's scope as the product makes them; a few other
+won customers have a handover still awaiting
 confirmation or being drafted. The handed customers then raise tickets of the four types over
 the last weeks, in every state of the flow (新建 → 已分配 → 处理中 → 等待客户 → 已解决 → 已关闭):
 the SLA clock started by ``services.sla`` from the time raised, replies and internal notes,
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -174,9 +177,14 @@ def generate_service(*, users: list[User], seed: int, now: datetime | None = Non
 
 
 def _handed(user: User) -> list[Customer]:
+    """The customers handed to ``user``: by a completed handover, or shared with them (the
+    customers app's own demo step 35 shares them; the handovers' step confirms handovers)."""
     shared = CustomerShare.objects.filter(user=user).values("customer_id")
+    confirmed = Handover.objects.filter(specialist=user, status=HandoverStatus.COMPLETED).values(
+        "customer_id"
+    )
     return list(
-        Customer.objects.filter(pk__in=shared, owner__isnull=False)
+        Customer.objects.filter(Q(pk__in=shared) | Q(pk__in=confirmed), owner__isnull=False)
         .select_related("owner")
         .order_by("pk")
     )
@@ -484,10 +492,11 @@ def _number(tickets: list[Ticket]) -> None:
     for ticket in sorted(tickets, key=lambda row: row.raised_at):
         prefix = f"T{timezone.localtime(ticket.raised_at):%y%m%d}"
         days.setdefault(prefix, []).append(ticket)
-    firsts = numbering.reserve_many({prefix: len(rows) for prefix, rows in days.items()})
+    # the sequence key the ticket services number with (services.tickets.next_number)
+    firsts = numbering.reserve_many({f"ticket:{day}": len(rows) for day, rows in days.items()})
     for prefix, rows in days.items():
         for offset, ticket in enumerate(rows):
-            ticket.number = f"{prefix}{firsts[prefix] + offset:04d}"
+            ticket.number = f"{prefix}{firsts[f'ticket:{prefix}'] + offset:04d}"
 
 
 def _write(batch: _Batch) -> int:
