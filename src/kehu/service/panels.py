@@ -25,6 +25,23 @@ TEAM_TTL = 300  # seconds: the attainment panel's figures move slowly and say ho
 SECTION_ROLES = frozenset({"admin", "manager", "sales", "service"})
 
 
+TICKET_LIST = "service:tickets"  # the ticket list page (its filters: the API's)
+
+
+def _agent_links() -> dict[str, str]:
+    """The ticket list behind each figure of the agent's panel ("" while there is none)."""
+    url = page_url(TICKET_LIST)
+    if not url:
+        return {"list_url": "", "at_risk_url": "", "breached_url": "", "waiting_url": ""}
+    mine = f"{url}?tab=mine"
+    return {
+        "list_url": f"{mine}&status=open",
+        "at_risk_url": f"{mine}&sla=at_risk",
+        "breached_url": f"{mine}&sla=overdue",
+        "waiting_url": f"{mine}&status=waiting",
+    }
+
+
 def page_url(name: str) -> str:
     try:
         return reverse(name)
@@ -38,10 +55,7 @@ def agent_panel(request: HttpRequest) -> Panel | None:
         return None
     return Panel(
         template="service/loop/_agent_panel.html",
-        context={
-            "figures": loop.agent_figures(user=user),
-            "list_url": page_url("service:ticket_list"),
-        },
+        context={"figures": loop.agent_figures(user=user), **_agent_links()},
         order=15,
     )
 
@@ -86,7 +100,9 @@ def customer_section(customer: Any, user: Any) -> dict[str, Any] | None:
         }
         for row in summary.open_tickets
     ]
-    return {"service": summary, "rows": rows, "list_url": page_url("service:ticket_list")}
+    url = page_url(TICKET_LIST)
+    list_url = f"{url}?customer={customer.pk}" if url else ""
+    return {"service": summary, "rows": rows, "list_url": list_url}
 
 
 SERVICE_SECTION = Section(
