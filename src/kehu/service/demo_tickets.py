@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -151,6 +151,7 @@ STATES = [
 TICKETS_PER_CUSTOMER = (1, 4)
 PENDING_HANDOVERS = 2  # other won customers whose handover awaits the specialist
 SURVEY_DAYS = 7
+TICKET_HISTORY_DAYS = 45  # closed tickets were raised within the last six weeks (``_raised``)
 
 
 @dataclass
@@ -171,9 +172,28 @@ def generate_service(*, users: list[User], seed: int, now: datetime | None = Non
     if not service_users:
         return "no service user for tickets"
     with transaction.atomic():
+        _backdate_handovers(rng, service_users, now)
         handovers = _handovers(rng, service_users, now)
         made = _tickets(rng, service_users, now)
     return f"{handovers} service handovers, {made} tickets"
+
+
+def _backdate_handovers(rng: random.Random, service_users: list[User], now: datetime) -> None:
+    """Handovers completed by the handovers' step (through the services, so just now) are
+    moved back to 30-90 days ago: the tickets of the last six weeks come after them."""
+    recent = Handover.objects.filter(
+        specialist__in=service_users,
+        status=HandoverStatus.COMPLETED,
+        confirmed_at__gt=now - timedelta(days=TICKET_HISTORY_DAYS),
+    ).values_list("pk", "created_at", "confirmed_at")
+    for pk, created_at, confirmed_at in list(recent):
+        assert confirmed_at is not None
+        shift = confirmed_at - (now - timedelta(days=rng.randint(TICKET_HISTORY_DAYS, 90)))
+        Handover.objects.filter(pk=pk).update(
+            created_at=created_at - shift,
+            submitted_at=F("submitted_at") - shift,
+            confirmed_at=confirmed_at - shift,
+        )
 
 
 def _handed(user: User) -> list[Customer]:
@@ -199,7 +219,9 @@ def _handovers(rng: random.Random, service_users: list[User], now: datetime) -> 
                 continue
             taken.add(customer.pk)
             assert customer.owner is not None
-            drafted = now - timedelta(days=rng.randint(30, 90), hours=rng.randint(0, 8))
+            drafted = now - timedelta(
+                days=rng.randint(TICKET_HISTORY_DAYS + 5, 90), hours=rng.randint(0, 8)
+            )
             submitted = drafted + timedelta(hours=rng.randint(1, 30))
             rows.append(
                 _handover(rng, customer, user, HandoverStatus.COMPLETED, drafted, submitted)
@@ -465,7 +487,7 @@ def _raised(rng: random.Random, status: str, now: datetime) -> datetime:
         return now - timedelta(minutes=rng.choice([40, 75, 110, 200, 400]))
     if status in (TicketStatus.IN_PROGRESS, TicketStatus.WAITING):
         return now - timedelta(hours=rng.choice([3, 6, 20, 30, 50]), minutes=rng.randint(0, 59))
-    day = timezone.localtime(now - timedelta(days=rng.randint(2, 42)))
+    day = timezone.localtime(now - timedelta(days=rng.randint(2, TICKET_HISTORY_DAYS - 3)))
     return day.replace(hour=rng.randint(9, 17), minute=rng.randint(0, 59), second=0, microsecond=0)
 
 

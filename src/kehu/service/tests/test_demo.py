@@ -50,6 +50,13 @@ def test_kehu_demo_makes_the_service_loop(capsys: pytest.CaptureFixture[str]) ->
         if ticket.resolved_at is not None:
             assert ticket.first_response_at is not None
             assert ticket.raised_at < ticket.first_response_at <= ticket.resolved_at
+    # the tickets of a handed customer come after its handover was confirmed
+    for handover in handed:
+        assert handover.confirmed_at is not None
+        raised = tickets.filter(customer_id=handover.customer_id).values_list(
+            "raised_at", flat=True
+        )
+        assert all(moment > handover.confirmed_at for moment in raised)
     # the specialist sees the handed customers, their tickets, and the loop on the timeline
     customer = Customer.objects.get(pk=handed.first().customer_id)  # type: ignore[union-attr]
     assert Customer.objects.visible_to(agent).filter(pk=customer.pk).exists()
