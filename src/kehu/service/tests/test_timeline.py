@@ -263,3 +263,35 @@ def test_agent_figures_are_one_query(
 ) -> None:
     with django_assert_num_queries(1):
         loop.agent_figures(user=agent)
+
+
+def test_team_attainment_over_the_scope_parts_equals_the_scope(
+    org: Organisation, handed: Customer, agent: User
+) -> None:
+    """Summed over ``visible_parts``, the figures are those of ``visible_to`` row by row."""
+    now = timezone.now()
+    start = loop.month_start(now)
+    other = make_customer(org.south_rep, name="广州恒泰贸易有限公司")
+    for index, customer in enumerate((handed, other, handed)):
+        at = start + timedelta(hours=index + 1)
+        raise_ticket(customer, agent, at=at, status=TicketStatus.CLOSED, satisfaction=4)
+    raise_ticket(other, agent, at=now - timedelta(days=3))  # open, past its resolution time
+    until = max(now, start + timedelta(hours=10))
+    for user in (org.admin, org.east_manager, org.south_manager, org.rep, agent, org.marketing):
+        team = loop.team_attainment(user=user, now=until)
+        rows = list(Ticket.objects.visible_to(user))
+        month = [row for row in rows if start <= row.raised_at <= until]
+        resolved = [row for row in month if row.resolved_at is not None]
+        expected = (
+            len(resolved),
+            sum(1 for row in resolved if row.resolved_at <= row.resolution_due_at),  # type: ignore[operator]
+            sum(
+                1
+                for row in rows
+                if row.is_open
+                and row.paused_at is None
+                and row.resolution_due_at is not None
+                and row.resolution_due_at < until
+            ),
+        )
+        assert (team.resolved, team.resolution_met, team.open_breached) == expected, user
