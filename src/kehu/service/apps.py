@@ -19,3 +19,13 @@ class ServiceConfig(AppConfig):
 
         # Resolving a ticket sends its satisfaction survey (after the commit).
         tickets.on_ticket_resolved(surveys.send_on_resolution)
+
+        # The loop on the customer: timeline entries, the customer page's section, the
+        # dashboard panels and the demo's tickets.
+        from kehu.service import demo_tickets as service_demo
+        from kehu.service import panels as service_panels
+        from kehu.service import timeline as service_timeline
+
+        service_timeline.register()
+        service_panels.register()
+        service_demo.register()
