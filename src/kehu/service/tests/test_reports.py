@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
 from django.test import Client
 
 from kehu.accounts.models import User
@@ -320,7 +319,7 @@ def test_bad_dates_are_a_clear_422(
     assert field in body["errors"]
 
 
-TIMES_QUERIES = 3 if connection.vendor == "postgresql" else 4
+TIMES_QUERIES = 4
 
 
 @pytest.mark.parametrize(
