@@ -30,6 +30,12 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(_("Service"), "service:tickets", "headset"),
+    MenuItem(
+        _("Handovers"),
+        "service:handovers",
+        "clipboard-check",
+        frozenset({"admin", "manager", "sales", "service"}),
+    ),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
