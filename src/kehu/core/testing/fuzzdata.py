@@ -36,6 +36,9 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "handover_id": "service.Handover",
+    "handover_attachment_id": "service.HandoverAttachment",
+    "routing_rule_id": "service.RoutingRule",
 }
 
 PNG = (
@@ -115,3 +118,43 @@ def _add_extras(files: Path) -> None:
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
     import_job_create(actor=admin, kind="customers", path=sheet)
+    _add_handovers(admin, rep)
+
+
+def _add_handovers(admin: Any, rep: Any) -> None:
+    """A routing rule, a draft and a pending handover with an attachment (the demo makes
+    completed ones for the service login)."""
+    from kehu.customers.models import Customer
+    from kehu.service.models import Handover
+    from kehu.service.services import handovers
+
+    service = apps.get_model("accounts.User").objects.filter(role="service").first()
+    if service is None:
+        return
+    handovers.routing_rule_create(
+        actor=admin, data={"name": "兜底", "target": "handover", "members": [service.pk]}
+    )
+    free = (
+        Customer.objects.editable_by(rep)
+        .exclude(pk__in=Handover.objects.values("customer_id"))
+        .order_by("pk")
+    )
+    made = []
+    for customer in free[:2]:
+        made.append(
+            handovers.handover_create(
+                actor=rep,
+                customer=customer,
+                data={
+                    "needs": "模糊测试需求",
+                    "service_content": "电话支持",
+                    "response_hours": 4,
+                    "resolution_hours": 48,
+                    "contract_terms": "保密条款",
+                },
+            )
+        )
+    if len(made) == 2:
+        submitted = handovers.handover_submit(actor=rep, handover=made[1], specialist=service)
+        contract = SimpleUploadedFile("合同.png", PNG, content_type="image/png")
+        handovers.handover_attachment_add(actor=rep, handover=submitted, file=contract)
