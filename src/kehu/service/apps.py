@@ -22,7 +22,7 @@ class ServiceConfig(AppConfig):
         # Handovers: a won deal drafts one; panels, the timeline and the demo step.
         from kehu.service.demo import SERVICE_HANDOVER
         from kehu.service.selectors.handovers import customer_handover_items
-        from kehu.service.services.handovers import draft_for_won_deal
+        from kehu.service.services.handovers import draft_for_won_deal, register_offboarding
         from kehu.service.views.handovers import confirmation_panel, drafts_panel
 
         hooks.on_deal_won(draft_for_won_deal)
@@ -30,3 +30,4 @@ class ServiceConfig(AppConfig):
         dashboard.register(drafts_panel)
         timeline.register(customer_handover_items)
         demo.register(SERVICE_HANDOVER)
+        register_offboarding()

@@ -618,3 +618,49 @@ def rule_member_choices() -> Any:
 
 def pending_of(user: User) -> Q:
     return Q(specialist=user, status=HandoverStatus.PENDING)
+
+
+# --- offboarding (离职交接): a leaving owner's open handovers move to the successor ----------
+
+
+def open_handovers_of(user: User) -> Any:
+    return Handover.objects.filter(
+        owner_id=user.pk, status__in=(HandoverStatus.DRAFT, HandoverStatus.PENDING)
+    )
+
+
+@transaction.atomic
+def handover_reassign_owner(
+    *, actor: User, handover: Handover, owner: User, reason: str
+) -> Handover:
+    """Give an open handover to another sales owner (offboarding); the department follows."""
+    locked = _locked_for_writer(actor, handover, None)
+    if not (owner.is_active and owner.role in WRITER_ROLES):
+        raise InvalidInput(errors={"owner": [_("Choose an active sales user.")]})
+    if locked.owner_id == owner.pk:
+        return locked
+    locked.owner = owner
+    locked.department_id = owner.department_id
+    stamp(locked, actor=actor, reason=reason[:100])
+    bump_version(locked)
+    locked.save()
+    return locked
+
+
+def reassign_open_handovers(*, actor: User, records: Any, successor: User, reason: str) -> None:
+    for handover in records:
+        handover_reassign_owner(actor=actor, handover=handover, owner=successor, reason=reason)
+
+
+def register_offboarding() -> None:
+    from kehu.accounts.offboarding import HandoverKind, register_handover
+
+    register_handover(
+        HandoverKind(
+            key="service_handovers",
+            label=Handover._meta.verbose_name_plural,
+            rows=open_handovers_of,
+            reassign=reassign_open_handovers,
+            order=35,
+        )
+    )

@@ -524,3 +524,16 @@ def test_the_menu_has_handovers_for_sales_and_service(org: Organisation) -> None
 
 def _json(response: Any) -> Any:
     return json.loads(response.content)
+
+
+def test_offboarding_moves_open_handovers_with_their_customers(org: Organisation) -> None:
+    from kehu.accounts.offboarding import handover_apply, handover_plan
+
+    open_one = draft_of(org.rep)
+    done = pending(org)
+    services.handover_confirm(actor=org.service, handover=done)
+    plan = handover_plan(actor=org.admin, user=org.rep, successors=[org.colleague])
+    assert {item.pk for item in plan.items if item.kind == "service_handovers"} == {open_one.pk}
+    handover_apply(actor=org.admin, plan=plan, reason="离职")
+    assert Handover.objects.get(pk=open_one.pk).owner == org.colleague
+    assert Handover.objects.get(pk=done.pk).owner == org.rep  # finished: stays, as history
