@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from kehu.accounts.models import User
 from kehu.core.errors import NotFound
 from kehu.core.filters import ListFilters
+from kehu.core.numbers import Id
 from kehu.service.models import Handover, HandoverAttachment, HandoverStatus, RoutingRule
 
 Box = Literal["all", "mine", "to_confirm", "drafts"]
@@ -20,7 +21,7 @@ class HandoverFilters(ListFilters):
 
     box: Box = "all"
     status: HandoverStatus | None = None
-    customer_id: int | None = None
+    customer_id: Id | None = None
 
     def apply(self, queryset: QuerySet[Any], *args: Any, **kwargs: Any) -> QuerySet[Any]:
         user: User = kwargs["user"]

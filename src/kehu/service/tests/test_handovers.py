@@ -537,3 +537,13 @@ def test_offboarding_moves_open_handovers_with_their_customers(org: Organisation
     handover_apply(actor=org.admin, plan=plan, reason="离职")
     assert Handover.objects.get(pk=open_one.pk).owner == org.colleague
     assert Handover.objects.get(pk=done.pk).owner == org.rep  # finished: stays, as history
+
+
+def test_list_filters_refuse_bad_values(org: Organisation) -> None:
+    client = api_client(org.rep)
+    for query in ("box=everything", f"customer_id={10**20}", "status=lost"):
+        response = client.get(f"/api/v1/handovers?{query}")
+        assert response.status_code == 422, query
+    page = Client()
+    page.force_login(org.rep)
+    assert page.get(reverse("service:handovers") + "?box=everything").status_code == 200
