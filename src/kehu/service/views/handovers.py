@@ -46,6 +46,8 @@ BOXES = (
     ("mine", gettext_lazy("Mine to write")),
     ("all", gettext_lazy("Team")),
 )
+# The tabs each role works from (any tab a link asks for is shown too).
+BOX_ROLES = {"service": ("to_confirm", "all"), "sales": ("mine", "all")}
 
 
 class HandoverForm(forms.Form):
@@ -170,10 +172,12 @@ def handover_list(request: AuthedRequest) -> HttpResponse:
             filters = filters.model_copy(update={"box": "all"})
     rows = selectors.handover_list(user=request.user, filters=filters)
     page = bounded_page(rows, PAGE_SIZE, request.GET.get("page"))
+    shown = BOX_ROLES.get(request.user.role, ("mine", "to_confirm", "all"))
+    boxes = [(key, label) for key, label in BOXES if key in shown or key == filters.box]
     return render(
         request,
         "service/handovers/list.html",
-        {"page": page, "box": filters.box, "boxes": BOXES},
+        {"page": page, "box": filters.box, "boxes": boxes},
     )
 
 
