@@ -36,6 +36,12 @@ MENU: tuple[MenuItem, ...] = (
         "graph-up",
         frozenset({"admin", "manager", "service"}),
     ),
+    MenuItem(
+        _("Handovers"),
+        "service:handovers",
+        "clipboard-check",
+        frozenset({"admin", "manager", "sales", "service"}),
+    ),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),

@@ -9,23 +9,32 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
+        from kehu.core import dashboard, demo
         from kehu.core.access import policy_of
+        from kehu.customers import timeline
         from kehu.customers.models import Customer
+        from kehu.opportunities import hooks
+        from kehu.service import demo_tickets, panels
+        from kehu.service import timeline as service_timeline
         from kehu.service.access import handed_customer_ids
+        from kehu.service.demo import SERVICE_HANDOVER
+        from kehu.service.selectors.handovers import customer_handover_items
         from kehu.service.services import surveys, tickets
+        from kehu.service.services.handovers import draft_for_won_deal, register_offboarding
+        from kehu.service.views.handovers import confirmation_panel, drafts_panel
 
         # A service specialist sees the customers handed over to them (completed handovers).
         policy_of(Customer).grant(handed_customer_ids)
-
+        # A won deal drafts its handover, in the winning transaction.
+        hooks.on_deal_won(draft_for_won_deal)
         # Resolving a ticket sends its satisfaction survey (after the commit).
         tickets.on_ticket_resolved(surveys.send_on_resolution)
-
-        # The loop on the customer: timeline entries, the customer page's section, the
-        # dashboard panels and the demo's tickets.
-        from kehu.service import demo_tickets as service_demo
-        from kehu.service import panels as service_panels
-        from kehu.service import timeline as service_timeline
-
+        # The loop on the customer: timeline entries, the customer page's section, panels.
+        timeline.register(customer_handover_items)
         service_timeline.register()
-        service_panels.register()
-        service_demo.register()
+        panels.register()
+        dashboard.register(confirmation_panel)
+        dashboard.register(drafts_panel)
+        demo.register(SERVICE_HANDOVER)
+        demo_tickets.register()
+        register_offboarding()

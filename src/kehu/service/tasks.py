@@ -1,4 +1,4 @@
-"""Huey jobs of the service app."""
+"""Huey jobs of the service app; the bodies are idempotent service functions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
 from kehu.service.services import calendar, sla
+from kehu.service.services.handovers import handovers_escalate
 
 
 @db_periodic_task(crontab(minute="*/5"))
@@ -19,3 +20,9 @@ def refresh_business_calendar() -> dict[str, int]:
     """Load the coming years' public holidays and 调休 (monthly: the State Council publishes
     the next year's schedule in November, and a new package release brings it)."""
     return calendar.calendar_refresh()
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def escalate_unconfirmed_handovers() -> int:
+    """Handovers awaiting confirmation past ``service.handover_confirm_hours``: escalated once."""
+    return handovers_escalate()

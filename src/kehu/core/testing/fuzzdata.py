@@ -39,6 +39,9 @@ ID_MODELS = {
     "policy_id": "service.SlaPolicy",
     "entry_id": "service.CalendarEntry",
     "survey_id": "service.Survey",
+    "handover_id": "service.Handover",
+    "handover_attachment_id": "service.HandoverAttachment",
+    "routing_rule_id": "service.RoutingRule",
 }
 
 PNG = (
@@ -138,3 +141,43 @@ def _add_surveys() -> None:
         survey = surveys.survey_send(ticket)
         if survey is not None and Survey.objects.count() == 2:
             surveys.survey_answer(token=surveys.survey_token(survey), score=4, comment="模糊")
+    _add_handovers(admin, rep)
+
+
+def _add_handovers(admin: Any, rep: Any) -> None:
+    """A routing rule, a draft and a pending handover with an attachment (the demo makes
+    completed ones for the service login)."""
+    from kehu.customers.models import Customer
+    from kehu.service.models import Handover
+    from kehu.service.services import handovers
+
+    service = apps.get_model("accounts.User").objects.filter(role="service").first()
+    if service is None:
+        return
+    handovers.routing_rule_create(
+        actor=admin, data={"name": "兜底", "target": "handover", "members": [service.pk]}
+    )
+    free = (
+        Customer.objects.editable_by(rep)
+        .exclude(pk__in=Handover.objects.values("customer_id"))
+        .order_by("pk")
+    )
+    made = []
+    for customer in free[:2]:
+        made.append(
+            handovers.handover_create(
+                actor=rep,
+                customer=customer,
+                data={
+                    "needs": "模糊测试需求",
+                    "service_content": "电话支持",
+                    "response_hours": 4,
+                    "resolution_hours": 48,
+                    "contract_terms": "保密条款",
+                },
+            )
+        )
+    if len(made) == 2:
+        submitted = handovers.handover_submit(actor=rep, handover=made[1], specialist=service)
+        contract = SimpleUploadedFile("合同.png", PNG, content_type="image/png")
+        handovers.handover_attachment_add(actor=rep, handover=submitted, file=contract)

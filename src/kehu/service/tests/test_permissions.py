@@ -1,11 +1,12 @@
 """The service app's permission table, gathered from each area's own table (the cases run in
-those modules: ``test_sla_permissions``, ``test_surveys_permissions``, ...);
-``core/tests/test_permission_tables`` reads ``TABLE`` here."""
+those modules: ``test_handovers_permissions``, ``test_sla_permissions``,
+``test_surveys_permissions``, ...); ``core/tests/test_permission_tables`` reads ``TABLE`` here."""
 
 from __future__ import annotations
 
 from kehu.core.testing.permissions import Endpoint
+from kehu.service.tests import test_handovers_permissions as handovers
 from kehu.service.tests import test_sla_permissions as sla
 from kehu.service.tests import test_surveys_permissions as surveys
 
-TABLE: list[Endpoint] = [*sla.TABLE, *surveys.TABLE]
+TABLE: list[Endpoint] = [*handovers.TABLE, *sla.TABLE, *surveys.TABLE]
