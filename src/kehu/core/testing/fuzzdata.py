@@ -129,6 +129,7 @@ def _add_extras(files: Path) -> None:
         data={"priority": "high", "customer_grade": "A", "respond_minutes": 30,
               "resolve_minutes": 240},
     )  # fmt: skip
+    _add_handovers(admin, rep)
     _add_surveys()
 
 
@@ -141,7 +142,6 @@ def _add_surveys() -> None:
         survey = surveys.survey_send(ticket)
         if survey is not None and Survey.objects.count() == 2:
             surveys.survey_answer(token=surveys.survey_token(survey), score=4, comment="模糊")
-    _add_handovers(admin, rep)
 
 
 def _add_handovers(admin: Any, rep: Any) -> None:
