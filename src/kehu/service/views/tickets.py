@@ -321,6 +321,8 @@ def _action(
         messages.error(request, error_message(error))
     else:
         messages.success(request, done)
+        if not Ticket.objects.visible_to(request.user).filter(pk=ticket_id).exists():
+            return redirect("service:tickets")  # given to another team: out of sight now
     return redirect("service:ticket_detail", ticket_id)
 
 
