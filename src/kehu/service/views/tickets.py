@@ -5,7 +5,7 @@ service errors become form errors or flash messages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +17,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -31,13 +32,16 @@ from kehu.core.http import error_message, form_errors
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
 from kehu.customers.models import Contact, Customer
+from kehu.customers.sections import Section
 from kehu.customers.selectors import customer_choices
+from kehu.customers.timeline import TimelineItem
 from kehu.customers.widgets import CustomerPicker, picker_label
 from kehu.service.models import (
     MessageKind,
     SlaState,
     Ticket,
     TicketChannel,
+    TicketMessage,
     TicketPriority,
     TicketStatus,
     TicketType,
@@ -461,6 +465,74 @@ def ticket_link(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         return _("Linked to %(name)s.") % {"name": customer.name}
 
     return _action(request, ticket_id, link)
+
+
+# --- the loop on the customer: timeline entries and the open tickets on the customer page --
+
+
+TIMELINE_LIMIT = 50
+OPEN_ON_CUSTOMER = 10
+
+
+def customer_ticket_items(customer: Any, user: Any) -> Iterable[TimelineItem]:
+    """The customer's tickets (raised, resolved) and the replies sent to them (two queries)."""
+    visible = Ticket.objects.visible_to(user).filter(customer_id=customer.pk)
+    for ticket in visible.order_by("-id")[:TIMELINE_LIMIT]:
+        url = reverse("service:ticket_detail", args=[ticket.pk])
+        yield TimelineItem(
+            when=ticket.raised_at,
+            title=_("Ticket %(number)s: %(subject)s")
+            % {"number": ticket.number, "subject": ticket.subject},
+            body=ticket.get_ticket_type_display(),
+            icon="headset",
+            url=url,
+            kind="ticket",
+        )
+        if ticket.resolved_at is not None:
+            yield TimelineItem(
+                when=ticket.resolved_at,
+                title=_("Ticket %(number)s resolved") % {"number": ticket.number},
+                icon="check2-circle",
+                url=url,
+                kind="ticket",
+            )
+    replies = (
+        TicketMessage.objects.filter(ticket__in=visible.values("pk"), kind=MessageKind.REPLY)
+        .select_related("ticket", "author")
+        .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
+    )
+    for reply in replies:
+        yield TimelineItem(
+            when=reply.created_at,
+            title=_("Reply on ticket %(number)s") % {"number": reply.ticket.number},
+            body=f"{reply.author or ''}: {Truncator(reply.body).chars(140)}",
+            icon="reply",
+            url=reverse("service:ticket_detail", args=[reply.ticket_id]),
+            kind="ticket_reply",
+        )
+
+
+def customer_ticket_section(customer: Any, user: Any) -> Section | None:
+    """The customer's open tickets with their SLA state, on the customer page."""
+    rows = list(
+        selectors.open_tickets_of_customer(user=user, customer_id=customer.pk)[
+            : OPEN_ON_CUSTOMER + 1
+        ]
+    )
+    may_create = services.may_create(user) and getattr(user, "role", "") != Role.MARKETING
+    if not rows and not may_create:
+        return None
+    now = timezone.now()
+    return Section(
+        template="service/tickets/customer_section.html",
+        context={
+            "customer": customer,
+            "rows": [(row, sla_view(row, now)) for row in rows[:OPEN_ON_CUSTOMER]],
+            "more": len(rows) > OPEN_ON_CUSTOMER,
+            "may_create": may_create,
+        },
+        order=20,
+    )
 
 
 urlpatterns: list[URLPattern] = [
