@@ -798,6 +798,17 @@ def ticket_replan(
             errors={"promised_resolution_at": [_("Give the new promised time.")]},
             code="nothing_to_replan",
         )
+    now = timezone.now()
+    past = {
+        name: [_("A new promise must lie in the future.")]
+        for name, value in (
+            ("promised_response_at", response),
+            ("promised_resolution_at", resolution),
+        )
+        if value is not None and value <= now
+    }
+    if past:
+        raise InvalidInput(next(iter(past.values()))[0], errors=past, code="promise_in_past")
     locked = _lock(actor, ticket, version)
     if not locked.is_open:
         raise Conflict(_("Only an open ticket's promise can be re-planned."), code="not_open")

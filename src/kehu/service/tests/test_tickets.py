@@ -263,13 +263,23 @@ def test_replan_needs_a_reason(desk: Desk) -> None:
     assert event.reason == "等待备件到货"
     assert datetime.fromisoformat(event.data["old_resolution"]) == old
     assert datetime.fromisoformat(event.data["new_resolution"]) == later
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as error:
         services.ticket_replan(
             actor=desk.agent,
             ticket=ticket,
             reason="x",
             promised_resolution_at=ticket.raised_at - timedelta(days=1),
         )
+    assert error.value.code == "promise_in_past"
+    with pytest.raises(InvalidInput) as error:
+        services.ticket_replan(
+            actor=desk.agent,
+            ticket=ticket,
+            reason="x",
+            promised_response_at=later + timedelta(days=1),
+        )
+    assert error.value.code == "invalid_promise"  # response after the promised resolution
+    assert TicketEvent.objects.filter(kind=TicketEventKind.REPLANNED).count() == 1
 
 
 def test_triage_ticket_from_unknown_sender_is_linked_to_customer(desk: Desk) -> None:
