@@ -21,7 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
@@ -41,6 +41,8 @@ from kehu.service.models import (
     SlaState,
     Ticket,
     TicketChannel,
+    TicketEvent,
+    TicketEventKind,
     TicketMessage,
     TicketPriority,
     TicketStatus,
@@ -111,6 +113,69 @@ def sla_view(ticket: Ticket, now: datetime) -> SlaView:
     )
 
 
+# Event names with a context: "Created" alone reads 创建时间 (a column) in other catalogues.
+EVENT_LABELS = {
+    TicketEventKind.CREATED: pgettext_lazy("ticket event", "Created"),
+    TicketEventKind.ASSIGNED: pgettext_lazy("ticket event", "Assigned"),
+    TicketEventKind.STATUS: pgettext_lazy("ticket event", "Status changed"),
+    TicketEventKind.REPLANNED: pgettext_lazy("ticket event", "Promise re-planned"),
+    TicketEventKind.WARNED: pgettext_lazy("ticket event", "SLA warning"),
+    TicketEventKind.BREACHED: pgettext_lazy("ticket event", "SLA breached"),
+    TicketEventKind.MERGED: pgettext_lazy("ticket event", "Merged"),
+    TicketEventKind.REOPENED: pgettext_lazy("ticket event", "Reopened"),
+    TicketEventKind.SURVEYED: pgettext_lazy("ticket event", "Satisfaction received"),
+}
+
+
+def _local_text(value: Any) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def event_view(event: TicketEvent) -> TicketEvent:
+    """The event with what the page shows: its name and a one-line summary."""
+    label = EVENT_LABELS.get(TicketEventKind(event.kind), event.get_kind_display())
+    summary = ""
+    statuses = dict(TicketStatus.choices)
+    if event.from_status and event.to_status:
+        summary = f"{statuses.get(event.from_status, '')} → {statuses.get(event.to_status, '')}"
+    elif event.to_status:
+        summary = str(statuses.get(event.to_status, ""))
+    data = event.data or {}
+    if event.kind == TicketEventKind.ASSIGNED and data.get("to_name"):
+        summary = f"→ {data['to_name']}"
+    elif event.kind == TicketEventKind.MERGED:
+        summary = f"→ {data['into_number']}" if data.get("into_number") else ""
+        summary = summary or (f"← {data['from_number']}" if data.get("from_number") else "")
+    elif event.kind == TicketEventKind.REPLANNED:
+        parts = []
+        if data.get("old_response") != data.get("new_response"):
+            parts.append(
+                _("Response %(old)s → %(new)s")
+                % {
+                    "old": _local_text(data.get("old_response")),
+                    "new": _local_text(data.get("new_response")),
+                }
+            )
+        if data.get("old_resolution") != data.get("new_resolution"):
+            parts.append(
+                _("Resolution %(old)s → %(new)s")
+                % {
+                    "old": _local_text(data.get("old_resolution")),
+                    "new": _local_text(data.get("new_resolution")),
+                }
+            )
+        summary = "; ".join(parts)
+    event.label = str(label)  # type: ignore[attr-defined]
+    event.summary = summary  # type: ignore[attr-defined]
+    return event
+
+
 # --- forms ------------------------------------------------------------------------------------
 
 
@@ -158,7 +223,7 @@ class TicketForm(forms.Form):
         label=gettext_lazy("Type"), choices=TicketType.choices, initial=TicketType.SUPPORT
     )
     priority = forms.ChoiceField(
-        label=gettext_lazy("Priority"), choices=TicketPriority.choices, initial="medium"
+        label=pgettext_lazy("ticket", "Priority"), choices=TicketPriority.choices, initial="medium"
     )
     product = forms.CharField(label=gettext_lazy("Product"), max_length=100, required=False)
     assignee = forms.ModelChoiceField(
@@ -283,7 +348,7 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         "sla": sla_view(ticket, now),
         "can_edit": can_edit,
         "thread": list(selectors.ticket_messages(ticket)),
-        "events": list(selectors.ticket_events(ticket)),
+        "events": [event_view(event) for event in selectors.ticket_events(ticket)],
         "merged": list(selectors.merged_tickets(ticket)),
         "next_statuses": [(value, TicketStatus(value).label) for value in allowed],
         "assignees": assignable_users(request.user) if can_edit else [],
@@ -299,7 +364,7 @@ class LinkForm(forms.Form):
     customer = forms.ModelChoiceField(
         label=gettext_lazy("Customer"),
         queryset=Customer.objects.none(),
-        widget=TicketCustomerPicker,
+        widget=TicketCustomerPicker(attrs={"size": 4}),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
