@@ -21,7 +21,7 @@ from kehu.core.access import get_editable_or_404
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
 from kehu.core.numbers import MAX_INT, Id
-from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
+from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, narrowed, page_of
 from kehu.customers.models import Contact, Customer
 from kehu.service.models import Ticket, TicketChannel, TicketEvent, TicketMessage
 from kehu.service.selectors import tickets as selectors
@@ -303,7 +303,10 @@ def list_tickets(
 ) -> HttpResponse:
     filters = selectors.TicketFilters.parse(request.GET)
     rows = selectors.ticket_list(user=request.user, filters=filters)
-    page = page_of(rows, offset=offset, limit=limit)
+    known = None
+    if filters.q:  # a LIKE the planner can only guess at: read the matches' keys first
+        rows, known = narrowed(rows)
+    page = page_of(rows, offset=offset, limit=limit, known=known)
     now = timezone.now()
     page["items"] = [ticket_out(row, now) for row in page["items"]]
     return prevalidated_json(request, page)

@@ -190,6 +190,12 @@ def test_list_filters_and_constant_queries(desk: Desk, django_assert_max_num_que
     assert agent.get(BASE, {"status": "assigned"}).json()["count"] == 15
     assert agent.get(BASE, {"sla": "overdue"}).json()["count"] == 0
     assert agent.get(BASE, {"limit": 0}).status_code == 422
+    first = Ticket.objects.order_by("id").first()
+    assert first is not None
+    found = agent.get(BASE, {"q": first.number}).json()
+    assert [row["number"] for row in found["items"]] == [first.number]
+    assert found["count"] == 1
+    assert agent.get(BASE, {"q": "设备报警", "limit": 2}).json()["count"] == 15
 
 
 def test_bad_status_value_is_422(desk: Desk) -> None:
