@@ -29,18 +29,23 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
-    MenuItem(_("Service"), "service:tickets", "headset"),
     MenuItem(
-        _("Service analysis"),
-        "service:reports",
-        "graph-up",
-        frozenset({"admin", "manager", "service"}),
+        _("Service"),
+        "service:tickets",
+        "headset",
+        frozenset({"admin", "manager", "service", "sales"}),  # who sees tickets (not marketing)
     ),
     MenuItem(
         _("Handovers"),
         "service:handovers",
         "clipboard-check",
         frozenset({"admin", "manager", "sales", "service"}),
+    ),
+    MenuItem(
+        _("Service analysis"),
+        "service:reports",
+        "graph-up",
+        frozenset({"admin", "manager", "service"}),
     ),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),

@@ -19,6 +19,7 @@ from kehu.core.access import is_admin
 from kehu.core.dashboard import Panel
 from kehu.customers.sections import Section
 from kehu.service.selectors import loop
+from kehu.service.services.tickets import may_create as ticket_may_create
 from kehu.service.timeline import object_url
 
 TEAM_TTL = 300  # seconds: the attainment panel's figures move slowly and say how old they are
@@ -90,7 +91,8 @@ def _percent(rate: float | None) -> float | None:
 
 def customer_section(customer: Any, user: Any) -> dict[str, Any] | None:
     summary = loop.customer_service(user=user, customer=customer)
-    if not summary.open_count and not summary.scored:
+    may_create = ticket_may_create(user)
+    if not summary.open_count and not summary.scored and not may_create:
         return None
     rows = [
         {
@@ -102,7 +104,8 @@ def customer_section(customer: Any, user: Any) -> dict[str, Any] | None:
     ]
     url = page_url(TICKET_LIST)
     list_url = f"{url}?customer={customer.pk}" if url else ""
-    return {"service": summary, "rows": rows, "list_url": list_url}
+    new_url = f"{reverse('service:ticket_new')}?customer={customer.pk}" if may_create else ""
+    return {"service": summary, "rows": rows, "list_url": list_url, "new_url": new_url}
 
 
 SERVICE_SECTION = Section(

@@ -204,7 +204,3 @@ def ticket_for_email(*, in_reply_to: str, references: list[str], subject: str) -
         if ticket is not None:
             return _follow_merges(ticket)
     return None
-
-
-def open_tickets_of_customer(*, user: User, customer_id: int) -> QuerySet[Ticket]:
-    return ticket_list(user=user, filters=TicketFilters(customer_id=customer_id, open_only=True))
