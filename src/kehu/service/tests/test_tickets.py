@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from kehu.core.errors import Conflict, InvalidInput, NotFound, StaleVersion
@@ -27,6 +29,9 @@ from kehu.service.services import tickets as services
 from kehu.service.tests.tickets_support import Desk, make_customer, make_desk, raise_ticket
 
 pytestmark = pytest.mark.django_db
+
+# A Tuesday morning in Shanghai: the SLA clock runs on business time.
+BUSINESS_HOUR = datetime(2026, 11, 17, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -83,6 +88,7 @@ def test_service_user_cannot_raise_for_customer_not_handed_to_them(desk: Desk) -
     assert refused.value.code == "invalid_customer"
 
 
+@time_machine.travel(BUSINESS_HOUR, tick=False)
 def test_lifecycle_with_waiting_pausing_the_sla(desk: Desk) -> None:
     ticket = raise_ticket(desk)
     ticket = services.ticket_assign(actor=desk.agent, ticket=ticket, assignee=desk.agent)

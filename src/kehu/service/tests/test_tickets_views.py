@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +21,9 @@ from kehu.service.tests.tickets_support import Desk, make_desk, raise_ticket
 from kehu.service.views.tickets import duration_text
 
 pytestmark = pytest.mark.django_db
+
+# A Tuesday morning in Shanghai: the SLA clock runs on business time.
+BUSINESS_HOUR = datetime(2026, 11, 17, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 @pytest.fixture
@@ -39,6 +44,7 @@ def test_duration_text_in_chinese() -> None:
         assert duration_text(3 * 24 * 60 + 4 * 60) == "3天4小时"
 
 
+@time_machine.travel(BUSINESS_HOUR, tick=False)
 def test_list_shows_tabs_and_time_to_breach(desk: Desk, django_assert_max_num_queries: Any) -> None:
     ticket = raise_ticket(desk, assignee=desk.agent.pk)
     late = raise_ticket(desk, assignee=desk.agent2.pk)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -33,6 +35,9 @@ from kehu.service.selectors import loop
 from kehu.service.services import sla
 
 pytestmark = pytest.mark.django_db
+
+# A Tuesday at 11:00 in Shanghai: a ticket raised 100 business minutes ago is at risk.
+LATE_MORNING = datetime(2026, 11, 17, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 _numbers = iter(range(1, 10_000))
 
@@ -228,11 +233,12 @@ def test_the_customer_page_shows_open_tickets_with_sla_and_satisfaction(
     assert 'id="section-service"' not in client.get("/").content.decode()
 
 
+@time_machine.travel(LATE_MORNING, tick=False)
 def test_dashboard_panels_for_agents_and_managers(
     org: Organisation, handed: Customer, agent: User
 ) -> None:
     now = timezone.now()
-    raise_ticket(handed, agent, at=now - timedelta(minutes=100))  # response due in 20 minutes
+    raise_ticket(handed, agent, at=now - timedelta(minutes=50))  # high: response due in 10 min
     figures = loop.agent_figures(user=agent, now=now)
     assert figures.open == 2
     assert figures.breached == 1
