@@ -42,6 +42,11 @@ class ImapServer:
     password: str
     root: Path
 
+    @property
+    def cert_file(self) -> Path:
+        """The server's self-signed certificate (trust it with SSL_CERT_FILE)."""
+        return self.root / "cert.pem"
+
     def connect(self) -> imaplib.IMAP4:
         conn = imaplib.IMAP4(self.host, self.port, timeout=10)
         conn.login(self.username, self.password)
@@ -134,6 +139,7 @@ first_valid_gid = {gid}
 last_valid_gid = {gid}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 ssl = yes
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
@@ -191,8 +197,9 @@ def imap_server() -> Iterator[ImapServer]:
     subprocess.run(
         [
             OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            "-subj", "/CN=localhost", "-keyout", str(root / "key.pem"),
-            "-out", str(root / "cert.pem"),
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout", str(root / "key.pem"), "-out", str(root / "cert.pem"),
         ],
         check=True,
         capture_output=True,
