@@ -25,6 +25,7 @@ APPS = (
     "notifications",
     "opportunities",
     "pools",
+    "service",
     "transfer",
 )
 

@@ -148,7 +148,7 @@ def _fetch(conn: imaplib.IMAP4, uid: int) -> bytes | None:
 # --- Turning a message into a ticket ---------------------------------------------------------
 
 
-def _contact_for(address: str) -> Contact | None:
+def contact_for_address(address: str) -> Contact | None:
     """The contact with this address, when it names exactly one customer (else triage)."""
     if not address:
         return None
@@ -162,7 +162,7 @@ def _contact_for(address: str) -> Contact | None:
 
 
 def _new_ticket(mailbox: Mailbox, email: ParsedEmail, *, closed: Ticket | None = None) -> Ticket:
-    contact = _contact_for(email.sender)
+    contact = contact_for_address(email.sender)
     subject = email.subject or _("(no subject)")
     content = email.body or _("(The e-mail has no text.)")
     if closed is not None:
@@ -217,8 +217,6 @@ def _store(mailbox: Mailbox, email: ParsedEmail, result: PollResult) -> None:
             in_reply_to=email.in_reply_to, references=email.references, subject=email.subject
         )
     closed = None
-    if ticket is not None and ticket.merged_into_id is not None:
-        ticket = Ticket.objects.filter(pk=ticket.merged_into_id).first() or ticket
     if ticket is not None and ticket.status != TicketStatus.CLOSED:
         try:
             tickets.ticket_add_inbound(
