@@ -8,7 +8,7 @@ import socket
 from email.message import EmailMessage
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kehu.core.testing.factories import Organisation
 from kehu.service.models import (
@@ -338,3 +338,9 @@ def test_periodic_job_polls_active_mailboxes_only(imap_inbox: ImapServer, desk: 
     assert active.last_uid > 0
     assert idle.last_polled_at is None
     assert broken.last_error
+
+
+def test_errors_are_worded_in_chinese(imap_inbox: ImapServer, desk: Desk) -> None:
+    box = make_mailbox(imap_inbox, desk, password="wrong")
+    with translation.override("zh-hans"):
+        assert mail.mailbox_poll(box).error == "服务器拒绝了用户名或密码。"

@@ -162,3 +162,12 @@ def test_ticket_form_pages(client: Client, org: Organisation) -> None:
     deleted = client.post(reverse("service:ticket_form", args=[form.pk]), {"action": "delete"})
     assert deleted.status_code == 302
     assert not TicketWebForm.objects.exists()
+
+
+def test_public_form_in_chinese(client: Client, web_form: TicketWebForm) -> None:
+    page = client.get(url(web_form), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = page.content.decode()
+    assert "请描述您的问题或需求" in text
+    assert "提交" in text
+    answer = client.post(url(web_form), submission(), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "谢谢！我们已收到您的请求" in answer.content.decode()
