@@ -36,6 +36,8 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "mailbox_id": "service.Mailbox",
+    "ticket_form_id": "service.TicketWebForm",
 }
 
 PNG = (
@@ -115,3 +117,19 @@ def _add_extras(files: Path) -> None:
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
     import_job_create(actor=admin, kind="customers", path=sheet)
+    _add_mail(admin)
+
+
+def _add_mail(admin: Any) -> None:
+    """An inbound mailbox on a loopback port that refuses at once (its "test" and "poll"
+    answer without waiting on a network) and a public ticket form."""
+    from kehu.service.services import mail, web_forms
+
+    mail.mailbox_create(
+        actor=admin,
+        data={
+            "name": "售后邮箱", "host": "127.0.0.1", "port": 1, "use_ssl": False,
+            "username": "support", "password": "fuzz", "address": "support@example.cn",
+        },
+    )  # fmt: skip
+    web_forms.ticket_form_create(actor=admin, data={"name": "在线报修", "slug": "repair"})

@@ -225,29 +225,31 @@ def create_ticket_form(request: AuthedRequest, payload: TicketFormIn) -> Status:
     return Status(201, ticket_form_out(form))
 
 
-@router.get("/ticket-forms/{form_id}", response=TicketFormOut, summary="One ticket form (admin)")
-def get_ticket_form(request: AuthedRequest, form_id: Id) -> dict[str, Any]:
+@router.get(
+    "/ticket-forms/{ticket_form_id}", response=TicketFormOut, summary="One ticket form (admin)"
+)
+def get_ticket_form(request: AuthedRequest, ticket_form_id: Id) -> dict[str, Any]:
     _form_admin(request)
-    return ticket_form_out(get_object_or_404(selectors.ticket_form_list(), pk=form_id))
+    return ticket_form_out(get_object_or_404(selectors.ticket_form_list(), pk=ticket_form_id))
 
 
 @router.patch(
-    "/ticket-forms/{form_id}", response=TicketFormOut, summary="Change a ticket form (admin)"
+    "/ticket-forms/{ticket_form_id}", response=TicketFormOut, summary="Change a ticket form (admin)"
 )
 def update_ticket_form(
-    request: AuthedRequest, form_id: Id, payload: TicketFormPatch
+    request: AuthedRequest, ticket_form_id: Id, payload: TicketFormPatch
 ) -> dict[str, Any]:
     _form_admin(request)
-    form = get_object_or_404(selectors.ticket_form_list(), pk=form_id)
+    form = get_object_or_404(selectors.ticket_form_list(), pk=ticket_form_id)
     form = web_forms.ticket_form_update(actor=request.user, form=form, data=_data(payload))
     return ticket_form_out(form)
 
 
 @router.delete(
-    "/ticket-forms/{form_id}", response={204: None}, summary="Delete a ticket form (admin)"
+    "/ticket-forms/{ticket_form_id}", response={204: None}, summary="Delete a ticket form (admin)"
 )
-def delete_ticket_form(request: AuthedRequest, form_id: Id) -> Status:
+def delete_ticket_form(request: AuthedRequest, ticket_form_id: Id) -> Status:
     _form_admin(request)
-    form = get_object_or_404(selectors.ticket_form_list(), pk=form_id)
+    form = get_object_or_404(selectors.ticket_form_list(), pk=ticket_form_id)
     web_forms.ticket_form_delete(actor=request.user, form=form)
     return Status(204, None)

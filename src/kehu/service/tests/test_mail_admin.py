@@ -16,6 +16,8 @@ from kehu.service.tests.conftest import ImapServer
 
 pytestmark = pytest.mark.django_db
 
+REFUSED = {"The server refused the user name or password.", "服务器拒绝了用户名或密码。"}
+
 
 def post(client: Client, url: str, data: dict[str, Any], method: str = "post") -> Any:
     return getattr(client, method)(
@@ -128,18 +130,17 @@ def test_test_connection_against_the_real_server(
 
     post(admin, f"/mailboxes/{mailbox_id}", {"password": "wrong"}, "patch")
     answer = post(admin, f"/mailboxes/{mailbox_id}/test", {})
-    assert answer.json() == {"ok": False, "detail": "The server refused the user name or password."}
+    assert answer.json()["ok"] is False
+    assert answer.json()["detail"] in REFUSED
 
     polled = post(admin, f"/mailboxes/{mailbox_id}/poll", {})
     assert polled.status_code == 200
-    assert polled.json()["error"] == "The server refused the user name or password."
-    assert admin.get(f"/api/v1/mailboxes/{mailbox_id}").json()["last_error"] == (
-        "The server refused the user name or password."
-    )
+    assert polled.json()["error"] in REFUSED
+    assert admin.get(f"/api/v1/mailboxes/{mailbox_id}").json()["last_error"] in REFUSED
 
 
 def test_mailbox_pages(imap_server: ImapServer, org: Organisation) -> None:
-    page = Client()
+    page = Client(HTTP_ACCEPT_LANGUAGE="en")
     page.force_login(org.admin)
     listed = page.get(reverse("service:mailboxes"))
     assert listed.status_code == 200

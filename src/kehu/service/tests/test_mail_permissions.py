@@ -30,7 +30,7 @@ def mailbox(org: Organisation) -> dict[str, Any]:
 
 def ticket_form(org: Organisation) -> dict[str, Any]:
     row = TicketWebForm.objects.create(name="报修", slug="repair")
-    return {"form_id": row.pk}
+    return {"ticket_form_id": row.pk}
 
 
 MAILBOX_FORM = {
@@ -47,9 +47,9 @@ TABLE = [
     Endpoint("DELETE /mailboxes/{mailbox_id}", mailbox, **ADMIN),
     Endpoint("POST /mailboxes/{mailbox_id}/test", mailbox, body={}, **ADMIN),
     Endpoint("POST /mailboxes/{mailbox_id}/poll", mailbox, body={}, **ADMIN),
-    Endpoint("GET /ticket-forms/{form_id}", ticket_form, **ADMIN),
-    Endpoint("PATCH /ticket-forms/{form_id}", ticket_form, body={"name": "改名"}, **ADMIN),
-    Endpoint("DELETE /ticket-forms/{form_id}", ticket_form, **ADMIN),
+    Endpoint("GET /ticket-forms/{ticket_form_id}", ticket_form, **ADMIN),
+    Endpoint("PATCH /ticket-forms/{ticket_form_id}", ticket_form, body={"name": "改名"}, **ADMIN),
+    Endpoint("DELETE /ticket-forms/{ticket_form_id}", ticket_form, **ADMIN),
     # --- UI ---
     Endpoint("GET service:mailbox", mailbox, **ADMIN),
     Endpoint("POST service:mailbox", mailbox, body=MAILBOX_FORM, **ADMIN),

@@ -229,9 +229,9 @@ def ticket_form_list(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
-def ticket_form_detail(request: AuthedRequest, form_id: int) -> HttpResponse:
+def ticket_form_detail(request: AuthedRequest, ticket_form_id: int) -> HttpResponse:
     user = _form_admin(request)
-    ticket_form = get_object_or_404(selectors.ticket_form_list(), pk=form_id)
+    ticket_form = get_object_or_404(selectors.ticket_form_list(), pk=ticket_form_id)
     initial = {
         "name": ticket_form.name, "slug": ticket_form.slug,
         "department": ticket_form.department_id, "default_type": ticket_form.default_type,
@@ -309,6 +309,6 @@ urlpatterns: list[URLPattern] = [
     path("mailboxes/", mailbox_list, name="mailboxes"),
     path("mailboxes/<int:mailbox_id>/", mailbox_detail, name="mailbox"),
     path("ticket-forms/", ticket_form_list, name="ticket_forms"),
-    path("ticket-forms/<int:form_id>/", ticket_form_detail, name="ticket_form"),
+    path("ticket-forms/<int:ticket_form_id>/", ticket_form_detail, name="ticket_form"),
     path("forms/<slug:slug>/", public_ticket_form, name="public_ticket_form"),
 ]
