@@ -29,7 +29,12 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
-    MenuItem(_("Service"), "service:tickets", "headset"),
+    MenuItem(
+        _("Service"),
+        "service:tickets",
+        "headset",
+        frozenset({"admin", "manager", "service", "sales"}),  # who sees tickets (not marketing)
+    ),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),

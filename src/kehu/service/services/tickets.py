@@ -793,7 +793,7 @@ def ticket_replan(
         return locked
 
     def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+        return timezone.localtime(value).isoformat() if value else None
 
     _event(
         locked,

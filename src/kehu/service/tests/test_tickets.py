@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -257,8 +257,8 @@ def test_replan_needs_a_reason(desk: Desk) -> None:
     assert ticket.promised_resolution_at == later
     event = TicketEvent.objects.get(ticket=ticket, kind=TicketEventKind.REPLANNED)
     assert event.reason == "等待备件到货"
-    assert event.data["old_resolution"] == old.isoformat()
-    assert event.data["new_resolution"] == later.isoformat()
+    assert datetime.fromisoformat(event.data["old_resolution"]) == old
+    assert datetime.fromisoformat(event.data["new_resolution"]) == later
     with pytest.raises(InvalidInput):
         services.ticket_replan(
             actor=desk.agent,
