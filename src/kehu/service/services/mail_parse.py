@@ -226,7 +226,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
         in_reply_to=in_reply_to.group(0) if in_reply_to else "",
         references=references,
         date=date,
-        auto_submitted=(auto not in {"", "no"}) or precedence in {"bulk", "junk", "auto_reply"},
+        auto_submitted=(auto not in {"", "no"})
+        or precedence in {"bulk", "junk", "auto_reply"}
+        or message.get_content_type() == "multipart/report"  # a bounce (DSN)
+        or address.split("@")[0].lower() in {"mailer-daemon", "postmaster"},
     )
     body = _body(message)
     if parsed.is_reply:

@@ -7,6 +7,7 @@ import itertools
 import socket
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from django.utils import timezone, translation
@@ -21,7 +22,7 @@ from kehu.service.models import (
     TicketMessage,
     TicketStatus,
 )
-from kehu.service.services import mail
+from kehu.service.services import mail, tickets
 from kehu.service.tests.conftest import ImapServer
 from kehu.service.tests.tickets_support import Desk, make_customer, make_desk
 
@@ -352,3 +353,40 @@ def test_errors_are_worded_in_chinese(imap_inbox: ImapServer, desk: Desk) -> Non
     box = make_mailbox(imap_inbox, desk, password="wrong")
     with translation.override("zh-hans"):
         assert mail.mailbox_poll(box).error == "服务器拒绝了用户名或密码。"
+
+
+def test_customer_answer_to_our_reply_threads_by_its_message_id(
+    imap_inbox: ImapServer,
+    desk: Desk,
+    mailoutbox: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    box = make_mailbox(imap_inbox, desk)
+    imap_inbox.append(email(subject="无法登录"))
+    mail.mailbox_poll(box)
+    ticket = Ticket.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tickets.ticket_reply(actor=desk.agent, ticket=ticket, body="请清除浏览器缓存后重试。")
+    sent = mailoutbox[-1]
+    assert sent.from_email == "support@kehu.test"  # the polled mailbox answers
+    assert ticket.number in sent.subject
+    ours = sent.extra_headers["Message-ID"]
+
+    # The customer's client keeps our subject tag out and quotes our text under the answer.
+    imap_inbox.append(
+        email(
+            subject="Re: 无法登录",
+            body=f"还是不行。\n\nOn Sun, support@kehu.test wrote:\n> {sent.body}",
+            In_Reply_To=ours,
+            References=ours,
+        )
+    )
+    result = mail.mailbox_poll(box)
+
+    assert (result.created, result.replies) == (0, 1)
+    thread = list(ticket.messages.order_by("id").values_list("kind", "body"))
+    assert thread[-1] == (MessageKind.INBOUND, "还是不行。")
+    assert [kind for kind, _body in thread] == [
+        MessageKind.INBOUND, MessageKind.REPLY, MessageKind.INBOUND,
+    ]  # fmt: skip

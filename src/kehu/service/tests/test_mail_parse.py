@@ -115,6 +115,15 @@ def test_auto_replies_recognised() -> None:
     msg["Auto-Submitted"] = "auto-replied"
     msg.set_content("I am away")
     assert parse_email(msg.as_bytes()).auto_submitted
+    bounce = EmailMessage()
+    bounce["From"] = "MAILER-DAEMON@mx.example.com"
+    bounce["Subject"] = "Undelivered Mail Returned to Sender"
+    bounce.set_content("The mail system could not deliver")
+    assert parse_email(bounce.as_bytes()).auto_submitted
+    person = EmailMessage()
+    person["From"] = "wang@example.com"
+    person.set_content("hello")
+    assert not parse_email(person.as_bytes()).auto_submitted
 
 
 def test_decode_bytes_fallbacks() -> None:
