@@ -13,6 +13,7 @@ and logged; it never breaks the periodic job.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import imaplib
 import logging
@@ -109,9 +110,31 @@ def _logout(conn: imaplib.IMAP4) -> None:
         conn.logout()
 
 
+def imap_utf7(name: str) -> str:
+    """A folder name in IMAP's modified UTF-7 (RFC 3501 5.1.3): "工单" is "&XeVTVQ-"."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            data = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
 def _select(conn: imaplib.IMAP4, folder: str) -> int:
     """Open the folder read-only (messages keep their flags); its UIDVALIDITY."""
-    quoted = '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    encoded = imap_utf7(folder)
+    quoted = '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
     typ, _data = conn.select(quoted, readonly=True)
     if typ != "OK":
         raise MailboxError(_("The folder %(folder)s does not exist.") % {"folder": folder})
@@ -211,11 +234,10 @@ def _store(mailbox: Mailbox, email: ParsedEmail, result: PollResult) -> None:
         # two robots cannot keep answering each other.
         result.skipped += 1
         return
-    ticket = None
-    if email.is_reply:
-        ticket = ticket_selectors.ticket_for_email(
-            in_reply_to=email.in_reply_to, references=email.references, subject=email.subject
-        )
+    # A reply by its headers, or any message naming a ticket number in its subject.
+    ticket = ticket_selectors.ticket_for_email(
+        in_reply_to=email.in_reply_to, references=email.references, subject=email.subject
+    )
     closed = None
     if ticket is not None and ticket.status != TicketStatus.CLOSED:
         try:

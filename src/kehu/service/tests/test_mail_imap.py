@@ -390,3 +390,25 @@ def test_customer_answer_to_our_reply_threads_by_its_message_id(
     assert [kind for kind, _body in thread] == [
         MessageKind.INBOUND, MessageKind.REPLY, MessageKind.INBOUND,
     ]  # fmt: skip
+
+
+def test_folder_with_a_chinese_name(imap_server: ImapServer, desk: Desk) -> None:
+    assert mail.imap_utf7("工单") == "&XeVTVQ-"
+    assert mail.imap_utf7("R&D 工单") == "R&-D &XeVTVQ-"
+    folder = f"客服工单{next(_ids)}"
+    imap_server.create(mail.imap_utf7(folder))
+    imap_server.append(email(subject="中文文件夹"), mail.imap_utf7(folder))
+    box = make_mailbox(imap_server, desk, folder=folder)
+    assert mail.mailbox_poll(box).created == 1
+
+
+def test_number_in_the_subject_threads_without_reply_headers(
+    imap_inbox: ImapServer, desk: Desk
+) -> None:
+    box = make_mailbox(imap_inbox, desk)
+    imap_inbox.append(email(subject="显示屏花屏"))
+    mail.mailbox_poll(box)
+    ticket = Ticket.objects.get()
+    imap_inbox.append(email(subject=f"[{ticket.number}] 补充照片说明", body="照片见附件"))
+    assert mail.mailbox_poll(box).replies == 1
+    assert Ticket.objects.count() == 1
