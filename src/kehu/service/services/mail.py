@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = 30  # seconds for connecting and for each IMAP command
 BATCH = 200  # messages read per poll; the rest follow at the next poll
+MAX_FETCH = 5 * 1024 * 1024  # bytes of one message read
 UID_RANGE = re.compile(rb"UIDVALIDITY (\d+)")
 TICKET_TAG = re.compile(r"\[T\d{6,}\]\s*")
 
@@ -159,7 +160,9 @@ def _new_uids(conn: imaplib.IMAP4, after: int) -> list[int]:
 
 
 def _fetch(conn: imaplib.IMAP4, uid: int) -> bytes | None:
-    typ, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+    # At most the first MAX_FETCH bytes: the text comes before the attachments, and a 50 MB
+    # message must not sit in memory whole (its tail is lost, its text is not).
+    typ, data = conn.uid("FETCH", str(uid), f"(BODY.PEEK[]<0.{MAX_FETCH}>)")
     if typ != "OK":
         raise MailboxError(_("The server refused to send message %(uid)d.") % {"uid": uid})
     for item in data:

@@ -413,3 +413,16 @@ def test_number_in_the_subject_threads_without_reply_headers(
     imap_inbox.append(email(subject=f"[{ticket.number}] 补充照片说明", body="照片见附件"))
     assert mail.mailbox_poll(box).replies == 1
     assert Ticket.objects.count() == 1
+
+
+def test_huge_message_is_read_up_to_the_limit(
+    imap_inbox: ImapServer, desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mail, "MAX_FETCH", 64 * 1024)
+    box = make_mailbox(imap_inbox, desk)
+    message = email(subject="附件很大", body="日志见附件。")
+    message.add_attachment(b"\x00" * (512 * 1024), maintype="application", subtype="zip")
+    imap_inbox.append(message)
+    assert mail.mailbox_poll(box).created == 1
+    ticket = Ticket.objects.get()
+    assert (ticket.subject, ticket.content) == ("附件很大", "日志见附件。")
