@@ -4,6 +4,7 @@ host checked, test connection against the real dovecot, bad input changes nothin
 from __future__ import annotations
 
 import json
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from kehu.core.testing.factories import Organisation, api_client
-from kehu.service.models import Mailbox, TicketWebForm
+from kehu.service.models import Mailbox, Ticket, TicketWebForm
 from kehu.service.tests.conftest import ImapServer
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,8 @@ def test_test_connection_against_the_real_server(
     assert admin.get(f"/api/v1/mailboxes/{mailbox_id}").json()["last_error"] in REFUSED
 
 
-def test_mailbox_pages(imap_server: ImapServer, org: Organisation) -> None:
+def test_mailbox_pages(imap_inbox: ImapServer, org: Organisation) -> None:
+    imap_server = imap_inbox
     page = Client(HTTP_ACCEPT_LANGUAGE="en")
     page.force_login(org.admin)
     listed = page.get(reverse("service:mailboxes"))
@@ -164,10 +166,19 @@ def test_mailbox_pages(imap_server: ImapServer, org: Organisation) -> None:
         reverse("service:mailbox", args=[mailbox.pk]), {"action": "test"}, follow=True
     )
     assert "Connected; the folder INBOX holds" in tested.content.decode()
+    message = EmailMessage()
+    message["From"] = "someone@unknown.example"
+    message["Subject"] = "网页打不开"
+    message["Message-ID"] = "<page-test@unknown.example>"
+    message.set_content("打不开")
+    imap_server.append(message)
     polled = page.post(
         reverse("service:mailbox", args=[mailbox.pk]), {"action": "poll"}, follow=True
     )
     assert polled.status_code == 200
+    number = Ticket.objects.get().number
+    assert "1 read: 1 new tickets, 0 replies." in polled.content.decode()
+    assert number in polled.content.decode()  # the e-mails read, with their tickets
     deleted = page.post(reverse("service:mailbox", args=[mailbox.pk]), {"action": "delete"})
     assert deleted.status_code == 302
     assert not Mailbox.objects.exists()

@@ -201,7 +201,7 @@ def mailbox_detail(request: AuthedRequest, mailbox_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("Mailbox saved."))
                 return redirect("service:mailbox", mailbox.pk)
-    context = {"mailbox": mailbox, "form": form}
+    context = {"mailbox": mailbox, "form": form, "emails": selectors.recent_emails(mailbox)}
     return render(request, "service/mail/mailbox.html", context)
 
 
