@@ -17,6 +17,8 @@ from kehu.service.tests.conftest import ImapServer
 
 pytestmark = pytest.mark.django_db
 
+API_QUERIES = 3  # the token, the rows (department joined, e-mails counted)
+PAGE_QUERIES = 6  # the session, the user, the rows, the form's departments
 REFUSED = {"The server refused the user name or password.", "服务器拒绝了用户名或密码。"}
 
 
@@ -212,3 +214,27 @@ def test_ticket_form_crud(org: Organisation) -> None:
     assert changed.json()["is_active"] is False
     assert admin.delete(f"/api/v1/ticket-forms/{form_id}").status_code == 204
     assert not TicketWebForm.objects.exists()
+
+
+def test_lists_take_a_fixed_number_of_queries(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    for number in range(6):
+        Mailbox.objects.create(
+            name=f"邮箱{number}", host="imap.example.cn", username="u", password="p",
+            address="s@example.cn", department=org.east,
+        )  # fmt: skip
+        TicketWebForm.objects.create(name=f"表单{number}", slug=f"f{number}", department=org.east)
+    admin = api_client(org.admin)
+    page = Client()
+    page.force_login(org.admin)
+    admin.get("/api/v1/mailboxes")  # warm the token and session caches
+    page.get(reverse("service:mailboxes"))
+    with django_assert_max_num_queries(API_QUERIES):
+        assert len(admin.get("/api/v1/mailboxes").json()) == 6
+    with django_assert_max_num_queries(API_QUERIES):
+        assert len(admin.get("/api/v1/ticket-forms").json()) == 6
+    with django_assert_max_num_queries(PAGE_QUERIES):
+        assert page.get(reverse("service:mailboxes")).status_code == 200
+    with django_assert_max_num_queries(PAGE_QUERIES):
+        assert page.get(reverse("service:ticket_forms")).status_code == 200
