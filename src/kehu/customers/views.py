@@ -23,7 +23,7 @@ from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.http import error_message, form_errors, is_htmx
 from kehu.core.numbers import id_or_404, whole_number
 from kehu.core.pagination import BoundedPaginator
-from kehu.customers import contact_display, selectors, services, timeline
+from kehu.customers import contact_display, sections, selectors, services, timeline
 from kehu.customers.forms import (
     AttachmentForm,
     BulkForm,
@@ -356,6 +356,7 @@ def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
         if full_access
         else None,
         "tab": tab,
+        "sections": sections.sections_for(customer, user),
     }
     if tab in LAZY_TABS:  # a link straight to the tab: shown with the page
         context[tab] = LAZY_TABS[tab](user, customer)

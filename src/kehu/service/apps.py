@@ -15,3 +15,10 @@ class ServiceConfig(AppConfig):
 
         # A service specialist sees the customers handed over to them (completed handovers).
         policy_of(Customer).grant(handed_customer_ids)
+
+        # Tickets on the customer: timeline entries and the open tickets with their SLA.
+        from kehu.customers import sections, timeline
+        from kehu.service.views.tickets import customer_ticket_items, customer_ticket_section
+
+        timeline.register(customer_ticket_items)
+        sections.register(customer_ticket_section)

@@ -36,6 +36,7 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "ticket_id": "service.Ticket",
     "mailbox_id": "service.Mailbox",
     "ticket_form_id": "service.TicketWebForm",
 }
@@ -113,6 +114,7 @@ def _add_extras(files: Path) -> None:
             customer=customer,
             data={"method": "visit", "content": "拜访并留下照片", "attachments": [picture]},
         )
+    _add_tickets(admin)
     files.mkdir(parents=True, exist_ok=True)
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
@@ -133,3 +135,30 @@ def _add_mail(admin: Any) -> None:
         },
     )  # fmt: skip
     web_forms.ticket_form_create(actor=admin, data={"name": "在线报修", "slug": "repair"})
+
+
+def _add_tickets(admin: Any) -> None:
+    """Tickets: one per status of the flow, one in triage and one merged duplicate."""
+    from kehu.customers.models import Customer
+    from kehu.service.services import tickets
+
+    customer = Customer.objects.order_by("pk").first()
+    made = [
+        tickets.ticket_create(
+            actor=admin,
+            data={"subject": f"模糊测试工单{number}", "content": "设备报警", "assignee": admin.pk},
+            channel="ui",
+            customer=customer,
+            requester_email="fuzz@example.cn",
+        )
+        for number in range(1, 5)
+    ]
+    tickets.ticket_set_status(actor=admin, ticket=made[1], status="waiting")
+    tickets.ticket_set_status(actor=admin, ticket=made[2], status="resolved")
+    tickets.ticket_merge(actor=admin, ticket=made[3], into=made[0])
+    tickets.ticket_create(
+        actor=None,
+        data={"subject": "未知发件人", "content": "请联系我"},
+        channel="email",
+        requester_email="stranger@example.com",
+    )

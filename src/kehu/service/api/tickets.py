@@ -263,6 +263,14 @@ def _reloaded(request: AuthedRequest, ticket_id: int) -> dict[str, Any]:
     return ticket_out(selectors.ticket_get(user=request.user, ticket_id=ticket_id))
 
 
+def _written(ticket_id: int) -> dict[str, Any]:
+    """The ticket after the actor's write: read unscoped, since the write may take it out
+    of their sight (given to someone of another team) and the answer is still theirs."""
+    return ticket_out(
+        Ticket.objects.select_related("customer", "assignee", "sla_policy").get(pk=ticket_id)
+    )
+
+
 def _editable(request: AuthedRequest, ticket_id: int) -> Ticket:
     return get_editable_or_404(Ticket.objects.all(), request.user, pk=ticket_id)
 
@@ -323,7 +331,7 @@ def create_ticket(request: AuthedRequest, payload: TicketIn) -> Status[dict[str,
         requester_name=payload.requester_name,
         requester_email=payload.requester_email,
     )
-    return Status(201, _reloaded(request, ticket.pk))
+    return Status(201, _written(ticket.pk))
 
 
 @router.get("/tickets/{ticket_id}", response=TicketOut)
@@ -336,7 +344,7 @@ def update_ticket(request: AuthedRequest, ticket_id: int, payload: TicketPatch) 
     ticket = _editable(request, ticket_id)
     data = payload.dict(exclude_unset=True, exclude={"version"})
     services.ticket_update(actor=request.user, ticket=ticket, data=data, version=payload.version)
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/assign", response=TicketOut)
@@ -345,7 +353,7 @@ def assign_ticket(request: AuthedRequest, ticket_id: int, payload: AssignIn) -> 
     services.ticket_assign(
         actor=request.user, ticket=ticket, assignee=payload.assignee_id, version=payload.version
     )
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/status", response=TicketOut)
@@ -358,7 +366,7 @@ def set_ticket_status(request: AuthedRequest, ticket_id: int, payload: StatusIn)
         reason=payload.reason,
         version=payload.version,
     )
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/reopen", response=TicketOut)
@@ -367,7 +375,7 @@ def reopen_ticket(request: AuthedRequest, ticket_id: int, payload: ReasonIn) -> 
     services.ticket_reopen(
         actor=request.user, ticket=ticket, reason=payload.reason, version=payload.version
     )
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/reply", response={201: MessageOut})
@@ -402,7 +410,7 @@ def merge_ticket(request: AuthedRequest, ticket_id: int, payload: MergeIn) -> di
         reason=payload.reason,
         version=payload.version,
     )
-    return _reloaded(request, target.pk)
+    return _written(target.pk)
 
 
 @router.post("/tickets/{ticket_id}/replan", response=TicketOut)
@@ -416,7 +424,7 @@ def replan_ticket(request: AuthedRequest, ticket_id: int, payload: ReplanIn) -> 
         promised_resolution_at=payload.promised_resolution_at,
         version=payload.version,
     )
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/link-customer", response=TicketOut)
@@ -431,7 +439,7 @@ def link_ticket_customer(request: AuthedRequest, ticket_id: int, payload: LinkIn
         contact=_contact(payload.contact_id),
         version=payload.version,
     )
-    return _reloaded(request, ticket_id)
+    return _written(ticket_id)
 
 
 @router.get("/tickets/{ticket_id}/messages", response=MessagePage)

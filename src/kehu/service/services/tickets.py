@@ -32,6 +32,8 @@ from kehu.customers.models import Contact, Customer
 from kehu.customers.numbering import reserve
 from kehu.notifications.services import notify
 from kehu.service.models import (
+    Handover,
+    HandoverStatus,
     Mailbox,
     MessageKind,
     RoutingTarget,
@@ -281,6 +283,20 @@ def _department_for(
     return None
 
 
+def handed_to(customer: Customer) -> User | None:
+    """The specialist the customer was handed over to (the latest completed handover): a
+    ticket no rule appoints goes to them, so it stays within the customer's service scope."""
+    handover = (
+        Handover.objects.filter(
+            customer=customer, status=HandoverStatus.COMPLETED, specialist__is_active=True
+        )
+        .select_related("specialist")
+        .order_by("-confirmed_at", "-id")
+        .first()
+    )
+    return handover.specialist if handover is not None else None
+
+
 def _notify_assignee(ticket: Ticket, actor: User | None) -> None:
     if ticket.assignee is None or (actor is not None and ticket.assignee_id == actor.pk):
         return
@@ -360,6 +376,8 @@ def ticket_create(
             product=ticket.product,
         )
         assignee, rule = appointment.user, appointment.rule
+    if assignee is None and customer is not None:
+        assignee = handed_to(customer)
     ticket.assignee = assignee
     ticket.assigned_by_rule = rule
     ticket.department_id = _department_for(
@@ -780,6 +798,17 @@ def ticket_replan(
             errors={"promised_resolution_at": [_("Give the new promised time.")]},
             code="nothing_to_replan",
         )
+    now = timezone.now()
+    past = {
+        name: [_("A new promise must lie in the future.")]
+        for name, value in (
+            ("promised_response_at", response),
+            ("promised_resolution_at", resolution),
+        )
+        if value is not None and value <= now
+    }
+    if past:
+        raise InvalidInput(next(iter(past.values()))[0], errors=past, code="promise_in_past")
     locked = _lock(actor, ticket, version)
     if not locked.is_open:
         raise Conflict(_("Only an open ticket's promise can be re-planned."), code="not_open")

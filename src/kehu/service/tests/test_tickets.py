@@ -13,6 +13,8 @@ from kehu.core.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from kehu.core.testing.factories import Organisation
 from kehu.service.models import (
     MessageKind,
+    RoutingRule,
+    RoutingTarget,
     Ticket,
     TicketChannel,
     TicketEvent,
@@ -22,7 +24,7 @@ from kehu.service.models import (
 )
 from kehu.service.selectors import tickets as selectors
 from kehu.service.services import tickets as services
-from kehu.service.tests.tickets_support import Desk, make_desk, raise_ticket
+from kehu.service.tests.tickets_support import Desk, make_customer, make_desk, raise_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +44,9 @@ def test_create_numbers_starts_sla_and_writes_first_message(desk: Desk) -> None:
     day = timezone.localtime().strftime("%y%m%d")
     assert re.fullmatch(rf"T{day}\d{{4}}", first.number)
     assert int(second.number[-4:]) == int(first.number[-4:]) + 1
-    assert first.status == TicketStatus.NEW
+    # no routing rule: the ticket goes to the specialist the customer was handed to
+    assert first.status == TicketStatus.ASSIGNED
+    assert first.assignee == desk.agent
     assert first.department_id == desk.team_a.pk
     assert first.response_due_at is not None
     assert first.resolution_due_at is not None
@@ -51,7 +55,7 @@ def test_create_numbers_starts_sla_and_writes_first_message(desk: Desk) -> None:
     message = TicketMessage.objects.get(ticket=first)
     assert message.kind == MessageKind.INBOUND
     assert message.body == first.content
-    assert kinds(first) == [TicketEventKind.CREATED]
+    assert kinds(first) == [TicketEventKind.CREATED, TicketEventKind.ASSIGNED]
 
 
 def test_create_with_assignee_is_assigned(desk: Desk) -> None:
@@ -125,7 +129,7 @@ def test_resolved_callback_runs_on_commit(
         (["resolved"], "waiting", "invalid_transition"),
         (["resolved"], "in_progress", "invalid_transition"),
         (["closed"], "in_progress", "ticket_closed"),
-        ([], "assigned", "invalid_transition"),
+        (["in_progress"], "assigned", "invalid_transition"),
         (["in_progress"], "new", "invalid_transition"),
     ],
 )
@@ -259,13 +263,23 @@ def test_replan_needs_a_reason(desk: Desk) -> None:
     assert event.reason == "等待备件到货"
     assert datetime.fromisoformat(event.data["old_resolution"]) == old
     assert datetime.fromisoformat(event.data["new_resolution"]) == later
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as error:
         services.ticket_replan(
             actor=desk.agent,
             ticket=ticket,
             reason="x",
             promised_resolution_at=ticket.raised_at - timedelta(days=1),
         )
+    assert error.value.code == "promise_in_past"
+    with pytest.raises(InvalidInput) as error:
+        services.ticket_replan(
+            actor=desk.agent,
+            ticket=ticket,
+            reason="x",
+            promised_response_at=later + timedelta(days=1),
+        )
+    assert error.value.code == "invalid_promise"  # response after the promised resolution
+    assert TicketEvent.objects.filter(kind=TicketEventKind.REPLANNED).count() == 1
 
 
 def test_triage_ticket_from_unknown_sender_is_linked_to_customer(desk: Desk) -> None:
@@ -322,9 +336,8 @@ def test_ticket_for_email(desk: Desk) -> None:
 
 
 def test_list_filters(desk: Desk) -> None:
-    high = raise_ticket(desk, priority="high")
+    high = raise_ticket(desk, priority="high", assignee=desk.agent2.pk)
     low = raise_ticket(desk, priority="low", ticket_type="complaint")
-    services.ticket_assign(actor=desk.agent, ticket=low, assignee=desk.agent)
     Ticket.objects.filter(pk=high.pk).update(response_due_at=timezone.now() - timedelta(minutes=5))
 
     def rows(**params: str) -> list[Ticket]:
@@ -339,5 +352,31 @@ def test_list_filters(desk: Desk) -> None:
     assert rows(sla="overdue") == [high]
     assert rows(q=high.number) == [high]
     assert rows(q=high.subject[-3:]) == [high]
-    assert rows(status="assigned") == [low]
+    assert rows(status="assigned") == [low, high]
     assert list(selectors.ticket_list(user=desk.other_team_agent)) == []
+
+
+def test_without_handover_or_rule_nobody_is_appointed(desk: Desk) -> None:
+    customer, contact = make_customer(desk.org.rep, email="li@example.cn")
+    ticket = services.ticket_create(
+        actor=desk.org.rep,
+        data={"subject": "咨询", "content": "价格"},
+        channel=TicketChannel.UI,
+        customer=customer,
+        contact=contact,
+    )
+    assert ticket.status == TicketStatus.NEW
+    assert ticket.assignee is None
+    assert selectors.ticket_get(user=desk.org.rep, ticket_id=ticket.pk) == ticket
+
+
+def test_routing_rule_appoints_before_the_handover(desk: Desk) -> None:
+    rule = RoutingRule.objects.create(
+        name="投诉", target=RoutingTarget.TICKET, ticket_type="complaint", department=desk.team_b
+    )
+    rule.members.add(desk.other_team_agent)
+    ticket = raise_ticket(desk, ticket_type="complaint")
+    assert ticket.assignee == desk.other_team_agent
+    assert ticket.assigned_by_rule == rule
+    assert ticket.department_id == desk.team_b.pk
+    assert raise_ticket(desk, ticket_type="support").assignee == desk.agent

@@ -45,7 +45,8 @@ def test_create_and_read(desk: Desk) -> None:
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["number"].startswith("T")
-    assert body["status"] == "new"
+    assert body["status"] == "assigned"  # to the specialist the customer was handed to
+    assert body["assignee_id"] == desk.agent.pk
     assert body["channel"] == "api"
     assert body["customer_name"] == desk.customer.name
     assert body["sla_state"] in {"on_track", "warning"}
@@ -196,4 +197,4 @@ def test_bad_status_value_is_422(desk: Desk) -> None:
     response = post(api_client(desk.agent), f"{BASE}/{ticket.pk}/status", {"status": "done"})
     assert response.status_code == 422
     ticket.refresh_from_db()
-    assert ticket.status == TicketStatus.NEW
+    assert ticket.status == TicketStatus.ASSIGNED

@@ -41,7 +41,7 @@ def test_duration_text_in_chinese() -> None:
 
 def test_list_shows_tabs_and_time_to_breach(desk: Desk, django_assert_max_num_queries: Any) -> None:
     ticket = raise_ticket(desk, assignee=desk.agent.pk)
-    late = raise_ticket(desk)
+    late = raise_ticket(desk, assignee=desk.agent2.pk)
     Ticket.objects.filter(pk=ticket.pk).update(
         response_due_at=timezone.now() + timedelta(hours=2, minutes=15, seconds=30)
     )

@@ -5,7 +5,7 @@ service errors become form errors or flash messages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
@@ -31,13 +32,18 @@ from kehu.core.http import error_message, form_errors
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
 from kehu.customers.models import Contact, Customer
+from kehu.customers.sections import Section
 from kehu.customers.selectors import customer_choices
+from kehu.customers.timeline import TimelineItem
 from kehu.customers.widgets import CustomerPicker, picker_label
 from kehu.service.models import (
     MessageKind,
     SlaState,
     Ticket,
     TicketChannel,
+    TicketEvent,
+    TicketEventKind,
+    TicketMessage,
     TicketPriority,
     TicketStatus,
     TicketType,
@@ -107,6 +113,69 @@ def sla_view(ticket: Ticket, now: datetime) -> SlaView:
     )
 
 
+# Event names with a context: "Created" alone reads 创建时间 (a column) in other catalogues.
+EVENT_LABELS = {
+    TicketEventKind.CREATED: pgettext_lazy("ticket event", "Created"),
+    TicketEventKind.ASSIGNED: pgettext_lazy("ticket event", "Assigned"),
+    TicketEventKind.STATUS: pgettext_lazy("ticket event", "Status changed"),
+    TicketEventKind.REPLANNED: pgettext_lazy("ticket event", "Promise re-planned"),
+    TicketEventKind.WARNED: pgettext_lazy("ticket event", "SLA warning"),
+    TicketEventKind.BREACHED: pgettext_lazy("ticket event", "SLA breached"),
+    TicketEventKind.MERGED: pgettext_lazy("ticket event", "Merged"),
+    TicketEventKind.REOPENED: pgettext_lazy("ticket event", "Reopened"),
+    TicketEventKind.SURVEYED: pgettext_lazy("ticket event", "Satisfaction received"),
+}
+
+
+def _local_text(value: Any) -> str:
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def event_view(event: TicketEvent) -> TicketEvent:
+    """The event with what the page shows: its name and a one-line summary."""
+    label = EVENT_LABELS.get(TicketEventKind(event.kind), event.get_kind_display())
+    summary = ""
+    statuses = dict(TicketStatus.choices)
+    if event.from_status and event.to_status:
+        summary = f"{statuses.get(event.from_status, '')} → {statuses.get(event.to_status, '')}"
+    elif event.to_status:
+        summary = str(statuses.get(event.to_status, ""))
+    data = event.data or {}
+    if event.kind == TicketEventKind.ASSIGNED and data.get("to_name"):
+        summary = f"→ {data['to_name']}"
+    elif event.kind == TicketEventKind.MERGED:
+        summary = f"→ {data['into_number']}" if data.get("into_number") else ""
+        summary = summary or (f"← {data['from_number']}" if data.get("from_number") else "")
+    elif event.kind == TicketEventKind.REPLANNED:
+        parts = []
+        if data.get("old_response") != data.get("new_response"):
+            parts.append(
+                _("Response %(old)s → %(new)s")
+                % {
+                    "old": _local_text(data.get("old_response")),
+                    "new": _local_text(data.get("new_response")),
+                }
+            )
+        if data.get("old_resolution") != data.get("new_resolution"):
+            parts.append(
+                _("Resolution %(old)s → %(new)s")
+                % {
+                    "old": _local_text(data.get("old_resolution")),
+                    "new": _local_text(data.get("new_resolution")),
+                }
+            )
+        summary = "; ".join(parts)
+    event.label = str(label)  # type: ignore[attr-defined]
+    event.summary = summary  # type: ignore[attr-defined]
+    return event
+
+
 # --- forms ------------------------------------------------------------------------------------
 
 
@@ -154,7 +223,7 @@ class TicketForm(forms.Form):
         label=gettext_lazy("Type"), choices=TicketType.choices, initial=TicketType.SUPPORT
     )
     priority = forms.ChoiceField(
-        label=gettext_lazy("Priority"), choices=TicketPriority.choices, initial="medium"
+        label=pgettext_lazy("ticket", "Priority"), choices=TicketPriority.choices, initial="medium"
     )
     product = forms.CharField(label=gettext_lazy("Product"), max_length=100, required=False)
     assignee = forms.ModelChoiceField(
@@ -279,7 +348,7 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         "sla": sla_view(ticket, now),
         "can_edit": can_edit,
         "thread": list(selectors.ticket_messages(ticket)),
-        "events": list(selectors.ticket_events(ticket)),
+        "events": [event_view(event) for event in selectors.ticket_events(ticket)],
         "merged": list(selectors.merged_tickets(ticket)),
         "next_statuses": [(value, TicketStatus(value).label) for value in allowed],
         "assignees": assignable_users(request.user) if can_edit else [],
@@ -295,7 +364,7 @@ class LinkForm(forms.Form):
     customer = forms.ModelChoiceField(
         label=gettext_lazy("Customer"),
         queryset=Customer.objects.none(),
-        widget=TicketCustomerPicker,
+        widget=TicketCustomerPicker(attrs={"size": 4}),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -321,6 +390,8 @@ def _action(
         messages.error(request, error_message(error))
     else:
         messages.success(request, done)
+        if not Ticket.objects.visible_to(request.user).filter(pk=ticket_id).exists():
+            return redirect("service:tickets")  # given to another team: out of sight now
     return redirect("service:ticket_detail", ticket_id)
 
 
@@ -459,6 +530,74 @@ def ticket_link(request: AuthedRequest, ticket_id: int) -> HttpResponse:
         return _("Linked to %(name)s.") % {"name": customer.name}
 
     return _action(request, ticket_id, link)
+
+
+# --- the loop on the customer: timeline entries and the open tickets on the customer page --
+
+
+TIMELINE_LIMIT = 50
+OPEN_ON_CUSTOMER = 10
+
+
+def customer_ticket_items(customer: Any, user: Any) -> Iterable[TimelineItem]:
+    """The customer's tickets (raised, resolved) and the replies sent to them (two queries)."""
+    visible = Ticket.objects.visible_to(user).filter(customer_id=customer.pk)
+    for ticket in visible.order_by("-id")[:TIMELINE_LIMIT]:
+        url = reverse("service:ticket_detail", args=[ticket.pk])
+        yield TimelineItem(
+            when=ticket.raised_at,
+            title=_("Ticket %(number)s: %(subject)s")
+            % {"number": ticket.number, "subject": ticket.subject},
+            body=ticket.get_ticket_type_display(),
+            icon="headset",
+            url=url,
+            kind="ticket",
+        )
+        if ticket.resolved_at is not None:
+            yield TimelineItem(
+                when=ticket.resolved_at,
+                title=_("Ticket %(number)s resolved") % {"number": ticket.number},
+                icon="check2-circle",
+                url=url,
+                kind="ticket",
+            )
+    replies = (
+        TicketMessage.objects.filter(ticket__in=visible.values("pk"), kind=MessageKind.REPLY)
+        .select_related("ticket", "author")
+        .order_by("-created_at", "-id")[:TIMELINE_LIMIT]
+    )
+    for reply in replies:
+        yield TimelineItem(
+            when=reply.created_at,
+            title=_("Reply on ticket %(number)s") % {"number": reply.ticket.number},
+            body=f"{reply.author or ''}: {Truncator(reply.body).chars(140)}",
+            icon="reply",
+            url=reverse("service:ticket_detail", args=[reply.ticket_id]),
+            kind="ticket_reply",
+        )
+
+
+def customer_ticket_section(customer: Any, user: Any) -> Section | None:
+    """The customer's open tickets with their SLA state, on the customer page."""
+    rows = list(
+        selectors.open_tickets_of_customer(user=user, customer_id=customer.pk)[
+            : OPEN_ON_CUSTOMER + 1
+        ]
+    )
+    may_create = services.may_create(user) and getattr(user, "role", "") != Role.MARKETING
+    if not rows and not may_create:
+        return None
+    now = timezone.now()
+    return Section(
+        template="service/tickets/customer_section.html",
+        context={
+            "customer": customer,
+            "rows": [(row, sla_view(row, now)) for row in rows[:OPEN_ON_CUSTOMER]],
+            "more": len(rows) > OPEN_ON_CUSTOMER,
+            "may_create": may_create,
+        },
+        order=20,
+    )
 
 
 urlpatterns: list[URLPattern] = [
