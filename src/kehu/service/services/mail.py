@@ -205,11 +205,15 @@ def _new_ticket(mailbox: Mailbox, email: ParsedEmail, *, closed: Ticket | None =
     now = timezone.now()
     if email.date is not None and now - timedelta(days=30) <= email.date <= now:
         data["raised_at"] = email.date
+    customer = contact.customer if contact else None
+    if closed is not None and customer is None:
+        # The closed ticket's customer (perhaps linked by hand from triage) follows its answer.
+        customer, contact = closed.customer, closed.contact
     return tickets.ticket_create(
         actor=None,
         data=data,
         channel=TicketChannel.EMAIL,
-        customer=contact.customer if contact else None,
+        customer=customer,
         contact=contact,
         requester_name=email.sender_name or (contact.name if contact else ""),
         requester_email=email.sender,

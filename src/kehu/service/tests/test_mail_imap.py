@@ -426,3 +426,21 @@ def test_huge_message_is_read_up_to_the_limit(
     assert mail.mailbox_poll(box).created == 1
     ticket = Ticket.objects.get()
     assert (ticket.subject, ticket.content) == ("附件很大", "日志见附件。")
+
+
+def test_answer_to_a_closed_triage_ticket_keeps_the_customer_linked_by_hand(
+    imap_inbox: ImapServer, desk: Desk
+) -> None:
+    box = make_mailbox(imap_inbox, desk)
+    first = email(sender="li@unknown.example")
+    imap_inbox.append(first)
+    mail.mailbox_poll(box)
+    old = Ticket.objects.get()
+    assert old.customer is None
+    Ticket.objects.filter(pk=old.pk).update(
+        customer=desk.customer, status=TicketStatus.CLOSED, closed_at=timezone.now()
+    )
+    imap_inbox.append(email(sender="li@unknown.example", In_Reply_To=first["Message-ID"]))
+    mail.mailbox_poll(box)
+    new = Ticket.objects.exclude(pk=old.pk).get()
+    assert new.customer == desk.customer
