@@ -51,6 +51,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
     MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),
+    MenuItem(_("Inbound mailboxes"), "service:mailboxes", "envelope", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
 )
 

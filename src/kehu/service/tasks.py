@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, lock_task
 
-from kehu.service.services import calendar, sla
+from kehu.service.services import calendar, mail, sla
 from kehu.service.services.handovers import handovers_escalate
 
 
@@ -26,3 +26,10 @@ def refresh_business_calendar() -> dict[str, int]:
 def escalate_unconfirmed_handovers() -> int:
     """Handovers awaiting confirmation past ``service.handover_confirm_hours``: escalated once."""
     return handovers_escalate()
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("service-poll-mailboxes")
+def poll_mailboxes() -> dict[str, int]:
+    """Read the active inbound mailboxes into tickets, every minute (one poll at a time)."""
+    return mail.poll_active_mailboxes()

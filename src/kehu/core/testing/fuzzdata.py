@@ -43,6 +43,8 @@ ID_MODELS = {
     "handover_attachment_id": "service.HandoverAttachment",
     "routing_rule_id": "service.RoutingRule",
     "ticket_id": "service.Ticket",
+    "mailbox_id": "service.Mailbox",
+    "ticket_form_id": "service.TicketWebForm",
 }
 
 PNG = (
@@ -133,6 +135,7 @@ def _add_extras(files: Path) -> None:
     )  # fmt: skip
     _add_handovers(admin, rep)
     _add_surveys()
+    _add_mail(admin)
 
 
 def _add_surveys() -> None:
@@ -183,6 +186,21 @@ def _add_handovers(admin: Any, rep: Any) -> None:
         submitted = handovers.handover_submit(actor=rep, handover=made[1], specialist=service)
         contract = SimpleUploadedFile("合同.png", PNG, content_type="image/png")
         handovers.handover_attachment_add(actor=rep, handover=submitted, file=contract)
+
+
+def _add_mail(admin: Any) -> None:
+    """An inbound mailbox on a loopback port that refuses at once (its "test" and "poll"
+    answer without waiting on a network) and a public ticket form."""
+    from kehu.service.services import mail, web_forms
+
+    mail.mailbox_create(
+        actor=admin,
+        data={
+            "name": "售后邮箱", "host": "127.0.0.1", "port": 1, "use_ssl": False,
+            "username": "support", "password": "fuzz", "address": "support@example.cn",
+        },
+    )  # fmt: skip
+    web_forms.ticket_form_create(actor=admin, data={"name": "在线报修", "slug": "repair"})
 
 
 def _add_tickets(admin: Any) -> None:
