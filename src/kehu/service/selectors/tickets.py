@@ -145,9 +145,14 @@ def ticket_get(*, user: User, ticket_id: int) -> Ticket:
 
 
 def ticket_messages(ticket: Ticket) -> QuerySet[TicketMessage]:
-    """The thread: the ticket's messages and those of the duplicates merged into it."""
+    """The thread: the ticket's messages and those of the duplicates merged into it.
+
+    The duplicates' ids are read first and listed: ORed across the join to tickets, the
+    filter made PostgreSQL scan every message (370 ms for a thread at size L, bench/RESULTS.md).
+    """
+    merged = list(Ticket.objects.filter(merged_into=ticket).values_list("pk", flat=True))
     return (
-        TicketMessage.objects.filter(Q(ticket=ticket) | Q(ticket__merged_into=ticket))
+        TicketMessage.objects.filter(ticket_id__in=[ticket.pk, *merged])
         .select_related("author", "ticket")
         .order_by("created_at", "id")
     )
