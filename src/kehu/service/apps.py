@@ -11,7 +11,7 @@ class ServiceConfig(AppConfig):
         # Imported in ready(): they use models, which load only after every app config.
         from kehu.core import dashboard, demo
         from kehu.core.access import policy_of
-        from kehu.customers import timeline
+        from kehu.customers import grading, timeline
         from kehu.customers.models import Customer
         from kehu.opportunities import hooks
         from kehu.service import demo_tickets, panels
@@ -19,6 +19,7 @@ class ServiceConfig(AppConfig):
         from kehu.service.access import handed_customer_ids
         from kehu.service.demo import SERVICE_HANDOVER
         from kehu.service.selectors.handovers import customer_handover_items
+        from kehu.service.selectors.surveys import satisfaction_grade_input
         from kehu.service.services import surveys, tickets
         from kehu.service.services.handovers import draft_for_won_deal, register_offboarding
         from kehu.service.views.handovers import confirmation_panel, drafts_panel
@@ -29,6 +30,8 @@ class ServiceConfig(AppConfig):
         hooks.on_deal_won(draft_for_won_deal)
         # Resolving a ticket sends its satisfaction survey (after the commit).
         tickets.on_ticket_resolved(surveys.send_on_resolution)
+        # Grading may ask for a minimum satisfaction (customers.grade_rules' min_satisfaction).
+        grading.register_grade_input(satisfaction_grade_input)
         # The loop on the customer: timeline entries, the customer page's section, panels.
         timeline.register(customer_handover_items)
         service_timeline.register()

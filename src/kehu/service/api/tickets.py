@@ -20,10 +20,19 @@ from kehu.accounts.http import AuthedRequest
 from kehu.core.access import get_editable_or_404
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
+from kehu.core.formatting import choice_label
 from kehu.core.numbers import MAX_INT, Id
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, narrowed, page_of
 from kehu.customers.models import Contact, Customer
-from kehu.service.models import Ticket, TicketChannel, TicketEvent, TicketMessage
+from kehu.service.models import (
+    Ticket,
+    TicketChannel,
+    TicketEvent,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+    TicketType,
+)
 from kehu.service.selectors import tickets as selectors
 from kehu.service.services import sla
 from kehu.service.services import tickets as services
@@ -188,11 +197,11 @@ def ticket_out(ticket: Ticket, now: datetime | None = None) -> dict[str, Any]:
         "subject": ticket.subject,
         "content": ticket.content,
         "ticket_type": ticket.ticket_type,
-        "ticket_type_label": str(ticket.get_ticket_type_display()),
+        "ticket_type_label": choice_label(TicketType, ticket.ticket_type),
         "priority": ticket.priority,
-        "priority_label": str(ticket.get_priority_display()),
+        "priority_label": choice_label(TicketPriority, ticket.priority),
         "status": ticket.status,
-        "status_label": str(ticket.get_status_display()),
+        "status_label": choice_label(TicketStatus, ticket.status),
         "channel": ticket.channel,
         "customer_id": ticket.customer_id,
         "customer_name": ticket.customer.name if ticket.customer else "",

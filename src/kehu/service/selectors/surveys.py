@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from kehu.core.days import day_start
 from kehu.core.errors import NotFound
+from kehu.customers.grading import GradeInput
 from kehu.service.models import Survey, Ticket
 
 TREND_MONTHS = 12
@@ -60,6 +61,14 @@ def satisfaction_averages(customer_ids: Sequence[int]) -> dict[int, tuple[float,
         .annotate(avg=Avg("score"), n=Count("id"))
     )
     return {row["customer_id"]: (round(float(row["avg"]), 2), int(row["n"])) for row in rows}
+
+
+def satisfaction_grade_input(customer_ids: Sequence[int]) -> dict[int, GradeInput]:
+    """The customers' average satisfaction, for grading (``register_grade_input``)."""
+    return {
+        pk: GradeInput(satisfaction=average)
+        for pk, (average, _answers) in satisfaction_averages(customer_ids).items()
+    }
 
 
 def visible_surveys(user: Any) -> QuerySet[Survey]:

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from kehu.core import config
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers.grading import gather_inputs
+from kehu.customers.services import customer_recompute_grades
 from kehu.notifications.tests.servers import smtp_server
 from kehu.service.models import Survey, Ticket, TicketEvent, TicketEventKind
 from kehu.service.selectors.surveys import customer_satisfaction, satisfaction_averages
@@ -224,6 +226,29 @@ def test_customer_average_and_trend(desk: Desk, django_capture_on_commit_callbac
     assert trend[0].count == 3
     assert trend[0].as_dict()["month"] == timezone.localdate().strftime("%Y-%m")
     assert satisfaction_averages([desk.customer.pk, 999999]) == {desk.customer.pk: (3.67, 3)}
+
+
+def test_a_low_satisfaction_keeps_a_customer_from_a_grade(
+    desk: Desk, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Grading reads the surveys' average: a rule with min_satisfaction passes over an
+    unhappy customer, and a customer never surveyed is not held back."""
+    rules = [
+        {"grade": "A", "min_amount": 100000, "min_orders": 0, "min_satisfaction": 4},
+        {"grade": "B", "min_amount": 100000, "min_orders": 0},
+    ]
+    config.put("customers.grade_rules", rules)
+    desk.customer.annual_budget = 200000
+    desk.customer.save(update_fields=["annual_budget"])
+    customer_recompute_grades()
+    desk.customer.refresh_from_db()
+    assert desk.customer.grade == "A"  # no answers yet
+    _ticket, survey = resolved_survey(desk, django_capture_on_commit_callbacks)
+    surveys.survey_answer(token=surveys.survey_token(survey), score=2, comment="太慢了")
+    assert gather_inputs([desk.customer])[desk.customer.pk].satisfaction == 2.0
+    customer_recompute_grades()
+    desk.customer.refresh_from_db()
+    assert desk.customer.grade == "B"
 
 
 def test_staff_list_is_scoped_by_the_ticket(
