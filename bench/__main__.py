@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         "--demo", type=int, default=None, help="customers for the timed `kehu demo` (0: skip)"
     )
     run.add_argument(
+        "--tickets",
+        type=int,
+        default=None,
+        help="tickets to load (default: the size's, about one per customer)",
+    )
+    run.add_argument(
         "--redis",
         default="",
         help="Redis URL for the server's cache and jobs, as in production (default: none)",
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--data-root", default="/tmp/kehu-bench", help="SQLite data directories")
+    load.add_argument("--tickets", type=int, default=None, help="tickets (default: the size's)")
     commands.add_parser("report", help="Markdown table of the newest result per size and db")
     from bench.imports import add_arguments as import_arguments
 

@@ -83,12 +83,13 @@ class Size:
     contacts_per_customer: float
     followups: int
     opportunities: int
+    tickets: int = 0  # about one per customer (bench/service.py)
 
 
 SIZES: dict[str, Size] = {
-    "S": Size(10_000, 2.0, 50_000, 5_000),
-    "M": Size(100_000, 2.0, 500_000, 50_000),
-    "L": Size(1_000_000, 2.0, 5_000_000, 500_000),
+    "S": Size(10_000, 2.0, 50_000, 5_000, 10_000),
+    "M": Size(100_000, 2.0, 500_000, 50_000, 100_000),
+    "L": Size(1_000_000, 2.0, 5_000_000, 500_000, 1_000_000),
 }
 
 

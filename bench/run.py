@@ -43,6 +43,8 @@ RESULTS = BENCH_DIR / "results"
 KEHU = str(Path(sys.executable).with_name("kehu"))
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 SALES_DEPARTMENT = "华东区/上海组"
+SERVICE_CENTRE = "客服中心"
+AGENT_DEPARTMENT = "客服中心/一线支持组"
 # Characters for the names of created customers: random enough that the duplicate check finds
 # no similar name, so the create scenario measures the full path (validation, dedup, numbering).
 NAME_CHARS = list(
@@ -156,6 +158,7 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
     from kehu.customers.models import Contact, Customer
     from kehu.followups.models import FollowUp
     from kehu.opportunities.models import Opportunity
+    from kehu.service.models import Ticket
 
     started = time.perf_counter()
     call_command("migrate", "--noinput", "-v", "0")
@@ -163,6 +166,9 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
     tokens = {
         "sales": ensure_user("bench.sales", "sales", SALES_DEPARTMENT, env),
         "manager": ensure_user("bench.manager", "manager", "华东区", env),
+        # the service centre (bench/service.py): an agent of 一线支持组 and its manager
+        "agent": ensure_user("bench.agent", "service", AGENT_DEPARTMENT, env),
+        "service_manager": ensure_user("bench.service_manager", "manager", SERVICE_CENTRE, env),
     }
     rng = random.Random(options.seed)
     owners = loader.ensure_org(rng=rng)
@@ -189,6 +195,16 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
     if activity.followups or activity.opportunities:
         load_report["activity"] = activity.as_dict()
         log(f"follow-ups and opportunities loaded in {activity.seconds:.0f}s")
+    from bench import service
+
+    tickets_wanted = options.tickets if options.tickets is not None else size.tickets
+    agents = service.ensure_service_org(rng=rng, pinned=[User.objects.get(username="bench.agent")])
+    ticket_report = service.load_tickets(
+        tickets=tickets_wanted, agents=agents, seed=options.seed + have
+    )
+    if ticket_report.tickets:
+        load_report["tickets"] = ticket_report.as_dict()
+        log(f"{ticket_report.tickets:,} tickets loaded in {ticket_report.seconds:.0f}s")
     return {
         "tokens": tokens,
         "migrate_seconds": round(migrate_seconds, 1),
@@ -199,6 +215,7 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
             "users": User.objects.count(),
             "followups": FollowUp.objects.count(),
             "opportunities": Opportunity.objects.count(),
+            "tickets": Ticket.objects.count(),
         },
     }
 
@@ -442,9 +459,81 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             scenarios.append(Scenario(name, title, who, [path]))
         except NoReverseMatch:
             scenarios.append(Scenario(name, title, who, [], unavailable="no such page"))
+    scenarios += service_scenarios(rng)
     only = [name.strip() for name in getattr(options, "only", "").split(",") if name.strip()]
     if only:
         scenarios = [s for s in scenarios if any(s.name.startswith(name) for name in only)]
+    return scenarios
+
+
+def service_scenarios(rng: random.Random) -> list[Scenario]:
+    """Ticket lists of an agent (mine, open) and of the service manager (everything they
+    see, and the open ones), ticket detail, and the service reports (issue 27: lists p50 ≤
+    15 ms, reports ≤ 300 ms). Endpoints that do not exist yet are reported "not available"
+    by ``count_queries`` (their HTTP 404)."""
+    from kehu.accounts.models import User
+    from kehu.service.models import Ticket
+
+    agent = User.objects.filter(username="bench.agent").first()
+    mine = Ticket.objects.filter(assignee=agent).order_by("id").values_list("id", flat=True)
+    pool = list(mine[:20_000]) if agent is not None else []
+    tickets = rng.sample(pool, min(200, len(pool)))
+    scenarios = [
+        Scenario(
+            "api_tickets_agent_open",
+            "API ticket list, agent: mine, open (50)",
+            "agent",
+            ["/api/v1/tickets?limit=50&tab=mine&status=open"],
+            (1, 16),
+        ),
+        Scenario(
+            "api_tickets_agent_team",
+            "API ticket list, agent: the team's (50)",
+            "agent",
+            ["/api/v1/tickets?limit=50&tab=team"],
+        ),
+        Scenario(
+            "api_tickets_service_manager",
+            "API ticket list, service manager: all they see (50)",
+            "service_manager",
+            ["/api/v1/tickets?limit=50"],
+            (1, 16),
+        ),
+        Scenario(
+            "api_tickets_service_manager_open",
+            "API ticket list, service manager: open (50)",
+            "service_manager",
+            ["/api/v1/tickets?limit=50&status=open"],
+        ),
+        Scenario(
+            "api_tickets_service_manager_overdue",
+            "API ticket list, service manager: past their SLA (50)",
+            "service_manager",
+            ["/api/v1/tickets?limit=50&sla=overdue"],
+        ),
+        Scenario(
+            "api_ticket_detail",
+            "API ticket detail, agent",
+            "agent",
+            [f"/api/v1/tickets/{pk}" for pk in tickets],
+            (1, 16),
+        ),
+        Scenario(
+            "api_ticket_messages",
+            "API ticket thread, agent",
+            "agent",
+            [f"/api/v1/tickets/{pk}/messages" for pk in tickets],
+        ),
+    ]
+    for report in ("problems", "keywords", "sla", "times", "satisfaction"):
+        scenarios.append(
+            Scenario(
+                f"service_report_{report}",
+                f"Service report {report} (API, service manager, last 90 days)",
+                "service_manager",
+                [f"/api/v1/reports/service/{report}"],
+            )
+        )
     return scenarios
 
 

@@ -29,11 +29,29 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
-    MenuItem(_("Service"), "service:tickets", "headset"),
+    MenuItem(
+        _("Service"),
+        "service:tickets",
+        "headset",
+        frozenset({"admin", "manager", "service", "sales"}),  # who sees tickets (not marketing)
+    ),
+    MenuItem(
+        _("Handovers"),
+        "service:handovers",
+        "clipboard-check",
+        frozenset({"admin", "manager", "sales", "service"}),
+    ),
+    MenuItem(
+        _("Service analysis"),
+        "service:reports",
+        "graph-up",
+        frozenset({"admin", "manager", "service"}),
+    ),
     MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
     MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),
+    MenuItem(_("Inbound mailboxes"), "service:mailboxes", "envelope", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
 )
 

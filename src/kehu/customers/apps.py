@@ -29,7 +29,6 @@ class CustomersConfig(AppConfig):
         timeline.register(panels.status_timeline)
         timeline.register(panels.attachment_timeline)
         demo.register(customers_demo.CUSTOMERS)
-        demo.register(customers_demo.SERVICE_HANDOVER)
         demo.register_bulk_context(customers_demo.bulk_load)
         handover.register()
         del grading, services, tasks  # imported for their config.define()s and job registration

@@ -38,7 +38,6 @@ from kehu.customers.models import (
     Tag,
 )
 from kehu.customers.normalize import company_key, completeness, digits, pinyin_keys, search_text
-from kehu.customers.services import customer_share
 
 BATCH = 5000
 # From this many customers into an empty database the secondary indexes are built after the
@@ -315,29 +314,6 @@ def _customers_step(run: DemoRun) -> str:
     return f"{created} customers"
 
 
-# Won customers each service user is handed (shared read-only by the owner, as a sales team
-# hands a signed customer to 客服 today), so the demo's service login has a book to work.
-HANDED_TO_SERVICE = 12
-
-
-def hand_to_service(*, users: list[Any], count: int = HANDED_TO_SERVICE) -> int:
-    """Share ``count`` of the won customers with each service user, through the share service
-    (the owner acts, as in the product). Returns the number of shares made."""
-    service_users = [user for user in users if user.role == Role.SERVICE]
-    won = Customer.objects.filter(status=CustomerStatus.WON, owner__isnull=False)
-    made = 0
-    for user in service_users:
-        for customer in won.select_related("owner").order_by("-pk")[:count]:
-            assert customer.owner is not None
-            customer_share(actor=customer.owner, customer=customer, user=user)
-            made += 1
-    return made
-
-
-def _service_step(run: DemoRun) -> str:
-    return f"{hand_to_service(users=run.users)} customers handed to service"
-
-
 def bulk_load(run: DemoRun) -> contextlib.AbstractContextManager[None]:
     return customer_indexes_deferred(run.customers)
 
@@ -349,5 +325,3 @@ CUSTOMERS = DemoStep(
     bulk=True,
     has_data=lambda: Customer.objects.exists(),
 )
-
-SERVICE_HANDOVER = DemoStep(key="service_handover", order=35, run=_service_step)

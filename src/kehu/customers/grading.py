@@ -2,7 +2,8 @@
 
 Until opportunities and orders exist, the annual budget stands in for the cooperation amount.
 Other apps contribute real figures with ``register_grade_input``: a function that takes a list
-of customer ids and answers ``{customer_id: GradeInput(amount, orders)}`` for those it knows.
+of customer ids and answers ``{customer_id: GradeInput(amount, orders, satisfaction)}`` for those
+it knows (the service app reports the average satisfaction score of the customer's surveys).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ GRADE_RULES = config.define(
     ],
     _(
         "Customer grade rules: the first rule whose minimum cooperation amount (yuan) or "
-        "order count is reached gives the grade; otherwise D"
+        "order count is reached gives the grade; otherwise D. A rule may also name a minimum "
+        "satisfaction (min_satisfaction, 1-5) that a customer with survey answers must reach"
     ),
 )
 DEFAULT_GRADE = "D"
@@ -35,6 +37,7 @@ DEFAULT_GRADE = "D"
 class GradeInput:
     amount: Decimal = Decimal(0)
     orders: int = 0
+    satisfaction: float | None = None  # average survey score 1-5; None: never surveyed
 
 
 GradeInputSource = Callable[[Sequence[int]], dict[int, GradeInput]]
@@ -54,19 +57,25 @@ def unregister_grade_input(fn: GradeInputSource) -> None:
 
 
 def gather_inputs(customers: Sequence[Any]) -> dict[int, GradeInput]:
-    """Amount = the larger of the budget proxy and what the apps report; orders summed."""
+    """Amount = the larger of the budget proxy and what the apps report; orders summed; the
+    satisfaction is the one reported (one app reports it)."""
     ids = [customer.pk for customer in customers]
     amounts: dict[int, Decimal] = {pk: Decimal(0) for pk in ids}
     orders: dict[int, int] = dict.fromkeys(ids, 0)
+    satisfaction: dict[int, float] = {}
     for source in _sources:
         for pk, value in source(ids).items():
             if pk in amounts:
                 amounts[pk] += Decimal(value.amount)
                 orders[pk] += int(value.orders)
+                if value.satisfaction is not None:
+                    satisfaction[pk] = value.satisfaction
     result: dict[int, GradeInput] = {}
     for customer in customers:
         budget = Decimal(customer.annual_budget or 0)
-        result[customer.pk] = GradeInput(max(budget, amounts[customer.pk]), orders[customer.pk])
+        result[customer.pk] = GradeInput(
+            max(budget, amounts[customer.pk]), orders[customer.pk], satisfaction.get(customer.pk)
+        )
     return result
 
 
@@ -74,6 +83,12 @@ def grade_for(value: GradeInput, rules: list[dict[str, Any]] | None = None) -> s
     for rule in rules if rules is not None else config.get("customers.grade_rules"):
         amount_reached = value.amount >= Decimal(str(rule.get("min_amount", 0)))
         orders_reached = value.orders >= int(rule.get("min_orders", 0) or 0) > 0
-        if amount_reached or orders_reached:
+        if (amount_reached or orders_reached) and _satisfied(value, rule):
             return str(rule["grade"])
     return DEFAULT_GRADE
+
+
+def _satisfied(value: GradeInput, rule: dict[str, Any]) -> bool:
+    """A rule's minimum satisfaction holds for a customer without survey answers."""
+    minimum = rule.get("min_satisfaction")
+    return not minimum or value.satisfaction is None or value.satisfaction >= float(minimum)

@@ -23,7 +23,7 @@ from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.http import error_message, form_errors, is_htmx
 from kehu.core.numbers import id_or_404, whole_number
 from kehu.core.pagination import BoundedPaginator
-from kehu.customers import contact_display, selectors, services, timeline
+from kehu.customers import contact_display, sections, selectors, services, timeline
 from kehu.customers.forms import (
     AttachmentForm,
     BulkForm,
@@ -356,6 +356,7 @@ def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
         if full_access
         else None,
         "tab": tab,
+        "sections": sections.shown_to(user),
     }
     if tab in LAZY_TABS:  # a link straight to the tab: shown with the page
         context[tab] = LAZY_TABS[tab](user, customer)
@@ -372,12 +373,18 @@ LAZY_TABS: dict[str, Callable[[User, Customer], list[Any]]] = {
 
 @login_required
 def customer_tab(request: AuthedRequest, customer_id: int, tab: str) -> HttpResponse:
-    if tab not in LAZY_TABS:
+    section = sections.get(tab)
+    if tab not in LAZY_TABS and section is None:
         raise Http404(tab)
     user = request.user
     customer = selectors.customer_get(
         user=user, customer_id=customer_id, related=selectors.OWNER_RELATED
     )
+    if section is not None and tab not in LAZY_TABS:  # another app's section of the page
+        extra = section.context(customer, user) if section.shown(user) else None
+        if extra is None:
+            return HttpResponse("")
+        return render(request, section.template, {"customer": customer, **extra})
     context = {"customer": customer, tab: LAZY_TABS[tab](user, customer)}
     return render(request, f"customers/_{tab}.html", context)
 

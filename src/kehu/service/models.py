@@ -356,6 +356,10 @@ class Ticket(VersionedModel):
     response_due_at = models.DateTimeField(_("response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
+    # Business minutes the clock stood still while waiting on the customer (ended pauses).
+    sla_paused_minutes = models.PositiveIntegerField(
+        _("SLA paused (business min)"), default=0, editable=False
+    )
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)

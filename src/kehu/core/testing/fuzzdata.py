@@ -36,6 +36,15 @@ ID_MODELS = {
     "job_id": "transfer.ImportJob",
     "pool_id": "pools.Pool",
     "offboarding_id": "pools.Offboarding",
+    "policy_id": "service.SlaPolicy",
+    "entry_id": "service.CalendarEntry",
+    "survey_id": "service.Survey",
+    "handover_id": "service.Handover",
+    "handover_attachment_id": "service.HandoverAttachment",
+    "routing_rule_id": "service.RoutingRule",
+    "ticket_id": "service.Ticket",
+    "mailbox_id": "service.Mailbox",
+    "ticket_form_id": "service.TicketWebForm",
 }
 
 PNG = (
@@ -77,6 +86,8 @@ def _add_extras(files: Path) -> None:
     from kehu.notifications.services import notify
     from kehu.pools.services.claims import pool_put
     from kehu.pools.services.pools import pool_create
+    from kehu.service.services import calendar as service_calendar
+    from kehu.service.services import sla as service_sla
     from kehu.transfer.services import import_job_create
 
     admin = User.objects.get(username="admin")
@@ -111,7 +122,109 @@ def _add_extras(files: Path) -> None:
             customer=customer,
             data={"method": "visit", "content": "拜访并留下照片", "attachments": [picture]},
         )
+    _add_tickets(admin)
     files.mkdir(parents=True, exist_ok=True)
     sheet = files / "客户.csv"
     sheet.write_text("客户名称,联系人,手机\n模糊导入有限公司,王五,13900139000\n", encoding="utf-8")
     import_job_create(actor=admin, kind="customers", path=sheet)
+    service_calendar.calendar_refresh()
+    service_sla.policy_create(
+        actor=admin,
+        data={"priority": "high", "customer_grade": "A", "respond_minutes": 30,
+              "resolve_minutes": 240},
+    )  # fmt: skip
+    _add_handovers(admin, rep)
+    _add_surveys()
+    _add_mail(admin)
+
+
+def _add_surveys() -> None:
+    """A survey sent for a ticket of the demo (an answered one when there are two)."""
+    from kehu.service.models import Survey, Ticket
+    from kehu.service.services import surveys
+
+    for ticket in Ticket.objects.exclude(requester_email="").order_by("pk")[:2]:
+        survey = surveys.survey_send(ticket)
+        if survey is not None and Survey.objects.count() == 2:
+            surveys.survey_answer(token=surveys.survey_token(survey), score=4, comment="模糊")
+
+
+def _add_handovers(admin: Any, rep: Any) -> None:
+    """A routing rule, a draft and a pending handover with an attachment (the demo makes
+    completed ones for the service login)."""
+    from kehu.customers.models import Customer
+    from kehu.service.models import Handover
+    from kehu.service.services import handovers
+
+    service = apps.get_model("accounts.User").objects.filter(role="service").first()
+    if service is None:
+        return
+    handovers.routing_rule_create(
+        actor=admin, data={"name": "兜底", "target": "handover", "members": [service.pk]}
+    )
+    free = (
+        Customer.objects.editable_by(rep)
+        .exclude(pk__in=Handover.objects.values("customer_id"))
+        .order_by("pk")
+    )
+    made = []
+    for customer in free[:2]:
+        made.append(
+            handovers.handover_create(
+                actor=rep,
+                customer=customer,
+                data={
+                    "needs": "模糊测试需求",
+                    "service_content": "电话支持",
+                    "response_hours": 4,
+                    "resolution_hours": 48,
+                    "contract_terms": "保密条款",
+                },
+            )
+        )
+    if len(made) == 2:
+        submitted = handovers.handover_submit(actor=rep, handover=made[1], specialist=service)
+        contract = SimpleUploadedFile("合同.png", PNG, content_type="image/png")
+        handovers.handover_attachment_add(actor=rep, handover=submitted, file=contract)
+
+
+def _add_mail(admin: Any) -> None:
+    """An inbound mailbox on a loopback port that refuses at once (its "test" and "poll"
+    answer without waiting on a network) and a public ticket form."""
+    from kehu.service.services import mail, web_forms
+
+    mail.mailbox_create(
+        actor=admin,
+        data={
+            "name": "售后邮箱", "host": "127.0.0.1", "port": 1, "use_ssl": False,
+            "username": "support", "password": "fuzz", "address": "support@example.cn",
+        },
+    )  # fmt: skip
+    web_forms.ticket_form_create(actor=admin, data={"name": "在线报修", "slug": "repair"})
+
+
+def _add_tickets(admin: Any) -> None:
+    """Tickets: one per status of the flow, one in triage and one merged duplicate."""
+    from kehu.customers.models import Customer
+    from kehu.service.services import tickets
+
+    customer = Customer.objects.order_by("pk").first()
+    made = [
+        tickets.ticket_create(
+            actor=admin,
+            data={"subject": f"模糊测试工单{number}", "content": "设备报警", "assignee": admin.pk},
+            channel="ui",
+            customer=customer,
+            requester_email="fuzz@example.cn",
+        )
+        for number in range(1, 5)
+    ]
+    tickets.ticket_set_status(actor=admin, ticket=made[1], status="waiting")
+    tickets.ticket_set_status(actor=admin, ticket=made[2], status="resolved")
+    tickets.ticket_merge(actor=admin, ticket=made[3], into=made[0])
+    tickets.ticket_create(
+        actor=None,
+        data={"subject": "未知发件人", "content": "请联系我"},
+        channel="email",
+        requester_email="stranger@example.com",
+    )

@@ -21,6 +21,8 @@ SEEDS = (
         "create_plans",
     ),
     ("leads.PriorityRule", "kehu.leads.migrations.0002_default_priority_rules", "add_defaults"),
+    ("service.SlaPolicy", "kehu.service.migrations.0002_sla_defaults", "add_defaults"),
+    ("service.CalendarEntry", "kehu.service.migrations.0002_sla_defaults", "load_calendar"),
 )
 
 

@@ -131,3 +131,18 @@ def test_template_filters() -> None:
         Context({"a": Decimal("21716000.00"), "p": 25, "d": date(2026, 12, 6), "user": Someone()})
     )
     assert text == "¥21,716,000|USD 21,716,000|2,171.6万|25.0%|2026-12-06"
+
+
+def test_choice_label_follows_the_active_language() -> None:
+    from django.db import models
+    from django.utils import translation
+
+    from kehu.core.formatting import choice_label
+
+    class Colour(models.TextChoices):
+        RED = "red", "Red"
+
+    assert choice_label(Colour, "red") == "Red"
+    assert choice_label(Colour, "blue") == "blue"  # an unknown value answers itself
+    with translation.override("zh-hans"):
+        assert choice_label(Colour, "red") == "Red"  # no catalogue entry: the source text

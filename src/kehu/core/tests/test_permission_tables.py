@@ -25,6 +25,7 @@ APPS = (
     "notifications",
     "opportunities",
     "pools",
+    "service",
     "transfer",
 )
 
@@ -58,8 +59,8 @@ def api_operations(client: Client) -> Iterator[str]:
 def tabled() -> set[str]:
     """The URL names and ``"METHOD /path"`` targets of every app's table entries."""
     covered: set[str] = set()
-    for app in APPS:
-        module = importlib.import_module(f"kehu.{app}.tests.test_permissions")
+    for name in [f"kehu.{app}.tests.test_permissions" for app in APPS]:
+        module = importlib.import_module(name)
         entries: list[Endpoint] = module.TABLE
         for entry in entries:
             covered.add(entry.target if entry.is_api else entry.name)

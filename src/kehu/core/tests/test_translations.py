@@ -18,6 +18,11 @@ def test_there_are_catalogues() -> None:
 @pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: str(p.relative_to(SOURCE)))
 def test_catalogue_is_complete_and_compiled(path: Path) -> None:
     catalogue = polib.pofile(str(path))
+    keys = [(entry.msgctxt, entry.msgid) for entry in catalogue]
+    twice = sorted({key[1] for key in keys if keys.count(key) > 1})
+    # msgfmt refuses a catalogue with a message defined twice (a merge leftover), which
+    # leaves the compiled catalogue stale.
+    assert not twice, f"defined twice in {path}: {twice[:10]}"
     untranslated = [entry.msgid for entry in catalogue.untranslated_entries()]
     fuzzy = [entry.msgid for entry in catalogue.fuzzy_entries()]
     assert not untranslated, f"untranslated in {path}: {untranslated[:10]}"

@@ -120,21 +120,3 @@ def test_demo_completeness_is_what_each_customer_has_filled() -> None:
     assert min(figures) < 80
     assert 100 in figures
     assert sum(figures) / len(figures) < 95
-
-
-def test_the_demo_service_login_is_handed_won_customers() -> None:
-    """liu.service has a book: won customers shared by their owners, read-only."""
-    from kehu.customers.demo import HANDED_TO_SERVICE, hand_to_service
-    from kehu.customers.models import CustomerShare
-
-    users = ensure_demo_users()
-    generate_customers(count=80, seed=2, users=users)
-    Customer.objects.filter(pk__in=Customer.objects.order_by("pk").values("pk")[:20]).update(
-        status=CustomerStatus.WON
-    )
-    service = next(user for user in users if user.role == "service")
-    assert hand_to_service(users=users) == HANDED_TO_SERVICE
-    seen = selectors.customer_list(user=service, filters=selectors.CustomerFilters())
-    assert seen.count() == HANDED_TO_SERVICE
-    assert all(customer.status == CustomerStatus.WON for customer in seen)
-    assert not CustomerShare.objects.filter(user=service, can_edit=True).exists()
