@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.access import is_admin
@@ -30,24 +30,14 @@ TICKET_LIST = "service:tickets"  # the ticket list page (its filters: the API's)
 
 
 def _agent_links() -> dict[str, str]:
-    """The ticket list behind each figure of the agent's panel ("" while there is none)."""
-    url = page_url(TICKET_LIST)
-    if not url:
-        return {"list_url": "", "at_risk_url": "", "breached_url": "", "waiting_url": ""}
-    mine = f"{url}?tab=mine"
+    """The ticket list behind each figure of the agent's panel."""
+    mine = f"{reverse(TICKET_LIST)}?tab=mine"
     return {
         "list_url": f"{mine}&status=open",
         "at_risk_url": f"{mine}&sla=at_risk",
         "breached_url": f"{mine}&sla=overdue",
         "waiting_url": f"{mine}&status=waiting",
     }
-
-
-def page_url(name: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return ""
 
 
 def agent_panel(request: HttpRequest) -> Panel | None:
@@ -79,7 +69,7 @@ def team_panel(request: HttpRequest) -> Panel | None:
             "resolution_percent": _percent(figures.resolution_rate),
             "response_percent": _percent(figures.response_rate),
             "cache_minutes": TEAM_TTL // 60,
-            "reports_url": page_url("service:reports"),
+            "reports_url": reverse("service:reports"),
         },
         order=25,
     )
@@ -102,8 +92,7 @@ def customer_section(customer: Any, user: Any) -> dict[str, Any] | None:
         }
         for row in summary.open_tickets
     ]
-    url = page_url(TICKET_LIST)
-    list_url = f"{url}?customer={customer.pk}" if url else ""
+    list_url = f"{reverse(TICKET_LIST)}?customer={customer.pk}"
     new_url = f"{reverse('service:ticket_new')}?customer={customer.pk}" if may_create else ""
     return {"service": summary, "rows": rows, "list_url": list_url, "new_url": new_url}
 

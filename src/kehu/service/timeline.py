@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -29,11 +29,8 @@ BODY_CHARS = 300
 
 
 def object_url(name: str, pk: int) -> str:
-    """The page of a handover or ticket, or "" while that page does not exist."""
-    try:
-        return reverse(name, args=[pk])
-    except NoReverseMatch:
-        return ""
+    """The page of a handover or ticket."""
+    return reverse(name, args=[pk])
 
 
 def _visible_tickets(customer: Any, user: Any) -> Any:

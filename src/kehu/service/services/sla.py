@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -189,10 +189,7 @@ def service_managers(ticket: Ticket) -> list[User]:
 
 
 def _ticket_url(ticket: Ticket) -> str:
-    try:
-        return reverse("service:ticket_detail", args=[ticket.pk])
-    except NoReverseMatch:
-        return ""
+    return reverse("service:ticket_detail", args=[ticket.pk])
 
 
 def _when(moment: datetime) -> str:
