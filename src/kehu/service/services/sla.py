@@ -24,7 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.accounts.models import Department, Role, User
+from kehu.accounts.models import Role, User
+from kehu.accounts.selectors import department_supervisors
 from kehu.core.access import is_admin
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
@@ -160,32 +161,17 @@ def sla_state(ticket: Ticket, *, now: datetime) -> SlaStatus:
 
 
 def service_managers(ticket: Ticket) -> list[User]:
-    """Who hears of a breach: the heads and managers of the ticket's department and the
-    departments above it (else of the assignee's); admins when there are none."""
+    """Who hears of a breach: the head and managers of the nearest department, from the
+    ticket's (else the assignee's) upwards, that has any (``department_supervisors``, as
+    leads and deals escalate); admins when there are none."""
     department_id = ticket.department_id or (
         ticket.assignee.department_id if ticket.assignee is not None else None
     )
-    managers: list[User] = []
-    if department_id is not None:
-        path = Department.objects.filter(pk=department_id).values_list("path", flat=True).first()
-        ancestors = [int(part) for part in (path or "").strip("/").split("/") if part]
-        if ancestors:
-            managers = list(
-                User.objects.filter(is_active=True)
-                .filter(
-                    Q(headed_departments__in=ancestors)
-                    | Q(role=Role.MANAGER, department_id__in=ancestors)
-                )
-                .distinct()
-                .order_by("pk")
-            )
-    if not managers:
-        managers = list(
-            User.objects.filter(is_active=True)
-            .filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
-            .order_by("pk")
-        )
-    return [user for user in managers if user.pk != ticket.assignee_id]
+    managers = department_supervisors(department_id, exclude=ticket.assignee_id)
+    if managers:
+        return managers
+    admins = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
+    return [user for user in admins.order_by("pk") if user.pk != ticket.assignee_id]
 
 
 def _ticket_url(ticket: Ticket) -> str:
