@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "kehu.transfer",
     "kehu.pools",
     "kehu.service",
+    "kehu.analytics",
 ]
 
 MIDDLEWARE = [

@@ -18,5 +18,6 @@ urlpatterns = [
     path("transfer/", include("kehu.transfer.urls")),
     path("pools/", include("kehu.pools.urls")),
     path("service/", include("kehu.service.urls")),
+    path("analytics/", include("kehu.analytics.urls")),
     path("", include("kehu.core.urls")),
 ]

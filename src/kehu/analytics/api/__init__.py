@@ -1,0 +1,8 @@
+"""The analytics API: reports under /reports, each area's router beside it."""
+
+from ninja import Router
+
+from kehu.analytics.api import reports
+
+router = Router()
+router.add_router("/reports", reports.router)

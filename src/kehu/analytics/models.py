@@ -1,0 +1,183 @@
+"""Targets (目标) and the churn-risk and high-value scores (流失预警/高价值客户) of customers.
+
+Report figures themselves are not stored: reports are selectors over the other apps' records
+(``kehu/analytics/reports/``); a summary table exists only where a direct query cannot answer
+within the speed target at size L, and a test proves it matches a direct recount.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from kehu.core.access import AccessPolicy, ScopedQuerySet
+from kehu.core.history import HISTORY_BASES
+from kehu.core.models import VersionedModel
+
+
+class PeriodKind(models.TextChoices):
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+    YEAR = "year", _("Year")
+
+
+class Measure(models.TextChoices):
+    NEW_CUSTOMERS = "new_customers", _("New customers")
+    WON_AMOUNT = "won_amount", _("Won amount")
+    WON_DEALS = "won_deals", _("Won deals")
+    LEADS_CONVERTED = "leads_converted", _("Leads converted")
+
+
+class Newness(models.TextChoices):
+    ANY = "", _("New and existing customers")
+    NEW = "new", _("New customers (created in the period)")
+    EXISTING = "existing", _("Existing customers (created before the period)")
+
+
+def _department_targets(user: Any) -> Q:
+    # A rep sees the targets of their own department as a whole (not other reps' own).
+    return (
+        Q(department_id=user.department_id, owner__isnull=True)
+        if user.department_id
+        else Q(pk__in=[])
+    )
+
+
+class Target(VersionedModel):
+    """A goal for a period, for a department or a rep, optionally narrowed to a segment.
+
+    "本季度新增30家制造业中小企业，其中华东区20家" is two targets on new customers for the same
+    quarter and department: industry C with the small and medium size bands, value 30; and the
+    same with region area "east", value 20, whose ``parent`` is the first.
+    """
+
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    period_kind = models.CharField(
+        _("period"), max_length=10, choices=PeriodKind.choices, default=PeriodKind.QUARTER
+    )
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"))
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("rep"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    measure = models.CharField(_("measure"), max_length=20, choices=Measure.choices)
+    value = models.DecimalField(
+        _("target value"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    # The segment: empty means any.
+    industry = models.ForeignKey(
+        "customers.Industry",
+        verbose_name=_("industry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    region = models.CharField(
+        _("region"), max_length=12, blank=True, help_text=_("A region code or a sales area.")
+    )
+    customer_kind = models.CharField(_("customer type"), max_length=20, blank=True)
+    size_bands = models.JSONField(_("company sizes"), default=list, blank=True)
+    newness = models.CharField(
+        _("new or existing"), max_length=10, choices=Newness.choices, blank=True, default=""
+    )
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("part of"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="parts",
+    )
+    notes = models.CharField(_("notes"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects: ClassVar[ScopedQuerySet[Target]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    access_policy = AccessPolicy(role_view={"sales": _department_targets})
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
+        ordering = ["-start", "id"]
+        indexes = [
+            models.Index(fields=["department", "start"], name="target_department_start"),
+            models.Index(fields=["owner", "start"], name="target_owner_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="target_period")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_measure_display()} {self.start}–{self.end}"
+
+
+class CustomerScore(models.Model):
+    """A customer's churn-risk and value scores with their reasons, recomputed by a job and
+    on change. Reasons are codes with parameters (``{"code": "no_followup", "days": 90}``),
+    rendered in the viewer's language."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", primary_key=True, on_delete=models.CASCADE, related_name="score"
+    )
+    churn_score = models.PositiveSmallIntegerField(_("churn risk"), default=0)
+    churn_reasons = models.JSONField(default=list, blank=True)
+    is_churn_risk = models.BooleanField(_("churn risk"), default=False)
+    value_score = models.PositiveSmallIntegerField(_("value score"), default=0)
+    value_reasons = models.JSONField(default=list, blank=True)
+    is_high_value = models.BooleanField(_("high value"), default=False)
+    won_amount_year = models.DecimalField(
+        _("won in the last 12 months"), max_digits=14, decimal_places=2, default=Decimal(0)
+    )
+    orders_year = models.PositiveIntegerField(_("orders in the last 12 months"), default=0)
+    orders_total = models.PositiveIntegerField(_("orders"), default=0)
+    average_order = models.DecimalField(
+        _("average order value"), max_digits=14, decimal_places=2, default=Decimal(0)
+    )
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    plan_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("one-to-one plan owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer score")
+        verbose_name_plural = _("customer scores")
+        indexes = [
+            models.Index(fields=["is_churn_risk", "-churn_score"], name="score_churn"),
+            models.Index(fields=["is_high_value", "-value_score"], name="score_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.churn_score}/{self.value_score}"
