@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.memory import TreeMemorySampler
-from bench.scenarios import KIND, Scenario
+from bench.scenarios import Scenario, kind_of
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -169,6 +169,7 @@ def prepare_data(options: argparse.Namespace, env: dict[str, str]) -> dict[str, 
         # the service centre (bench/service.py): an agent of 一线支持组 and its manager
         "agent": ensure_user("bench.agent", "service", AGENT_DEPARTMENT, env),
         "service_manager": ensure_user("bench.service_manager", "manager", SERVICE_CENTRE, env),
+        "admin": ensure_user("bench.admin", "admin", "华东区", env),
     }
     rng = random.Random(options.seed)
     owners = loader.ensure_org(rng=rng)
@@ -460,6 +461,7 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
         except NoReverseMatch:
             scenarios.append(Scenario(name, title, who, [], unavailable="no such page"))
     scenarios += service_scenarios(rng)
+    scenarios += analytics_scenarios()
     only = [name.strip() for name in getattr(options, "only", "").split(",") if name.strip()]
     if only:
         scenarios = [s for s in scenarios if any(s.name.startswith(name) for name in only)]
@@ -534,6 +536,52 @@ def service_scenarios(rng: random.Random) -> list[Scenario]:
                 [f"/api/v1/reports/service/{report}"],
             )
         )
+    return scenarios
+
+
+ANALYTICS_REPORTS = (
+    "targets",
+    "stage-conversion",
+    "deal-cycle",
+    "followup-effectiveness",
+    "rep-performance",
+    "data-quality",
+    "demand-hotspots",
+    "churn-risk",
+    "high-value",
+)
+
+
+def analytics_scenarios() -> list[Scenario]:
+    """Each analysis report (issue 28: ≤ 300 ms p95 at size L) over the current quarter, as a
+    rep, a regional manager and an admin, and the quarterly review page of the manager's
+    department. A report that does not exist answers 404 and is marked "not available"."""
+    from django.urls import NoReverseMatch, reverse
+
+    scenarios = []
+    for key in ANALYTICS_REPORTS:
+        for who in ("sales", "manager", "admin"):
+            scenarios.append(
+                Scenario(
+                    f"analytics_{key.replace('-', '_')}_{who}",
+                    f"Report {key} (API, {who}, this quarter)",
+                    who,
+                    [f"/api/v1/reports/{key}"],
+                )
+            )
+    try:
+        review = [reverse("analytics:review")]
+    except NoReverseMatch:
+        review = []
+    scenarios.append(
+        Scenario(
+            "analytics_quarterly_review",
+            "Quarterly review (HTML, manager, own department)",
+            "session_manager",
+            review,
+            unavailable="" if review else "no such page",
+        )
+    )
     return scenarios
 
 
@@ -747,7 +795,7 @@ def run_http(
             base = {
                 "scenario": scenario.name,
                 "title": scenario.title,
-                "kind": KIND.get(scenario.name, ""),
+                "kind": kind_of(scenario.name),
                 "queries": scenario.queries,
                 "note": scenario.note,
                 **{k: v for k, v in scenario.extra.items() if k != "status"},

@@ -96,3 +96,11 @@ KIND = {
     "service_report_times": "report",
     "service_report_satisfaction": "report",
 }
+KIND_PREFIXES = {"analytics_": "report"}
+
+
+def kind_of(name: str) -> str:
+    """The scenario's kind (what its target is), by name or by prefix."""
+    if name in KIND:
+        return KIND[name]
+    return next((kind for prefix, kind in KIND_PREFIXES.items() if name.startswith(prefix)), "")
