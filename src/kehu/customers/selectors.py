@@ -20,6 +20,7 @@ from django.db.models import (
     Avg,
     Count,
     Exists,
+    F,
     OrderBy,
     OuterRef,
     Prefetch,
@@ -564,7 +565,10 @@ def saved_filters(*, user: Any) -> QuerySet[SavedFilter]:
 # the primary first, by name), the id last so that the order is total and pages are stable.
 CONTACT_ORDER = ("customer_id", "-is_active", "-is_primary", "name", "id")
 # What a contact list row reads of its customer: who holds it, which decides masking.
-CONTACT_CUSTOMER_FIELDS = ("customer__owner", "customer__department")
+CONTACT_CUSTOMER_COLUMNS = {
+    "owner_id": F("customer__owner_id"),
+    "department_id": F("customer__department_id"),
+}
 # A scope of at most this many customers is inlined into the contact list as their ids.
 INLINE_CUSTOMERS = 2_000
 
@@ -621,18 +625,19 @@ def contact_page(
     user: Any,
     offset: int,
     limit: int,
+    fields: Sequence[str] = ("id", "customer_id", "name"),
     customer_id: int | None = None,
     q: str = "",
     active: bool | None = None,
 ) -> dict[str, Any]:
-    """One page of ``contact_list``: ``{"items", "count", "count_capped"}`` (``page_of``)."""
+    """One page of ``contact_list`` as plain rows: ``{"items", "count", "count_capped"}``
+    (``page_of``). A row holds ``fields`` of the contact and its customer's ``owner_id`` and
+    ``department_id``, which decide masking. ``values()`` rows cost a fraction of the contact
+    and customer instances they replace (bench/RESULTS.md, 2026-12-06 l)."""
     visible, part = _visible_contacts(user, customer_id)
     match, indexed = _contact_match(q)
     queryset = _filtered(visible, match, active)
-    # of the customer only what masking reads: a full customer per row was half the CPU
-    own = [field.name for field in Contact._meta.concrete_fields]
-    rows = queryset.select_related("customer").only(*own, *CONTACT_CUSTOMER_FIELDS)
-    rows = rows.order_by(*CONTACT_ORDER)
+    rows = queryset.values(*fields, **CONTACT_CUSTOMER_COLUMNS).order_by(*CONTACT_ORDER)
     # matches read from an index are few (``COMMON_MATCHES`` at most): counting them is cheap,
     # while the first customers' part walked their contacts for nothing (10–14 ms)
     subset = None if part is None or indexed else _filtered(part, match, active)
