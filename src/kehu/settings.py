@@ -166,7 +166,7 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "kehu.core.job_storage.SqliteJobs",
         "name": "kehu",
         "filename": str(DATA_DIR / "jobs.sqlite3"),
         "immediate": JOBS_IMMEDIATE,

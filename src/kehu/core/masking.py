@@ -15,7 +15,7 @@ against a daily limit (``customers.contact_reveal_daily_limit``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MASK = "****"
@@ -90,10 +90,14 @@ def mask_contact_field(name: str, value: Any) -> Any:
 def contact_values(contact: Any, *, masked: bool) -> dict[str, str]:
     """The one masking rule of every read path (API, pages, history, exports).
 
-    ``contact`` is a ``Contact`` (or anything with its four attributes); the result holds its
-    mobile, work phone, email and WeChat as stored, or masked when ``masked``.
+    ``contact`` is a ``Contact`` (or anything with its four attributes, or a row of them: a
+    mapping); the result holds its mobile, work phone, email and WeChat as stored, or masked
+    when ``masked``.
     """
-    values = {name: str(getattr(contact, name, "") or "") for name in CONTACT_FIELDS}
+    if isinstance(contact, Mapping):
+        values = {name: str(contact.get(name) or "") for name in CONTACT_FIELDS}
+    else:
+        values = {name: str(getattr(contact, name, "") or "") for name in CONTACT_FIELDS}
     if not masked:
         return values
     return {name: mask_contact_field(name, value) for name, value in values.items()}

@@ -13,6 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
+from kehu.core import masking
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
@@ -432,17 +433,25 @@ def list_contacts(
     active: bool | None = None,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_INT),
-) -> dict[str, Any]:
+) -> HttpResponse:
+    user = request.user
     page = selectors.contact_page(
-        user=request.user,
+        user=user,
         offset=offset,
         limit=limit,
+        fields=CONTACT_OUT_FIELDS,
         customer_id=customer_id,
         q=q[:100],
         active=active,
     )
-    page["items"] = [contact_data(request.user, row) for row in page["items"]]
-    return page
+    # plain rows with exactly ContactOut's fields, masked by the one rule: answered without
+    # the schema's validation, which with a contact and a customer instance per row was 40 %
+    # of the list's CPU (bench/RESULTS.md, 2026-12-06 l)
+    for row in page["items"]:
+        held = SimpleNamespace(owner_id=row.pop("owner_id"), department_id=row.pop("department_id"))
+        masked = selectors.contacts_masked(user, cast(Customer, held))
+        row.update(masking.contact_values(row, masked=masked), masked=masked)
+    return prevalidated_json(request, page)
 
 
 @contacts_router.post("", response={201: ContactOut})

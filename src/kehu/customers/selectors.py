@@ -20,6 +20,7 @@ from django.db.models import (
     Avg,
     Count,
     Exists,
+    F,
     OrderBy,
     OuterRef,
     Prefetch,
@@ -564,7 +565,10 @@ def saved_filters(*, user: Any) -> QuerySet[SavedFilter]:
 # the primary first, by name), the id last so that the order is total and pages are stable.
 CONTACT_ORDER = ("customer_id", "-is_active", "-is_primary", "name", "id")
 # What a contact list row reads of its customer: who holds it, which decides masking.
-CONTACT_CUSTOMER_FIELDS = ("customer__owner", "customer__department")
+CONTACT_CUSTOMER_COLUMNS = {
+    "owner_id": F("customer__owner_id"),
+    "department_id": F("customer__department_id"),
+}
 # A scope of at most this many customers is inlined into the contact list as their ids.
 INLINE_CUSTOMERS = 2_000
 
@@ -603,6 +607,10 @@ def _contact_filters(
     return contact_search(queryset, q)
 
 
+def _filtered(queryset: QuerySet[Contact], match: Q, active: bool | None) -> QuerySet[Contact]:
+    return queryset.filter(match) if active is None else queryset.filter(match, is_active=active)
+
+
 def contact_list(
     *, user: Any, customer_id: int | None = None, q: str = "", active: bool | None = None
 ) -> QuerySet[Contact]:
@@ -617,18 +625,22 @@ def contact_page(
     user: Any,
     offset: int,
     limit: int,
+    fields: Sequence[str] = ("id", "customer_id", "name"),
     customer_id: int | None = None,
     q: str = "",
     active: bool | None = None,
 ) -> dict[str, Any]:
-    """One page of ``contact_list``: ``{"items", "count", "count_capped"}`` (``page_of``)."""
+    """One page of ``contact_list`` as plain rows: ``{"items", "count", "count_capped"}``
+    (``page_of``). A row holds ``fields`` of the contact and its customer's ``owner_id`` and
+    ``department_id``, which decide masking. ``values()`` rows cost a fraction of the contact
+    and customer instances they replace (bench/RESULTS.md, 2026-12-06 l)."""
     visible, part = _visible_contacts(user, customer_id)
-    queryset = _contact_filters(visible, q=q, active=active)
-    # of the customer only what masking reads: a full customer per row was half the CPU
-    own = [field.name for field in Contact._meta.concrete_fields]
-    rows = queryset.select_related("customer").only(*own, *CONTACT_CUSTOMER_FIELDS)
-    rows = rows.order_by(*CONTACT_ORDER)
-    subset = None if part is None else _contact_filters(part, q=q, active=active)
+    match, indexed = _contact_match(q)
+    queryset = _filtered(visible, match, active)
+    rows = queryset.values(*fields, **CONTACT_CUSTOMER_COLUMNS).order_by(*CONTACT_ORDER)
+    # matches read from an index are few (``COMMON_MATCHES`` at most): counting them is cheap,
+    # while the first customers' part walked their contacts for nothing (10–14 ms)
+    subset = None if part is None or indexed else _filtered(part, match, active)
     return page_of(rows, offset=offset, limit=limit, ordered_count=True, subset=subset)
 
 
@@ -640,25 +652,43 @@ def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:
     from its FTS5 trigram table (``search_index``), as one query over the columns, unless the
     matches are many (``_index_matches``); a ``q`` of one or two characters has no trigram
     and is matched with ``LIKE`` on both.
+
+    On SQLite a ``q`` of two Han characters (a given name, 何娜) is matched with ``LIKE`` only
+    among the contacts of the customers whose search text holds it in its paired spelling
+    (``normalize.pair_term``, the customers' FTS index): a contact's name and e-mail are part
+    of its customer's search text, so those customers hold every contact that matches, and
+    ``LIKE`` decides which. Walked along the list's order instead, such a term, which a few
+    hundred of 200,000 contacts match, read the whole index for a page and again for its
+    count (size M: 300–370 ms of a request; bench/RESULTS.md, 2026-12-06 l).
     """
+    return queryset.filter(_contact_match(q)[0])
+
+
+def _contact_match(q: str) -> tuple[Q, bool]:
+    """``contact_search``'s condition, and whether an index bounds its matches (SQLite)."""
     text = fold(q)
     if not text:
-        return queryset
+        return Q(), False
     if "\x00" in text:  # as in ``search``
-        return queryset.none()
+        return Q(pk__in=[]), False
     number = digits(text)
     phones = len(number) >= TRIGRAM
+    within = Q()
     if connection.vendor == "sqlite" and len(text) >= TRIGRAM:
         query = phrase(text, ("name", "email"))
         if phones:
             query += " OR " + phrase(number, ("mobile", "work_phone"))
         matches = _index_matches(ContactSearchIndex, query)
         if matches is not None:
-            return queryset.filter(pk__in=matches)
+            return Q(pk__in=matches), True
+    elif connection.vendor == "sqlite" and (paired := pair_term(text)):
+        holders = _index_matches(CustomerSearchIndex, phrase(paired))
+        if holders is not None:
+            within = Q(customer_id__in=holders)
     condition = Q(name__icontains=text) | Q(email__icontains=text)
     if phones:
         condition |= Q(mobile__contains=number) | Q(work_phone__contains=number)
-    return queryset.filter(condition)
+    return within & condition, bool(within)
 
 
 def contact_get(*, user: Any, contact_id: int) -> Contact:

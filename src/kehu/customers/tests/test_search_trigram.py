@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from kehu.core.testing.factories import Organisation, api_client
-from kehu.customers import search_index, services
+from kehu.customers import search_index, selectors, services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters, contact_list, contact_search, search
 from kehu.customers.tests.factories import make_customer
@@ -232,6 +232,24 @@ def test_sqlite_reads_the_matches_from_the_fts_tables(
     plan = _plan(*listed.query.sql_with_params())
     assert "VIRTUAL TABLE INDEX" in plan
     assert "SCAN customers_contact" not in plan
+
+
+def test_sqlite_reads_two_han_characters_through_the_customers_index(
+    org: Organisation, book: dict[str, Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _sqlite()
+    # a customer name holding the pair, and a contact's e-mail: LIKE still decides
+    make_customer(org.rep, name="华为民生有限公司", contacts=[{"name": "钱多"}])
+    make_customer(org.rep, name="远方有限公司", contacts=[{"name": "Ann", "email": "ann@华为.cn"}])
+    listed = contact_list(user=org.rep, q="华为")
+    plan = _plan(*listed.query.sql_with_params())
+    assert "VIRTUAL TABLE INDEX" in plan
+    assert "SCAN customers_contact" not in plan
+    assert contacts(org.rep, "华为") == {"华为民", "Ann"}
+    # the page's count, in the per-row form of the scope (no first customers' part)
+    monkeypatch.setattr(selectors, "INLINE_CUSTOMERS", 1)
+    page = selectors.contact_page(user=org.rep, offset=0, limit=1, q="华为")
+    assert (len(page["items"]), page["count"], page["count_capped"]) == (1, 2, False)
 
 
 def test_sqlite_puts_back_triggers_a_table_rebuild_dropped(
