@@ -62,11 +62,19 @@ def region_prefixes(region: str) -> tuple[str, ...]:
     return (code,)
 
 
+def code_lookup(field_name: str) -> str:
+    """A foreign key to a code-keyed table (Industry, Region) as a lookup that takes
+    ``startswith``: ``customer__region_id`` → ``customer__region__pk``. A key's ``_id`` takes
+    only exact lookups (``startswith`` raised FieldError, a 500); through ``__pk`` Django
+    still reads the key's own column, without a join."""
+    return f"{field_name[:-3]}__pk" if field_name.endswith("_id") else field_name
+
+
 def region_q(field_name: str, region: str) -> Q:
     """Rows whose region code (``field_name``, e.g. ``customer__region_id``) lies in ``region``."""
     condition = Q()
     for prefix in region_prefixes(region):
-        condition |= Q(**{f"{field_name}__startswith": prefix})
+        condition |= Q(**{f"{code_lookup(field_name)}__startswith": prefix})
     return condition
 
 
@@ -125,7 +133,7 @@ class ReportFilters:
         """The industry and region filters on the customer (``customer=""`` on Customer)."""
         condition = Q()
         if self.industry:
-            condition &= Q(**{f"{customer}industry_id__startswith": self.industry})
+            condition &= Q(**{f"{customer}industry__pk__startswith": self.industry})
         if self.region:
             condition &= region_q(f"{customer}region_id", self.region)
         return condition
