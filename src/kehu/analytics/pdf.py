@@ -122,6 +122,8 @@ def reports_pdf(reports: Sequence[Report], *, title: str = "") -> bytes:
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_auto_page_break(auto=True, margin=12)
     pdf.add_font("cjk", "", path, collection_font_number=index)
+    bold = path.replace("Regular", "Bold")  # the table headings' bold face, when installed
+    pdf.add_font("cjk", "B", bold if os.path.isfile(bold) else path, collection_font_number=index)
     pdf.set_title(title or (str(reports[0].title) if reports else "Kehu"))
     pdf.add_page()
     width = pdf.epw

@@ -41,7 +41,7 @@ from kehu.core.numbers import whole_number
 REVIEW_ROLES = frozenset({"admin", "manager", "sales"})
 STALLED_ROWS = 20  # the longest-stalled deals listed; the count covers all of them
 
-_QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*Q([1-4])\s*$", re.IGNORECASE)
+_QUARTER = re.compile(r"^\s*([0-9]{4})\s*-?\s*Q([1-4])\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
