@@ -92,7 +92,9 @@ def test_target_dashboard_review_and_its_xlsx(page: Any, org: Organisation) -> N
     for page_row, file_row in zip(shown, in_file, strict=True):
         assert page_row[0] == file_row[1]
         for text, cell in zip(page_row[1:], file_row[2:], strict=True):
-            assert (float(text) if text else None) == (float(cell) if cell is not None else None), (
+            assert (float(text) if text else None) == (
+                float(str(cell)) if cell is not None else None
+            ), (
                 page_row,
                 file_row,
             )

@@ -235,7 +235,7 @@ def test_the_xlsx_pack_holds_the_numbers_of_the_review(org: Organisation, compos
     assert new_customers[2:] == (3, 1, 2)
     # The page's download is the same pack.
     page_export = page_client(org.east_manager).get(
-        reverse("analytics:review_export"), {"department": org.east.pk, "quarter": str(THIS)}
+        reverse("analytics:review_export"), {"department": str(org.east.pk), "quarter": str(THIS)}
     )
     assert xlsx_rows(page_export.content, sheets[0]) == rows
 
