@@ -10,6 +10,7 @@ boxes; docs/operations.md says what to install.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 import subprocess
@@ -24,6 +25,9 @@ from kehu.analytics.reporting import Report
 from kehu.core.errors import KehuError
 
 PDF_TYPE = "application/pdf"
+
+# fontTools, which fpdf2 subsets the font with, logs every table of every subset at INFO.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 # Looked for in this order when KEHU_PDF_FONT is not set; ``index`` picks the Simplified
 # Chinese face of a collection (Noto Sans CJK's .ttc holds JP, KR, SC, TC, HK in that order).
