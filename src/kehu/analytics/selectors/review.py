@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Avg, Count
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.analytics import registry
 from kehu.analytics.reporting import (
@@ -162,10 +164,17 @@ class Comparison:
 
     @property
     def change(self) -> Any:
-        if isinstance(self.current, int | float) and isinstance(self.previous, int | float):
-            difference = self.current - self.previous
-            return round(difference, 2) if isinstance(difference, float) else difference
-        return None
+        """This quarter minus the previous one; None when either is missing or not a number."""
+        numbers = (int, float, Decimal)
+        current, previous = self.current, self.previous
+        if not isinstance(current, numbers) or not isinstance(previous, numbers):
+            return None
+        if isinstance(current, bool) or isinstance(previous, bool):
+            return None
+        if isinstance(current, Decimal) != isinstance(previous, Decimal):
+            current, previous = float(current), float(previous)
+        difference = current - previous
+        return round(difference, 2) if isinstance(difference, float) else difference
 
 
 @dataclass
@@ -206,7 +215,7 @@ class QuarterlyReview:
                     _("Previous quarter (%(quarter)s)") % {"quarter": self.quarter.previous()},
                     "decimal",
                 ),
-                Column("change", _("Change"), "decimal"),
+                Column("change", pgettext_lazy("quarterly review", "Change"), "decimal"),
             ],
             rows=[
                 {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -122,6 +123,7 @@ def test_review_beside_the_previous_quarter(org: Organisation, composed: None) -
     change = {f"{row.section}.{row.key}": row.change for row in review.rows}
     assert change["activity.new_customers"] == 2
     assert change["stalled.stalled"] is None
+    assert change["activity.won_amount"] == Decimal(0)  # money (Decimal) has a change too
     # Reports that are not registered (the other parts of issue 28) are left out, by key.
     assert "stage-conversion" in review.left_out
     assert "rep-performance" not in review.left_out
