@@ -206,6 +206,16 @@ def test_the_page_shows_both_quarters(org: Organisation, composed: None) -> None
     assert f'data-quarter="{THIS}"' in bad.content.decode()
     assert list(bad.context["messages"])
     assert page_client(org.service).get(reverse("analytics:review")).status_code == 403
+    narrowed = client.get(reverse("analytics:review"), {"industry": "C"})
+    assert narrowed.context["review"].filters.industry == "C"
+    assert "industry=C" in narrowed.context["xlsx_url"]
+    unknown = client.get(reverse("analytics:review"), {"region": "atlantis"})
+    assert unknown.status_code == 200  # the input error is shown, the review is unnarrowed
+    assert unknown.context["review"].filters.region == ""
+    assert list(unknown.context["messages"])
+    not_an_id = client.get(reverse("analytics:review"), {"department": "abc"})
+    assert not_an_id.status_code == 200  # not a 500: the manager's own department, and why
+    assert not_an_id.context["review"].department_id == org.east.pk
 
 
 def xlsx_rows(content: bytes, sheet: str) -> list[tuple[Any, ...]]:

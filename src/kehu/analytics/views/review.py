@@ -27,25 +27,46 @@ from kehu.core.http import error_message, raise_refusal
 
 
 def _review(request: AuthedRequest) -> QuarterlyReview:
-    """The review asked for; a bad quarter falls back to the current one with the problem
-    shown; a department outside the scope is the 404 page, a role without reviews the 403."""
+    """The review asked for. An input error (a quarter, department id, industry or region that
+    is not one) is shown and left out: the current quarter, the viewer's own department, no
+    narrowing. A department outside the scope is the 404 page, a role without reviews the 403.
+    """
+    user = request.user
     try:
-        department_id = review_department(request.user, request.GET.get("department"))
-        try:
-            quarter = parse_quarter(request.GET.get("quarter"))
-        except InvalidInput as error:
-            messages.error(request, error_message(error))
-            quarter = parse_quarter("")
-        return quarterly_review(user=request.user, department_id=department_id, quarter=quarter)
+        department_id = review_department(user, request.GET.get("department"))
+    except InvalidInput as error:
+        messages.error(request, error_message(error))
+        department_id = review_department(user, "")
     except KehuError as error:
         raise_refusal(error)
         raise
+    try:
+        quarter = parse_quarter(request.GET.get("quarter"))
+    except InvalidInput as error:
+        messages.error(request, error_message(error))
+        quarter = parse_quarter("")
+    narrowing = {key: request.GET.get(key, "") for key in ("industry", "region")}
+    for attempt in (narrowing, {}):
+        try:
+            return quarterly_review(
+                user=user, department_id=department_id, quarter=quarter, params=attempt
+            )
+        except InvalidInput as error:
+            messages.error(request, error_message(error))
+        except KehuError as error:
+            raise_refusal(error)
+            raise
+    raise AssertionError("a review without narrowing takes no input")  # pragma: no cover
 
 
 def review_params(review: QuarterlyReview) -> dict[str, str]:
     params = {"quarter": str(review.quarter)}
     if review.department_id is not None:
         params["department"] = str(review.department_id)
+    for key in ("industry", "region"):  # the packs keep a narrowed review's filters
+        value = getattr(review.filters, key)
+        if value:
+            params[key] = value
     return params
 
 
