@@ -74,11 +74,11 @@ def reports_workbook(reports: Sequence[Report]) -> bytes:
                 if number_format:
                     for (cell,) in sheet.iter_rows(min_row=4, min_col=index, max_col=index):
                         cell.number_format = number_format
+            if not table["rows"]:  # under the headings, where the rows would be
+                sheet.append([_("No data in this period.")])
             if table["note"]:
                 sheet.append([])
                 sheet.append([table["note"]])
-            if not table["rows"]:
-                sheet.append([_("No data in this period.")])
             sheet["A1"].font = bold
     if not workbook.sheetnames:
         workbook.create_sheet(_("Report"))

@@ -30,8 +30,14 @@ from django.utils.translation import gettext_lazy as _
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.days import day_start
 from kehu.core.errors import InvalidInput, NotFound
+from kehu.core.numbers import whole_number
 
-MAX_PERIOD_DAYS = 5 * 366  # "a period of more than 5 years (422)"
+MAX_PERIOD_DAYS = 5 * 366  # "a period of more than 5 years (422)": the longest five years
+MAX_PERIOD_YEARS = 5
+# Days outside these years are input errors: a period must be able to reach its previous one
+# and the instant after its end without leaving the calendar (``date.max`` overflowed: a 500).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 # The seven sales areas (大区) by the two-digit province prefix of the region code (GB/T 2260).
 REGION_AREAS: dict[str, tuple[Promise, tuple[str, ...]]] = {
@@ -56,11 +62,19 @@ def region_prefixes(region: str) -> tuple[str, ...]:
     return (code,)
 
 
+def code_lookup(field_name: str) -> str:
+    """A foreign key to a code-keyed table (Industry, Region) as a lookup that takes
+    ``startswith``: ``customer__region_id`` → ``customer__region__pk``. A key's ``_id`` takes
+    only exact lookups (``startswith`` raised FieldError, a 500); through ``__pk`` Django
+    still reads the key's own column, without a join."""
+    return f"{field_name[:-3]}__pk" if field_name.endswith("_id") else field_name
+
+
 def region_q(field_name: str, region: str) -> Q:
     """Rows whose region code (``field_name``, e.g. ``customer__region_id``) lies in ``region``."""
     condition = Q()
     for prefix in region_prefixes(region):
-        condition |= Q(**{f"{field_name}__startswith": prefix})
+        condition |= Q(**{f"{code_lookup(field_name)}__startswith": prefix})
     return condition
 
 
@@ -119,7 +133,7 @@ class ReportFilters:
         """The industry and region filters on the customer (``customer=""`` on Customer)."""
         condition = Q()
         if self.industry:
-            condition &= Q(**{f"{customer}industry_id__startswith": self.industry})
+            condition &= Q(**{f"{customer}industry__pk__startswith": self.industry})
         if self.region:
             condition &= region_q(f"{customer}region_id", self.region)
         return condition
@@ -142,9 +156,14 @@ def _is_month_end(day: date) -> bool:
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
-def _add_months(day: date, months: int) -> date:
+def _add_months(day: date, months: int, *, keep_day: bool = False) -> date:
+    """The first of the month ``months`` after ``day``'s; with ``keep_day`` the same day of
+    that month (the month's last day when it is shorter: 29 February + 12 months = 28 Feb)."""
     index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    year, month = index // 12, index % 12 + 1
+    if not keep_day:
+        return date(year, month, 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def quarter_of(day: date) -> tuple[date, date]:
@@ -164,18 +183,31 @@ def _day(raw: str | None, name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw.strip())
     except ValueError as error:
         raise InvalidInput(errors={name: [str(_("Enter a date as YYYY-MM-DD."))]}) from error
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(errors={name: [str(_("Enter a date between 1900 and 2999."))]})
+    return day
 
 
 def _int(raw: str | None, name: str) -> int | None:
-    if raw in (None, ""):
+    """An id of the query string: not a whole number is 422; one beyond any id (``MAX_INT``)
+    names no record, 404, instead of overflowing the database's integer (a 500)."""
+    if raw is None or not str(raw).strip():
         return None
-    try:
-        return int(str(raw))
-    except ValueError as error:
-        raise InvalidInput(errors={name: [str(_("Enter a whole number."))]}) from error
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit():
+        raise InvalidInput(errors={name: [str(_("Enter a whole number."))]})
+    number = whole_number(text)
+    if number is None:
+        raise NotFound(name)
+    return number
+
+
+def too_long(start: date, end: date) -> bool:
+    """A period of more than five years: ``end`` after the day before ``start`` + 5 years."""
+    return end >= _add_months(start, 12 * MAX_PERIOD_YEARS, keep_day=True)
 
 
 def parse_filters(*, user: Any, params: Mapping[str, str | None]) -> ReportFilters:
@@ -193,7 +225,7 @@ def parse_filters(*, user: Any, params: Mapping[str, str | None]) -> ReportFilte
         end = end or max(default_end, start)
     if end < start:
         raise InvalidInput(errors={"to": [str(_("The end is before the start."))]})
-    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+    if too_long(start, end):
         raise InvalidInput(errors={"to": [str(_("Choose a period of at most five years."))]})
     department_id = _int(params.get("department"), "department")
     owner_id = _int(params.get("owner"), "owner")

@@ -27,6 +27,7 @@ def report_filters(request: AuthedRequest) -> ReportFilters:
     try:
         return parse_filters(user=request.user, params=request.GET)
     except KehuError as error:
+        raise_not_found(error)  # a NotFound is the 404 page; only input errors fall back
         messages.error(request, error_message(error))
         return ReportFilters(*default_period())
 
