@@ -2,7 +2,8 @@
 
 from ninja import Router
 
-from kehu.analytics.api import reports
+from kehu.analytics.api import reports, targets
 
 router = Router()
 router.add_router("/reports", reports.router)
+router.add_router("/", targets.router)  # /targets
