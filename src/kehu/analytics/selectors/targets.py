@@ -151,9 +151,9 @@ def _segment_q(target: Target, customer: str) -> Q:
     """The segment on the customer (``customer=""`` on Customer itself)."""
     condition = Q()
     if target.industry_id:
-        condition &= Q(**{f"{customer}industry_id__startswith": target.industry_id})
+        condition &= Q(**{f"{customer}industry__code__startswith": target.industry_id})
     if target.region:
-        condition &= region_q(f"{customer}region_id", target.region)
+        condition &= region_q(f"{customer}region__code", target.region)
     if target.customer_kind:
         condition &= Q(**{f"{customer}kind": target.customer_kind})
     if target.size_bands:
