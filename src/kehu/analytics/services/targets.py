@@ -60,9 +60,13 @@ def may_set(user: Any) -> bool:
     )
 
 
-def _require_setter(user: Any) -> None:
-    if not may_set(user):
-        raise Forbidden(_("Only managers and administrators set targets."))
+def _require_setter(user: Any, target_id: int | None = None) -> None:
+    """403 for a role that sets no targets; 404 first when it does not even see the target."""
+    if may_set(user):
+        return
+    if target_id is not None and not Target.objects.visible_to(user).filter(pk=target_id).exists():
+        raise NotFound(_("target"))
+    raise Forbidden(_("Only managers and administrators set targets."))
 
 
 def period_of(kind: str, start: date) -> tuple[date, date]:
@@ -283,7 +287,7 @@ def target_update(
     *, actor: Any, target_id: int, data: dict[str, Any], version: int | None
 ) -> Target:
     """Change a target; a stale ``version`` is refused (409)."""
-    _require_setter(actor)
+    _require_setter(actor, target_id)
     target = lock_editable(Target.objects.all(), actor, pk=target_id)
     check_version(target, version)
     for name, value in _clean(actor, data, target).items():
@@ -298,7 +302,7 @@ def target_update(
 @transaction.atomic
 def target_delete(*, actor: Any, target_id: int) -> None:
     """Delete a target (its parts go with it)."""
-    _require_setter(actor)
+    _require_setter(actor, target_id)
     target = lock_editable(Target.objects.all(), actor, pk=target_id)
     stamp(target, actor=actor, reason=_("Target deleted"))
     target.delete()

@@ -135,6 +135,14 @@ def _visible(user: Any, target_id: int) -> Target:
         raise
 
 
+def _editable(user: Any, target_id: int) -> Target:
+    """The target to change: 404 outside the user's scope, 403 when they may only read it."""
+    target = _visible(user, target_id)
+    if not Target.objects.filter(services.editable_q(user), pk=target_id).exists():
+        raise PermissionDenied(_("You can see this target but may not change it."))
+    return target
+
+
 def _setter(request: AuthedRequest) -> Any:
     if not services.may_set(request.user):
         raise PermissionDenied(_("Only managers and administrators set targets."))
@@ -179,12 +187,10 @@ def _data(form: TargetForm) -> dict[str, Any]:
 
 @login_required
 def target_edit(request: AuthedRequest, target_id: int | None = None) -> HttpResponse:
-    user = _setter(request)
+    user = _setter(request) if target_id is None else request.user
     target = None
     if target_id is not None:
-        target = _visible(user, target_id)
-        if not Target.objects.filter(services.editable_q(user), pk=target_id).exists():
-            raise PermissionDenied(_("You can see this target but may not change it."))
+        target = _editable(user, target_id)
     initial = _initial(target) if target is not None else {"start": timezone.localdate()}
     form = TargetForm(
         request.POST if request.method == "POST" else None, initial=initial, user=user
@@ -213,10 +219,8 @@ def target_edit(request: AuthedRequest, target_id: int | None = None) -> HttpRes
 
 @login_required
 def target_delete(request: AuthedRequest, target_id: int) -> HttpResponse:
-    user = _setter(request)
-    target = _visible(user, target_id)
-    if not Target.objects.filter(services.editable_q(user), pk=target_id).exists():
-        raise PermissionDenied(_("You can see this target but may not change it."))
+    user = request.user
+    target = _editable(user, target_id)
     if request.method == "POST":
         try:
             services.target_delete(actor=user, target_id=target.pk)
