@@ -24,7 +24,7 @@ PANEL_ROWS = 12  # the dashboard shows the first ones; the targets page shows al
 
 def _rows(user: Any) -> list[dict[str, Any]]:
     start, end = quarter_of(timezone.localdate())
-    rows = target_progress(user=user, start=start, end=end)[:PANEL_ROWS]
+    rows = target_progress(user=user, start=start, end=end, cached=True)[:PANEL_ROWS]
     for row in rows:
         row["bar"] = min(row["attainment_pct"] or 0, 100)
     return rows

@@ -42,7 +42,7 @@ def build(user: Any, filters: ReportFilters) -> Report:
         )
         if _in_filters(target, filters)
     ]
-    rows = progress_rows(user=user, targets=targets)
+    rows = progress_rows(user=user, targets=targets, cached=True)
     columns = [
         Column("name", _("Target")),
         Column("scope_label", _("Department or rep")),
@@ -140,8 +140,8 @@ def build(user: Any, filters: ReportFilters) -> Report:
                 columns,
                 table_rows,
                 note=_(
-                    "Progress is counted from the records you can see; attainment in the "
-                    "average is capped at 100%."
+                    "Progress is counted from the records you can see (at most five minutes "
+                    "old); attainment in the average is capped at 100%."
                 ),
             )
         ],

@@ -19,12 +19,14 @@ PostgreSQL reads only the targets' date ranges of the department, owner and crea
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, DecimalField, Q, Sum
 from django.utils.translation import gettext as _
 
@@ -38,6 +40,7 @@ from kehu.customers.models import Customer, EmployeesBand
 from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity, Stage, StageKind
 
+CACHE_SECONDS = 300  # how old the panels' and the report's counts may be
 MONEY = DecimalField(max_digits=20, decimal_places=2)
 NO_ROWS = Q(pk__in=[])
 
@@ -165,6 +168,16 @@ def _segment_q(target: Target, customer: str) -> Q:
     return condition
 
 
+def _has_segment(target: Target) -> bool:
+    return bool(
+        target.industry_id
+        or target.region
+        or target.customer_kind
+        or target.size_bands
+        or target.newness
+    )
+
+
 def _period_q(target: Target, field: str) -> Q:
     return Q(
         **{
@@ -213,11 +226,14 @@ def _count(user: Any, targets: list[Target], subtrees: dict[int, list[int]]) -> 
     if {Measure.WON_AMOUNT, Measure.WON_DEALS} & set(by_measure):
         won_ids = list(Stage.objects.filter(kind=StageKind.WON).values_list("pk", flat=True))
 
-    def conditions(measures: tuple[str, ...]) -> dict[int, Q]:
+    amounts = {t.pk for t in by_measure.get(Measure.WON_AMOUNT, [])}
+
+    def conditions(measures: tuple[str, ...], segmented: bool | None = None) -> dict[int, Q]:
         return {
             t.pk: _condition(t, subtrees, won_ids)
             for measure in measures
             for t in by_measure.get(measure, [])
+            if segmented is None or _has_segment(t) == segmented
         }
 
     customers = conditions((Measure.NEW_CUSTOMERS,))
@@ -228,40 +244,70 @@ def _count(user: Any, targets: list[Target], subtrees: dict[int, list[int]]) -> 
             .aggregate(**{f"t{pk}": Count("pk", filter=q) for pk, q in customers.items()})
         )
         actuals |= {pk: _Counted(found[f"t{pk}"] or 0) for pk in customers}
-    leads = conditions((Measure.LEADS_CONVERTED,))
-    if leads:
-        found = (
-            Lead.objects.visible_to(user)
-            .filter(_or(leads.values()))
-            .aggregate(**{f"t{pk}": Count("pk", filter=q) for pk, q in leads.items()})
-        )
-        actuals |= {pk: _Counted(found[f"t{pk}"] or 0) for pk in leads}
-    deals = conditions((Measure.WON_DEALS, Measure.WON_AMOUNT))
-    if deals:
-        full = policy_of(Opportunity).full_access_filter(user)
-        amounts = {t.pk for t in by_measure.get(Measure.WON_AMOUNT, [])}
-        aggregates: dict[str, Any] = {}
-        for pk, q in deals.items():
-            if pk in amounts:
-                seen = q if full is None else q & full
-                aggregates[f"t{pk}"] = Sum("amount", filter=seen, output_field=MONEY)
-                if full is not None:
-                    hidden = q & ~full & Q(amount__isnull=False)
-                    aggregates[f"h{pk}"] = Count("pk", filter=hidden)
-            else:
-                aggregates[f"t{pk}"] = Count("pk", filter=q)
-        found = (
-            Opportunity.objects.visible_to(user).filter(_or(deals.values())).aggregate(**aggregates)
-        )
-        for pk in deals:
-            zero: Any = Decimal(0) if pk in amounts else 0
-            actuals[pk] = _Counted(found[f"t{pk}"] or zero, found.get(f"h{pk}") or 0)
+    # Leads and deals: the targets without a segment apart from those with one, so the
+    # former are summed from the department/owner indexes alone, without the join to the
+    # customers that a segment needs (at size L the join cost a second for every target).
+    for segmented in (False, True):
+        leads = conditions((Measure.LEADS_CONVERTED,), segmented)
+        if leads:
+            found = (
+                Lead.objects.visible_to(user)
+                .filter(_or(leads.values()))
+                .aggregate(**{f"t{pk}": Count("pk", filter=q) for pk, q in leads.items()})
+            )
+            actuals |= {pk: _Counted(found[f"t{pk}"] or 0) for pk in leads}
+        deals = conditions((Measure.WON_DEALS, Measure.WON_AMOUNT), segmented)
+        if deals:
+            actuals |= _count_deals(user, deals, amounts)
     return actuals
 
 
-def progress_rows(*, user: Any, targets: list[Target]) -> list[dict[str, Any]]:
-    """``targets`` with their actual, attainment % and gap, counted in ``user``'s scope."""
-    counted = _count(user, targets, _subtrees(targets))
+def _count_deals(user: Any, deals: dict[int, Q], amounts: set[int]) -> dict[int, _Counted]:
+    """Won deals (count, or amount summed over the deals whose amount ``user`` sees)."""
+    full = policy_of(Opportunity).full_access_filter(user)
+    aggregates: dict[str, Any] = {}
+    for pk, q in deals.items():
+        if pk in amounts:
+            seen = q if full is None else q & full
+            aggregates[f"t{pk}"] = Sum("amount", filter=seen, output_field=MONEY)
+            if full is not None:
+                hidden = q & ~full & Q(amount__isnull=False)
+                aggregates[f"h{pk}"] = Count("pk", filter=hidden)
+        else:
+            aggregates[f"t{pk}"] = Count("pk", filter=q)
+    found = Opportunity.objects.visible_to(user).filter(_or(deals.values())).aggregate(**aggregates)
+    return {
+        pk: _Counted(
+            found[f"t{pk}"] or (Decimal(0) if pk in amounts else 0), found.get(f"h{pk}") or 0
+        )
+        for pk in deals
+    }
+
+
+def _cache_key(user: Any, targets: list[Target]) -> str:
+    """Per viewer and set of targets (their ids and versions: a changed target is a new key)."""
+    parts = ",".join(f"{t.pk}.{t.version}" for t in sorted(targets, key=lambda t: t.pk))
+    digest = hashlib.sha1(parts.encode(), usedforsecurity=False).hexdigest()
+    return f"analytics:targets:{user.pk}:{digest}"
+
+
+def progress_rows(
+    *, user: Any, targets: list[Target], cached: bool = False
+) -> list[dict[str, Any]]:
+    """``targets`` with their actual, attainment % and gap, counted in ``user``'s scope.
+
+    ``cached``: reuse the counts of the last ``CACHE_SECONDS`` for the same viewer and
+    targets (the dashboard panels and the report page: at size L a count over a quarter's
+    records takes up to a second, see bench/RESULTS.md).
+    """
+    if not targets:
+        return []
+    key = _cache_key(user, targets) if cached else ""
+    counted = cache.get(key) if cached else None
+    if counted is None:
+        counted = _count(user, targets, _subtrees(targets))
+        if cached:
+            cache.set(key, counted, CACHE_SECONDS)
     rows = []
     for target in targets:
         found = counted.get(target.pk, _Counted(0))
@@ -307,6 +353,7 @@ def target_progress(
     end: date,
     department_id: int | None = None,
     owner_id: int | None = None,
+    cached: bool = False,
 ) -> list[dict[str, Any]]:
     """The progress of the targets ``user`` sees in ``start``..``end`` (the public selector the
     quarterly review and the dashboard use): dicts with ``id, name, measure, measure_label,
@@ -314,7 +361,7 @@ def target_progress(
     targets = visible_targets(
         user=user, start=start, end=end, department_id=department_id, owner_id=owner_id
     )
-    return progress_rows(user=user, targets=targets)
+    return progress_rows(user=user, targets=targets, cached=cached)
 
 
 def one_progress(*, user: Any, target_id: int) -> dict[str, Any]:

@@ -198,17 +198,24 @@ def test_manager_needs_a_department_or_rep(org: Organisation) -> None:
     assert company_wide.owner_id is None
 
 
-@pytest.mark.parametrize("who", ["rep", "service", "marketing"])
-def test_only_managers_and_admins_set_targets(org: Organisation, who: str) -> None:
+@pytest.mark.parametrize(
+    ("who", "refusal"), [("rep", Forbidden), ("service", NotFound), ("marketing", NotFound)]
+)
+def test_only_managers_and_admins_set_targets(
+    org: Organisation, who: str, refusal: type[Exception]
+) -> None:
+    """A rep sees their own target but may not change it (403); roles that do not even see
+    it get 404, so its existence does not leak."""
     with pytest.raises(Forbidden):
         target(getattr(org, who), owner=org.rep.pk)
     made = target(org.east_manager, owner=org.rep.pk)
-    with pytest.raises(Forbidden):
+    with pytest.raises(refusal):
         services.target_update(
             actor=getattr(org, who), target_id=made.pk, data={"value": 1}, version=made.version
         )
-    with pytest.raises(Forbidden):
+    with pytest.raises(refusal):
         services.target_delete(actor=getattr(org, who), target_id=made.pk)
+    assert Target.objects.filter(pk=made.pk, value=10).exists()
 
 
 def test_other_manager_cannot_change_or_delete(org: Organisation) -> None:
@@ -541,3 +548,21 @@ def test_progress_runs_a_fixed_number_of_queries(
 def test_empty_period_has_no_targets_not_an_error(org: Organisation) -> None:
     target(org.east_manager, department=org.east.pk)
     assert target_progress(user=org.admin, start=date(2020, 1, 1), end=date(2020, 3, 31)) == []
+
+
+def test_cached_progress_is_reused_until_a_target_changes(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    made = target(org.east_manager, owner=org.rep.pk, value=4)
+    customer(org.rep)
+    first = target_progress(user=org.rep, start=QUARTER[0], end=QUARTER[1], cached=True)
+    customer(org.rep)
+    with django_assert_max_num_queries(1):  # the targets only: the counts come from the cache
+        again = target_progress(user=org.rep, start=QUARTER[0], end=QUARTER[1], cached=True)
+    assert first[0]["actual"] == again[0]["actual"] == 1
+    assert target_progress(user=org.rep, start=QUARTER[0], end=QUARTER[1])[0]["actual"] == 2
+    services.target_update(
+        actor=org.east_manager, target_id=made.pk, data={"value": 5}, version=made.version
+    )
+    fresh = target_progress(user=org.rep, start=QUARTER[0], end=QUARTER[1], cached=True)
+    assert fresh[0]["actual"] == 2
