@@ -20,7 +20,12 @@ KEY = "targets"
 
 
 def _in_filters(target: Any, filters: ReportFilters) -> bool:
-    if filters.industry and not (target.industry_id or "").startswith(filters.industry):
+    """The target's segment lies within the industry and region filters (a section's
+    divisions lie within it)."""
+    if filters.industry and filters.industry not in (
+        target.industry_id,
+        target.industry.parent_id if target.industry else None,
+    ):
         return False
     if filters.region:
         wanted = region_prefixes(filters.region)

@@ -36,7 +36,7 @@ from kehu.analytics.reporting import REGION_AREAS, region_q, share
 from kehu.core.access import policy_of
 from kehu.core.days import day_start
 from kehu.core.errors import NotFound
-from kehu.customers.models import Customer, EmployeesBand
+from kehu.customers.models import Customer, EmployeesBand, Industry
 from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity, Stage, StageKind
 
@@ -150,11 +150,26 @@ def _scope_q(target: Target, subtrees: dict[int, list[int]], owner: str) -> Q:
     return Q()  # a company-wide target (set by an administrator)
 
 
-def _segment_q(target: Target, customer: str) -> Q:
+def industry_codes(targets: Iterable[Target]) -> dict[str, list[str]]:
+    """Each target industry with the industries under it: a section (门类, "C" 制造业) with its
+    divisions (大类, "13"…"43"), which are what customers carry; one query (117 rows)."""
+    wanted = {t.industry_id for t in targets if t.industry_id}
+    if not wanted:
+        return {}
+    codes: dict[str, list[str]] = {code: [code] for code in wanted}
+    for code, parent in Industry.objects.filter(parent_id__in=wanted).values_list(
+        "code", "parent_id"
+    ):
+        codes[parent].append(code)
+    return codes
+
+
+def _segment_q(target: Target, customer: str, industries: dict[str, list[str]]) -> Q:
     """The segment on the customer (``customer=""`` on Customer itself)."""
     condition = Q()
     if target.industry_id:
-        condition &= Q(**{f"{customer}industry__code__startswith": target.industry_id})
+        codes = industries.get(target.industry_id, [target.industry_id])
+        condition &= Q(**{f"{customer}industry_id__in": codes})
     if target.region:
         condition &= region_q(f"{customer}region__code", target.region)
     if target.customer_kind:
@@ -187,25 +202,30 @@ def _period_q(target: Target, field: str) -> Q:
     )
 
 
-def _condition(target: Target, subtrees: dict[int, list[int]], won_ids: list[int]) -> Q:
+def _condition(
+    target: Target,
+    subtrees: dict[int, list[int]],
+    won_ids: list[int],
+    industries: dict[str, list[str]],
+) -> Q:
     measure = target.measure
     if measure == Measure.NEW_CUSTOMERS:
         return (
             _period_q(target, "created_at")
             & _scope_q(target, subtrees, "owner")
-            & _segment_q(target, "")
+            & _segment_q(target, "", industries)
         )
     if measure in (Measure.WON_AMOUNT, Measure.WON_DEALS):
         return (
             Q(stage_id__in=won_ids)
             & _period_q(target, "closed_at")
             & _scope_q(target, subtrees, "owner")
-            & _segment_q(target, "customer__")
+            & _segment_q(target, "customer__", industries)
         )
     return (
         _period_q(target, "converted_at")
         & _scope_q(target, subtrees, "assignee")
-        & _segment_q(target, "customer__")
+        & _segment_q(target, "customer__", industries)
     )
 
 
@@ -227,10 +247,11 @@ def _count(user: Any, targets: list[Target], subtrees: dict[int, list[int]]) -> 
         won_ids = list(Stage.objects.filter(kind=StageKind.WON).values_list("pk", flat=True))
 
     amounts = {t.pk for t in by_measure.get(Measure.WON_AMOUNT, [])}
+    industries = industry_codes(targets)
 
     def conditions(measures: tuple[str, ...], segmented: bool | None = None) -> dict[int, Q]:
         return {
-            t.pk: _condition(t, subtrees, won_ids)
+            t.pk: _condition(t, subtrees, won_ids, industries)
             for measure in measures
             for t in by_measure.get(measure, [])
             if segmented is None or _has_segment(t) == segmented
