@@ -9,6 +9,10 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): the report modules use models, which load only after every app.
-        from kehu.analytics import registry
+        from kehu.analytics import demo_targets, panels, registry
+        from kehu.core import dashboard, demo
 
         registry.load_reports()
+        dashboard.register(panels.rep_panel)
+        dashboard.register(panels.manager_panel)
+        demo.register(demo_targets.TARGETS)

@@ -27,6 +27,7 @@ class PeriodKind(models.TextChoices):
     MONTH = "month", _("Month")
     QUARTER = "quarter", _("Quarter")
     YEAR = "year", _("Year")
+    CUSTOM = "custom", _("Custom period")
 
 
 class Measure(models.TextChoices):
@@ -119,6 +120,8 @@ class Target(VersionedModel):
     )
 
     objects: ClassVar[ScopedQuerySet[Target]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    # Who may set targets (admins, managers for their departments) is the services' rule:
+    # a rep reads their own targets but sets none (services.targets.may_set).
     access_policy = AccessPolicy(role_view={"sales": _department_targets})
     history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 

@@ -1,10 +1,11 @@
 from django.urls import URLPattern
 
-from kehu.analytics.views import reports, review
+from kehu.analytics.views import reports, review, targets
 
 app_name = "analytics"
 
 urlpatterns: list[URLPattern] = [
     *reports.urlpatterns,
     *review.urlpatterns,
+    *targets.urlpatterns,
 ]

@@ -2,8 +2,9 @@
 
 from ninja import Router
 
-from kehu.analytics.api import reports, review
+from kehu.analytics.api import reports, review, targets
 
 router = Router()
 router.add_router("/reports", reports.router)
 router.add_router("/reviews", review.router)
+router.add_router("/", targets.router)  # /targets
