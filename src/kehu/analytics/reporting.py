@@ -56,11 +56,17 @@ def region_prefixes(region: str) -> tuple[str, ...]:
     return (code,)
 
 
+def _code_field(field_name: str) -> str:
+    """``region_id`` → ``region__pk``: a foreign key's column takes no ``startswith``, its
+    target's primary key does (Django reads it from the same column, no join)."""
+    return f"{field_name[:-3]}__pk" if field_name.endswith("_id") else field_name
+
+
 def region_q(field_name: str, region: str) -> Q:
     """Rows whose region code (``field_name``, e.g. ``customer__region_id``) lies in ``region``."""
     condition = Q()
     for prefix in region_prefixes(region):
-        condition |= Q(**{f"{field_name}__startswith": prefix})
+        condition |= Q(**{f"{_code_field(field_name)}__startswith": prefix})
     return condition
 
 
@@ -119,7 +125,7 @@ class ReportFilters:
         """The industry and region filters on the customer (``customer=""`` on Customer)."""
         condition = Q()
         if self.industry:
-            condition &= Q(**{f"{customer}industry_id__startswith": self.industry})
+            condition &= Q(**{f"{customer}industry__pk__startswith": self.industry})
         if self.region:
             condition &= region_q(f"{customer}region_id", self.region)
         return condition
