@@ -12,3 +12,5 @@ class AnalyticsConfig(AppConfig):
         from kehu.analytics import registry
 
         registry.load_reports()
+        # The rep-performance summary's nightly job registers with huey on import.
+        from kehu.analytics import activity_tasks  # noqa: F401

@@ -23,6 +23,7 @@ and region are the customer's (the lead's own for leads).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -43,6 +44,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import Department
+from kehu.analytics import summary
+from kehu.analytics.models import ActivityDay
 from kehu.analytics.registry import ReportSpec, register
 from kehu.analytics.reporting import Chart, Column, Report, ReportFilters, Table, share
 from kehu.core import config
@@ -51,6 +54,7 @@ from kehu.customers.models import Customer
 from kehu.followups.models import FollowUp, Method
 from kehu.leads.models import Lead, LeadStatus
 from kehu.opportunities.models import Opportunity, StageKind
+from kehu.service.selectors.reports import prefixed
 
 LEAD_RESPONSE_KPI_HOURS = 2  # handbook: first contact within 2 hours of assignment
 COMPLETENESS_TARGET = 90  # handbook: 90 % of the fields filled
@@ -80,22 +84,127 @@ def _hours(value: Any) -> float | None:
 # --- Rep activity and performance ----------------------------------------------------------
 
 
-def rep_performance(user: Any, filters: ReportFilters) -> Report:
-    followups = (
-        FollowUp.objects.visible_to(user)
-        .filter(filters.between("occurred_at"))
+def _count_activity(
+    user: Any, filters: ReportFilters, rows: dict[int | None, dict[str, Any]], *, use_summary: bool
+) -> int:
+    """Follow-ups, visits, new customers, won deals and amounts per rep into ``rows``; the
+    number of won deals whose amount the viewer may not see.
+
+    From the summary (``ActivityDay``) for the days it holds and the rows the viewer fully
+    sees (their own, their managed departments'), plus the rows granted beyond them (shares,
+    pools) and the days after the summary's mark counted directly. An industry or region
+    filter, which the summary does not hold, counts everything directly.
+    """
+    customers = Customer.objects.visible_to(user)
+    followups = FollowUp.objects.visible_to(user)
+    deals = Opportunity.objects.visible_to(user)
+    end_at = filters.end_at
+    last = summary.mark() if use_summary and not (filters.industry or filters.region) else None
+    if last is not None and last > filters.start:
+        held_end = min(filters.end + timedelta(days=1), last)
+        held = replace(filters, end=held_end - timedelta(days=1))
+        _add_summary(user, held, rows)
+        granted_q = policy_of(Customer).granted_part(user)
+        masked = 0
+        if granted_q is not None:
+            masked += _count_direct(
+                user,
+                held,
+                rows,
+                Customer.objects.filter(granted_q),
+                FollowUp.objects.filter(prefixed(granted_q, "customer__")),
+                Opportunity.objects.granted_part(user) or Opportunity.objects.none(),
+                held.end_at,
+            )
+        if held_end > filters.end:
+            return masked
+        tail = replace(filters, start=held_end)
+        return masked + _count_direct(user, tail, rows, customers, followups, deals, end_at)
+    return _count_direct(user, filters, rows, customers, followups, deals, end_at)
+
+
+def _add_summary(user: Any, filters: ReportFilters, rows: dict[int | None, dict[str, Any]]) -> None:
+    scope = policy_of(Customer).full_access_filter(user)
+    days = ActivityDay.objects.filter(day__gte=filters.start, day__lte=filters.end)
+    if scope is not None:
+        days = days.filter(scope)
+    found = (
+        days.filter(filters.scope_q("rep"))
+        .values("rep_id")
+        .annotate(
+            f=Sum("followups"),
+            v=Sum("visits"),
+            c=Sum("new_customers"),
+            w=Sum("won_deals"),
+            a=Sum("won_amount"),
+        )
+        .order_by()
+    )
+    for found_row in found:
+        line = rows[found_row["rep_id"]]
+        line["followups"] += found_row["f"] or 0
+        line["visits"] += found_row["v"] or 0
+        line["new_customers"] += found_row["c"] or 0
+        line["won_deals"] += found_row["w"] or 0
+        line["won_amount"] += found_row["a"] or ZERO
+
+
+def _count_direct(
+    user: Any,
+    filters: ReportFilters,
+    rows: dict[int | None, dict[str, Any]],
+    customers: Any,
+    followups: Any,
+    deals: Any,
+    end_at: Any,
+) -> int:
+    """Count the period's records of the given querysets into ``rows``: 3 queries."""
+    found_followups = (
+        followups.filter(occurred_at__gte=filters.start_at, occurred_at__lt=end_at)
         .filter(filters.scope_q("author", "customer__department"), filters.customer_q())
         .values("author_id")
         .annotate(n=Count("pk"), visits=Count("pk", filter=Q(method=Method.VISIT)))
         .order_by()
     )
-    customers = (
-        Customer.objects.visible_to(user)
-        .filter(filters.between("created_at"), filters.scope_q(), filters.customer_q(""))
+    found_customers = (
+        customers.filter(created_at__gte=filters.start_at, created_at__lt=end_at)
+        .filter(filters.scope_q(), filters.customer_q(""))
         .values("owner_id")
         .annotate(n=Count("pk"))
         .order_by()
     )
+    visible_amount = policy_of(Opportunity).full_access_filter(user)
+    shown = Q(amount__isnull=False) if visible_amount is None else visible_amount
+    hidden = Q(pk__in=[]) if visible_amount is None else ~visible_amount & Q(amount__isnull=False)
+    found_deals = (
+        deals.filter(stage__kind=StageKind.WON, closed_at__gte=filters.start_at)
+        .filter(closed_at__lt=end_at)
+        .filter(filters.scope_q(), filters.customer_q())
+        .values("owner_id")
+        .annotate(
+            n=Count("pk"), won_sum=Sum("amount", filter=shown), hidden=Count("pk", filter=hidden)
+        )
+        .order_by()
+    )
+    for f_row in found_followups:
+        line = rows[f_row["author_id"]]
+        line["followups"] += f_row["n"]
+        line["visits"] += f_row["visits"]
+    for c_row in found_customers:
+        rows[c_row["owner_id"]]["new_customers"] += c_row["n"]
+    masked = 0
+    for d_row in found_deals:
+        line = rows[d_row["owner_id"]]
+        line["won_deals"] += d_row["n"]
+        line["won_amount"] += d_row["won_sum"] or ZERO
+        masked += d_row["hidden"]
+    return masked
+
+
+def rep_performance(user: Any, filters: ReportFilters, *, use_summary: bool = True) -> Report:
+    """The report; ``use_summary=False`` counts every record directly (the summary's test)."""
+    rows: dict[int | None, dict[str, Any]] = defaultdict(_empty_rep)
+    masked = _count_activity(user, filters, rows, use_summary=use_summary)
     response = ExpressionWrapper(F("first_contact_at") - F("assigned_at"), DurationField())
     leads = (
         Lead.objects.visible_to(user)
@@ -110,26 +219,6 @@ def rep_performance(user: Any, filters: ReportFilters) -> Report:
         )
         .order_by()
     )
-    visible_amount = policy_of(Opportunity).full_access_filter(user)
-    shown = Q(amount__isnull=False) if visible_amount is None else visible_amount
-    hidden = Q(pk__in=[]) if visible_amount is None else ~visible_amount & Q(amount__isnull=False)
-    deals = (
-        Opportunity.objects.visible_to(user)
-        .filter(stage__kind=StageKind.WON, closed_at__isnull=False)
-        .filter(filters.between("closed_at"), filters.scope_q(), filters.customer_q())
-        .values("owner_id")
-        .annotate(
-            n=Count("pk"),
-            won_sum=Sum("amount", filter=shown),
-            hidden=Count("pk", filter=hidden),
-        )
-        .order_by()
-    )
-    rows: dict[int | None, dict[str, Any]] = defaultdict(_empty_rep)
-    for f_row in followups:
-        rows[f_row["author_id"]].update(followups=f_row["n"], visits=f_row["visits"])
-    for c_row in customers:
-        rows[c_row["owner_id"]]["new_customers"] = c_row["n"]
     lead_seconds = 0.0
     for l_row in leads:
         line = rows[l_row["assignee_id"]]
@@ -138,11 +227,6 @@ def rep_performance(user: Any, filters: ReportFilters) -> Report:
         line["_contacted"] = l_row["contacted"]
         if hours is not None:
             lead_seconds += hours * l_row["contacted"]
-    masked = 0
-    for d_row in deals:
-        line = rows[d_row["owner_id"]]
-        line.update(won_deals=d_row["n"], won_amount=d_row["won_sum"] or ZERO)
-        masked += d_row["hidden"]
     names = _names({key for key in rows if key is not None})
     lines = []
     for key, line in rows.items():
