@@ -51,6 +51,7 @@ from kehu.analytics.reporting import Chart, Column, Report, ReportFilters, Table
 from kehu.core import config
 from kehu.core.access import policy_of
 from kehu.customers.models import Customer
+from kehu.followups.access import conversation_withheld
 from kehu.followups.models import FollowUp, Method
 from kehu.leads.models import Lead, LeadStatus
 from kehu.opportunities.models import Opportunity, StageKind
@@ -119,6 +120,14 @@ def _count_activity(
         if held_end > filters.end:
             return masked
         tail = replace(filters, start=held_end)
+        # The days after the mark are few: read them along the time indexes, the follow-ups'
+        # customers joined (not EXISTS over every visible customer: 218 ms for a manager at
+        # size L) and the won deals by the time they entered the won stage (no index on
+        # closed_at; a deal won on those days entered its won stage on them).
+        if not conversation_withheld(user):
+            view = policy_of(Customer).view_filter(user)
+            followups = FollowUp.objects.filter(prefixed(view, "customer__"))
+        deals = deals.filter(stage_entered_at__gte=tail.start_at)
         return masked + _count_direct(user, tail, rows, customers, followups, deals, end_at)
     return _count_direct(user, filters, rows, customers, followups, deals, end_at)
 
