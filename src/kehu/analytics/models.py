@@ -190,9 +190,10 @@ class ActivityDay(models.Model):
 
     The rows hold only what the owner/department scope can filter: the report reads them for
     the viewer's own and managed rows (``full_access_parts``) and counts the rows granted
-    beyond them (shares, pools) directly. Days from ``ActivitySummaryMark.complete_until`` on
-    are counted directly too; the nightly job (``activity_tasks``) recomputes the recent days
-    and advances the mark (``summary.summarise_days``). A test compares the two on random data.
+    beyond them (shares, pools) directly. Records after ``ActivitySummaryMark.complete_until``
+    are counted directly too; a job every 15 minutes summarises today up to now and a nightly
+    one recomputes the recent days (``activity_tasks``, ``summary.refresh``). A test compares
+    the two on random data.
     """
 
     day = models.DateField()
@@ -236,9 +237,10 @@ class ActivityDay(models.Model):
 
 
 class ActivitySummaryMark(models.Model):
-    """One row: ``ActivityDay`` holds every day before ``complete_until``."""
+    """One row: ``ActivityDay`` holds every record before ``complete_until`` (the row of
+    that instant's day holds the day up to it)."""
 
-    complete_until = models.DateField(null=True)
+    complete_until = models.DateTimeField(null=True)
     summarised_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -5,15 +5,16 @@ Counting a quarter's follow-ups, new customers and won deals row by row took 2.5
 size L (457,709 follow-ups of one quarter); the summary holds them per day, owner,
 department and rep (~160 rows a day), so a quarter is a few thousand rows.
 
-``summarise_days(first, last)`` recomputes whole days from the records (delete and insert in
-one transaction; 3 grouped queries a chunk), so it is idempotent; the nightly job recomputes
-the last ``RECENT_DAYS`` days (late records, reassignments) and moves the mark to today. Days
-from the mark on are counted directly by the report, so today's work shows at once.
+``summarise_days(first, last, until)`` recomputes whole days from the records (delete and
+insert in one transaction; 3 grouped queries a chunk), so it is idempotent. ``refresh`` runs
+every 15 minutes for today up to now and nightly for the last ``RECENT_DAYS`` days (records
+entered late, owners changed), and moves the mark (``ActivitySummaryMark``) to now; the report
+counts the records after the mark directly (minutes of them), so new work shows at once.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,19 +35,20 @@ CHUNK_DAYS = 31
 Key = tuple[date, int | None, int | None, int | None]
 
 
-def mark() -> date | None:
-    """The first day the summary does not hold (None: it holds nothing)."""
+def mark() -> datetime | None:
+    """The instant up to which the summary holds the records (None: it holds nothing)."""
     found = ActivitySummaryMark.objects.values_list("complete_until", flat=True).first()
     return found
 
 
-def summarise_days(first: date, last: date) -> int:
-    """Recompute ``ActivityDay`` for the local days ``first``..``last``; the rows written."""
+def summarise_days(first: date, last: date, until: datetime | None = None) -> int:
+    """Recompute ``ActivityDay`` for the local days ``first``..``last`` (the records before
+    ``until`` only, when given); the rows written."""
     written = 0
     start = first
     while start <= last:
         end = min(last, start + timedelta(days=CHUNK_DAYS - 1))
-        written += _summarise_chunk(start, end)
+        written += _summarise_chunk(start, end, until)
         start = end + timedelta(days=1)
     return written
 
@@ -55,7 +57,8 @@ def _local_day(field: str) -> TruncDate:
     return TruncDate(field, tzinfo=timezone.get_current_timezone())
 
 
-def _summarise_chunk(first: date, last: date) -> int:
+def _summarise_chunk(first: date, last: date, until: datetime | None) -> int:
+    before = Q() if until is None else Q(occurred_at__lt=until)
     rows: dict[Key, dict[str, Any]] = {}
 
     def row(key: Key) -> dict[str, Any]:
@@ -71,7 +74,7 @@ def _summarise_chunk(first: date, last: date) -> int:
         )
 
     followups = (
-        FollowUp.objects.filter(on_days("occurred_at", first, last))
+        FollowUp.objects.filter(on_days("occurred_at", first, last), before)
         .annotate(day=_local_day("occurred_at"))
         .values_list("day", "customer__owner_id", "customer__department_id", "author_id")
         .annotate(n=Count("pk"), visits=Count("pk", filter=Q(method=Method.VISIT)))
@@ -83,6 +86,7 @@ def _summarise_chunk(first: date, last: date) -> int:
         line["visits"] += visits
     customers = (
         Customer.objects.filter(on_days("created_at", first, last))
+        .filter(Q() if until is None else Q(created_at__lt=until))
         .annotate(day=_local_day("created_at"))
         .values_list("day", "owner_id", "department_id")
         .annotate(n=Count("pk"))
@@ -92,6 +96,7 @@ def _summarise_chunk(first: date, last: date) -> int:
         row((day, owner, department, owner))["new_customers"] += n
     deals = (
         Opportunity.objects.filter(on_days("closed_at", first, last))
+        .filter(Q() if until is None else Q(closed_at__lt=until))
         .filter(stage__kind=StageKind.WON)
         .annotate(day=_local_day("closed_at"))
         .values_list("day", "owner_id", "department_id")
@@ -114,21 +119,23 @@ def _summarise_chunk(first: date, last: date) -> int:
     return len(rows)
 
 
-def refresh(*, today: date | None = None, full: bool = False) -> dict[str, Any]:
-    """The job: recompute the recent days (or, ``full``, every day since the first record)
-    up to yesterday and move the mark to today."""
-    today = today or timezone.localdate()
-    last = today - timedelta(days=1)
+def refresh(
+    *, now: datetime | None = None, recent_days: int = RECENT_DAYS, full: bool = False
+) -> dict[str, Any]:
+    """The jobs: recompute the days from ``recent_days`` before the current mark (or, ``full``
+    or without a mark, every day since the first record) up to ``now`` and move the mark to
+    ``now``."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     current = mark()
     if full or current is None:
-        first_at = FollowUp.objects.order_by("occurred_at").values_list("occurred_at", flat=True)
+        followed = FollowUp.objects.order_by("occurred_at").values_list("occurred_at", flat=True)
+        created = Customer.objects.order_by("created_at").values_list("created_at", flat=True)
         earliest = [
             found
             for found in (
-                first_at.first(),
-                Customer.objects.order_by("created_at")
-                .values_list("created_at", flat=True)
-                .first(),
+                followed.first(),
+                created.first(),
                 Opportunity.objects.exclude(closed_at=None)
                 .order_by("closed_at")
                 .values_list("closed_at", flat=True)
@@ -139,13 +146,11 @@ def refresh(*, today: date | None = None, full: bool = False) -> dict[str, Any]:
         first = timezone.localdate(min(earliest)) if earliest else today
         ActivityDay.objects.filter(day__lt=first).delete()
     else:
-        first = min(current, today) - timedelta(days=RECENT_DAYS)
-    written = summarise_days(first, last) if first <= last else 0
+        first = min(timezone.localdate(current), today) - timedelta(days=recent_days)
+    written = summarise_days(first, today, until=now)
     with transaction.atomic():
-        ActivityDay.objects.filter(day__gte=today).delete()
-        updated = ActivitySummaryMark.objects.update(
-            complete_until=today, summarised_at=timezone.now()
-        )
+        ActivityDay.objects.filter(day__gt=today).delete()
+        updated = ActivitySummaryMark.objects.update(complete_until=now, summarised_at=now)
         if not updated:
-            ActivitySummaryMark.objects.create(complete_until=today)
-    return {"from": first.isoformat(), "to": last.isoformat(), "rows": written}
+            ActivitySummaryMark.objects.create(complete_until=now, summarised_at=now)
+    return {"from": first.isoformat(), "to": today.isoformat(), "rows": written}

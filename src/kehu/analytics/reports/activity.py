@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -99,37 +99,40 @@ def _count_activity(
     customers = Customer.objects.visible_to(user)
     followups = FollowUp.objects.visible_to(user)
     deals = Opportunity.objects.visible_to(user)
-    end_at = filters.end_at
-    last = summary.mark() if use_summary and not (filters.industry or filters.region) else None
-    if last is not None and last > filters.start:
-        held_end = min(filters.end + timedelta(days=1), last)
-        held = replace(filters, end=held_end - timedelta(days=1))
-        _add_summary(user, held, rows)
-        granted_q = policy_of(Customer).granted_part(user)
-        masked = 0
-        if granted_q is not None:
-            masked += _count_direct(
-                user,
-                held,
-                rows,
-                Customer.objects.filter(granted_q),
-                FollowUp.objects.filter(prefixed(granted_q, "customer__")),
-                Opportunity.objects.granted_part(user) or Opportunity.objects.none(),
-                held.end_at,
-            )
-        if held_end > filters.end:
-            return masked
-        tail = replace(filters, start=held_end)
-        # The days after the mark are few: read them along the time indexes, the follow-ups'
-        # customers joined (not EXISTS over every visible customer: 218 ms for a manager at
-        # size L) and the won deals by the time they entered the won stage (no index on
-        # closed_at; a deal won on those days entered its won stage on them).
-        if not conversation_withheld(user):
-            view = policy_of(Customer).view_filter(user)
-            followups = FollowUp.objects.filter(prefixed(view, "customer__"))
-        deals = deals.filter(stage_entered_at__gte=tail.start_at)
-        return masked + _count_direct(user, tail, rows, customers, followups, deals, end_at)
-    return _count_direct(user, filters, rows, customers, followups, deals, end_at)
+    held_until = (
+        summary.mark() if use_summary and not (filters.industry or filters.region) else None
+    )
+    if held_until is None or held_until <= filters.start_at:
+        return _count_direct(user, filters, rows, customers, followups, deals, filters.end_at)
+    held_until = min(held_until, filters.end_at)
+    # the summary's days: to the end, or to the mark's day (its row holds it up to the mark)
+    held_last = timezone.localdate(held_until - timedelta(microseconds=1))
+    _add_summary(user, replace(filters, end=min(filters.end, held_last)), rows)
+    masked = 0
+    granted_q = policy_of(Customer).granted_part(user)
+    if granted_q is not None:
+        masked += _count_direct(
+            user,
+            filters,
+            rows,
+            Customer.objects.filter(granted_q),
+            FollowUp.objects.filter(prefixed(granted_q, "customer__")),
+            Opportunity.objects.granted_part(user) or Opportunity.objects.none(),
+            held_until,
+        )
+    if held_until >= filters.end_at:
+        return masked
+    # The records after the mark are a few minutes' worth: read them along the time indexes,
+    # the follow-ups' customers joined (not EXISTS over every visible customer) and the won
+    # deals by the time they entered the won stage (no index on closed_at; a deal won after
+    # the mark entered its won stage after it).
+    if not conversation_withheld(user):
+        view = policy_of(Customer).view_filter(user)
+        followups = FollowUp.objects.filter(prefixed(view, "customer__"))
+    deals = deals.filter(stage_entered_at__gte=held_until)
+    return masked + _count_direct(
+        user, filters, rows, customers, followups, deals, filters.end_at, start_at=held_until
+    )
 
 
 def _add_summary(user: Any, filters: ReportFilters, rows: dict[int | None, dict[str, Any]]) -> None:
@@ -165,18 +168,22 @@ def _count_direct(
     customers: Any,
     followups: Any,
     deals: Any,
-    end_at: Any,
+    end_at: datetime,
+    *,
+    start_at: datetime | None = None,
 ) -> int:
-    """Count the period's records of the given querysets into ``rows``: 3 queries."""
+    """Count the records of the querysets from ``start_at`` (default the period's start) to
+    ``end_at`` into ``rows``: 3 queries."""
+    start_at = start_at or filters.start_at
     found_followups = (
-        followups.filter(occurred_at__gte=filters.start_at, occurred_at__lt=end_at)
+        followups.filter(occurred_at__gte=start_at, occurred_at__lt=end_at)
         .filter(filters.scope_q("author", "customer__department"), filters.customer_q())
         .values("author_id")
         .annotate(n=Count("pk"), visits=Count("pk", filter=Q(method=Method.VISIT)))
         .order_by()
     )
     found_customers = (
-        customers.filter(created_at__gte=filters.start_at, created_at__lt=end_at)
+        customers.filter(created_at__gte=start_at, created_at__lt=end_at)
         .filter(filters.scope_q(), filters.customer_q(""))
         .values("owner_id")
         .annotate(n=Count("pk"))
@@ -186,7 +193,7 @@ def _count_direct(
     shown = Q(amount__isnull=False) if visible_amount is None else visible_amount
     hidden = Q(pk__in=[]) if visible_amount is None else ~visible_amount & Q(amount__isnull=False)
     found_deals = (
-        deals.filter(stage__kind=StageKind.WON, closed_at__gte=filters.start_at)
+        deals.filter(stage__kind=StageKind.WON, closed_at__gte=start_at)
         .filter(closed_at__lt=end_at)
         .filter(filters.scope_q(), filters.customer_q())
         .values("owner_id")

@@ -90,15 +90,22 @@ def figures(user: User, params: dict[str, str], *, use_summary: bool) -> dict[st
 def test_the_summary_matches_a_direct_recount(org: Organisation, seed: int) -> None:
     with time_machine.travel(NOW, tick=False):
         random_records(org, seed)
-        result = summary.refresh(today=TODAY)
+        result = summary.refresh(now=NOW)
         assert result["rows"] > 0
-        assert summary.mark() == TODAY
-        # every follow-up before today is in the summary, today's are not
+        assert summary.mark() == NOW
+        # every follow-up up to now is in the summary
         held = sum(ActivityDay.objects.values_list("followups", flat=True))
-        before_today = FollowUp.objects.filter(
-            occurred_at__lt=datetime(2026, 6, 20, tzinfo=SHANGHAI)
+        assert held == FollowUp.objects.filter(occurred_at__lt=NOW).count()
+        # records after the mark are counted directly
+        c = Customer.objects.filter(owner=org.rep).first()
+        assert c is not None
+        FollowUp.objects.create(
+            customer=c,
+            author=org.rep,
+            occurred_at=NOW + timedelta(minutes=5),
+            method=Method.VISIT,
+            content="刚刚拜访",
         )
-        assert held == before_today.count()
         periods = [
             {"from": "2026-04-01", "to": "2026-06-30"},  # held days and today
             {"from": "2026-05-01", "to": "2026-05-31"},  # held days only
@@ -128,9 +135,9 @@ def test_the_summary_matches_a_direct_recount(org: Organisation, seed: int) -> N
 def test_the_job_is_idempotent_and_follows_late_records(org: Organisation) -> None:
     with time_machine.travel(NOW, tick=False):
         random_records(org, 7)
-        summary.refresh(today=TODAY)
+        summary.refresh(now=NOW)
         first = sorted(ActivityDay.objects.values_list("day", "rep_id", "followups", "won_deals"))
-        summary.refresh(today=TODAY)
+        summary.refresh(now=NOW)
         again = sorted(ActivityDay.objects.values_list("day", "rep_id", "followups", "won_deals"))
         assert first == again
         c = Customer.objects.filter(owner=org.rep).first() or Customer.objects.first()
@@ -142,7 +149,7 @@ def test_the_job_is_idempotent_and_follows_late_records(org: Organisation) -> No
         params = {"from": "2026-06-01", "to": "2026-06-01"}
         stale = figures(org.admin, params, use_summary=True)
         assert stale != figures(org.admin, params, use_summary=False)
-        summary.refresh(today=TODAY + timedelta(days=1))
+        summary.refresh(now=NOW + timedelta(days=1))
         assert figures(org.admin, params, use_summary=True) == figures(
             org.admin, params, use_summary=False
         )
@@ -153,7 +160,7 @@ def test_a_fixed_number_of_queries_with_the_summary(
 ) -> None:
     with time_machine.travel(NOW, tick=False):
         random_records(org, 11)
-        summary.refresh(today=TODAY)
+        summary.refresh(now=NOW)
         for user in (org.admin, org.east_manager, org.rep):
             user = User.objects.get(pk=user.pk)
             filters = parse_filters(user=user, params={"from": "2026-04-01", "to": "2026-06-30"})
