@@ -60,6 +60,7 @@ from kehu.service.selectors.reports import prefixed
 LEAD_RESPONSE_KPI_HOURS = 2  # handbook: first contact within 2 hours of assignment
 COMPLETENESS_TARGET = 90  # handbook: 90 % of the fields filled
 STALE_DAYS = 30  # handbook: contact information older than 30 days is stale
+DUPLICATE_SAMPLE = 500  # customers of the period checked for a namesake
 
 ZERO = Decimal(0)
 
@@ -371,22 +372,36 @@ def data_quality(user: Any, filters: ReportFilters) -> Report:
     stale_days = int(config.get("customers.stale_contact_days") or STALE_DAYS)
     stale_before = now - timedelta(days=stale_days)
     visible = Customer.objects.visible_to(user)
-    twin = visible.filter(name_key=OuterRef("name_key")).exclude(pk=OuterRef("pk"))
+    period = visible.filter(
+        filters.between("created_at"), filters.scope_q(), filters.customer_q("")
+    )
     customers = (
-        visible.filter(filters.between("created_at"), filters.scope_q(), filters.customer_q(""))
-        .annotate(duplicate=Exists(twin))
-        .values("department_id", "owner_id")
+        period.values("department_id", "owner_id")
         .annotate(
             n=Count("pk"),
             points=Sum("completeness"),
             complete=Count("pk", filter=Q(completeness__gte=COMPLETENESS_TARGET)),
             unverified=Count("pk", filter=Q(verified_at__isnull=True) | ~Q(to_verify=[])),
             stale=Count("pk", filter=Q(contact_info_updated_at__lt=stale_before)),
-            duplicates=Count("pk", filter=Q(duplicate=True) & ~Q(name_key="")),
         )
         .order_by()
     )
-    rows = list(customers)
+    # Suspected duplicates: the newest DUPLICATE_SAMPLE customers of the period whose
+    # normalised name another visible customer has (an index look-up each; over a
+    # manager's whole quarter at size L it took 1.1 s).
+    twin = visible.filter(name_key=OuterRef("name_key")).exclude(pk=OuterRef("pk"))
+    newest = period.exclude(name_key="").order_by("-created_at", "-id").values("pk")
+    duplicates = {
+        (row["department_id"], row["owner_id"]): row["n"]
+        for row in Customer.objects.filter(pk__in=newest[:DUPLICATE_SAMPLE])
+        .filter(Exists(twin))
+        .values("department_id", "owner_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    rows: list[dict[str, Any]] = [dict(row) for row in customers]
+    for row in rows:
+        row["duplicates"] = duplicates.get((row["department_id"], row["owner_id"]), 0)
     departments = dict(
         Department.objects.filter(
             pk__in={row["department_id"] for row in rows if row["department_id"]}
@@ -427,8 +442,9 @@ def data_quality(user: Any, filters: ReportFilters) -> Report:
     note = _(
         "Customers created in the period. Target: 90%% of customers at least 90%% complete; "
         "stale: contact information not updated for more than %(days)s days; suspected "
-        "duplicate: another customer you see has the same normalised name."
-    ) % {"days": stale_days}
+        "duplicate: another customer you see has the same normalised name (checked for the "
+        "newest %(sample)s customers of the period)."
+    ) % {"days": stale_days, "sample": DUPLICATE_SAMPLE}
     chart_lines = lines[:30]
     charts = [
         Chart(
