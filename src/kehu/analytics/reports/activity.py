@@ -1,19 +1,23 @@
 """Rep activity and performance (销售活动与业绩) and data quality (数据质量).
 
-Both reports aggregate in the database, one grouped query per kind of record, whatever the
-number of rows, and read only through the access gate (``visible_to``):
+Both reports aggregate in the database, a fixed number of grouped queries whatever the number
+of rows, and read only through the access gate:
 
 - ``rep-performance``: per rep in scope, the follow-ups they wrote and the visits among them
   (occurred in the period), the customers they own created in the period, the leads assigned
   to them in the period with how many were converted and the average hours from assignment to
   first contact (handbook KPI: 2 hours), and the deals they won (closed won in the period)
-  with the won amount summed only over the deals whose amount the viewer sees. 5 queries
-  (follow-ups, customers, leads, deals, the reps' names) plus the scope's own look-ups.
+  with the won amount summed only over the deals whose amount the viewer sees. The counts come
+  from the daily summary ``ActivityDay`` (``analytics/summary.py``) for the viewer's own and
+  managed rows up to its mark, plus the granted rows (shares, pools) and the records after the
+  mark counted directly; with an industry or region filter, everything is counted directly.
+  At size L: 4–64 ms p95 plus ~6 ms (a quarter) to ~27 ms (a year) reading the summary.
 - ``data-quality``: the customers created in the period, per department and owner: average
   completeness and the share at or above the handbook's 90 %, unverified (never verified, or
   fields still marked 待核实), stale (contact information not updated for more than 30 days,
   the customers app's setting) and suspected duplicates (another visible customer with the
-  same normalised name). 2 queries plus the names.
+  same normalised name, looked up for the newest ``DUPLICATE_SAMPLE`` customers of the
+  period). 2 queries plus the names.
 
 The filters: the rep is the follow-up's author, the customer's, lead's (assignee) or deal's
 owner; the department is the record's department (the customer's for follow-ups); industry
