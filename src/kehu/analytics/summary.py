@@ -31,14 +31,18 @@ from kehu.opportunities.models import Opportunity, StageKind
 
 RECENT_DAYS = 35  # recomputed every night: records entered late, owners changed
 CHUNK_DAYS = 31
+MARK_ID = 1  # the one row of ActivitySummaryMark
 
 Key = tuple[date, int | None, int | None, int | None]
 
 
 def mark() -> datetime | None:
     """The instant up to which the summary holds the records (None: it holds nothing)."""
-    found = ActivitySummaryMark.objects.values_list("complete_until", flat=True).first()
-    return found
+    return (
+        ActivitySummaryMark.objects.filter(pk=MARK_ID)
+        .values_list("complete_until", flat=True)
+        .first()
+    )
 
 
 def summarise_days(first: date, last: date, until: datetime | None = None) -> int:
@@ -119,15 +123,20 @@ def _summarise_chunk(first: date, last: date, until: datetime | None) -> int:
     return len(rows)
 
 
+@transaction.atomic
 def refresh(
     *, now: datetime | None = None, recent_days: int = RECENT_DAYS, full: bool = False
 ) -> dict[str, Any]:
     """The jobs: recompute the days from ``recent_days`` before the current mark (or, ``full``
     or without a mark, every day since the first record) up to ``now`` and move the mark to
-    ``now``."""
+    ``now``. One transaction holding the mark's row locked: two runs (the 15-minute and the
+    nightly job) never delete and insert the same days at once, which would count them twice.
+    """
     now = now or timezone.now()
     today = timezone.localdate(now)
-    current = mark()
+    ActivitySummaryMark.objects.get_or_create(pk=MARK_ID)
+    lock = ActivitySummaryMark.objects.select_for_update().get(pk=MARK_ID)
+    current = lock.complete_until
     if full or current is None:
         followed = FollowUp.objects.order_by("occurred_at").values_list("occurred_at", flat=True)
         created = Customer.objects.order_by("created_at").values_list("created_at", flat=True)
@@ -148,9 +157,8 @@ def refresh(
     else:
         first = min(timezone.localdate(current), today) - timedelta(days=recent_days)
     written = summarise_days(first, today, until=now)
-    with transaction.atomic():
-        ActivityDay.objects.filter(day__gt=today).delete()
-        updated = ActivitySummaryMark.objects.update(complete_until=now, summarised_at=now)
-        if not updated:
-            ActivitySummaryMark.objects.create(complete_until=now, summarised_at=now)
+    ActivityDay.objects.filter(day__gt=today).delete()
+    lock.complete_until = now
+    lock.summarised_at = now
+    lock.save(update_fields=["complete_until", "summarised_at"])
     return {"from": first.isoformat(), "to": today.isoformat(), "rows": written}
