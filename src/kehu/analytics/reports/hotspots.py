@@ -20,16 +20,15 @@ import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from django.core.cache import cache
 from django.db.models.functions import Substr
 from django.utils.functional import Promise
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from kehu.analytics.registry import ReportSpec, register
 from kehu.analytics.reporting import Chart, Column, Report, ReportFilters, Table, share
+from kehu.analytics.reports.caching import cached_report
 from kehu.customers.models import Customer
 from kehu.followups.models import FollowUp
 from kehu.service.models import Ticket
@@ -136,14 +135,7 @@ def _texts(user: Any, filters: ReportFilters) -> list[tuple[str, int, str]]:
 
 
 def demand_hotspots(user: Any, filters: ReportFilters) -> Report:
-    params = "&".join(f"{k}={v}" for k, v in sorted(filters.as_params().items()))
-    key = f"analytics:hotspots:{user.pk}:{get_language()}:{params}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cast(Report, cached)
-    report = _build(user, filters)
-    cache.set(key, report, CACHE_SECONDS)
-    return report
+    return cached_report("hotspots", CACHE_SECONDS, user, filters, lambda: _build(user, filters))
 
 
 def _build(user: Any, filters: ReportFilters) -> Report:

@@ -378,3 +378,11 @@ def test_pages_render(data: Data, client: Any) -> None:
 def test_filters_type() -> None:
     filters = ReportFilters(date(2026, 4, 1), date(2026, 6, 30))
     assert filters.days == 91
+
+
+def test_data_quality_is_cached_a_few_minutes(data: Data) -> None:
+    first = summary(run(data_quality, data.org.east_manager))
+    Customer.objects.filter(pk=data.c3.pk).update(verified_at=NOW)
+    assert summary(run(data_quality, data.org.east_manager)) == first
+    with time_machine.travel(NOW + timedelta(minutes=6), tick=False):
+        assert summary(run(data_quality, data.org.east_manager))["unverified"] == 0
