@@ -16,3 +16,5 @@ class AnalyticsConfig(AppConfig):
         dashboard.register(panels.rep_panel)
         dashboard.register(panels.manager_panel)
         demo.register(demo_targets.TARGETS)
+        # The rep-performance summary's nightly job registers with huey on import.
+        from kehu.analytics import activity_tasks  # noqa: F401

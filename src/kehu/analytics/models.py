@@ -184,3 +184,71 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.churn_score}/{self.value_score}"
+
+
+class ActivityDay(models.Model):
+    """The rep-performance report's summary: per local day, per record owner and department
+    (the customer's for follow-ups and new customers, the deal's for won deals) and per rep
+    (the follow-up's author, else the owner), the counts and the won amount.
+
+    The rows hold only what the owner/department scope can filter: the report reads them for
+    the viewer's own and managed rows (``full_access_parts``) and counts the rows granted
+    beyond them (shares, pools) directly. Records after ``ActivitySummaryMark.complete_until``
+    are counted directly too; a job every 15 minutes summarises today up to now and a nightly
+    one recomputes the recent days (``activity_tasks``, ``summary.refresh``). A test compares
+    the two on random data.
+    """
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    followups = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(default=0)
+    new_customers = models.PositiveIntegerField(default=0)
+    won_deals = models.PositiveIntegerField(default=0)
+    won_amount = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+
+    class Meta:
+        verbose_name = _("activity summary")
+        verbose_name_plural = _("activity summaries")
+        indexes = [models.Index(fields=["day", "department"], name="activity_day_department")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.owner_id}/{self.department_id}/{self.rep_id}"
+
+
+class ActivitySummaryMark(models.Model):
+    """One row: ``ActivityDay`` holds every record before ``complete_until`` (the row of
+    that instant's day holds the day up to it)."""
+
+    complete_until = models.DateTimeField(null=True)
+    summarised_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activity summary mark")
+        verbose_name_plural = _("activity summary marks")
+
+    def __str__(self) -> str:
+        return str(self.complete_until)

@@ -87,8 +87,19 @@ class ReportFilters:
     department_id: int | None = None
     department_path: str = ""  # the department's materialised path, for "and below it"
     owner_id: int | None = None
-    industry: str = ""  # an industry code; its sub-codes match too
+    industry: str = ""  # an industry code; a section's divisions match too
     region: str = ""  # a region code or a REGION_AREAS key
+    # ``industry`` and its divisions (a section "C" is stored on customers as "13"…"43"),
+    # read once when the filters are made
+    industry_codes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.industry and not self.industry_codes:
+            from kehu.customers.models import Industry
+            from kehu.customers.reference import codes_within
+
+            codes = tuple(codes_within(Industry, self.industry)) or (self.industry,)
+            object.__setattr__(self, "industry_codes", codes)
 
     @property
     def start_at(self) -> datetime:
@@ -133,7 +144,7 @@ class ReportFilters:
         """The industry and region filters on the customer (``customer=""`` on Customer)."""
         condition = Q()
         if self.industry:
-            condition &= Q(**{f"{customer}industry__pk__startswith": self.industry})
+            condition &= Q(**{f"{customer}industry_id__in": self.industry_codes})
         if self.region:
             condition &= region_q(f"{customer}region_id", self.region)
         return condition

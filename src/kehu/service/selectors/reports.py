@@ -175,30 +175,50 @@ def stop_words() -> frozenset[str]:
     return frozenset(words)
 
 
-@lru_cache(maxsize=1)
-def _tokenizer() -> Any:
+def make_tokenizer(userdict: Path | None = None) -> Any:
+    """A jieba tokenizer with its dictionary loaded, plus ``userdict`` (a jieba user
+    dictionary: ``word [frequency] [tag]`` a line) when given. Callers cache it."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
+    if userdict is not None:
+        tokenizer.load_userdict(str(userdict))
     return tokenizer
 
 
-def keywords(texts: list[str], *, top: int = KEYWORD_TOP) -> list[tuple[str, int]]:
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    return make_tokenizer()
+
+
+def text_words(
+    text: str, *, tokenizer: Any = None, stops: frozenset[str] = frozenset()
+) -> set[str]:
+    """The distinct words of ``text`` as jieba segments it, lower-cased; stop words (the data
+    file's and ``stops``), single characters and numbers left out."""
+    tokenizer = tokenizer or _tokenizer()
+    all_stops = stop_words()
+    seen = set()
+    for token in tokenizer.cut(text, HMM=False):
+        word = token.strip().lower()
+        if len(word) < 2 or word in all_stops or word in stops:
+            continue
+        if _NUMBERISH.match(word) or not _WORD.search(word):
+            continue
+        seen.add(word)
+    return seen
+
+
+def keywords(
+    texts: list[str], *, top: int = KEYWORD_TOP, tokenizer: Any = None
+) -> list[tuple[str, int]]:
     """The ``top`` words of ``texts`` by the number of texts that use them, stop words, single
     characters and numbers left out (ties by the word)."""
-    tokenizer = _tokenizer()
-    stops = stop_words()
     counts: Counter[str] = Counter()
     for text in texts:
-        seen = set()
-        for token in tokenizer.cut(text, HMM=False):
-            word = token.strip().lower()
-            if len(word) < 2 or word in stops or _NUMBERISH.match(word) or not _WORD.search(word):
-                continue
-            seen.add(word)
-        counts.update(seen)
+        counts.update(text_words(text, tokenizer=tokenizer))
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ranked[:top]
 
