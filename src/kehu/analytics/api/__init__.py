@@ -2,7 +2,8 @@
 
 from ninja import Router
 
-from kehu.analytics.api import reports
+from kehu.analytics.api import reports, scores
 
 router = Router()
 router.add_router("/reports", reports.router)
+router.add_router("/scores", scores.router)
