@@ -179,16 +179,16 @@ def _facts(ids: list[int], now: datetime, rules: Rules) -> dict[int, Facts]:
         .annotate(
             total=Count("id"),
             year=Count("id", filter=Q(closed_at__gte=year_ago)),
-            amount=Sum("amount", filter=Q(closed_at__gte=year_ago)),
-            average=Avg("amount"),
+            won_sum=Sum("amount", filter=Q(closed_at__gte=year_ago)),
+            average_amount=Avg("amount"),
         )
     )
     for row in won:
         fact = facts[row["customer_id"]]
         fact.orders_total = row["total"]
         fact.orders_year = row["year"]
-        fact.won_year = row["amount"] or Decimal(0)
-        fact.average_order = Decimal(row["average"] or 0).quantize(Decimal("0.01"))
+        fact.won_year = row["won_sum"] or Decimal(0)
+        fact.average_order = Decimal(row["average_amount"] or 0).quantize(Decimal("0.01"))
     complaints = (
         Ticket.objects.filter(
             customer_id__in=ids,
