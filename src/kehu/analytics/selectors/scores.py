@@ -107,7 +107,7 @@ def customer_score(user: Any, customer_id: int) -> dict[str, Any]:
         .values()
         .first()
     )
-    return _as_entry(customer_id, customer["name"], row)
+    return _as_entry(customer_id, customer["name"], dict(row) if row is not None else None)
 
 
 def _as_entry(customer_id: int, name: str, row: dict[str, Any] | None) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def score_list(
     }
     entries = []
     for row in rows:
-        entry = _as_entry(row["customer_id"], row["customer__name"], row)
+        entry = _as_entry(row["customer_id"], row["customer__name"], dict(row))
         entry["owner"] = names.get(row["customer__owner_id"], "")
         entry["plan_owner"] = names.get(row["plan_owner_id"], "")
         entries.append(entry)

@@ -199,16 +199,16 @@ def _facts(ids: list[int], now: datetime, rules: Rules) -> dict[int, Facts]:
         .values("customer_id")
         .annotate(n=Count("id"))
     )
-    for row in complaints:
-        facts[row["customer_id"]].open_complaints = row["n"]
+    for complaint in complaints:
+        facts[complaint["customer_id"]].open_complaints = complaint["n"]
     surveys = (
         Survey.objects.filter(customer_id__in=ids, answered_at__gte=year_ago, score__isnull=False)
         .order_by()
         .values("customer_id")
         .annotate(average=Avg("score"))
     )
-    for row in surveys:
-        facts[row["customer_id"]].satisfaction = float(row["average"])
+    for answered in surveys:
+        facts[answered["customer_id"]].satisfaction = float(answered["average"])
     for customer_id in _needs_changed(ids, need_since):
         facts[customer_id].need_changed = True
     return facts
@@ -302,7 +302,9 @@ def score(fact: Facts, rules: Rules, now: datetime) -> Scored:
     value = 0.0
     value_reasons: list[dict[str, Any]] = []
     if fact.won_year > 0:
-        value += v["amount"] * min(1.0, float(fact.won_year / max(rules.strategic_amount, 1)))
+        value += v["amount"] * min(
+            1.0, float(fact.won_year / max(rules.strategic_amount, Decimal(1)))
+        )
         code = "strategic" if fact.won_year >= rules.strategic_amount else "won_amount"
         value_reasons.append({"code": code, "amount": str(fact.won_year.quantize(Decimal(1)))})
     if fact.orders_year:
@@ -310,7 +312,7 @@ def score(fact: Facts, rules: Rules, now: datetime) -> Scored:
         value_reasons.append({"code": "orders", "count": fact.orders_year})
     if fact.average_order > 0:
         value += v["average_order"] * min(
-            1.0, float(fact.average_order / max(rules.large_order, 1))
+            1.0, float(fact.average_order / max(rules.large_order, Decimal(1)))
         )
         if fact.average_order >= rules.large_order:
             value_reasons.append(
@@ -458,7 +460,7 @@ def retention_task(
     description = "\n".join(part for part in (reasons_text(found or []), note.strip()) if part)
     return task_create(
         actor=actor,
-        assignee=customer.owner,
+        assignee=customer.owner or actor,  # a pooled customer has no owner: the actor
         title=f"{RETENTION_KINDS[kind]}: {customer.name}",
         due_at=local_at(due, 10),
         customer=customer,

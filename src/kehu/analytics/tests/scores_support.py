@@ -10,8 +10,8 @@ from typing import Any
 from django.utils import timezone
 
 from kehu.accounts.models import User
-from kehu.customers.models import Customer
 from kehu.customers import services as customer_services
+from kehu.customers.models import Customer
 from kehu.followups.models import FollowUp
 from kehu.opportunities.models import Opportunity, Stage
 from kehu.service.models import Survey, Ticket, TicketStatus, TicketType

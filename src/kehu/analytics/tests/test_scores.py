@@ -53,9 +53,12 @@ def test_a_quiet_fresh_customer_has_no_reasons(org: Organisation) -> None:
     customer = make_customer(org.rep)
     touch(customer, 2)
     row = scored(customer)
-    assert row.churn_reasons == [] and row.churn_score == 0
-    assert row.value_reasons == [] and row.value_score == 0
-    assert not row.is_churn_risk and not row.is_high_value
+    assert row.churn_reasons == []
+    assert row.churn_score == 0
+    assert row.value_reasons == []
+    assert row.value_score == 0
+    assert not row.is_churn_risk
+    assert not row.is_high_value
 
 
 def test_no_activity_for_90_days(org: Organisation) -> None:
@@ -142,7 +145,8 @@ def test_value_reasons_and_strategic_customer(org: Organisation) -> None:
     row = scored(customer)
     assert {"code": "strategic", "amount": "550000"} in row.value_reasons
     assert {"code": "orders", "count": 2} in row.value_reasons
-    assert row.orders_total == 3 and row.orders_year == 2
+    assert row.orders_total == 3
+    assert row.orders_year == 2
     assert str(row.won_amount_year) == "550000.00"
     # amount 50 (≥ 50万) + frequency 25 * 2/4 + average order 25 * min(1, 213333/200000)
     assert row.value_score == round(50 + 25 * 2 / 4 + 25)
@@ -171,10 +175,12 @@ def test_weights_and_thresholds_come_from_the_settings(org: Organisation) -> Non
     touch(customer, 95)
     complaint(customer)
     row = scored(customer)
-    assert row.churn_score == 45 and not row.is_churn_risk
+    assert row.churn_score == 45
+    assert not row.is_churn_risk
     config.put(scores.CHURN_WEIGHTS.key, {"inactivity": 40, "complaints": 30})
     row = scored(customer)
-    assert row.churn_score == 70 and row.is_churn_risk
+    assert row.churn_score == 70
+    assert row.is_churn_risk
     config.put(scores.CHURN_THRESHOLD.key, 80)
     assert not scored(customer).is_churn_risk
     config.put(scores.INACTIVE_DAYS.key, 120)
@@ -228,7 +234,8 @@ def test_job_and_incremental_agree_on_random_data(org: Organisation) -> None:
     for customer in customers:  # one at a time, as the hooks do
         scores.recompute([customer.pk], now=now)
     assert _snapshot() == by_job
-    assert any(v[0] > 0 for v in by_job.values()) and any(v[2] > 0 for v in by_job.values())
+    assert any(v[0] > 0 for v in by_job.values())
+    assert any(v[2] > 0 for v in by_job.values())
 
 
 def test_batch_reads_a_fixed_number_of_queries(org: Organisation) -> None:
@@ -336,7 +343,8 @@ def test_report_summary_keys(org: Organisation, scored_org: dict[str, Customer])
     assert "120 天无跟进" in row["reasons"]
     value = registry.report_spec(org.admin, "high-value").build(org.admin, filters)
     summary = {key: value for key, _label, value, _kind in value.summary}
-    assert summary["high_value"] == 3 and float(summary["won_amount_year"]) == 1800000
+    assert summary["high_value"] == 3
+    assert float(summary["won_amount_year"]) == 1800000
 
 
 def test_amounts_of_other_customers_are_masked(
@@ -347,7 +355,8 @@ def test_amounts_of_other_customers_are_masked(
 
     CustomerShare.objects.create(customer=customer, user=org.rep, can_edit=False)
     entry = selectors.customer_score(org.rep, customer.pk)
-    assert entry["won_amount_year"] is None and "600000" not in entry["value_text"]
+    assert entry["won_amount_year"] is None
+    assert "600000" not in entry["value_text"]
     assert selectors.customer_score(org.colleague, customer.pk)["won_amount_year"] is not None
 
 
@@ -382,7 +391,8 @@ def test_api_score_and_actions(org: Organisation, scored_org: dict[str, Customer
     customer = scored_org["rep"]
     client = api_client(org.rep)
     body = client.get(f"/api/v1/scores/{customer.pk}").json()
-    assert body["is_churn_risk"] and body["churn_reasons"][0]["code"] == "no_activity"
+    assert body["is_churn_risk"]
+    assert body["churn_reasons"][0]["code"] == "no_activity"
     assert body["churn_reasons"][0]["params"] == {"days": 120}
     due = (timezone.localdate() + timedelta(days=2)).isoformat()
     response = client.post(
@@ -392,14 +402,17 @@ def test_api_score_and_actions(org: Organisation, scored_org: dict[str, Customer
     )
     assert response.status_code == 201, response.content
     task = Task.objects.get(pk=response.json()["id"])
-    assert task.kind == TaskKind.RETENTION and task.assignee_id == org.rep.pk
-    assert "120 天无跟进" in task.description and "请总经理出面" in task.description
+    assert task.kind == TaskKind.RETENTION
+    assert task.assignee_id == org.rep.pk
+    assert "120 天无跟进" in task.description
+    assert "请总经理出面" in task.description
     response = client.post(
         f"/api/v1/scores/{customer.pk}/plan-owner",
         json.dumps({"user_id": org.rep.pk}),
         content_type="application/json",
     )
-    assert response.status_code == 200 and response.json()["plan_owner_id"] == org.rep.pk
+    assert response.status_code == 200
+    assert response.json()["plan_owner_id"] == org.rep.pk
     assert Task.objects.filter(customer=customer, kind=TaskKind.VALUE_PLAN).exists()
 
 
@@ -431,7 +444,8 @@ def test_plan_owner_must_see_the_customer(
         json.dumps({"user_id": org.south_rep.pk}),
         content_type="application/json",
     )
-    assert response.status_code == 422 and "user_id" in response.json()["errors"]
+    assert response.status_code == 422
+    assert "user_id" in response.json()["errors"]
 
 
 def test_customer_page_section_and_report_page(
@@ -443,7 +457,8 @@ def test_customer_page_section_and_report_page(
     response = client.get(reverse("customers:tab", args=[customer.pk, "scores"]))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "data-churn-score" in html and "120 天无跟进；最近两次反馈负面" in html
+    assert "data-churn-score" in html
+    assert "120 天无跟进；最近两次反馈负面" in html
     page = client.get(reverse("analytics:report", args=["churn-risk"]))
     assert page.status_code == 200
     assert reverse("analytics:score_retention", args=[customer.pk]) in page.content.decode()
@@ -462,4 +477,5 @@ def test_retention_form_creates_the_task(
     response = client.post(url, {"kind": "offer_review", "due_on": date.today().isoformat()})
     assert response.status_code == 302
     task = Task.objects.get(customer=customer, kind=TaskKind.RETENTION)
-    assert task.assignee_id == org.rep.pk and task.created_by_id == org.east_manager.pk
+    assert task.assignee_id == org.rep.pk
+    assert task.created_by_id == org.east_manager.pk
