@@ -479,3 +479,18 @@ def test_retention_form_creates_the_task(
     task = Task.objects.get(customer=customer, kind=TaskKind.RETENTION)
     assert task.assignee_id == org.rep.pk
     assert task.created_by_id == org.east_manager.pk
+
+
+def test_demo_step_gives_intents_and_scores_every_customer(org: Organisation) -> None:
+    from kehu.analytics.demo_scores import SCORES
+    from kehu.core.demo import DemoRun
+    from kehu.followups.models import FollowUp
+
+    customers = [make_customer(org.rep) for _ in range(4)]
+    for customer in customers:
+        for day in range(15):
+            followup(customer, day + 1)
+    made = SCORES.run(DemoRun(customers=4, seed=1))
+    assert CustomerScore.objects.count() == Customer.objects.count() == 4
+    assert FollowUp.objects.exclude(renewal_intent="").exists()
+    assert "4 customers scored" in made
