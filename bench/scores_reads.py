@@ -119,3 +119,40 @@ def main(batch: int = 1000) -> None:
         f"per batch of {batch}: {total * 1000:.0f} ms; {batches:.0f} batches ≈ "
         f"{total * batches / 60:.1f} min of reads and scoring"
     )
+
+
+def reports(runs: int = 20) -> None:
+    """p50 / p95 of the churn-risk and high-value reports for a rep, a manager and an admin
+    (on a database the analytics migrations have run on, after ``recompute_all``)."""
+    from django.contrib.auth import get_user_model
+
+    from kehu.analytics import registry
+    from kehu.analytics.reporting import parse_filters
+
+    users = get_user_model().objects
+    viewers = {
+        "rep": users.filter(role="sales", owned_customers__isnull=False).first(),
+        "manager": users.filter(role="manager", department__isnull=False).first(),
+        "admin": users.filter(is_superuser=True).first() or users.filter(role="admin").first(),
+    }
+    if viewers["admin"] is None and viewers["manager"] is not None:
+        # the bench has no administrator: the manager, as an admin in memory (nothing saved)
+        admin = users.get(pk=viewers["manager"].pk)
+        admin.role = "admin"
+        viewers["admin"] = admin
+    for key in ("churn-risk", "high-value"):
+        for name, user in viewers.items():
+            if user is None:
+                continue
+            spec = registry.report_spec(user, key)
+            laps = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                spec.build(user, parse_filters(user=user, params={}))
+                laps.append(time.perf_counter() - started)
+            laps.sort()
+            p95 = laps[min(len(laps) - 1, round(0.95 * len(laps)) - 1)]
+            print(
+                f"{key:11s} {name:8s} p50 {statistics.median(laps) * 1000:6.1f} ms"
+                f"  p95 {p95 * 1000:6.1f} ms"
+            )

@@ -54,7 +54,7 @@ def _histogram(entries: list[dict[str, Any]], key: str, title: Any) -> Chart:
 
 def churn_risk(user: Any, filters: ReportFilters) -> Report:
     entries = score_list(user, filters, kind="churn")
-    counts = score_counts(user, filters)
+    counts = score_counts(user, filters, kind="churn")
     renewal = renewal_counts(user, filters)
     table = Table(
         "customers",
@@ -105,7 +105,7 @@ def churn_risk(user: Any, filters: ReportFilters) -> Report:
 
 def high_value(user: Any, filters: ReportFilters) -> Report:
     entries = score_list(user, filters, kind="value")
-    counts = score_counts(user, filters)
+    counts = score_counts(user, filters, kind="value")
     table = Table(
         "customers",
         _("High-value customers"),
