@@ -7,6 +7,7 @@ left blank and the report says some amounts were hidden.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum, Value
@@ -217,10 +218,46 @@ def score_list(
     return entries
 
 
+def _score_parts(user: Any, filters: ReportFilters) -> tuple[list[Q], Q | None] | None:
+    """The viewer's customers as disjoint filters on the score's own owner and department
+    columns (the gate's ``full_access_parts``, then the part granted beyond them), narrowed by
+    the department and rep filters; None when an industry or region filter needs the customer.
+    """
+    if filters.industry or filters.region:
+        return None
+    policy = policy_of(Customer)
+    narrowing = filters.scope_q("owner", "department")
+    full = [part & narrowing for part in policy.full_access_parts(user)]
+    granted = policy.granted_part(user)
+    return full, (granted & narrowing if granted is not None else None)
+
+
 def score_counts(user: Any, filters: ReportFilters, *, kind: str) -> dict[str, Any]:
     """``kind="churn"``: how many customers in scope are at risk. ``"value"``: how many are
     high-value, and the amount they won in 12 months summed over those whose amounts the
-    viewer sees (``masked``: some were left out). One query."""
+    viewer sees (``masked``: some were left out). One query per part of the viewer's scope
+    (at most three), along the partial (owner) / (department) indexes of the flagged scores.
+    """
+    parts = _score_parts(user, filters)
+    if parts is None:
+        return _joined_counts(user, filters, kind=kind)
+    full, granted = parts
+    flag = Q(is_churn_risk=True) if kind == "churn" else Q(is_high_value=True)
+    rows = CustomerScore.objects.filter(flag)
+    if kind == "churn":
+        every = [*full, granted] if granted is not None else full
+        return {"at_risk": sum(rows.filter(part).count() for part in every)}
+    shown, won = 0, Decimal(0)
+    for part in full:
+        found = rows.filter(part).aggregate(n=Count("pk"), s=Sum("won_amount_year"))
+        shown += found["n"] or 0
+        won += found["s"] or 0
+    hidden = rows.filter(granted).count() if granted is not None else 0
+    return {"high_value": shown + hidden, "won_amount_year": won, "masked": hidden > 0}
+
+
+def _joined_counts(user: Any, filters: ReportFilters, *, kind: str) -> dict[str, Any]:
+    """``score_counts`` when the filters need the customer's industry or region."""
     visible = _visible(user, filters)
     if kind == "churn":
         return {"at_risk": visible.filter(score__is_churn_risk=True).count()}

@@ -138,6 +138,8 @@ class Facts:
 
     created_at: datetime
     last_contact_at: datetime | None = None
+    owner_id: int | None = None
+    department_id: int | None = None
     sentiments: list[str] = field(default_factory=list)  # newest first
     renewal_intent: str = ""  # the latest one given
     last_followup_at: datetime | None = None
@@ -155,8 +157,15 @@ def _facts(ids: list[int], now: datetime, rules: Rules) -> dict[int, Facts]:
     year_ago = now - timedelta(days=LOOKBACK_DAYS)
     need_since = now - timedelta(days=rules.need_change_days)
     facts = {
-        row["id"]: Facts(created_at=row["created_at"], last_contact_at=row["last_contact_at"])
-        for row in Customer.objects.filter(pk__in=ids).values("id", "created_at", "last_contact_at")
+        row["id"]: Facts(
+            created_at=row["created_at"],
+            last_contact_at=row["last_contact_at"],
+            owner_id=row["owner_id"],
+            department_id=row["department_id"],
+        )
+        for row in Customer.objects.filter(pk__in=ids).values(
+            "id", "created_at", "last_contact_at", "owner_id", "department_id"
+        )
     }
     followups = (
         FollowUp.objects.filter(customer_id__in=ids, occurred_at__gte=year_ago)
@@ -339,6 +348,8 @@ UPDATED_FIELDS = [
     "average_order",
     "last_activity_at",
     "computed_at",
+    "owner",
+    "department",
 ]
 
 
@@ -362,6 +373,8 @@ def _write_batch(ids: list[int], rules: Rules, now: datetime) -> int:
                 average_order=fact.average_order,
                 last_activity_at=scored.last_activity_at,
                 computed_at=now,
+                owner_id=fact.owner_id,
+                department_id=fact.department_id,
             )
         )
     # one upsert: new customers get a row, scored ones are updated; plan_owner is kept

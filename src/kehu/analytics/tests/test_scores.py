@@ -494,3 +494,56 @@ def test_demo_step_gives_intents_and_scores_every_customer(org: Organisation) ->
     assert CustomerScore.objects.count() == Customer.objects.count() == 4
     assert FollowUp.objects.exclude(renewal_intent="").exists()
     assert "4 customers scored" in made
+
+
+def test_counts_on_the_score_columns_match_a_recount_through_the_customers(
+    org: Organisation,
+) -> None:
+    from kehu.customers.models import CustomerShare
+
+    rng = random.Random(7)
+    owners = [org.rep, org.colleague, org.hangzhou_rep, org.south_rep]
+    for _ in range(30):
+        customer = make_customer(rng.choice(owners))
+        touch(customer, rng.choice([1, 100, 200]))
+        if rng.random() < 0.5:
+            won_deal(customer, str(rng.randint(20, 90) * 10000))
+        if rng.random() < 0.4:
+            complaint(customer)
+        if rng.random() < 0.2:
+            CustomerShare.objects.create(customer=customer, user=org.rep, can_edit=False)
+    scores.recompute_all()
+    today = timezone.localdate()
+    filters = ReportFilters(today - timedelta(days=90), today)
+    checked = 0
+    for user in (org.rep, org.colleague, org.east_manager, org.south_manager, org.admin):
+        for kind in ("churn", "value"):
+            fast = selectors.score_counts(user, filters, kind=kind)
+            direct = selectors._joined_counts(user, filters, kind=kind)
+            assert {k: float(v) for k, v in fast.items()} == {
+                k: float(v) for k, v in direct.items()
+            }, (user, kind)
+            checked += sum(float(v) for v in fast.values())
+    assert checked > 0
+
+
+def test_a_new_owner_moves_the_score_into_their_counts(
+    org: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        customer = make_customer(org.rep)
+    touch(customer, 200)
+    scores.recompute([customer.pk])
+    today = timezone.localdate()
+    filters = ReportFilters(today - timedelta(days=90), today)
+    assert selectors.score_counts(org.rep, filters, kind="churn") == {"at_risk": 0}
+    config.put(scores.CHURN_THRESHOLD.key, 45)
+    with django_capture_on_commit_callbacks(execute=True):
+        complaint(customer)  # 30 (200 days quiet) + 15 (a complaint) = 45, through the hook
+    assert selectors.score_counts(org.rep, filters, kind="churn") == {"at_risk": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_services.customer_reassign(
+            actor=org.admin, customer=customer, owner=org.colleague, reason="调岗"
+        )
+    assert selectors.score_counts(org.rep, filters, kind="churn") == {"at_risk": 0}
+    assert selectors.score_counts(org.colleague, filters, kind="churn") == {"at_risk": 1}
