@@ -42,7 +42,12 @@ def mark_dirty(ids: list[int] | set[int]) -> None:
 
 
 def customers_changed(ids: list[int]) -> None:
-    mark_dirty(set(ids))
+    # customers' report already runs after the commit: queue the job now, not on another
+    # commit (one job per transaction, as the customers' hook promises)
+    if ids:
+        from kehu.analytics.tasks import recompute_scores
+
+        recompute_scores(sorted(ids))
 
 
 def deal_won(opportunity: Any, actor: Any) -> None:
