@@ -9,12 +9,27 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): the report modules use models, which load only after every app.
-        from kehu.analytics import demo_targets, panels, registry
+        # The task modules register their jobs with huey on import.
+        from kehu.analytics import activity_tasks, demo_targets, hooks, panels, registry, tasks
+        from kehu.analytics.demo_scores import SCORES
+        from kehu.analytics.views.scores import section_context
         from kehu.core import dashboard, demo
+        from kehu.customers import sections
 
+        del activity_tasks, tasks
         registry.load_reports()
+        hooks.register()
         dashboard.register(panels.rep_panel)
         dashboard.register(panels.manager_panel)
         demo.register(demo_targets.TARGETS)
-        # The rep-performance summary's nightly job registers with huey on import.
-        from kehu.analytics import activity_tasks  # noqa: F401
+        demo.register(SCORES)
+        sections.register(
+            sections.Section(
+                key="scores",
+                title=_("Churn risk and value"),
+                template="analytics/scores/_section.html",
+                context=section_context,
+                shown=lambda user: getattr(user, "role", "") != "marketing",
+                order=60,
+            )
+        )

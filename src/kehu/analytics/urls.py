@@ -1,6 +1,6 @@
 from django.urls import URLPattern
 
-from kehu.analytics.views import reports, review, targets
+from kehu.analytics.views import reports, review, scores, targets
 
 app_name = "analytics"
 
@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern] = [
     *reports.urlpatterns,
     *review.urlpatterns,
     *targets.urlpatterns,
+    *scores.urlpatterns,
 ]

@@ -44,6 +44,7 @@ class FollowUpOut(Schema):
     content: str
     sentiment: str
     sentiment_reason: str
+    renewal_intent: str
     next_step_on: date | None
     next_step_action: str
     next_step_owner_id: int | None
@@ -80,6 +81,7 @@ class FollowUpIn(Schema):
     content: str
     sentiment: str = "neutral"
     sentiment_reason: str = ""
+    renewal_intent: str = ""
     contact_id: int | None = None
     related_type: str | None = None  # "app_label.model", e.g. "leads.lead"
     related_id: int | None = None

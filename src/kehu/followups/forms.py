@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import User
 from kehu.customers.models import Contact, Customer
-from kehu.followups.models import Method, Sentiment, TaskPriority
+from kehu.followups.models import Method, RenewalIntent, Sentiment, TaskPriority
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -64,6 +64,11 @@ class FollowUpForm(BootstrapMixin, forms.Form):
         label=_("Customer feedback"), choices=Sentiment.choices, initial=Sentiment.NEUTRAL
     )
     sentiment_reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+    renewal_intent = forms.ChoiceField(
+        label=_("Renewal intent"),
+        choices=[("", _("Not discussed")), *RenewalIntent.choices],
+        required=False,
+    )
     next_step_on = forms.DateField(label=_("Next step date"), required=False, widget=DATE_WIDGET)
     next_step_action = forms.CharField(label=_("Next step"), max_length=300, required=False)
     next_step_owner = forms.ModelChoiceField(

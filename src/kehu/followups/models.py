@@ -37,6 +37,14 @@ class Sentiment(models.TextChoices):
     NEGATIVE = "negative", _("Negative")
 
 
+class RenewalIntent(models.TextChoices):
+    """续约意向: what the customer said about renewing (blank: not discussed)."""
+
+    LIKELY = "likely", _("Likely to renew")
+    UNDECIDED = "undecided", _("Undecided")
+    UNLIKELY = "unlikely", _("Unlikely to renew")
+
+
 class TaskStatus(models.TextChoices):
     OPEN = "open", _("Open")
     DONE = "done", _("Done")
@@ -59,6 +67,8 @@ class TaskKind(models.TextChoices):
     STALE_CONTACT = "stale_contact", _("Update contact information")
     MONTHLY_REVIEW = "monthly_review", _("Monthly review")
     CARE = "care", _("Care and greetings")
+    RETENTION = "retention", _("Retention (senior revisit or offer review)")
+    VALUE_PLAN = "value_plan", _("One-to-one plan for a high-value customer")
 
 
 class FollowUp(VersionedModel):
@@ -94,6 +104,9 @@ class FollowUp(VersionedModel):
         _("customer feedback"), max_length=10, choices=Sentiment.choices, default=Sentiment.NEUTRAL
     )
     sentiment_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    renewal_intent = models.CharField(
+        _("renewal intent"), max_length=10, choices=RenewalIntent.choices, blank=True, default=""
+    )
     next_step_on = models.DateField(_("next step date"), null=True, blank=True)
     next_step_action = models.CharField(_("next step"), max_length=300, blank=True)
     next_step_owner = models.ForeignKey(
@@ -119,6 +132,12 @@ class FollowUp(VersionedModel):
             # the list across customers, newest first: a manager's follow-ups at size L were
             # all joined and sorted for a page (9.8 s); along this index a page stops early
             models.Index(fields=["-occurred_at", "-id"], name="followup_recent"),
+            # the churn-risk report counts renewal intents in a period: few rows carry one
+            models.Index(
+                fields=["occurred_at"],
+                condition=~Q(renewal_intent=""),
+                name="followup_renewal_intent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ from kehu.followups.models import (
     FollowUp,
     Method,
     ReminderLog,
+    RenewalIntent,
     Sentiment,
     Task,
     TaskKind,
@@ -489,6 +490,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         "content",
         "sentiment",
         "sentiment_reason",
+        "renewal_intent",
         "contact",
         "related",
         "next_step_on",
@@ -521,6 +523,9 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     reason = (data.get("sentiment_reason") or "").strip()
     if sentiment in {Sentiment.POSITIVE, Sentiment.NEGATIVE} and not reason:
         errors["sentiment_reason"] = [_("Give the reason for the customer's feedback.")]
+    renewal_intent = data.get("renewal_intent") or ""
+    if renewal_intent not in RenewalIntent.values and renewal_intent != "":
+        errors["renewal_intent"] = [_("Choose likely, undecided, unlikely or leave it empty.")]
     contact = data.get("contact")
     if contact not in (None, ""):
         contact_id = contact.pk if isinstance(contact, Contact) else contact
@@ -566,6 +571,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
         content=content,
         sentiment=sentiment,
         sentiment_reason=reason,
+        renewal_intent=renewal_intent,
         next_step_on=next_on,
         next_step_action=next_action[:300],
         next_step_owner=(next_owner or author) if next_on else None,

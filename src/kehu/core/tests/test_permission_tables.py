@@ -18,6 +18,7 @@ from kehu.core.testing.permissions import API_PREFIX, Endpoint, ui_routes
 
 APPS = (
     "accounts",
+    "analytics",
     "core",
     "customers",
     "followups",

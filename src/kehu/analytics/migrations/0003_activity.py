@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_user_money_unit'),
-        ('analytics', '0001_initial'),
+        ('analytics', '0002_targets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
