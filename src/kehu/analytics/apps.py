@@ -12,3 +12,20 @@ class AnalyticsConfig(AppConfig):
         from kehu.analytics import registry
 
         registry.load_reports()
+        _connect_pipeline_summary()
+
+
+def _connect_pipeline_summary() -> None:
+    """Keep the deal follow-up summary on every write of a deal or a follow-up."""
+    from django.db.models.signals import post_delete, post_save
+
+    from kehu.analytics import pipeline_tasks  # noqa: F401  (registers the nightly rebuild)
+    from kehu.analytics.services import pipeline
+    from kehu.followups.models import FollowUp
+    from kehu.opportunities.models import Opportunity
+
+    post_save.connect(pipeline.on_deal_saved, sender=Opportunity, dispatch_uid="analytics-deal")
+    for signal in (post_save, post_delete):
+        signal.connect(
+            pipeline.on_followup_changed, sender=FollowUp, dispatch_uid="analytics-followup"
+        )

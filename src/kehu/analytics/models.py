@@ -181,3 +181,38 @@ class CustomerScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.churn_score}/{self.value_score}"
+
+
+class DealFollowUpStats(models.Model):
+    """The follow-ups of one closed deal while it was open (the follow-up effectiveness
+    report's summary, one row per won or lost deal).
+
+    Counting them per deal over 5,000,000 follow-ups at report time is a correlated count
+    per closed deal; the report groups these rows instead. Kept on every write of a deal or
+    a follow-up (``services.pipeline``) and rebuilt by a nightly job (bulk loads and imports
+    bypass the write path); ``tests/test_pipeline_reports.py`` compares it with a direct
+    recount on random data.
+    """
+
+    opportunity = models.OneToOneField(
+        "opportunities.Opportunity",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="followup_stats",
+    )
+    closed_at = models.DateTimeField()
+    won = models.BooleanField(default=False)
+    open_days = models.FloatField(default=0)  # created → closed
+    followups = models.PositiveIntegerField(default=0)  # on the customer while open
+    per_30_days = models.FloatField(default=0)  # followups per 30 open days (≥ 1 day)
+    cadence = models.PositiveSmallIntegerField(default=0)  # bucket of per_30_days
+    method = models.CharField(max_length=20, blank=True)  # the method used most ("" none)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("deal follow-up figures")
+        verbose_name_plural = _("deal follow-up figures")
+        indexes = [models.Index(fields=["closed_at"], name="deal_fu_stats_closed")]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.followups}"
