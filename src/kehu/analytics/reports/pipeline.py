@@ -92,7 +92,7 @@ def stage_conversion(user: Any, filters: ReportFilters) -> Report:
             stay=Avg(DaysBetween("exited_at", "entered_at"), filter=Q(exited_at__isnull=False)),
         )
     )
-    by_stage = {row["stage_id"]: row for row in stays}
+    by_stage: dict[int, dict[str, Any]] = {row["stage_id"]: dict(row) for row in stays}
 
     rows: list[dict[str, Any]] = [
         {
@@ -106,7 +106,7 @@ def stage_conversion(user: Any, filters: ReportFilters) -> Report:
         }
     ]
     for step in steps:
-        row = by_stage.get(step.pk, {})
+        row: dict[str, Any] = by_stage.get(step.pk, {})
         entered, won = row.get("entered", 0), row.get("won", 0)
         last = step is steps[-1]  # nothing further to reach
         advanced = None if last else row.get("advanced", 0)
@@ -251,7 +251,7 @@ def deal_cycle(user: Any, filters: ReportFilters) -> Report:
     masked = bool(totals.get("hidden")) if totals["n"] else False
     band_labels = dict(EmployeesBand.choices)
 
-    def line(label: str, row: dict[str, Any]) -> dict[str, Any]:
+    def line(label: str, row: Any) -> dict[str, Any]:
         return {
             "group": label,
             "won_deals": row["n"],
@@ -384,7 +384,7 @@ def followup_effectiveness(user: Any, filters: ReportFilters) -> Report:
     by_cadence = {row["cadence"]: row for row in stats.values("cadence").annotate(**figures)}
     by_method = {row["method"]: row for row in stats.values("method").annotate(**figures)}
 
-    def line(label: str, row: dict[str, Any]) -> dict[str, Any]:
+    def line(label: str, row: Any) -> dict[str, Any]:
         return {
             "group": label,
             "closed_deals": row["n"],

@@ -61,10 +61,15 @@ def prefixed(condition: Q, prefix: str) -> Q:
     copy = Q()
     copy.connector, copy.negated = condition.connector, condition.negated
     copy.children = [
-        prefixed(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1])
+        prefixed(child, prefix) if isinstance(child, Q) else _prefixed_lookup(child, prefix)
         for child in condition.children
     ]
     return copy
+
+
+def _prefixed_lookup(child: Any, prefix: str) -> tuple[str, Any]:
+    lookup, value = child
+    return prefix + lookup, value
 
 
 def deal_scope(user: Any, filters: ReportFilters, prefix: str = "") -> Q:

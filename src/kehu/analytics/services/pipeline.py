@@ -29,7 +29,8 @@ def _closed(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
 
 def _rows(deals: QuerySet[Opportunity], now: datetime) -> list[DealFollowUpStats]:
     rows = []
-    figures = with_followup_figures(_closed(deals)).values_list(
+    annotated: Any = with_followup_figures(_closed(deals))  # the figures are annotations
+    figures = annotated.values_list(
         "pk", "closed_at", "stage__kind", "fu_count", "fu_method", "open_days"
     )
     for pk, closed_at, kind, count, method, open_days in figures:
