@@ -8,11 +8,14 @@ number of queries whatever the rows.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q, Sum
-from django.db.models.functions import Substr
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Floor, Substr
 from django.utils.translation import gettext_lazy as _
 
 from kehu.analytics.models import DealFollowUpStats
@@ -21,9 +24,8 @@ from kehu.analytics.reporting import Chart, Column, Report, ReportFilters, Table
 from kehu.analytics.selectors.pipeline import (
     CADENCE_BOUNDS,
     DaysBetween,
-    amounts_seen,
     cycle_start,
-    deal_scope,
+    deal_parts,
     segment_q,
     stage_ids,
 )
@@ -32,7 +34,6 @@ from kehu.followups.models import Method
 from kehu.leads.models import Lead, LeadStatus
 from kehu.opportunities.models import Opportunity, StageChange, StageKind
 from kehu.opportunities.selectors import stage_list
-from kehu.service.selectors.reports import Median
 
 PIPELINE_ROLES = frozenset({"admin", "manager", "sales"})
 
@@ -68,31 +69,49 @@ def stage_conversion(user: Any, filters: ReportFilters) -> Report:
             converted=Count("pk", filter=Q(status=LeadStatus.CONVERTED)),
         )
     )
-    created = (
-        Opportunity.objects.filter(deal_scope(user, filters), filters.between("created_at"))
-        .order_by()
-        .aggregate(n=Count("pk"), won=Count("pk", filter=Q(stage_id__in=won_ids)))
-    )
-    stays = (
-        StageChange.objects.filter(
-            deal_scope(user, filters, "opportunity__"),
-            filters.between("entered_at"),
-            stage_id__in=[step.pk for step in steps],
+    created = {"n": 0, "won": 0}
+    by_stage: dict[int, dict[str, Any]] = {}
+    # a stay's deal went further when it reached a stage after the stay's (stages by key:
+    # no join to the stages)
+    further = Q(pk__in=[])
+    for step in steps:
+        further |= Q(stage_id=step.pk, opportunity__furthest_stage_order__gt=step.order)
+    for part, _seen in deal_parts(user, filters):
+        figures = (
+            Opportunity.objects.filter(part, filters.between("created_at"))
+            .order_by()
+            .aggregate(n=Count("pk"), won=Count("pk", filter=Q(stage_id__in=won_ids)))
         )
-        .order_by()
-        .values("stage_id")
-        .annotate(
-            entered=Count("opportunity_id", distinct=True),
-            advanced=Count(
-                "opportunity_id",
-                distinct=True,
-                filter=Q(opportunity__furthest_stage_order__gt=F("stage__order")),
-            ),
-            won=Count("opportunity_id", distinct=True, filter=Q(opportunity__stage_id__in=won_ids)),
-            stay=Avg(DaysBetween("exited_at", "entered_at"), filter=Q(exited_at__isnull=False)),
+        created["n"] += figures["n"]
+        created["won"] += figures["won"]
+    for part, _seen in deal_parts(user, filters, "opportunity__"):
+        stays = (
+            StageChange.objects.filter(
+                part, filters.between("entered_at"), stage_id__in=[step.pk for step in steps]
+            )
+            .order_by()
+            .values("stage_id")
+            .annotate(
+                entered=Count("opportunity_id", distinct=True),
+                advanced=Count("opportunity_id", distinct=True, filter=further),
+                won=Count(
+                    "opportunity_id", distinct=True, filter=Q(opportunity__stage_id__in=won_ids)
+                ),
+                stay_sum=Sum(
+                    DaysBetween("exited_at", "entered_at"), filter=Q(exited_at__isnull=False)
+                ),
+                stay_n=Count("pk", filter=Q(exited_at__isnull=False)),
+            )
         )
-    )
-    by_stage: dict[int, dict[str, Any]] = {row["stage_id"]: dict(row) for row in stays}
+        for found in stays:
+            total = by_stage.setdefault(
+                found["stage_id"],
+                {"entered": 0, "advanced": 0, "won": 0, "stay_sum": 0.0, "stay_n": 0},
+            )
+            for name in ("entered", "advanced", "won", "stay_sum", "stay_n"):
+                total[name] += found[name] or 0
+    for total in by_stage.values():
+        total["stay"] = total["stay_sum"] / total["stay_n"] if total["stay_n"] else None
 
     rows: list[dict[str, Any]] = [
         {
@@ -193,30 +212,50 @@ CYCLE_BUCKETS: list[tuple[int | None, str]] = [
 ]
 
 
-def _bucket_filters() -> list[Q]:
-    conditions, lower = [], None
-    for upper, _label in CYCLE_BUCKETS:
-        condition = Q()
-        if lower is not None:
-            condition &= Q(cycle__gt=lower)
-        if upper is not None:
-            condition &= Q(cycle__lte=upper)
-        conditions.append(condition)
-        lower = upper
-    return conditions
+@dataclass
+class _Cycles:
+    """Won deals of a group: their count, summed cycle, won amount and whole days of cycle
+    (a histogram: the median and the distribution are read from it)."""
 
+    n: int = 0
+    cycle_sum: float = 0.0
+    won_sum: Decimal = Decimal(0)
+    days: Counter[int] = field(default_factory=Counter)
 
-def _cycle_figures(user: Any) -> dict[str, Any]:
-    seen = amounts_seen(user)
-    figures: dict[str, Any] = {
-        "n": Count("pk"),
-        "avg": Avg("cycle"),
-        "median": Median("cycle"),
-        "won_sum": Sum("amount", filter=seen) if seen is not None else Sum("amount"),
-    }
-    if seen is not None:
-        figures["hidden"] = Count("pk", filter=Q(amount__isnull=False) & ~seen)
-    return figures
+    def add(self, row: Any) -> None:
+        self.n += row["n"]
+        self.cycle_sum += row["cycle_sum"] or 0.0
+        self.won_sum += row["won_sum"] or Decimal(0)
+        self.days[int(row["day"])] += row["n"]
+
+    @property
+    def avg(self) -> float | None:
+        return self.cycle_sum / self.n if self.n else None
+
+    @property
+    def median(self) -> float | None:
+        """The median of the whole days (the mean of the middle two for an even count)."""
+        if not self.n:
+            return None
+        ordered = sorted(self.days)
+        return (self._nth(ordered, (self.n - 1) // 2) + self._nth(ordered, self.n // 2)) / 2
+
+    def _nth(self, ordered: list[int], index: int) -> int:
+        """The ``index``-th (from 0) whole day of the sorted cycles."""
+        seen = 0
+        for day in ordered:
+            seen += self.days[day]
+            if seen > index:
+                return day
+        return ordered[-1]
+
+    def bucket_counts(self) -> list[int]:
+        counts, lower = [], -1
+        for upper, _label in CYCLE_BUCKETS:
+            top = upper if upper is not None else 10**9
+            counts.append(sum(n for day, n in self.days.items() if lower < day <= top))
+            lower = top
+        return counts
 
 
 def deal_cycle(user: Any, filters: ReportFilters) -> Report:
@@ -224,40 +263,51 @@ def deal_cycle(user: Any, filters: ReportFilters) -> Report:
     creation, when later or unknown) to the win; the distribution, by industry (section) and
     by size (employees). Won amounts only over the deals whose amount the viewer sees.
 
-    Queries: the stages, the totals with the buckets, per industry, the industries' names,
-    per size (with the grants for the scope): at most 6.
+    One scan per part of the view, grouped by industry section, size and whole days of
+    cycle (a few thousand rows at most); totals, medians and buckets are read from it.
+    Queries: the stages, one per part (up to 3), the industries' names, and the grants.
     """
     won_ids = stage_ids(stage_list(include_inactive=True), StageKind.WON)
-    won = (
-        Opportunity.objects.filter(
-            deal_scope(user, filters), filters.between("closed_at"), stage_id__in=won_ids
+    total = _Cycles()
+    sections: dict[str, _Cycles] = defaultdict(_Cycles)
+    sizes: dict[str, _Cycles] = defaultdict(_Cycles)
+    masked = False
+    for part, seen in deal_parts(user, filters):
+        cycles = (
+            Opportunity.objects.filter(part, filters.between("closed_at"), stage_id__in=won_ids)
+            .order_by()
+            .annotate(
+                cycle=DaysBetween("closed_at", cycle_start()),
+                day=Floor("cycle"),
+                section=Substr("customer__industry_id", 1, 1),
+            )
+            .values("section", "customer__employees_band", "day")
         )
-        .order_by()
-        .annotate(cycle=DaysBetween("closed_at", cycle_start()))
-    )
-    buckets = {f"b{i}": Count("pk", filter=c) for i, c in enumerate(_bucket_filters())}
-    totals = won.aggregate(**_cycle_figures(user), **buckets)
-    sections = list(
-        won.annotate(section=Substr("customer__industry_id", 1, 1))
-        .values("section")
-        .annotate(**_cycle_figures(user))
-    )
-    names = dict(
-        Industry.objects.filter(
-            code__in=[r["section"] for r in sections if r["section"]]
-        ).values_list("code", "name")
-    )
-    sizes = list(won.values("customer__employees_band").annotate(**_cycle_figures(user)))
-    masked = bool(totals.get("hidden")) if totals["n"] else False
+        if seen:
+            rows = cycles.annotate(n=Count("pk"), cycle_sum=Sum("cycle"), won_sum=Sum("amount"))
+        else:  # seen through a share: counted, its amount left out
+            rows = cycles.annotate(
+                n=Count("pk"),
+                cycle_sum=Sum("cycle"),
+                hidden=Count("amount"),
+                won_sum=Value(None, output_field=DecimalField()),
+            )
+        for row in rows:
+            total.add(row)
+            sections[row["section"] or ""].add(row)
+            sizes[row["customer__employees_band"] or ""].add(row)
+            masked = masked or bool(row.get("hidden"))
+    # the sections (门类, about twenty): always read, so the count of queries is fixed
+    names = dict(Industry.objects.filter(parent__isnull=True).values_list("code", "name"))
     band_labels = dict(EmployeesBand.choices)
 
-    def line(label: str, row: Any) -> dict[str, Any]:
+    def line(label: str, group: _Cycles) -> dict[str, Any]:
         return {
             "group": label,
-            "won_deals": row["n"],
-            "avg_cycle_days": _days(row["avg"]),
-            "median_cycle_days": _days(row["median"]),
-            "won_amount": row["won_sum"] or 0,
+            "won_deals": group.n,
+            "avg_cycle_days": _days(group.avg),
+            "median_cycle_days": _days(group.median),
+            "won_amount": group.won_sum,
         }
 
     group_columns = [
@@ -269,40 +319,31 @@ def deal_cycle(user: Any, filters: ReportFilters) -> Report:
     ]
     industry_rows = sorted(
         (
-            line(
-                f"{r['section']} {names.get(r['section'], '')}"
-                if r["section"]
-                else str(_("No industry")),
-                r,
-            )
-            for r in sections
+            line(f"{code} {names.get(code, '')}" if code else str(_("No industry")), group)
+            for code, group in sections.items()
         ),
         key=lambda row: (-row["won_deals"], row["group"]),
     )
     size_order = {code: i for i, (code, _label) in enumerate(EmployeesBand.choices)}
     size_rows = [
-        line(str(band_labels.get(r["customer__employees_band"]) or _("Size unknown")), r)
-        for r in sorted(sizes, key=lambda r: size_order.get(r["customer__employees_band"], 99))
+        line(str(band_labels.get(band) or _("Size unknown")), sizes[band])
+        for band in sorted(sizes, key=lambda band: size_order.get(band, 99))
     ]
     distribution = [
-        {
-            "bucket": label,
-            "won_deals": totals[f"b{i}"],
-            "share_pct": share(totals[f"b{i}"], totals["n"]),
-        }
-        for i, (_upper, label) in enumerate(CYCLE_BUCKETS)
+        {"bucket": label, "won_deals": count, "share_pct": share(count, total.n)}
+        for (_upper, label), count in zip(CYCLE_BUCKETS, total.bucket_counts(), strict=True)
     ]
-    empty = not totals["n"]
+    empty = not total.n
     note = _("Amounts only of the deals whose amount you see.") if masked else ""
     return Report(
         key="deal-cycle",
         title=_("Deal cycle"),
         filters=filters,
         summary=[
-            ("won_deals", _("Won deals"), totals["n"], "int"),
-            ("avg_cycle_days", _("Average cycle"), _days(totals["avg"]), "days"),
-            ("median_cycle_days", _("Median cycle"), _days(totals["median"]), "days"),
-            ("won_amount", _("Won amount"), totals["won_sum"] or 0, "money"),
+            ("won_deals", _("Won deals"), total.n, "int"),
+            ("avg_cycle_days", _("Average cycle"), _days(total.avg), "days"),
+            ("median_cycle_days", _("Median cycle"), _days(total.median), "days"),
+            ("won_amount", _("Won amount"), total.won_sum, "money"),
         ],
         tables=[
             Table(
@@ -314,7 +355,10 @@ def deal_cycle(user: Any, filters: ReportFilters) -> Report:
                     Column("share_pct", _("Share"), "pct"),
                 ],
                 [] if empty else distribution,
-                _("From the first contact with the customer (or the deal's creation) to the win."),
+                _(
+                    "Whole days from the first contact with the customer (or the deal's "
+                    "creation) to the win."
+                ),
             ),
             Table("by_industry", _("By industry"), group_columns, industry_rows, note),
             Table("by_size", _("By size"), group_columns, size_rows, note),
@@ -365,33 +409,43 @@ def cadence_labels() -> list[str]:
     return labels
 
 
+def _closed_group() -> dict[str, Any]:
+    return {"n": 0, "won_n": 0, "won_days": 0.0, "followups": 0}
+
+
 def followup_effectiveness(user: Any, filters: ReportFilters) -> Report:
     """Deals closed (won or lost) in the period: win rate and average cycle by how often the
     customer was followed up while the deal was open (per 30 days) and by the method used
     most. Read from the per-deal summary (``DealFollowUpStats``), grouped in the database.
 
-    Queries: per cadence, per method (with the grants for the scope): at most 4.
+    One query per part of the view (up to 3), grouped by cadence, method and outcome.
     """
-    stats = DealFollowUpStats.objects.filter(
-        deal_scope(user, filters, "opportunity__"), filters.between("closed_at")
-    ).order_by()
-    figures = {
-        "n": Count("pk"),
-        "won_n": Count("pk", filter=Q(won=True)),
-        "cycle": Avg("open_days", filter=Q(won=True)),
-        "followups": Avg("followups"),
-    }
-    by_cadence = {row["cadence"]: row for row in stats.values("cadence").annotate(**figures)}
-    by_method = {row["method"]: row for row in stats.values("method").annotate(**figures)}
+    by_cadence: dict[int, dict[str, Any]] = defaultdict(_closed_group)
+    by_method: dict[str, dict[str, Any]] = defaultdict(_closed_group)
+    for part, _seen in deal_parts(user, filters, "opportunity__"):
+        rows = (
+            DealFollowUpStats.objects.filter(part, filters.between("closed_at"))
+            .order_by()
+            .values("cadence", "method", "won")
+            .annotate(n=Count("pk"), days=Sum("open_days"), followups=Sum("followups"))
+        )
+        for row in rows:
+            for group in (by_cadence[row["cadence"]], by_method[row["method"]]):
+                group["n"] += row["n"]
+                group["followups"] += row["followups"] or 0
+                if row["won"]:
+                    group["won_n"] += row["n"]
+                    group["won_days"] += row["days"] or 0.0
 
-    def line(label: str, row: Any) -> dict[str, Any]:
+    def line(label: str, group: dict[str, Any]) -> dict[str, Any]:
+        won = group["won_n"]
         return {
             "group": label,
-            "closed_deals": row["n"],
-            "won": row["won_n"],
-            "win_rate_pct": share(row["won_n"], row["n"]),
-            "avg_cycle_days": _days(row["cycle"]),
-            "avg_followups": _days(row["followups"]),
+            "closed_deals": group["n"],
+            "won": won,
+            "win_rate_pct": share(won, group["n"]),
+            "avg_cycle_days": _days(group["won_days"] / won) if won else None,
+            "avg_followups": _days(group["followups"] / group["n"]) if group["n"] else None,
         }
 
     cadence_rows = [

@@ -80,6 +80,25 @@ def deal_scope(user: Any, filters: ReportFilters, prefix: str = "") -> Q:
     return prefixed(narrowed, prefix) if prefix else narrowed
 
 
+def deal_parts(user: Any, filters: ReportFilters, prefix: str = "") -> list[tuple[Q, bool]]:
+    """``deal_scope`` as the disjoint parts of the viewer's view (``AccessPolicy.view_parts``):
+    the managed departments, the own deals outside them, then the deals granted by shares
+    (with ``False``: their amounts are not seen). ORed, PostgreSQL read every deal of the
+    table for a rep (the OR with the shared ids defeats the owner index); apart, each part
+    is one range of the owner or department index. The deal sets are disjoint, so counts
+    add up."""
+    policy = policy_of(Opportunity)
+    narrowed = filters.scope_q("owner", "department") & segment_q(filters, "customer__")
+    parts = [(part, True) for part in policy.full_access_parts(user)]
+    granted = policy.granted_part(user)
+    if granted is not None:
+        parts.append((granted, False))
+    return [
+        (prefixed(part & narrowed, prefix) if prefix else part & narrowed, seen)
+        for part, seen in parts
+    ]
+
+
 def segment_q(filters: ReportFilters, prefix: str) -> Q:
     """The industry and region filters on the model at ``prefix`` (``"customer__"``, or ""
     for a lead). ``ReportFilters.customer_q`` says ``industry_id__startswith``, a lookup
