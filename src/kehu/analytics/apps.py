@@ -21,9 +21,11 @@ def _connect_pipeline_summary() -> None:
 
     from kehu.analytics import pipeline_tasks  # noqa: F401  (registers the nightly rebuild)
     from kehu.analytics.services import pipeline
+    from kehu.customers.hooks import on_customers_changed
     from kehu.followups.models import FollowUp
     from kehu.opportunities.models import Opportunity
 
+    on_customers_changed(pipeline.on_customers_changed)
     post_save.connect(pipeline.on_deal_saved, sender=Opportunity, dispatch_uid="analytics-deal")
     for signal in (post_save, post_delete):
         signal.connect(

@@ -24,10 +24,10 @@ from kehu.analytics.reporting import Chart, Column, Report, ReportFilters, Table
 from kehu.analytics.selectors.pipeline import (
     CADENCE_BOUNDS,
     DaysBetween,
-    cycle_start,
     deal_parts,
     segment_q,
     stage_ids,
+    summary_parts,
 )
 from kehu.customers.models import EmployeesBand, Industry
 from kehu.followups.models import Method
@@ -263,39 +263,37 @@ def deal_cycle(user: Any, filters: ReportFilters) -> Report:
     creation, when later or unknown) to the win; the distribution, by industry (section) and
     by size (employees). Won amounts only over the deals whose amount the viewer sees.
 
-    One scan per part of the view, grouped by industry section, size and whole days of
-    cycle (a few thousand rows at most); totals, medians and buckets are read from it.
-    Queries: the stages, one per part (up to 3), the industries' names, and the grants.
+    Read from the closed-deal summary (``DealFollowUpStats``, which copies the customer's
+    first contact, industry and size: no join), one scan per part of the view grouped by
+    industry section, size and whole days of cycle; totals, medians and buckets are read
+    from those rows. Queries: one per part (up to 3), the sections' names, the grants.
     """
-    won_ids = stage_ids(stage_list(include_inactive=True), StageKind.WON)
     total = _Cycles()
     sections: dict[str, _Cycles] = defaultdict(_Cycles)
     sizes: dict[str, _Cycles] = defaultdict(_Cycles)
     masked = False
-    for part, seen in deal_parts(user, filters):
+    for part, seen in summary_parts(user, filters):
         cycles = (
-            Opportunity.objects.filter(part, filters.between("closed_at"), stage_id__in=won_ids)
+            DealFollowUpStats.objects.filter(part, filters.between("closed_at"), won=True)
             .order_by()
-            .annotate(
-                cycle=DaysBetween("closed_at", cycle_start()),
-                day=Floor("cycle"),
-                section=Substr("customer__industry_id", 1, 1),
-            )
-            .values("section", "customer__employees_band", "day")
+            .annotate(day=Floor("cycle_days"), section=Substr("industry_id", 1, 1))
+            .values("section", "employees_band", "day")
         )
         if seen:
-            rows = cycles.annotate(n=Count("pk"), cycle_sum=Sum("cycle"), won_sum=Sum("amount"))
+            rows = cycles.annotate(
+                n=Count("pk"), cycle_sum=Sum("cycle_days"), won_sum=Sum("amount")
+            )
         else:  # seen through a share: counted, its amount left out
             rows = cycles.annotate(
                 n=Count("pk"),
-                cycle_sum=Sum("cycle"),
+                cycle_sum=Sum("cycle_days"),
                 hidden=Count("amount"),
                 won_sum=Value(None, output_field=DecimalField()),
             )
         for row in rows:
             total.add(row)
             sections[row["section"] or ""].add(row)
-            sizes[row["customer__employees_band"] or ""].add(row)
+            sizes[row["employees_band"] or ""].add(row)
             masked = masked or bool(row.get("hidden"))
     # the sections (门类, about twenty): always read, so the count of queries is fixed
     names = dict(Industry.objects.filter(parent__isnull=True).values_list("code", "name"))
@@ -422,7 +420,7 @@ def followup_effectiveness(user: Any, filters: ReportFilters) -> Report:
     """
     by_cadence: dict[int, dict[str, Any]] = defaultdict(_closed_group)
     by_method: dict[str, dict[str, Any]] = defaultdict(_closed_group)
-    for part, _seen in deal_parts(user, filters, "opportunity__"):
+    for part, _seen in summary_parts(user, filters):
         rows = (
             DealFollowUpStats.objects.filter(part, filters.between("closed_at"))
             .order_by()

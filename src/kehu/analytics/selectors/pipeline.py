@@ -99,6 +99,36 @@ def deal_parts(user: Any, filters: ReportFilters, prefix: str = "") -> list[tupl
     ]
 
 
+def summary_parts(user: Any, filters: ReportFilters) -> list[tuple[Q, bool]]:
+    """``deal_parts`` on ``DealFollowUpStats``, which copies the deal's owner, department
+    and customer's industry and region: the deal's own key is ``opportunity_id`` there."""
+    policy = policy_of(Opportunity)
+    narrowed = filters.scope_q("owner", "department") & segment_q(filters, "")
+    parts = [(part, True) for part in policy.full_access_parts(user)]
+    granted = policy.granted_part(user)
+    if granted is not None:
+        parts.append((granted, False))
+    return [(_on_summary(part) & narrowed, seen) for part, seen in parts]
+
+
+def _on_summary(condition: Q) -> Q:
+    copy = Q()
+    copy.connector, copy.negated = condition.connector, condition.negated
+    copy.children = [
+        _on_summary(child) if isinstance(child, Q) else _summary_lookup(child)
+        for child in condition.children
+    ]
+    return copy
+
+
+def _summary_lookup(child: Any) -> tuple[str, Any]:
+    lookup, value = child
+    first, _sep, rest = lookup.partition("__")
+    if first in ("pk", "id"):
+        first = "opportunity_id"
+    return (f"{first}__{rest}" if rest else first), value
+
+
 def segment_q(filters: ReportFilters, prefix: str) -> Q:
     """The industry and region filters on the model at ``prefix`` (``"customer__"``, or ""
     for a lead). ``ReportFilters.customer_q`` says ``industry_id__startswith``, a lookup
@@ -145,6 +175,7 @@ def with_followup_figures(deals: QuerySet[Opportunity]) -> QuerySet[Opportunity]
     count = window.values("customer_id").annotate(n=Count("pk")).values("n")[:1]
     method = window.values("method").annotate(n=Count("pk")).order_by("-n", "method")
     return deals.annotate(
+        cycle_days=DaysBetween("closed_at", cycle_start()),
         fu_count=Coalesce(Subquery(count, output_field=IntegerField()), 0),
         fu_method=Coalesce(Subquery(method.values("method")[:1]), Value("")),
         open_days=DaysBetween("closed_at", "created_at"),

@@ -31,13 +31,46 @@ def _rows(deals: QuerySet[Opportunity], now: datetime) -> list[DealFollowUpStats
     rows = []
     annotated: Any = with_followup_figures(_closed(deals))  # the figures are annotations
     figures = annotated.values_list(
-        "pk", "closed_at", "stage__kind", "fu_count", "fu_method", "open_days"
+        "pk",
+        "closed_at",
+        "stage__kind",
+        "fu_count",
+        "fu_method",
+        "open_days",
+        "cycle_days",
+        "owner_id",
+        "department_id",
+        "customer__industry_id",
+        "customer__region_id",
+        "customer__employees_band",
+        "amount",
     )
-    for pk, closed_at, kind, count, method, open_days in figures:
+    for (
+        pk,
+        closed_at,
+        kind,
+        count,
+        method,
+        open_days,
+        cycle_days,
+        owner_id,
+        department_id,
+        industry_id,
+        region_id,
+        band,
+        amount,
+    ) in figures:
         per_30_days, cadence = cadence_of(count, open_days or 0.0)
         rows.append(
             DealFollowUpStats(
                 opportunity_id=pk,
+                owner_id=owner_id,
+                department_id=department_id,
+                industry_id=industry_id,
+                region_id=region_id,
+                employees_band=band,
+                amount=amount,
+                cycle_days=max(cycle_days or 0.0, 0.0),
                 closed_at=closed_at,
                 won=kind == StageKind.WON,
                 open_days=max(open_days or 0.0, 0.0),
@@ -105,6 +138,13 @@ def on_deal_saved(sender: Any, instance: Opportunity, **kwargs: Any) -> None:
         or DealFollowUpStats.objects.filter(opportunity_id=instance.pk).exists()
     ):
         deal_stats_refresh([instance.pk])
+
+
+def on_customers_changed(ids: list[int]) -> None:
+    """Customers changed (first contact, industry, region, size): their closed deals."""
+    deal_stats_refresh(
+        _closed(Opportunity.objects.filter(customer_id__in=ids)).values_list("pk", flat=True)
+    )
 
 
 def on_followup_changed(sender: Any, instance: Any, **kwargs: Any) -> None:

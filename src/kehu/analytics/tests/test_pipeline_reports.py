@@ -23,9 +23,12 @@ from kehu.analytics.registry import report_spec
 from kehu.analytics.reporting import Report, ReportFilters, parse_filters
 from kehu.analytics.reports.pipeline import cadence_labels
 from kehu.analytics.selectors.pipeline import cadence_of, with_followup_figures
+from kehu.analytics.services import pipeline as pipeline_services
 from kehu.analytics.services.pipeline import deal_stats_rebuild
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import hooks as customer_hooks
 from kehu.customers.models import Customer, CustomerShare, Industry
+from kehu.customers.services.customers import customer_update
 from kehu.followups.models import FollowUp
 from kehu.leads.models import Lead, LeadStatus
 from kehu.opportunities import services
@@ -320,7 +323,10 @@ def test_followup_effectiveness_by_cadence_and_method(org: Organisation) -> None
 
 def test_summary_matches_a_direct_recount_on_random_data(org: Organisation) -> None:
     rng = random.Random(28)
-    customers = [make_customer(org.rep) for _ in range(6)]
+    customers = [
+        make_customer(org.rep, industry=rng.choice(["C", "F", ""]), employees_band="lt50")
+        for _ in range(6)
+    ]
     for customer in customers:
         for _n in range(rng.randint(0, 12)):
             followup(
@@ -346,15 +352,44 @@ def test_summary_matches_a_direct_recount_on_random_data(org: Organisation) -> N
     def direct() -> dict[int, tuple[Any, ...]]:
         closed = Opportunity.objects.filter(stage__kind__in=["won", "lost"])
         found = {}
-        for pk, count, method, days, kind in with_followup_figures(closed).values_list(
-            "pk", "fu_count", "fu_method", "open_days", "stage__kind"
+        figures: Any = with_followup_figures(closed)
+        for pk, count, method, days, kind, cycle, industry, band, amount in figures.values_list(
+            "pk",
+            "fu_count",
+            "fu_method",
+            "open_days",
+            "stage__kind",
+            "cycle_days",
+            "customer__industry_id",
+            "customer__employees_band",
+            "amount",
         ):
-            found[pk] = (count, method, round(days, 6), cadence_of(count, days)[1], kind == "won")
+            found[pk] = (
+                count,
+                method,
+                round(days, 6),
+                cadence_of(count, days)[1],
+                kind == "won",
+                round(cycle, 6),
+                industry,
+                band,
+                amount,
+            )
         return found
 
     def stored() -> dict[int, tuple[Any, ...]]:
         return {
-            s.opportunity_id: (s.followups, s.method, round(s.open_days, 6), s.cadence, s.won)
+            s.opportunity_id: (
+                s.followups,
+                s.method,
+                round(s.open_days, 6),
+                s.cadence,
+                s.won,
+                round(s.cycle_days, 6),
+                s.industry_id,
+                s.employees_band,
+                s.amount,
+            )
             for s in DealFollowUpStats.objects.all()
         }
 
@@ -365,6 +400,20 @@ def test_summary_matches_a_direct_recount_on_random_data(org: Organisation) -> N
     # the write path keeps it from here on
     for customer in customers[:3]:
         followup(customer, org.rep, at(16, month=4), "visit")
+    assert stored() == direct()
+    # a customer's industry, size and first contact changed through the service
+    for customer in customers[3:]:
+        customer.refresh_from_db()
+        customer_update(
+            actor=org.rep,
+            customer=customer,
+            changes={"industry": "C", "employees_band": "gt500"},
+            force=True,
+        )
+    Customer.objects.filter(pk=customers[3].pk).update(first_contact_at=at(1, month=2))
+    # the customers' hook reports the ids after the commit, which a test never reaches
+    assert pipeline_services.on_customers_changed in customer_hooks._callbacks
+    pipeline_services.on_customers_changed([c.pk for c in customers[3:]])
     assert stored() == direct()
 
 
