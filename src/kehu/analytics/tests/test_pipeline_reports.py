@@ -494,3 +494,31 @@ def test_region_and_industry_filters_reach_leads_and_deals(org: Organisation) ->
     assert (figures["opportunities"], figures["leads"]) == (1, 1)
     city = ReportFilters(JUNE.start, JUNE.end, region="440000")
     assert summary(build(org.rep, "stage-conversion", city))["opportunities"] == 1
+
+
+def test_pages_and_export_hold_the_report(
+    org: Organisation, history: dict[str, Opportunity]
+) -> None:
+    from io import BytesIO
+
+    from django.test import Client
+    from django.urls import reverse
+    from openpyxl import load_workbook
+
+    client = Client()
+    client.force_login(org.rep)
+    params = {"from": "2026-06-01", "to": "2026-06-30"}
+    for key in ("stage-conversion", "deal-cycle", "followup-effectiveness"):
+        page = client.get(reverse("analytics:report", args=[key]), params)
+        assert page.status_code == 200, key
+        assert "data-chart" in page.content.decode()
+    export = client.get(reverse("analytics:report_export", args=["stage-conversion"]), params)
+    assert export.status_code == 200
+    book = load_workbook(BytesIO(export.content))
+    cells = [
+        cell
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+    ]
+    assert 4 in cells  # the deals that entered 初步接触 in June, as on the page
