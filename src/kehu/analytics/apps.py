@@ -23,10 +23,13 @@ def _connect_pipeline_summary() -> None:
     from kehu.analytics.services import pipeline
     from kehu.customers.hooks import on_customers_changed
     from kehu.followups.models import FollowUp
-    from kehu.opportunities.models import Opportunity
+    from kehu.opportunities.models import Opportunity, StageChange
 
     on_customers_changed(pipeline.on_customers_changed)
     post_save.connect(pipeline.on_deal_saved, sender=Opportunity, dispatch_uid="analytics-deal")
+    post_save.connect(
+        pipeline.on_stage_change_saved, sender=StageChange, dispatch_uid="analytics-stage"
+    )
     for signal in (post_save, post_delete):
         signal.connect(
             pipeline.on_followup_changed, sender=FollowUp, dispatch_uid="analytics-followup"

@@ -16,9 +16,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from kehu.analytics.models import DealFollowUpStats
-from kehu.analytics.selectors.pipeline import cadence_of, closed_kinds, with_followup_figures
-from kehu.opportunities.models import Opportunity, StageKind
+from kehu.analytics.models import DealFollowUpStats, DealStageEntry
+from kehu.analytics.selectors.pipeline import (
+    DaysBetween,
+    cadence_of,
+    closed_kinds,
+    with_followup_figures,
+)
+from kehu.opportunities.models import Opportunity, Stage, StageChange, StageKind
 
 REBUILD_BATCH = 2000
 
@@ -104,6 +109,77 @@ def customer_deals_refresh(customer_id: int, *, at: datetime | None = None) -> i
     return deal_stats_refresh(deals.values_list("pk", flat=True))
 
 
+def stage_entries_of(deals: QuerySet[Opportunity]) -> list[DealStageEntry]:
+    """The first entry of each of ``deals`` into each (non-lost) stage, from the stage
+    changes, with the deal's columns copied."""
+    orders = dict(Stage.objects.values_list("pk", "order"))
+    kinds = dict(Stage.objects.values_list("pk", "kind"))
+    info = {
+        row[0]: row[1:]
+        for row in deals.values_list(
+            "pk",
+            "owner_id",
+            "department_id",
+            "customer__industry_id",
+            "customer__region_id",
+            "furthest_stage_order",
+            "stage_id",
+        )
+    }
+    changes: Any = (
+        StageChange.objects.filter(opportunity_id__in=list(info))
+        .exclude(stage__kind=StageKind.LOST)
+        .annotate(stay=DaysBetween("exited_at", "entered_at"))
+        .order_by("opportunity_id", "stage_id", "entered_at", "id")
+        .values_list("opportunity_id", "stage_id", "entered_at", "stay")
+    )
+    entries: dict[tuple[int, int], DealStageEntry] = {}
+    for deal_id, stage_id, entered_at, stay in changes:
+        if (deal_id, stage_id) in entries:
+            continue  # a later entry into the same stage: the first one counts
+        owner_id, department_id, industry_id, region_id, furthest, current = info[deal_id]
+        entries[(deal_id, stage_id)] = DealStageEntry(
+            opportunity_id=deal_id,
+            stage_id=stage_id,
+            entered_at=entered_at,
+            stay_days=stay,
+            owner_id=owner_id,
+            department_id=department_id,
+            industry_id=industry_id,
+            region_id=region_id,
+            advanced=furthest is not None and furthest > orders[stage_id],
+            won=kinds.get(current) == StageKind.WON,
+        )
+    return list(entries.values())
+
+
+def stage_entries_refresh(opportunity_ids: Iterable[int]) -> int:
+    """Recompute the stage entries of these deals; the count written."""
+    ids = sorted(set(opportunity_ids))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        DealStageEntry.objects.filter(opportunity_id__in=ids).delete()
+        rows = stage_entries_of(Opportunity.objects.filter(pk__in=ids))
+        DealStageEntry.objects.bulk_create(rows)
+    return len(rows)
+
+
+def stage_entries_rebuild(*, batch: int = REBUILD_BATCH) -> int:
+    """Recompute every deal's stage entries, in batches of deals."""
+    written, last = 0, 0
+    while True:
+        ids = list(
+            Opportunity.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return written
+        written += stage_entries_refresh(ids)
+        last = ids[-1]
+
+
 def deal_stats_rebuild(*, batch: int = REBUILD_BATCH) -> int:
     """Recompute every closed deal's row and drop the rows of deals no longer closed."""
     now = timezone.now()
@@ -132,7 +208,8 @@ def deal_stats_rebuild(*, batch: int = REBUILD_BATCH) -> int:
 
 
 def on_deal_saved(sender: Any, instance: Opportunity, **kwargs: Any) -> None:
-    """A deal saved: closed → its row recomputed; reopened → its row removed."""
+    """A deal saved: its stage entries; closed → its row recomputed; reopened → removed."""
+    stage_entries_refresh([instance.pk])
     if (
         instance.closed_at is not None
         or DealFollowUpStats.objects.filter(opportunity_id=instance.pk).exists()
@@ -140,8 +217,16 @@ def on_deal_saved(sender: Any, instance: Opportunity, **kwargs: Any) -> None:
         deal_stats_refresh([instance.pk])
 
 
+def on_stage_change_saved(sender: Any, instance: StageChange, **kwargs: Any) -> None:
+    """A stay opened (a new deal's first one is written after the deal is saved)."""
+    stage_entries_refresh([instance.opportunity_id])
+
+
 def on_customers_changed(ids: list[int]) -> None:
-    """Customers changed (first contact, industry, region, size): their closed deals."""
+    """Customers changed (first contact, industry, region, size): their deals' rows."""
+    stage_entries_refresh(
+        Opportunity.objects.filter(customer_id__in=ids).values_list("pk", flat=True)
+    )
     deal_stats_refresh(
         _closed(Opportunity.objects.filter(customer_id__in=ids)).values_list("pk", flat=True)
     )

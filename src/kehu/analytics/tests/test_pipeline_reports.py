@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import Min
 from django.test.utils import CaptureQueriesContext
 
 from kehu.accounts.models import User
-from kehu.analytics.models import DealFollowUpStats
+from kehu.analytics.models import DealFollowUpStats, DealStageEntry
 from kehu.analytics.registry import report_spec
 from kehu.analytics.reporting import Report, ReportFilters, parse_filters
 from kehu.analytics.reports.pipeline import cadence_labels
 from kehu.analytics.selectors.pipeline import cadence_of, with_followup_figures
 from kehu.analytics.services import pipeline as pipeline_services
-from kehu.analytics.services.pipeline import deal_stats_rebuild
+from kehu.analytics.services.pipeline import deal_stats_rebuild, stage_entries_rebuild
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers import hooks as customer_hooks
 from kehu.customers.models import Customer, CustomerShare, Industry
@@ -32,7 +33,7 @@ from kehu.customers.services.customers import customer_update
 from kehu.followups.models import FollowUp
 from kehu.leads.models import Lead, LeadStatus
 from kehu.opportunities import services
-from kehu.opportunities.models import LossReason, Opportunity
+from kehu.opportunities.models import LossReason, Opportunity, Stage, StageChange
 from kehu.opportunities.tests.factories import make_customer, proposal_file
 
 pytestmark = pytest.mark.django_db
@@ -393,6 +394,43 @@ def test_summary_matches_a_direct_recount_on_random_data(org: Organisation) -> N
             for s in DealFollowUpStats.objects.all()
         }
 
+    def direct_entries() -> dict[tuple[int, int], tuple[Any, ...]]:
+        deals = {
+            pk: (owner, industry, furthest, kind)
+            for pk, owner, industry, furthest, kind in Opportunity.objects.values_list(
+                "pk", "owner_id", "customer__industry_id", "furthest_stage_order", "stage__kind"
+            )
+        }
+        orders = dict(Stage.objects.values_list("pk", "order"))
+        firsts = (
+            StageChange.objects.exclude(stage__kind="lost")
+            .values("opportunity_id", "stage_id")
+            .annotate(first=Min("entered_at"))
+        )
+        found = {}
+        for row in firsts:
+            owner, industry, furthest, kind = deals[row["opportunity_id"]]
+            advanced = furthest is not None and furthest > orders[row["stage_id"]]
+            key = (row["opportunity_id"], row["stage_id"])
+            found[key] = (row["first"], owner, industry, advanced, kind == "won")
+        return found
+
+    def stored_entries() -> dict[tuple[int, int], tuple[Any, ...]]:
+        return {
+            (e.opportunity_id, e.stage_id): (
+                e.entered_at,
+                e.owner_id,
+                e.industry_id,
+                e.advanced,
+                e.won,
+            )
+            for e in DealStageEntry.objects.all()
+        }
+
+    assert stored_entries() == direct_entries()  # kept by the write path so far
+    DealStageEntry.objects.all().delete()
+    stage_entries_rebuild(batch=4)
+    assert stored_entries() == direct_entries()
     deal_stats_rebuild(batch=5)
     expected = direct()
     assert len(expected) >= 5
@@ -415,6 +453,7 @@ def test_summary_matches_a_direct_recount_on_random_data(org: Organisation) -> N
     assert pipeline_services.on_customers_changed in customer_hooks._callbacks
     pipeline_services.on_customers_changed([c.pk for c in customers[3:]])
     assert stored() == direct()
+    assert stored_entries() == direct_entries()
 
 
 def _counts(users: list[User]) -> dict[tuple[str, str], int]:
