@@ -112,8 +112,11 @@ def customer_deals_refresh(customer_id: int, *, at: datetime | None = None) -> i
 def stage_entries_of(deals: QuerySet[Opportunity]) -> list[DealStageEntry]:
     """The first entry of each of ``deals`` into each (non-lost) stage, from the stage
     changes, with the deal's columns copied."""
-    orders = dict(Stage.objects.values_list("pk", "order"))
-    kinds = dict(Stage.objects.values_list("pk", "kind"))
+    stages = {
+        pk: (order, kind) for pk, order, kind in Stage.objects.values_list("pk", "order", "kind")
+    }
+    orders = {pk: order for pk, (order, _kind) in stages.items()}
+    kinds = {pk: kind for pk, (_order, kind) in stages.items()}
     info = {
         row[0]: row[1:]
         for row in deals.values_list(
