@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kehu.analytics.tests import test_activity_permissions as activity
 from kehu.analytics.tests import test_reports_permissions as reports
+from kehu.analytics.tests import test_scores_permissions as scores
 from kehu.analytics.tests import test_targets_permissions as targets
 from kehu.core.testing.permissions import Endpoint
 
@@ -14,4 +15,5 @@ TABLE: list[Endpoint] = [
     *reports.TABLE,
     *targets.TABLE,
     *activity.TABLE,
+    *scores.TABLE,
 ]
