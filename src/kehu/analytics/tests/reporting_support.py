@@ -106,9 +106,11 @@ def targets_like_report(user: Any, filters: ReportFilters) -> Report:
 
 @contextmanager
 def registered(*specs: ReportSpec) -> Iterator[None]:
-    """``specs`` in the registry for the block; what was there before comes back after it."""
+    """``specs`` alone in the registry for the block (the real reports are tested in their
+    own modules); what was there before comes back after it."""
     saved = dict(registry._reports)
     try:
+        registry._reports.clear()
         for spec in specs:
             registry.register(spec)
         yield
