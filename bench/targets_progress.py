@@ -92,3 +92,28 @@ def main(start: date = date(2026, 10, 1), end: date = date(2026, 12, 31)) -> Non
         _time("manager", manager, team, cached=cached)
         _time("admin", admin, team, cached=cached)
         _time("rep", rep, own, cached=cached)
+
+
+def load(start: date = date(2026, 10, 1), end: date = date(2026, 12, 31)) -> int:
+    """Save the same targets (the manager's department and its reps, the rep's department)
+    for the quarter, so the HTTP bench's targets report and dashboards count real rows.
+    Idempotent: targets of the quarter already there are kept and nothing is added."""
+    if Target.objects.filter(start=start, end=end).exists():
+        return 0
+    users = get_user_model().objects.select_related("department")
+    manager = users.get(username="bench.manager")
+    rep = users.get(username="bench.sales")
+    department = manager.department
+    reps = list(users.filter(department__path__startswith=department.path, role="sales")[:8])
+    made = _targets(department, reps, start, end)
+    if rep.department_id != department.pk:
+        made += _targets(rep.department, [rep], start, end)
+    saved: dict[int, Target] = {}
+    for target in made:
+        fake = target.pk
+        if target.parent is not None:
+            target.parent = saved[target.parent_id]
+        target.pk = None
+        target.save()
+        saved[fake] = target
+    return len(saved)

@@ -88,9 +88,11 @@ def stage_conversion(user: Any, filters: ReportFilters) -> Report:
             .order_by()
             .values("stage_id")
             .annotate(
-                entered=Count("pk"),
-                advanced=Count("pk", filter=Q(advanced=True)),
-                won=Count("pk", filter=Q(won=True)),
+                # counted on the stage (never null), a column of the covering index, so the
+                # whole count is read from the index (the primary key is not in it)
+                entered=Count("stage_id"),
+                advanced=Count("stage_id", filter=Q(advanced=True)),
+                won=Count("stage_id", filter=Q(won=True)),
                 stay_sum=Sum("stay_days"),
                 stay_n=Count("stay_days"),
             )
