@@ -227,12 +227,9 @@ def on_stage_change_saved(sender: Any, instance: StageChange, **kwargs: Any) -> 
 
 def on_customers_changed(ids: list[int]) -> None:
     """Customers changed (first contact, industry, region, size): their deals' rows."""
-    stage_entries_refresh(
-        Opportunity.objects.filter(customer_id__in=ids).values_list("pk", flat=True)
-    )
-    deal_stats_refresh(
-        _closed(Opportunity.objects.filter(customer_id__in=ids)).values_list("pk", flat=True)
-    )
+    deals = list(Opportunity.objects.filter(customer_id__in=ids).values_list("pk", flat=True))
+    stage_entries_refresh(deals)
+    deal_stats_refresh(deals)  # keeps rows for the closed ones only
 
 
 def on_followup_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
