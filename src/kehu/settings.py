@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "kehu.opportunities",
     "kehu.transfer",
     "kehu.pools",
+    "kehu.contracts",
     "kehu.service",
     "kehu.analytics",
 ]

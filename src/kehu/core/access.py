@@ -253,11 +253,11 @@ class AccessPolicy:
         """Owner, a manager above the row's department, or admin: may see sensitive fields."""
         if is_admin(user):
             return True
-        owner_id = getattr(row, f"{self.owner_field}_id", None)
+        owner_id = _related_id(row, self.owner_field)
         if owner_id is not None and owner_id == user.pk:
             return True
         if self.department_field:
-            department_id = getattr(row, f"{self.department_field}_id", None)
+            department_id = _related_id(row, self.department_field)
             return department_id is not None and department_id in managed_department_ids(user)
         return False
 
@@ -265,6 +265,17 @@ class AccessPolicy:
         if not self.sensitive_fields or self.has_full_access(user, row):
             return frozenset()
         return frozenset(self.sensitive_fields)
+
+
+def _related_id(row: models.Model, path: str) -> Any:
+    """The id behind a policy field, following ``a__b`` paths (a contract's deal's owner)."""
+    *hops, last = path.split("__")
+    target: Any = row
+    for hop in hops:
+        target = getattr(target, hop, None)
+        if target is None:
+            return None
+    return getattr(target, f"{last}_id", None)
 
 
 class ScopedQuerySet(models.QuerySet[M], Generic[M]):

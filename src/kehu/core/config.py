@@ -19,9 +19,22 @@ from kehu.core.models import SystemSetting
 
 @dataclass(frozen=True)
 class SettingSpec:
+    """One setting: its default and what the settings page shows and checks.
+
+    ``group`` is the handbook chapter it belongs to (default: the key's app prefix);
+    ``unit`` names what a number counts (hours, days, yuan); ``minimum``/``maximum`` bound a
+    number (or a list's numbers); ``choices`` limit a value to a fixed set; ``help`` explains it.
+    """
+
     key: str
     default: Any
     label: str | Promise
+    group: str = ""
+    unit: str | Promise = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    help: str | Promise = ""
 
 
 DEFAULTS: dict[str, SettingSpec] = {}
@@ -29,8 +42,29 @@ CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, Any]] = {}
 
 
-def define(key: str, default: Any, label: str | Promise) -> SettingSpec:
-    spec = SettingSpec(key, default, label)
+def define(
+    key: str,
+    default: Any,
+    label: str | Promise,
+    *,
+    group: str = "",
+    unit: str | Promise = "",
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[Any, ...] = (),
+    help: str | Promise = "",
+) -> SettingSpec:
+    spec = SettingSpec(
+        key,
+        default,
+        label,
+        group=group or key.split(".", 1)[0],
+        unit=unit,
+        minimum=minimum,
+        maximum=maximum,
+        choices=choices,
+        help=help,
+    )
     DEFAULTS[key] = spec
     return spec
 

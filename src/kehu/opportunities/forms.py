@@ -11,12 +11,12 @@ from kehu.accounts.models import Role, User
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.customers.models import Customer, Source
 from kehu.customers.widgets import CustomerPicker
+from kehu.opportunities import requirements
 from kehu.opportunities.models import (
     AttachmentKind,
     Currency,
     LossReason,
     NotifyTarget,
-    Requirement,
     Stage,
     StageKind,
     WorkflowRule,
@@ -112,7 +112,7 @@ class AttachmentForm(forms.Form):
 class StageForm(forms.ModelForm):
     requirements = forms.MultipleChoiceField(
         label=_("Required before entering"),
-        choices=Requirement.choices,
+        choices=requirements.requirement_choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )

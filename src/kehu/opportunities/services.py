@@ -31,7 +31,7 @@ from kehu.customers import services as customer_services
 from kehu.customers.models import Customer, CustomerStatus, Source
 from kehu.followups.services import task_create
 from kehu.notifications.services import notify
-from kehu.opportunities import conf, hooks
+from kehu.opportunities import conf, hooks, requirements
 from kehu.opportunities.models import (
     MAX_AMOUNT,
     Attachment,
@@ -41,7 +41,6 @@ from kehu.opportunities.models import (
     NotifyTarget,
     Opportunity,
     ProbabilitySource,
-    Requirement,
     Stage,
     StageChange,
     StageKind,
@@ -197,29 +196,13 @@ def _clean_data(actor: User, data: dict[str, Any], current: Opportunity | None) 
 
 def missing_requirements(opportunity: Opportunity, stage: Stage) -> dict[str, list[str]]:
     """What ``opportunity`` lacks to enter ``stage``: {requirement code: [message]}."""
+    requirements.forget_attachments(opportunity)
     missing: dict[str, list[str]] = {}
-    attachment_kinds: set[str] | None = None
     for code in stage.requirements:
-        ok = True
-        if code == Requirement.AMOUNT:
-            ok = opportunity.amount is not None and opportunity.amount > 0
-        elif code in (Requirement.EXPECTED_CLOSE, Requirement.NEXT_STEP):
-            ok = bool(getattr(opportunity, code))
-        elif code in (Requirement.NEEDS, Requirement.COMPETITORS):
-            ok = bool(str(getattr(opportunity, code)).strip())
-        elif code in (Requirement.PROPOSAL, Requirement.QUOTE, Requirement.CONTRACT):
-            if attachment_kinds is None:
-                attachment_kinds = (
-                    set(opportunity.attachments.values_list("kind", flat=True))
-                    if opportunity.pk
-                    else set()
-                )
-            ok = code in attachment_kinds
-        if not ok:
-            label = dict(Requirement.choices).get(code, code)
+        if not requirements.is_met(opportunity, code):
             missing[code] = [
                 _("%(stage)s requires: %(requirement)s.")
-                % {"stage": stage.label, "requirement": label}
+                % {"stage": stage.label, "requirement": requirements.requirement_label(code)}
             ]
     return missing
 
@@ -227,7 +210,7 @@ def missing_requirements(opportunity: Opportunity, stage: Stage) -> dict[str, li
 def _require(opportunity: Opportunity, stage: Stage) -> None:
     missing = missing_requirements(opportunity, stage)
     if missing:
-        labels = ", ".join(str(dict(Requirement.choices).get(code, code)) for code in missing)
+        labels = ", ".join(requirements.requirement_label(code) for code in missing)
         raise InvalidInput(
             _("Cannot move to %(stage)s; missing: %(missing)s.")
             % {"stage": stage.label, "missing": labels},
@@ -539,7 +522,8 @@ def _require_admin(actor: User) -> None:
 @transaction.atomic
 def stage_save(*, actor: User, stage: Stage) -> Stage:
     _require_admin(actor)
-    unknown = [code for code in stage.requirements if code not in Requirement.values]
+    known = requirements.requirement_codes()
+    unknown = [code for code in stage.requirements if code not in known]
     if unknown:
         raise InvalidInput(errors={"requirements": [_("Unknown requirement.")]})
     validate(stage)

@@ -19,6 +19,7 @@ from kehu.core.testing.permissions import API_PREFIX, Endpoint, ui_routes
 APPS = (
     "accounts",
     "analytics",
+    "contracts",
     "core",
     "customers",
     "followups",

@@ -1,0 +1,8 @@
+"""The contracts app's permission table (contracts, reviews, payment plans and payments);
+``core/tests/test_permission_tables`` reads ``TABLE`` here."""
+
+from __future__ import annotations
+
+from kehu.core.testing.permissions import Endpoint
+
+TABLE: list[Endpoint] = []
