@@ -142,8 +142,10 @@ class Stage(models.Model):
 
     @property
     def requirement_labels(self) -> list[str]:
-        labels = dict(Requirement.choices)
-        return [str(labels.get(code, code)) for code in self.requirements]
+        # the registry imports this module; codes from other apps are labelled there
+        from kehu.opportunities.requirements import requirement_label
+
+        return [requirement_label(code) for code in self.requirements]
 
     @property
     def is_open(self) -> bool:

@@ -30,7 +30,7 @@ from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors, htmx_template
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
-from kehu.opportunities import selectors, services
+from kehu.opportunities import sections, selectors, services
 from kehu.opportunities.forms import (
     AttachmentForm,
     LoseForm,
@@ -176,6 +176,7 @@ def opportunity_detail(request: AuthedRequest, opportunity_id: int) -> HttpRespo
         "history": history_entries(opportunity.history.all(), hidden_fields=frozenset(hidden)),
         "lose_form": LoseForm(),
         "attachment_form": AttachmentForm(),
+        "deal_sections": sections.rendered_for(opportunity, request.user),
     }
     return render(request, "opportunities/detail.html", context)
 
