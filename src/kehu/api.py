@@ -8,6 +8,7 @@ from kehu import __version__
 from kehu.accounts.api import router as accounts_router
 from kehu.accounts.auth import BearerTokenAuth, SessionAuth
 from kehu.analytics.api import router as analytics_router
+from kehu.contracts.api import router as contracts_router
 from kehu.core.api import (
     ORJSONRenderer,
     install_busy_handler,
@@ -47,4 +48,5 @@ api.add_router("/opportunities", opportunities_router)
 api.add_router("/", transfer_router)  # /imports and /exports
 api.add_router("/", pools_router)  # /pools, /duplicate-check, /offboarding
 api.add_router("/", service_router)  # /handovers, /tickets, /surveys, /reports/service
+api.add_router("/", contracts_router)  # /contracts, /payments
 api.add_router("/", analytics_router)  # /reports (and /targets, /scores)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("transfer/", include("kehu.transfer.urls")),
     path("pools/", include("kehu.pools.urls")),
     path("service/", include("kehu.service.urls")),
+    path("contracts/", include("kehu.contracts.urls")),
     path("analytics/", include("kehu.analytics.urls")),
     path("", include("kehu.core.urls")),
 ]

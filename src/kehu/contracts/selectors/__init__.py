@@ -1,0 +1,1 @@
+"""The contracts app's selectors: one module per area (contracts, payments)."""

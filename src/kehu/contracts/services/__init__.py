@@ -1,0 +1,1 @@
+"""The contracts app's services: one module per area (contracts, payments)."""
