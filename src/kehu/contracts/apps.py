@@ -9,4 +9,6 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.contracts import payments_setup
+
+        payments_setup.register()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from kehu.contracts.tests import test_payments_permissions as payments
 from kehu.core.testing.permissions import Endpoint
 
-TABLE: list[Endpoint] = []
+TABLE: list[Endpoint] = [*payments.TABLE]
