@@ -9,4 +9,14 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from django.db.models.signals import post_delete, post_save
+
+        from kehu.contracts.grading import contract_grade_input, regrade_on_payment
+        from kehu.contracts.models import Payment
+        from kehu.customers import grading
+
+        # The payment record and repeat orders feed the customer grade; a payment regrades
+        # its customer after the commit.
+        grading.register_grade_input(contract_grade_input)
+        post_save.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")
+        post_delete.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")
