@@ -9,6 +9,16 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
+        from django.db.models.signals import post_delete, post_save
+
         from kehu.contracts import payments_setup
+        from kehu.contracts.grading import contract_grade_input, regrade_on_payment
+        from kehu.contracts.models import Payment
+        from kehu.customers import grading
 
         payments_setup.register()
+        # The payment record and repeat orders feed the customer grade; a payment regrades
+        # its customer after the commit.
+        grading.register_grade_input(contract_grade_input)
+        post_save.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")
+        post_delete.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")

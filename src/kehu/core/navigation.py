@@ -28,6 +28,12 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Duplicate check"), "pools:duplicate_check", "search"),
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
+    MenuItem(
+        _("E-mail templates"),
+        "followups:email_templates",
+        "envelope-paper",
+        frozenset({"admin", "manager"}),
+    ),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
         _("Service"),

@@ -15,10 +15,11 @@ class FollowupsConfig(AppConfig):
         from kehu.followups import handover, tasks
         from kehu.followups import settings as _rules  # noqa: F401  (registers the settings)
         from kehu.followups.demo import FOLLOWUPS
-        from kehu.followups.timeline import followup_items
+        from kehu.followups.timeline import followup_items, sent_email_items
 
         dashboard.register(panels.my_tasks_panel)
         timeline.register(followup_items)
+        timeline.register(sent_email_items)
         demo.register(FOLLOWUPS)
         handover.register()
         # Customers created or changed (status, grade, owner), singly or in bulk, are re-planned

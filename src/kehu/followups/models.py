@@ -69,6 +69,7 @@ class TaskKind(models.TextChoices):
     CARE = "care", _("Care and greetings")
     RETENTION = "retention", _("Retention (senior revisit or offer review)")
     VALUE_PLAN = "value_plan", _("One-to-one plan for a high-value customer")
+    FIRST_EMAIL = "first_email", _("First-talk email")
 
 
 class FollowUp(VersionedModel):
@@ -368,3 +369,87 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class EmailTemplate(TimestampedModel):
+    """A template of the e-mail a rep sends after a talk (首次沟通后的个性化邮件), with merge
+    fields such as ``{salutation}`` (``kehu.followups.emails.MERGE_FIELDS``). Managers and
+    administrators edit them; reps choose one when they write."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), max_length=10000)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("last changed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects: ClassVar[models.Manager[EmailTemplate]] = models.Manager()
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("e-mail template")
+        verbose_name_plural = _("e-mail templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SentEmail(models.Model):
+    """An e-mail a rep sent a customer's contact from a follow-up, as the customer received it
+    (on the customer's timeline); the first one after the first contact clears its reminder."""
+
+    followup = models.ForeignKey(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.CASCADE, related_name="emails"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="sent_emails",
+    )
+    contact = models.ForeignKey(
+        "customers.Contact",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    template = models.ForeignKey(
+        EmailTemplate,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    to_address = models.EmailField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"), max_length=20000)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    objects: ClassVar[ScopedQuerySet[SentEmail]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    access_policy = CustomerDelegatedPolicy(via="customer")
+
+    class Meta:
+        verbose_name = _("sent e-mail")
+        verbose_name_plural = _("sent e-mails")
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-sent_at"], name="sent_email_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.to_address} · {self.subject}"

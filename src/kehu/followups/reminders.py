@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Department, Role, User
 from kehu.core import bulk, config
 from kehu.customers.models import Customer, CustomerStatus
+from kehu.followups import emails
 from kehu.followups import settings as rules
 from kehu.followups.models import (
     CadencePlan,
@@ -501,6 +502,7 @@ def run_hourly(*, now: datetime | None = None) -> dict[str, int]:
         "escalated": escalate_overdue(now=now),
         "record": record_reminders(now=now),
         "unverified": unverified_customers(now=now),
+        "first_email": emails.first_email_reminders(now=now),
     }
 
 

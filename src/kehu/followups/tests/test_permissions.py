@@ -20,6 +20,7 @@ from django.utils import timezone
 from kehu.core.testing.factories import Organisation
 from kehu.core.testing.permissions import Endpoint, Roles, cases, run
 from kehu.followups import services
+from kehu.followups.models import EmailTemplate, SentEmail
 from kehu.followups.tests.factories import make_customer
 
 VIEWERS = ("rep", "east_manager")
@@ -78,6 +79,23 @@ def task(org: Organisation) -> dict[str, Any]:
         customer=make_customer(org.rep),
     )
     return {"task_id": row.pk, "_task": row}
+
+
+def sent_email(org: Organisation) -> dict[str, Any]:
+    row = followup(org)["_followup"]
+    email = SentEmail.objects.create(
+        followup=row,
+        customer=row.customer,
+        to_address="wang@example.com",
+        subject="感谢您的时间",
+        body="王经理您好",
+        sent_by=org.rep,
+    )
+    return {"email_id": email.pk}
+
+
+def email_template(org: Organisation) -> dict[str, Any]:
+    return {"template_id": EmailTemplate.objects.get(name="首次沟通跟进邮件").pk}
 
 
 def task_action(action: str) -> Any:
@@ -157,6 +175,30 @@ TABLE = [
     ),
     Endpoint("GET followups:followup_detail", followup, may=VIEWERS, out_of_scope=OTHERS),
     Endpoint("GET followups:attachment_download", attachment, may=VIEWERS, out_of_scope=OTHERS),
+    # the first-talk e-mail: written by the customer's editors, read where the follow-up is
+    Endpoint("GET followups:email_compose", followup, may=WORKERS, out_of_scope=OTHERS),
+    Endpoint("GET followups:email_detail", sent_email, may=VIEWERS, out_of_scope=OTHERS),
+    # templates are the company's: managers and administrators edit them
+    Endpoint(
+        "GET followups:email_template_edit",
+        email_template,
+        may=("east_manager", "admin"),
+        may_not=("rep", "marketing"),
+        out_of_scope=(),
+    ),
+    Endpoint(
+        "POST followups:email_template_edit",
+        email_template,
+        may=("east_manager", "admin"),
+        may_not=("rep",),
+        out_of_scope=(),
+        body={
+            "name": "首次沟通跟进邮件",
+            "subject": "{customer_name}：感谢",
+            "body": "{salutation}您好",
+        },
+        status=302,
+    ),
 ]
 
 # Writes that take their customer in the body, not the path: not object endpoints for
