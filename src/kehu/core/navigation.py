@@ -28,6 +28,12 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Duplicate check"), "pools:duplicate_check", "search"),
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
+    MenuItem(
+        _("Cadence and care"),
+        "followups:cadence_plans",
+        "arrow-repeat",
+        frozenset({"admin", "manager"}),  # who sets cadence plans and care dates
+    ),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
         _("Service"),
