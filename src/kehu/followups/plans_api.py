@@ -5,8 +5,6 @@ departments' (and the ones above theirs), and changes their departments' (``team
 Thin: the rules live in ``plan_services`` and ``plan_selectors``.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from typing import Any, Literal
 
@@ -201,12 +199,12 @@ def plan_history(request: AuthedRequest, plan_id: Id) -> list[Any]:
 
 @router.get("/care-dates", response=list[CareOut], summary="Care dates (holidays and custom)")
 @paginate
-def list_care_dates(request: AuthedRequest, query: Query[CareQuery]) -> list[dict[str, Any]]:
+def list_care_dates(request: AuthedRequest, filters: Query[CareQuery]) -> list[dict[str, Any]]:
     services.require_manager(request.user)
-    filters = selectors.CareFilters(
-        start=query.from_, end=query.to, kind=query.kind, active=query.active
+    wanted = selectors.CareFilters(
+        start=filters.from_, end=filters.to, kind=filters.kind, active=filters.active
     )
-    rows = selectors.care_date_list(user=request.user, filters=filters)
+    rows = selectors.care_date_list(user=request.user, filters=wanted)
     user = request.user
     return MappedRows(rows, lambda care: _care_out(user, care))  # type: ignore[return-value]
 
