@@ -34,6 +34,12 @@ MENU: tuple[MenuItem, ...] = (
         "envelope-paper",
         frozenset({"admin", "manager"}),
     ),
+    MenuItem(
+        _("Cadence and care"),
+        "followups:cadence_plans",
+        "arrow-repeat",
+        frozenset({"admin", "manager"}),  # who sets cadence plans and care dates
+    ),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
         _("Service"),

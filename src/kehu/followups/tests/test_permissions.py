@@ -22,6 +22,11 @@ from kehu.core.testing.permissions import Endpoint, Roles, cases, run
 from kehu.followups import services
 from kehu.followups.models import EmailTemplate, SentEmail
 from kehu.followups.tests.factories import make_customer
+from kehu.followups.tests.test_plans_permissions import TABLE as RULES_TABLE
+
+# The database is set up before the first case (an anonymous case needs none, and asking for
+# it from inside a case came too late when this module ran alone).
+pytestmark = pytest.mark.django_db
 
 VIEWERS = ("rep", "east_manager")
 OTHERS = ("colleague", "south_manager", "marketing")
@@ -200,6 +205,7 @@ TABLE = [
         status=302,
     ),
 ]
+TABLE += RULES_TABLE  # cadence plans and care dates (test_plans_permissions)
 
 # Writes that take their customer in the body, not the path: not object endpoints for
 # core's test_permission_tables, but the same cases (marketing sees the customer: 403).
