@@ -324,7 +324,7 @@ def test_overdue_installments_remind_owner_and_manager_once(org: Organisation) -
     assert services.overdue_notify(today=today) == 1
     notes = Notification.objects.filter(kind="payment_overdue")
     assert {n.recipient for n in notes} == {org.rep, org.east_manager}
-    assert notes.first().title.endswith(" 2")
+    assert notes.first().title.rstrip("期").endswith("2")  # the second installment
     assert services.overdue_notify(today=today) == 0
     first.refresh_from_db()
     assert first.overdue_notified_at is None  # it was paid
