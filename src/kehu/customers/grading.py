@@ -13,9 +13,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import config
+
+
+def _grade_rules_check(rules: Any) -> str | None:
+    grades = [str(rule["grade"]) for rule in rules]
+    if any(not grade for grade in grades):
+        return gettext("Give every rule a grade (A, B, C…).")
+    if len(set(grades)) != len(grades):
+        return gettext("Each grade may have one rule only.")
+    for rule in rules:
+        minimum = rule.get("min_satisfaction")
+        if minimum is not None and not 1 <= minimum <= 5:
+            return gettext("A minimum satisfaction lies between 1 and 5.")
+    return None
+
 
 GRADE_RULES = config.define(
     "customers.grade_rules",
@@ -28,6 +43,16 @@ GRADE_RULES = config.define(
         "Customer grade rules: the first rule whose minimum cooperation amount (yuan) or "
         "order count is reached gives the grade; otherwise D. A rule may also name a minimum "
         "satisfaction (min_satisfaction, 1-5) that a customer with survey answers must reach"
+    ),
+    minimum=0,
+    maximum=10_000_000_000,
+    optional=("min_satisfaction",),
+    row={"grade": "A", "min_amount": 500000, "min_orders": 10, "min_satisfaction": 4.0},
+    check=_grade_rules_check,
+    help=_(
+        "Rules in order, best grade first; a customer gets the first grade whose minimum amount "
+        "(yuan) or order count it reaches, else D. Leave min_satisfaction empty to ignore surveys "
+        "(handbook: strategic customers above 50万 a year)."
     ),
 )
 DEFAULT_GRADE = "D"
