@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core.context import current_request_id
@@ -59,24 +59,24 @@ GROUPS: dict[str, str | Promise] = {
 }
 
 # Units shared by the apps' settings (``unit=config.HOURS``).
-HOURS = _("hours")
-MINUTES = _("minutes")
-SECONDS = _("seconds")
-DAYS = _("days")
-WORKING_DAYS = _("working days")
-MONTHS = _("months")
-YEARS = _("years")
-YUAN = _("yuan")
-MEGABYTES = _("MB")
-PERCENT = _("%")
-POINTS = _("points")
-TIMES = _("times")
-DEALS = _("deals")
-CUSTOMERS = _("customers")
-ORDERS = _("orders")
-HOUR_OF_DAY = _("hour of the day (0-23)")
-DAY_OF_MONTH = _("day of the month")
-TIME_OF_DAY = _("time (HH:MM)")
+HOURS = pgettext_lazy("unit", "hours")
+MINUTES = pgettext_lazy("unit", "minutes")
+SECONDS = pgettext_lazy("unit", "seconds")
+DAYS = pgettext_lazy("unit", "days")
+WORKING_DAYS = pgettext_lazy("unit", "working days")
+MONTHS = pgettext_lazy("unit", "months")
+YEARS = pgettext_lazy("unit", "years")
+YUAN = pgettext_lazy("unit", "yuan")
+MEGABYTES = pgettext_lazy("unit", "MB")
+PERCENT = pgettext_lazy("unit", "%")
+POINTS = pgettext_lazy("unit", "points")
+TIMES = pgettext_lazy("unit", "times")
+DEALS = pgettext_lazy("unit", "deals")
+CUSTOMERS = pgettext_lazy("unit", "customers")
+ORDERS = pgettext_lazy("unit", "orders")
+HOUR_OF_DAY = pgettext_lazy("unit", "hour of the day (0-23)")
+DAY_OF_MONTH = pgettext_lazy("unit", "day of the month")
+TIME_OF_DAY = pgettext_lazy("unit", "time (HH:MM)")
 
 ROLES = ("admin", "manager", "sales", "service", "marketing")
 
