@@ -16,6 +16,7 @@ from kehu.core.api import (
     install_request_checks,
 )
 from kehu.core.routers import router as history_router
+from kehu.core.settings_api import router as settings_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
 from kehu.followups.plans_api import router as followup_rules_router
@@ -40,6 +41,7 @@ install_busy_handler(api)
 
 api.add_router("/users", accounts_router)
 api.add_router("/history", history_router)
+api.add_router("/settings", settings_router)
 api.add_router("/customers", customers_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("/leads", leads_router)

@@ -26,9 +26,26 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import config
+
+
+def _grade_rules_check(rules: Any) -> str | None:
+    grades = [str(rule["grade"]) for rule in rules]
+    if any(not grade for grade in grades):
+        return gettext("Give every rule a grade (A, B, C…).")
+    if len(set(grades)) != len(grades):
+        return gettext("Each grade may have one rule only.")
+    for rule in rules:
+        minimum = rule.get("min_satisfaction")
+        if minimum and not 1 <= minimum <= 5:  # 0 or empty: no minimum
+            return gettext("A minimum satisfaction is 0 (none) or between 1 and 5.")
+        if not 0 <= (rule.get("min_on_time_rate") or 0) <= 100:
+            return gettext("A minimum share paid on time lies between 0 and 100 (%).")
+    return None
+
 
 GRADE_RULES = config.define(
     "customers.grade_rules",
@@ -68,6 +85,11 @@ GRADE_RULES = config.define(
         "without such a figure passes that check. Handbook: strategic customers (A) above "
         "500,000 yuan a year."
     ),
+    minimum=0,
+    maximum=10_000_000_000,
+    # rows stored before these minimums existed stay valid
+    optional=("min_average_order", "min_on_time_rate", "min_satisfaction"),
+    check=_grade_rules_check,
 )
 GRADE_WINDOW_MONTHS = config.define(
     "customers.grade_window_months",
