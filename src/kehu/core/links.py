@@ -1,5 +1,5 @@
 """Absolute links: every link that leaves the browser (e-mail, WeCom/DingTalk/Feishu robot
-messages, calendar feeds, survey links, exports) is ``absolute(path)``.
+messages, calendar feeds, survey links, embed snippets) is ``absolute(path)``.
 
 The address users reach Kehu at comes from the environment (``KEHU_BASE_URL``, read in
 settings.py), else from the admin setting ``system.base_url``. With neither set, a request's
@@ -27,8 +27,8 @@ BASE_URL = config.define(
     group="system",
     help=_(
         "The address users open Kehu at, e.g. https://crm.example.cn. Links in e-mails, "
-        "WeCom/DingTalk/Feishu messages, calendar feeds, survey e-mails and exports start "
-        "with it. The KEHU_BASE_URL environment variable, when set, takes precedence."
+        "WeCom/DingTalk/Feishu messages, calendar feeds and survey e-mails start with it. "
+        "The KEHU_BASE_URL environment variable, when set, takes precedence."
     ),
 )
 
@@ -82,6 +82,6 @@ def startup_warning() -> str:
         return ""
     return (
         "kehu serve: KEHU_BASE_URL is not set (nor the admin setting system.base_url): "
-        "links in e-mails, robot messages and exports will be relative and not clickable. "
+        "links in e-mails and robot messages will be relative and not clickable. "
         "Set KEHU_BASE_URL=https://your-crm-address."
     )

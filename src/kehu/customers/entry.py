@@ -61,7 +61,7 @@ CUSTOMER_RULES = _rules(
     Rule("main_business", gettext_lazy("Main business"), ("main_business",)),
 )
 CONTACT_RULES = _rules(
-    Rule("name", gettext_lazy("Name"), ("name",), verifiable=False),
+    Rule("name", gettext_lazy("Contact's name"), ("name",), verifiable=False),
     Rule(
         "contact",
         gettext_lazy("A mobile, a work phone or an e-mail"),

@@ -27,6 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
 
 from kehu.accounts.models import User
+from kehu.core import config
 from kehu.core.errors import InvalidInput
 from kehu.customers import entry
 from kehu.customers.models import TO_VERIFY, Industry, Region
@@ -192,11 +193,14 @@ class Cleaner:
                         table[fold_text(name).casefold()] = value
                 self._choices[spec.key] = table
         self.verifiable = VERIFIABLE_FIELDS - {"name"} if kind == "customers" else frozenset()
-        self.customer_rules = (
-            entry.required(entry.CUSTOMER_REQUIRED.key, entry.CUSTOMER_RULES)
-            if kind == "customers"
-            else []
-        )
+        # the settings are read here: the reading process must not query (see pipeline)
+        self.customer_rules: list[entry.Rule] = []
+        self.contact_rules: list[entry.Rule] = []
+        self.mobile_needs_reason = False
+        if kind == "customers":
+            self.customer_rules = entry.required(entry.CUSTOMER_REQUIRED.key, entry.CUSTOMER_RULES)
+            self.contact_rules = entry.required(entry.CONTACT_REQUIRED.key, entry.CONTACT_RULES)
+            self.mobile_needs_reason = bool(config.get(entry.PRIVATE_MOBILE_NEEDS_REASON.key))
         self._industries: dict[str, str] | None = None
         self._regions: dict[str, str] | None = None
         self._users: dict[str, int] | None = None
@@ -569,7 +573,9 @@ class Cleaner:
             return
         contact["name"] = contact["name"] or TO_VERIFY  # as the importer names it
         try:
-            check_contact_rules(contact)
+            check_contact_rules(
+                contact, rules=self.contact_rules, mobile_needs_reason=self.mobile_needs_reason
+            )
         except InvalidInput as error:
             for name, messages in error.errors.items():
                 column = self._header(CONTACT_COLUMNS.get(name, name), indexes, headers)

@@ -268,21 +268,31 @@ def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any
     return cleaned
 
 
-def check_contact_rules(values: dict[str, Any], *, touched: Iterable[str] | None = None) -> None:
+def check_contact_rules(
+    values: dict[str, Any],
+    *,
+    touched: Iterable[str] | None = None,
+    rules: list[entry.Rule] | None = None,
+    mobile_needs_reason: bool | None = None,
+) -> None:
     """The contact entry rules (``kehu.customers.entry``) on a contact's resulting values:
-    its required fields, and no mobile beside a work number without a reason."""
-    entry.check(
-        entry.required(entry.CONTACT_REQUIRED.key, entry.CONTACT_RULES),
-        filled=lambda name: bool(values.get(name)),
-        touched=touched,
-    )
+    its required fields, and no mobile beside a work number without a reason. ``rules`` and
+    ``mobile_needs_reason`` default to the settings (a caller that must not query, the
+    import's reading process, reads them beforehand)."""
+    if rules is None:
+        rules = entry.required(entry.CONTACT_REQUIRED.key, entry.CONTACT_RULES)
+    entry.check(rules, filled=lambda name: bool(values.get(name)), touched=touched)
     mobile_touched = touched is None or bool({"mobile", "work_phone"} & set(touched))
     if (
         mobile_touched
         and values.get("mobile")
         and values.get("work_phone")
         and not str(values.get("mobile_reason") or "").strip()
-        and config.get(entry.PRIVATE_MOBILE_NEEDS_REASON.key)
+        and (
+            config.get(entry.PRIVATE_MOBILE_NEEDS_REASON.key)
+            if mobile_needs_reason is None
+            else mobile_needs_reason
+        )
     ):
         raise _field_error(
             "mobile",
