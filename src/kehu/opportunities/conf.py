@@ -26,7 +26,7 @@ OPPORTUNITY_RULES = {
 }
 REQUIRED_FIELDS = config.define(
     "opportunities.required_fields",
-    ["amount", "expected_close"],
+    ["needs"],
     _("Required fields of a new opportunity"),
     group="opportunities",
     choices=tuple(OPPORTUNITY_RULES),

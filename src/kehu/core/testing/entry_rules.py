@@ -19,7 +19,7 @@ RELAXED: dict[str, Any] = {
     "customers.contact_required_fields": ["name"],
     "customers.private_mobile_needs_reason": False,
     "leads.required_fields": ["contact_name", "contact", "source"],
-    "opportunities.required_fields": [],
+    "opportunities.required_fields": [],  # deals of tests need no stated need
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from kehu.core import config
 from kehu.core.errors import InvalidInput
@@ -259,3 +260,98 @@ def test_the_import_refuses_rows_that_break_the_rules(org: Organisation, tmp_pat
     assert problems == {(3, "所属行业"), (5, "手机"), (6, "手机")}
     marked = Customer.objects.get(name="恒泰安康有限公司")
     assert marked.to_verify == ["employees_band", "industry"]
+
+
+def _run_import(actor: Any, kind: str, path: Path) -> Any:
+    job = transfer_services.import_job_create(actor=actor, kind=kind, path=path)
+    job.dry_run = False
+    job.save()
+    return engine.run_job(job)
+
+
+def test_leads_follow_their_rules_on_every_path(org: Organisation, tmp_path: Path) -> None:
+    api = api_client(org.rep)
+    lead = {"contact_name": "王伟", "mobile": "13912345678", "source": "trade_show"}
+    refused = api.post("/api/v1/leads", lead, content_type="application/json")
+    assert refused.status_code == 422
+    assert list(refused.json()["errors"]) == ["need"]
+    accepted = api.post(
+        "/api/v1/leads", {**lead, "need": "待核实"}, content_type="application/json"
+    )
+    assert accepted.status_code == 201, accepted.json()
+    # an edit that blanks the need is refused; one of another field passes
+    lead_id, version = accepted.json()["id"], accepted.json()["version"]
+    blanked = api.patch(
+        f"/api/v1/leads/{lead_id}",
+        {"need": "", "version": version},
+        content_type="application/json",
+    )
+    assert blanked.status_code == 422
+    assert "need" in blanked.json()["errors"]
+    # the import: the row without a need is refused on its column
+    headers = ["联系人", "手机", "来源", "需求"]
+    rows = [["李娜", "13712345678", "展会", "产线改造"], ["赵强", "13612345678", "展会", ""]]
+    job = _run_import(org.admin, "leads", write_csv(tmp_path / "leads.csv", rows, headers))
+    assert job.counts["created"] == 1
+    assert [(error["line"], error["column"]) for error in job.errors] == [(3, "需求")]
+    assert Lead.objects.filter(contact_name="李娜").exists()
+    assert not Lead.objects.filter(contact_name="赵强").exists()
+
+
+def test_deals_follow_their_rules_on_every_path(org: Organisation) -> None:
+    customer = services.customer_create(actor=org.rep, data=COMPLETE, contacts=[CONTACT])
+    api = api_client(org.rep)
+    body = {"customer_id": customer.pk, "name": "产线改造一期"}
+    refused = api.post("/api/v1/opportunities", body, content_type="application/json")
+    assert list(refused.json()["errors"]) == ["needs"]  # the default: 初步需求
+    body["needs"] = "待核实"
+    config.put("opportunities.required_fields", ["needs", "amount", "expected_close"])
+    config.clear_cache()
+    refused = api.post("/api/v1/opportunities", body, content_type="application/json")
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"amount", "expected_close"}
+    full = {**body, "amount": "200000", "expected_close": "2027-03-31"}
+    created = api.post("/api/v1/opportunities", full, content_type="application/json")
+    assert created.status_code == 201, created.json()
+    client = signed_in(org.rep)
+    page = client.post(
+        reverse("opportunities:create"),
+        {
+            "customer": customer.pk,
+            "name": "产线改造二期",
+            "currency": "CNY",
+            "amount": "300000",
+            "needs": "产线",
+        },
+    )
+    assert page.status_code == 200
+    assert "expected_close" in page.context["form"].errors
+    config.put("opportunities.required_fields", ["needs"])
+    config.clear_cache()
+    page = client.post(
+        reverse("opportunities:create"),
+        {"customer": customer.pk, "name": "产线改造二期", "currency": "CNY", "needs": "待核实"},
+    )
+    assert page.status_code == 302
+
+
+def test_a_converted_lead_marks_what_it_does_not_carry(org: Organisation) -> None:
+    from kehu.leads import services as leads
+
+    lead = leads.lead_capture(
+        actor=org.rep,
+        data={
+            "company_name": "待核实",
+            "contact_name": "王伟",
+            "mobile": "13912345678",
+            "source": "trade_show",
+            "need": "产线改造",
+            "region": "深圳",
+        },
+    )
+    lead = leads.lead_confirm(actor=org.rep, lead=lead)
+    converted = leads.lead_convert(actor=org.rep, lead=lead, create_opportunity=True)
+    customer = converted.customer
+    assert customer.name == "王伟"
+    assert customer.initial_need == "产线改造"
+    assert customer.to_verify == ["employees_band", "industry"]
