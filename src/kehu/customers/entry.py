@@ -77,7 +77,7 @@ CUSTOMER_REQUIRED = config.define(
     ["name", "contact", "industry", "size", "source", "initial_need"],
     gettext_lazy("Required fields of a new customer"),
     group="customers",
-    choices=tuple(CUSTOMER_RULES),
+    choices=tuple((name, rule.label) for name, rule in CUSTOMER_RULES.items()),
     help=gettext_lazy(
         "Checked when a customer is created (form, API, import) and when an edit touches the "
         "field. 待核实 is accepted for every field but the name and the contact."
@@ -88,7 +88,7 @@ CONTACT_REQUIRED = config.define(
     ["name", "contact"],
     gettext_lazy("Required fields of a contact"),
     group="customers",
-    choices=tuple(CONTACT_RULES),
+    choices=tuple((name, rule.label) for name, rule in CONTACT_RULES.items()),
     help=gettext_lazy("Checked when a contact is added and when an edit touches the field."),
 )
 PRIVATE_MOBILE_NEEDS_REASON = config.define(

@@ -52,7 +52,7 @@ REQUIRED_FIELDS = config.define(
     ["contact_name", "contact", "source", "need"],
     _("Required fields of a new lead"),
     group="leads",
-    choices=tuple(LEAD_RULES),
+    choices=tuple((name, rule.label) for name, rule in LEAD_RULES.items()),
     help=_(
         "Checked when a lead is entered (form, API, import) and when an edit touches the "
         "field; a company name or a need may be entered as 待核实. Public web forms ask only "

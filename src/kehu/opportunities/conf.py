@@ -29,7 +29,7 @@ REQUIRED_FIELDS = config.define(
     ["needs"],
     _("Required fields of a new opportunity"),
     group="opportunities",
-    choices=tuple(OPPORTUNITY_RULES),
+    choices=tuple((name, rule.label) for name, rule in OPPORTUNITY_RULES.items()),
     help=_(
         "Checked when a deal is created (form, API, import) and when an edit touches the "
         "field; needs, competitors and the next step may be entered as 待核实."
