@@ -51,6 +51,11 @@ def cmd_serve(options: argparse.Namespace) -> int:
 
     _migrate()
     _manage("collectstatic", "--noinput", "-v", "0")
+    from kehu.core.links import startup_warning  # reads a setting: after django.setup()
+
+    warning = startup_warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     worker = None
     if not settings.REDIS_URL and not options.no_worker:
         # Embedded default: jobs live in SQLite and this process supervises their worker.

@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db.models.signals import post_migrate
 
 from kehu.core import config
+from kehu.core.testing import entry_rules
 from kehu.core.testing.factories import Organisation, make_organisation
 from kehu.core.testing.seeds import restore_seed_data
 
@@ -22,8 +23,12 @@ CHROMIUM = os.environ.get("KEHU_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings: Any) -> Iterator[None]:
+def _fast_and_isolated(
+    settings: Any, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if request.node.get_closest_marker("entry_rules") is None:
+        entry_rules.relax(monkeypatch)  # the handbooks' required fields: only where asked
     config.clear_cache()
     cache.clear()  # cached figures must not leak between tests (ids repeat after rollbacks)
     yield

@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 from kehu.core.env import (
     ConfigurationError,
     email_settings,
+    env_base_url,
     env_bool,
     env_int,
     env_list,
@@ -36,6 +37,10 @@ SECRET_KEY = env_str("KEHU_SECRET_KEY") or persistent_secret_key(DATA_DIR)
 ALLOWED_HOSTS = env_list("KEHU_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("KEHU_CSRF_TRUSTED_ORIGINS", [])
 REDIS_URL = env_str("KEHU_REDIS_URL")
+# The address users reach Kehu at (https://crm.example.cn): links that leave the browser
+# (e-mail, robot messages, calendar feeds, survey links, exports) start with it. It wins over
+# the admin setting system.base_url (kehu.core.links).
+BASE_URL = env_base_url("KEHU_BASE_URL")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

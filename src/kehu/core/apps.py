@@ -11,7 +11,10 @@ class CoreConfig(AppConfig):
         # Imported in ready(): they use models, which load only after every app config.
         from django.db.backends.signals import connection_created
 
-        from kehu.core import history  # noqa: F401  (connects the history signal receivers)
+        from kehu.core import (
+            history,  # noqa: F401  (connects the history signal receivers)
+            links,  # noqa: F401  (defines the system.base_url setting)
+        )
         from kehu.core.postgres import use_optimised_timestamp_loader
 
         connection_created.connect(use_optimised_timestamp_loader)

@@ -444,6 +444,11 @@ def http_url(value: Any) -> str | None:
     return None
 
 
+def http_url_or_empty(value: Any) -> str | None:
+    """An address as ``http_url`` checks it, or nothing (empty: a fallback applies)."""
+    return None if not str(value or "").strip() else http_url(value)
+
+
 def not_empty(value: Any) -> str | None:
     return gettext("Give at least one value.") if not value else None
 

@@ -90,3 +90,29 @@ def email_settings(url: str) -> dict[str, object]:
         "EMAIL_USE_TLS": parsed.scheme == "submission" or query.get("tls") in TRUE_WORDS,
         "EMAIL_TIMEOUT": 20,
     }
+
+
+def env_base_url(name: str) -> str:
+    """An absolute ``http(s)://host[:port][/prefix]`` address, without a trailing slash;
+    ``""`` when unset. Anything else (no scheme, a query, a fragment) is refused by name."""
+    raw = env_str(name)
+    if not raw:
+        return ""
+    problem = base_url_problem(raw)
+    if problem:
+        raise ConfigurationError(f"{name} {problem}, not {raw!r}")
+    return raw.rstrip("/")
+
+
+def base_url_problem(value: str) -> str:
+    """Why ``value`` cannot be Kehu's public address ("" when it can)."""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return "must start with http:// or https:// and name a host"
+    if parsed.query or parsed.fragment or parsed.params:
+        return "must not carry a query or a fragment"
+    try:
+        parsed.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return "has an invalid port"
+    return ""

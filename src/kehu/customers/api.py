@@ -37,6 +37,7 @@ class ContactOut(Schema):
     title: str
     work_phone: str
     mobile: str
+    mobile_reason: str
     email: str
     wechat: str
     is_decision_maker: bool
@@ -57,6 +58,11 @@ class ContactFields(Schema):
     title: str | None = None
     work_phone: str | None = None
     mobile: str | None = None
+    mobile_reason: str | None = Field(
+        None,
+        description="Why a mobile is kept beside a work phone; required then "
+        "(customers.private_mobile_needs_reason).",
+    )
     email: str | None = None
     wechat: str | None = None
     is_decision_maker: bool | None = None
@@ -134,7 +140,9 @@ class CustomerFieldsIn(Schema):
     kind: str | None = None
     credit_code: str | None = None
     industry: str | None = Field(None, description="GB/T 4754 code, e.g. C or 34")
-    region: str | None = Field(None, description="GB/T 2260 code, e.g. 310101")
+    region: str | None = Field(
+        None, description="GB/T 2260 code (440300) or name: 深圳, 深圳市, 广东深圳, Shenzhen"
+    )
     employees_band: str | None = None
     revenue_band: str | None = None
     source: str | None = None

@@ -180,6 +180,12 @@ class CustomerCreateForm(CustomerForm):
     contact_title = forms.CharField(label=_("Title"), max_length=100, required=False)
     contact_mobile = forms.CharField(label=_("Mobile"), max_length=40, required=False)
     contact_work_phone = forms.CharField(label=_("Work phone"), max_length=40, required=False)
+    contact_mobile_reason = forms.CharField(
+        label=_("Reason for the mobile"),
+        max_length=300,
+        required=False,
+        help_text=_("Needed for a mobile beside a work phone, e.g. the company's own phone."),
+    )
     contact_email = forms.CharField(label=_("Email"), max_length=254, required=False)
     contact_is_decision_maker = forms.BooleanField(label=_("Decision maker"), required=False)
     force = forms.BooleanField(
@@ -231,6 +237,7 @@ class ContactForm(forms.ModelForm):
             "title",
             "mobile",
             "work_phone",
+            "mobile_reason",
             "email",
             "wechat",
             "is_decision_maker",

@@ -329,6 +329,8 @@ class Contact(VersionedModel):
     title = models.CharField(_("title"), max_length=100, blank=True)
     work_phone = models.CharField(_("work phone"), max_length=32, blank=True)
     mobile = models.CharField(_("mobile"), max_length=32, blank=True)
+    # Why a mobile is kept beside a work number (the handbooks keep private numbers out)
+    mobile_reason = models.CharField(_("reason for the mobile"), max_length=300, blank=True)
     email = models.EmailField(_("email"), max_length=254, blank=True)
     wechat = models.CharField(_("WeChat"), max_length=64, blank=True)
     is_decision_maker = models.BooleanField(_("decision maker"), default=False)

@@ -6,10 +6,13 @@ Loaded (idempotently) after every migrate, so a new database is complete without
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from kehu.customers.models import Industry, Region
 
@@ -25,6 +28,60 @@ PROVINCE_ISO = {
 }  # fmt: skip
 MUNICIPALITIES = {"11", "12", "31", "50"}
 NAME_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+
+
+def fold_name(value: Any) -> str:
+    """A place name as the lookups compare it: half-width, spaces collapsed, case folded."""
+    text = unicodedata.normalize("NFKC", str(value or ""))
+    return " ".join(text.split()).casefold()
+
+
+def _short(name: str) -> str:
+    for suffix in (*NAME_SUFFIXES, "区", "县"):
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def region_table(rows: Iterable[tuple[str, str, str, str | None, int]]) -> dict[str, str]:
+    """Every spelling of a region → its code, from ``(code, name, name_en, parent, level)``
+    rows: the code, 深圳市 and 深圳, 广东省深圳市, 广东深圳, 广东 深圳, 广东-深圳, Shenzhen.
+    A province wins over a city of the same short name. The one table of every entry path:
+    the import (``transfer.cleaning``) and the customer and lead services (``find_region``)."""
+    rows = list(rows)
+    names = {code: name for code, name, _en, _parent, _level in rows}
+    table: dict[str, str] = {}
+    by_level = sorted(rows, key=lambda row: row[4])
+    for code, name, name_en, parent, _level in by_level:
+        keys = [code, name, name_en]
+        if parent:
+            for p in (names[parent], _short(names[parent])):
+                keys += [p + name, p + _short(name), f"{p} {name}", f"{p}-{name}"]
+        for key in keys:
+            table.setdefault(fold_name(key), code)
+    for code, name, _en, _parent, _level in by_level:
+        table.setdefault(fold_name(_short(name)), code)
+    return table
+
+
+def find_region(text: Any) -> Region | None:
+    """The region a user typed, by code or by any spelling of ``region_table``: one query
+    for a code or a full name, the table only for the other spellings."""
+    key = fold_name(text)
+    if not key:
+        return None
+    direct = (
+        Region.objects.select_related("parent")
+        .filter(Q(code=key) | Q(name=key))
+        .order_by("level", "code")
+        .first()
+    )
+    if direct is not None:
+        return direct
+    rows = Region.objects.values_list("code", "name", "name_en", "parent_id", "level")
+    table = region_table(rows)
+    code = table.get(key) or table.get(key.replace(" ", ""))
+    return Region.objects.select_related("parent").filter(code=code).first() if code else None
 
 
 ENGLISH_SUFFIXES = {"区": " District", "县": " County", "盟": " League", "州": " Prefecture"}

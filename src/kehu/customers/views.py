@@ -48,6 +48,8 @@ CONTACT_ERROR_FIELDS = {
     "title": "contact_title",
     "mobile": "contact_mobile",
     "work_phone": "contact_work_phone",
+    "mobile_reason": "contact_mobile_reason",
+    "contacts": "contact_mobile",
     "email": "contact_email",
 }
 

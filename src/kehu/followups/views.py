@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core import links
 from kehu.core.errors import KehuError
 from kehu.core.http import (
     error_message,
@@ -243,14 +244,14 @@ def feed_settings(request: AuthedRequest) -> HttpResponse:
         )
         return redirect("followups:feed_settings")
     feed, _created = CalendarFeed.objects.get_or_create(user=request.user)
-    url = request.build_absolute_uri(calendar_feed.feed_path(feed))
+    url = links.absolute(calendar_feed.feed_path(feed), request=request)
     return render(request, "followups/feed_settings.html", {"feed_url": url})
 
 
 def ics_feed(request: HttpRequest, token: str) -> HttpResponse:
     """The secret-URL iCalendar feed of a user's tasks (no session: phones fetch it)."""
     feed = selectors.feed_for_token(token)
-    body = calendar_feed.render_ics(user=feed.user, base_url=request.build_absolute_uri("/"))
+    body = calendar_feed.render_ics(user=feed.user, base_url=links.absolute("/", request=request))
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="kehu-tasks.ics"'
     response["Cache-Control"] = "private, max-age=300"

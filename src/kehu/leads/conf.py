@@ -5,6 +5,22 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import config
+from kehu.customers.entry import Rule
+
+# The lead's entry rules (kehu.customers.entry): 待核实 is an ordinary value of a text field.
+LEAD_RULES = {
+    rule.name: rule
+    for rule in (
+        Rule("contact_name", _("Contact name"), ("contact_name",), verifiable=False),
+        Rule("contact", _("A mobile or an e-mail"), ("mobile", "email"), verifiable=False),
+        Rule("source", _("Source (信息来源)"), ("source",), verifiable=False),
+        Rule("company_name", _("Company name (客户名称)"), ("company_name",)),
+        Rule("need", _("Need (初步需求)"), ("need",)),
+        Rule("region", _("Region"), ("region",), verifiable=False),
+        Rule("industry", _("Industry (所属行业)"), ("industry",), verifiable=False),
+        Rule("estimated_value", _("Estimated value"), ("estimated_value",), verifiable=False),
+    )
+}
 
 ASSIGN_ON_CAPTURE = config.define(
     "leads.assign_on_capture",
@@ -77,4 +93,16 @@ WEBFORM_RATE_WINDOW = config.define(
     minimum=10,
     maximum=86400,
     help=_("The window of the web form rate limit."),
+)
+REQUIRED_FIELDS = config.define(
+    "leads.required_fields",
+    ["contact_name", "contact", "source", "need"],
+    _("Required fields of a new lead"),
+    group="leads",
+    choices=tuple((name, rule.label) for name, rule in LEAD_RULES.items()),
+    help=_(
+        "Checked when a lead is entered (form, API, import) and when an edit touches the "
+        "field; a company name or a need may be entered as 待核实. Public web forms ask only "
+        "for a contact name, a mobile and the form's source."
+    ),
 )

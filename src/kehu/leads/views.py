@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
+from kehu.core import links
 from kehu.core.access import get_editable_or_404, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
@@ -428,7 +429,7 @@ def web_form_detail(request: AuthedRequest, form_id: int) -> HttpResponse:
                 actor=user, form=web_form, data={"is_active": not web_form.is_active}
             )
         return redirect("leads:web_form", web_form.pk)
-    endpoint = request.build_absolute_uri(reverse("leads:public_form", args=[web_form.key]))
+    endpoint = links.absolute(reverse("leads:public_form", args=[web_form.key]), request=request)
     snippet = render(
         request, "leads/embed_snippet.html", {"web_form": web_form, "endpoint": endpoint}
     ).content.decode()

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import config
+from kehu.core import config, links
 from kehu.core.access import is_admin
 from kehu.core.days import day_start
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
@@ -181,7 +181,7 @@ def channel_delete(*, actor: User, channel_id: int) -> None:
 def _message_text(notification: Notification) -> str:
     lines = [notification.body] if notification.body else []
     if notification.url:
-        lines.append(notification.url)
+        lines.append(links.absolute(notification.url))
     return "\n".join(lines) or notification.title
 
 
@@ -303,7 +303,10 @@ def digests_send(*, now: datetime | None = None) -> int:
             "day": day.isoformat(),
             "count": len(items),
         }
-        text = "\n".join(f"- {item.title}" + (f" {item.url}" if item.url else "") for item in items)
+        text = "\n".join(
+            f"- {item.title}" + (f" {links.absolute(item.url)}" if item.url else "")
+            for item in items
+        )
         delivery, was_created = Delivery.objects.get_or_create(
             dedupe_key=f"digest:{day.isoformat()}:c{channel.pk}",
             defaults={"channel": channel, "subject": subject, "text": text},

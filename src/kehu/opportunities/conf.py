@@ -5,6 +5,36 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from kehu.core import config
+from kehu.customers.entry import Rule
+
+# The deal's entry rules (kehu.customers.entry): 待核实 is an ordinary value of a text field.
+OPPORTUNITY_RULES = {
+    rule.name: rule
+    for rule in (
+        Rule("amount", _("Expected amount (预计成交金额)"), ("amount",), verifiable=False),
+        Rule(
+            "expected_close",
+            _("Expected close date"),
+            ("expected_close",),
+            verifiable=False,
+        ),
+        Rule("needs", _("Products / needs"), ("needs",)),
+        Rule("competitors", _("Competitors (竞争对手信息)"), ("competitors",)),
+        Rule("source", _("Source (信息来源)"), ("source",), verifiable=False),
+        Rule("next_step", _("Next step"), ("next_step",)),
+    )
+}
+REQUIRED_FIELDS = config.define(
+    "opportunities.required_fields",
+    ["needs"],
+    _("Required fields of a new opportunity"),
+    group="opportunities",
+    choices=tuple((name, rule.label) for name, rule in OPPORTUNITY_RULES.items()),
+    help=_(
+        "Checked when a deal is created (form, API, import) and when an edit touches the "
+        "field; needs, competitors and the next step may be entered as 待核实."
+    ),
+)
 
 STALLED_DAYS = config.define(
     "opportunities.stalled_days",

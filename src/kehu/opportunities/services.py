@@ -27,6 +27,7 @@ from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
+from kehu.customers import entry
 from kehu.customers import services as customer_services
 from kehu.customers.models import Customer, CustomerStatus, Source
 from kehu.followups.services import task_create
@@ -271,12 +272,23 @@ def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any])
     )
     if not opportunity.source and customer.source:
         opportunity.source = customer.source
+    _check_entry_rules(opportunity)
     validate(opportunity)
     _require(opportunity, stage)
     stamp(opportunity, actor=actor, reason=_("Opportunity created"))
     opportunity.save()
     _enter_stage(opportunity, stage, actor=actor, now=now)
     return opportunity
+
+
+def _check_entry_rules(opportunity: Opportunity, *, touched: Any = None) -> None:
+    """The required fields of ``opportunities.required_fields`` (docs/data-entry.md); on an
+    edit only those it ``touched``. An amount of 0 is a value."""
+    entry.check(
+        entry.required(conf.REQUIRED_FIELDS.key, conf.OPPORTUNITY_RULES),
+        filled=lambda name: getattr(opportunity, name) not in (None, ""),
+        touched=None if touched is None else set(touched),
+    )
 
 
 def _first_stage() -> Stage:
@@ -318,14 +330,17 @@ def opportunity_update(
     ):
         _check_close_date(cleaned["expected_close"])
     changed = False
+    changed_names: set[str] = set()
     for name, value in cleaned.items():
         if getattr(locked, name) != value:
             setattr(locked, name, value)
             changed = True
+            changed_names.add(name)
     if "owner" in cleaned:
         locked.department_id = locked.owner.department_id
     if not changed:
         return locked
+    _check_entry_rules(locked, touched=changed_names)
     validate(locked)
     missing = missing_requirements(locked, locked.stage) if locked.is_open else {}
     if missing:

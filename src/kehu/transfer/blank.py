@@ -83,8 +83,9 @@ def _instructions(kind: str) -> list[str]:
     return [
         _("Fill in the first sheet, one row per customer; keep the header row."),
         _(
-            "Columns marked * are required. Other columns may stay empty; a missing industry, "
-            "size, source or need marks the customer “to be verified” (待核实)."
+            "Columns marked * are required, and so are the fields an administrator made "
+            "required for new customers (by default industry, size, source, need and a "
+            "contact's mobile or e-mail); write 待核实 where a value is not known yet."
         ),
         common[0],
         _(

@@ -27,10 +27,12 @@ from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
 
 from kehu.accounts.models import User
+from kehu.core import config
 from kehu.core.errors import InvalidInput
-from kehu.customers.models import Industry, Region
-from kehu.customers.reference import NAME_SUFFIXES
-from kehu.customers.services import clean_credit_code
+from kehu.customers import entry
+from kehu.customers.models import TO_VERIFY, Industry, Region
+from kehu.customers.reference import region_table
+from kehu.customers.services import VERIFIABLE_FIELDS, check_contact_rules, clean_credit_code
 from kehu.opportunities.models import Stage, StageKind
 from kehu.transfer.reading import MAX_CELL, FormulaCell, column_letter
 from kehu.transfer.specs import FieldSpec, fields_for
@@ -124,6 +126,8 @@ class RowResult:
     values: dict[str, Any] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column, message)
     to_verify: list[str] = field(default_factory=list)
+    # (column, message) of the entry rules a new record breaks (kehu.customers.entry)
+    missing: list[tuple[str, str]] = field(default_factory=list)
     filled: list[str] = field(default_factory=list)  # keys of the fields the file filled
     name_pinyin: tuple[str, str] | None = None  # (full, initials) of values["name"], if known
     # computed with the pinyin by the reading process, so the importing one need not:
@@ -137,6 +141,19 @@ class RowResult:
 
     def error_text(self) -> str:
         return "; ".join(f"{column}: {message}" for column, message in self.errors)
+
+
+# The customer's entry rules name model fields; the import's columns for them
+IMPORT_KEYS = {"contacts": "contact_mobile"}
+CONTACT_IMPORT_KEYS = {
+    "contact_name": "name",
+    "contact_title": "title",
+    "contact_mobile": "mobile",
+    "contact_work_phone": "work_phone",
+    "contact_email": "email",
+    "contact_mobile_reason": "mobile_reason",
+}
+CONTACT_COLUMNS = {name: key for key, name in CONTACT_IMPORT_KEYS.items()}
 
 
 class CellError(ValueError):
@@ -175,6 +192,15 @@ class Cleaner:
                     for name in names:
                         table[fold_text(name).casefold()] = value
                 self._choices[spec.key] = table
+        self.verifiable = VERIFIABLE_FIELDS - {"name"} if kind == "customers" else frozenset()
+        # the settings are read here: the reading process must not query (see pipeline)
+        self.customer_rules: list[entry.Rule] = []
+        self.contact_rules: list[entry.Rule] = []
+        self.mobile_needs_reason = False
+        if kind == "customers":
+            self.customer_rules = entry.required(entry.CUSTOMER_REQUIRED.key, entry.CUSTOMER_RULES)
+            self.contact_rules = entry.required(entry.CONTACT_REQUIRED.key, entry.CONTACT_RULES)
+            self.mobile_needs_reason = bool(config.get(entry.PRIVATE_MOBILE_NEEDS_REASON.key))
         self._industries: dict[str, str] | None = None
         self._regions: dict[str, str] | None = None
         self._users: dict[str, int] | None = None
@@ -208,26 +234,8 @@ class Cleaner:
 
     def regions(self) -> dict[str, str]:
         if self._regions is None:
-
-            def short(name: str) -> str:
-                for suffix in (*NAME_SUFFIXES, "区", "县"):
-                    if name.endswith(suffix) and len(name) > len(suffix) + 1:
-                        return name[: -len(suffix)]
-                return name
-
-            rows = list(Region.objects.values_list("code", "name", "name_en", "parent_id", "level"))
-            names = {code: name for code, name, _en, _parent, _level in rows}
-            table: dict[str, str] = {}
-            for code, name, name_en, parent, _level in sorted(rows, key=lambda r: r[4]):
-                keys = [code, name, name_en]
-                if parent:
-                    for p in (names[parent], short(names[parent])):
-                        keys += [p + name, p + short(name), f"{p} {name}", f"{p}-{name}"]
-                for key in keys:
-                    table.setdefault(fold_text(key).casefold(), code)
-            for code, name, _en, _parent, _level in sorted(rows, key=lambda r: r[4]):
-                table.setdefault(fold_text(short(name)).casefold(), code)
-            self._regions = table
+            rows = Region.objects.values_list("code", "name", "name_en", "parent_id", "level")
+            self._regions = region_table(rows)
         return self._regions
 
     def users(self) -> dict[str, int]:
@@ -521,6 +529,9 @@ class Cleaner:
             header = headers[position] or column_letter(position)
             # text cells (all of a CSV) are folded here, once
             text = fold_text(raw) if type(raw) is str else None
+            if text == TO_VERIFY and spec.key in self.verifiable:
+                result.to_verify.append(spec.key)  # 待核实: known to exist, not yet confirmed
+                continue
             try:
                 value = self.clean_cell(spec, raw) if text is None else self.clean_text(spec, text)
             except CellError as error:
@@ -544,8 +555,35 @@ class Cleaner:
             if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
                 # A landline in the mobile column: keep it as the work phone.
                 values["contact_work_phone"] = values.pop("contact_mobile")
-        for spec in self.specs:
-            if spec.expected and spec.key not in values:
-                result.to_verify.append(spec.key)
-        if "contact_mobile" in result.to_verify and values.get("contact_email"):
-            result.to_verify.remove("contact_mobile")
+        if self.kind == "customers":
+            self._entry_rules(result, indexes, headers)
+
+    def _entry_rules(self, result: RowResult, indexes: dict[str, int], headers: list[str]) -> None:
+        """What ``customer_create`` demands of a new customer, as (column, message) pairs in
+        ``result.missing`` (the importer reports them on rows that create a customer)."""
+        values = result.values
+        marked = set(result.to_verify)
+        for rule in self.customer_rules:
+            keys = [IMPORT_KEYS.get(name, name) for name in rule.fields]
+            if any(values.get(key) for key in keys) or (rule.verifiable and marked & set(keys)):
+                continue
+            result.missing.append((self._header(keys[0], indexes, headers), entry.message(rule)))
+        contact = {name: values.get(key) for key, name in CONTACT_IMPORT_KEYS.items()}
+        if not any(contact.values()):
+            return
+        contact["name"] = contact["name"] or TO_VERIFY  # as the importer names it
+        try:
+            check_contact_rules(
+                contact, rules=self.contact_rules, mobile_needs_reason=self.mobile_needs_reason
+            )
+        except InvalidInput as error:
+            for name, messages in error.errors.items():
+                column = self._header(CONTACT_COLUMNS.get(name, name), indexes, headers)
+                result.missing.extend((column, str(message)) for message in messages)
+
+    def _header(self, key: str, indexes: dict[str, int], headers: list[str]) -> str:
+        position = indexes.get(key)
+        if position is not None:
+            return headers[position] or column_letter(position)
+        spec = next((spec for spec in self.specs if spec.key == key), None)
+        return spec.zh if spec is not None else key

@@ -43,8 +43,6 @@ class FieldSpec:
     type: FieldType = "text"
     max_length: int = 200
     required: bool = False
-    # The handbook's required-at-entry fields: when empty, the record is marked 待核实 for them.
-    expected: bool = False
     synonyms: tuple[str, ...] = ()
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     example: str = ""
@@ -148,7 +146,6 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         "所属行业",
         "Industry",
         type="industry",
-        expected=True,
         synonyms=("行业", "行业分类", "行业类别", "sector"),
         example="制造业-通用设备制造业",
     ),
@@ -177,7 +174,6 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         "客户规模",
         "Employees",
         type="choice",
-        expected=True,
         choices=EMPLOYEES_CHOICES,
         synonyms=("规模", "人员规模", "员工人数", "公司规模", "企业规模", "size", "company size"),
         example="300-500人",
@@ -198,7 +194,6 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         "信息来源",
         "Source",
         type="choice",
-        expected=True,
         choices=SOURCE_CHOICES,
         synonyms=("来源", "客户来源", "线索来源", "渠道来源", "lead source"),
         example="行业展会",
@@ -217,7 +212,6 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         "初步需求",
         "Initial need",
         max_length=5000,
-        expected=True,
         synonyms=("需求", "初步需求描述", "客户需求", "需求描述", "need", "needs", "requirement"),
         example="需要一套客户管理系统，预算约20万",
     ),
@@ -363,7 +357,6 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         "Mobile",
         type="phone",
         max_length=32,
-        expected=True,
         synonyms=(
             "手机号",
             "手机号码",
@@ -418,6 +411,16 @@ CUSTOMER_FIELDS: tuple[FieldSpec, ...] = (
         type="bool",
         synonyms=("决策人", "关键决策人", "decision-maker"),
         example="是",
+        group="contact",
+    ),
+    FieldSpec(
+        "contact_mobile_reason",
+        _("Reason for the mobile"),
+        "手机号说明",
+        "Mobile reason",
+        max_length=300,
+        synonyms=("手机原因", "手机说明", "mobile note"),
+        example="公司配发手机",
         group="contact",
     ),
 )

@@ -18,6 +18,8 @@ from kehu.customers.services._cleaning import (
     CUSTOMER_FIELDS,
     EDITABLE_FIELDS,
     VERIFIABLE_FIELDS,
+    check_contact_rules,
+    check_customer_rules,
     clean_credit_code,
 )
 from kehu.customers.services.attachments import (
@@ -88,6 +90,8 @@ __all__ = [
     "OwnerRule",
     "attachment_add",
     "attachment_delete",
+    "check_contact_rules",
+    "check_customer_rules",
     "clean_credit_code",
     "contact_create",
     "contact_deactivate",

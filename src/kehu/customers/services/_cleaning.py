@@ -22,9 +22,11 @@ from stdnum.exceptions import (
 )
 
 from kehu.accounts.models import User
+from kehu.core import config
 from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import InvalidInput
 from kehu.core.services import validate
+from kehu.customers import entry
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -33,6 +35,7 @@ from kehu.customers.models import (
     Tag,
 )
 from kehu.customers.normalize import fold
+from kehu.customers.reference import find_region
 
 # The customer's own fields, in the order forms list them and the import reads its columns.
 CUSTOMER_FIELDS = (
@@ -68,6 +71,7 @@ CONTACT_FIELDS = frozenset(
         "title",
         "work_phone",
         "mobile",
+        "mobile_reason",
         "email",
         "wechat",
         "is_decision_maker",
@@ -123,9 +127,9 @@ def _resolve_region(value: Any) -> Region | None:
         return None
     if isinstance(value, Region):
         return value
-    region = Region.objects.select_related("parent").filter(code=str(value).strip()).first()
+    region = find_region(value)  # a code or a name: 深圳, 深圳市, 广东深圳 (as the import)
     if region is None:
-        raise _field_error("region", _("Unknown region code %(code)s.") % {"code": str(value)[:10]})
+        raise _field_error("region", _("Unknown region “%(value)s”.") % {"value": str(value)[:40]})
     return region
 
 
@@ -259,7 +263,44 @@ def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any
         raise _field_error("name", _("Enter the contact's name."))
     if "name" in cleaned and not cleaned["name"]:
         raise _field_error("name", _("Enter the contact's name."))
+    if len(cleaned.get("mobile_reason", "")) > 300:
+        raise _field_error("mobile_reason", _("At most 300 characters."))
     return cleaned
+
+
+def check_contact_rules(
+    values: dict[str, Any],
+    *,
+    touched: Iterable[str] | None = None,
+    rules: list[entry.Rule] | None = None,
+    mobile_needs_reason: bool | None = None,
+) -> None:
+    """The contact entry rules (``kehu.customers.entry``) on a contact's resulting values:
+    its required fields, and no mobile beside a work number without a reason. ``rules`` and
+    ``mobile_needs_reason`` default to the settings (a caller that must not query, the
+    import's reading process, reads them beforehand)."""
+    if rules is None:
+        rules = entry.required(entry.CONTACT_REQUIRED.key, entry.CONTACT_RULES)
+    entry.check(rules, filled=lambda name: bool(values.get(name)), touched=touched)
+    mobile_touched = touched is None or bool({"mobile", "work_phone"} & set(touched))
+    if (
+        mobile_touched
+        and values.get("mobile")
+        and values.get("work_phone")
+        and not str(values.get("mobile_reason") or "").strip()
+        and (
+            config.get(entry.PRIVATE_MOBILE_NEEDS_REASON.key)
+            if mobile_needs_reason is None
+            else mobile_needs_reason
+        )
+    ):
+        raise _field_error(
+            "mobile",
+            _(
+                "This contact has a work number: a mobile is kept only with a reason "
+                "(e.g. the company's own phone). Give the reason or leave the mobile empty."
+            ),
+        )
 
 
 def _fix_primary(contacts: list[Contact]) -> None:
@@ -282,3 +323,43 @@ def _tags_from_names(names: Iterable[str]) -> list[Tag]:
             raise _field_error("tags", _("A tag has at most 50 characters."))
         tags.append(Tag.objects.get_or_create(name=name)[0])
     return tags
+
+
+def take_markers(data: dict[str, Any], current: Iterable[str] = ()) -> None:
+    """待核实 typed as a value (form, API, import cell): the field is left blank and marked
+    to be verified, in ``data["to_verify"]`` (added to ``current``, the record's marks)."""
+    marked = entry.take_markers(data, sorted(VERIFIABLE_FIELDS - {"name"}))
+    if marked:
+        given = data.get("to_verify")
+        base = list(given) if isinstance(given, list | tuple) else list(current)
+        data["to_verify"] = sorted({*base, *marked})
+
+
+def _customer_filled(customer: Customer, contacts: Iterable[Any]) -> Any:
+    ways = ("mobile", "work_phone", "email")
+
+    def filled(name: str) -> bool:
+        if name == "contacts":
+            return any(_get(contact, way) for contact in contacts for way in ways)
+        if name in ("industry", "region"):
+            return bool(getattr(customer, f"{name}_id"))
+        return bool(getattr(customer, name))
+
+    return filled
+
+
+def _get(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def check_customer_rules(
+    customer: Customer, contacts: Iterable[Any] = (), *, touched: Iterable[str] | None = None
+) -> None:
+    """The customer entry rules (``kehu.customers.entry``) on the customer as it would be
+    saved; ``contacts`` (dicts or Contacts) are its new contacts on create."""
+    entry.check(
+        entry.required(entry.CUSTOMER_REQUIRED.key, entry.CUSTOMER_RULES),
+        filled=_customer_filled(customer, list(contacts)),
+        to_verify=customer.to_verify or (),
+        touched=touched,
+    )

@@ -18,7 +18,12 @@ from kehu.customers.models import (
     Customer,
 )
 from kehu.customers.services._access import _require_editable
-from kehu.customers.services._cleaning import CONTACT_INFO_FIELDS, _clean_contact_data
+from kehu.customers.services._cleaning import (
+    CONTACT_FIELDS,
+    CONTACT_INFO_FIELDS,
+    _clean_contact_data,
+    check_contact_rules,
+)
 from kehu.customers.services.customers import _save_search
 from kehu.customers.services.dedup import DuplicateCustomer, find_duplicates
 
@@ -51,6 +56,7 @@ def contact_create(
     """Add a contact; its phone/email must not already belong to another customer (unless force)."""
     locked = _require_editable(actor, customer)
     cleaned = _clean_contact_data(data, partial=False)
+    check_contact_rules(cleaned)
     if not force:
         matches = find_duplicates(
             phones=[cleaned[f] for f in ("mobile", "work_phone") if cleaned.get(f)],
@@ -94,6 +100,8 @@ def contact_update(
     changed = {name for name, value in cleaned.items() if getattr(locked, name) != value}
     if not changed:
         return locked
+    resulting = {name: getattr(locked, name) for name in CONTACT_FIELDS} | cleaned
+    check_contact_rules(resulting, touched=changed)
     for name in changed:
         setattr(locked, name, cleaned[name])
     validate(locked, exclude=["customer"])

@@ -50,6 +50,9 @@ from kehu.customers.services._cleaning import (
     _resolve_user,
     _tags_from_names,
     _validate_customer,
+    check_contact_rules,
+    check_customer_rules,
+    take_markers,
 )
 from kehu.customers.services.customers import refresh_search
 from kehu.customers.services.dedup import _check_duplicates
@@ -240,12 +243,16 @@ def customer_create(
         raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
     customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
     customer.status = status
+    take_markers(data)
     _assign(customer, data, EDITABLE_FIELDS)
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
     customer.region_id = _region_of(customer.region_id, customer.credit_code)
     _validate_customer(customer)
     cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
+    for cleaned in cleaned_contacts:
+        check_contact_rules(cleaned)
+    check_customer_rules(customer, cleaned_contacts)
     _check_duplicates(
         actor=actor,
         customer=customer,

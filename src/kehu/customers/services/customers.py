@@ -40,6 +40,8 @@ from kehu.customers.services._cleaning import (
     _resolve_user,
     _tags_from_names,
     _validate_customer,
+    check_customer_rules,
+    take_markers,
 )
 from kehu.customers.services.dedup import _check_duplicates
 
@@ -115,7 +117,13 @@ def customer_update(
     status = changes.pop("status", None)
     reason = str(changes.pop("reason", "") or "")
     _check_masked(actor, locked, changes)
+    take_markers(changes, locked.to_verify)
+    marked_before = set(locked.to_verify or ())
     changed = _assign(locked, changes, EDITABLE_FIELDS)
+    if changed:
+        # a mark taken off a field touches it as much as a new value does
+        unmarked = marked_before - set(locked.to_verify or ())
+        check_customer_rules(locked, touched=changed | unmarked)
     if status is not None and status not in CustomerStatus.values:
         raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
     if not locked.name:

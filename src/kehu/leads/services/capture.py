@@ -16,7 +16,9 @@ from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version
+from kehu.customers import entry
 from kehu.customers.models import Industry, Priority, Region, Source
+from kehu.customers.reference import find_region
 from kehu.leads import conf, rules
 from kehu.leads.models import (
     EventKind,
@@ -51,7 +53,7 @@ def _region(value: Any) -> Region | None:
     if isinstance(value, Region):
         return value
     text = str(value).strip()
-    region = Region.objects.filter(Q(code=text) | Q(name=text)).order_by("level", "code").first()
+    region = find_region(text)  # 深圳 and 深圳市 alike, as customers and the import
     if region is None:
         raise InvalidInput(errors={"region": [_("Unknown region “%(value)s”.") % {"value": text}]})
     return region
@@ -172,6 +174,11 @@ def lead_capture(
         if not data.get("source_detail"):
             data["source_detail"] = form.source_detail or form.name
     values = clean_lead_data(data, require_mobile=form is not None)
+    if form is None:
+        entry.check(
+            entry.required(conf.REQUIRED_FIELDS.key, conf.LEAD_RULES),
+            filled=lambda name: bool(values.get(name)),
+        )
     manual_priority = bool(values.get("priority"))
     if not manual_priority:
         values["priority"] = rules.priority_for(
@@ -246,6 +253,11 @@ def lead_update(*, actor: User, lead: Lead, changes: dict[str, Any], version: in
     changed = {name for name, value in values.items() if getattr(lead, name) != value}
     for name in changed:
         setattr(lead, name, values[name])
+    entry.check(
+        entry.required(conf.REQUIRED_FIELDS.key, conf.LEAD_RULES),
+        filled=lambda name: bool(getattr(lead, name)),
+        touched=changed,
+    )
     if not (lead.mobile or lead.email):
         raise InvalidInput(errors={"mobile": [_("Give a mobile number or an e-mail address.")]})
     if "priority" in values:

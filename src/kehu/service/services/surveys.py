@@ -25,7 +25,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import config
+from kehu.core import config, links
 from kehu.core.errors import Conflict, InvalidInput, KehuError
 from kehu.service.models import Survey, Ticket, TicketEvent, TicketEventKind
 
@@ -44,14 +44,16 @@ SURVEY_VALID_DAYS = config.define(
 )
 SURVEY_BASE_URL = config.define(
     "service.survey_base_url",
-    "http://localhost:8000",
+    "",
     gettext_lazy(
         "Address of Kehu as customers reach it, for the links in satisfaction survey e-mails "
         "(e.g. https://crm.example.cn)"
     ),
-    check=config.http_url,
+    group="service",
+    check=config.http_url_or_empty,
     help=gettext_lazy(
-        "The start of the survey links sent to customers; they must reach it from outside."
+        "Leave empty to use Kehu's address (KEHU_BASE_URL or the system setting "
+        "system.base_url); set it when customers reach Kehu at another address."
     ),
 )
 TOKEN_SALT = "kehu.service.survey"
@@ -90,8 +92,8 @@ def survey_path(survey: Survey) -> str:
 
 
 def survey_url(survey: Survey, score: int | None = None) -> str:
-    base = str(config.get("service.survey_base_url") or "").rstrip("/")
-    url = base + survey_path(survey)
+    base = str(config.get("service.survey_base_url") or "").strip().rstrip("/")
+    url = base + survey_path(survey) if base else links.absolute(survey_path(survey))
     return f"{url}?score={score}" if score is not None else url
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Department, User
+from kehu.core import links
 from kehu.core.errors import KehuError
 from kehu.core.http import error_message, form_errors
 from kehu.service.models import Mailbox, TicketType
@@ -252,8 +253,8 @@ def ticket_form_detail(request: AuthedRequest, ticket_form_id: int) -> HttpRespo
             else:
                 messages.success(request, _("Ticket form saved."))
                 return redirect("service:ticket_form", ticket_form.pk)
-    public_url = request.build_absolute_uri(
-        reverse("service:public_ticket_form", args=[ticket_form.slug])
+    public_url = links.absolute(
+        reverse("service:public_ticket_form", args=[ticket_form.slug]), request=request
     )
     context = {"ticket_form": ticket_form, "form": form, "public_url": public_url}
     return render(request, "service/mail/ticket_form.html", context)

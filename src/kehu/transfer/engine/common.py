@@ -29,6 +29,7 @@ CONTACT_KEYS = {
     "contact_email": "email",
     "contact_wechat": "wechat",
     "contact_is_decision_maker": "is_decision_maker",
+    "contact_mobile_reason": "mobile_reason",
 }
 VERIFIABLE = customer_services.VERIFIABLE_FIELDS
 FK_COLUMNS = {"industry": "industry_id", "region": "region_id"}  # cleaned values are codes

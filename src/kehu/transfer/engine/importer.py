@@ -266,6 +266,10 @@ class Importer:
                 plan.action = "invalid"
             else:
                 self._classify(plan, db_matches)
+                if plan.action == "new" and row.missing:
+                    # the entry rules bind a new customer; a row that updates one adds to it
+                    row.errors.extend(row.missing)
+                    plan.action = "invalid"
             plans.append(plan)
             if count:
                 self._count(plan)
@@ -556,6 +560,7 @@ class Importer:
                 "email",
                 "wechat",
                 "is_decision_maker",
+                "mobile_reason",
             )
         }
         customer_services.contact_create(actor=self.actor, customer=customer, data=data, force=True)
