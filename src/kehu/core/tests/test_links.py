@@ -15,6 +15,8 @@ from icalendar import Calendar
 
 from kehu.core import config, links
 from kehu.core.env import ConfigurationError, env_base_url
+from kehu.core.errors import InvalidInput
+from kehu.core.models import SystemSetting
 from kehu.core.testing.factories import Organisation
 from kehu.followups import services as followups
 from kehu.followups.models import CalendarFeed
@@ -71,9 +73,14 @@ def test_a_request_serves_when_nothing_is_configured(settings: Any) -> None:
     assert links.absolute("/a/", request=request) == "https://crm.example.cn/a/"
 
 
-def test_a_setting_that_is_no_address_is_ignored(settings: Any) -> None:
+def test_a_setting_that_is_no_address_is_refused_and_ignored(settings: Any) -> None:
     settings.BASE_URL = ""
-    config.put("system.base_url", "crm.example.cn")
+    with pytest.raises(InvalidInput) as refused:
+        config.put("system.base_url", "crm.example.cn")
+    assert "system.base_url" in refused.value.errors
+    # a value stored before the check existed (or written around it) is still ignored
+    SystemSetting.objects.create(key="system.base_url", value="crm.example.cn")
+    config.clear_cache()
     assert links.base_url() == ""
     assert links.absolute("/a/") == "/a/"
     assert "KEHU_BASE_URL" in links.startup_warning()
