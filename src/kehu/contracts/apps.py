@@ -9,4 +9,14 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.contracts import demo
+        from kehu.contracts import sections as contract_sections
+        from kehu.contracts.services.contracts import drafting_task_for_stage
+        from kehu.core import demo as core_demo
+        from kehu.opportunities import hooks
+
+        # 成交 needs an approved contract; the deal page shows the contract card.
+        contract_sections.register()
+        # Entering the agreement stage (谈判签约) gives the owner the drafting task.
+        hooks.on_stage_entered(drafting_task_for_stage)
+        core_demo.register(demo.CONTRACTS)

@@ -30,6 +30,12 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
+        _("Contracts"),
+        "contracts:list",
+        "file-earmark-text",
+        frozenset({"admin", "manager", "sales"}),
+    ),
+    MenuItem(
         _("Service"),
         "service:tickets",
         "headset",
