@@ -46,7 +46,7 @@ class ContractOut(Schema):
     owner_id: int
     number: str
     title: str
-    amount: Decimal | None
+    amount: float | None
     currency: str
     signed_on: date | None
     starts_on: date | None
@@ -125,7 +125,7 @@ def contract_out(request: AuthedRequest, contract: Contract) -> dict[str, Any]:
         "owner_id": deal.owner_id,
         "number": contract.number,
         "title": contract.title,
-        "amount": contract.amount,
+        "amount": float(contract.amount) if contract.amount is not None else None,
         "currency": contract.currency,
         "signed_on": contract.signed_on,
         "starts_on": contract.starts_on,
