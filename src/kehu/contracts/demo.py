@@ -24,12 +24,13 @@ TERMS = (
 
 
 def _deals(kind_filter: Q, limit: int) -> list[Opportunity]:
+    """Deals without a contract, the furthest along first (谈判签约 before 方案提交)."""
     return list(
         Opportunity.objects.filter(kind_filter)
         .filter(owner__is_active=True, owner__role__in=[Role.SALES, Role.MANAGER])
         .exclude(pk__in=Contract.objects.values("opportunity_id"))
         .select_related("owner", "stage", "customer")
-        .order_by("-pk")[:limit]
+        .order_by("-stage__order", "-pk")[:limit]
     )
 
 
@@ -59,7 +60,7 @@ def make_contracts(*, approved: int = APPROVED) -> int:
         services.contract_submit(actor=deal.owner, contract=contract)
         services.contract_approve(actor=reviewers[0], contract=contract, comment="条款已核对")
         made += 1
-    for deal in _deals(Q(stage__code="negotiation"), 1):
+    for deal in _deals(Q(stage__kind=StageKind.OPEN), 1):
         contract = _draft(deal, 0)
         if services.reviewers_of(contract):
             services.contract_submit(actor=deal.owner, contract=contract)
