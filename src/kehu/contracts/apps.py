@@ -12,6 +12,8 @@ class ContractsConfig(AppConfig):
         from kehu.contracts import demo
         from kehu.contracts import sections as contract_sections
         from kehu.contracts.services.contracts import drafting_task_for_stage
+        from kehu.contracts.views.contracts import review_panel
+        from kehu.core import dashboard
         from kehu.core import demo as core_demo
         from kehu.opportunities import hooks
 
@@ -20,3 +22,4 @@ class ContractsConfig(AppConfig):
         # Entering the agreement stage (谈判签约) gives the owner the drafting task.
         hooks.on_stage_entered(drafting_task_for_stage)
         core_demo.register(demo.CONTRACTS)
+        dashboard.register(review_panel)

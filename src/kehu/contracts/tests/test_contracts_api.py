@@ -201,3 +201,14 @@ def test_drafting_from_the_page_with_a_file(org: Organisation) -> None:
     assert contract.status == ContractStatus.DRAFT
     detail = client.get(reverse("contracts:contract_detail", args=[contract.pk]))
     assert "submit-contract" in detail.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_manager_dashboard_lists_contracts_to_review(org: Organisation) -> None:
+    manager = signed_in(org.east_manager)
+    assert 'id="contract-review-panel"' not in manager.get("/").content.decode()
+    contract = services.contract_submit(actor=org.rep, contract=draft_contract(negotiation(org)))
+    page = manager.get("/").content.decode()
+    assert 'id="contract-review-panel"' in page
+    assert contract.number in page
+    assert 'id="contract-review-panel"' not in signed_in(org.rep).get("/").content.decode()

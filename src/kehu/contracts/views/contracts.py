@@ -27,6 +27,7 @@ from kehu.contracts.models import Contract, ContractStatus
 from kehu.contracts.selectors import contracts as selectors
 from kehu.contracts.services import contracts as services
 from kehu.core.access import get_editable_or_404, policy_of
+from kehu.core.dashboard import Panel
 from kehu.core.errors import KehuError
 from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors
@@ -329,3 +330,27 @@ urlpatterns: list[URLPattern] = [
     path("<int:contract_id>/void/", contract_void, name="contract_void"),
     path("<int:contract_id>/file/", contract_file, name="contract_file"),
 ]
+
+
+# --- dashboard panel ----------------------------------------------------------------------------
+
+PANEL_ROWS = 8
+
+
+def review_panel(request: Any) -> Panel | None:
+    """Managers and admins: the contracts waiting for their review (nothing waiting: no panel)."""
+    user = request.user
+    if not (getattr(user, "is_crm_admin", False) or getattr(user, "role", "") == "manager"):
+        return None
+    rows = list(
+        selectors.contract_list(
+            user=user, filters=selectors.ContractFilters(box="to_review")
+        ).order_by("submitted_at", "id")[: PANEL_ROWS + 1]
+    )
+    if not rows:
+        return None
+    return Panel(
+        template="contracts/contracts/panel.html",
+        context={"rows": rows[:PANEL_ROWS], "more": len(rows) > PANEL_ROWS},
+        order=22,
+    )
