@@ -28,7 +28,7 @@ from kehu.opportunities.models import MAX_AMOUNT, Opportunity
 router = Router(tags=["contracts"])
 
 
-class ReviewOut(Schema):
+class ContractReviewOut(Schema):
     id: int
     reviewer_id: int
     reviewer_name: str
@@ -68,7 +68,7 @@ class ContractOut(Schema):
 
 
 class ContractDetailOut(ContractOut):
-    reviews: list[ReviewOut]
+    reviews: list[ContractReviewOut]
 
 
 class ContractPage(BoundedPageOut):
@@ -100,16 +100,16 @@ class ContractPatch(Schema):
     terms: str | None = Field(None, max_length=20000)
 
 
-class VersionIn(Schema):
+class ContractVersionIn(Schema):
     version: int | None = Field(None, ge=0, le=MAX_INT)
 
 
-class DecisionIn(Schema):
+class ContractDecisionIn(Schema):
     comment: str = Field("", max_length=2000)
     version: int | None = Field(None, ge=0, le=MAX_INT)
 
 
-class VoidIn(Schema):
+class ContractVoidIn(Schema):
     reason: str = Field(..., max_length=200)
     version: int | None = Field(None, ge=0, le=MAX_INT)
 
@@ -238,7 +238,9 @@ def download_file(request: AuthedRequest, contract_id: Id) -> FileResponse:
 
 
 @router.post("/contracts/{contract_id}/submit", response=ContractDetailOut)
-def submit_contract(request: AuthedRequest, contract_id: Id, payload: VersionIn) -> dict[str, Any]:
+def submit_contract(
+    request: AuthedRequest, contract_id: Id, payload: ContractVersionIn
+) -> dict[str, Any]:
     contract = _visible(request, contract_id)
     services.contract_submit(actor=request.user, contract=contract, version=payload.version)
     return _detail(request, contract_id)
@@ -246,7 +248,7 @@ def submit_contract(request: AuthedRequest, contract_id: Id, payload: VersionIn)
 
 @router.post("/contracts/{contract_id}/approve", response=ContractDetailOut)
 def approve_contract(
-    request: AuthedRequest, contract_id: Id, payload: DecisionIn
+    request: AuthedRequest, contract_id: Id, payload: ContractDecisionIn
 ) -> dict[str, Any]:
     contract = _visible(request, contract_id)
     services.contract_approve(
@@ -256,7 +258,9 @@ def approve_contract(
 
 
 @router.post("/contracts/{contract_id}/return", response=ContractDetailOut)
-def return_contract(request: AuthedRequest, contract_id: Id, payload: DecisionIn) -> dict[str, Any]:
+def return_contract(
+    request: AuthedRequest, contract_id: Id, payload: ContractDecisionIn
+) -> dict[str, Any]:
     contract = _visible(request, contract_id)
     services.contract_return(
         actor=request.user, contract=contract, comment=payload.comment, version=payload.version
@@ -265,7 +269,9 @@ def return_contract(request: AuthedRequest, contract_id: Id, payload: DecisionIn
 
 
 @router.post("/contracts/{contract_id}/void", response=ContractDetailOut)
-def void_contract(request: AuthedRequest, contract_id: Id, payload: VoidIn) -> dict[str, Any]:
+def void_contract(
+    request: AuthedRequest, contract_id: Id, payload: ContractVoidIn
+) -> dict[str, Any]:
     contract = _visible(request, contract_id)
     services.contract_void(
         actor=request.user, contract=contract, reason=payload.reason, version=payload.version
