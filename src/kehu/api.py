@@ -16,8 +16,10 @@ from kehu.core.api import (
     install_request_checks,
 )
 from kehu.core.routers import router as history_router
+from kehu.core.settings_api import router as settings_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
+from kehu.followups.plans_api import router as followup_rules_router
 from kehu.leads.api import router as leads_router
 from kehu.notifications.api import router as notifications_router
 from kehu.opportunities.api import router as opportunities_router
@@ -39,10 +41,12 @@ install_busy_handler(api)
 
 api.add_router("/users", accounts_router)
 api.add_router("/history", history_router)
+api.add_router("/settings", settings_router)
 api.add_router("/customers", customers_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("/leads", leads_router)
 api.add_router("/", followups_router)  # /followups and /tasks
+api.add_router("/", followup_rules_router)  # /cadence-plans and /care-dates
 api.add_router("/notifications", notifications_router)
 api.add_router("/opportunities", opportunities_router)
 api.add_router("/", transfer_router)  # /imports and /exports

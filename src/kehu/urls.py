@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("accounts/", include("kehu.accounts.urls")),
+    path("settings/", include("kehu.core.settings_urls")),
     path("customers/", include("kehu.customers.urls")),
     path("leads/", include("kehu.leads.urls")),
     path("followups/", include("kehu.followups.urls")),

@@ -17,6 +17,7 @@ from kehu.accounts import selectors, services
 from kehu.accounts.forms import ProfileForm, TokenCreateForm
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
+from kehu.core import settings_pages
 from kehu.core.access import is_admin
 from kehu.core.errors import KehuError
 from kehu.core.http import form_errors, safe_url
@@ -117,5 +118,7 @@ def organisation(request: AuthedRequest) -> HttpResponse:
     context = {
         "departments": selectors.department_tree(),
         "users": selectors.user_list(),
+        # pages of rules kept as records (business calendar, cadence plans, care dates)
+        "rule_pages": settings_pages.pages_for(None, request.user),
     }
     return render(request, "accounts/settings.html", context)

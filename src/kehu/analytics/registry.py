@@ -17,7 +17,14 @@ from kehu.analytics.reporting import ReportBuilder
 from kehu.core.errors import NotFound
 
 # One module per area of reports (kehu/analytics/reports/<name>.py).
-REPORT_MODULES: tuple[str, ...] = ("targets", "activity", "hotspots", "scores", "pipeline")
+REPORT_MODULES: tuple[str, ...] = (
+    "targets",
+    "activity",
+    "hotspots",
+    "scores",
+    "pipeline",
+    "collections",
+)
 
 ALL_ROLES = frozenset({"admin", "manager", "sales", "service", "marketing"})
 

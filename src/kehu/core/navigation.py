@@ -28,6 +28,18 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Duplicate check"), "pools:duplicate_check", "search"),
     MenuItem(_("Leads"), "leads:list", "funnel"),
     MenuItem(_("Follow-ups"), "followups:my_day", "calendar-check"),
+    MenuItem(
+        _("E-mail templates"),
+        "followups:email_templates",
+        "envelope-paper",
+        frozenset({"admin", "manager"}),
+    ),
+    MenuItem(
+        _("Cadence and care"),
+        "followups:cadence_plans",
+        "arrow-repeat",
+        frozenset({"admin", "manager"}),  # who sets cadence plans and care dates
+    ),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
         _("Contracts"),
@@ -59,6 +71,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),
     MenuItem(_("Inbound mailboxes"), "service:mailboxes", "envelope", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
+    MenuItem(_("System settings"), "settings:index", "sliders", frozenset({"admin"})),
 )
 
 

@@ -12,11 +12,13 @@ class CustomersConfig(AppConfig):
         from kehu.core import dashboard, demo
         from kehu.customers import demo as customers_demo
         from kehu.customers import (
+            grade_reasons,
             grading,
             handover,
             panels,
             reference,
             search_index,
+            sections,
             services,
             tasks,
             timeline,
@@ -31,4 +33,5 @@ class CustomersConfig(AppConfig):
         demo.register(customers_demo.CUSTOMERS)
         demo.register_bulk_context(customers_demo.bulk_load)
         handover.register()
+        sections.register(grade_reasons.GRADE_SECTION)  # the grade with its rule and figures
         del grading, services, tasks  # imported for their config.define()s and job registration

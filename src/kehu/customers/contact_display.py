@@ -57,11 +57,25 @@ REVEAL_ROLES = config.define(
         "Roles that may show a masked contact's phone numbers and email "
         "(sales, service, manager, marketing)"
     ),
+    group="pools",
+    choices=config.ROLES,
+    help=gettext_lazy(
+        "Roles that may press “show” on a contact whose numbers are masked for them (always "
+        "within their scope, counted in the daily limit)."
+    ),
 )
 REVEAL_DAILY_LIMIT = config.define(
     "customers.contact_reveal_daily_limit",
     50,
     gettext_lazy("Masked contacts one user may show per day"),
+    group="pools",
+    unit=gettext_lazy("contacts per day"),
+    minimum=0,
+    maximum=10000,
+    help=gettext_lazy(
+        "How many masked contacts one user may show per day; 0 allows none. Protects the customer "
+        "base from being copied out."
+    ),
 )
 
 

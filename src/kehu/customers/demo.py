@@ -236,7 +236,7 @@ def _insert_batch(
             "department_id": owner.department_id,
             "created_by_id": owner.pk,
             "priority": rng.choice(PRIORITIES),
-            "grade": grading.grade_for(grading.GradeInput(budget), rules),
+            "grade": grading.grade_for(grading.budget_input(budget), rules),
             "annual_budget": budget,
             "created_at": created_at,
             "updated_at": created_at,

@@ -17,7 +17,7 @@ from kehu.core.demo import DemoRun, DemoStep
 from kehu.customers.models import Customer
 from kehu.followups import reminders
 from kehu.followups.models import CadencePlan, FollowUp, Method, Sentiment, Task, TaskKind
-from kehu.followups.services import cadence_interval
+from kehu.followups.services import active_plans, cadence_interval
 
 # Customers from which PostgreSQL builds the task table's indexes and foreign keys after the
 # cadence plan (``bulk.deferred_indexes``), as the customer and deal loads do: with them in
@@ -47,7 +47,7 @@ def generate_followups(*, seed: int, limit: int = 400) -> int:
     customers = list(
         Customer.objects.filter(owner__isnull=False).select_related("owner").order_by("pk")[:limit]
     )
-    plans = list(CadencePlan.objects.filter(is_active=True))
+    plans = active_plans()
     followups: list[FollowUp] = []
     for customer in customers:
         moments = _contact_moments(rng, now, cadence_interval(customer, plans))

@@ -121,3 +121,52 @@ class SnoozeForm(BootstrapMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.style()
+
+
+class FirstTalkEmailForm(forms.Form):
+    """The first-talk e-mail: who to, the merge values, the text with its merge fields."""
+
+    contact = forms.TypedChoiceField(label=_("To"), coerce=int, empty_value=None)
+    salutation = forms.CharField(
+        label=_("Salutation"),
+        max_length=1000,
+        required=False,
+        help_text=_("e.g. 王先生, 李女士, 张经理"),
+    )
+    need_summary = forms.CharField(
+        label=_("Need summary"), max_length=1000, required=False, widget=forms.Textarea({"rows": 3})
+    )
+    next_meeting = forms.CharField(
+        label=_("Proposed next meeting"),
+        max_length=1000,
+        required=False,
+        help_text=_("e.g. 2026-12-10 14:00, a demo at your office"),
+    )
+    template = forms.TypedChoiceField(
+        label=_("Template"), coerce=int, empty_value=None, required=False
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=300)
+    body = forms.CharField(
+        label=_("Message"), max_length=20000, widget=forms.Textarea({"rows": 12})
+    )
+
+    def __init__(
+        self, *args: Any, contacts: list[Contact], templates: list[Any], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        contact_field = self.fields["contact"]
+        assert isinstance(contact_field, forms.TypedChoiceField)
+        contact_field.choices = [("", "")] + [
+            (contact.pk, f"{contact.name} · {contact.title}" if contact.title else contact.name)
+            for contact in contacts
+        ]
+        template_field = self.fields["template"]
+        assert isinstance(template_field, forms.TypedChoiceField)
+        template_field.choices = [("", "—")] + [(item.pk, item.name) for item in templates]
+
+
+class EmailTemplateForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    body = forms.CharField(label=_("Body"), max_length=10000, widget=forms.Textarea({"rows": 14}))
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)

@@ -20,6 +20,7 @@ from kehu.core.history import HISTORY_BASES
 from kehu.core.models import TimestampedModel, VersionedModel
 from kehu.customers.models import CustomerStatus, Grade
 from kehu.followups.access import CustomerDelegatedPolicy
+from kehu.followups.team_rules import TeamRulePolicy
 
 
 class Method(models.TextChoices):
@@ -69,6 +70,7 @@ class TaskKind(models.TextChoices):
     CARE = "care", _("Care and greetings")
     RETENTION = "retention", _("Retention (senior revisit or offer review)")
     VALUE_PLAN = "value_plan", _("One-to-one plan for a high-value customer")
+    FIRST_EMAIL = "first_email", _("First-talk email")
 
 
 class FollowUp(VersionedModel):
@@ -298,8 +300,13 @@ class ReminderLog(models.Model):
         return self.key
 
 
-class CadencePlan(models.Model):
-    """跟进周期: how often customers of a status and/or grade are followed up."""
+class CadencePlan(VersionedModel):
+    """跟进周期: how often customers of a status and/or grade are followed up.
+
+    Without a department a plan is the company's (admins set it); a department's plan applies
+    to the customers of that department and the ones below it, and replaces the company's (or
+    a higher department's) plans for the customers it matches (``services.cadence_interval``).
+    """
 
     name = models.CharField(_("name"), max_length=100)
     status = models.CharField(
@@ -309,6 +316,19 @@ class CadencePlan(models.Model):
     interval_days = models.PositiveIntegerField(_("every (days)"))
     action = models.CharField(_("suggested action"), max_length=300, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Empty: the whole company."),
+    )
+
+    objects: ClassVar[ScopedQuerySet[CadencePlan]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    access_policy = TeamRulePolicy()
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("cadence plan")
@@ -331,19 +351,49 @@ class CareKind(models.TextChoices):
     CUSTOM = "custom", _("Custom")
 
 
-class CareDate(models.Model):
-    """A holiday in the care calendar (节日与关怀); generated for coming years, editable."""
+class CareDate(VersionedModel):
+    """A holiday in the care calendar (节日与关怀); generated for coming years, editable.
+
+    Public holidays and traditional festivals are generated for the whole company
+    (``reminders.care_calendar_refresh``): they can be switched off, not changed or deleted.
+    Custom dates are added by admins (the whole company) or managers (their departments: the
+    greeting tasks go to the owners in them).
+    """
 
     date = models.DateField(_("date"))
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=CareKind.choices)
     is_active = models.BooleanField(_("send greetings"), default=True)
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Empty: the whole company."),
+    )
+
+    objects: ClassVar[ScopedQuerySet[CareDate]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    access_policy = TeamRulePolicy()
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 
     class Meta:
         verbose_name = _("care date")
         verbose_name_plural = _("care dates")
-        ordering = ["date"]
-        constraints = [models.UniqueConstraint(fields=["date", "name"], name="care_date_unique")]
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["date", "name"],
+                condition=Q(department__isnull=True),
+                name="care_date_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["date", "name", "department"],
+                condition=Q(department__isnull=False),
+                name="care_date_unique_department",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
@@ -368,3 +418,87 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class EmailTemplate(TimestampedModel):
+    """A template of the e-mail a rep sends after a talk (首次沟通后的个性化邮件), with merge
+    fields such as ``{salutation}`` (``kehu.followups.emails.MERGE_FIELDS``). Managers and
+    administrators edit them; reps choose one when they write."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), max_length=10000)
+    is_active = models.BooleanField(_("active"), default=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("last changed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects: ClassVar[models.Manager[EmailTemplate]] = models.Manager()
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("e-mail template")
+        verbose_name_plural = _("e-mail templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SentEmail(models.Model):
+    """An e-mail a rep sent a customer's contact from a follow-up, as the customer received it
+    (on the customer's timeline); the first one after the first contact clears its reminder."""
+
+    followup = models.ForeignKey(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.CASCADE, related_name="emails"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="sent_emails",
+    )
+    contact = models.ForeignKey(
+        "customers.Contact",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    template = models.ForeignKey(
+        EmailTemplate,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    to_address = models.EmailField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=300)
+    body = models.TextField(_("body"), max_length=20000)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField(_("sent"), default=timezone.now)
+
+    objects: ClassVar[ScopedQuerySet[SentEmail]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
+    access_policy = CustomerDelegatedPolicy(via="customer")
+
+    class Meta:
+        verbose_name = _("sent e-mail")
+        verbose_name_plural = _("sent e-mails")
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["customer", "-sent_at"], name="sent_email_customer")]
+
+    def __str__(self) -> str:
+        return f"{self.to_address} · {self.subject}"

@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Department, Role, User
 from kehu.core import bulk, config
 from kehu.customers.models import Customer, CustomerStatus
+from kehu.followups import emails
 from kehu.followups import settings as rules
 from kehu.followups.models import (
-    CadencePlan,
     CareDate,
     CareKind,
     FollowUp,
@@ -31,6 +31,7 @@ from kehu.followups.models import (
 )
 from kehu.followups.services import (
     CadenceTerms,
+    active_plans,
     cadence_interval,
     cadence_replan,
     customer_url,
@@ -304,11 +305,16 @@ def monthly_reviews(*, now: datetime | None = None) -> int:
 # --- cadence ----------------------------------------------------------------------------------
 
 
-def cadence_replan_all(*, now: datetime | None = None) -> int:
-    """Re-plan every customer's next follow-up (catches status/grade changes and new plans)."""
-    plans = list(CadencePlan.objects.filter(is_active=True))
+def cadence_replan_all(
+    *, now: datetime | None = None, department_ids: Iterable[int] | None = None
+) -> int:
+    """Re-plan every customer's next follow-up (catches status/grade changes and new plans);
+    with ``department_ids``, the customers of those departments only (a team's plan changed)."""
+    plans = active_plans()
     count = 0
     rows = Customer.objects.select_related("owner").order_by("pk")
+    if department_ids is not None:
+        rows = rows.filter(department_id__in=list(department_ids))
     last = 0
     while True:
         batch = list(rows.filter(pk__gt=last)[:BATCH])
@@ -323,7 +329,7 @@ def cadence_replan_all(*, now: datetime | None = None) -> int:
 
 PLAN_BATCH = 5000
 PLAN_FIELDS = ["pk", "name", "status", "grade", "grade_override", "owner_id", "created_at"]
-PLAN_FIELDS += ["last_contact_at"]
+PLAN_FIELDS += ["last_contact_at", "department_id"]
 
 
 def _planned_customers(customers: list[Customer]) -> set[int]:
@@ -354,7 +360,7 @@ def cadence_plan_missing(*, now: datetime | None = None) -> int:
     follow-up are left to ``cadence_replan_all``.
     """
     now = now or timezone.now()
-    plans = list(CadencePlan.objects.filter(is_active=True))
+    plans = active_plans()
     if not plans:
         return 0
     terms = CadenceTerms()
@@ -424,7 +430,7 @@ def care_calendar_refresh(*, years: Iterable[int] | None = None) -> int:
             if day.year != year:
                 continue
             _row, was_created = CareDate.objects.get_or_create(
-                date=day, name=name, defaults={"kind": kind}
+                date=day, name=name, department=None, defaults={"kind": kind}
             )
             created += int(was_created)
     return created
@@ -444,8 +450,13 @@ def care_reminders(*, now: datetime | None = None) -> int:
         owners = list(
             User.objects.filter(is_active=True, pk__in=_active_customers().values("owner_id"))
         )
+        paths = dict(Department.objects.values_list("pk", "path"))
         for holiday in holidays_soon:
+            # a department's care date greets through the owners in it and below it
+            prefix = paths.get(holiday.department_id, "") if holiday.department_id else ""
             for owner in owners:
+                if prefix and not paths.get(owner.department_id or 0, "").startswith(prefix):
+                    continue
                 if not reminder_once(f"care:holiday:{holiday.pk}:{owner.pk}"):
                     continue
                 task_create(
@@ -501,6 +512,7 @@ def run_hourly(*, now: datetime | None = None) -> dict[str, int]:
         "escalated": escalate_overdue(now=now),
         "record": record_reminders(now=now),
         "unverified": unverified_customers(now=now),
+        "first_email": emails.first_email_reminders(now=now),
     }
 
 

@@ -13,12 +13,13 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from kehu.accounts.models import Role, User
+from kehu.accounts.models import Department, Role, User
 from kehu.core import config, uploads
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
@@ -332,23 +333,67 @@ def _complete_open(customer: Customer, kind: str, *, actor: User | None) -> None
 # --- cadence ------------------------------------------------------------------------------------
 
 
+def active_plans() -> list[CadencePlan]:
+    """The active cadence plans, each department plan with the departments it covers (its
+    department and the ones below): two queries, whatever the number of customers planned."""
+    plans = list(CadencePlan.objects.filter(is_active=True).select_related("department"))
+    paths = {plan.department.path for plan in plans if plan.department is not None}
+    if paths:
+        covered: dict[str, set[int]] = {path: set() for path in paths}
+        under = Q()
+        for path in paths:
+            under |= Q(path__startswith=path)
+        for pk, path in Department.objects.filter(under).values_list("pk", "path"):
+            for prefix in paths:
+                if path.startswith(prefix):
+                    covered[prefix].add(pk)
+        for plan in plans:
+            if plan.department is not None:
+                plan.covered_ids = frozenset(covered[plan.department.path])  # type: ignore[attr-defined]
+                plan.depth = plan.department.path.count("/")  # type: ignore[attr-defined]
+    return plans
+
+
+def _plan_reach(plan: CadencePlan) -> tuple[frozenset[int] | None, int]:
+    """(departments a plan covers or None for the company's, how deep its department lies)."""
+    if plan.department_id is None:
+        return None, 0
+    covered = getattr(plan, "covered_ids", None)
+    if covered is None:  # a plan not loaded by active_plans()
+        path = Department.objects.filter(pk=plan.department_id).values_list("path", flat=True)
+        prefix = path.first() or "-"
+        ids = Department.objects.filter(path__startswith=prefix).values_list("pk", flat=True)
+        plan.covered_ids = covered = frozenset(ids)  # type: ignore[attr-defined]
+        plan.depth = prefix.count("/")  # type: ignore[attr-defined]
+    return covered, int(getattr(plan, "depth", 0))
+
+
 def cadence_interval(
     customer: Customer, plans: list[CadencePlan] | None = None
 ) -> CadencePlan | None:
-    """The most frequent active plan matching the customer's status and grade."""
+    """The plan of the customer's status and grade: among the matching active plans, those of
+    the nearest department above the customer (a team's plans replace the company's), and of
+    them the most frequent."""
     if customer.status == CustomerStatus.CHURNED:
         return None
     if plans is None:
-        plans = list(CadencePlan.objects.filter(is_active=True))
+        plans = active_plans()
     grade = customer.effective_grade
-    matching = [
-        plan
-        for plan in plans
-        if plan.is_active
-        and (not plan.status or plan.status == customer.status)
-        and (not plan.grade or plan.grade == grade)
-    ]
-    return min(matching, key=lambda plan: plan.interval_days, default=None)
+    best: CadencePlan | None = None
+    best_depth = -1
+    for plan in plans:
+        if not plan.is_active or (plan.status and plan.status != customer.status):
+            continue
+        if plan.grade and plan.grade != grade:
+            continue
+        covered, depth = _plan_reach(plan)
+        if covered is not None and customer.department_id not in covered:
+            continue
+        if depth > best_depth or (
+            depth == best_depth and best is not None and plan.interval_days < best.interval_days
+        ):
+            best, best_depth = plan, depth
+    return best
 
 
 class CadenceTerms:

@@ -35,3 +35,9 @@ def replan_customers(customer_ids: list[int]) -> int:
                 reminders.first_contact_sla(customers=[customer])
         done += 1
     return done
+
+
+@db_task()
+def replan_for_plans(department_ids: list[int] | None) -> int:
+    """Re-plan the customers a changed cadence plan reaches (None: every customer)."""
+    return reminders.cadence_replan_all(department_ids=department_ids)

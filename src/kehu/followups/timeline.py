@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from kehu.customers.timeline import TimelineItem
 from kehu.followups import selectors
+from kehu.followups.models import SentEmail
 
 ICONS = {
     "phone": "telephone",
@@ -65,3 +66,29 @@ def activity_item(customer: Any, user: Any) -> TimelineItem:
         icon="activity",
         kind="followup_activity",
     )
+
+
+def sent_email_items(customer: Any, user: Any) -> Iterable[Any]:
+    """The e-mails sent to the customer's contacts from follow-ups (the first-talk e-mail)."""
+    if not selectors.conversation_shown(user):
+        return
+    rows = (
+        SentEmail.objects.visible_to(user)
+        .filter(customer=customer)
+        .select_related("sent_by", "contact")
+        .order_by("-sent_at", "-id")[:50]
+    )
+    for row in rows:
+        yield TimelineItem(
+            when=row.sent_at,
+            title=_("E-mail “%(subject)s” to %(to)s by %(author)s")
+            % {
+                "subject": row.subject,
+                "to": row.contact.name if row.contact else row.to_address,
+                "author": row.sent_by or "",
+            },
+            body=row.body[:300],
+            icon="envelope-check",
+            url=reverse("followups:email_detail", args=[row.pk]),
+            kind="email",
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kehu.followups import views
+from kehu.followups import email_views, plan_views, views
 
 app_name = "followups"
 
@@ -24,4 +24,6 @@ urlpatterns = [
     ),
     path("calendar/feed/", views.feed_settings, name="feed_settings"),
     path("feed/<str:token>.ics", views.ics_feed, name="ics_feed"),
+    *email_views.urlpatterns,
+    *plan_views.urlpatterns,  # cadence plans and care dates (managers, admins)
 ]

@@ -28,7 +28,7 @@ from kehu.core.http import (
 )
 from kehu.core.numbers import whole_number
 from kehu.customers.models import Customer
-from kehu.followups import calendar_feed, selectors, services
+from kehu.followups import calendar_feed, emails, selectors, services
 from kehu.followups.forms import FollowUpForm, SnoozeForm, TaskForm
 from kehu.followups.models import CalendarFeed
 
@@ -222,7 +222,10 @@ def followup_log(request: AuthedRequest, customer_id: int) -> HttpResponse:
 @login_required
 def followup_detail(request: AuthedRequest, followup_id: int) -> HttpResponse:
     followup = selectors.followup_get(user=request.user, followup_id=followup_id)
-    return render(request, "followups/followup_detail.html", {"followup": followup})
+    may_email = emails.email_may_send(request.user, followup)
+    return render(
+        request, "followups/followup_detail.html", {"followup": followup, "may_email": may_email}
+    )
 
 
 @login_required

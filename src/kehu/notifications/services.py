@@ -35,15 +35,36 @@ if TYPE_CHECKING:
 from django.utils.translation import gettext_lazy
 
 MAX_ATTEMPTS = config.define(
-    "notifications.max_attempts", 5, gettext_lazy("Delivery attempts before a message fails")
+    "notifications.max_attempts",
+    5,
+    gettext_lazy("Delivery attempts before a message fails"),
+    unit=config.TIMES,
+    minimum=1,
+    maximum=20,
+    help=gettext_lazy(
+        "An e-mail or robot message that keeps failing is given up after this many attempts and "
+        "shown as failed."
+    ),
 )
 RETRY_BASE_SECONDS = config.define(
     "notifications.retry_base_seconds",
     30,
     gettext_lazy("First retry delay of a failed delivery in seconds (doubles each time)"),
+    unit=config.SECONDS,
+    minimum=5,
+    maximum=3600,
+    help=gettext_lazy(
+        "Wait before the first retry of a failed delivery; each further retry waits twice as long."
+    ),
 )
 DIGEST_HOUR = config.define(
-    "notifications.digest_hour", 8, gettext_lazy("Hour of the day the daily digest is sent")
+    "notifications.digest_hour",
+    8,
+    gettext_lazy("Hour of the day the daily digest is sent"),
+    unit=config.HOUR_OF_DAY,
+    minimum=0,
+    maximum=23,
+    help=gettext_lazy("Users who chose the daily digest get it at this hour (local time)."),
 )
 
 

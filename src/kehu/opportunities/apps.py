@@ -12,12 +12,14 @@ class OpportunitiesConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
         from kehu.core import dashboard, demo
-        from kehu.customers import timeline
+        from kehu.customers import grading, timeline
         from kehu.opportunities import (
             conf,  # noqa: F401 - registers the pipeline settings
             handover,
+            hooks,
         )
         from kehu.opportunities.demo import OPPORTUNITIES
+        from kehu.opportunities.grading import regrade_on_win, won_grade_input
         from kehu.opportunities.panels import pipeline_panel, won_panel
         from kehu.opportunities.timeline import customer_opportunity_items
 
@@ -26,3 +28,6 @@ class OpportunitiesConfig(AppConfig):
         timeline.register(customer_opportunity_items)
         demo.register(OPPORTUNITIES)
         handover.register()
+        # The deals won feed the customer grade; winning one regrades its customer at once.
+        grading.register_grade_input(won_grade_input)
+        hooks.on_deal_won(regrade_on_win)

@@ -30,7 +30,7 @@ from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors, htmx_template
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
-from kehu.opportunities import sections, selectors, services
+from kehu.opportunities import forecast_sections, sections, selectors, services
 from kehu.opportunities.forms import (
     AttachmentForm,
     LoseForm,
@@ -382,7 +382,12 @@ def forecast(request: AuthedRequest) -> HttpResponse:
         },
         "unit": money_unit_of(request.user),
     }
-    context = {"forecast": result, "totals": totals, "chart": chart}
+    context = {
+        "forecast": result,
+        "totals": totals,
+        "chart": chart,
+        "forecast_sections": forecast_sections.rendered_for(request.user, result.start, result.end),
+    }
     return render(request, "opportunities/forecast.html", context)
 
 

@@ -9,7 +9,7 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        from kehu.core import dashboard, demo
+        from kehu.core import dashboard, demo, settings_pages
         from kehu.core.access import policy_of
         from kehu.customers import grading, timeline
         from kehu.customers.models import Customer
@@ -38,6 +38,12 @@ class ServiceConfig(AppConfig):
         panels.register()
         dashboard.register(confirmation_panel)
         dashboard.register(drafts_panel)
+        # The business calendar (holidays, 调休, working hours) under its settings chapter.
+        settings_pages.register(
+            settings_pages.SettingsPage(
+                "service", _("SLA and business calendar"), "service:sla_settings"
+            )
+        )
         demo.register(SERVICE_HANDOVER)
         demo_tickets.register()
         register_offboarding()

@@ -48,11 +48,20 @@ EXPORT_ROLES = config.define(
     "transfer.export_roles",
     ["admin"],
     gettext_lazy("Roles that may export data (admin, manager, sales, service, marketing)"),
+    group="system",
+    choices=config.ROLES,
+    help=gettext_lazy(
+        "Only these roles see the export buttons and may export; exports stay within each user's "
+        "scope and masks."
+    ),
 )
 IMPORT_ROLES = config.define(
     "transfer.import_roles",
     ["admin", "manager"],
     gettext_lazy("Roles that may import data (admin, manager, sales, service, marketing)"),
+    group="system",
+    choices=config.ROLES,
+    help=gettext_lazy("Only these roles may import spreadsheets of customers, contacts and leads."),
 )
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 # What openpyxl refuses (IllegalCharacterError): C0 controls but tab, line feed, carriage return

@@ -51,43 +51,124 @@ CHURN_WEIGHTS = config.define(
         "satisfaction": 10,
     },
     _("Churn risk: points per factor (inactivity, sentiment, renewal, need_change, …)"),
+    unit=config.POINTS,
+    minimum=0,
+    maximum=100,
+    help=_("Points each churn-risk factor adds at most; the score is their sum, 0-100."),
 )
 CHURN_THRESHOLD = config.define(
-    "analytics.churn_threshold", 50, _("Churn risk: a score from which a customer is at risk")
+    "analytics.churn_threshold",
+    50,
+    _("Churn risk: a score from which a customer is at risk"),
+    unit=config.POINTS,
+    minimum=1,
+    maximum=100,
+    help=_(
+        "Customers whose churn-risk score reaches this are listed as at risk (retention plan: "
+        "senior revisit, revised offer)."
+    ),
 )
 INACTIVE_DAYS = config.define(
-    "analytics.inactive_days", 90, _("Churn risk: days without activity for the full points")
+    "analytics.inactive_days",
+    90,
+    _("Churn risk: days without activity for the full points"),
+    unit=config.DAYS,
+    minimum=1,
+    maximum=730,
+    help=_("No follow-up, deal or ticket for this long gives the full inactivity points."),
 )
 QUIET_DAYS = config.define(
-    "analytics.quiet_days", 30, _("Churn risk: days without activity for half the points")
+    "analytics.quiet_days",
+    30,
+    _("Churn risk: days without activity for half the points"),
+    unit=config.DAYS,
+    minimum=1,
+    maximum=730,
+    help=_(
+        "No activity for this long gives half the inactivity points; keep it below the inactive "
+        "days."
+    ),
 )
 NEED_CHANGE_DAYS = config.define(
-    "analytics.need_change_days", 90, _("Churn risk: a need changed within these days")
+    "analytics.need_change_days",
+    90,
+    _("Churn risk: a need changed within these days"),
+    unit=config.DAYS,
+    minimum=1,
+    maximum=730,
+    help=_("A need changed within this time counts as a churn signal."),
 )
 LOW_SATISFACTION = config.define(
-    "analytics.low_satisfaction", 3.0, _("Churn risk: a survey average below this (1-5)")
+    "analytics.low_satisfaction",
+    3.0,
+    _("Churn risk: a survey average below this (1-5)"),
+    unit=config.POINTS,
+    minimum=1,
+    maximum=5,
+    help=_("A satisfaction survey average below this (scale 1-5) adds the satisfaction points."),
 )
 VALUE_WEIGHTS = config.define(
     "analytics.value_weights",
     {"amount": 50, "frequency": 25, "average_order": 25},
     _("Value: points per factor (amount, frequency, average_order)"),
+    unit=config.POINTS,
+    minimum=0,
+    maximum=100,
+    help=_("Points each value factor gives at most; the value score is their sum, 0-100."),
 )
 STRATEGIC_AMOUNT = config.define(
     "analytics.strategic_amount",
     500000,
     _("Value: amount won in 12 months of a strategic customer (战略客户, yuan)"),
+    unit=config.YUAN,
+    minimum=0,
+    maximum=10_000_000_000,
+    help=_(
+        "Won in 12 months for the full amount points (handbook: strategic customers above 50万 a "
+        "year)."
+    ),
 )
 FREQUENT_ORDERS = config.define(
-    "analytics.frequent_orders", 4, _("Value: orders in 12 months for the full frequency points")
+    "analytics.frequent_orders",
+    4,
+    _("Value: orders in 12 months for the full frequency points"),
+    unit=config.ORDERS,
+    minimum=1,
+    maximum=1000,
+    help=_("Orders won in 12 months for the full frequency points."),
 )
 LARGE_ORDER = config.define(
-    "analytics.large_order", 200000, _("Value: average order value for the full points (yuan)")
+    "analytics.large_order",
+    200000,
+    _("Value: average order value for the full points (yuan)"),
+    unit=config.YUAN,
+    minimum=0,
+    maximum=10_000_000_000,
+    help=_("Average order value for the full average-order points."),
 )
 HIGH_VALUE_THRESHOLD = config.define(
-    "analytics.high_value_threshold", 60, _("Value: a score from which a customer is high-value")
+    "analytics.high_value_threshold",
+    60,
+    _("Value: a score from which a customer is high-value"),
+    unit=config.POINTS,
+    minimum=1,
+    maximum=100,
+    help=_(
+        "Customers whose value score reaches this are listed as high-value (one-to-one plan, "
+        "dedicated customer success manager)."
+    ),
 )
 BATCH_SIZE = config.define(
-    "analytics.score_batch_size", 1000, _("Scores: customers per batch of the recompute job")
+    "analytics.score_batch_size",
+    1000,
+    _("Scores: customers per batch of the recompute job"),
+    unit=config.CUSTOMERS,
+    minimum=100,
+    maximum=100000,
+    help=_(
+        "The nightly score job recomputes this many customers per transaction; smaller batches "
+        "hold locks for less time."
+    ),
 )
 
 SENTIMENT_POINTS = {Sentiment.POSITIVE: 1, Sentiment.NEUTRAL: 0, Sentiment.NEGATIVE: -1}

@@ -34,7 +34,7 @@ def _stages(transactional_db: None, settings: Any, tmp_path: Path) -> None:
 
     settings.MEDIA_ROOT = tmp_path / "media"
     import_module("kehu.opportunities.migrations.0002_seed_stages").seed(apps, None)
-    import_module("kehu.contracts.migrations.0002_won_requires_approved_contract").add(apps, None)
+    import_module("kehu.contracts.migrations.0003_won_requires_approved_contract").add(apps, None)
 
 
 def test_draft_return_resubmit_and_approve_a_contract(page: Any, tmp_path: Path) -> None:

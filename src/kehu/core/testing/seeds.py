@@ -25,8 +25,23 @@ SEEDS = (
     ("service.CalendarEntry", "kehu.service.migrations.0002_sla_defaults", "load_calendar"),
 )
 
+# (model label, migration module, function): later data migrations that change a seeded
+# table's rows (a stage's requirements), run again whenever that table was seeded above.
+FOLLOW_UPS = (
+    (
+        "opportunities.Stage",
+        "kehu.contracts.migrations.0002_first_payment_requirement",
+        "add",
+    ),
+)
+
 
 def restore_seed_data(**kwargs: Any) -> None:
+    seeded = set()
     for label, module, function in SEEDS:
         if not apps.get_model(label).objects.exists():
+            getattr(import_module(module), function)(apps, None)
+            seeded.add(label)
+    for label, module, function in FOLLOW_UPS:
+        if label in seeded:
             getattr(import_module(module), function)(apps, None)

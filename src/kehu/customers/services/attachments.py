@@ -18,7 +18,16 @@ from kehu.customers.services._access import _require_editable
 from kehu.customers.services._cleaning import _field_error
 
 ATTACHMENT_MAX_MB = config.define(
-    "customers.attachment_max_mb", 20, gettext_lazy("Largest customer attachment, in megabytes")
+    "customers.attachment_max_mb",
+    20,
+    gettext_lazy("Largest customer attachment, in megabytes"),
+    unit=config.MEGABYTES,
+    minimum=1,
+    maximum=500,
+    help=gettext_lazy(
+        "Uploads to a customer above this size are refused (qualification documents, letters of "
+        "intent, photos)."
+    ),
 )
 # The types a customer may be sent; their content is checked by core.uploads.
 ATTACHMENT_TYPES = (

@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
@@ -195,7 +194,7 @@ def _apply_derived(
     budget = customer.annual_budget or 0
     grade = grades.get(budget) if grades is not None else None
     if grade is None:
-        grade = grading.grade_for(grading.GradeInput(Decimal(budget), 0), grade_rules)
+        grade = grading.grade_for(grading.budget_input(budget), grade_rules)
         if grades is not None:
             grades[budget] = grade
     customer.grade = grade

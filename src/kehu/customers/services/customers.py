@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
@@ -89,7 +88,7 @@ def _save_search(customer: Customer) -> None:
 def _set_grade(customer: Customer) -> None:
     """Compute the grade before a save, so the history row carries it with the change."""
     if customer.pk is None:
-        value = grading.GradeInput(Decimal(customer.annual_budget or 0), 0)
+        value = grading.budget_input(customer.annual_budget)
     else:
         value = grading.gather_inputs([customer])[customer.pk]
     customer.grade = grading.grade_for(value)
@@ -372,13 +371,23 @@ def customer_set_grade(*, actor: User, customer: Customer, grade: str, reason: s
     return customer
 
 
-def customer_recompute_grades(*, batch: int = 2000) -> int:
-    """Recompute every computed grade; only rows whose grade changes are written (with history)."""
+def customer_recompute_grades(
+    *, batch: int = 2000, customer_ids: Iterable[int] | None = None, reason: str = ""
+) -> int:
+    """Recompute the computed grades of every customer (or of ``customer_ids``: a deal won, a
+    payment recorded); only rows whose grade changes are written, with history naming
+    ``reason``. Answers how many changed."""
     changed = 0
     last_id = 0
-    reason = str(_("Grade recomputed"))
+    reason = reason or str(_("Grade recomputed"))
+    scope = Customer.objects.all()
+    if customer_ids is not None:
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return 0
+        scope = scope.filter(pk__in=ids)
     while True:
-        rows = list(Customer.objects.filter(pk__gt=last_id).order_by("pk")[:batch])
+        rows = list(scope.filter(pk__gt=last_id).order_by("pk")[:batch])
         if not rows:
             return changed
         last_id = rows[-1].pk

@@ -28,6 +28,13 @@ DUPLICATE_NAME_SCORE = config.define(
     "customers.duplicate_name_score",
     88,
     gettext_lazy("Similarity (0-100) from which two company names count as the same customer"),
+    unit=config.POINTS,
+    minimum=50,
+    maximum=100,
+    help=gettext_lazy(
+        "Two company names at least this similar (rapidfuzz score) are flagged as a possible "
+        "duplicate on entry and import; lower finds more, with more false alarms."
+    ),
 )
 NAME_CANDIDATES = 300  # at most this many rows are fuzzy-compared per check
 NAME_PREFIX = 4  # candidates share the first characters of the normalised name

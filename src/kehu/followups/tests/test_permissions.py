@@ -20,7 +20,13 @@ from django.utils import timezone
 from kehu.core.testing.factories import Organisation
 from kehu.core.testing.permissions import Endpoint, Roles, cases, run
 from kehu.followups import services
+from kehu.followups.models import EmailTemplate, SentEmail
 from kehu.followups.tests.factories import make_customer
+from kehu.followups.tests.test_plans_permissions import TABLE as RULES_TABLE
+
+# The database is set up before the first case (an anonymous case needs none, and asking for
+# it from inside a case came too late when this module ran alone).
+pytestmark = pytest.mark.django_db
 
 VIEWERS = ("rep", "east_manager")
 OTHERS = ("colleague", "south_manager", "marketing")
@@ -78,6 +84,23 @@ def task(org: Organisation) -> dict[str, Any]:
         customer=make_customer(org.rep),
     )
     return {"task_id": row.pk, "_task": row}
+
+
+def sent_email(org: Organisation) -> dict[str, Any]:
+    row = followup(org)["_followup"]
+    email = SentEmail.objects.create(
+        followup=row,
+        customer=row.customer,
+        to_address="wang@example.com",
+        subject="感谢您的时间",
+        body="王经理您好",
+        sent_by=org.rep,
+    )
+    return {"email_id": email.pk}
+
+
+def email_template(org: Organisation) -> dict[str, Any]:
+    return {"template_id": EmailTemplate.objects.get(name="首次沟通跟进邮件").pk}
 
 
 def task_action(action: str) -> Any:
@@ -157,7 +180,32 @@ TABLE = [
     ),
     Endpoint("GET followups:followup_detail", followup, may=VIEWERS, out_of_scope=OTHERS),
     Endpoint("GET followups:attachment_download", attachment, may=VIEWERS, out_of_scope=OTHERS),
+    # the first-talk e-mail: written by the customer's editors, read where the follow-up is
+    Endpoint("GET followups:email_compose", followup, may=WORKERS, out_of_scope=OTHERS),
+    Endpoint("GET followups:email_detail", sent_email, may=VIEWERS, out_of_scope=OTHERS),
+    # templates are the company's: managers and administrators edit them
+    Endpoint(
+        "GET followups:email_template_edit",
+        email_template,
+        may=("east_manager", "admin"),
+        may_not=("rep", "marketing"),
+        out_of_scope=(),
+    ),
+    Endpoint(
+        "POST followups:email_template_edit",
+        email_template,
+        may=("east_manager", "admin"),
+        may_not=("rep",),
+        out_of_scope=(),
+        body={
+            "name": "首次沟通跟进邮件",
+            "subject": "{customer_name}：感谢",
+            "body": "{salutation}您好",
+        },
+        status=302,
+    ),
 ]
+TABLE += RULES_TABLE  # cadence plans and care dates (test_plans_permissions)
 
 # Writes that take their customer in the body, not the path: not object endpoints for
 # core's test_permission_tables, but the same cases (marketing sees the customer: 403).

@@ -46,27 +46,70 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+WEEKDAYS = (
+    (1, gettext_lazy("Monday")),
+    (2, gettext_lazy("Tuesday")),
+    (3, gettext_lazy("Wednesday")),
+    (4, gettext_lazy("Thursday")),
+    (5, gettext_lazy("Friday")),
+    (6, gettext_lazy("Saturday")),
+    (7, gettext_lazy("Sunday")),
+)
 WORK_START = config.define(
-    "service.work_start", "09:00", gettext_lazy("Service business day starts (HH:MM)")
+    "service.work_start",
+    "09:00",
+    gettext_lazy("Service business day starts (HH:MM)"),
+    unit=config.TIME_OF_DAY,
+    check=config.time_of_day,
+    help=gettext_lazy("Service SLAs count business time only: from this time on working days."),
 )
 WORK_END = config.define(
-    "service.work_end", "18:00", gettext_lazy("Service business day ends (HH:MM)")
+    "service.work_end",
+    "18:00",
+    gettext_lazy("Service business day ends (HH:MM)"),
+    unit=config.TIME_OF_DAY,
+    check=config.time_of_day,
+    help=gettext_lazy("Service SLAs stop counting at this time; it must be after the start."),
 )
 LUNCH_START = config.define(
-    "service.lunch_start", "", gettext_lazy("Service lunch break starts (HH:MM, empty: none)")
+    "service.lunch_start",
+    "",
+    gettext_lazy("Service lunch break starts (HH:MM, empty: none)"),
+    unit=config.TIME_OF_DAY,
+    check=config.time_of_day_or_blank,
+    help=gettext_lazy("A lunch break not counted in SLAs; leave both ends empty for none."),
 )
 LUNCH_END = config.define(
-    "service.lunch_end", "", gettext_lazy("Service lunch break ends (HH:MM, empty: none)")
+    "service.lunch_end",
+    "",
+    gettext_lazy("Service lunch break ends (HH:MM, empty: none)"),
+    unit=config.TIME_OF_DAY,
+    check=config.time_of_day_or_blank,
+    help=gettext_lazy("End of the lunch break; it must lie within the working day."),
 )
 WORK_DAYS = config.define(
     "service.work_days",
     [1, 2, 3, 4, 5],
     gettext_lazy("Service working days of the week (1 = Monday … 7 = Sunday)"),
+    minimum=1,
+    maximum=7,
+    choices=WEEKDAYS,
+    check=config.not_empty,
+    help=gettext_lazy(
+        "Days of the week worked; public holidays and substituted working days come from the "
+        "business calendar."
+    ),
 )
 HOLIDAY_YEARS_AHEAD = config.define(
     "service.holiday_years_ahead",
     1,
     gettext_lazy("Years ahead whose public holidays the business calendar loads"),
+    unit=config.YEARS,
+    minimum=0,
+    maximum=5,
+    help=gettext_lazy(
+        "The calendar loads China's public holidays for the current year and this many years ahead."
+    ),
 )
 
 SOURCE_MANUAL = "manual"
@@ -578,7 +621,7 @@ def working_hours_update(*, actor: User, data: dict[str, Any]) -> WorkingHours:
         (LUNCH_END, f"{lunch_end:%H:%M}" if lunch_end else ""),
         (WORK_DAYS, days),
     ):
-        config.put(spec.key, value)
+        config.put(spec.key, value, actor=actor, reason=_("Changed on the working hours page"))
     return working_hours()
 
 

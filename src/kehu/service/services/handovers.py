@@ -46,6 +46,13 @@ CONFIRM_HOURS = config.define(
     "service.handover_confirm_hours",
     24,
     gettext_lazy("Hours a service specialist has to confirm a handover before it is escalated"),
+    unit=config.HOURS,
+    minimum=1,
+    maximum=720,
+    help=gettext_lazy(
+        "The appointed service specialist confirms a handover (服务交接单) within this time; "
+        "later, the manager is told."
+    ),
 )
 
 EDITABLE_FIELDS = (

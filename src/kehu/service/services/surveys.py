@@ -35,6 +35,12 @@ SURVEY_VALID_DAYS = config.define(
     "service.survey_valid_days",
     14,
     gettext_lazy("Days a satisfaction survey link stays valid after the ticket is resolved"),
+    unit=config.DAYS,
+    minimum=1,
+    maximum=365,
+    help=gettext_lazy(
+        "After a ticket is resolved, the customer can answer the satisfaction survey for this long."
+    ),
 )
 SURVEY_BASE_URL = config.define(
     "service.survey_base_url",
@@ -42,6 +48,10 @@ SURVEY_BASE_URL = config.define(
     gettext_lazy(
         "Address of Kehu as customers reach it, for the links in satisfaction survey e-mails "
         "(e.g. https://crm.example.cn)"
+    ),
+    check=config.http_url,
+    help=gettext_lazy(
+        "The start of the survey links sent to customers; they must reach it from outside."
     ),
 )
 TOKEN_SALT = "kehu.service.survey"

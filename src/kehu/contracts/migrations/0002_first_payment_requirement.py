@@ -1,22 +1,22 @@
-"""成交 requires an approved contract: add ``contract_approved`` to the won stage's requirements."""
+"""成交 requires the first payment (the handbooks: 合同已签署，首付款已到账)."""
 
 from django.db import migrations
 
-CODE = "contract_approved"
+CODE = "first_payment"
 
 
 def add(apps, schema_editor):
     Stage = apps.get_model("opportunities", "Stage")
     for stage in Stage.objects.filter(code="won"):
-        if CODE not in (stage.requirements or []):
-            stage.requirements = [*(stage.requirements or []), CODE]
+        if CODE not in stage.requirements:
+            stage.requirements = [*stage.requirements, CODE]
             stage.save(update_fields=["requirements"])
 
 
 def remove(apps, schema_editor):
     Stage = apps.get_model("opportunities", "Stage")
-    for stage in Stage.objects.filter(code="won"):
-        if CODE in (stage.requirements or []):
+    for stage in Stage.objects.all():
+        if CODE in stage.requirements:
             stage.requirements = [code for code in stage.requirements if code != CODE]
             stage.save(update_fields=["requirements"])
 
