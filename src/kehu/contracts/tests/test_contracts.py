@@ -14,7 +14,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kehu.contracts.models import Contract, ContractReview, ContractStatus
 from kehu.contracts.services import contracts as services
-from kehu.contracts.tests.support import approved_contract, contract_file, draft_contract
+from kehu.contracts.tests.support import (
+    approved_contract,
+    contract_file,
+    draft_contract,
+    record_payment,
+)
 from kehu.core import config
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.testing.factories import Organisation
@@ -323,6 +328,7 @@ def test_a_deal_is_won_only_with_an_approved_contract(org: Organisation) -> None
     services.contract_approve(actor=org.east_manager, contract=contract)
     missing = deals.missing_requirements(deal, deal.stage.__class__.objects.get(code="won"))
     assert "contract_approved" not in missing
+    record_payment(contract, amount="100000")  # 成交 also needs the first payment (payments)
     won = deals.opportunity_win(actor=org.rep, opportunity=deal)
     assert won.stage.code == "won"
 
@@ -330,7 +336,7 @@ def test_a_deal_is_won_only_with_an_approved_contract(org: Organisation) -> None
 @pytest.mark.django_db
 def test_a_repeat_order_is_a_second_contract_of_a_won_deal(org: Organisation) -> None:
     deal = in_negotiation(org)
-    approved_contract(deal)
+    record_payment(approved_contract(deal), amount="100000")
     deal = deals.opportunity_win(actor=org.rep, opportunity=deal)
     repeat = draft_contract(deal, is_repeat_order=True, amount=Decimal("50000"))
     assert repeat.is_repeat_order
