@@ -42,6 +42,12 @@ MENU: tuple[MenuItem, ...] = (
     ),
     MenuItem(_("Pipeline"), "opportunities:board", "kanban"),
     MenuItem(
+        _("Contracts"),
+        "contracts:list",
+        "file-earmark-text",
+        frozenset({"admin", "manager", "sales"}),
+    ),
+    MenuItem(
         _("Service"),
         "service:tickets",
         "headset",

@@ -240,6 +240,7 @@ def _enter_stage(opportunity: Opportunity, stage: Stage, *, actor: User, now: da
             stage.order if reached is None else max(reached, stage.order)
         )
     transaction.on_commit(lambda: workflow_rules_run(stage_change_id=change.pk))
+    hooks.stage_entered(opportunity, stage, actor)
 
 
 def opportunity_may_create(user: User) -> bool:

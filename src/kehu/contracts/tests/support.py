@@ -1,4 +1,6 @@
-"""Test support of the payments area: an approved contract straight through the ORM (the
+"""Test support of the contracts app. Contracts: ``approved_contract(deal)`` drafts, submits
+and has the manager approve a contract through the services (the 成交 requirement), for the
+shared win helper. Payments: an approved contract straight through the ORM (the
 contracts area's review service is tested there) and payments through the real service."""
 
 from __future__ import annotations
@@ -8,10 +10,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from kehu.accounts.models import User
 from kehu.contracts.models import Contract, ContractStatus, Payment
+from kehu.contracts.services import contracts as contract_services
 from kehu.contracts.services import payments as services
 from kehu.opportunities.models import Opportunity
 
@@ -61,3 +65,39 @@ def record_payment(
             **data,
         },
     )
+
+
+def contract_file(name: str = "合同.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"%PDF-1.4 contract", content_type="application/pdf")
+
+
+def draft_contract(
+    deal: Opportunity, *, actor: User | None = None, file: bool = True, **data: Any
+) -> Contract:
+    values: dict[str, Any] = {
+        "title": f"{deal.name} 合同",
+        "amount": deal.amount or Decimal("100000"),
+        "terms": "验收后30日内付款",
+        **data,
+    }
+    return contract_services.contract_create(
+        actor=actor or deal.owner,
+        opportunity=deal,
+        data=values,
+        file=contract_file() if file else None,
+    )
+
+
+def approved_contract(
+    deal: Opportunity,
+    *,
+    actor: User | None = None,
+    reviewer: User | None = None,
+    **data: Any,
+) -> Contract:
+    """A contract of ``deal``, drafted by ``actor`` (the owner), submitted and approved by
+    ``reviewer`` (default: the owner's manager, else an administrator)."""
+    contract = draft_contract(deal, actor=actor, **data)
+    contract = contract_services.contract_submit(actor=actor or deal.owner, contract=contract)
+    reviewer = reviewer or contract_services.reviewers_of(contract)[0]
+    return contract_services.contract_approve(actor=reviewer, contract=contract, comment="同意")

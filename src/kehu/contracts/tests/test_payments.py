@@ -237,6 +237,7 @@ def test_a_payment_on_an_unapproved_contract_does_not_count(org: Organisation) -
 
 def test_the_requirement_is_a_setting(org: Organisation) -> None:
     deal = make_opportunity(org.rep, amount=AMOUNT)
+    payments_contract(deal)  # 成交 also needs an approved contract (the contracts area)
     config.put(services.WON_REQUIRES_FIRST_PAYMENT.key, False)
     config.clear_cache()
     assert win(org, deal).stage.code == "won"

@@ -40,6 +40,7 @@ ID_MODELS = {
     "entry_id": "service.CalendarEntry",
     "survey_id": "service.Survey",
     "handover_id": "service.Handover",
+    "contract_id": "contracts.Contract",
     "handover_attachment_id": "service.HandoverAttachment",
     "routing_rule_id": "service.RoutingRule",
     "ticket_id": "service.Ticket",
