@@ -33,6 +33,11 @@ FOLLOW_UPS = (
         "kehu.contracts.migrations.0002_first_payment_requirement",
         "add",
     ),
+    (
+        "opportunities.Stage",
+        "kehu.contracts.migrations.0003_won_requires_approved_contract",
+        "add",
+    ),
 )
 
 
