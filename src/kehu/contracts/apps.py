@@ -9,12 +9,9 @@ class ContractsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        from django.db.models.signals import post_delete, post_save
-
         from kehu.contracts import demo, payments_setup
         from kehu.contracts import sections as contract_sections
-        from kehu.contracts.grading import contract_grade_input, regrade_on_payment
-        from kehu.contracts.models import Payment
+        from kehu.contracts.grading import contract_grade_input
         from kehu.contracts.services.contracts import drafting_task_for_stage
         from kehu.contracts.views.contracts import review_panel
         from kehu.core import dashboard
@@ -29,8 +26,6 @@ class ContractsConfig(AppConfig):
         core_demo.register(demo.CONTRACTS)
         dashboard.register(review_panel)
         payments_setup.register()
-        # The payment record and repeat orders feed the customer grade; a payment regrades
-        # its customer after the commit.
+        # The payment record and repeat orders feed the customer grade (the payment and
+        # review services regrade the customer after their commit).
         grading.register_grade_input(contract_grade_input)
-        post_save.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")
-        post_delete.connect(regrade_on_payment, sender=Payment, dispatch_uid="grade_on_payment")

@@ -13,9 +13,9 @@ reads the approved contracts of the customers (three queries, whatever their num
   in the window, on a deal that has an earlier approved contract, is one more order with its
   amount: the deal itself counted once when it was won (``opportunities.grading``).
 
-Recording or removing a payment regrades its customer after the commit (``regrade_on_payment``,
-connected to the ``Payment`` model's saves and deletes: payments are written one at a time by
-the payments service); the nightly job catches installments falling overdue.
+Recording or removing a payment, and approving a repeat order, regrade the customer after the
+commit (``regrade_later``, called by those services); the nightly job catches installments
+falling overdue.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from kehu.contracts.models import Contract, ContractStatus, Payment, PaymentPlan
 from kehu.customers import grading
@@ -128,17 +127,16 @@ def contract_grade_input(customer_ids: Sequence[int]) -> dict[int, grading.Grade
     }
 
 
-def regrade_on_payment(sender: Any, instance: Payment, **kwargs: Any) -> None:
-    """A payment recorded, changed or removed: regrade its customer once the write commits."""
+def regrade_later(contract: Contract, *, reason: str) -> None:
+    """Regrade the contract's customer once the write (a payment, an approved repeat order)
+    commits."""
     customer_id = (
-        Contract.objects.filter(pk=instance.contract_id)
+        Contract.objects.filter(pk=contract.pk)
         .values_list("opportunity__customer_id", flat=True)
         .first()
     )
     if customer_id is None:
         return
     transaction.on_commit(
-        lambda: customer_recompute_grades(
-            customer_ids=[customer_id], reason=_("Grade recomputed: payment record")
-        )
+        lambda: customer_recompute_grades(customer_ids=[customer_id], reason=reason)
     )

@@ -1,17 +1,15 @@
 """What the payments area adds to other apps, registered from ``ContractsConfig.ready()``:
 the ``first_payment`` stage requirement, the deal page's "Payments" card, the dashboard panel,
-the forecast's collected-vs-expected table, and the repeat-order rule on contract saves."""
+and the forecast's collected-vs-expected table."""
 
 from __future__ import annotations
 
-from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 FIRST_PAYMENT = "first_payment"
 
 
 def register() -> None:
-    from kehu.contracts.models import Contract
     from kehu.contracts.services import payments as services
     from kehu.contracts.views import payments as views
     from kehu.core import dashboard
@@ -30,6 +28,3 @@ def register() -> None:
     )
     dashboard.register(views.collections_panel)
     forecast_sections.register(views.forecast_collections)
-    post_save.connect(
-        services.contract_saved, sender=Contract, dispatch_uid="payments-repeat-order"
-    )

@@ -26,7 +26,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Role, User
+from kehu.contracts import grading
 from kehu.contracts.models import Contract, ContractReview, ContractStatus
+from kehu.contracts.services import payments
 from kehu.core import config, uploads
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
@@ -526,6 +528,9 @@ def _decide(
     )
     bump_version(locked)
     locked.save()
+    if approved and locked.is_repeat_order:
+        payments.repeat_order_approved(actor=actor, contract=locked)
+        grading.regrade_later(locked, reason=_("Grade recomputed: repeat order"))
     recipients = {locked.opportunity.owner}
     if locked.created_by is not None:
         recipients.add(locked.created_by)

@@ -10,7 +10,8 @@ actually received, each with its method and invoice (number and status). The rul
   total above the contract amount needs a reason (``excess_reason``), else 422 on ``amount``;
 - the payment that completes the approved contracts of a won deal (received ≥ their total)
   moves the deal to 回款/复购 (``contracts.paid_stage``) through the opportunities service, and
-  so does a repeat-order contract approved on a won deal (``contract_saved``);
+  so does a repeat-order contract approved on a won deal (``repeat_order_approved``, called
+  by the review service);
 - an installment still unpaid after its due date reminds the owner and their manager once
   (``overdue_notify``, a periodic job).
 
@@ -34,6 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Role, User
+from kehu.contracts import grading
 from kehu.contracts.models import (
     Contract,
     ContractStatus,
@@ -436,6 +438,7 @@ def payment_record(*, actor: User, contract: Contract | int, data: dict[str, Any
     stamp(payment, actor=actor, reason=_("Payment recorded"))
     payment.save()
     deal_collection_advance(actor=actor, opportunity_id=locked.opportunity_id)
+    grading.regrade_later(locked, reason=_("Grade recomputed: payment record"))
     return payment
 
 
@@ -470,7 +473,7 @@ def payment_update_invoice(*, actor: User, payment: Payment | int, data: dict[st
 @transaction.atomic
 def payment_delete(*, actor: User, payment: Payment | int, reason: str) -> None:
     """Remove a payment recorded by mistake: managers and admins, with a reason (history)."""
-    _contract, row = _locked_payment(actor, payment)
+    contract, row = _locked_payment(actor, payment)
     if not (is_admin(actor) or actor.role == Role.MANAGER):
         raise Forbidden(_("Only managers and administrators may delete a payment."))
     reason = _text(reason, "reason", 100)
@@ -478,6 +481,7 @@ def payment_delete(*, actor: User, payment: Payment | int, reason: str) -> None:
         raise InvalidInput(errors={"reason": [_("Say why the payment is deleted.")]})
     stamp(row, actor=actor, reason=reason)
     row.delete()
+    grading.regrade_later(contract, reason=_("Grade recomputed: payment record"))
 
 
 # --- 回款/复购 ---------------------------------------------------------------------------
@@ -529,19 +533,11 @@ def deal_collection_advance(*, actor: User, opportunity_id: int) -> bool:
     return _move_to_paid(actor=actor, opportunity_id=opportunity_id, why="final payment")
 
 
-def contract_saved(sender: Any, instance: Contract, **kwargs: Any) -> None:
-    """``post_save`` of a contract: an approved repeat order moves its won deal to 回款/复购.
-
-    A signal, not a call from the review service, so the rule holds for every path that
-    approves a contract; it acts only when the deal is won and not yet in that stage, so
-    repeated saves change nothing.
-    """
-    if instance.status != ContractStatus.APPROVED or not instance.is_repeat_order:
-        return
-    actor = instance.reviewed_by
-    if actor is None:
-        return
-    _move_to_paid(actor=actor, opportunity_id=instance.opportunity_id, why="repeat order")
+def repeat_order_approved(*, actor: User, contract: Contract) -> bool:
+    """An approved repeat order (复购) moves its won deal on to 回款/复购."""
+    if not contract.is_repeat_order:
+        return False
+    return _move_to_paid(actor=actor, opportunity_id=contract.opportunity_id, why="repeat order")
 
 
 # --- overdue installments ------------------------------------------------------------------------

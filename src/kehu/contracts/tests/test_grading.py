@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from kehu.contracts.grading import contract_grade_input, installment_record
-from kehu.contracts.models import Contract, ContractStatus, Payment, PaymentPlan
+from kehu.contracts.models import Contract, ContractStatus, PaymentPlan
+from kehu.contracts.tests.support import record_payment
 from kehu.core.testing.factories import Organisation
 from kehu.customers import grading
 from kehu.opportunities.tests.factories import make_customer, make_opportunity
@@ -73,9 +74,7 @@ def test_overdue_payments_keep_a_customer_from_a(org: Organisation) -> None:
     assert [check.code for check in both.higher[0].failed] == ["on_time_rate"]
 
     # recording a payment regrades the customer after the commit
-    Payment.objects.create(
-        contract=contract, plan=first, amount=D("300000"), received_on=today - timedelta(days=61)
-    )
+    record_payment(contract, amount="300000", plan=first.pk, received_on=today - timedelta(days=61))
     value = contract_grade_input([customer.pk])[customer.pk]
     assert (value.paid_on_time, value.paid_late) == (1, 1)
     customer.refresh_from_db()

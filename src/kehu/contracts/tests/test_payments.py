@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kehu.contracts.models import ContractStatus, Payment, PaymentPlan
 from kehu.contracts.selectors import payments as selectors
+from kehu.contracts.services import contracts as contract_services
 from kehu.contracts.services import payments as services
 from kehu.contracts.tests.support import payments_contract, record_payment
 from kehu.core import config
@@ -291,12 +292,9 @@ def test_an_approved_repeat_order_moves_the_won_deal_to_paid(org: Organisation) 
     )
     deal.refresh_from_db()
     assert deal.stage.code == "won"
-    repeat.status = ContractStatus.APPROVED
-    repeat.reviewed_by = org.east_manager
-    repeat.save()
+    contract_services.contract_approve(actor=org.east_manager, contract=repeat)
     deal.refresh_from_db()
     assert deal.stage.code == "paid"
-    repeat.save()  # saving again changes nothing
     assert StageChange.objects.filter(opportunity=deal, stage__code="paid").count() == 1
 
 
