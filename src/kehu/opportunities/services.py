@@ -240,24 +240,27 @@ def stages_passed(current: Stage | None, target: Stage) -> list[Stage]:
 
 
 def missing_for_move(
-    opportunity: Opportunity, current: Stage | None, target: Stage
+    opportunity: Opportunity, current: Stage | None, target: Stage, *, recorded: bool = False
 ) -> list[tuple[Stage, dict[str, list[str]]]]:
     """Per stage, what ``opportunity`` lacks to move from ``current`` to ``target``: each
     skipped stage's requirements, then the target's own; stages with nothing missing are
-    left out."""
+    left out. ``recorded``: only the target's (see ``opportunity_create``)."""
     missing = []
-    for stage in [*stages_passed(current, target), target]:
+    passed = [] if recorded else stages_passed(current, target)
+    for stage in [*passed, target]:
         lacking = missing_requirements(opportunity, stage)
         if lacking:
             missing.append((stage, lacking))
     return missing
 
 
-def _require(opportunity: Opportunity, stage: Stage, current: Stage | None = None) -> None:
+def _require(
+    opportunity: Opportunity, stage: Stage, current: Stage | None = None, *, recorded: bool = False
+) -> None:
     """Refuse (422) a move that lacks a requirement of ``stage`` or of a stage it skips; the
     answer lists each missing item per stage (``errors`` keyed by requirement code, one
     message per stage that demands it; ``missing`` the same grouped by stage)."""
-    missing = missing_for_move(opportunity, current, stage)
+    missing = missing_for_move(opportunity, current, stage, recorded=recorded)
     if not missing:
         return
     errors: dict[str, list[str]] = {}
@@ -345,7 +348,14 @@ def opportunity_may_create(user: User) -> bool:
 
 
 @transaction.atomic
-def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> Opportunity:
+def opportunity_create(
+    *, actor: User, customer: Customer, data: dict[str, Any], recorded: bool = False
+) -> Opportunity:
+    """A new deal, in the first stage unless ``data`` names another open stage; a later stage
+    must meet its own requirements and those of every non-optional stage before it, as if the
+    deal had been moved there. ``recorded`` is for the import, which records deals as another
+    system had them: only the named stage's own requirements are checked (the stages before
+    it were passed elsewhere, and a proposal file cannot come in a spreadsheet row)."""
     if not opportunity_may_create(actor):
         raise Forbidden(_("Your role may not create opportunities."))
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
@@ -371,7 +381,7 @@ def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any])
         opportunity.source = customer.source
     _check_floor_price(opportunity)
     validate(opportunity)
-    _require(opportunity, stage, None)
+    _require(opportunity, stage, None, recorded=recorded)
     stamp(opportunity, actor=actor, reason=_("Opportunity created"))
     opportunity.save()
     _enter_stage(opportunity, stage, actor=actor, now=now)
@@ -483,10 +493,12 @@ def opportunity_move_stage(
     stage: Stage | str,
     version: int | None = None,
     reason: str = "",
+    recorded: bool = False,
 ) -> Opportunity:
     """Move a deal to ``stage``. Forward, the deal must meet the target's requirements and
     those of every non-optional stage it skips; back to an earlier open stage, ``reason`` is
-    required; both are kept on the stage history and the deal's history."""
+    required; both are kept on the stage history and the deal's history. ``recorded``: the
+    import closing a deal it has just created as won (see ``opportunity_create``)."""
     target = _resolve_stage(stage)
     locked = _locked(actor, opportunity, version)
     current = locked.stage
@@ -505,7 +517,7 @@ def opportunity_move_stage(
     backward = not winning and (target.order, target.pk) < (current.order, current.pk)
     why = _clean_move_reason(reason, backward=backward)
     if not backward:
-        _require(locked, target, current)
+        _require(locked, target, current, recorded=recorded)
     now = timezone.now()
     _enter_stage(locked, target, actor=actor, now=now, reason=why)
     if winning:
@@ -547,8 +559,11 @@ def opportunity_win(
     opportunity: Opportunity,
     stage: Stage | str | None = None,
     version: int | None = None,
+    recorded: bool = False,
 ) -> Opportunity:
-    """Close as won in ``stage`` (default: the first won stage); sets the customer to 成交客户."""
+    """Close as won in ``stage`` (default: the first won stage); sets the customer to 成交客户.
+    The deal must meet the requirements of every stage it passes on the way (``recorded``: the
+    won stage's own only, for the import; see ``opportunity_create``)."""
     if stage is None:
         won = Stage.objects.filter(kind=StageKind.WON, is_active=True).order_by("order").first()
         if won is None:
@@ -560,7 +575,7 @@ def opportunity_win(
     locked = _locked(actor, opportunity, version)
     if locked.stage.kind == StageKind.WON:
         raise Conflict(_("This deal is already won."), code="deal_won")
-    return opportunity_move_stage(actor=actor, opportunity=locked, stage=target)
+    return opportunity_move_stage(actor=actor, opportunity=locked, stage=target, recorded=recorded)
 
 
 @transaction.atomic
