@@ -3,6 +3,8 @@ negotiation fields (底线价格, 可让步条件) on every path."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from decimal import Decimal
@@ -13,6 +15,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
+from kehu.core import config
 from kehu.core.errors import InvalidInput
 from kehu.core.testing.deals import advance, prepare, win
 from kehu.core.testing.factories import Organisation, api_client
@@ -360,3 +363,25 @@ def test_the_edit_form_saves_them(org: Organisation) -> None:
     assert response.status_code == 302, response.content
     deal.refresh_from_db()
     assert (deal.floor_price, deal.concessions) == (Decimal("250000.00"), "赠送一年维保")
+
+
+def test_the_export_masks_them_for_a_colleague(org: Organisation) -> None:
+    deal = shared_deal(org)
+    config.put("transfer.export_roles", ["admin", "manager", "sales"])
+
+    def rows_of(user: Any) -> list[list[str]]:
+        response = api_client(user).get("/api/v1/exports/opportunities?format=csv")
+        assert response.status_code == 200, response.content
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        return list(csv.reader(io.StringIO(text)))
+
+    mine = rows_of(org.rep)
+    theirs = rows_of(org.colleague)
+    floor = mine[0].index("底线价格")
+    concessions = mine[0].index("可让步条件")
+    row = next(r for r in mine[1:] if r[0] == str(deal.pk))
+    assert float(row[floor]) == 420000
+    assert row[concessions].startswith("免费培训")
+    other = next(r for r in theirs[1:] if r[0] == str(deal.pk))
+    assert "420000" not in other[floor]
+    assert "免费培训" not in other[concessions]
