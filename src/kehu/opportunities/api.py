@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
-from ninja import File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kehu.accounts.http import AuthedRequest
@@ -46,6 +46,8 @@ class OpportunityOut(Schema):
     source: str
     needs: str
     next_step: str
+    floor_price: float | None
+    concessions: str | None
     loss_reason_id: int | None
     loss_reason: str
     loss_note: str
@@ -66,6 +68,8 @@ class OpportunityIn(Schema):
     needs: str = ""
     competitors: str = ""
     next_step: str = ""
+    floor_price: Decimal | None = None
+    concessions: str = ""
     owner_id: int | None = None
 
 
@@ -79,12 +83,15 @@ class OpportunityPatch(Schema):
     needs: str | None = None
     competitors: str | None = None
     next_step: str | None = None
+    floor_price: Decimal | None = None
+    concessions: str | None = None
     owner_id: int | None = None
 
 
 class StageIn(Schema):
     stage: str
     version: int | None = None
+    reason: str = Field("", description="Why the deal goes back; required for a backward move.")
 
 
 class WinIn(Schema):
@@ -109,6 +116,7 @@ class StageOut(Schema):
     entry_criterion: str
     actions: list[str]
     requirements: list[str]
+    is_optional: bool
     default_probability: int
     probability: int
     probability_basis: str
@@ -152,6 +160,10 @@ def opportunity_out(request: AuthedRequest, opportunity: Opportunity) -> dict[st
         "source": opportunity.source,
         "needs": opportunity.needs,
         "next_step": opportunity.next_step,
+        "floor_price": (
+            float(opportunity.floor_price) if opportunity.floor_price is not None else None
+        ),
+        "concessions": opportunity.concessions,
         "loss_reason_id": opportunity.loss_reason_id,
         "loss_reason": opportunity.loss_reason.label if opportunity.loss_reason else "",
         "loss_note": opportunity.loss_note,
@@ -221,6 +233,7 @@ def list_stages(request: AuthedRequest) -> list[dict[str, Any]]:
             "entry_criterion": stage.entry_criterion,
             "actions": stage.action_list,
             "requirements": stage.requirements,
+            "is_optional": stage.is_optional,
             "default_probability": stage.default_probability,
             "probability": stage.probability,
             "probability_basis": selectors.probability_basis(stage),
@@ -310,6 +323,7 @@ def move_stage(request: AuthedRequest, opportunity_id: int, payload: StageIn) ->
         opportunity=opportunity,
         stage=payload.stage,
         version=payload.version,
+        reason=payload.reason,
     )
     return _reloaded(request, opportunity_id)
 

@@ -64,8 +64,30 @@ class OpportunityForm(forms.Form):
     )
     competitors = forms.CharField(label=_("Competitors"), required=False, max_length=500)
     next_step = forms.CharField(label=_("Next step"), required=False, max_length=300)
+    floor_price = forms.CharField(
+        label=_("Floor price"),
+        required=False,
+        max_length=30,
+        help_text=_(
+            "The least the company accepts (底线价格); only the owner and managers see it."
+        ),
+    )
+    concessions = forms.CharField(
+        label=_("Allowed concessions"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("What may be conceded in negotiation (可让步条件); sensitive like the amount."),
+    )
 
-    def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        user: Any,
+        editing: bool = False,
+        hidden_fields: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         fields: dict[str, Any] = self.fields
         fields["customer"].queryset = Customer.objects.editable_by(user).order_by("name")
@@ -76,6 +98,8 @@ class OpportunityForm(forms.Form):
         if editing:
             del self.fields["customer"]
             del self.fields["stage"]
+        for name in hidden_fields:  # masked for this user: neither shown nor posted
+            self.fields.pop(name, None)
         _control(self)
 
     def service_data(self) -> dict[str, Any]:
@@ -132,6 +156,7 @@ class StageForm(forms.ModelForm):
             "actions_zh",
             "actions_en",
             "requirements",
+            "is_optional",
             "is_active",
         ]
         widgets = {

@@ -113,6 +113,14 @@ class Stage(models.Model):
     probability_sample = models.PositiveIntegerField(default=0, editable=False)
     probability_window_months = models.PositiveSmallIntegerField(default=12, editable=False)
     probability_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_optional = models.BooleanField(
+        _("optional"),
+        default=False,
+        help_text=_(
+            "A deal may move past this stage without meeting its requirements; they are still "
+            "demanded of a deal that enters it."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -236,6 +244,16 @@ class Opportunity(VersionedModel):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
     needs = models.TextField(_("products / needs"), max_length=5000, blank=True)
     next_step = models.CharField(_("next step"), max_length=300, blank=True)
+    # 底线价格 and 可让步条件: sensitive like the amount (masked for users without full access)
+    floor_price = models.DecimalField(
+        _("floor price"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_AMOUNT)],
+    )
+    concessions = models.TextField(_("allowed concessions"), max_length=2000, blank=True)
     loss_reason = models.ForeignKey(
         LossReason,
         verbose_name=_("loss reason"),
@@ -261,7 +279,8 @@ class Opportunity(VersionedModel):
 
     objects: ClassVar[ScopedQuerySet[Opportunity]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
-        shared_ids=_shared_customer_opportunities, sensitive_fields=("amount",)
+        shared_ids=_shared_customer_opportunities,
+        sensitive_fields=("amount", "floor_price", "concessions"),
     )
     history = HistoricalRecords(
         bases=HISTORY_BASES,
@@ -321,6 +340,8 @@ class StageChange(models.Model):
     exited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # why the deal entered this stage: required when it went back to an earlier stage
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("stage change")

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
 from kehu.core import config, uploads
-from kehu.core.access import is_admin, managed_department_ids
+from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
 from kehu.core.services import bump_version, check_version, validate
@@ -60,8 +60,11 @@ EDITABLE_FIELDS = {
     "needs",
     "competitors",
     "next_step",
+    "floor_price",
+    "concessions",
     "owner",
 }
+MAX_CONCESSIONS = 2000
 MAX_FUTURE_CLOSE_DAYS = 3660
 HISTORY_REASON_LENGTH = 100  # simple-history's change-reason column
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -76,20 +79,20 @@ def _short(reason: str) -> str:
 # --- input cleaning ---------------------------------------------------------------------------
 
 
-def _clean_amount(value: Any) -> Decimal | None:
+def _clean_amount(value: Any, field: str = "amount") -> Decimal | None:
     if value is None or value == "":
         return None
     try:
         amount = Decimal(str(value).replace(",", "").strip())
     except (InvalidOperation, ValueError) as error:
-        raise InvalidInput(errors={"amount": [_("Enter the amount as a number.")]}) from error
+        raise InvalidInput(errors={field: [_("Enter the amount as a number.")]}) from error
     if not amount.is_finite():
-        raise InvalidInput(errors={"amount": [_("Enter the amount as a number.")]})
+        raise InvalidInput(errors={field: [_("Enter the amount as a number.")]})
     if amount < 0:
-        raise InvalidInput(errors={"amount": [_("The amount cannot be negative.")]})
+        raise InvalidInput(errors={field: [_("The amount cannot be negative.")]})
     if amount > MAX_AMOUNT:
         raise InvalidInput(
-            errors={"amount": [_("The amount cannot exceed 10,000,000,000; check the figure.")]}
+            errors={field: [_("The amount cannot exceed 10,000,000,000; check the figure.")]}
         )
     return amount.quantize(Decimal("0.01"))
 
@@ -132,6 +135,15 @@ def _check_close_date(expected_close: date | None) -> None:
         )
 
 
+def _check_floor_price(opportunity: Opportunity) -> None:
+    """The floor price (底线价格) is the least the company accepts: not above the amount."""
+    floor, amount = opportunity.floor_price, opportunity.amount
+    if floor is not None and amount is not None and floor > amount:
+        raise InvalidInput(
+            errors={"floor_price": [_("The floor price cannot be above the expected amount.")]}
+        )
+
+
 def _resolve_owner(actor: User, value: Any, current: User | None) -> User:
     if value is None or value == "":
         return current or actor
@@ -169,8 +181,18 @@ def _clean_data(actor: User, data: dict[str, Any], current: Opportunity | None) 
         )
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
-        if name == "amount":
-            cleaned[name] = _clean_amount(value)
+        if name in ("amount", "floor_price"):
+            cleaned[name] = _clean_amount(value, name)
+        elif name == "concessions":
+            cleaned[name] = str(value or "").strip()
+            if len(cleaned[name]) > MAX_CONCESSIONS:
+                raise InvalidInput(
+                    errors={
+                        name: [
+                            _("Keep this under %(count)s characters.") % {"count": MAX_CONCESSIONS}
+                        ]
+                    }
+                )
         elif name == "expected_close":
             cleaned[name] = _clean_date(value)
         elif name == "owner":
@@ -208,28 +230,107 @@ def missing_requirements(opportunity: Opportunity, stage: Stage) -> dict[str, li
     return missing
 
 
-def _require(opportunity: Opportunity, stage: Stage) -> None:
-    missing = missing_requirements(opportunity, stage)
-    if missing:
-        labels = ", ".join(requirements.requirement_label(code) for code in missing)
+def stages_passed(current: Stage | None, target: Stage) -> list[Stage]:
+    """The stages a forward move from ``current`` to ``target`` passes over and must meet:
+    the active, non-lost stages between the two (all before ``target`` for a new deal) that
+    are not optional, in pipeline order. A backward move passes none."""
+    stages = Stage.objects.filter(is_active=True, is_optional=False, order__lt=target.order)
+    if current is not None:
+        stages = stages.filter(order__gt=current.order)
+    return list(stages.exclude(kind=StageKind.LOST).exclude(pk=target.pk).order_by("order", "id"))
+
+
+def missing_for_move(
+    opportunity: Opportunity, current: Stage | None, target: Stage, *, recorded: bool = False
+) -> list[tuple[Stage, dict[str, list[str]]]]:
+    """Per stage, what ``opportunity`` lacks to move from ``current`` to ``target``: each
+    skipped stage's requirements, then the target's own; stages with nothing missing are
+    left out. ``recorded``: only the target's (see ``opportunity_create``)."""
+    missing = []
+    passed = [] if recorded else stages_passed(current, target)
+    for stage in [*passed, target]:
+        lacking = missing_requirements(opportunity, stage)
+        if lacking:
+            missing.append((stage, lacking))
+    return missing
+
+
+def _require(
+    opportunity: Opportunity, stage: Stage, current: Stage | None = None, *, recorded: bool = False
+) -> None:
+    """Refuse (422) a move that lacks a requirement of ``stage`` or of a stage it skips; the
+    answer lists each missing item per stage (``errors`` keyed by requirement code, one
+    message per stage that demands it; ``missing`` the same grouped by stage)."""
+    missing = missing_for_move(opportunity, current, stage, recorded=recorded)
+    if not missing:
+        return
+    errors: dict[str, list[str]] = {}
+    for _stage, lacking in missing:
+        for code, messages in lacking.items():
+            errors.setdefault(code, []).extend(messages)
+    parts = [
+        _("%(stage)s: %(missing)s")
+        % {
+            "stage": step.label,
+            "missing": ", ".join(requirements.requirement_label(code) for code in lacking),
+        }
+        for step, lacking in missing
+    ]
+    raise InvalidInput(
+        _("Cannot move to %(stage)s; missing: %(missing)s.")
+        % {"stage": stage.label, "missing": "; ".join(parts)},
+        code="stage_requirements",
+        errors=errors,
+        extra={
+            "missing": [
+                {
+                    "stage": step.code,
+                    "stage_name": step.label,
+                    "requirements": [
+                        {"code": code, "label": requirements.requirement_label(code)}
+                        for code in lacking
+                    ],
+                }
+                for step, lacking in missing
+            ]
+        },
+    )
+
+
+MAX_MOVE_REASON = 500
+
+
+def _clean_move_reason(reason: str, *, backward: bool) -> str:
+    reason = (reason or "").strip()
+    if backward and not reason:
         raise InvalidInput(
-            _("Cannot move to %(stage)s; missing: %(missing)s.")
-            % {"stage": stage.label, "missing": labels},
-            code="stage_requirements",
-            errors=missing,
+            _("Moving a deal back to an earlier stage needs a reason."),
+            code="reason_required",
+            errors={"reason": [_("Say why the deal goes back to an earlier stage.")]},
         )
+    if len(reason) > MAX_MOVE_REASON:
+        raise InvalidInput(
+            errors={
+                "reason": [
+                    _("Keep the reason under %(count)s characters.") % {"count": MAX_MOVE_REASON}
+                ]
+            }
+        )
+    return reason
 
 
 # --- opportunities --------------------------------------------------------------------------
 
 
-def _enter_stage(opportunity: Opportunity, stage: Stage, *, actor: User, now: datetime) -> None:
+def _enter_stage(
+    opportunity: Opportunity, stage: Stage, *, actor: User, now: datetime, reason: str = ""
+) -> None:
     """Close the current stay, open one in ``stage``; rules fire after commit."""
     StageChange.objects.filter(opportunity=opportunity, exited_at__isnull=True).update(
         exited_at=now, exited_by=actor
     )
     change = StageChange.objects.create(
-        opportunity=opportunity, stage=stage, entered_at=now, entered_by=actor
+        opportunity=opportunity, stage=stage, entered_at=now, entered_by=actor, reason=reason
     )
     opportunity.stage = stage
     opportunity.stage_entered_at = now
@@ -249,7 +350,14 @@ def opportunity_may_create(user: User) -> bool:
 
 
 @transaction.atomic
-def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any]) -> Opportunity:
+def opportunity_create(
+    *, actor: User, customer: Customer, data: dict[str, Any], recorded: bool = False
+) -> Opportunity:
+    """A new deal, in the first stage unless ``data`` names another open stage; a later stage
+    must meet its own requirements and those of every non-optional stage before it, as if the
+    deal had been moved there. ``recorded`` is for the import, which records deals as another
+    system had them: only the named stage's own requirements are checked (the stages before
+    it were passed elsewhere, and a proposal file cannot come in a spreadsheet row)."""
     if not opportunity_may_create(actor):
         raise Forbidden(_("Your role may not create opportunities."))
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
@@ -274,8 +382,9 @@ def opportunity_create(*, actor: User, customer: Customer, data: dict[str, Any])
     if not opportunity.source and customer.source:
         opportunity.source = customer.source
     _check_entry_rules(opportunity)
+    _check_floor_price(opportunity)
     validate(opportunity)
-    _require(opportunity, stage)
+    _require(opportunity, stage, None, recorded=recorded)
     stamp(opportunity, actor=actor, reason=_("Opportunity created"))
     opportunity.save()
     _enter_stage(opportunity, stage, actor=actor, now=now)
@@ -332,8 +441,13 @@ def opportunity_update(
         _check_close_date(cleaned["expected_close"])
     changed = False
     changed_names: set[str] = set()
+    hidden = policy_of(Opportunity).masked_fields(actor, locked)
     for name, value in cleaned.items():
         if getattr(locked, name) != value:
+            if name in hidden:
+                raise InvalidInput(
+                    errors={name: [_("This field is hidden from you, so you cannot change it.")]}
+                )
             setattr(locked, name, value)
             changed = True
             changed_names.add(name)
@@ -342,6 +456,8 @@ def opportunity_update(
     if not changed:
         return locked
     _check_entry_rules(locked, touched=changed_names)
+    if "floor_price" in cleaned or "amount" in cleaned:
+        _check_floor_price(locked)
     validate(locked)
     missing = missing_requirements(locked, locked.stage) if locked.is_open else {}
     if missing:
@@ -387,8 +503,18 @@ def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
 
 @transaction.atomic
 def opportunity_move_stage(
-    *, actor: User, opportunity: Opportunity, stage: Stage | str, version: int | None = None
+    *,
+    actor: User,
+    opportunity: Opportunity,
+    stage: Stage | str,
+    version: int | None = None,
+    reason: str = "",
+    recorded: bool = False,
 ) -> Opportunity:
+    """Move a deal to ``stage``. Forward, the deal must meet the target's requirements and
+    those of every non-optional stage it skips; back to an earlier open stage, ``reason`` is
+    required; both are kept on the stage history and the deal's history. ``recorded``: the
+    import closing a deal it has just created as won (see ``opportunity_create``)."""
     target = _resolve_stage(stage)
     locked = _locked(actor, opportunity, version)
     current = locked.stage
@@ -403,17 +529,17 @@ def opportunity_move_stage(
         )
     if current.kind == StageKind.WON and target.kind == StageKind.OPEN:
         raise Conflict(_("This deal was won; it cannot go back to an open stage."), code="deal_won")
-    _require(locked, target)
-    now = timezone.now()
     winning = current.kind == StageKind.OPEN and target.kind == StageKind.WON
-    _enter_stage(locked, target, actor=actor, now=now)
+    backward = not winning and (target.order, target.pk) < (current.order, current.pk)
+    why = _clean_move_reason(reason, backward=backward)
+    if not backward:
+        _require(locked, target, current, recorded=recorded)
+    now = timezone.now()
+    _enter_stage(locked, target, actor=actor, now=now, reason=why)
     if winning:
         locked.closed_at = now
-    stamp(
-        locked,
-        actor=actor,
-        reason=_short(_("stage %(old)s → %(new)s") % {"old": current.label, "new": target.label}),
-    )
+    step = _("stage %(old)s → %(new)s") % {"old": current.label, "new": target.label}
+    stamp(locked, actor=actor, reason=_short(f"{step}: {why}" if why else step))
     bump_version(locked)
     locked.save()
     if winning:
@@ -449,8 +575,11 @@ def opportunity_win(
     opportunity: Opportunity,
     stage: Stage | str | None = None,
     version: int | None = None,
+    recorded: bool = False,
 ) -> Opportunity:
-    """Close as won in ``stage`` (default: the first won stage); sets the customer to 成交客户."""
+    """Close as won in ``stage`` (default: the first won stage); sets the customer to 成交客户.
+    The deal must meet the requirements of every stage it passes on the way (``recorded``: the
+    won stage's own only, for the import; see ``opportunity_create``)."""
     if stage is None:
         won = Stage.objects.filter(kind=StageKind.WON, is_active=True).order_by("order").first()
         if won is None:
@@ -462,7 +591,7 @@ def opportunity_win(
     locked = _locked(actor, opportunity, version)
     if locked.stage.kind == StageKind.WON:
         raise Conflict(_("This deal is already won."), code="deal_won")
-    return opportunity_move_stage(actor=actor, opportunity=locked, stage=target)
+    return opportunity_move_stage(actor=actor, opportunity=locked, stage=target, recorded=recorded)
 
 
 @transaction.atomic

@@ -157,6 +157,7 @@ def opportunity_detail(request: AuthedRequest, opportunity_id: int) -> HttpRespo
     context = {
         "opportunity": opportunity,
         "amount_hidden": "amount" in hidden,
+        "negotiation_hidden": "floor_price" in hidden,
         "can_edit": selectors.opportunity_editable(
             user=request.user, opportunity_id=opportunity.pk
         ),
@@ -197,10 +198,19 @@ def opportunity_edit(request: AuthedRequest, opportunity_id: int) -> HttpRespons
             "needs",
             "competitors",
             "next_step",
+            "concessions",
         )
     }
     initial["amount"] = "" if opportunity.amount is None else opportunity.amount
-    form = OpportunityForm(request.POST or None, user=request.user, editing=True, initial=initial)
+    initial["floor_price"] = "" if opportunity.floor_price is None else opportunity.floor_price
+    hidden = policy_of(Opportunity).masked_fields(request.user, opportunity)
+    form = OpportunityForm(
+        request.POST or None,
+        user=request.user,
+        editing=True,
+        hidden_fields=hidden,
+        initial={name: value for name, value in initial.items() if name not in hidden},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.opportunity_update(
@@ -230,7 +240,10 @@ def _action(request: AuthedRequest, opportunity_id: int, action: Any) -> HttpRes
     try:
         action(opportunity)
     except KehuError as error:
-        messages.error(request, error_message(error))
+        # a refused stage move's detail lists what each stage lacks; the per-field copies of
+        # error_message would repeat it
+        missing = error.code == "stage_requirements"
+        messages.error(request, error.detail if missing else error_message(error))
     return redirect("opportunities:detail", opportunity_id)
 
 
@@ -243,6 +256,7 @@ def opportunity_move(request: AuthedRequest, opportunity_id: int) -> HttpRespons
             opportunity=opportunity,
             stage=request.POST.get("stage", ""),
             version=_version(request),
+            reason=request.POST.get("reason", ""),
         )
         messages.success(request, _("Stage changed."))
 

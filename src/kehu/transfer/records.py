@@ -491,7 +491,7 @@ class OpportunityImporter(CustomerRecordImporter):
                 actor=self.actor, customer=customer, data=data
             )
             opportunity = opportunity_services.opportunity_win(
-                actor=self.actor, opportunity=opportunity, stage=stage
+                actor=self.actor, opportunity=opportunity, stage=stage, recorded=True
             )
             if close is not None:
                 opportunity_services.opportunity_update(
@@ -500,8 +500,11 @@ class OpportunityImporter(CustomerRecordImporter):
             return int(opportunity.pk)
         if stage:
             data["stage"] = stage
+        # a new row records the deal where another system had it: the stage's own
+        # requirements hold, those of the stages before it were met there (a moved deal, below,
+        # meets every stage it skips)
         opportunity = opportunity_services.opportunity_create(
-            actor=self.actor, customer=customer, data=data
+            actor=self.actor, customer=customer, data=data, recorded=True
         )
         return int(opportunity.pk)
 

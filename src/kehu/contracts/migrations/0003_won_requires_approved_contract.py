@@ -8,8 +8,11 @@ CODE = "contract_approved"
 def add(apps, schema_editor):
     Stage = apps.get_model("opportunities", "Stage")
     for stage in Stage.objects.filter(code="won"):
-        if CODE not in (stage.requirements or []):
-            stage.requirements = [*(stage.requirements or []), CODE]
+        codes = list(stage.requirements or [])
+        if CODE not in codes:
+            # the contract comes before its first payment on the checklist
+            at = codes.index("first_payment") if "first_payment" in codes else len(codes)
+            stage.requirements = [*codes[:at], CODE, *codes[at:]]
             stage.save(update_fields=["requirements"])
 
 

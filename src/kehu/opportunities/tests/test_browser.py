@@ -14,6 +14,7 @@ from django.utils import timezone
 from kehu.accounts import services as accounts
 from kehu.accounts.models import Role
 from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.core.testing.deals import advance
 from kehu.customers.models import CustomerShare
 from kehu.notifications.models import Notification
 from kehu.opportunities import services
@@ -99,7 +100,7 @@ def test_drag_to_proposal_shows_requirements_then_moves_and_notifies(
     drag(page, card, '.kanban-cards[data-stage="proposal"]')
     page.wait_for_selector("#board[data-loaded]")
     page.wait_for_selector(f'.kanban-cards[data-stage="proposal"] {card}')
-    assert not page.locator("#board-alert").is_visible()
+    page.wait_for_selector("#board-alert", state="hidden")
     assert Opportunity.objects.get(pk=deal.pk).stage.code == "proposal"
     totals = page.locator('[data-testid="totals-proposal"]').inner_text()
     assert "280000" in totals.replace(",", "")
@@ -229,3 +230,42 @@ def test_dashboard_charts_draw_and_format_js_matches_python(page: Any) -> None:
     assert page.evaluate("window.kehuFormat.percent(25)") == formatting.percent(25)
     assert page.evaluate("window.kehuFormat.dayLabel('2026-12-06')") == "12月6日 周日"
     assert errors == []
+
+
+def test_a_skip_lists_each_stage_and_a_drag_back_asks_for_the_reason(
+    page: Any, tmp_path: Path, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    rep = user_with_password(Role.SALES, username="xiaozhou")
+    customer = make_customer(rep, name="苏州明泰电子有限公司")
+    early = services.opportunity_create(actor=rep, customer=customer, data={"name": "明泰 MES"})
+    late = advance(
+        services.opportunity_create(actor=rep, customer=customer, data={"name": "明泰 二期"}),
+        "proposal",
+        rep,
+    )
+
+    sign_in(page, "xiaozhou")
+    page.goto(f"{page.base_url}/pipeline/")
+    page.wait_for_selector("#board[data-ready=true]")
+    drag(page, f"#card-{early.pk}", '.kanban-cards[data-stage="negotiation"]')
+    alert = page.locator("#board-alert")
+    alert.wait_for(state="visible")
+    text = alert.inner_text()
+    assert "需求分析" in text
+    assert "方案提交" in text
+    assert alert.locator('[data-requirement="needs"]').count() == 1
+    assert alert.locator('[data-requirement="proposal"]').count() == 1
+    page.wait_for_selector(f'.kanban-cards[data-stage="initial_contact"] #card-{early.pk}')
+    assert Opportunity.objects.get(pk=early.pk).stage.code == "initial_contact"
+
+    page.once("dialog", lambda dialog: dialog.accept("客户预算调整，需重新确认需求"))
+    drag(page, f"#card-{late.pk}", '.kanban-cards[data-stage="needs_analysis"]')
+    for _attempt in range(50):  # the prompt, then the second request
+        if Opportunity.objects.get(pk=late.pk).stage.code == "needs_analysis":
+            break
+        page.wait_for_timeout(200)
+    assert Opportunity.objects.get(pk=late.pk).stage.code == "needs_analysis"
+    page.wait_for_selector("#board-alert", state="hidden")
+    page.goto(f"{page.base_url}/pipeline/{late.pk}/")
+    assert "客户预算调整，需重新确认需求" in page.locator("#stage-history").inner_text()

@@ -14,8 +14,9 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from kehu.core.testing.deals import win
 from kehu.core.testing.factories import Organisation
-from kehu.opportunities import selectors, services
+from kehu.opportunities import selectors
 from kehu.opportunities.tests.factories import make_opportunity, ready_for_proposal
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def signed_in(user: Any) -> Client:
 
 def won_deal(owner: Any, amount: str) -> None:
     deal = make_opportunity(owner, stage="needs_analysis", needs="CRM", amount=Decimal(amount))
-    services.opportunity_win(actor=owner, opportunity=deal)
+    win(deal, owner)
 
 
 def panel_of(response: Any, template: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
+from kehu.core.testing.deals import advance, win
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import CustomerShare
 from kehu.opportunities import selectors, services
@@ -32,7 +33,9 @@ def _with_proposal(owner: Any, amount: str, **data: Any) -> Opportunity:
 
 def _move(deal: Opportunity, *codes: str) -> Opportunity:
     for code in codes:
-        deal = services.opportunity_move_stage(actor=deal.owner, opportunity=deal, stage=code)
+        deal = services.opportunity_move_stage(
+            actor=deal.owner, opportunity=deal, stage=code, reason="客户重新评估需求"
+        )
     return deal
 
 
@@ -63,17 +66,17 @@ def deals(org: Organisation) -> dict[str, Opportunity]:
         actor=org.rep, opportunity=lost_late, reason=reason
     )  # reached 30
     paid = _with_proposal(org.rep, "300000")
-    paid = services.opportunity_win(actor=org.rep, opportunity=paid)
+    paid = win(paid, org.rep)
     built["paid"] = _move(paid, "paid")  # reached 60
     won = make_opportunity(org.rep, stage="needs_analysis", needs="CRM", amount=Decimal(30000))
-    built["won_direct"] = services.opportunity_win(actor=org.rep, opportunity=won)  # 50
+    built["won_direct"] = win(won, org.rep)  # 50
     early = make_opportunity(org.rep, amount=Decimal(5000))
     built["lost_early"] = services.opportunity_lose(
         actor=org.rep, opportunity=early, reason=reason
     )  # reached 10
     back = _move(_with_proposal(org.rep, "80000"), "proposal", "needs_analysis")
     built["moved_back"] = back  # back in 20, reached 30
-    shared = _move(_with_proposal(org.colleague, "70000"), "proposal", "negotiation")
+    shared = advance(_move(_with_proposal(org.colleague, "70000"), "proposal"), "negotiation")
     CustomerShare.objects.create(customer=shared.customer, user=org.rep, can_edit=False)
     built["shared_hidden"] = shared  # reached 40; the rep may not see its amount
     old = make_opportunity(org.rep, amount=Decimal(999000))

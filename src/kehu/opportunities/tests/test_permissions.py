@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kehu.core.testing.deals import prepare
 from kehu.core.testing.factories import Organisation
 from kehu.core.testing.permissions import (
     Endpoint,
@@ -43,6 +44,13 @@ def opportunity(org: Organisation) -> dict[str, Any]:
         org.rep, customer, amount=Decimal("880000"), needs="CRM 系统", next_step="报价"
     )
     return {"opportunity_id": row.pk, "_opportunity": row}
+
+
+def winnable(org: Organisation) -> dict[str, Any]:
+    """The deal with what winning it requires (each stage's criteria) already met."""
+    made = opportunity(org)
+    prepare(made["_opportunity"], "won", org.rep)
+    return made
 
 
 def attachment(org: Organisation) -> dict[str, Any]:
@@ -101,7 +109,7 @@ TABLE = [
         body={"stage": "needs_analysis"},
         **WRITE,
     ),
-    Endpoint("POST /opportunities/{opportunity_id}/win", opportunity, body={}, **WRITE),
+    Endpoint("POST /opportunities/{opportunity_id}/win", winnable, body={}, **WRITE),
     Endpoint("POST /opportunities/{opportunity_id}/lose", opportunity, body=lose_body, **WRITE),
     Endpoint(
         "GET /opportunities/{opportunity_id}/attachments",
@@ -132,7 +140,7 @@ TABLE = [
         **WRITE,
     ),
     Endpoint("POST opportunities:move", opportunity, body={"stage": "needs_analysis"}, **WRITE),
-    Endpoint("POST opportunities:win", opportunity, **WRITE),
+    Endpoint("POST opportunities:win", winnable, **WRITE),
     Endpoint("POST opportunities:lose", opportunity, body=lose_body, **WRITE),
     Endpoint(
         "POST opportunities:delete",

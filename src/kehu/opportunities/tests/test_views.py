@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from kehu.core import pagination
+from kehu.core.testing.deals import win
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import CustomerShare, CustomerStatus
-from kehu.opportunities import selectors, services, views
+from kehu.opportunities import selectors, views
 from kehu.opportunities.models import LossReason, Opportunity, Stage, WorkflowRule
 from kehu.opportunities.tests.factories import (
     make_customer,
@@ -379,8 +380,7 @@ def test_board_caps_the_cards_per_column_and_links_the_rest(
 ) -> None:
     monkeypatch.setattr(selectors, "BOARD_COLUMN_LIMIT", 2)
     deals = [make_opportunity(org.rep, amount=Decimal(10)) for _n in range(3)]
-    won = make_opportunity(org.rep, stage="needs_analysis", needs="CRM", amount=Decimal(20))
-    services.opportunity_win(actor=org.rep, opportunity=won)
+    won = win(make_opportunity(org.rep, stage="needs_analysis", needs="CRM", amount=Decimal(20)))
     response = signed_in(org.rep).get(reverse("opportunities:board"), {"owner": org.rep.pk})
     columns = {column.stage.code: column for column in response.context["columns"]}
     first = columns["initial_contact"]

@@ -18,6 +18,7 @@ from kehu.accounts import services as accounts
 from kehu.accounts.models import Role, User
 from kehu.core import config
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kehu.core.testing.deals import prepare, win
 from kehu.core.testing.factories import Organisation, api_client, make_user
 from kehu.customers.models import Customer, Region
 from kehu.notifications.models import Notification
@@ -44,7 +45,7 @@ def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
 
 def won_deal(owner: User, customer: Customer | None = None, **data: Any) -> Opportunity:
     deal = make_opportunity(owner, customer, amount=Decimal("500000"), needs="CRM 系统", **data)
-    return deals.opportunity_win(actor=owner, opportunity=deal)
+    return win(deal, owner)
 
 
 def draft_of(owner: User, customer: Customer | None = None) -> Handover:
@@ -90,7 +91,7 @@ def test_a_rolled_back_win_drafts_nothing(org: Organisation) -> None:
 
 @pytest.mark.parametrize("action", ["stage", "win"])
 def test_winning_through_the_api_drafts_one(org: Organisation, action: str) -> None:
-    deal = make_opportunity(org.rep, amount=Decimal("100000"))
+    deal = prepare(make_opportunity(org.rep, amount=Decimal("100000")), "won", org.rep)
     client = api_client(org.rep)
     body = {"stage": "won"} if action == "stage" else {}
     response = client.post(

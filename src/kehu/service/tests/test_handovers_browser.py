@@ -15,11 +15,17 @@ from kehu.accounts import services as accounts
 from kehu.accounts.models import Role
 from kehu.conftest import ARTIFACTS
 from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.core.testing.deals import prepare
 from kehu.opportunities import services as deals
 from kehu.opportunities.tests.factories import make_customer
 from kehu.service.models import Handover, HandoverStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +46,7 @@ def test_win_complete_submit_and_confirm_a_handover(page: Any) -> None:
         customer=customer,
         data={"name": "产线数据采集项目", "amount": Decimal("480000"), "needs": "产线数据采集"},
     )
+    deal = prepare(deal, "won", rep)  # each stage's criteria met; the rep wins it below
     base = page.base_url
 
     sign_in(page, "xiaoli")

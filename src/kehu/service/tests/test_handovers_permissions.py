@@ -15,6 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kehu.accounts.models import Role
+from kehu.core.testing.deals import win
 from kehu.core.testing.factories import Organisation, make_user
 from kehu.core.testing.permissions import (
     Endpoint,
@@ -25,7 +26,6 @@ from kehu.core.testing.permissions import (
     mask_cases,
     run,
 )
-from kehu.opportunities import services as deals
 from kehu.opportunities.tests.factories import make_opportunity
 from kehu.service.models import Handover
 from kehu.service.services import handovers as services
@@ -44,7 +44,7 @@ OTHERS = ("south_rep", "colleague", "marketing")
 
 def draft(org: Organisation) -> dict[str, Any]:
     deal = make_opportunity(org.rep, amount=Decimal("300000"), needs="CRM")
-    deals.opportunity_win(actor=org.rep, opportunity=deal)
+    win(deal, org.rep)
     handover = Handover.objects.get(opportunity=deal)
     handover = services.handover_update(actor=org.rep, handover=handover, data=COMPLETE)
     return {"handover_id": handover.pk, "_handover": handover}

@@ -31,6 +31,7 @@ from kehu.accounts.models import Role
 from kehu.conftest import ARTIFACTS
 from kehu.core import config
 from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.core.testing.deals import prepare
 from kehu.notifications.tests.servers import Mailbox as SmtpSink
 from kehu.notifications.tests.servers import smtp_server
 from kehu.opportunities import services as deals
@@ -41,6 +42,11 @@ from kehu.service.tests.tickets_support import make_customer
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CONTACT_EMAIL = "wang.jingli@huarui.example.cn"
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture(autouse=True)
@@ -104,6 +110,7 @@ def test_won_deal_to_answered_survey_on_the_customer(
         customer=customer,
         data={"name": "产线数据采集项目", "amount": Decimal("480000"), "needs": "产线数据采集"},
     )
+    deal = prepare(deal, "won", rep)  # each stage's criteria met; the rep wins it below
     mailbox = Mailbox.objects.create(
         name="售后邮箱",
         host=imap_inbox.host,

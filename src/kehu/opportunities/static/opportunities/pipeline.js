@@ -1,6 +1,8 @@
 // The kanban board: drag a card to another stage; the move is saved through the API with the
-// CSRF header. A refused move (missing requirements, stale version, no access) shows the error
-// and reloads the board so the card returns to where the server says it is.
+// CSRF header. A move back to an earlier stage asks for the reason the server requires. A
+// refused move (missing requirements of the target or of a skipped stage, stale version, no
+// access) shows the error and reloads the board so the card returns to where the server says
+// it is.
 (function () {
   "use strict";
 
@@ -51,9 +53,9 @@
       });
   }
 
-  function move(board, card, target) {
+  function move(board, card, target, reason) {
     var stage = target.getAttribute("data-stage");
-    if (target.getAttribute("data-kind") === "won" &&
+    if (reason === undefined && target.getAttribute("data-kind") === "won" &&
         !window.confirm(board.getAttribute("data-confirm-win"))) {
       return reload(board);
     }
@@ -69,9 +71,16 @@
       body: JSON.stringify({
         stage: stage,
         version: parseInt(card.getAttribute("data-version"), 10),
+        reason: reason || "",
       }),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.status === 422 && body.code === "reason_required" && reason === undefined) {
+          var given = window.prompt(board.getAttribute("data-msg-reason"), "");
+          if (given !== null && given.trim()) return move(board, card, target, given.trim());
+          showError(board, body, board.getAttribute("data-msg-failed"));
+          return reload(board);
+        }
         if (response.ok) {
           hideError();
         } else if (response.status === 409 && body.code === "stale_version") {
