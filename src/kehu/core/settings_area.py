@@ -12,12 +12,9 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Max, QuerySet
-from django.urls import NoReverseMatch, reverse
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from kehu.core import config
+from kehu.core import config, settings_pages
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.models import SettingChange
@@ -60,27 +57,14 @@ class SettingGroup:
     @property
     def links(self) -> list[dict[str, str]]:
         """The pages that edit more of this chapter (those whose app serves them)."""
-        found = []
-        for label, url_name in CHAPTER_LINKS.get(self.key, ()):
-            try:
-                found.append({"label": str(label), "url": reverse(url_name)})
-            except NoReverseMatch:
-                continue
-        return found
-
-
-# group -> (label, URL name) of pages that edit more of a chapter: rules kept in tables of
-# their own (SLA policies, the business calendar, cadence plans…). Apps add theirs from
-# ``AppConfig.ready()`` with ``register_chapter_link``.
-CHAPTER_LINKS: dict[str, list[tuple[str | Promise, str]]] = {
-    "service": [(gettext_lazy("SLA and business calendar"), "service:sla_settings")],
-}
-
-
-def register_chapter_link(group: str, label: str | Promise, url_name: str) -> None:
-    links = CHAPTER_LINKS.setdefault(group, [])
-    if (label, url_name) not in links:
-        links.append((label, url_name))
+        # rules kept in tables of their own (SLA policies, the business calendar, cadence
+        # plans…), registered by their apps in ``core/settings_pages.py``; the settings area
+        # is for administrators, who may open every one of them
+        return [
+            {"label": str(page.label), "url": page_url}
+            for page in settings_pages.PAGES
+            if page.chapter == self.key and (page_url := settings_pages.url_of(page))
+        ]
 
 
 def _check_admin(user: Any) -> None:

@@ -35,6 +35,14 @@ def register(page: SettingsPage) -> None:
         PAGES.append(page)
 
 
+def url_of(page: SettingsPage) -> str:
+    """The page's address; "" when its app serves no such page (not installed)."""
+    try:
+        return reverse(page.url_name)
+    except NoReverseMatch:
+        return ""
+
+
 def pages_for(chapter: str | None, user: Any) -> list[dict[str, Any]]:
     """The pages of ``chapter`` (None: every chapter) that ``user`` may open, with their URL."""
     found = []
@@ -43,9 +51,8 @@ def pages_for(chapter: str | None, user: Any) -> list[dict[str, Any]]:
             continue
         if not (is_admin(user) or getattr(user, "role", "") in page.roles):
             continue
-        try:
-            url = reverse(page.url_name)
-        except NoReverseMatch:
+        url = url_of(page)
+        if not url:
             continue
         found.append({"chapter": page.chapter, "label": page.label, "url": url, "help": page.help})
     return found
