@@ -24,7 +24,7 @@ StatusIn = Literal["", "potential", "intent", "won", "churned"]
 GradeIn = Literal["", "A", "B", "C", "D"]
 
 
-class PlanOut(Schema):
+class CadencePlanOut(Schema):
     id: int
     version: int
     name: str
@@ -39,11 +39,11 @@ class PlanOut(Schema):
 
 
 class PlanList(Schema):
-    items: list[PlanOut]
+    items: list[CadencePlanOut]
     count: int
 
 
-class PlanIn(Schema):
+class CadencePlanIn(Schema):
     name: str = Field(..., max_length=100)
     status: StatusIn = ""
     grade: GradeIn = ""
@@ -54,7 +54,7 @@ class PlanIn(Schema):
     reason: str = Field("", max_length=100, description="Why, for the change history")
 
 
-class PlanPatch(Schema):
+class CadencePlanPatch(Schema):
     version: int
     name: str | None = Field(None, max_length=100)
     status: StatusIn | None = None
@@ -102,21 +102,21 @@ class CareQuery(Schema):
     active: bool | None = None
 
 
-class ChangeOut(Schema):
+class PlanChangeOut(Schema):
     field: str
     label: str
     old: Any
     new: Any
 
 
-class HistoryOut(Schema):
+class PlanHistoryOut(Schema):
     id: int
     when: dt.datetime
     action: str
     action_label: str
     user_name: str
     reason: str
-    changes: list[ChangeOut]
+    changes: list[PlanChangeOut]
 
 
 def _plan_out(user: Any, plan: Any) -> dict[str, Any]:
@@ -155,21 +155,21 @@ def list_plans(request: AuthedRequest, active: bool | None = None) -> dict[str, 
     return {"items": [_plan_out(request.user, plan) for plan in plans], "count": len(plans)}
 
 
-@router.post("/cadence-plans", response={201: PlanOut}, summary="Create a cadence plan")
-def create_plan(request: AuthedRequest, payload: PlanIn) -> Status[Any]:
+@router.post("/cadence-plans", response={201: CadencePlanOut}, summary="Create a cadence plan")
+def create_plan(request: AuthedRequest, payload: CadencePlanIn) -> Status[Any]:
     data, reason = _changes(payload)
     plan = services.cadence_plan_create(actor=request.user, data=data, reason=reason)
     return Status(201, _plan_out(request.user, plan))
 
 
-@router.get("/cadence-plans/{plan_id}", response=PlanOut, summary="One cadence plan")
+@router.get("/cadence-plans/{plan_id}", response=CadencePlanOut, summary="One cadence plan")
 def get_plan(request: AuthedRequest, plan_id: Id) -> dict[str, Any]:
     services.require_manager(request.user)
     return _plan_out(request.user, selectors.plan_get(user=request.user, plan_id=plan_id))
 
 
-@router.patch("/cadence-plans/{plan_id}", response=PlanOut, summary="Change a cadence plan")
-def update_plan(request: AuthedRequest, plan_id: Id, payload: PlanPatch) -> dict[str, Any]:
+@router.patch("/cadence-plans/{plan_id}", response=CadencePlanOut, summary="Change a cadence plan")
+def update_plan(request: AuthedRequest, plan_id: Id, payload: CadencePlanPatch) -> dict[str, Any]:
     data, reason = _changes(payload)
     plan = services.cadence_plan_update(
         actor=request.user, plan_id=plan_id, data=data, version=payload.version, reason=reason
@@ -185,7 +185,7 @@ def delete_plan(request: AuthedRequest, plan_id: Id, reason: str = "") -> Status
 
 @router.get(
     "/cadence-plans/{plan_id}/history",
-    response=list[HistoryOut],
+    response=list[PlanHistoryOut],
     summary="Change history of a cadence plan",
 )
 def plan_history(request: AuthedRequest, plan_id: Id) -> list[Any]:
@@ -240,7 +240,7 @@ def delete_care_date(request: AuthedRequest, care_id: Id, reason: str = "") -> S
 
 @router.get(
     "/care-dates/{care_id}/history",
-    response=list[HistoryOut],
+    response=list[PlanHistoryOut],
     summary="Change history of a care date",
 )
 def care_date_history(request: AuthedRequest, care_id: Id) -> list[Any]:

@@ -28,7 +28,7 @@ from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut, page_of
 router = Router(tags=["payments"])
 
 
-class PlanOut(Schema):
+class PaymentPlanOut(Schema):
     id: int
     contract_id: int
     sequence: int
@@ -40,13 +40,13 @@ class PlanOut(Schema):
     note: str
 
 
-class PlanIn(Schema):
+class PaymentPlanIn(Schema):
     due_on: date
     amount: Decimal = Field(..., max_digits=14, decimal_places=2)
     note: str = Field("", max_length=300)
 
 
-class PlanPatch(Schema):
+class PaymentPlanPatch(Schema):
     due_on: date | None = None
     amount: Decimal | None = Field(None, max_digits=14, decimal_places=2)
     note: str | None = Field(None, max_length=300)
@@ -104,7 +104,7 @@ class ContractPlansOut(Schema):
     planned: float | None
     received: float | None
     open_amount: float | None
-    items: list[PlanOut]
+    items: list[PaymentPlanOut]
 
 
 def _money(value: Decimal, hidden: bool) -> float | None:
@@ -197,8 +197,10 @@ def list_plans(request: AuthedRequest, contract_id: Id) -> dict[str, Any]:
     return _plans_out(request, _contract(request, contract_id))
 
 
-@router.post("/contracts/{contract_id}/plans", response={201: PlanOut})
-def create_plan(request: AuthedRequest, contract_id: Id, payload: PlanIn) -> Status[dict[str, Any]]:
+@router.post("/contracts/{contract_id}/plans", response={201: PaymentPlanOut})
+def create_plan(
+    request: AuthedRequest, contract_id: Id, payload: PaymentPlanIn
+) -> Status[dict[str, Any]]:
     contract = _contract(request, contract_id)
     plan = services.plan_create(actor=request.user, contract=contract, data=payload.dict())
     return Status(201, _plan_row(request, plan.pk))
@@ -210,8 +212,8 @@ def _plan_row(request: AuthedRequest, plan_id: int) -> dict[str, Any]:
     return next(item for item in out["items"] if item["id"] == plan_id)
 
 
-@router.patch("/payment-plans/{plan_id}", response=PlanOut)
-def update_plan(request: AuthedRequest, plan_id: Id, payload: PlanPatch) -> dict[str, Any]:
+@router.patch("/payment-plans/{plan_id}", response=PaymentPlanOut)
+def update_plan(request: AuthedRequest, plan_id: Id, payload: PaymentPlanPatch) -> dict[str, Any]:
     plan = _plan(request, plan_id)
     services.plan_update(actor=request.user, plan=plan, data=payload.dict(exclude_unset=True))
     return _plan_row(request, plan_id)
