@@ -26,6 +26,7 @@ from kehu.analytics.reports.pipeline import cadence_labels
 from kehu.analytics.selectors.pipeline import cadence_of, with_followup_figures
 from kehu.analytics.services import pipeline as pipeline_services
 from kehu.analytics.services.pipeline import deal_stats_rebuild, stage_entries_rebuild
+from kehu.core.testing import deals
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers import hooks as customer_hooks
 from kehu.customers.models import Customer, CustomerShare, Industry
@@ -73,8 +74,8 @@ def deal(
         opportunity.refresh_from_db()
     for when, code in steps[1:]:
         with time_machine.travel(when, tick=False):
-            if code == "won":
-                opportunity = services.opportunity_win(actor=owner, opportunity=opportunity)
+            if code == "won":  # with its approved contract and first payment
+                opportunity = deals.win(opportunity, owner)
             elif code == "lost":
                 reason = LossReason.objects.first()
                 assert reason is not None
@@ -83,7 +84,7 @@ def deal(
                 )
             else:
                 opportunity = services.opportunity_move_stage(
-                    actor=owner, opportunity=opportunity, stage=code
+                    actor=owner, opportunity=opportunity, stage=code, reason="客户重新评估需求"
                 )
     opportunity.refresh_from_db()
     return opportunity

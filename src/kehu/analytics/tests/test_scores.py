@@ -177,7 +177,11 @@ def test_weights_and_thresholds_come_from_the_settings(org: Organisation) -> Non
     row = scored(customer)
     assert row.churn_score == 45
     assert not row.is_churn_risk
-    config.put(scores.CHURN_WEIGHTS.key, {"inactivity": 40, "complaints": 30})
+    weights = {"inactivity": 40, "complaints": 30}
+    config.put(
+        scores.CHURN_WEIGHTS.key,
+        {key: weights.get(key, 0) for key in scores.CHURN_WEIGHTS.default},
+    )
     row = scored(customer)
     assert row.churn_score == 70
     assert row.is_churn_risk

@@ -128,7 +128,9 @@ def test_submitting_completes_the_task_and_the_contract_keeps_its_due_date(
     assert task is not None
     assert task.status == TaskStatus.DONE
     # moving back and forth does not start a second task while a contract exists
-    deals.opportunity_move_stage(actor=org.rep, opportunity=deal, stage="proposal")
+    deals.opportunity_move_stage(
+        actor=org.rep, opportunity=deal, stage="proposal", reason="客户要求修改方案"
+    )
     deals.opportunity_move_stage(actor=org.rep, opportunity=deal, stage="negotiation")
     assert Task.objects.filter(dedupe_key=f"contract-draft:{deal.pk}").count() == 1
 

@@ -17,6 +17,7 @@ from kehu.contracts.services import payments as services
 from kehu.contracts.tests.support import payments_contract, record_payment
 from kehu.core import config
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kehu.core.testing.deals import prepare
 from kehu.core.testing.factories import Organisation
 from kehu.notifications.models import Notification
 from kehu.opportunities import services as deals
@@ -34,6 +35,8 @@ def deal_with_contract(org: Organisation, **contract: Any) -> Any:
 
 
 def win(org: Organisation, deal: Any) -> Any:
+    """Win with the open stages' criteria met (成交's own are what these tests are about)."""
+    deal = prepare(deal, "negotiation", org.rep)
     return deals.opportunity_win(actor=org.rep, opportunity=deal)
 
 
