@@ -36,7 +36,7 @@ def payments_contract(
     return Contract.objects.create(
         opportunity=deal,
         number=f"PAY-T-{next(_numbers):05d}",
-        title=f"{deal.name} 合同",
+        title=f"{deal.name[:190]} 合同",
         amount=value,
         status=status,
         signed_on=timezone.localdate() if approved else None,
@@ -75,7 +75,7 @@ def draft_contract(
     deal: Opportunity, *, actor: User | None = None, file: bool = True, **data: Any
 ) -> Contract:
     values: dict[str, Any] = {
-        "title": f"{deal.name} 合同",
+        "title": f"{deal.name[:190]} 合同",
         "amount": deal.amount or Decimal("100000"),
         "terms": "验收后30日内付款",
         **data,

@@ -19,6 +19,7 @@ from kehu.conftest import ARTIFACTS
 from kehu.contracts.models import Payment
 from kehu.contracts.tests.support import payments_contract
 from kehu.core.testing.browser import sign_in, user_with_password
+from kehu.core.testing.deals import advance
 from kehu.opportunities import services as deals
 from kehu.opportunities.models import Opportunity
 from kehu.opportunities.tests.factories import make_customer
@@ -46,6 +47,7 @@ def test_plan_record_win_and_collect(page: Any) -> None:
         customer=customer,
         data={"name": "产线数据采集项目", "amount": Decimal("300000"), "needs": "产线数据采集"},
     )
+    deal = advance(deal, "negotiation", rep)  # the open stages' criteria met
     contract = payments_contract(deal, reviewer=manager)
     base = page.base_url
     today = timezone.localdate()

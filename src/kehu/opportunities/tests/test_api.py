@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from kehu.core.testing.deals import prepare, win
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers.models import CustomerShare
 from kehu.opportunities import services
@@ -138,7 +139,7 @@ def test_shared_customer_shows_the_deal_with_amount_masked(org: Organisation) ->
 
 def test_win_lose_and_lost_deal_cannot_move(org: Organisation) -> None:
     client = api_client(org.rep)
-    deal = ready_for_proposal(org.rep)
+    deal = prepare(ready_for_proposal(org.rep), "won", org.rep)  # contract, first payment
     won = post(client, f"{BASE}/{deal.pk}/win", {"version": deal.version})
     assert won.status_code == 200, won.content
     assert won.json()["status"] == "won"
@@ -235,7 +236,7 @@ def test_forecast_api(org: Organisation) -> None:
     services.opportunity_move_stage(actor=org.rep, opportunity=deal, stage="negotiation")
     make_opportunity(org.colleague, amount=Decimal(50000), expected_close=close)
     winner = ready_for_proposal(org.rep)
-    services.opportunity_win(actor=org.rep, opportunity=winner)
+    win(winner, org.rep)
     client = api_client(org.east_manager)
     body = client.get(
         f"{BASE}/forecast",
@@ -261,7 +262,7 @@ def test_funnel_api(org: Organisation) -> None:
     proposal = ready_for_proposal(org.rep)
     services.opportunity_move_stage(actor=org.rep, opportunity=proposal, stage="proposal")
     won = ready_for_proposal(org.rep)
-    services.opportunity_win(actor=org.rep, opportunity=won)
+    win(won, org.rep)
     early = make_opportunity(org.rep)
     services.opportunity_lose(actor=org.rep, opportunity=early, reason=reason)
     body = api_client(org.rep).get(f"{BASE}/funnel").json()

@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kehu.core import config
+from kehu.core.testing.deals import win
 from kehu.core.testing.factories import Organisation
 from kehu.customers import grading
 from kehu.customers.services import customer_recompute_grades
-from kehu.opportunities import services
 from kehu.opportunities.grading import won_grade_input
 from kehu.opportunities.models import Opportunity
 from kehu.opportunities.tests.factories import make_customer, ready_for_proposal
@@ -27,18 +27,18 @@ def _win(owner: object, customer: object, amount: str) -> Opportunity:
     deal = ready_for_proposal(owner, customer=customer)  # type: ignore[arg-type]
     deal.amount = Decimal(amount)
     deal.save(update_fields=["amount"])
-    return services.opportunity_win(actor=owner, opportunity=deal)  # type: ignore[arg-type]
+    return win(deal, owner)  # type: ignore[arg-type]
 
 
 def test_a_won_200k_deal_makes_a_d_customer_b_at_once(org: Organisation) -> None:
     customer = make_customer(org.rep)
     assert customer.grade == "D"
-    _win(org.rep, customer, "200000")
+    deal = _win(org.rep, customer, "200000")
     customer.refresh_from_db()
     assert customer.grade == "B"  # ≥ ¥100,000 a year
     last = customer.history.first()
     assert last is not None
-    assert "deal won" in (last.history_change_reason or "")
+    assert deal.name in (last.history_change_reason or "")  # "…: deal won (name)"
     decision = grading.explain(customer)
     assert decision.value.amount == Decimal("200000.00")
     assert decision.value.orders == 1

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from kehu.core import config
+from kehu.core.testing.deals import win
 from kehu.core.testing.factories import Organisation
 from kehu.notifications.models import Notification
 from kehu.opportunities import selectors, services, tasks
@@ -26,7 +27,7 @@ def _history(org: Organisation, *, won: int, lost_in_proposal: int, lost_early: 
     for _n in range(won):
         deal = ready_for_proposal(org.rep)
         services.opportunity_move_stage(actor=org.rep, opportunity=deal, stage="proposal")
-        services.opportunity_win(actor=org.rep, opportunity=deal)
+        win(deal, org.rep)
     for _n in range(lost_in_proposal):
         deal = ready_for_proposal(org.rep)
         services.opportunity_move_stage(actor=org.rep, opportunity=deal, stage="proposal")

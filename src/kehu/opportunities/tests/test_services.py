@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kehu.core import config
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound, StaleVersion
+from kehu.core.testing.deals import prepare
 from kehu.core.testing.factories import Organisation
 from kehu.customers.models import CustomerStatus, StatusChange
 from kehu.followups.models import Task
@@ -163,6 +164,7 @@ def test_colleague_cannot_move_my_deal(org: Organisation) -> None:
 
 def test_win_sets_customer_to_won(org: Organisation) -> None:
     opportunity = ready_for_proposal(org.rep)
+    opportunity = prepare(opportunity, "won", org.rep)  # its contract and first payment
     won = services.opportunity_win(actor=org.rep, opportunity=opportunity)
     assert won.stage.code == "won"
     assert won.closed_at is not None
@@ -369,6 +371,7 @@ def test_admin_can_add_and_rename_stages(org: Organisation) -> None:
 
 def test_long_names_fit_the_history_reason(org: Organisation) -> None:
     opportunity = ready_for_proposal(org.rep, name="长" * 200)
+    opportunity = prepare(opportunity, "won", org.rep)  # its contract and first payment
     won = services.opportunity_win(actor=org.rep, opportunity=opportunity)
     reasons = [row.history_change_reason or "" for row in won.customer.history.all()]
     assert reasons

@@ -116,6 +116,7 @@ def test_win_goes_through_the_same_check(org: Organisation) -> None:
     assert [step["stage"] for step in refused.value.extra["missing"]] == [
         "needs_analysis",
         "proposal",
+        "won",  # its approved contract and first payment
     ]
     deal.customer.refresh_from_db()
     assert deal.customer.status != CustomerStatus.WON
