@@ -32,7 +32,7 @@ NEEDS = [
     "官网留言咨询产品演示",
     "老客户推荐，需要一套客户管理方案",
     "计划下季度采购，预算约 30 万",
-    "",
+    "待核实",  # a need not yet known is marked, as the entry rules ask
 ]
 MOBILE_PREFIXES = ["135", "136", "137", "138", "139", "150", "151", "158", "186", "188", "189"]
 SOURCES = [

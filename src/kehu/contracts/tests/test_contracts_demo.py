@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kehu.contracts.models import Contract, ContractReview, ContractStatus
+from kehu.contracts.models import Contract, ContractReview, ContractStatus, Payment, PaymentPlan
 from kehu.core.demo import _steps
+from kehu.opportunities.models import Opportunity
 
 
 def test_the_step_runs_after_the_deals() -> None:
@@ -31,3 +32,8 @@ def test_the_demo_company_has_contracts(tmp_path: Path) -> None:
     for row in approved:
         review = ContractReview.objects.get(contract=row)
         assert review.reviewer_id not in (row.created_by_id, row.opportunity.owner_id)
+    # each approved contract has its three installments and at least the advance received
+    for row in approved:
+        assert PaymentPlan.objects.filter(contract=row).count() == 3
+        assert Payment.objects.filter(contract=row).exists()
+    assert Opportunity.objects.filter(contracts__in=approved, stage__code="paid").exists()
