@@ -55,7 +55,10 @@ class Contract(VersionedModel):
     terms = models.TextField(_("terms"), max_length=20000, blank=True)
     file = models.FileField(_("contract file"), upload_to="contracts/%Y/%m/", blank=True)
     status = models.CharField(
-        _("status"), max_length=12, choices=ContractStatus.choices, default=ContractStatus.DRAFT
+        _("contract status"),
+        max_length=12,
+        choices=ContractStatus.choices,
+        default=ContractStatus.DRAFT,
     )
     # The handbooks: drafted within 2 working days of the agreement; the drafting task is due
     # then and escalates to the manager when late.
@@ -190,7 +193,7 @@ class Payment(TimestampedModel):
     )
     received_on = models.DateField(_("received on"))
     method = models.CharField(
-        _("method"),
+        _("payment method"),
         max_length=20,
         choices=PaymentMethod.choices,
         default=PaymentMethod.BANK_TRANSFER,

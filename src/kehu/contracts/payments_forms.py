@@ -25,7 +25,7 @@ class PlanForm(forms.Form):
 class PaymentForm(forms.Form):
     amount = forms.CharField(label=_("Amount received"), max_length=30)
     received_on = forms.DateField(label=_("Received on"), widget=DATE)
-    method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices)
+    method = forms.ChoiceField(label=_("Payment method"), choices=PaymentMethod.choices)
     plan = forms.TypedChoiceField(
         label=_("Installment"), required=False, coerce=int, empty_value=None
     )
