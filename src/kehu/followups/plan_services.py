@@ -207,7 +207,8 @@ def cadence_plan_update(
     reason: str = "",
 ) -> CadencePlan:
     require_manager(actor)
-    plan = lock_editable(CadencePlan.objects.select_related("department"), actor, pk=plan_id)
+    # no select_related: PostgreSQL refuses FOR UPDATE on the nullable side of an outer join
+    plan = lock_editable(CadencePlan.objects.all(), actor, pk=plan_id)
     check_version(plan, version)
     before = plan.department
     values = _clean_plan(actor, data, plan)
@@ -226,7 +227,8 @@ def cadence_plan_update(
 def cadence_plan_delete(*, actor: Any, plan_id: int, reason: str = "") -> None:
     """Delete a plan (its history stays); switching it off (``is_active``) keeps it."""
     require_manager(actor)
-    plan = lock_editable(CadencePlan.objects.select_related("department"), actor, pk=plan_id)
+    # no select_related: PostgreSQL refuses FOR UPDATE on the nullable side of an outer join
+    plan = lock_editable(CadencePlan.objects.all(), actor, pk=plan_id)
     stamp(plan, actor=actor, reason=reason.strip()[:100])
     department = plan.department
     plan.delete()
