@@ -302,9 +302,9 @@ def _save_file(contract: Contract, file: UploadedFile) -> None:
 
 
 def _locked_deal(actor: User, opportunity: Opportunity) -> Opportunity:
-    return lock_editable(
-        Opportunity.objects.select_related("stage", "owner"), actor, pk=opportunity.pk
-    )
+    # no joins, as opportunities' own lock: PostgreSQL re-checks a waiting FOR UPDATE against
+    # the new row only, so a joined stage would lose the deal once another writer moved it
+    return lock_editable(Opportunity.objects.all(), actor, pk=opportunity.pk)
 
 
 def _live(opportunity: Opportunity) -> Contract | None:
