@@ -40,6 +40,7 @@ def test_parallel_moves_with_one_version_let_exactly_one_through(org: Organisati
                 opportunity=Opportunity.objects.get(pk=deal.pk),
                 stage=targets[index % 2],
                 version=deal.version,
+                reason="The customer asked to start over",  # the backward move needs one
             )
             result = "moved"
         except StaleVersion:
