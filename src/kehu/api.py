@@ -8,6 +8,7 @@ from kehu import __version__
 from kehu.accounts.api import router as accounts_router
 from kehu.accounts.auth import BearerTokenAuth, SessionAuth
 from kehu.analytics.api import router as analytics_router
+from kehu.campaigns.api import router as campaigns_router
 from kehu.contracts.api import router as contracts_router
 from kehu.core.api import (
     ORJSONRenderer,
@@ -20,6 +21,7 @@ from kehu.core.settings_api import router as settings_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
 from kehu.followups.plans_api import router as followup_rules_router
+from kehu.integrations.api import router as integrations_router
 from kehu.leads.api import router as leads_router
 from kehu.notifications.api import router as notifications_router
 from kehu.opportunities.api import router as opportunities_router
@@ -53,4 +55,6 @@ api.add_router("/", transfer_router)  # /imports and /exports
 api.add_router("/", pools_router)  # /pools, /duplicate-check, /offboarding
 api.add_router("/", service_router)  # /handovers, /tickets, /surveys, /reports/service
 api.add_router("/", contracts_router)  # /contracts, /payments
+api.add_router("/", campaigns_router)  # /segments, /campaigns, /templates, /consents
+api.add_router("/", integrations_router)  # /webhooks, /…/by-external
 api.add_router("/", analytics_router)  # /reports (and /targets, /scores)

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "kehu.contracts",
     "kehu.service",
     "kehu.analytics",
+    "kehu.campaigns",
+    "kehu.integrations",
 ]
 
 MIDDLEWARE = [

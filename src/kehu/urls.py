@@ -21,5 +21,7 @@ urlpatterns = [
     path("service/", include("kehu.service.urls")),
     path("contracts/", include("kehu.contracts.urls")),
     path("analytics/", include("kehu.analytics.urls")),
+    path("marketing/", include("kehu.campaigns.urls")),
+    path("integrations/", include("kehu.integrations.urls")),
     path("", include("kehu.core.urls")),
 ]

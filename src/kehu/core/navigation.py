@@ -65,7 +65,21 @@ MENU: tuple[MenuItem, ...] = (
         "graph-up",
         frozenset({"admin", "manager", "service"}),
     ),
-    MenuItem(_("Campaigns"), "campaigns:list", "megaphone"),
+    MenuItem(
+        _("Campaigns"),
+        "campaigns:list",
+        "megaphone",
+        frozenset({"admin", "manager", "marketing"}),  # reps see touches on their customers
+    ),
+    MenuItem(
+        _("Segments"), "campaigns:segments", "people", frozenset({"admin", "manager", "marketing"})
+    ),
+    MenuItem(
+        _("Message templates"),
+        "campaigns:templates",
+        "chat-square-text",
+        frozenset({"admin", "manager", "marketing"}),
+    ),
     MenuItem(_("Reports"), "analytics:reports", "bar-chart"),
     MenuItem(_("Import / export"), "transfer:home", "arrow-left-right"),
     MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),

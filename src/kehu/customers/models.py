@@ -317,6 +317,13 @@ class Customer(VersionedModel):
         return self.grade_override or self.grade
 
 
+class Gender(models.TextChoices):
+    """How a contact is addressed in letters and messages: 王先生 / 李女士 (称呼)."""
+
+    MALE = "m", _("Mr (先生)")
+    FEMALE = "f", _("Ms (女士)")
+
+
 class Contact(VersionedModel):
     customer = models.ForeignKey(
         Customer,
@@ -326,6 +333,9 @@ class Contact(VersionedModel):
         db_index=False,  # contact_list_order (customer, …) serves every look-up by customer
     )
     name = models.CharField(_("name"), max_length=100)
+    gender = models.CharField(
+        _("form of address"), max_length=1, choices=Gender.choices, blank=True
+    )
     title = models.CharField(_("title"), max_length=100, blank=True)
     work_phone = models.CharField(_("work phone"), max_length=32, blank=True)
     mobile = models.CharField(_("mobile"), max_length=32, blank=True)

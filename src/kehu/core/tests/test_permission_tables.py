@@ -19,10 +19,12 @@ from kehu.core.testing.permissions import API_PREFIX, Endpoint, ui_routes
 APPS = (
     "accounts",
     "analytics",
+    "campaigns",
     "contracts",
     "core",
     "customers",
     "followups",
+    "integrations",
     "leads",
     "notifications",
     "opportunities",

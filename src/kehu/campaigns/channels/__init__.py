@@ -1,0 +1,1 @@
+"""Outreach channels: one back-end per way of reaching a person (see ``base``)."""

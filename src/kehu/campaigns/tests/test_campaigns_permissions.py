@@ -1,0 +1,8 @@
+"""Who may reach each campaigns URL and API operation (the three-way table of
+``kehu.core.testing.permissions``)."""
+
+from __future__ import annotations
+
+from kehu.core.testing.permissions import Endpoint
+
+TABLE: list[Endpoint] = []

@@ -1,0 +1,7 @@
+"""Pages of the campaigns app: segments."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,9 @@
+"""The integration pages under /integrations/ (admins), one module of views per area."""
+
+from __future__ import annotations
+
+from kehu.integrations.views import webhooks
+
+app_name = "integrations"
+
+urlpatterns = [*webhooks.urlpatterns]
