@@ -96,6 +96,21 @@ def is_mainland(e164: str) -> bool:
     return e164.startswith("+86")
 
 
+# What Message keeps of an outcome (its provider_id and reason columns).
+MAX_PROVIDER_ID = 100
+MAX_ERROR = 500
+
+
+def fit(outcome: Outcome) -> Outcome:
+    """The outcome cut to what a Message row stores (a provider's message can run long)."""
+    if len(outcome.provider_id) <= MAX_PROVIDER_ID and len(outcome.error) <= MAX_ERROR:
+        return outcome
+    error = (
+        outcome.error if len(outcome.error) <= MAX_ERROR else outcome.error[: MAX_ERROR - 1] + "…"
+    )
+    return Outcome(provider_id=outcome.provider_id[:MAX_PROVIDER_ID], error=error)
+
+
 @dataclass
 class BatchOutcomes:
     """The outcomes of a batch as they come in, and whether the provider answered yet."""
@@ -106,11 +121,11 @@ class BatchOutcomes:
     stopped: str = ""  # the provider failed as a whole after answering: why
 
     def set(self, index: int, outcome: Outcome) -> None:
-        self.outcomes[index] = outcome
+        self.outcomes[index] = fit(outcome)
 
     def answer(self, index: int, outcome: Outcome) -> None:
         self.answered = True
-        self.outcomes[index] = outcome
+        self.outcomes[index] = fit(outcome)
 
     def unavailable(self, indexes: list[int], reason: str) -> None:
         """The provider failed as a whole for ``indexes``: raise while nothing was answered,
@@ -119,13 +134,13 @@ class BatchOutcomes:
             raise ChannelUnavailable(reason)
         self.stopped = reason
         for index in indexes:
-            self.outcomes[index] = Outcome(error=reason)
+            self.outcomes[index] = fit(Outcome(error=reason))
 
     def pending(self, indexes: list[int]) -> list[int]:
         return [index for index in indexes if index not in self.outcomes]
 
     def result(self) -> list[Outcome]:
-        rest = Outcome(error=self.stopped or _("Not sent."))
+        rest = fit(Outcome(error=self.stopped or _("Not sent.")))
         return [self.outcomes.get(index, rest) for index in range(self.size)]
 
 

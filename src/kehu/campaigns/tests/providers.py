@@ -228,6 +228,7 @@ class TencentSmsLog:
     app_id: str
     templates: set[str]
     blacklist: set[str] = field(default_factory=set)
+    max_parameter_length: int = 0  # 0: no limit; else longer values refuse the whole call
     calls: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     delivered: list[Delivery] = field(default_factory=list)
@@ -304,6 +305,14 @@ def tencent_sms_server(log: TencentSmsLog) -> Iterator[str]:
                     "FailedOperation.TemplateIncorrectOrUnapproved", "The template is not approved."
                 )
             numbers = payload.get("PhoneNumberSet") or []
+            values = payload.get("TemplateParamSet") or []
+            if log.max_parameter_length and any(
+                len(value) > log.max_parameter_length for value in values
+            ):
+                return self.error(
+                    "InvalidParameterValue.TemplateParameterLengthLimit",
+                    "a template parameter is too long",
+                )
             if len(numbers) > 200:
                 return self.error("LimitExceeded.PhoneNumberCountLimit", "Over 200 numbers.")
             statuses = []

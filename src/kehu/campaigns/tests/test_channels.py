@@ -276,6 +276,18 @@ def test_tencent_a_refused_number_is_that_messages_error(tencent: TencentSmsLog)
     assert [d.number for d in tencent.delivered] == ["+8613812345678"]
 
 
+def test_tencent_a_call_refused_for_its_parameters_fails_only_its_messages(
+    tencent: TencentSmsLog,
+) -> None:
+    tencent.max_parameter_length = 12
+    outcomes = base.backend("tencent_sms").send_batch(
+        [sms("13812345678", "王先生"), sms("13900001111", "上海瑞德精密机械有限公司采购部总监")]
+    )
+    assert outcomes[0].ok
+    assert "TemplateParameterLengthLimit" in outcomes[1].error
+    assert [d.number for d in tencent.delivered] == ["+8613812345678"]
+
+
 def test_tencent_auth_failures_fail_the_batch(
     tencent: TencentSmsLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -388,3 +400,11 @@ def test_the_settings_choose_the_back_ends(db: None) -> None:
         put(common.SMS_BACKEND.key, "twilio")
     assert "Choose one of" in refused.value.errors[common.SMS_BACKEND.key][0]
     assert providers.sms_backend().name == "tencent_sms"
+
+
+def test_a_long_provider_answer_fits_the_message_row() -> None:
+    fitted = common.fit(base.Outcome(provider_id="x" * 150, error="拒绝" * 400))
+    assert len(fitted.provider_id) == 100
+    assert len(fitted.error) == 500
+    assert fitted.error.endswith("…")
+    assert common.fit(base.Outcome(provider_id="1^0")) == base.Outcome(provider_id="1^0")
