@@ -9,4 +9,6 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.campaigns.channels import providers
+
+        providers.register_all()
