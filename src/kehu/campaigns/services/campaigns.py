@@ -320,7 +320,9 @@ def goal_add(*, actor: User, campaign: Campaign | int, data: dict[str, Any]) -> 
         errors[name] = [_("This field cannot be changed here.")]
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
-    assert label is not None and isinstance(metric, str) and target is not None
+    assert label is not None
+    assert isinstance(metric, str)
+    assert target is not None
     return CampaignGoal.objects.create(
         campaign=locked,
         label=label,
@@ -363,7 +365,8 @@ def cost_add(*, actor: User, campaign: Campaign | int, data: dict[str, Any]) -> 
         errors[name] = [_("This field cannot be changed here.")]
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
-    assert amount is not None and spent_on is not None
+    assert amount is not None
+    assert spent_on is not None
     return CampaignCost.objects.create(
         campaign=locked,
         amount=amount,
