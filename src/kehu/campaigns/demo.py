@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from kehu.accounts.models import Role, User
@@ -115,7 +116,7 @@ def generate(run: DemoRun) -> str:
     if marketer is None:
         return "0 campaigns"
     manufacturing = list(
-        Customer.objects.filter(industry_id__startswith="C")
+        Customer.objects.filter(Q(industry_id="C") | Q(industry__parent_id="C"))
         .order_by("pk")
         .values_list("pk", flat=True)[:SEGMENT_SIZE]
     )

@@ -241,7 +241,7 @@ def test_member_list_masks_and_filters(org: Organisation) -> None:
     assert shown["mobile"] == "138****5678"
     assert MOBILE not in json.dumps(shown)
     full = api_client(org.rep).get(url).json()["items"][0]
-    assert full["mobile"] == MOBILE
+    assert full["mobile"] == "+86" + MOBILE
     assert full["name"] == contact.name
     client = api_client(org.marketing)
     assert client.get(url + "?response=invited").json()["count"] == 0

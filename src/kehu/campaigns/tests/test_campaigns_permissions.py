@@ -227,7 +227,7 @@ MASKS = [
         "GET /campaigns/{campaign_id}/members",
         member,
         "east_manager",
-        shows={"items.0.mobile": MOBILE, "items.0.masked": False},
+        shows={"items.0.mobile": "+86" + MOBILE, "items.0.masked": False},
     ),
     Masked(
         "GET campaigns:detail", member, "marketing", shows={MASKED_MOBILE: True}, hides=(MOBILE,)
