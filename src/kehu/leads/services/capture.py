@@ -19,7 +19,7 @@ from kehu.core.services import bump_version, check_version
 from kehu.customers import entry
 from kehu.customers.models import Industry, Priority, Region, Source
 from kehu.customers.reference import find_region
-from kehu.leads import conf, rules
+from kehu.leads import conf, hooks, rules
 from kehu.leads.models import (
     EventKind,
     Lead,
@@ -213,6 +213,7 @@ def lead_capture(
                 lead, assignee=User.objects.get(pk=candidate.user_id), actor=actor, rule=rule.name
             )
             book.save_cursors()
+    hooks.lead_captured(lead)
     return lead
 
 

@@ -17,6 +17,7 @@ from kehu.core.services import bump_version
 from kehu.customers import entry
 from kehu.customers import services as customers
 from kehu.customers.models import TO_VERIFY, Customer, CustomerKind
+from kehu.leads import hooks
 from kehu.leads.models import (
     EventKind,
     Lead,
@@ -150,6 +151,7 @@ def lead_convert(
             "linked": customer_id is not None,
         },
     )
+    hooks.lead_converted(lead)
     return lead
 
 
