@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +44,8 @@ class ExternalId(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+
+    objects: ClassVar[models.Manager[ExternalId]] = models.Manager()
 
     class Meta:
         verbose_name = _("external id")

@@ -16,6 +16,7 @@ from kehu.accounts.http import AuthedRequest
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.api import (
     ContactFields,
+    ContactIn,
     ContactOut,
     CustomerDetailOut,
     CustomerFieldsIn,
@@ -49,6 +50,11 @@ class ExternalCustomerIn(CustomerFieldsIn):
     status: str | None = None
     owner_id: int | None = None
     tags: list[str] | None = Field(None, description="Replaces the customer's tags when given.")
+    contacts: list[ContactIn] | None = Field(
+        None,
+        description="The first contacts of a new customer (the entry rules may require one); "
+        "ignored for an existing customer: contacts sync by their own external ids.",
+    )
     force: bool = Field(False, description="Create despite likely duplicates.")
     kehu_id: int | None = KEHU_ID
 

@@ -166,7 +166,8 @@ class Kind:
 
 
 def _customer_data(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str] | None, bool]:
-    fields = {k: v for k, v in data.items() if k not in {"tags", "force", "owner_id", "kehu_id"}}
+    skip = {"tags", "force", "owner_id", "kehu_id", "contacts"}
+    fields = {k: v for k, v in data.items() if k not in skip}
     return fields, data.get("tags"), bool(data.get("force"))
 
 
@@ -174,7 +175,13 @@ def _create_customer(actor: User, system: str, data: dict[str, Any]) -> Customer
     fields, tags, force = _customer_data(data)
     if data.get("owner_id") is not None:
         fields["owner"] = data["owner_id"]
-    return customer_services.customer_create(actor=actor, data=fields, tags=tags or (), force=force)
+    return customer_services.customer_create(
+        actor=actor,
+        data=fields,
+        contacts=[dict(contact) for contact in data.get("contacts") or ()],
+        tags=tags or (),
+        force=force,
+    )
 
 
 def _update_customer(actor: User, system: str, customer: Customer, data: dict[str, Any]) -> Any:
@@ -350,7 +357,7 @@ def external_upsert(
         mapping = _attach(
             actor=actor, kind=kind, system=system, external_id=external_id, object_id=record.pk
         )
-    elif data.get("kehu_id") not in (None, record.pk):
+    elif record is not None and data.get("kehu_id") not in (None, record.pk):
         raise InvalidInput(errors={"kehu_id": [_("This external id belongs to another record.")]})
     assert record is not None
     if mapping.fingerprint == fingerprint(data) and mapping.seen_version == record.version:

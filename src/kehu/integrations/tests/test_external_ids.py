@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers import services as customer_services
@@ -229,3 +230,58 @@ def test_contacts_and_opportunities_by_customer_external_id(org: Organisation) -
     assert "customer_external_id" in bulk.json()["results"][1]["errors"]
     got = client.get(BASE + "/contacts/by-external/kingdee/P2")
     assert got.json()["contact"]["name"] == "李娜"
+
+
+def test_customer_page_lists_external_ids_for_admins_and_owners(org: Organisation) -> None:
+    made = put(
+        api_client(org.rep), "/customers/by-external/kingdee/C77", {"name": "广州番禺有限公司"}
+    )
+    customer = Customer.objects.get(pk=made.json()["customer"]["id"])
+    put(
+        api_client(org.rep),
+        "/contacts/by-external/kingdee/P77",
+        {"customer_external_id": "C77", "name": "陈红"},
+    )
+    customer_services.customer_share(actor=org.rep, customer=customer, user=org.colleague)
+    url = reverse("customers:tab", args=[customer.pk, "external-ids"])
+    for user in (org.rep, org.admin):
+        client = Client()
+        client.force_login(user)
+        page = client.get(url)
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert "C77" in text
+        assert "P77" in text
+        assert "陈红" in text
+    client = Client()
+    client.force_login(org.colleague)  # sees the customer, does not own it
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "C77" not in page.content.decode()
+    client.force_login(org.south_rep)
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.entry_rules
+def test_upsert_follows_the_entry_rules(org: Organisation) -> None:
+    client = api_client(org.rep)
+    path = "/customers/by-external/kingdee/E1"
+    bare = put(client, path, {"name": "武汉光谷科技有限公司"})
+    assert bare.status_code == 422
+    assert {"industry", "source"} <= set(bare.json()["errors"])
+    assert not Customer.objects.exists()
+    full = put(
+        client,
+        path,
+        {
+            "name": "武汉光谷科技有限公司",
+            "industry": "待核实",
+            "employees_band": "待核实",
+            "source": "待核实",
+            "initial_need": "ERP 对接",
+            "contacts": [{"name": "赵敏", "mobile": "13912345678"}],
+        },
+    )
+    assert full.status_code == 201, full.content
+    assert full.json()["customer"]["contacts"][0]["name"] == "赵敏"
+    assert "industry" in full.json()["customer"]["to_verify"]

@@ -1,0 +1,112 @@
+"""Bulk upsert speed (issue 31: ≥ 2,000 records/s on PostgreSQL).
+
+    KEHU_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test_ext \\
+        .venv/bin/python -m bench.upsert --batches 5 --runs 3
+
+Runs in process against the database named by ``KEHU_DATABASE_URL`` (migrated first; use a
+database of your own, never a shared bench database), as an administrator through the API
+(``POST /api/v1/customers/upsert`` with the Django test client: JSON parsing, the per-record
+savepoints, the customer services, the answer's serialisation). Each run sends ``--batches``
+calls of 1,000 new customers of one system (``created``), the same calls again
+(``unchanged``) and the calls with one field changed in every record (``updated``), and prints
+records/s per phase; the summary is the median over ``--runs`` runs (each run its own system
+name, so runs do not see each other's ids).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+BATCH = 1000
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kehu.settings")
+    os.environ.setdefault("KEHU_DEBUG", "0")
+    os.environ.setdefault("KEHU_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _records(system: str, batch: int, note: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "system": system,
+            "id": f"C{batch:03d}{i:04d}",
+            "data": {
+                "name": f"{system}测试客户{batch}号{i}有限公司",
+                "address": f"上海市浦东新区测试路{i}号",
+                "notes": note,
+                "industry": "I",
+                "employees_band": "50-300",
+                "source": "referral",
+                "initial_need": "ERP 对接",
+                "contacts": [{"name": "王经理", "email": f"c{batch}-{i}@{system}.example.cn"}],
+            },
+        }
+        for i in range(BATCH)
+    ]
+
+
+def run_once(client: Any, batches: int) -> dict[str, float]:
+    system = "erp" + uuid.uuid4().hex[:8]
+    rates: dict[str, float] = {}
+    for phase, note in (("created", "一"), ("unchanged", "一"), ("updated", "二")):
+        started = time.perf_counter()
+        for batch in range(batches):
+            body = json.dumps({"records": _records(system, batch, note)}, ensure_ascii=False)
+            answer = client.post("/api/v1/customers/upsert", body, content_type="application/json")
+            assert answer.status_code == 200, answer.content[:500]
+            counts = answer.json()["counts"]
+            assert counts[phase] == BATCH, (phase, counts, answer.json()["results"][:2])
+        seconds = time.perf_counter() - started
+        rates[phase] = batches * BATCH / seconds
+        print(f"  {phase:9} {rates[phase]:8.0f} records/s ({seconds:.1f} s)", flush=True)
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=5, help="calls of 1,000 records per phase")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    _setup()
+    from django.test import Client
+
+    from kehu.accounts.models import Role, User
+
+    admin = User.objects.filter(username="bench.upsert").first()
+    if admin is None:
+        admin = User.objects.create_user(
+            username="bench.upsert", password=uuid.uuid4().hex, role=Role.ADMIN
+        )
+    from kehu.accounts import services as accounts
+
+    token = accounts.token_create(user=admin, name="bench upsert").plaintext
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="localhost")
+    from django.db import connection
+
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}", flush=True)
+    runs: list[dict[str, float]] = []
+    for number in range(args.runs):
+        print(f"run {number + 1}:", flush=True)
+        runs.append(run_once(client, args.batches))
+    print("median records/s over runs:")
+    for phase in ("created", "unchanged", "updated"):
+        print(f"  {phase:9} {statistics.median(r[phase] for r in runs):8.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
