@@ -37,7 +37,7 @@ def customer_section(customer: Any, user: Any) -> dict[str, Any] | None:
     )
     if not rows:
         return None
-    names = {
+    names: dict[str, dict[int, str]] = {
         ExternalKind.CUSTOMER: {customer.pk: customer.name},
         ExternalKind.CONTACT: contacts,
         ExternalKind.OPPORTUNITY: deals,
