@@ -13,6 +13,7 @@ from typing import Any
 from ninja import Field, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core.numbers import Id
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.api import (
     ContactFields,
@@ -36,9 +37,7 @@ KEHU_ID = Field(
     description="Attach the external id to this existing Kehu record (first sync of a record "
     "Kehu already has) instead of creating one.",
 )
-CUSTOMER_REF = Field(
-    None, description="The customer's external id in the same system (instead of customer_id)."
-)
+CUSTOMER_REF = "The customer's external id in the same system (instead of customer_id)."
 
 
 # --- Schemas ------------------------------------------------------------------------------------
@@ -48,7 +47,7 @@ class ExternalCustomerIn(CustomerFieldsIn):
     """A customer's fields as another system sends them; absent fields are left alone."""
 
     status: str | None = None
-    owner_id: int | None = None
+    owner_id: Id | None = None
     tags: list[str] | None = Field(None, description="Replaces the customer's tags when given.")
     contacts: list[ContactIn] | None = Field(
         None,
@@ -56,19 +55,19 @@ class ExternalCustomerIn(CustomerFieldsIn):
         "ignored for an existing customer: contacts sync by their own external ids.",
     )
     force: bool = Field(False, description="Create despite likely duplicates.")
-    kehu_id: int | None = KEHU_ID
+    kehu_id: Id | None = KEHU_ID
 
 
 class ExternalContactIn(ContactFields):
-    customer_id: int | None = None
-    customer_external_id: str | None = CUSTOMER_REF
+    customer_id: Id | None = None
+    customer_external_id: str | None = Field(None, max_length=100, description=CUSTOMER_REF)
     force: bool = Field(False, description="Create despite a phone or e-mail of another customer.")
-    kehu_id: int | None = KEHU_ID
+    kehu_id: Id | None = KEHU_ID
 
 
 class ExternalOpportunityIn(Schema):
-    customer_id: int | None = None
-    customer_external_id: str | None = CUSTOMER_REF
+    customer_id: Id | None = None
+    customer_external_id: str | None = Field(None, max_length=100, description=CUSTOMER_REF)
     name: str | None = None
     amount: Decimal | None = None
     currency: str | None = None
@@ -80,8 +79,8 @@ class ExternalOpportunityIn(Schema):
     next_step: str | None = None
     floor_price: Decimal | None = None
     concessions: str | None = None
-    owner_id: int | None = None
-    kehu_id: int | None = KEHU_ID
+    owner_id: Id | None = None
+    kehu_id: Id | None = KEHU_ID
 
 
 class ExternalIdOut(Schema):

@@ -285,3 +285,18 @@ def test_upsert_follows_the_entry_rules(org: Organisation) -> None:
     assert full.status_code == 201, full.content
     assert full.json()["customer"]["contacts"][0]["name"] == "赵敏"
     assert "industry" in full.json()["customer"]["to_verify"]
+
+
+def test_unchanged_records_cost_a_fixed_number_of_queries(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    client = api_client(org.admin)
+    records = [
+        {"system": "kingdee", "id": f"Q{i}", "data": {"name": f"{city}恒泰机械有限公司"}}
+        for i, city in enumerate(["上海", "北京", "深圳", "广州", "杭州", "苏州", "南京", "成都"])
+    ]
+    first = post(client, "/customers/upsert", {"records": records})
+    assert first.json()["counts"]["created"] == 8, first.json()
+    with django_assert_max_num_queries(12):  # token, user, session bits, mappings, versions
+        again = post(client, "/customers/upsert", {"records": records})
+    assert again.json()["counts"] == {"created": 0, "updated": 0, "unchanged": 8, "error": 0}
