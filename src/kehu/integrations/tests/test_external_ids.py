@@ -292,8 +292,19 @@ def test_unchanged_records_cost_a_fixed_number_of_queries(
 ) -> None:
     client = api_client(org.admin)
     records = [
-        {"system": "kingdee", "id": f"Q{i}", "data": {"name": f"{city}恒泰机械有限公司"}}
-        for i, city in enumerate(["上海", "北京", "深圳", "广州", "杭州", "苏州", "南京", "成都"])
+        {"system": "kingdee", "id": f"Q{i}", "data": {"name": name}}
+        for i, name in enumerate(
+            [
+                "上海恒泰机械有限公司",
+                "北京博创软件有限公司",
+                "深圳鑫源电子科技有限公司",
+                "广州嘉和商贸有限公司",
+                "杭州明辉网络科技有限公司",
+                "苏州永隆精密制造有限公司",
+                "南京东方物流有限公司",
+                "成都腾飞检测技术有限公司",
+            ]
+        )
     ]
     first = post(client, "/customers/upsert", {"records": records})
     assert first.json()["counts"]["created"] == 8, first.json()
