@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=5, help="calls of 1,000 records per phase")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", type=int, default=1000, help="records per call (≤ 1,000)")
     args = parser.parse_args(argv)
+    global BATCH
+    BATCH = min(max(args.size, 1), 1000)
     _setup()
     from django.test import Client
 
