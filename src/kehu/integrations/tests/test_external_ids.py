@@ -311,3 +311,12 @@ def test_unchanged_records_cost_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):  # token, user, session bits, mappings, versions
         again = post(client, "/customers/upsert", {"records": records})
     assert again.json()["counts"] == {"created": 0, "updated": 0, "unchanged": 8, "error": 0}
+
+
+def test_bulk_endpoints_need_a_signed_in_caller(org: Organisation) -> None:
+    body = {"records": [{"system": "kingdee", "id": "A1", "data": {"name": "匿名有限公司"}}]}
+    for kind in ("customers", "contacts", "opportunities"):
+        answer = post(Client(), f"/{kind}/upsert", body)
+        assert answer.status_code == 401
+        assert answer.json()["code"] == "not_authenticated"
+    assert not Customer.objects.exists()
