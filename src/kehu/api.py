@@ -41,6 +41,8 @@ install_error_handlers(api)
 install_request_checks(api)
 install_busy_handler(api)
 
+# first: /customers/upsert would otherwise meet /customers/{customer_id} (405 for a POST)
+api.add_router("/", integrations_router)  # /webhooks, /…/by-external
 api.add_router("/users", accounts_router)
 api.add_router("/history", history_router)
 api.add_router("/settings", settings_router)
@@ -56,5 +58,4 @@ api.add_router("/", pools_router)  # /pools, /duplicate-check, /offboarding
 api.add_router("/", service_router)  # /handovers, /tickets, /surveys, /reports/service
 api.add_router("/", contracts_router)  # /contracts, /payments
 api.add_router("/", campaigns_router)  # /segments, /campaigns, /templates, /consents
-api.add_router("/", integrations_router)  # /webhooks, /…/by-external
 api.add_router("/", analytics_router)  # /reports (and /targets, /scores)

@@ -9,4 +9,6 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.integrations import external_sections
+
+        external_sections.register()  # the customer page's external ids
