@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -55,6 +56,9 @@ REASON_LABELS: dict[str, Any] = {
 # Sources that may grant again after a withdrawal (staff only with a note, see above)
 REGRANT_SOURCES = (ConsentSource.WEB_FORM, ConsentSource.STAFF)
 
+# Sources only the person produces (no user records them: a user cannot claim an opt-in)
+PERSON_SOURCES = (ConsentSource.WEB_FORM, ConsentSource.UNSUBSCRIBE_LINK)
+
 # The contact / lead field that holds the address on each channel (leads have no WeCom id)
 CONTACT_ADDRESS = {Channel.EMAIL: "email", Channel.SMS: "mobile", Channel.WECOM: "wechat"}
 LEAD_ADDRESS = {Channel.EMAIL: "email", Channel.SMS: "mobile"}
@@ -95,43 +99,38 @@ def partition(channel: str, members: QuerySet[CampaignMember]) -> Partition:
     contact_field = CONTACT_ADDRESS.get(Channel(channel), "")
     lead_field = LEAD_ADDRESS.get(Channel(channel), "")
     withdrawn = _withdrawn_addresses(channel, contact_field, lead_field)
-    rows = (
-        members.select_related("contact", "lead")
-        .annotate(
-            contact_consent=Subquery(
-                Consent.objects.filter(contact=OuterRef("contact_id"), channel=channel).values(
-                    "status"
-                )[:1]
-            ),
-            lead_consent=Subquery(
-                Consent.objects.filter(lead=OuterRef("lead_id"), channel=channel).values("status")[
-                    :1
-                ]
-            ),
-        )
-        .order_by("id")
+    rows = members.select_related("contact", "lead").annotate(
+        **_consent_columns("contact", channel), **_consent_columns("lead", channel)
     )
+    rows = rows.order_by("id")
     result = Partition()
     seen: set[str] = set()
     skipped = result.skipped
     for member in rows.iterator(chunk_size=5000):
         contact = member.contact
         lead = member.lead
+        values = member.__dict__
         if contact is not None:
-            status = member.contact_consent
+            kind = "contact"
             address = getattr(contact, contact_field, "") if contact_field else ""
             left = not contact.is_active
         elif lead is not None:
-            status = member.lead_consent
+            kind = "lead"
             address = getattr(lead, lead_field, "") if lead_field else ""
             left = False
         else:  # neither: nothing to reach
             skipped[NO_ADDRESS] = skipped.get(NO_ADDRESS, 0) + 1
             continue
+        status = values[f"{kind}_consent"]
         key = _address_key(channel, address)
         if left:
             reason = LEFT_COMPANY
-        elif status == ConsentStatus.WITHDRAWN or (key and key in withdrawn):
+        elif status == ConsentStatus.WITHDRAWN or (
+            key in withdrawn
+            and not _opted_in_again(
+                values[f"{kind}_consent_source"], values[f"{kind}_consent_at"], withdrawn[key]
+            )
+        ):
             reason = UNSUBSCRIBED
         elif status != ConsentStatus.GRANTED:
             reason = NO_CONSENT
@@ -147,23 +146,44 @@ def partition(channel: str, members: QuerySet[CampaignMember]) -> Partition:
     return result
 
 
+def _consent_columns(kind: str, channel: str) -> dict[str, Subquery]:
+    """The status, source and time of the person's consent on ``channel`` as columns."""
+    current = Consent.objects.filter(**{kind: OuterRef(f"{kind}_id")}, channel=channel)
+    return {
+        f"{kind}_consent": Subquery(current.values("status")[:1]),
+        f"{kind}_consent_source": Subquery(current.values("source")[:1]),
+        f"{kind}_consent_at": Subquery(current.values("changed_at")[:1]),
+    }
+
+
+def _opted_in_again(source: str | None, at: datetime | None, withdrawn_at: datetime) -> bool:
+    """A grant that overrides a withdrawal of the same address by another record: the
+    person's own opt-in or staff's, given after the withdrawal."""
+    return source in REGRANT_SOURCES and at is not None and at > withdrawn_at
+
+
 def _address_key(channel: str, address: str | None) -> str:
     text = (address or "").strip()
     return text.lower() if channel == Channel.EMAIL else text
 
 
-def _withdrawn_addresses(channel: str, contact_field: str, lead_field: str) -> set[str]:
-    """Every address on ``channel`` whose contact or lead withdrew (one query)."""
+def _withdrawn_addresses(channel: str, contact_field: str, lead_field: str) -> dict[str, datetime]:
+    """Every address on ``channel`` whose contact or lead withdrew, with the latest time of
+    a withdrawal (one query)."""
     fields = [f"contact__{contact_field}"] if contact_field else []
     if lead_field:
         fields.append(f"lead__{lead_field}")
     if not fields:
-        return set()
-    found: set[str] = set()
-    for values in Consent.objects.filter(
-        channel=channel, status=ConsentStatus.WITHDRAWN
-    ).values_list(*fields):
-        found.update(_address_key(channel, value) for value in values if value)
+        return {}
+    found: dict[str, datetime] = {}
+    for row in Consent.objects.filter(channel=channel, status=ConsentStatus.WITHDRAWN).values_list(
+        "changed_at", *fields
+    ):
+        at = row[0]
+        for value in row[1:]:
+            key = _address_key(channel, value)
+            if key and (key not in found or found[key] < at):
+                found[key] = at
     return found
 
 
@@ -252,6 +272,9 @@ def _record(
             raise NotFound("contact")
         if lead is not None and not visible_leads(actor).filter(pk=lead.pk).exists():
             raise NotFound("lead")
+    if actor is not None and source in PERSON_SOURCES:
+        message = _("Only the person records this source (their own link or web form).")
+        raise InvalidInput(message, errors={"source": [message]})
     if source == ConsentSource.STAFF and actor is None:
         message = _("Staff consent needs the user who records it.")
         raise InvalidInput(message, errors={"source": [message]})
@@ -301,3 +324,43 @@ def _ever_withdrawn(consent: Consent) -> bool:
 def consent_may_record(user: Any) -> bool:
     """Whether ``user`` may record consent at all (every signed-in role that sees people)."""
     return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+# --- The web form's consent checkbox -----------------------------------------------------------
+
+# A lead web form's optional checkbox (kept in the lead's ``extra`` like every field the
+# leads app does not know) and the channels it covers, e.g. "email,sms"; without the second
+# field the checkbox covers every channel the person gave an address for.
+WEB_FORM_FIELD = "marketing_consent"
+WEB_FORM_CHANNELS_FIELD = "consent_channels"
+TICKED = {"1", "on", "yes", "true", "y", "是", "同意"}
+
+
+def web_form_consent(lead: Lead) -> list[Consent]:
+    """Record WEB_FORM consent for a lead whose web form post ticked the consent box (the
+    ``on_lead_captured`` callback of the leads app, after the capture's commit)."""
+    if lead.web_form_id is None:
+        return []
+    extra = lead.extra if isinstance(lead.extra, dict) else {}
+    if str(extra.get(WEB_FORM_FIELD, "")).strip().lower() not in TICKED:
+        return []
+    named = {
+        part.strip().lower()
+        for part in str(extra.get(WEB_FORM_CHANNELS_FIELD, "")).split(",")
+        if part.strip()
+    }
+    addresses = {Channel.EMAIL: lead.email, Channel.SMS: lead.mobile}
+    recorded = []
+    for channel, address in addresses.items():
+        if address and (not named or channel.value in named):
+            recorded.append(
+                consent_record(
+                    None,
+                    lead=lead,
+                    channel=channel,
+                    status=ConsentStatus.GRANTED,
+                    source=ConsentSource.WEB_FORM,
+                    note=str(lead.web_form)[:300] if lead.web_form_id else "",
+                )
+            )
+    return recorded

@@ -45,7 +45,7 @@ def make_contact(org: Organisation, owner: Any = None, **data: Any) -> Contact:
     return customers.contact_create(actor=org.admin, customer=customer, data=values, force=True)
 
 
-def make_lead(org: Organisation, **data: Any) -> Lead:
+def make_lead(org: Organisation, actor: Any = None, **data: Any) -> Lead:
     number = next(_numbers)
     values: dict[str, Any] = {
         "company_name": f"线索科技有限公司{number}",
@@ -55,7 +55,7 @@ def make_lead(org: Organisation, **data: Any) -> Lead:
         "source": "trade_show",
     }
     values.update(data)
-    return leads.lead_capture(actor=org.marketing, data=values)
+    return leads.lead_capture(actor=actor or org.marketing, data=values)
 
 
 def add_member(campaign: Campaign, person: Contact | Lead) -> CampaignMember:
