@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kehu.campaigns.views import campaigns, outreach, results, segments
+from kehu.campaigns.views import campaigns, consent, outreach, results, segments
 
 app_name = "campaigns"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *campaigns.urlpatterns,
     *outreach.urlpatterns,
     *results.urlpatterns,
+    *consent.urlpatterns,
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from ninja import Router
 
-from kehu.campaigns.api import campaigns, outreach, results, segments
+from kehu.campaigns.api import campaigns, consent, outreach, results, segments
 
 router = Router()
 router.add_router("/", segments.router)  # /segments
 router.add_router("/", campaigns.router)  # /campaigns, members, costs, goals, forms
 router.add_router("/", outreach.router)  # /templates, /campaigns/{id}/sends, /consents
 router.add_router("/", results.router)  # /campaigns/{id}/results, /campaigns/compare
+router.add_router("/", consent.router)  # /consents, /consents/import
