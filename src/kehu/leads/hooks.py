@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
-LeadCallback = Callable[[Any], None]
+LeadCallback = Callable[[Any], object]  # what it returns is not used
 
 _captured: list[LeadCallback] = []
 _converted: list[LeadCallback] = []
