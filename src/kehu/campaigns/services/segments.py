@@ -109,8 +109,8 @@ def segment_update(
     *, actor: Any, segment_id: int, data: dict[str, Any], version: int | None
 ) -> Segment:
     """Change name, description, conditions or department; the target and the kind stay."""
-    _require_role(actor)
     segment = lock_editable(Segment.objects.all(), actor, pk=segment_id)
+    _require_role(actor)
     check_version(segment, version)
     for key in ("target", "kind"):
         if key in data and data[key] is not None and data[key] != getattr(segment, key):
@@ -136,8 +136,8 @@ def segment_update(
 
 @transaction.atomic
 def segment_delete(*, actor: Any, segment_id: int) -> None:
-    _require_role(actor)
     segment = lock_editable(Segment.objects.all(), actor, pk=segment_id)
+    _require_role(actor)
     segment.delete()
 
 
@@ -153,8 +153,9 @@ def segment_recount(*, actor: Any, segment: Segment) -> int:
 
 
 def _static(actor: Any, segment_id: int) -> Segment:
-    _require_role(actor)
+    # the row first: a segment outside the actor's scope is 404 whatever their role
     segment = lock_editable(Segment.objects.all(), actor, pk=segment_id)
+    _require_role(actor)
     if segment.kind != SegmentKind.STATIC:
         raise InvalidInput(errors={"kind": [_("Only a static list has entries.")]})
     return segment
