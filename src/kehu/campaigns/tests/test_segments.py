@@ -519,3 +519,28 @@ def test_pages_build_count_and_preview(org: Organisation, book: dict[str, Custom
     rep.force_login(org.rep)
     assert rep.get(reverse("campaigns:segments")).status_code == 403
     assert rep.get(reverse("campaigns:segment_detail", args=[segment.pk])).status_code == 404
+
+
+def test_pick_rows_into_a_static_list(org: Organisation, book: dict[str, Customer]) -> None:
+    client = Client()
+    client.force_login(org.marketing)
+    picked = [book["maker"].pk, book["south"].pk]
+    form = client.get(reverse("campaigns:segment_pick"), {"target": "customers", "ids": picked})
+    assert form.status_code == 200
+    empty = client.post(reverse("campaigns:segment_pick"), {"target": "customers", "name": "x"})
+    assert "pick-error" in empty.content.decode()
+    assert not Segment.objects.filter(name="x").exists()
+    made = client.post(
+        reverse("campaigns:segment_pick"),
+        {"target": "customers", "ids": picked, "name": "展会跟进"},
+    )
+    assert made.status_code == 302
+    segment = Segment.objects.get(name="展会跟进")
+    assert segment.kind == "static"
+    assert ids(selectors.segment_rows(segment, org.marketing)) == set(picked)
+    again = client.post(
+        reverse("campaigns:segment_pick"),
+        {"target": "customers", "ids": [book["trader"].pk], "segment": segment.pk},
+    )
+    assert again.status_code == 302
+    assert selectors.segment_count(segment, org.marketing) == 3

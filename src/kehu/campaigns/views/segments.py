@@ -215,6 +215,8 @@ def segment_detail(request: AuthedRequest, segment_id: int) -> HttpResponse:
         "may_edit": Segment.objects.editable_by(request.user).filter(pk=segment.pk).exists(),
         "summary": _summary(segment),
     }
+    static = segment.kind == SegmentKind.STATIC
+    context["row_form"] = ("remove" if context["may_edit"] else "") if static else "pick"
     if segment.kind == SegmentKind.STATIC:
         q = request.GET.get("q", "").strip()[:100]
         context["q"] = q
@@ -308,6 +310,57 @@ def segment_entries_add(request: AuthedRequest, segment_id: int) -> HttpResponse
 
 
 @login_required
+def segment_pick(request: AuthedRequest) -> HttpResponse:
+    """Add picked rows (``ids`` of customers, contacts or leads: the customer list's
+    selection, a segment's preview) to a static list the user may change, or to a new one."""
+    _require_role(request)
+    source = request.POST if request.method == "POST" else request.GET
+    target = source.get("target", SegmentTarget.CUSTOMERS)
+    if target not in SegmentTarget.values:
+        target = SegmentTarget.CUSTOMERS
+    ids = [n for n in (whole_number(raw) for raw in source.getlist("ids")) if n][
+        : services.MAX_ENTRIES_PER_CALL
+    ]
+    lists = Segment.objects.editable_by(request.user).filter(kind=SegmentKind.STATIC, target=target)
+    error = ""
+    if request.method == "POST":
+        try:
+            chosen = whole_number(request.POST.get("segment", ""))
+            if not ids:
+                raise InvalidInput(errors={"ids": [_("Tick at least one row.")]})
+            if chosen:
+                segment_id = chosen
+            else:
+                segment_id = services.segment_create(
+                    actor=request.user,
+                    data={
+                        "name": request.POST.get("name", ""),
+                        "target": target,
+                        "kind": SegmentKind.STATIC,
+                    },
+                ).pk
+            result = services.entries_add(actor=request.user, segment_id=segment_id, ids=ids)
+        except KehuError as problem:
+            error = error_message(problem)
+        else:
+            messages.success(
+                request,
+                _("%(added)s added, %(already)s already in the list, %(missing)s not found.")
+                % {
+                    "added": result["added"],
+                    "already": result["already"],
+                    "missing": result["not_found"],
+                },
+            )
+            return redirect(_detail_url(segment_id))
+    return render(
+        request,
+        "campaigns/segments/pick.html",
+        {"ids": ids, "target": target, "lists": lists.order_by("name")[:200], "error": error},
+    )
+
+
+@login_required
 @require_POST
 def segment_entries_remove(request: AuthedRequest, segment_id: int) -> HttpResponse:
     try:
@@ -363,6 +416,7 @@ urlpatterns: list[URLPattern] = [
     path("segments/", segment_list, name="segments"),
     path("segments/new/", segment_create, name="segment_create"),
     path("segments/count/", segment_count, name="segment_count"),
+    path("segments/pick/", segment_pick, name="segment_pick"),
     path("segments/<int:segment_id>/", segment_detail, name="segment_detail"),
     path("segments/<int:segment_id>/edit/", segment_edit, name="segment_edit"),
     path("segments/<int:segment_id>/delete/", segment_delete, name="segment_delete"),
