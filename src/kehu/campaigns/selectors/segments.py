@@ -305,11 +305,12 @@ def _departments(value: Any) -> list[int]:
     if wrong:
         raise _Bad(_("Unknown department %(value)s.") % {"value": ", ".join(wrong)})
     below: set[int] = set(ids)
+    paths = Q()
     for _pk, path in rows:
         if path:
-            below |= set(
-                Department.objects.filter(path__startswith=path).values_list("pk", flat=True)
-            )
+            paths |= Q(path__startswith=path)
+    if paths:
+        below |= set(Department.objects.filter(paths).values_list("pk", flat=True))
     return sorted(below)
 
 

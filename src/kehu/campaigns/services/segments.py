@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -263,57 +262,45 @@ def _kind_of(value: str) -> tuple[str, str] | None:
     return None
 
 
+CHUNK = 500
+
+
 def _matches(target: str, actor: Any, kind: str, values: set[str]) -> dict[str, set[int]]:
-    """value -> the ids of the target rows it names, among those the actor sees."""
+    """value -> the ids of the target rows it names, among those the actor sees; looked up
+    ``CHUNK`` values at a time (e-mails and phones are stored normalised, as parsed here)."""
     out: dict[str, set[int]] = {}
-    if not values:
-        return out
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        for key, pk in _chunk_matches(target, actor, kind, ordered[start : start + CHUNK]):
+            out.setdefault(key, set()).add(pk)
+    return out
+
+
+def _chunk_matches(target: str, actor: Any, kind: str, values: list[str]) -> list[tuple[str, int]]:
     customers = Customer.objects.visible_to(actor)
     if target == SegmentTarget.LEADS:
-        leads = Lead.objects.visible_to(actor)
         if kind == "number":
-            return out
-        column = "email__iexact" if kind == "email" else "mobile"
-        condition = Q()
-        for value in values:
-            condition |= Q(**{column: value})
-        for pk, value in leads.filter(condition).values_list(
-            "pk", "email" if kind == "email" else "mobile"
-        ):
-            out.setdefault(value.lower() if kind == "email" else value, set()).add(pk)
-        return out
+            return []
+        column = "email" if kind == "email" else "mobile"
+        leads = Lead.objects.visible_to(actor).filter(**{f"{column}__in": values})
+        return [(value, pk) for pk, value in leads.values_list("pk", column)]
     if kind == "number":
-        rows = customers.filter(number__in=values).values_list("pk", "number")
+        rows = dict(customers.filter(number__in=values).values_list("pk", "number"))
         if target == SegmentTarget.CUSTOMERS:
-            for pk, number in rows:
-                out.setdefault(number, set()).add(pk)
-            return out
-        by_customer = dict(rows)
-        for pk, customer_id in Contact.objects.filter(
-            customer_id__in=list(by_customer), is_primary=True
-        ).values_list("pk", "customer_id"):
-            out.setdefault(by_customer[customer_id], set()).add(pk)
-        return out
+            return [(number, pk) for pk, number in rows.items()]
+        primary = Contact.objects.filter(customer_id__in=list(rows), is_primary=True)
+        return [
+            (rows[customer_id], pk) for pk, customer_id in primary.values_list("pk", "customer_id")
+        ]
     contacts = Contact.objects.filter(customer_id__in=customers.order_by().values("pk"))
-    if kind == "email":
-        condition = Q()
-        for value in values:
-            condition |= Q(email__iexact=value)
-        found = contacts.filter(condition).values_list("pk", "customer_id", "email")
-    else:
-        found = contacts.filter(Q(mobile__in=values) | Q(work_phone__in=values)).values_list(
-            "pk", "customer_id", "mobile"
+    columns = ("email",) if kind == "email" else ("mobile", "work_phone")
+    out: list[tuple[str, int]] = []
+    for column in columns:
+        found = contacts.filter(**{f"{column}__in": values}).values_list(
+            "pk", "customer_id", column
         )
-    for pk, customer_id, value in found:
-        key = value.lower() if kind == "email" else value
-        out.setdefault(key, set()).add(customer_id if target == SegmentTarget.CUSTOMERS else pk)
-    if kind == "phone":  # a work phone matched: key it by the value asked for too
-        for pk, customer_id, work in contacts.filter(work_phone__in=values).values_list(
-            "pk", "customer_id", "work_phone"
-        ):
-            out.setdefault(work, set()).add(
-                customer_id if target == SegmentTarget.CUSTOMERS else pk
-            )
+        for pk, customer_id, value in found:
+            out.append((value, customer_id if target == SegmentTarget.CUSTOMERS else pk))
     return out
 
 
