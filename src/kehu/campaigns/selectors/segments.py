@@ -58,6 +58,8 @@ MAX_CONDITIONS = 50
 MAX_LIST = 200
 MAX_DAYS = 36_500
 MATCHES = ("all", "any")
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 # --- value kinds --------------------------------------------------------------------------
 
@@ -133,9 +135,12 @@ def _date(value: Any) -> date:
     if not isinstance(value, str):
         raise _Bad(_("Expected a date (YYYY-MM-DD)."))
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise _Bad(_("Expected a date (YYYY-MM-DD).")) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # far dates overflow once made aware and shifted
+        raise _Bad(_("Expected a date from 1900 to 2100."))
+    return day
 
 
 def _date_range(value: Any) -> tuple[date, date]:
