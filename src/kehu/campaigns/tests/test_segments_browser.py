@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from kehu.accounts import services as accounts
 from kehu.accounts.models import Role
@@ -46,17 +47,17 @@ def test_build_a_segment_on_a_phone(page: Any) -> None:
     page.fill("#id_name", "成交客户的决策人")
     page.select_option("#id_target", "contacts")
     count = page.locator("#segment-count")
-    page.wait_for_function("document.querySelector('#segment-count').textContent.match(/3/)")
+    expect(count).to_have_text(re.compile(r"\b3\b"), timeout=30_000)
 
     # a condition: decision maker is yes -> 王伟, 赵敏
     page.click(".segment-add")
     page.locator(".segment-field").first.select_option("decision_maker")
-    page.wait_for_function("document.querySelector('#segment-count').textContent.match(/2/)")
+    expect(count).to_have_text(re.compile(r"\b2\b"), timeout=30_000)
     # a nested group: status is one of 成交客户
     page.click(".segment-add-group")
     page.locator(".segment-field").nth(1).select_option("status")
     page.locator(".segment-condition").nth(1).locator("select[multiple]").select_option(["won"])
-    page.wait_for_function("document.querySelector('#segment-count').textContent.match(/\\b1\\b/)")
+    expect(count).to_have_text(re.compile(r"\b1\b"), timeout=30_000)
     assert re.search(r"\b1\b", count.inner_text())
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
