@@ -46,6 +46,7 @@ ID_MODELS = {
     "ticket_id": "service.Ticket",
     "mailbox_id": "service.Mailbox",
     "ticket_form_id": "service.TicketWebForm",
+    "segment_id": "campaigns.Segment",
 }
 
 PNG = (
@@ -137,6 +138,28 @@ def _add_extras(files: Path) -> None:
     _add_handovers(admin, rep)
     _add_surveys()
     _add_mail(admin)
+    _add_segments(admin)
+
+
+def _add_segments(admin: Any) -> None:
+    """A dynamic segment and a static list with one customer (campaigns/segments)."""
+    from kehu.campaigns.services import segments
+    from kehu.customers.models import Customer
+
+    segments.segment_create(
+        actor=admin,
+        data={
+            "name": "成交客户",
+            "conditions": {
+                "match": "all",
+                "conditions": [{"field": "status", "op": "in", "value": ["won"]}],
+            },
+        },
+    )
+    listed = segments.segment_create(actor=admin, data={"name": "展会名单", "kind": "static"})
+    first = Customer.objects.order_by("pk").values_list("pk", flat=True).first()
+    if first is not None:
+        segments.entries_add(actor=admin, segment_id=listed.pk, ids=[first])
 
 
 def _add_surveys() -> None:
