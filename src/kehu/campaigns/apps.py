@@ -9,4 +9,4 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.campaigns import tasks  # noqa: F401  (registers the jobs)
