@@ -216,8 +216,8 @@ def send_create(
     scheduled_for: datetime | None = None,
 ) -> Send:
     """A send of the template to the campaign's reachable members (see the module)."""
-    _require_writer(actor)
     campaign = lock_editable(Campaign.objects.all(), actor, pk=campaign_id)
+    _require_writer(actor)
     template = _template_for(actor, template_id, channel)
     now = timezone.now()
     if scheduled_for is not None and scheduled_for <= now:
@@ -265,8 +265,8 @@ def send_test(
 ) -> Send:
     """Send the template to the actor's own e-mail or mobile, rendered with a member (the
     given one, else the campaign's first) of the campaign."""
-    _require_writer(actor)
     campaign = lock_editable(Campaign.objects.all(), actor, pk=campaign_id)
+    _require_writer(actor)
     template = _template_for(actor, template_id, "")
     address = {
         Channel.EMAIL: actor.email,
@@ -304,8 +304,8 @@ def enqueue(send_id: int) -> None:
 
 @transaction.atomic
 def send_cancel(*, actor: Any, send_id: int) -> Send:
-    _require_writer(actor)
     send = _lock_send(actor, send_id)
+    _require_writer(actor)
     if send.status not in (SendStatus.SCHEDULED, SendStatus.QUEUED):
         raise Conflict(_("The send has started; it can no longer be cancelled."))
     send.status = SendStatus.CANCELLED

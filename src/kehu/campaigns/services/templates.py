@@ -70,8 +70,8 @@ def template_create(*, actor: Any, data: dict[str, Any]) -> MessageTemplate:
 def template_update(
     *, actor: Any, template_id: int, data: dict[str, Any], version: int | None = None
 ) -> MessageTemplate:
-    _require_writer(actor)
     template = lock_editable(MessageTemplate.objects.all(), actor, pk=template_id)
+    _require_writer(actor)
     if version is not None:
         check_version(template, version)
     values = _clean(data, template)
@@ -84,8 +84,8 @@ def template_update(
 
 @transaction.atomic
 def template_delete(*, actor: Any, template_id: int) -> None:
-    _require_writer(actor)
     template = lock_editable(MessageTemplate.objects.all(), actor, pk=template_id)
+    _require_writer(actor)
     if Send.objects.filter(template=template).exists():
         raise Conflict(_("This template was sent; it stays for the record of its sends."))
     template.delete()
