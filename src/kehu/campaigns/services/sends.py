@@ -444,7 +444,7 @@ def send_run(send_id: int) -> Send | None:
     """Deliver a queued send (the job's body); returns the send, or None if it is not queued."""
     with transaction.atomic():
         send = (
-            Send.objects.select_for_update()
+            Send.objects.select_for_update(of=("self",))
             .select_related("campaign", "template", "created_by")
             .filter(pk=send_id)
             .first()
