@@ -34,7 +34,8 @@ def test_template_crud_and_unknown_field_named(org: Organisation) -> None:
         content_type="application/json",
     )
     assert bad.status_code == 422
-    assert bad.json()["errors"]["body"] == ["Unknown merge field {{ salutaton }}."]
+    (message,) = bad.json()["errors"]["body"]
+    assert "{{ salutaton }}" in message
     assert not MessageTemplate.objects.exists()
     made = client.post("/api/v1/templates", TEMPLATE, content_type="application/json")
     assert made.status_code == 201

@@ -41,14 +41,14 @@ def campaign(org: Organisation) -> dict[str, Any]:
     _emails(org)
     made = make_campaign(org.east_manager)
     add_contact_member(made, org.rep, email="wang@example.cn")
-    return {"campaign_id": made.pk, "template_id": make_template(org.east_manager).pk}
+    return {"campaign_id": made.pk, "_template_id": make_template(org.east_manager).pk}
 
 
 def own_campaign(org: Organisation) -> dict[str, Any]:
     _emails(org)
     made = make_campaign(org.rep)
     add_contact_member(made, org.rep, email="wang@example.cn")
-    return {"campaign_id": made.pk, "template_id": make_template(org.marketing).pk}
+    return {"campaign_id": made.pk, "_template_id": make_template(org.marketing).pk}
 
 
 def send(org: Organisation) -> dict[str, Any]:
@@ -56,14 +56,14 @@ def send(org: Organisation) -> dict[str, Any]:
     row = sends.send_create(
         actor=org.east_manager,
         campaign_id=made["campaign_id"],
-        template_id=made["template_id"],
+        template_id=made["_template_id"],
         scheduled_for=timezone.now() + datetime.timedelta(days=1),
     )
     return {"send_id": row.pk}
 
 
 def send_body(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
-    return {"template_id": made["template_id"]}
+    return {"template_id": made["_template_id"]}
 
 
 def preview_body(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def preview_body(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
 
 
 def form_body(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
-    return {"template": made["template_id"]}
+    return {"template": made["_template_id"]}
 
 
 TEMPLATE_FORM = {
