@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.utils import translation
 
 from kehu.campaigns.services import merge
 from kehu.core.errors import InvalidInput
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """The messages asserted below are the English ones, whatever an earlier test activated."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ one connection per batch, refused recipients, throttling, scheduling, test sends
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kehu.campaigns.models import (
     Channel,
@@ -33,6 +34,13 @@ from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.testing.factories import Organisation
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """The messages asserted below are the English ones, whatever an earlier test activated."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -199,6 +207,7 @@ def test_throttle_keeps_to_the_rate(
 ) -> None:
     config.put(sends.SEND_PER_MINUTE.key, 60)
     config.put(sends.SEND_BATCH_SIZE.key, 1)
+    config.put(sends.SEND_CONNECTIONS.key, 1)
     waits: list[float] = []
     monkeypatch.setattr(sends.time, "sleep", waits.append)
     campaign = make_campaign(org.marketing)
