@@ -4,6 +4,7 @@ one connection per batch, refused recipients, throttling, scheduling, test sends
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -214,12 +215,15 @@ def test_throttle_keeps_to_the_rate(
     for n in range(3):
         add_contact_member(campaign, org.rep, name=f"周{n}", email=f"t{n}@example.cn")
     template = make_template(org.marketing)
+    started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    elapsed = time.monotonic() - started
     # 60 a minute, one a batch: after the n-th message the send waits until n seconds have
     # passed since its start (the recorded sleeps do not pass time, so they add up)
     assert len(waits) == 3
-    assert [round(wait) for wait in waits] == [1, 2, 3]
+    assert all(wait <= n for n, wait in enumerate(waits, 1))
+    assert waits[-1] >= 3 - elapsed
     assert sink.sessions == 3
 
 
@@ -336,3 +340,18 @@ def test_messages_are_written_in_a_fixed_number_of_queries(
         )
     assert Message.objects.filter(send=send).count() == 30
     assert MessageTemplate.objects.count() == 1
+
+
+def test_a_merge_value_cannot_add_a_header(
+    org: Organisation, sink: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    campaign = make_campaign(org.marketing)
+    add_contact_member(campaign, org.rep, name="王伟\r\nBcc: evil@example.cn", email="w@example.cn")
+    template = make_template(org.marketing, subject="{{ name }}")
+    with django_capture_on_commit_callbacks(execute=True):
+        sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    (envelope,) = sink.messages
+    assert envelope.rcpt_tos == ["w@example.cn"]
+    (mail,) = sink.parsed()
+    assert mail["Bcc"] is None
+    assert "evil@example.cn" in str(mail["Subject"])
