@@ -9,7 +9,10 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        from kehu.campaigns import demo
+        from kehu.campaigns import (
+            demo,
+            tasks,  # noqa: F401  (registers the jobs)
+        )
         from kehu.campaigns import sections as consent_sections
         from kehu.campaigns.channels import providers
         from kehu.campaigns.services import consent, members, touches
