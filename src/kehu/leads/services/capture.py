@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import config, events
 from kehu.core.access import is_admin
 from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
@@ -213,6 +213,7 @@ def lead_capture(
                 lead, assignee=User.objects.get(pk=candidate.user_id), actor=actor, rule=rule.name
             )
             book.save_cursors()
+    events.emit("lead.captured", lead.pk, actor=actor, data={"channel": channel})
     return lead
 
 
