@@ -114,7 +114,7 @@ def _pending() -> _Batch | None:
     # The last callback registered at the current savepoint level, if it is a batch.
     if not connection.run_on_commit:
         return None
-    savepoints, callback, *_rest = connection.run_on_commit[-1]
+    savepoints, callback = connection.run_on_commit[-1][:2]
     same_level = list(savepoints) == list(connection.savepoint_ids)
     if isinstance(callback, _Batch) and not callback.done and same_level:
         return callback

@@ -9,4 +9,9 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        pass
+        from kehu.core import events
+        from kehu.integrations import tasks
+        from kehu.integrations.services import webhooks
+
+        events.on_events(tasks.events_committed)
+        webhooks.set_delivery_queue(tasks.webhook_deliver)
