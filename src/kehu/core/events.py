@@ -1,9 +1,9 @@
 """Domain events: what happened to a record, told to other apps once the transaction commits.
 
 The services call ``emit(name, instance_id, actor=..., data=...)`` beside their write (a customer
-created, a deal won, a ticket closed). The events of one transaction are collected and handed,
-in the order they were emitted, to every listener registered with ``on_events`` after the
-commit; a rolled-back transaction (or a rolled-back savepoint) discards its events, so nothing
+created, a deal won, a ticket closed). The events of one transaction are handed, in the order
+they were emitted, to every listener registered with ``on_events`` after the commit, in one
+call; a rolled-back transaction (or a rolled-back savepoint) discards its own events, so nothing
 is told about changes that did not happen. Outside a transaction an event is told at once.
 
 Listeners run after the commit, in the request or job that wrote: they must be quick (the
@@ -15,6 +15,7 @@ typo fails in the tests, not silently in production.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,19 +84,29 @@ class Event:
 
 
 Listener = Callable[[list[Event]], None]
+Interest = Callable[[], bool]
 
 _listeners: list[Listener] = []
+_interests: list[Interest] = []
+_state = threading.local()
 
 
-def on_events(listener: Listener) -> None:
-    """Call ``listener(events)`` after each commit that emitted events."""
+def on_events(listener: Listener, *, wants: Interest | None = None) -> None:
+    """Call ``listener(events)`` after each commit that emitted events. ``wants`` (cheap,
+    cached) tells whether the listener cares at all right now; when no listener does, ``emit``
+    registers nothing (no webhook configured: no cost in the writing transaction)."""
     if listener not in _listeners:
         _listeners.append(listener)
+        _interests.append(wants or (lambda: True))
 
 
-class _Batch:
-    """The events waiting for one commit (one per savepoint level, so that a rolled-back
-    savepoint takes its own events with it)."""
+class _Marker:
+    """The events of one savepoint level, waiting for the commit.
+
+    Django drops the on-commit callbacks of a rolled-back savepoint, so each level's events
+    ride on a callback of their own; when the callbacks run, the markers pool their events and
+    the last one hands the whole transaction's events, in order, to the listeners at once.
+    """
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -103,22 +114,33 @@ class _Batch:
 
     def __call__(self) -> None:
         self.done = True
+        pooled: list[Event] = getattr(_state, "pooled", [])
+        pooled.extend(self.events)
+        _state.pooled = pooled
+        waiting = (entry[1] for entry in connection.run_on_commit)
+        if any(isinstance(other, _Marker) and not other.done for other in waiting):
+            return  # a later marker of this commit tells them all
+        _state.pooled = []
         for listener in list(_listeners):
             try:
-                listener(list(self.events))
+                listener(list(pooled))
             except Exception:  # a listener's failure must not look like a failed write
                 logger.exception("event listener %r failed", listener)
 
 
-def _pending() -> _Batch | None:
-    # The last callback registered at the current savepoint level, if it is a batch.
+def _pending() -> _Marker | None:
+    # The last callback registered, if it is a marker of the current savepoint level.
     if not connection.run_on_commit:
         return None
     savepoints, callback = connection.run_on_commit[-1][:2]
     same_level = list(savepoints) == list(connection.savepoint_ids)
-    if isinstance(callback, _Batch) and not callback.done and same_level:
+    if isinstance(callback, _Marker) and not callback.done and same_level:
         return callback
     return None
+
+
+def _wanted() -> bool:
+    return any(wants() for wants in _interests)
 
 
 def emit(
@@ -131,23 +153,28 @@ def emit(
     """Tell the listeners, after the commit, that ``name`` happened to record ``instance_id``."""
     if name not in NAMES:
         raise ValueError(f"unknown event {name!r}: add it to kehu.core.events.NAMES")
-    if not _listeners:
-        return
-    event = Event(
-        name=name,
-        instance_id=int(instance_id),
-        actor_id=getattr(actor, "pk", None),
-        data=dict(data or {}),
-    )
-    batch = _pending() if connection.in_atomic_block else None
-    if batch is None:
-        batch = _Batch()
-        batch.events.append(event)
-        transaction.on_commit(batch)
-        return
-    batch.events.append(event)
+    if _listeners and _wanted():
+        _add([Event(name=name, instance_id=int(instance_id), actor_id=_id(actor), data=data or {})])
 
 
 def emit_many(name: str, instance_ids: list[int], *, actor: Any = None) -> None:
-    for instance_id in instance_ids:
-        emit(name, instance_id, actor=actor)
+    """``emit`` for many records at once (a bulk create): one check, one marker."""
+    if name not in NAMES:
+        raise ValueError(f"unknown event {name!r}: add it to kehu.core.events.NAMES")
+    if instance_ids and _listeners and _wanted():
+        actor_id = _id(actor)
+        _add([Event(name=name, instance_id=int(pk), actor_id=actor_id) for pk in instance_ids])
+
+
+def _id(actor: Any) -> int | None:
+    return getattr(actor, "pk", None)
+
+
+def _add(new: list[Event]) -> None:
+    marker = _pending() if connection.in_atomic_block else None
+    if marker is None:
+        marker = _Marker()
+        marker.events.extend(new)
+        transaction.on_commit(marker)
+        return
+    marker.events.extend(new)

@@ -13,5 +13,5 @@ class IntegrationsConfig(AppConfig):
         from kehu.integrations import tasks
         from kehu.integrations.services import webhooks
 
-        events.on_events(tasks.events_committed)
+        events.on_events(tasks.events_committed, wants=webhooks.any_active)
         webhooks.set_delivery_queue(tasks.webhook_deliver)

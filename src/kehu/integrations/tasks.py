@@ -9,15 +9,12 @@ from huey.contrib.djhuey import db_task
 from huey.exceptions import RetryTask
 
 from kehu.core import events
-from kehu.integrations.models import WebhookSubscription
 from kehu.integrations.services import webhooks
 
 
 def events_committed(committed: list[events.Event]) -> None:
     """The ``kehu.core.events`` listener: runs after the commit, in the writing request, so it
-    only queues a job (one query when no webhook is active, none sent then)."""
-    if not WebhookSubscription.objects.filter(is_active=True).exists():
-        return
+    only queues a job (``events`` asks ``webhooks.any_active`` first: no webhook, no event)."""
     webhooks_fanout([event.as_dict() for event in committed])
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -113,6 +114,23 @@ MAX_URL = 500
 
 # --- Subscriptions ----------------------------------------------------------------------------
 
+ACTIVE_KEY = "kehu:webhooks:any-active"
+
+
+def any_active() -> bool:
+    """Is any webhook on? Cached for a minute (and forgotten at every change of a webhook):
+    ``kehu.core.events`` asks it at each emit, so that a Kehu without webhooks pays nothing."""
+    cached = cache.get(ACTIVE_KEY)
+    if cached is None:
+        cached = WebhookSubscription.objects.filter(is_active=True).exists()
+        cache.set(ACTIVE_KEY, cached, 60)
+    return bool(cached)
+
+
+def _forget_active() -> None:
+    cache.delete(ACTIVE_KEY)
+    transaction.on_commit(lambda: cache.delete(ACTIVE_KEY))
+
 
 def webhooks_may_manage(user: User) -> bool:
     return is_admin(user)
@@ -189,6 +207,7 @@ def webhook_create(*, actor: User, data: dict[str, Any]) -> WebhookSubscription:
     _require_admin(actor)
     cleaned = _clean(data, None)
     cleaned.setdefault("secret", new_webhook_secret())
+    _forget_active()
     return WebhookSubscription.objects.create(created_by=actor, **cleaned)
 
 
@@ -216,6 +235,7 @@ def webhook_update(
         locked.disabled_reason = ""
     bump_version(locked)
     locked.save()
+    _forget_active()
     return locked
 
 
@@ -223,6 +243,7 @@ def webhook_update(
 def webhook_delete(*, actor: User, webhook: WebhookSubscription) -> None:
     _require_admin(actor)
     webhook.delete()
+    _forget_active()
 
 
 def webhook_get(*, user: User, webhook_id: int) -> WebhookSubscription:
@@ -413,6 +434,7 @@ def _count_failure(subscription: WebhookSubscription) -> bool:
         }
         bump_version(locked)
         locked.save()
+        _forget_active()
         transaction.on_commit(lambda: _tell_admins_disabled(locked))
     return True
 
