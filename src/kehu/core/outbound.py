@@ -74,24 +74,29 @@ def resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
 
 
-def check_url(url: str) -> tuple[httpx.URL, Address]:
-    """The parsed URL and the address to connect to; ``OutboundRefused`` when it is not allowed."""
+def check_url(url: str, *, allow_internal: bool | None = None) -> tuple[httpx.URL, Address]:
+    """The parsed URL and the address to connect to; ``OutboundRefused`` when it is not allowed.
+
+    ``allow_internal`` overrides ``settings.ALLOW_PRIVATE_WEBHOOKS`` for callers with a switch
+    of their own (the outbound webhooks' ``integrations.allow_internal_receivers``)."""
     parsed = _parse(url)
     addresses = resolve(parsed.host, parsed.port or SCHEMES[parsed.scheme])
     if not addresses:
         raise Unresolvable(_unresolvable(parsed.host))
-    if not settings.ALLOW_PRIVATE_WEBHOOKS and any(is_internal(a) for a in addresses):
+    if allow_internal is None:
+        allow_internal = settings.ALLOW_PRIVATE_WEBHOOKS
+    if not allow_internal and any(is_internal(a) for a in addresses):
         raise OutboundRefused(
             _("The URL points to a local or private network address, which Kehu does not call.")
         )
     return parsed, addresses[0]
 
 
-def validate_url(url: str) -> None:
+def validate_url(url: str, *, allow_internal: bool | None = None) -> None:
     """Check a URL as it is saved: a name that does not resolve now is accepted, since it is
     checked again at each send."""
     try:
-        check_url(url)
+        check_url(url, allow_internal=allow_internal)
     except Unresolvable:
         return
 
@@ -104,3 +109,21 @@ def post_json(url: str, payload: dict[str, Any], *, timeout: float) -> httpx.Res
     extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         return client.post(pinned, json=payload, headers=headers, extensions=extensions)
+
+
+def post_bytes(
+    url: str,
+    body: bytes,
+    *,
+    headers: dict[str, str],
+    timeout: float,
+    allow_internal: bool | None = None,
+) -> httpx.Response:
+    """POST exactly ``body`` (signed callers sign these bytes) to the checked address of
+    ``url`` with ``headers``; redirects are not followed."""
+    parsed, address = check_url(url, allow_internal=allow_internal)
+    pinned = parsed.copy_with(host=str(address))
+    sent = {**headers, "Host": parsed.netloc.decode("ascii")}
+    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        return client.post(pinned, content=body, headers=sent, extensions=extensions)

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, Role, User
-from kehu.core import config, uploads
+from kehu.core import config, events, uploads
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -653,6 +653,7 @@ def followup_create(*, actor: User, customer: Customer, data: dict[str, Any]) ->
     _complete_open(customer, TaskKind.FIRST_CONTACT, actor=actor)
     customer.refresh_from_db()
     cadence_replan(customer=customer)
+    events.emit("followup.recorded", followup.pk, actor=actor, data={"customer_id": customer.pk})
     return followup
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from kehu.core.models import TimestampedModel, VersionedModel
 
 # --- External ids (ERP sync) -------------------------------------------------------------------
 
@@ -61,3 +64,86 @@ class ExternalId(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system}:{self.external_id}"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WebhookSubscription(VersionedModel):
+    """An admin's subscription of a receiver URL to events (docs/integration.md, "Webhooks").
+
+    Payloads are built as ``run_as`` sees the record: a record outside that user's scope is
+    not sent, contact values are masked where that user sees them masked.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("receiver URL"), max_length=500)
+    events = models.JSONField(_("events"), default=list)
+    secret = models.CharField(_("signing secret"), max_length=200, default=new_webhook_secret)
+    run_as = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("payloads as seen by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RETRYING = "retrying", _("Retrying")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class WebhookDelivery(TimestampedModel):
+    """One event sent to one subscription, with its attempts' outcome (the delivery log).
+
+    The body is fixed when the event is fanned out (the record as ``run_as`` saw it then); a
+    manual redelivery is a new row with the same ``event_id``, so receivers de-duplicate.
+    """
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.CharField(_("event id"), max_length=36, db_index=True)
+    event = models.CharField(_("event"), max_length=40)
+    instance_id = models.BigIntegerField()
+    body = models.TextField()
+    status = models.CharField(
+        _("status"),
+        max_length=12,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    response_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("time (ms)"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [models.Index(fields=["subscription", "-id"], name="webhook_delivery_log")]

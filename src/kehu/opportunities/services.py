@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
-from kehu.core import config, uploads
+from kehu.core import config, events, uploads
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -545,6 +545,10 @@ def opportunity_move_stage(
     if winning:
         _mark_customer_won(actor=actor, opportunity=locked)
         hooks.deal_won(locked, actor)
+    moved = {"from_stage": current.code, "to_stage": target.code}
+    events.emit("opportunity.stage_changed", locked.pk, actor=actor, data=moved)
+    if winning:
+        events.emit("opportunity.won", locked.pk, actor=actor, data=moved)
     return locked
 
 
@@ -632,6 +636,11 @@ def opportunity_lose(
     )
     bump_version(locked)
     locked.save()
+    moved = {"from_stage": previous.code, "to_stage": lost.code}
+    events.emit("opportunity.stage_changed", locked.pk, actor=actor, data=moved)
+    events.emit(
+        "opportunity.lost", locked.pk, actor=actor, data={**moved, "reason": loss_reason.label}
+    )
     return locked
 
 

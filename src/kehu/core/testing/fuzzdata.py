@@ -47,6 +47,8 @@ ID_MODELS = {
     "mailbox_id": "service.Mailbox",
     "ticket_form_id": "service.TicketWebForm",
     "segment_id": "campaigns.Segment",
+    "webhook_id": "integrations.WebhookSubscription",
+    "delivery_id": "integrations.WebhookDelivery",
 }
 
 PNG = (
@@ -139,6 +141,7 @@ def _add_extras(files: Path) -> None:
     _add_surveys()
     _add_mail(admin)
     _add_segments(admin)
+    _add_webhooks(admin)
 
 
 def _add_segments(admin: Any) -> None:
@@ -225,6 +228,31 @@ def _add_mail(admin: Any) -> None:
         },
     )  # fmt: skip
     web_forms.ticket_form_create(actor=admin, data={"name": "在线报修", "slug": "repair"})
+
+
+def _add_webhooks(admin: Any) -> None:
+    """A webhook to a loopback port that refuses at once (deliveries fail without waiting on
+    a network) and one logged delivery to send again."""
+    from kehu.core import config
+    from kehu.integrations.models import WebhookDelivery
+    from kehu.integrations.services import webhooks
+
+    config.put(webhooks.ALLOW_INTERNAL.key, True)
+    hook = webhooks.webhook_create(
+        actor=admin,
+        data={
+            "name": "ERP", "url": "http://127.0.0.1:1/hook", "run_as": admin.pk,
+            "events": ["customer.created", "customer.updated"],
+        },
+    )  # fmt: skip
+    WebhookDelivery.objects.create(
+        subscription=hook,
+        event_id="00000000-0000-4000-8000-000000000034",
+        event="customer.created",
+        instance_id=1,
+        body='{"id":"00000000-0000-4000-8000-000000000034","event":"customer.created"}',
+        status="failed",
+    )
 
 
 def _add_tickets(admin: Any) -> None:

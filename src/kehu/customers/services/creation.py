@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import config, events
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
@@ -288,6 +288,7 @@ def customer_create(
         customer.tags.add(*_tags_from_names(tags))
     StatusChange.objects.create(**_status_change(customer, actor=actor, now=now, reason=reason))
     hooks.customers_changed([customer.pk])
+    events.emit("customer.created", customer.pk, actor=actor)
     return customer
 
 
@@ -450,6 +451,7 @@ def customers_create_bulk(
     _insert_contacts(creation, contacts, history=history)
     _link_tags(creation, links)
     hooks.customers_changed(customer.pk for customer in customers)
+    events.emit_many("customer.created", [customer.pk for customer in customers], actor=actor)
     return customers
 
 

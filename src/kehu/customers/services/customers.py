@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
+from kehu.core import events
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
 from kehu.core.history import stamp
@@ -149,6 +150,14 @@ def customer_update(
         locked = customer_change_status(actor=actor, customer=locked, status=status, reason=reason)
     if tags is not None:
         locked.tags.set(_tags_from_names(tags))
+    touched = sorted(changed | ({"status"} if status is not None else set()))
+    if touched or tags is not None:
+        events.emit(
+            "customer.updated",
+            locked.pk,
+            actor=actor,
+            data={"fields": touched + (["tags"] if tags is not None else [])},
+        )
     _copy_into(customer, locked)
     return customer
 
@@ -228,6 +237,12 @@ def customer_set_owner(
     stamp(customer, actor=actor, reason=reason)
     customer.save()
     hooks.customers_changed([customer.pk])
+    events.emit(
+        "customer.reassigned",
+        customer.pk,
+        actor=actor,
+        data={"owner_id": owner.pk if owner is not None else None},
+    )
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import events
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
 from kehu.customers import hooks
@@ -117,6 +118,7 @@ def customer_merge(
             gone.verified_by_id,
             gone.verified_via,
         )
+    gone_id = gone.pk
     stamp(gone, actor=actor, reason=note)
     gone.delete()
     if moved_code:
@@ -127,5 +129,6 @@ def customer_merge(
     stamp(keep, actor=actor, reason=note)
     keep.save()
     hooks.customers_changed([keep.pk])
+    events.emit("customer.merged", keep.pk, actor=actor, data={"merged_id": gone_id})
     _copy_into(survivor, keep)
     return survivor

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import config, events
 from kehu.core.access import is_admin
 from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
@@ -214,6 +214,7 @@ def lead_capture(
             )
             book.save_cursors()
     hooks.lead_captured(lead)
+    events.emit("lead.captured", lead.pk, actor=actor, data={"channel": channel})
     return lead
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import events
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.formatting import money
 from kehu.core.history import stamp
@@ -152,6 +153,12 @@ def lead_convert(
         },
     )
     hooks.lead_converted(lead)
+    events.emit(
+        "lead.converted",
+        lead.pk,
+        actor=actor,
+        data={"customer_id": customer.pk, "opportunity_id": opportunity_id},
+    )
     return lead
 
 

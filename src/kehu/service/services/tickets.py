@@ -24,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, Role, User
+from kehu.core import events
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -117,6 +118,17 @@ def may_create(user: User | None) -> bool:
     return user is None or is_admin(user) or user.role != Role.MARKETING
 
 
+def _outward_event(kind: TicketEventKind, to_status: str) -> str:
+    """The ``kehu.core.events`` name told to other apps (webhooks) for a ticket event."""
+    if kind == TicketEventKind.CREATED:
+        return "ticket.created"
+    if kind == TicketEventKind.STATUS and to_status == TicketStatus.RESOLVED:
+        return "ticket.resolved"
+    if kind == TicketEventKind.STATUS and to_status == TicketStatus.CLOSED:
+        return "ticket.closed"
+    return "ticket.updated"
+
+
 def _event(
     ticket: Ticket,
     kind: TicketEventKind,
@@ -128,6 +140,12 @@ def _event(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> TicketEvent:
+    events.emit(
+        _outward_event(kind, to_status),
+        ticket.pk,
+        actor=actor,
+        data={"kind": str(kind), "from_status": from_status, "to_status": to_status},
+    )
     return TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
@@ -876,6 +894,7 @@ def ticket_link_customer(
     elif locked.contact is not None and locked.contact.customer_id != customer.pk:
         locked.contact = None
     _save(locked, actor, _("Linked to customer %(name)s") % {"name": customer.name})
+    events.emit("ticket.updated", locked.pk, actor=actor, data={"fields": ["customer"]})
     return locked
 
 
@@ -894,6 +913,7 @@ def ticket_update(
         setattr(locked, name, cleaned[name])
     validate(locked)
     _save(locked, actor)
+    events.emit("ticket.updated", locked.pk, actor=actor, data={"fields": changed})
     return locked
 
 
