@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core.access import AccessPolicy, ScopedQuerySet
 from kehu.core.models import TimestampedModel, VersionedModel
@@ -77,7 +78,9 @@ class Segment(VersionedModel):
         related_name="+",
     )
     # The last count (live counts are recomputed on the page; lists show this one)
-    last_count = models.PositiveIntegerField(_("size"), null=True, blank=True)
+    last_count = models.PositiveIntegerField(
+        pgettext_lazy("segment", "size"), null=True, blank=True
+    )
     counted_at = models.DateTimeField(_("counted"), null=True, blank=True)
 
     objects: ClassVar[ScopedQuerySet[Segment]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
@@ -143,7 +146,7 @@ class CampaignKind(models.TextChoices):
 
 
 class CampaignStatus(models.TextChoices):
-    PLANNED = "planned", _("Planned")
+    PLANNED = "planned", pgettext_lazy("campaign status", "Planned")
     RUNNING = "running", _("Running")
     FINISHED = "finished", _("Finished")
     CANCELLED = "cancelled", _("Cancelled")
@@ -153,7 +156,10 @@ class Campaign(VersionedModel):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("type"), max_length=20, choices=CampaignKind.choices)
     status = models.CharField(
-        _("status"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.PLANNED
+        pgettext_lazy("campaign", "status"),
+        max_length=20,
+        choices=CampaignStatus.choices,
+        default=CampaignStatus.PLANNED,
     )
     starts_on = models.DateField(_("starts"))
     ends_on = models.DateField(_("ends"))
@@ -410,14 +416,17 @@ class Send(TimestampedModel):
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     status = models.CharField(
-        _("status"), max_length=20, choices=SendStatus.choices, default=SendStatus.QUEUED
+        pgettext_lazy("campaign", "status"),
+        max_length=20,
+        choices=SendStatus.choices,
+        default=SendStatus.QUEUED,
     )
     is_test = models.BooleanField(_("test send"), default=False)
     scheduled_for = models.DateTimeField(_("scheduled for"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     total = models.PositiveIntegerField(_("recipients"), default=0)
-    sent = models.PositiveIntegerField(_("sent"), default=0)
+    sent = models.PositiveIntegerField(pgettext_lazy("campaign", "sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     # Members left out and why: {"no_consent": 12, "unsubscribed": 3, "no_address": 5}
     skipped = models.JSONField(_("skipped"), default=dict, blank=True)
@@ -447,14 +456,17 @@ class Message(models.Model):
     )
     address = models.CharField(_("address"), max_length=254)
     status = models.CharField(
-        _("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+        pgettext_lazy("campaign", "status"),
+        max_length=10,
+        choices=MessageStatus.choices,
+        default=MessageStatus.QUEUED,
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     provider_id = models.CharField(_("provider message id"), max_length=100, blank=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("campaign", "sent at"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("message")
+        verbose_name = pgettext_lazy("campaign", "message")
         verbose_name_plural = _("messages")
         ordering = ["id"]
         indexes = [models.Index(fields=["send", "status", "id"], name="message_send_status")]
@@ -558,7 +570,7 @@ class Touch(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="touches")
     kind = models.CharField(_("kind"), max_length=20, choices=TouchKind.choices)
-    at = models.DateTimeField(_("when"), default=timezone.now)
+    at = models.DateTimeField(pgettext_lazy("campaign", "when"), default=timezone.now)
     customer = models.ForeignKey(
         "customers.Customer",
         null=True,
