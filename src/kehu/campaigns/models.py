@@ -463,7 +463,7 @@ class Message(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     provider_id = models.CharField(_("provider message id"), max_length=100, blank=True)
-    sent_at = models.DateTimeField(pgettext_lazy("campaign", "sent at"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("time", "sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = pgettext_lazy("campaign", "message")
