@@ -11,4 +11,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         return {"menu": []}
     match = getattr(request, "resolver_match", None)
     namespace = match.namespace if match else ""
-    return {"menu": menu_for(getattr(user, "role", ""), user.is_superuser, namespace)}
+    role = getattr(user, "role", "")
+    return {"menu": menu_for(role, user.is_superuser, namespace, request.path)}

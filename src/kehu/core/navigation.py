@@ -90,8 +90,17 @@ MENU: tuple[MenuItem, ...] = (
 )
 
 
-def menu_for(role: str, is_superuser: bool, namespace: str = "") -> list[dict[str, object]]:
+def menu_for(
+    role: str, is_superuser: bool, namespace: str = "", path: str = ""
+) -> list[dict[str, object]]:
+    """The menu entries ``role`` sees; the entry of the page at ``path`` is active.
+
+    Several entries can share a URL namespace (campaigns, segments and templates under
+    ``campaigns:``; the service pages): only one of them is active, the one whose URL is the
+    longest prefix of ``path`` (the first of the namespace when none is).
+    """
     entries: list[dict[str, object]] = []
+    here: list[dict[str, object]] = []  # the entries of ``namespace``, in menu order
     for item in MENU:
         if item.roles is not None and role not in item.roles and not is_superuser:
             continue
@@ -99,6 +108,19 @@ def menu_for(role: str, is_superuser: bool, namespace: str = "") -> list[dict[st
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        active = bool(namespace) and item.url_name.split(":")[0] == namespace
-        entries.append({"label": item.label, "url": url, "icon": item.icon, "active": active})
+        entry: dict[str, object] = {
+            "label": item.label,
+            "url": url,
+            "icon": item.icon,
+            "active": False,
+        }
+        entries.append(entry)
+        if namespace and item.url_name.split(":")[0] == namespace:
+            here.append(entry)
+    prefixes = [entry for entry in here if path.startswith(str(entry["url"]))]
+    chosen = max(prefixes, key=lambda entry: len(str(entry["url"])), default=None)
+    if chosen is None and here:
+        chosen = here[0]
+    if chosen is not None:
+        chosen["active"] = True
     return entries
