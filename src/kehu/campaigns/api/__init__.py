@@ -8,7 +8,8 @@ from kehu.campaigns.api import campaigns, consent, outreach, results, segments
 
 router = Router()
 router.add_router("/", segments.router)  # /segments
-router.add_router("/", campaigns.router)  # /campaigns, members, costs, goals, forms
-router.add_router("/", outreach.router)  # /templates, /campaigns/{id}/sends, /consents
+# /campaigns/compare before /campaigns/{campaign_id}: the first route that matches answers
 router.add_router("/", results.router)  # /campaigns/{id}/results, /campaigns/compare
+router.add_router("/", campaigns.router)  # /campaigns, members, costs, goals, forms
+router.add_router("/", outreach.router)  # /templates, /campaigns/{id}/sends
 router.add_router("/", consent.router)  # /consents, /consents/import
