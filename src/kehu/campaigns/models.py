@@ -430,6 +430,9 @@ class Send(TimestampedModel):
     failed = models.PositiveIntegerField(_("failed"), default=0)
     # Members left out and why: {"no_consent": 12, "unsubscribed": 3, "no_address": 5}
     skipped = models.JSONField(_("skipped"), default=dict, blank=True)
+    # When the job wrote the Message rows (total and skipped are 0/{} until then); a test
+    # send is prepared when it is created.
+    prepared_at = models.DateTimeField(_("recipients prepared"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -439,6 +442,11 @@ class Send(TimestampedModel):
         verbose_name_plural = _("sends")
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "scheduled_for"], name="send_due")]
+
+    @property
+    def preparing(self) -> bool:
+        """Queued or started, but the job has not yet written its recipients."""
+        return self.prepared_at is None and self.status in (SendStatus.QUEUED, SendStatus.SENDING)
 
 
 class MessageStatus(models.TextChoices):

@@ -96,6 +96,7 @@ class SendOut(Schema):
     failed: int
     queued: int
     skipped: dict[str, int]
+    preparing: bool
     created_at: datetime
 
 
@@ -162,6 +163,7 @@ def send_out(send: Send) -> dict[str, Any]:
         "failed": send.failed,
         "queued": max(send.total - send.sent - send.failed, 0),
         "skipped": send.skipped or {},
+        "preparing": send.preparing,
         "created_at": send.created_at,
     }
 

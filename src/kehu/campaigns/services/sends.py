@@ -1,12 +1,18 @@
 """Sends: a template to a campaign's reachable members, by e-mail, SMS or WeCom.
 
-``send_create`` checks the template's merge fields, asks consent's ``partition`` who is
-reachable on the channel (the rest are counted by reason in ``Send.skipped``), and writes one
-``Message`` per recipient in bulk; zero reachable recipients is a 422 that creates nothing.
-The job ``tasks.run_send`` then calls ``send_run``: it renders and sends in batches (e-mail:
-ONE SMTP connection per batch; SMS/WeCom: the configured channel back-end's ``send_batch``),
-keeps to ``campaigns.send_per_minute``, marks each message sent or failed with the reason,
-adds to the send's counters and records a MESSAGE touch per message sent.
+``send_create`` (the web request) stays quick whatever the campaign's size: it checks the
+template, its merge fields, the channel and the scope, and that at least one member is
+reachable (consent's ``partition`` over the first members, in growing windows, stopping at
+the first recipient; zero reachable recipients is a 422 ``no_recipients`` with the skipped
+counts that creates nothing), then creates the Send queued or scheduled with no messages.
+The job ``tasks.run_send`` then calls ``send_run``: it prepares the send (``partition`` of all
+members, one ``Message`` per recipient written in bulk, ``Send.skipped``/``total``, then
+``prepared_at``; until then ``Send.preparing`` is true and the counters are 0), renders and
+sends in batches (e-mail: ONE SMTP connection per batch; SMS/WeCom: the configured channel
+back-end's ``send_batch``), keeps to ``campaigns.send_per_minute``, marks each message sent
+or failed with the reason, adds to the send's counters and records a MESSAGE touch per
+message sent. Consent is read again when the job prepares, so a withdrawal between the
+request and the job is honoured; if nobody is reachable by then the send is done with 0.
 
 A scheduled send waits (``SendStatus.SCHEDULED``) until ``tasks.start_due_sends`` queues it;
 it can be cancelled until then. A test send goes to the actor's own address, rendered with a
@@ -30,7 +36,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -144,6 +150,38 @@ def describe_skipped(skipped: dict[str, int]) -> str:
     )
 
 
+# Members the request examines for a reachable one: windows of growing size, in member order
+PROBE_FIRST_WINDOW = 200
+PROBE_GROWTH = 10
+
+
+def _unreachable(channel: str, members: QuerySet[CampaignMember]) -> dict[str, int] | None:
+    """None when some member is reachable on ``channel``; else every member's skip reason
+    counted, exactly as ``partition`` counts them.
+
+    ``partition`` over windows of members in id order, stopping at the first window with a
+    recipient: with nobody reachable in the earlier windows, nobody was seen before, so a
+    window's recipients are the whole partition's. A campaign where the first members are
+    reachable costs three queries however large it is.
+    """
+    skipped: dict[str, int] = {}
+    after = 0
+    size = PROBE_FIRST_WINDOW
+    while True:
+        rest = members.filter(pk__gt=after)
+        last = list(rest.order_by("pk").values_list("pk", flat=True)[size - 1 : size])
+        window = rest.filter(pk__lte=last[0]) if last else rest
+        split = partition(channel, window)
+        if split.recipients:
+            return None
+        for reason, count in split.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+        if not last:
+            return skipped
+        after = last[0]
+        size *= PROBE_GROWTH
+
+
 @transaction.atomic
 def send_create(
     *,
@@ -153,7 +191,8 @@ def send_create(
     channel: str = "",
     scheduled_for: datetime | None = None,
 ) -> Send:
-    """A send of the template to the campaign's reachable members (see the module)."""
+    """A send of the template to the campaign's reachable members (see the module): queued or
+    scheduled, its messages written by the job."""
     campaign = lock_editable(Campaign.objects.all(), actor, pk=campaign_id)
     _require_writer(actor)
     template = _template_for(actor, template_id, channel)
@@ -163,17 +202,17 @@ def send_create(
             _("Schedule the send in the future, or send it now."),
             errors={"scheduled_for": [_("This time has passed.")]},
         )
-    split = partition(template.channel, CampaignMember.objects.filter(campaign=campaign))
-    if not split.recipients:
+    skipped = _unreachable(template.channel, CampaignMember.objects.filter(campaign=campaign))
+    if skipped is not None:
         raise InvalidInput(
             _("No member of this campaign can be reached by %(channel)s (%(skipped)s).")
             % {
                 "channel": template.get_channel_display(),
-                "skipped": describe_skipped(split.skipped) or _("the campaign has no members"),
+                "skipped": describe_skipped(skipped) or _("the campaign has no members"),
             },
             code="no_recipients",
             errors={"recipients": [_("No reachable recipient.")]},
-            extra={"skipped": split.skipped},
+            extra={"skipped": skipped},
         )
     send = Send.objects.create(
         campaign=campaign,
@@ -181,20 +220,34 @@ def send_create(
         channel=template.channel,
         status=SendStatus.SCHEDULED if scheduled_for else SendStatus.QUEUED,
         scheduled_for=scheduled_for,
-        total=len(split.recipients),
-        skipped=split.skipped,
         created_by=actor,
-    )
-    Message.objects.bulk_create(
-        (
-            Message(send=send, member=member, address=address)
-            for member, address in split.recipients
-        ),
-        batch_size=INSERT_CHUNK,
     )
     if not scheduled_for:
         transaction.on_commit(lambda: enqueue(send.pk))
     return send
+
+
+@transaction.atomic
+def _prepare(send: Send) -> None:
+    """Write the send's messages: every reachable member now (consent read again), in bulk;
+    the skipped ones counted by reason. The send's fields are updated in memory too."""
+    split = partition(send.channel, CampaignMember.objects.filter(campaign_id=send.campaign_id))
+    Message.objects.bulk_create(
+        (
+            Message(send_id=send.pk, member=member, address=address)
+            for member, address in split.recipients
+        ),
+        batch_size=INSERT_CHUNK,
+    )
+    send.total = len(split.recipients)
+    send.skipped = split.skipped
+    send.prepared_at = timezone.now()
+    Send.objects.filter(pk=send.pk).update(
+        total=send.total,
+        skipped=send.skipped,
+        prepared_at=send.prepared_at,
+        updated_at=send.prepared_at,
+    )
 
 
 @transaction.atomic
@@ -226,6 +279,7 @@ def send_test(
         channel=template.channel,
         is_test=True,
         total=1,
+        prepared_at=timezone.now(),
         created_by=actor,
     )
     Message.objects.create(send=send, member=member, address=address)
@@ -443,6 +497,8 @@ def send_run(send_id: int) -> Send | None:
         send.status = SendStatus.SENDING
         send.started_at = send.started_at or timezone.now()
         send.save(update_fields=["status", "started_at", "updated_at"])
+    if send.prepared_at is None:
+        _prepare(send)
     per_minute = int(config.get(SEND_PER_MINUTE.key))
     size = int(config.get(SEND_BATCH_SIZE.key))
     # E-mail batches go out over several connections at once (one per batch); a provider's

@@ -118,11 +118,16 @@ def test_send_reports_skipped_and_statuses_masked_for_marketing(
             content_type="application/json",
         )
     assert answer.status_code == 201
-    assert answer.json()["skipped"] == {"unsubscribed": 1}
+    # The request only creates the send; the job (run when the request commits) prepares it
+    created = answer.json()
+    assert (created["status"], created["preparing"]) == ("queued", True)
+    assert (created["total"], created["queued"], created["skipped"]) == (0, 0, {})
     assert len(sink.messages) == 1
-    send_id = answer.json()["id"]
+    send_id = created["id"]
     progress = api_client(org.marketing).get(f"/api/v1/sends/{send_id}").json()
     assert (progress["status"], progress["sent"], progress["queued"]) == ("done", 1, 0)
+    assert (progress["preparing"], progress["total"]) == (False, 1)
+    assert progress["skipped"] == {"unsubscribed": 1}
     rows = api_client(org.marketing).get(f"/api/v1/sends/{send_id}/messages").json()["items"]
     assert rows[0]["status"] == "sent"
     assert rows[0]["masked"] is True
@@ -148,7 +153,7 @@ def test_zero_reachable_send_is_422_with_reasons(org: Organisation) -> None:
 
 
 def test_message_list_is_a_fixed_number_of_queries(
-    org: Organisation, django_assert_max_num_queries: Any
+    org: Organisation, django_assert_max_num_queries: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from kehu.campaigns.services import sends
 
@@ -156,7 +161,10 @@ def test_message_list_is_a_fixed_number_of_queries(
     for n in range(25):
         add_contact_member(campaign, org.rep, name=f"郑{n}", email=f"z{n}@example.cn")
     template = make_template(org.marketing)
-    send = sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # the job writes the messages
+        send = sends.send_create(
+            actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk
+        )
     client = api_client(org.marketing)
     with django_assert_max_num_queries(8):
         answer = client.get(f"/api/v1/sends/{send.pk}/messages?limit=100")

@@ -80,8 +80,8 @@ def test_email_send_reaches_consenting_members_only(
         send = sends.send_create(
             actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk
         )
-    assert send.skipped == {"unsubscribed": 1, "no_consent": 1, "no_address": 1}
     send.refresh_from_db()
+    assert send.skipped == {"unsubscribed": 1, "no_consent": 1, "no_address": 1}
     assert (send.status, send.total, send.sent, send.failed) == (SendStatus.DONE, 2, 2, 0)
     assert set(Message.objects.filter(send=send).values_list("status", flat=True)) == {"sent"}
     mails = {mail["To"]: mail for mail in sink.parsed()}
@@ -327,19 +327,104 @@ def test_sms_without_a_backend_fails_each_message_with_the_reason(
     assert "no channel back-end" in Message.objects.get(send=send).reason
 
 
-def test_messages_are_written_in_a_fixed_number_of_queries(
+def test_the_request_writes_no_message_and_the_job_prepares(
+    org: Organisation, sink: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    campaign = _campaign_with_people(org)
+    template = make_template(org.marketing)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        send = sends.send_create(
+            actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk
+        )
+    # Until the job runs: queued, preparing, nothing written, counters 0
+    send.refresh_from_db()
+    assert (send.status, send.preparing, send.total, send.skipped) == (
+        SendStatus.QUEUED,
+        True,
+        0,
+        {},
+    )
+    assert not Message.objects.filter(send=send).exists()
+    assert len(callbacks) == 1
+    callbacks[0]()
+    send.refresh_from_db()
+    assert (send.status, send.preparing, send.total, send.sent) == (SendStatus.DONE, False, 2, 2)
+    assert send.skipped == {"unsubscribed": 1, "no_consent": 1, "no_address": 1}
+    assert send.prepared_at is not None
+    assert len(sink.messages) == 2
+
+
+def test_the_request_is_a_fixed_number_of_queries_whatever_the_members(
     org: Organisation, django_assert_max_num_queries: Any
 ) -> None:
     campaign = make_campaign(org.marketing)
-    for n in range(30):
+    for n in range(sends.PROBE_FIRST_WINDOW + 30):
         add_contact_member(campaign, org.rep, name=f"吴{n}", email=f"q{n}@example.cn")
     template = make_template(org.marketing)
     with django_assert_max_num_queries(12):
         send = sends.send_create(
             actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk
         )
-    assert Message.objects.filter(send=send).count() == 30
+    assert not Message.objects.filter(send=send).exists()
     assert MessageTemplate.objects.count() == 1
+
+
+def test_the_job_writes_the_messages_in_a_fixed_number_of_queries(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    campaign = make_campaign(org.marketing)
+    for n in range(30):
+        add_contact_member(campaign, org.rep, name=f"吴{n}", email=f"q{n}@example.cn")
+    template = make_template(org.marketing)
+    send = sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    with django_assert_max_num_queries(6):
+        sends._prepare(send)
+    assert Message.objects.filter(send=send).count() == 30
+    send.refresh_from_db()
+    assert (send.total, send.preparing) == (30, False)
+
+
+def test_reachable_found_beyond_the_first_window_and_reasons_over_all(
+    org: Organisation, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(sends, "PROBE_FIRST_WINDOW", 2)
+    monkeypatch.setattr(sends, "PROBE_GROWTH", 2)
+    campaign = make_campaign(org.marketing)
+    for n in range(5):
+        add_contact_member(campaign, org.rep, name=f"冯{n}", email=f"f{n}@example.cn", consent=None)
+    add_contact_member(campaign, org.rep, name="褚", email="", consent=ConsentStatus.GRANTED)
+    template = make_template(org.marketing)
+    with pytest.raises(InvalidInput) as raised:
+        sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    assert raised.value.code == "no_recipients"
+    assert raised.value.extra["skipped"] == {"no_consent": 5, "no_address": 1}
+    add_contact_member(campaign, org.rep, name="卫", email="last@example.cn")
+    send = sends.send_create(actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk)
+    assert send.status == SendStatus.QUEUED
+
+
+def test_consent_withdrawn_before_the_job_is_honoured(
+    org: Organisation, sink: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from kehu.campaigns.models import Consent
+
+    campaign = make_campaign(org.marketing)
+    member = add_contact_member(campaign, org.rep, email="only@example.cn")
+    template = make_template(org.marketing)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        send = sends.send_create(
+            actor=org.marketing, campaign_id=campaign.pk, template_id=template.pk
+        )
+    Consent.objects.filter(contact=member.contact).update(status=ConsentStatus.WITHDRAWN)
+    callbacks[0]()
+    send.refresh_from_db()
+    assert (send.status, send.total, send.sent, send.skipped) == (
+        SendStatus.DONE,
+        0,
+        0,
+        {"unsubscribed": 1},
+    )
+    assert not sink.messages
 
 
 def test_a_merge_value_cannot_add_a_header(

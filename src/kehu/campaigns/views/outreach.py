@@ -252,9 +252,12 @@ def send_create(request: AuthedRequest, campaign_id: int) -> HttpResponse:
                     template_id=form.cleaned_data["template"],
                     scheduled_for=form.cleaned_data["scheduled_for"],
                 )
+                send.refresh_from_db()  # the job may have prepared it already
                 messages.success(
                     request,
-                    _("Send created: %(total)d recipients.") % {"total": send.total},
+                    _("Send created: preparing the recipients.")
+                    if send.prepared_at is None
+                    else _("Send created: %(total)d recipients.") % {"total": send.total},
                 )
         except KehuError as error:
             form_errors(form, error, {"template_id": "template", "recipients": "template"})
@@ -298,7 +301,9 @@ def send_detail(request: AuthedRequest, send_id: int) -> HttpResponse:
             "status": status,
             "statuses": MessageStatus.choices,
             "running": running,
-            "percent": round(100 * done / send.total) if send.total else 100,
+            "percent": round(100 * done / send.total)
+            if send.total
+            else (0 if send.preparing or send.status == SendStatus.SCHEDULED else 100),
             "skipped": send_services.describe_skipped(send.skipped or {}),
             "may_cancel": send.status in (SendStatus.SCHEDULED, SendStatus.QUEUED)
             and send_services.send_may_write(request.user),
