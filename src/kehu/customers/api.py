@@ -34,6 +34,7 @@ class ContactOut(Schema):
     id: int
     customer_id: int
     name: str
+    gender: str = Field("", description='Form of address: "m" 先生, "f" 女士, "" not known.')
     title: str
     work_phone: str
     mobile: str
@@ -55,6 +56,7 @@ class ContactOut(Schema):
 
 class ContactFields(Schema):
     name: str | None = None
+    gender: str | None = Field(None, description='"m" (先生), "f" (女士) or "".')
     title: str | None = None
     work_phone: str | None = None
     mobile: str | None = None

@@ -234,6 +234,7 @@ class ContactForm(forms.ModelForm):
         model = Contact
         fields = [
             "name",
+            "gender",
             "title",
             "mobile",
             "work_phone",

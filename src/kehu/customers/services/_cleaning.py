@@ -30,6 +30,7 @@ from kehu.customers import entry
 from kehu.customers.models import (
     Contact,
     Customer,
+    Gender,
     Industry,
     Region,
     Tag,
@@ -68,6 +69,7 @@ VERIFIABLE_FIELDS = frozenset(EDITABLE_FIELDS - {"to_verify", "kind", "priority"
 CONTACT_FIELDS = frozenset(
     {
         "name",
+        "gender",
         "title",
         "work_phone",
         "mobile",
@@ -242,6 +244,16 @@ def _validate_customer(customer: Customer) -> None:
     )
 
 
+def _clean_gender(value: Any) -> str:
+    """The form of address: "m" (先生), "f" (女士) or "" (not known; 称呼 uses the title)."""
+    gender = str(value or "").strip().lower()
+    if gender not in {"", *Gender.values}:
+        raise _field_error(
+            "gender", _("Choose m (Mr, 先生), f (Ms, 女士) or leave the form of address empty.")
+        )
+    return gender
+
+
 def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     unknown = sorted(set(data) - CONTACT_FIELDS)
     if unknown:
@@ -257,6 +269,8 @@ def _clean_contact_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any
             cleaned[name] = normalize_email(value)
         elif name in ("is_decision_maker", "is_primary"):
             cleaned[name] = bool(value)
+        elif name == "gender":
+            cleaned[name] = _clean_gender(value)
         else:
             cleaned[name] = str(value or "").strip()
     if not partial and not cleaned.get("name"):

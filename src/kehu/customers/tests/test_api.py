@@ -285,6 +285,12 @@ def test_contacts_api(org: Organisation) -> None:
     assert client.get("/api/v1/contacts", {"q": "6888"}).json()["count"] == 1
     updated = patch(client, f"/api/v1/contacts/{contact_id}", {"version": 1, "title": "采购经理"})
     assert updated.json()["title"] == "采购经理"
+    # the form of address the campaigns' 称呼 uses (王先生 / 李女士)
+    addressed = patch(client, f"/api/v1/contacts/{contact_id}", {"version": 2, "gender": "f"})
+    assert addressed.json()["gender"] == "f"
+    wrong = patch(client, f"/api/v1/contacts/{contact_id}", {"version": 3, "gender": "x"})
+    assert wrong.status_code == 422
+    assert "gender" in wrong.json()["errors"]
     stale = patch(client, f"/api/v1/contacts/{contact_id}", {"version": 1, "title": "x"})
     assert stale.status_code == 409
     other = api_client(org.colleague)
