@@ -54,6 +54,7 @@ GROUPS: dict[str, str | Promise] = {
     "service": _("Service and business calendar (售后服务)"),
     "contracts": _("Contracts and payments (合同与回款)"),
     "campaigns": _("Marketing campaigns (市场营销)"),
+    "integrations": _("Integrations: webhooks and external ids (系统集成)"),
     "analytics": _("Analysis and scores (数据分析)"),
     "notifications": _("Notifications (通知)"),
     "system": _("System (系统)"),
