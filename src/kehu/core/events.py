@@ -23,29 +23,30 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
 
 logger = logging.getLogger(__name__)
 
-# name -> label; the first part names the kind of record ``instance_id`` is the id of.
+# name -> label; the first part names the kind of record ``instance_id`` is the id of. The
+# labels have their own context: "Customer created" is also a history reason (创建客户).
 NAMES: dict[str, _StrPromise] = {
-    "customer.created": _("Customer created"),
-    "customer.updated": _("Customer updated"),
-    "customer.merged": _("Customers merged"),
-    "customer.reassigned": _("Customer reassigned"),
-    "lead.captured": _("Lead captured"),
-    "lead.converted": _("Lead converted"),
-    "opportunity.stage_changed": _("Deal stage changed"),
-    "opportunity.won": _("Deal won"),
-    "opportunity.lost": _("Deal lost"),
-    "followup.recorded": _("Follow-up recorded"),
-    "ticket.created": _("Ticket created"),
-    "ticket.updated": _("Ticket updated"),
-    "ticket.resolved": _("Ticket resolved"),
-    "ticket.closed": _("Ticket closed"),
+    "customer.created": pgettext_lazy("event", "Customer created"),
+    "customer.updated": pgettext_lazy("event", "Customer updated"),
+    "customer.merged": pgettext_lazy("event", "Customers merged"),
+    "customer.reassigned": pgettext_lazy("event", "Customer reassigned"),
+    "lead.captured": pgettext_lazy("event", "Lead captured"),
+    "lead.converted": pgettext_lazy("event", "Lead converted"),
+    "opportunity.stage_changed": pgettext_lazy("event", "Deal stage changed"),
+    "opportunity.won": pgettext_lazy("event", "Deal won"),
+    "opportunity.lost": pgettext_lazy("event", "Deal lost"),
+    "followup.recorded": pgettext_lazy("event", "Follow-up recorded"),
+    "ticket.created": pgettext_lazy("event", "Ticket created"),
+    "ticket.updated": pgettext_lazy("event", "Ticket updated"),
+    "ticket.resolved": pgettext_lazy("event", "Ticket resolved"),
+    "ticket.closed": pgettext_lazy("event", "Ticket closed"),
 }
 
 
