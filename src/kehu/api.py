@@ -21,6 +21,7 @@ from kehu.core.settings_api import router as settings_router
 from kehu.customers.api import contacts_router, customers_router
 from kehu.followups.api import router as followups_router
 from kehu.followups.plans_api import router as followup_rules_router
+from kehu.governance.api import router as governance_router
 from kehu.integrations.api import router as integrations_router
 from kehu.leads.api import router as leads_router
 from kehu.notifications.api import router as notifications_router
@@ -43,6 +44,7 @@ install_busy_handler(api)
 
 # first: /customers/upsert would otherwise meet /customers/{customer_id} (405 for a POST)
 api.add_router("/", integrations_router)  # /webhooks, /…/by-external
+api.add_router("/", governance_router)  # /audit, /retention-policies, /backups, …
 api.add_router("/users", accounts_router)
 api.add_router("/history", history_router)
 api.add_router("/settings", settings_router)

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "kehu.analytics",
     "kehu.campaigns",
     "kehu.integrations",
+    "kehu.governance",
 ]
 
 MIDDLEWARE = [

@@ -23,5 +23,6 @@ urlpatterns = [
     path("analytics/", include("kehu.analytics.urls")),
     path("marketing/", include("kehu.campaigns.urls")),
     path("integrations/", include("kehu.integrations.urls")),
+    path("governance/", include("kehu.governance.urls")),
     path("", include("kehu.core.urls")),
 ]

@@ -55,6 +55,8 @@ GROUPS: dict[str, str | Promise] = {
     "contracts": _("Contracts and payments (合同与回款)"),
     "campaigns": _("Marketing campaigns (市场营销)"),
     "integrations": _("Integrations: webhooks and external ids (系统集成)"),
+    "governance": _("Data governance: retention, audit, backups (数据治理)"),
+    "security": _("Sign-in security: two-factor and passwords (登录安全)"),
     "analytics": _("Analysis and scores (数据分析)"),
     "notifications": _("Notifications (通知)"),
     "system": _("System (系统)"),

@@ -10,6 +10,7 @@ from typing import Any
 
 _request_id: ContextVar[str] = ContextVar("kehu_request_id", default="")
 _read_memo: ContextVar[dict[Any, Any] | None] = ContextVar("kehu_read_memo", default=None)
+_client_ip: ContextVar[str] = ContextVar("kehu_client_ip", default="")
 
 
 def new_request_id(kind: str = "req") -> str:
@@ -20,13 +21,20 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
+def current_client_ip() -> str:
+    """The address the current web request came from ("" outside requests), for the audit."""
+    return _client_ip.get()
+
+
 @contextmanager
-def acting_context(request_id: str) -> Iterator[str]:
+def acting_context(request_id: str, client_ip: str = "") -> Iterator[str]:
     """Run a block (a request, a CLI command, a job) under one request id."""
     token = _request_id.set(request_id)
+    ip_token = _client_ip.set(client_ip)
     try:
         yield request_id
     finally:
+        _client_ip.reset(ip_token)
         _request_id.reset(token)
 
 

@@ -41,7 +41,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming[:40] if incoming.isascii() and incoming else new_request_id()
-        with acting_context(request_id):
+        # REMOTE_ADDR is the TLS proxy's own address unless the proxy sets it (docs/operations.md).
+        with acting_context(request_id, request.META.get("REMOTE_ADDR", "")):
             request.request_id = request_id  # type: ignore[attr-defined]
             if request.method in ("GET", "HEAD"):
                 with read_only_request():

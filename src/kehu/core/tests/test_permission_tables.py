@@ -24,6 +24,7 @@ APPS = (
     "core",
     "customers",
     "followups",
+    "governance",
     "integrations",
     "leads",
     "notifications",

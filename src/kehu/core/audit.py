@@ -1,0 +1,133 @@
+"""The audit trail: one append-only, hash-chained record of security-relevant actions.
+
+Every app records through ``record()``: sign-ins, tokens, role changes, exports, reveals,
+merges, bulk reassignments, offboarding, deletions, destructions, settings changes and admin
+actions. The entry joins the caller's transaction, so an action that rolls back leaves no
+entry. ``verify()`` recomputes the chain; ``kehu audit verify`` runs it.
+
+Rules for callers: name the target by type and id; put no personal data (names, phones,
+e-mails, free text typed about a person) into ``details``, since entries are never edited,
+not even when that person's data is destroyed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from kehu.core.context import current_client_ip, current_request_id
+from kehu.core.models import AuditChainHead, AuditEntry
+
+GENESIS = "0" * 64
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    fields = {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "details": entry.details,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "prev_hash": entry.prev_hash,
+    }
+    return json.dumps(
+        fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), cls=DjangoJSONEncoder
+    ).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(_canonical(entry)).hexdigest()
+
+
+def _target(target: models.Model | tuple[str, Any] | None) -> tuple[str, str]:
+    if target is None:
+        return "", ""
+    if isinstance(target, tuple):
+        return str(target[0]), str(target[1])
+    return target._meta.label_lower, str(target.pk)
+
+
+def record(
+    action: str,
+    *,
+    actor: Any = None,
+    target: models.Model | tuple[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    actor_name: str = "",
+) -> AuditEntry:
+    """Append one entry; ``action`` is a dotted name such as ``auth.sign_in_failed``.
+
+    ``actor`` is the acting user (None for the system or an anonymous caller, then
+    ``actor_name`` may say who was tried, e.g. the username of a failed sign-in).
+    ``target`` is a model instance or ``(type, id)``.
+    """
+    target_type, target_id = _target(target)
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    with transaction.atomic():
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            at=timezone.now(),
+            actor_id=actor.pk if authenticated else None,
+            actor_name=(actor.get_username() if authenticated else actor_name)[:150],
+            action=action[:60],
+            target_type=target_type[:60],
+            target_id=target_id[:64],
+            details=json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)),
+            ip=current_client_ip()[:45],
+            request_id=current_request_id(),
+            prev_hash=head.hash or GENESIS,
+        )
+        entry.hash = entry_hash(entry)
+        entry.save(force_insert=True)
+        head.seq, head.hash = entry.seq, entry.hash
+        head.save(update_fields=["seq", "hash"])
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    checked: int
+    first_bad_seq: int | None
+    problem: str
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None and not self.problem
+
+
+def _entries_from(seq: int) -> Iterator[AuditEntry]:
+    return AuditEntry.objects.filter(seq__gt=seq).order_by("seq").iterator(chunk_size=2000)
+
+
+def verify() -> VerifyResult:
+    """Recompute the chain from its base; report the first entry that does not fit."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    if head is None:
+        exists = AuditEntry.objects.exists()
+        return VerifyResult(0, None, "entries without a chain head" if exists else "")
+    expected_seq, expected_prev = head.base_seq, head.base_hash or GENESIS
+    checked = 0
+    for entry in _entries_from(head.base_seq):
+        expected_seq += 1
+        if entry.seq != expected_seq:
+            return VerifyResult(checked, expected_seq, "an entry is missing")
+        if entry.prev_hash != expected_prev or entry_hash(entry) != entry.hash:
+            return VerifyResult(checked, entry.seq, "an entry was changed")
+        expected_prev = entry.hash
+        checked += 1
+    if expected_seq != head.seq or expected_prev != (head.hash or GENESIS):
+        return VerifyResult(checked, expected_seq + 1, "the newest entries are missing")
+    return VerifyResult(checked, None, "")

@@ -1,0 +1,7 @@
+"""The permission table of the governance retention endpoints."""
+
+from __future__ import annotations
+
+from kehu.core.testing.permissions import Endpoint
+
+TABLE: list[Endpoint] = []
