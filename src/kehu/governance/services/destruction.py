@@ -38,6 +38,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -53,7 +54,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
-from django.db.models.functions import Left, Replace
+from django.db.models.functions import Cast, Left, Replace
 from django.utils.translation import gettext as _
 
 from kehu.core import audit
@@ -68,6 +69,7 @@ from kehu.leads.models import Lead
 __all__ = ["DestructionResult", "destroy_contact", "destroy_customers", "destroy_lead"]
 
 MASK = "***"
+CHINA_PHONE = re.compile(r"^\+86(\d{6,})$")
 MIN_NEEDLE = 2  # a one-character value ("王") would blank every text that contains it
 CHUNK = 500
 NEEDLES_PER_QUERY = 60
@@ -99,6 +101,12 @@ TEXT_COPIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("customers.savedfilter", ("query",)),
     ("followups.sentemail", ("to_address",)),
 )
+# JSON copies kept as records of something else (the export log, a segment's conditions): the
+# row stays, the person's values in it are replaced.
+JSON_COPIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("transfer.exportlog", ("filters",)),
+    ("campaigns.segment", ("conditions",)),
+)
 # The model an import job's ImportRecord.object_id points at, per import kind.
 IMPORT_KINDS = {
     "customers": "customers.customer",
@@ -129,7 +137,10 @@ class Needles:
     """A person's values and the forms they take in stored text (JSON escapes, URL quoting)."""
 
     def __init__(self, values: Iterable[str]) -> None:
-        clean = {str(value).strip() for value in values if value}
+        clean: set[str] = set()
+        for value in values:
+            if value:
+                clean.update(_written_forms(str(value).strip()))
         self.values = sorted((v for v in clean if len(v) >= MIN_NEEDLE), key=len, reverse=True)
         forms: set[str] = set()
         for value in self.values:
@@ -159,6 +170,21 @@ class Needles:
                 for name in fields:
                     query |= Q(**{f"{name}__contains": form})
             yield query
+
+
+def _written_forms(value: str) -> set[str]:
+    """A value as people write it: phones are stored as E.164 (``+8613912345678``) but typed
+    into files and notes nationally (``13912345678``, ``021-66778899``)."""
+    forms = {value}
+    match = CHINA_PHONE.match(value)
+    if match:
+        national = match.group(1)
+        forms.add(national)
+        if not national.startswith("1"):  # a landline: trunk prefix and area code
+            forms.add("0" + national)
+            for split in (2, 3):
+                forms.add(f"0{national[:split]}-{national[split:]}")
+    return forms
 
 
 def _history_model(label: str) -> type[models.Model] | None:
@@ -323,6 +349,25 @@ class _Run:
             for query in self.needles.any_in(*fields):
                 number, _ = model._base_manager.filter(query).delete()
                 self.count(label, number)
+
+    def redact_json_copies(self) -> None:
+        if not self.needles:
+            return
+        for label, fields in JSON_COPIES:
+            model = _optional_model(label)
+            if model is None:
+                continue
+            texts = {f"_text_{name}": Cast(name, models.TextField()) for name in fields}
+            matching: set[Any] = set()
+            for query in self.needles.any_in(*texts):
+                matching.update(
+                    model._base_manager.annotate(**texts).filter(query).values_list("pk", flat=True)
+                )
+            for row in model._base_manager.filter(pk__in=sorted(matching)):
+                for name in fields:
+                    setattr(row, name, _scrub_json(getattr(row, name), self.needles))
+                row.save(update_fields=list(fields))
+                self.count(f"{label}.redacted", 1)
 
     def scrub_imports(self) -> None:
         """Import jobs keep what their rows said (first errors, duplicates, the report, the
@@ -672,6 +717,7 @@ def destroy_customers(
         run.purge_history(owners=("customers.customer", "leads.lead"))
         run.purge_id_references()
         run.purge_text_copies()
+        run.redact_json_copies()
         run.scrub_imports()
         return _finish(
             run,
@@ -710,6 +756,7 @@ def destroy_contact(contact: Contact, *, actor: Any, reason: str) -> Destruction
         run.purge_id_references()
         run.redact_customer_records(customer_id)
         run.purge_text_copies()
+        run.redact_json_copies()
         run.scrub_imports()
         customer = Customer._base_manager.get(pk=customer_id)
         refresh_search(customer)
@@ -749,6 +796,7 @@ def destroy_lead(lead: Lead, *, actor: Any, reason: str) -> DestructionResult:
         run.purge_history()
         run.purge_id_references()
         run.purge_text_copies()
+        run.redact_json_copies()
         run.scrub_imports()
         return _finish(
             run,
