@@ -10,12 +10,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DestructionKind(models.TextChoices):
-    CUSTOMERS = "customers", _("Customers")
-    CONTACT = "contact", _("Contact")
-    LEAD = "lead", _("Lead")
+    CUSTOMERS = "customers", pgettext_lazy("destruction kind", "Customers")
+    CONTACT = "contact", pgettext_lazy("destruction kind", "Contact")
+    LEAD = "lead", pgettext_lazy("destruction kind", "Lead")
 
 
 class DestructionRun(models.Model):
@@ -31,9 +32,11 @@ class DestructionRun(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=DestructionKind.choices)
-    policy_key = models.CharField(_("policy"), max_length=60, blank=True)
-    reason = models.CharField(_("reason"), max_length=200)
+    kind = models.CharField(
+        pgettext_lazy("destruction", "kind"), max_length=20, choices=DestructionKind.choices
+    )
+    policy_key = models.CharField(pgettext_lazy("destruction", "policy"), max_length=60, blank=True)
+    reason = models.CharField(pgettext_lazy("destruction", "reason"), max_length=200)
     subjects = models.PositiveIntegerField(_("records destroyed"), default=0)
     counts = models.JSONField(_("rows per kind"), default=dict, blank=True)
     files_removed = models.PositiveIntegerField(_("files removed"), default=0)

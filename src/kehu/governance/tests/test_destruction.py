@@ -31,6 +31,7 @@ from kehu.campaigns.models import (
 )
 from kehu.campaigns.services import sends
 from kehu.campaigns.tests.outreach_support import make_campaign, make_template, smtp_sink
+from kehu.contracts.tests.support import approved_contract, record_payment
 from kehu.core import config
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.models import AuditEntry
@@ -60,7 +61,7 @@ from kehu.pools.models import RevealLog
 from kehu.pools.services.claims import pool_put
 from kehu.pools.services.pools import pool_create
 from kehu.service.models import InboundEmail, Mailbox
-from kehu.service.services import surveys, tickets
+from kehu.service.services import handovers, surveys, tickets
 from kehu.transfer.models import ImportRecord
 from kehu.transfer.services import import_job_create, import_job_start, store_upload
 
@@ -221,6 +222,20 @@ def build_customer(org: Organisation, data_dir: Path, sink: Any) -> Customer:
         data={"name": f"{NAME}设备采购", "amount": 100000, "needs": f"{PERSON}要求演示"},
     )
     deals.attachment_add(actor=rep, opportunity=deal, kind="proposal", file=_upload("方案.png"))
+    contract = approved_contract(deal, terms=f"{PERSON}签字生效")
+    record_payment(contract, amount=1000, note=f"{PERSON}经手")
+    handover = handovers.handover_create(
+        actor=rep,
+        customer=customer,
+        data={
+            "needs": f"{PERSON}要求上门",
+            "service_content": "电话支持",
+            "response_hours": 4,
+            "resolution_hours": 48,
+            "contract_terms": "保密条款",
+        },
+    )
+    handovers.handover_attachment_add(actor=rep, handover=handover, file=_upload("交接.png"))
     ticket = tickets.ticket_create(
         actor=admin,
         data={"subject": f"{NAME}设备报警", "content": f"{PERSON}来电", "assignee": admin.pk},
@@ -309,6 +324,9 @@ def _kinds_present(customer: Customer) -> None:
         "opportunities.Opportunity",
         "service.Ticket",
         "service.TicketMessage",
+        "service.Handover",
+        "contracts.Contract",
+        "contracts.Payment",
         "service.InboundEmail",
         "service.Survey",
         "leads.Lead",
@@ -360,7 +378,9 @@ def test_destroying_a_customer_leaves_no_trace(
     assert run.counts["customers.contact"] == 2
     assert run.counts["followups.followup"] == 1
     assert run.counts["service.ticket"] == 1
-    assert run.counts["files"] == result.files_removed >= 3
+    assert run.counts["contracts.payment"] == 1
+    assert run.counts["service.handover"] == 1
+    assert run.counts["files"] == result.files_removed >= 5
     entry = AuditEntry.objects.get(action="governance.destruction")
     assert entry.seq == result.audit_seq == run.audit_seq
     assert entry.actor_id == org.admin.pk
