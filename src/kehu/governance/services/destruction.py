@@ -40,6 +40,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -547,16 +548,39 @@ def _scrub_sheet(path: Path, needles: Needles, encoding: str) -> bool:
     return _scrub_csv(path, needles, encoding)
 
 
+def _xlsx_mentions(path: Path, needles: Needles) -> bool:
+    """Whether the workbook's XML parts hold a value at all: a cheap look before openpyxl
+    loads a large file (text sits in the XML as UTF-8, numbers as digits)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if member.endswith(".xml"):
+                    text = archive.read(member).decode("utf-8", errors="replace")
+                    if needles.found_in(text.replace("&amp;", "&")):
+                        return True
+    except zipfile.BadZipFile:
+        return True  # let openpyxl judge it
+    return False
+
+
 def _scrub_xlsx(path: Path, needles: Needles) -> bool:
     from openpyxl import load_workbook
 
+    if not _xlsx_mentions(path, needles):
+        return False
     workbook = load_workbook(path)
     changed = False
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                if isinstance(cell.value, str) and needles.found_in(cell.value):
-                    cell.value = needles.redact(cell.value)
+                value = cell.value
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    value = str(int(value)) if float(value).is_integer() else str(value)
+                    if value in needles.forms:  # a phone typed as a number
+                        cell.value = MASK
+                        changed = True
+                elif isinstance(value, str) and needles.found_in(value):
+                    cell.value = needles.redact(value)
                     changed = True
     if changed:
         _replace_file(path, workbook.save)

@@ -508,3 +508,37 @@ def test_destroy_lead_erases_a_web_form_submission(
     with pytest.raises(NotFound):
         destroy_lead(lead, actor=org.admin, reason="again")
     assert ContentType.objects.get_for_model(Lead)  # nothing else was touched
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv-gb18030"])
+def test_an_uploaded_sheet_is_rewritten_cell_by_cell(tmp_path: Path, kind: str) -> None:
+    """Phones typed as numbers in XLSX, GBK-encoded CSV: the values go, the rows stay."""
+    from openpyxl import Workbook, load_workbook
+
+    from kehu.governance.services.destruction import Needles, _scrub_sheet
+
+    needles = Needles([PERSON, "+86" + MOBILE, EMAIL])
+    rows = [
+        ["客户名称", "联系人", "手机"],
+        [NAME, f"{PERSON}（采购）", int(MOBILE)],
+        ["别家", "张三", 1],
+    ]
+    if kind == "xlsx":
+        path = tmp_path / "sheet.xlsx"
+        workbook = Workbook()
+        for row in rows:
+            workbook.active.append(row)
+        workbook.save(path)
+        assert _scrub_sheet(path, needles, "")
+        values = [[c.value for c in row] for row in load_workbook(path).active.iter_rows()]
+    else:
+        path = tmp_path / "sheet.csv"
+        path.write_bytes(
+            "\r\n".join(",".join(str(v) for v in row) for row in rows).encode("gb18030")
+        )
+        assert _scrub_sheet(path, needles, "gb18030")
+        values = [line.split(",") for line in path.read_bytes().decode("gb18030").splitlines()]
+        rows = [[str(v) for v in row] for row in rows]
+    assert values[1] == [NAME, "***（采购）", "***"]
+    assert values[2] == rows[2]
+    assert not _scrub_sheet(path, needles, "gb18030" if kind != "xlsx" else "")
