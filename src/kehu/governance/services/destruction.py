@@ -437,7 +437,14 @@ class _Run:
                             ),
                         )
                     )
+        histories: list[tuple[type[models.Model], QuerySet[Any]]] = []
         for model, queryset in level_one + level_two:
+            history = _history_model(model._meta.label_lower)
+            if history is not None:  # earlier rows too (a lead before its conversion)
+                histories.append(
+                    (history, history._base_manager.filter(id__in=queryset.values("pk")))
+                )
+        for model, queryset in level_one + level_two + histories:
             self._redact(model, queryset)
 
     def _redact(self, model: type[models.Model], queryset: QuerySet[Any]) -> None:
@@ -449,6 +456,7 @@ class _Run:
             and not f.primary_key
             and f.name not in {"request_id", "history_type", "number", "dedupe_key"}
         ]
+        self._redact_json(model, queryset)
         if not text_fields:
             return
         hits = Q()
@@ -465,6 +473,25 @@ class _Run:
                     **{text_field.attname: replaced}
                 )
                 self.count(f"{model._meta.label_lower}.redacted", number)
+
+    def _redact_json(self, model: type[models.Model], queryset: QuerySet[Any]) -> None:
+        """JSON columns (a web-form lead's extra fields, an event's data): rewritten in Python."""
+        names = [f.attname for f in model._meta.concrete_fields if isinstance(f, models.JSONField)]
+        if not names:
+            return
+        texts = {f"_text_{name}": Cast(name, models.TextField()) for name in names}
+        hits = Q()
+        for query in self.needles.any_in(*texts):
+            hits |= query
+        for row in queryset.annotate(**texts).filter(hits).values("pk", *names):
+            changes = {
+                name: _scrub_json(row[name], self.needles)
+                for name in names
+                if _scrub_json(row[name], self.needles) != row[name]
+            }
+            if changes:
+                model._base_manager.filter(pk=row["pk"]).update(**changes)
+                self.count(f"{model._meta.label_lower}.redacted", 1)
 
     # the end ----------------------------------------------------------------------------
     def remove_files_on_commit(self) -> None:

@@ -430,13 +430,30 @@ def test_bad_calls_are_refused_and_change_nothing(org: Organisation) -> None:
 def test_destroy_contact_erases_the_person_and_keeps_the_customer(
     org: Organisation, django_capture_on_commit_callbacks: Any
 ) -> None:
-    customer = make_customer(
-        org.rep,
-        name=NAME,
-        contacts=[
-            {"name": PERSON, "mobile": MOBILE, "email": EMAIL},
-            {"name": OTHER, "mobile": OTHER_MOBILE},
-        ],
+    form = web_forms.web_form_create(
+        actor=org.admin, data={"name": "官网留言", "source": "website"}
+    )
+    lead = web_forms.web_form_submit(
+        form_key=form.key,
+        secret=form.secret,
+        data={
+            "company_name": NAME,
+            "contact_name": PERSON,
+            "mobile": MOBILE,
+            "email": EMAIL,
+            "wechat_id": f"wx-{MOBILE}",  # kept in the lead's extra fields (JSON)
+        },
+        ip="127.0.0.1",
+    )
+    assert lead is not None
+    lead_assignment.lead_assign(actor=org.admin, lead=lead, assignee=org.rep)
+    lead.refresh_from_db()
+    lead_assignment.lead_confirm(actor=org.rep, lead=lead)
+    lead.refresh_from_db()
+    lead = lead_convert.lead_convert(actor=org.rep, lead=lead, force=True)
+    customer = Customer.objects.get(pk=lead.customer_id)
+    customers.contact_create(
+        actor=org.rep, customer=customer, data={"name": OTHER, "mobile": OTHER_MOBILE}, force=True
     )
     person = Contact.objects.get(customer=customer, name=PERSON)
     with django_capture_on_commit_callbacks(execute=True):
@@ -470,6 +487,8 @@ def test_destroy_contact_erases_the_person_and_keeps_the_customer(
     assert ticket.contact_id is None
     assert "***" in ticket.content
     assert not ExternalId.objects.filter(kind="contact").exists()
+    lead.refresh_from_db()  # the converted lead stays with the customer, without the person
+    assert (lead.contact_name, lead.mobile, lead.company_name) == ("***", "***", NAME)
     run = DestructionRun.objects.get(pk=result.run_id)
     assert run.kind == "contact"
     assert run.subjects == 1
