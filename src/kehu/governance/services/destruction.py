@@ -92,15 +92,16 @@ PERSON_FIELDS: dict[str, tuple[str, ...]] = {
     "customers.contact": ("name", "mobile", "work_phone", "email", "wechat"),
     "leads.lead": ("contact_name", "mobile", "email", "company_name"),
 }
-# Text copies found by value: (model, text fields); a row that holds a value is deleted.
-TEXT_COPIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("notifications.notification", ("title", "body", "url")),
-    ("notifications.delivery", ("subject", "text")),
-    ("integrations.webhookdelivery", ("body",)),
-    ("admin.logentry", ("object_repr", "change_message")),
-    ("service.inboundemail", ("sender", "subject")),
-    ("customers.savedfilter", ("query",)),
-    ("followups.sentemail", ("to_address",)),
+# Text copies found by value: (model, text fields, whether they store escaped or quoted
+# forms); a row that holds a value is deleted.
+TEXT_COPIES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("notifications.notification", ("title", "body", "url"), False),
+    ("notifications.delivery", ("subject", "text"), False),
+    ("integrations.webhookdelivery", ("body",), False),  # JSON written with ensure_ascii=False
+    ("admin.logentry", ("object_repr", "change_message"), True),
+    ("service.inboundemail", ("sender", "subject"), False),
+    ("customers.savedfilter", ("query",), True),  # a URL query string
+    ("followups.sentemail", ("to_address",), False),
 )
 # JSON copies kept as records of something else (the export log, a segment's conditions): the
 # row stays, the person's values in it are replaced.
@@ -143,12 +144,13 @@ class Needles:
             if value:
                 clean.update(_written_forms(str(value).strip()))
         self.values = sorted((v for v in clean if len(v) >= MIN_NEEDLE), key=len, reverse=True)
+        plain: set[str] = set()
         forms: set[str] = set()
         for value in self.values:
-            forms.update(
-                {value, json.dumps(value)[1:-1], quote(value), quote_plus(value), value.lower()}
-            )
-        self.forms = sorted(forms, key=len, reverse=True)
+            plain.update({value, value.lower()})
+            forms.update({json.dumps(value)[1:-1], quote(value), quote_plus(value)})
+        self.plain = sorted(plain, key=len, reverse=True)
+        self.forms = sorted(forms | plain, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -163,11 +165,13 @@ class Needles:
                 text = text.replace(form, MASK)
         return text
 
-    def any_in(self, *fields: str) -> Iterator[Q]:
-        """Q objects, each OR-ing ``field__contains`` over a slice of the forms."""
-        for start in range(0, len(self.forms), NEEDLES_PER_QUERY):
+    def any_in(self, *fields: str, encoded: bool = True) -> Iterator[Q]:
+        """Q objects, each OR-ing ``field__contains`` over a slice of the forms (``encoded``:
+        with the JSON-escaped and URL-quoted ones, for columns that store those)."""
+        forms = self.forms if encoded else self.plain
+        for start in range(0, len(forms), NEEDLES_PER_QUERY):
             query = Q()
-            for form in self.forms[start : start + NEEDLES_PER_QUERY]:
+            for form in forms[start : start + NEEDLES_PER_QUERY]:
                 for name in fields:
                     query |= Q(**{f"{name}__contains": form})
             yield query
@@ -343,11 +347,11 @@ class _Run:
     def purge_text_copies(self) -> None:
         if not self.needles:
             return
-        for label, fields in TEXT_COPIES:
+        for label, fields, encoded in TEXT_COPIES:
             model = _optional_model(label)
             if model is None:
                 continue
-            for query in self.needles.any_in(*fields):
+            for query in self.needles.any_in(*fields, encoded=encoded):
                 number, _ = model._base_manager.filter(query).delete()
                 self.count(label, number)
 
@@ -460,12 +464,12 @@ class _Run:
         if not text_fields:
             return
         hits = Q()
-        for query in self.needles.any_in(*(f.attname for f in text_fields)):
+        for query in self.needles.any_in(*(f.attname for f in text_fields), encoded=False):
             hits |= query
         if not queryset.filter(hits).exists():
             return
         for text_field in text_fields:
-            for form in self.needles.forms:
+            for form in self.needles.plain:
                 replaced: Any = Replace(F(text_field.attname), Value(form), Value(MASK))
                 if isinstance(text_field, models.CharField) and text_field.max_length:
                     replaced = Left(replaced, text_field.max_length)
