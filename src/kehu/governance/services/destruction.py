@@ -64,7 +64,7 @@ from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.customers.models import Contact, Customer
 from kehu.customers.services import refresh_search
 from kehu.governance.models import DestructionKind, DestructionRun
-from kehu.governance.services.holds import held_ids
+from kehu.governance.services import holds
 from kehu.leads.models import Lead
 
 __all__ = ["DestructionResult", "destroy_contact", "destroy_customers", "destroy_lead"]
@@ -121,6 +121,8 @@ EXTERNAL_KINDS = {
     "contact": "customers.contact",
     "opportunity": "opportunities.opportunity",
 }
+# Rewritten files waiting for the commit: (new content, path); (None, path) removes it.
+Staged = list[tuple[Path | None, Path]]
 IMPORT_JSON_FIELDS = ("errors", "duplicates", "report", "row_decisions", "detected")
 
 
@@ -222,7 +224,7 @@ class _Run:
     counts: Counter[str] = field(default_factory=Counter)
     destroyed: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     files: set[str] = field(default_factory=set)
-    paths: set[Path] = field(default_factory=set)
+    staged: Staged = field(default_factory=list)
 
     def count(self, label: str, number: int) -> None:
         if number:
@@ -399,12 +401,12 @@ class _Run:
                 job.save(update_fields=changed)
                 self.count("transfer.importjob", 1)
             report = Path(settings.MEDIA_ROOT) / "transfer" / f"job-{job.pk}" / "errors.jsonl"
-            if report.is_file() and _scrub_jsonl(report, self.needles):
+            if report.is_file() and _scrub_jsonl(report, self.needles, self.staged):
                 self.count("transfer.error_report", 1)
             if job.is_running or not job.file_path:
                 continue
             source = Path(job.file_path)
-            if source.is_file() and _scrub_sheet(source, self.needles, job.encoding):
+            if source.is_file() and _scrub_sheet(source, self.needles, job.encoding, self.staged):
                 self.count("transfer.import_file", 1)
 
     # redaction inside a customer's remaining records (a contact's erasure) -------------
@@ -499,16 +501,14 @@ class _Run:
 
     # the end ----------------------------------------------------------------------------
     def remove_files_on_commit(self) -> None:
-        files, paths = sorted(self.files), sorted(self.paths)
-        self.count("files", len(files) + len(paths))
+        files, staged = sorted(self.files), list(self.staged)
+        self.count("files", len(files))
 
         def remove() -> None:
             for name in files:
                 with contextlib.suppress(OSError):
                     default_storage.delete(name)
-            for path in paths:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            _apply_staged(staged)
             _checkpoint_sqlite()
 
         transaction.on_commit(remove)
@@ -539,19 +539,41 @@ def _names(value: Any, needles: Needles) -> bool:
     return False
 
 
-def _replace_file(path: Path, write: Any) -> None:
+def _replace_file(path: Path, write: Any, staged: Staged | None) -> None:
+    """Write the new content beside ``path``; it takes the old one's place at once, or, with
+    ``staged``, when the transaction commits (a rollback leaves the file as it was)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".destroy-")
     try:
         with os.fdopen(handle, "wb") as target:
             write(target)
-        os.replace(temporary, path)
+        if staged is None:
+            os.replace(temporary, path)
+        else:
+            staged.append((Path(temporary), path))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
 
 
-def _scrub_jsonl(path: Path, needles: Needles) -> bool:
+def _apply_staged(staged: Staged) -> None:
+    for temporary, path in staged:
+        with contextlib.suppress(OSError):
+            if temporary is None:
+                path.unlink()
+            else:
+                os.replace(temporary, path)
+
+
+def _discard_staged(staged: Staged) -> None:
+    for temporary, _path in staged:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+    staged.clear()
+
+
+def _scrub_jsonl(path: Path, needles: Needles, staged: Staged | None = None) -> bool:
     """Drop the lines of a saved error report that name the person."""
     lines = path.read_bytes().splitlines(keepends=True)
     kept = []
@@ -565,18 +587,18 @@ def _scrub_jsonl(path: Path, needles: Needles) -> bool:
             kept.append(line)
     if len(kept) == len(lines):
         return False
-    _replace_file(path, lambda target: target.writelines(kept))
+    _replace_file(path, lambda target: target.writelines(kept), staged)
     return True
 
 
-def _scrub_sheet(path: Path, needles: Needles, encoding: str) -> bool:
+def _scrub_sheet(path: Path, needles: Needles, encoding: str, staged: Staged | None = None) -> bool:
     """Replace the person's values in an uploaded XLSX or CSV file, cell by cell, so the
     job's row numbers (verification, error report) still point at the same rows."""
     with path.open("rb") as handle:
         head = handle.read(4)
     if head.startswith(b"PK\x03\x04"):
-        return _scrub_xlsx(path, needles)
-    return _scrub_csv(path, needles, encoding)
+        return _scrub_xlsx(path, needles, staged)
+    return _scrub_csv(path, needles, encoding, staged)
 
 
 def _xlsx_mentions(path: Path, needles: Needles) -> bool:
@@ -594,7 +616,7 @@ def _xlsx_mentions(path: Path, needles: Needles) -> bool:
     return False
 
 
-def _scrub_xlsx(path: Path, needles: Needles) -> bool:
+def _scrub_xlsx(path: Path, needles: Needles, staged: Staged | None) -> bool:
     from openpyxl import load_workbook
 
     if not _xlsx_mentions(path, needles):
@@ -614,12 +636,12 @@ def _scrub_xlsx(path: Path, needles: Needles) -> bool:
                     cell.value = needles.redact(value)
                     changed = True
     if changed:
-        _replace_file(path, workbook.save)
+        _replace_file(path, workbook.save, staged)
     workbook.close()
     return changed
 
 
-def _scrub_csv(path: Path, needles: Needles, encoding: str) -> bool:
+def _scrub_csv(path: Path, needles: Needles, encoding: str, staged: Staged | None) -> bool:
     raw = path.read_bytes()
     for candidate in ([encoding] if encoding else []) + ["utf-8-sig", "gb18030"]:
         try:
@@ -628,7 +650,11 @@ def _scrub_csv(path: Path, needles: Needles, encoding: str) -> bool:
             continue
         break
     else:
-        path.unlink()  # unreadable: it cannot be scrubbed, so it goes
+        # unreadable: it cannot be scrubbed, so it goes
+        if staged is None:
+            path.unlink()
+        else:
+            staged.append((None, path))
         return True
     if not needles.found_in(text):
         return False
@@ -637,7 +663,7 @@ def _scrub_csv(path: Path, needles: Needles, encoding: str) -> bool:
     for row in csv.reader(io.StringIO(text, newline="")):
         writer.writerow([needles.redact(cell) for cell in row])
     data = buffer.getvalue().encode(candidate if candidate != "utf-8-sig" else "utf-8-sig")
-    _replace_file(path, lambda target: target.write(data))
+    _replace_file(path, lambda target: target.write(data), staged)
     return True
 
 
@@ -664,6 +690,19 @@ def _secure_delete() -> Iterator[None]:
             cursor.execute("PRAGMA secure_delete = OFF")
 
 
+@contextlib.contextmanager
+def _transaction() -> Iterator[Staged]:
+    """The destruction's transaction; files rewritten in it take their place on commit, and
+    are thrown away when it fails."""
+    staged: Staged = []
+    try:
+        with _secure_delete(), transaction.atomic():
+            yield staged
+    except BaseException:
+        _discard_staged(staged)
+        raise
+
+
 # --- checks --------------------------------------------------------------------------------
 def _check(actor: Any, reason: str) -> str:
     if actor is None or not getattr(actor, "is_authenticated", False) or not is_admin(actor):
@@ -682,8 +721,18 @@ def _check(actor: Any, reason: str) -> str:
     return reason
 
 
+def _held(customer_ids: Iterable[int]) -> set[int]:
+    """The held ones among these customers: in one call where ``holds`` offers ``held_ids``,
+    else one ``is_held`` per customer (the interface the retention workflow keeps)."""
+    ids = sorted({int(pk) for pk in customer_ids})
+    batch = getattr(holds, "held_ids", None)
+    if batch is not None:
+        return {int(pk) for pk in batch(ids)}
+    return {pk for pk in ids if holds.is_held(pk)}
+
+
 def _refuse_held(customer_ids: Iterable[int]) -> None:
-    held = sorted(held_ids(customer_ids))
+    held = sorted(_held(customer_ids))
     if held:
         raise Conflict(
             _("Customers under legal hold cannot be destroyed: %(ids)s.")
@@ -745,7 +794,7 @@ def destroy_customers(
             _("Choose the customers to destroy."),
             errors={"customer_ids": [_("This field is required.")]},
         )
-    with _secure_delete(), transaction.atomic():
+    with _transaction() as staged:
         found = list(
             Customer._base_manager.select_for_update()
             .filter(pk__in=ids)
@@ -763,7 +812,8 @@ def destroy_customers(
                 _values_of("customers.customer", ids)
                 + _values_of("customers.contact", contact_ids)
                 + _values_of("leads.lead", lead_ids)
-            )
+            ),
+            staged=staged,
         )
         _delete_inbound_email(run, ids)
         run.delete(Lead._base_manager.filter(pk__in=lead_ids))
@@ -796,13 +846,13 @@ def destroy_contact(contact: Contact, *, actor: Any, reason: str) -> Destruction
     """Erase one person who is a contact (PIPL): the contact goes, the customer stays with
     the person's values replaced by ``***`` in its records' text and history."""
     reason = _check(actor, reason)
-    with _secure_delete(), transaction.atomic():
+    with _transaction() as staged:
         locked = Contact._base_manager.select_for_update().filter(pk=contact.pk).first()
         if locked is None:
             raise NotFound(f"contact {contact.pk}")
         customer_id = locked.customer_id
         _refuse_held([customer_id])
-        run = _Run(Needles(_values_of("customers.contact", [locked.pk])))
+        run = _Run(Needles(_values_of("customers.contact", [locked.pk])), staged=staged)
         from kehu.followups.models import SentEmail
 
         run.delete(SentEmail._base_manager.filter(contact_id=locked.pk))
@@ -835,7 +885,7 @@ def destroy_lead(lead: Lead, *, actor: Any, reason: str) -> DestructionResult:
     rows and history go; its values are searched in the text copies. A lead converted into a
     customer keeps that customer (erase the contact too, or destroy the customer)."""
     reason = _check(actor, reason)
-    with _secure_delete(), transaction.atomic():
+    with _transaction() as staged:
         locked = Lead._base_manager.select_for_update().filter(pk=lead.pk).first()
         if locked is None:
             raise NotFound(f"lead {lead.pk}")
@@ -846,7 +896,7 @@ def destroy_lead(lead: Lead, *, actor: Any, reason: str) -> DestructionResult:
             # the company is a customer now: its name is not this person's to erase
             company = {locked.company_name}
             values = [value for value in values if value not in company]
-        run = _Run(Needles(values))
+        run = _Run(Needles(values), staged=staged)
         run.delete(Lead._base_manager.filter(pk=locked.pk))
         run.purge_history()
         run.purge_id_references()

@@ -17,7 +17,7 @@ from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from kehu.campaigns.models import (
@@ -561,3 +561,29 @@ def test_an_uploaded_sheet_is_rewritten_cell_by_cell(tmp_path: Path, kind: str) 
     assert values[1] == [NAME, "***（采购）", "***"]
     assert values[2] == rows[2]
     assert not _scrub_sheet(path, needles, "gb18030" if kind != "xlsx" else "")
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="an SQLite setting")
+def test_sqlite_overwrites_what_it_deletes(org: Organisation) -> None:
+    """Deleted rows would stay readable in the database file's free pages: the destruction
+    runs with secure_delete (seen from inside the transaction) and turns it off afterwards."""
+
+    def secure_delete() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete")
+            return int(cursor.fetchone()[0])
+
+    seen: list[int] = []
+
+    def check(ids: list[int]) -> list[int]:
+        seen.append(secure_delete())
+        return []
+
+    customer = make_customer(org.rep, name=NAME)
+    holds.register(check)
+    try:
+        destroy_customers([customer.pk], actor=org.admin, reason="retention")
+    finally:
+        holds.unregister(check)
+    assert seen == [1]
+    assert secure_delete() == 0
