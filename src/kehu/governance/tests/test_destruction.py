@@ -587,3 +587,32 @@ def test_sqlite_overwrites_what_it_deletes(org: Organisation) -> None:
         holds.unregister(check)
     assert seen == [1]
     assert secure_delete() == 0
+
+
+def test_a_failed_destruction_leaves_rows_and_files_as_they_were(
+    org: Organisation,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    customer = make_customer(org.rep, name=NAME, contacts=[{"name": PERSON, "mobile": MOBILE}])
+    rows = f"客户名称,联系人,手机\n{NAME},{PERSON},{MOBILE}\n,{PERSON},{MOBILE}x\n"
+    sheet = store_upload(name="upload.csv", chunks=[rows.encode("utf-8")])
+    job = import_job_create(actor=org.admin, kind="customers", path=sheet)
+    import_job_start(actor=org.admin, job=job, dry_run=True)
+    files = sorted(path for path in data_dir.rglob("*") if path.is_file())
+    before = {path: path.read_bytes() for path in files}
+    assert any(PERSON.encode() in data for data in before.values())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the audit trail is unavailable")
+
+    monkeypatch.setattr("kehu.governance.services.destruction.audit.record", broken)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        destroy_customers([customer.pk], actor=org.admin, reason="retention")
+    assert Customer.objects.filter(pk=customer.pk, name=NAME).exists()
+    assert Contact.objects.filter(customer=customer, name=PERSON).exists()
+    after = sorted(path for path in data_dir.rglob("*") if path.is_file())
+    assert after == files  # no rewritten copy left beside them
+    assert {path: path.read_bytes() for path in after} == before
+    assert not DestructionRun.objects.exists()
