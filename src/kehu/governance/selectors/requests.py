@@ -142,8 +142,8 @@ def _part(
 
 
 def _history(subject: Contact | Lead) -> Part:
-    model = subject.history.model  # type: ignore[union-attr]
-    rows = subject.history.order_by("history_date", "history_id")  # type: ignore[union-attr]
+    model = subject.history.model
+    rows = subject.history.order_by("history_date", "history_id")
     return _part(
         "history",
         _("History of the record"),

@@ -23,6 +23,7 @@ from kehu.governance.models import RequestStatus, SubjectRequest
 from kehu.governance.selectors import requests as selectors
 from kehu.governance.services import requests as services
 from kehu.governance.tests.requests_support import make_lead, make_person
+from kehu.leads import services as lead_services
 from kehu.leads.models import Lead
 from kehu.service.models import CalendarEntry
 from kehu.service.services import calendar
@@ -356,3 +357,68 @@ def test_pages_are_for_administrators(org: Organisation) -> None:
     client.force_login(org.admin)
     assert client.get(reverse("governance:requests")).status_code == 200
     assert client.get(reverse("governance:request", args=[made.pk])).status_code == 200
+
+
+def test_the_pages_log_correct_and_refuse(org: Organisation) -> None:
+    person = make_person(org)
+    client = Client()
+    client.force_login(org.admin)
+    page = client.get(f"{reverse('governance:request_new')}?contact={person.contact.pk}")
+    assert page.status_code == 200
+    assert person.name in page.content.decode()
+    response = client.post(
+        reverse("governance:request_new"),
+        {"contact": person.contact.pk, "kind": "correction", "received_on": "2999-01-01"},
+    )
+    assert response.status_code == 200  # the form again, with the error
+    assert not SubjectRequest.objects.exists()
+    response = client.post(
+        reverse("governance:request_new"),
+        {
+            "contact": person.contact.pk,
+            "kind": "correction",
+            "received_on": date.today().isoformat(),
+        },
+    )
+    made = SubjectRequest.objects.get()
+    assert response["Location"] == reverse("governance:request", args=[made.pk])
+    detail = client.get(response["Location"]).content.decode()
+    assert person.email in detail  # the correction form shows the current values
+    form = {"version": made.version, "name": person.name, "email": "bad", "title": "采购经理"}
+    response = client.post(reverse("governance:request_complete", args=[made.pk]), form)
+    assert response.status_code == 422
+    assert Contact.objects.get(pk=person.contact.pk).email == person.email
+    form["email"] = "ouyang.new@example.cn"
+    response = client.post(reverse("governance:request_complete", args=[made.pk]), form)
+    assert response.status_code == 302
+    assert Contact.objects.get(pk=person.contact.pk).email == "ouyang.new@example.cn"
+    other = new_request(org, "access", person.contact)
+    response = client.post(
+        reverse("governance:request_refuse", args=[other.pk]),
+        {"version": other.version, "reason": ""},
+    )
+    other.refresh_from_db()
+    assert other.status == RequestStatus.OPEN
+    xlsx = client.get(reverse("governance:request_export_xlsx", args=[other.pk]))
+    assert xlsx["Content-Type"] == selectors.XLSX_TYPE
+    assert load_workbook(io.BytesIO(xlsx.content)).sheetnames[1]
+
+
+def test_the_customer_page_card_and_the_lead_page_link(org: Organisation) -> None:
+    person = make_person(org)
+    made = new_request(org, "access", person.contact)
+    lead = make_lead()
+    client = Client()
+    client.force_login(org.admin)
+    card = client.get(
+        reverse("customers:tab", args=[person.customer.pk, "personal-data-requests"])
+    ).content.decode()
+    assert f"?contact={person.contact.pk}" in card
+    assert reverse("governance:request", args=[made.pk]) in card
+    page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    assert f"{reverse('governance:request_new')}?lead={lead.pk}" in page
+    lead_services.lead_assign(actor=org.admin, lead=lead, assignee=org.rep)
+    client.force_login(org.rep)
+    page = client.get(reverse("leads:detail", args=[lead.pk]))
+    assert page.status_code == 200
+    assert reverse("governance:request_new") not in page.content.decode()
