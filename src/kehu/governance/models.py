@@ -58,7 +58,7 @@ class SubjectRequest(VersionedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    received_on = models.DateField(_("received on"))
+    received_on = models.DateField(pgettext_lazy("personal-data request", "received on"))
     deadline = models.DateField(_("answer by"))
     status = models.CharField(
         pgettext_lazy("personal-data request", "status"),

@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kehu.campaigns.models import CampaignMember, Consent, ConsentChange, Message, Touch
@@ -311,7 +312,9 @@ def as_xlsx(request: SubjectRequest, parts: list[Part]) -> bytes:
     assert first is not None
     first.title = _("Request")[:31]
     first.append([_("Personal-data request"), f"#{request.pk}"])
-    first.append([_("Received on"), request.received_on.isoformat()])
+    first.append(
+        [pgettext("personal-data request", "Received on"), request.received_on.isoformat()]
+    )
     first.append([_("Answer by"), request.deadline.isoformat()])
     first.append([_("Generated at"), timezone.localtime().isoformat(timespec="seconds")])
     for part in parts:

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
@@ -42,7 +42,7 @@ def _admin(request: AuthedRequest) -> User:
 class NewRequestForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("The person asks for"), choices=RequestKind.choices)
     received_on = forms.DateField(
-        label=gettext_lazy("Received on"),
+        label=pgettext_lazy("personal-data request", "Received on"),
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("The deadline is counted in working days from this day."),
     )
@@ -66,7 +66,7 @@ class RefuseForm(forms.Form):
 
 
 LABELS: dict[str, Any] = {
-    "name": gettext_lazy("Name"),
+    "name": pgettext_lazy("person", "Name"),
     "gender": gettext_lazy("Form of address"),
     "title": gettext_lazy("Title"),
     "work_phone": gettext_lazy("Work phone"),
@@ -75,7 +75,7 @@ LABELS: dict[str, Any] = {
     "email": gettext_lazy("E-mail"),
     "wechat": gettext_lazy("WeChat"),
     "notes": gettext_lazy("Notes"),
-    "contact_name": gettext_lazy("Name"),
+    "contact_name": pgettext_lazy("person", "Name"),
     "company_name": gettext_lazy("Company name"),
 }
 
