@@ -43,7 +43,7 @@ class NewRequestForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("The person asks for"), choices=RequestKind.choices)
     received_on = forms.DateField(
         label=pgettext_lazy("personal-data request", "Received on"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=gettext_lazy("The deadline is counted in working days from this day."),
     )
     notes = forms.CharField(
