@@ -12,6 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kehu.core.models import VersionedModel
+
+# --- Destruction (合规销毁) ---------------------------------------------------------------------
+
 
 class DestructionKind(models.TextChoices):
     CUSTOMERS = "customers", pgettext_lazy("destruction kind", "Customers")
@@ -51,3 +55,90 @@ class DestructionRun(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} ({self.subjects})"
+
+
+# --- Personal-data requests (个人信息主体权利, PIPL arts. 44–47) ------------------------------
+
+
+class RequestKind(models.TextChoices):
+    ACCESS = "access", _("Access and copy (查阅复制)")
+    CORRECTION = "correction", _("Correction (更正补充)")
+    ERASURE = "erasure", _("Erasure (删除)")
+
+
+class RequestStatus(models.TextChoices):
+    OPEN = "open", pgettext_lazy("personal-data request", "Open")
+    DONE = "done", pgettext_lazy("personal-data request", "Done")
+    REFUSED = "refused", pgettext_lazy("personal-data request", "Refused")
+
+
+class SubjectType(models.TextChoices):
+    CONTACT = "contact", _("Contact")
+    LEAD = "lead", _("Lead")
+
+
+class SubjectRequest(VersionedModel):
+    """A person's request about the data Kehu holds on them: a contact's or a lead's.
+
+    ``subject_type`` and ``subject_id`` name the person and stay after an erasure (the links
+    ``contact`` / ``lead`` are then empty), so the log keeps what was asked and done without
+    any personal data. ``notes`` are the handler's and must not repeat the person's details.
+    """
+
+    kind = models.CharField(_("request"), max_length=20, choices=RequestKind.choices)
+    subject_type = models.CharField(_("person is a"), max_length=10, choices=SubjectType.choices)
+    subject_id = models.BigIntegerField(_("person's record"))
+    contact = models.ForeignKey(
+        "customers.Contact",
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    received_on = models.DateField(pgettext_lazy("personal-data request", "received on"))
+    deadline = models.DateField(_("answer by"))
+    status = models.CharField(
+        pgettext_lazy("personal-data request", "status"),
+        max_length=10,
+        choices=RequestStatus.choices,
+        default=RequestStatus.OPEN,
+    )
+    refusal_reason = models.CharField(_("reason for refusing"), max_length=500, blank=True)
+    notes = models.TextField(_("notes"), max_length=2000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("logged by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("personal-data request")
+        verbose_name_plural = _("personal-data requests")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="subject_request_due"),
+            models.Index(fields=["subject_type", "subject_id"], name="subject_request_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"

@@ -29,7 +29,7 @@ from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.numbers import posted_version
 from kehu.core.pagination import bounded_page
 from kehu.customers.services import DuplicateCustomer
-from kehu.leads import selectors, services
+from kehu.leads import page_links, selectors, services
 from kehu.leads.forms import (
     AssignForm,
     ConvertForm,
@@ -160,6 +160,7 @@ def _detail_context(request: AuthedRequest, lead: Lead, **forms: Any) -> dict[st
         "invalidate_form": forms.get("invalidate_form") or InvalidateForm(),
         "review_form": forms.get("review_form") or ReviewForm(),
         "history_url": _history_url(lead),
+        "page_links": page_links.links_for(lead, user),
     }
 
 

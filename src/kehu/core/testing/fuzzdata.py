@@ -49,6 +49,7 @@ ID_MODELS = {
     "segment_id": "campaigns.Segment",
     "webhook_id": "integrations.WebhookSubscription",
     "delivery_id": "integrations.WebhookDelivery",
+    "request_id": "governance.SubjectRequest",
 }
 
 PNG = (
@@ -142,6 +143,7 @@ def _add_extras(files: Path) -> None:
     _add_mail(admin)
     _add_segments(admin)
     _add_webhooks(admin)
+    _add_personal_data_requests(admin)
 
 
 def _add_segments(admin: Any) -> None:
@@ -253,6 +255,22 @@ def _add_webhooks(admin: Any) -> None:
         body='{"id":"00000000-0000-4000-8000-000000000034","event":"customer.created"}',
         status="failed",
     )
+
+
+def _add_personal_data_requests(admin: Any) -> None:
+    """One request of each kind, of a contact and of a lead."""
+    from kehu.customers.models import Contact
+    from kehu.governance.services.requests import request_create
+    from kehu.leads.models import Lead
+
+    contact = Contact.objects.order_by("pk").first()
+    lead = Lead.objects.order_by("pk").first()
+    for kind in ("access", "correction", "erasure"):
+        for subject_type, subject in (("contact", contact), ("lead", lead)):
+            if subject is not None:
+                request_create(
+                    actor=admin, kind=kind, subject_type=subject_type, subject_id=subject.pk
+                )
 
 
 def _add_tickets(admin: Any) -> None:

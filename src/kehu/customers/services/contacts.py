@@ -90,8 +90,14 @@ def _clear_primary(customer: Customer, actor: Any, except_pk: int | None) -> Non
 
 @transaction.atomic
 def contact_update(
-    *, actor: User, contact: Contact, changes: dict[str, Any], version: int | None = None
+    *,
+    actor: User,
+    contact: Contact,
+    changes: dict[str, Any],
+    version: int | None = None,
+    reason: str = "",
 ) -> Contact:
+    """``reason`` goes into the history row (a personal-data request names itself there)."""
     locked = _contact_scope(actor, contact)
     check_version(locked, version)
     if not locked.is_active and changes:
@@ -108,7 +114,7 @@ def contact_update(
     if "is_primary" in changed and locked.is_primary:
         _clear_primary(locked.customer, actor, except_pk=locked.pk)
     bump_version(locked)
-    stamp(locked, actor=actor)
+    stamp(locked, actor=actor, reason=reason)
     locked.save()
     if changed & CONTACT_INFO_FIELDS:
         _contact_info_touched(locked.customer)

@@ -241,7 +241,16 @@ def _without_masked_echo(actor: User, lead: Lead, changes: dict[str, Any]) -> di
 
 
 @transaction.atomic
-def lead_update(*, actor: User, lead: Lead, changes: dict[str, Any], version: int | None) -> Lead:
+def lead_update(
+    *,
+    actor: User,
+    lead: Lead,
+    changes: dict[str, Any],
+    version: int | None,
+    reason: str = "",
+) -> Lead:
+    """``reason`` goes into the history row instead of "edited" (a personal-data request
+    names itself there)."""
     lead = _lock(lead)
     check_version(lead, version)
     if not lead.is_open:
@@ -277,7 +286,7 @@ def lead_update(*, actor: User, lead: Lead, changes: dict[str, Any], version: in
     if not changed:
         return lead
     bump_version(lead)
-    stamp(lead, actor=actor, reason=_("edited"))
+    stamp(lead, actor=actor, reason=reason or _("edited"))
     lead.save()
     _event(lead, EventKind.UPDATED, actor=actor, data={"fields": sorted(changed)})
     return lead
