@@ -31,10 +31,13 @@ from kehu.customers.services.attachments import (
 from kehu.customers.services.contacts import contact_create, contact_deactivate, contact_update
 from kehu.customers.services.creation import (
     BulkCreation,
+    Lookups,
     NewCustomer,
     OwnerRule,
+    PreparedCustomer,
     customer_create,
     customer_may_create,
+    customer_prepare,
     customers_create_bulk,
 )
 from kehu.customers.services.customers import (
@@ -61,9 +64,11 @@ from kehu.customers.services.dedup import (
     NAME_CANDIDATES,
     NAME_PREFIX,
     CustomerHeldByOther,
+    DedupKeys,
     DuplicateCustomer,
     DuplicateMatch,
     duplicate_payload,
+    duplicate_suspects,
     find_duplicates,
 )
 from kehu.customers.services.merge import customer_merge
@@ -84,10 +89,13 @@ __all__ = [
     "VERIFIABLE_FIELDS",
     "BulkCreation",
     "CustomerHeldByOther",
+    "DedupKeys",
     "DuplicateCustomer",
     "DuplicateMatch",
+    "Lookups",
     "NewCustomer",
     "OwnerRule",
+    "PreparedCustomer",
     "attachment_add",
     "attachment_delete",
     "check_contact_rules",
@@ -103,6 +111,7 @@ __all__ = [
     "customer_mark_verified",
     "customer_may_create",
     "customer_merge",
+    "customer_prepare",
     "customer_reassign",
     "customer_recompute_grades",
     "customer_record_contact",
@@ -116,6 +125,7 @@ __all__ = [
     "customers_create_bulk",
     "customers_reassign_bulk",
     "duplicate_payload",
+    "duplicate_suspects",
     "find_duplicates",
     "refresh_search",
     "saved_filter_delete",
