@@ -152,6 +152,20 @@ def _remember(mapping: ExternalId, data: Mapping[str, Any], version: int) -> Non
     mapping.save(update_fields=["fingerprint", "seen_version", "updated_at"])
 
 
+def move_customer_ids(survivor_id: int, merged_id: int) -> None:
+    """A merge (``customers.hooks.on_customers_merged``, in its transaction): the merged
+    customer's external ids name the survivor. In a system where the survivor has an id of
+    its own already (a record has one id per system), the merged customer's id is dropped:
+    that system then has two records for one customer, and its next upsert of the dropped id
+    creates a customer again unless it names the survivor (``kehu_id``) or the system merges
+    its records too (docs/integration.md)."""
+    merged = ExternalId.objects.filter(kind=ExternalKind.CUSTOMER, object_id=merged_id)
+    taken = ExternalId.objects.filter(kind=ExternalKind.CUSTOMER, object_id=survivor_id)
+    merged.filter(system__in=taken.values("system")).delete()
+    # the survivor's version changes with the merge: the next upsert runs the services again
+    merged.update(object_id=survivor_id, seen_version=None)
+
+
 # --- The kinds ----------------------------------------------------------------------------------
 
 
