@@ -62,19 +62,22 @@ def test_new_customers_are_written_as_one_batch_with_every_rule(org: Organisatio
     customers = Customer.objects.filter(pk__in=[r["object_id"] for r in body["results"]])
     assert customers.count() == 30
     first = customers.get(name=company(0))
-    assert first.number and first.owner_id == org.admin.pk
+    assert first.number
+    assert first.owner_id == org.admin.pk
     assert first.industry_id == "I"
     assert first.history.count() == 1
     assert first.history.get().history_change_reason in ("Customer created", "创建客户")
     assert StatusChange.objects.filter(customer=first).count() == 1
     assert sorted(first.tags.values_list("name", flat=True)) == ["ERP", "经销商"]
     contact = Contact.objects.get(customer=first)
-    assert contact.email == "n0@example.cn" and contact.is_primary
+    assert contact.email == "n0@example.cn"
+    assert contact.is_primary
     assert contact.history.count() == 1
     assert "n0@example.cn" in first.search_text
     assert len({c.number for c in customers}) == 30
     mapping = ExternalId.objects.get(system="kingdee", external_id="N0")
-    assert mapping.object_id == first.pk and mapping.seen_version == first.version
+    assert mapping.object_id == first.pk
+    assert mapping.seen_version == first.version
     again = upsert(client, records)
     assert again["counts"]["unchanged"] == 30  # the mappings remember the input
 
