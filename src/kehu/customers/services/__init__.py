@@ -56,6 +56,7 @@ from kehu.customers.services.customers import (
     customer_update,
     customers_add_tags_bulk,
     customers_reassign_bulk,
+    customers_update_batch,
     refresh_search,
 )
 from kehu.customers.services.dedup import (
@@ -124,6 +125,7 @@ __all__ = [
     "customers_add_tags_bulk",
     "customers_create_bulk",
     "customers_reassign_bulk",
+    "customers_update_batch",
     "duplicate_payload",
     "duplicate_suspects",
     "find_duplicates",

@@ -24,11 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
@@ -439,6 +441,7 @@ def upsert_many(
                 )
         if kind == ExternalKind.CUSTOMER:
             _create_customers(actor, parsed, outcomes)
+            _update_customers(actor, parsed, outcomes)
         for index, item in enumerate(parsed):
             if outcomes[index] is None:
                 assert not isinstance(item, Outcome)
@@ -536,6 +539,92 @@ def _create_customers(
         outcomes[index] = Outcome(
             Result.CREATED, customer.pk, system=system, external_id=external_id
         )
+
+
+def _update_customers(
+    actor: User, parsed: Sequence[Parsed | Outcome], outcomes: list[Outcome | None]
+) -> None:
+    """The call's changed customers, updated together (``customers_update_batch``: each by
+    ``customer_update``'s rules, a fixed number of queries for the batch), and their mappings
+    remembered in one UPDATE. A record is left to the single path when its external id is
+    repeated in the call, it carries ``kehu_id`` or ``force``, it changes the owner or the
+    tags, or the batch answers ``SINGLE`` (not editable, a change that needs a duplicate
+    check or a grade, a status change). Fills ``outcomes`` of the records it answered."""
+    refs = {(item[0], item[1]) for item in parsed if not isinstance(item, Outcome)}
+    mappings = {
+        (row.system, row.external_id): row
+        for row in ExternalId.objects.filter(
+            kind=ExternalKind.CUSTOMER,
+            system__in={system for system, _id in refs},
+            external_id__in={external_id for _system, external_id in refs},
+        )
+        if (row.system, row.external_id) in refs
+    }
+    counts = Counter((item[0], item[1]) for item in parsed if not isinstance(item, Outcome))
+    chosen: dict[int, tuple[int, ExternalId, dict[str, Any]]] = {}  # customer id: ...
+    for index, item in enumerate(parsed):
+        if isinstance(item, Outcome) or outcomes[index] is not None:
+            continue
+        system, external_id, data = item
+        mapping = mappings.get((system, external_id))
+        if (
+            mapping is None
+            or counts[(system, external_id)] > 1
+            or mapping.object_id in chosen
+            or data.get("kehu_id") is not None
+            or data.get("force")
+        ):
+            continue
+        chosen[mapping.object_id] = (index, mapping, data)
+    if not chosen:
+        return
+    owners = dict(Customer.objects.filter(pk__in=chosen).values_list("pk", "owner_id"))
+    tags: dict[int, set[str]] = {}
+    if any(data.get("tags") is not None for _i, _m, data in chosen.values()):
+        links = Customer.tags.through.objects.filter(customer_id__in=chosen)
+        for customer_id, name in links.values_list("customer_id", "tag__name"):
+            tags.setdefault(customer_id, set()).add(name)
+    changes: dict[int, dict[str, Any]] = {}
+    for customer_id, (_index, _mapping, data) in chosen.items():
+        owner_id = data.get("owner_id")
+        if owner_id is not None and owner_id != owners.get(customer_id):
+            continue
+        wanted = data.get("tags")
+        if wanted is not None and tags.get(customer_id, set()) != {
+            name.strip() for name in wanted if name.strip()
+        }:
+            continue
+        fields, _tags, _force = _customer_data(data)
+        if fields.get("status") is None:
+            fields.pop("status", None)
+        changes[customer_id] = fields
+    if not changes:
+        return
+    batch = customer_services.customers_update_batch(actor=actor, changes=changes)
+    remembered: list[ExternalId] = []
+    now = timezone.now()
+    for customer_id, answer in batch.answers.items():
+        index, mapping, data = chosen[customer_id]
+        system, external_id = mapping.system, mapping.external_id
+        if answer is None:
+            continue
+        if isinstance(answer, KehuError):
+            outcomes[index] = Outcome(
+                Result.ERROR, None, answer, system=system, external_id=external_id
+            )
+            continue
+        changed = customer_id in batch.changed
+        mapping.fingerprint = fingerprint(data)
+        mapping.seen_version = answer.version
+        mapping.updated_at = now
+        remembered.append(mapping)
+        outcomes[index] = Outcome(
+            Result.UPDATED if changed else Result.UNCHANGED,
+            customer_id,
+            system=system,
+            external_id=external_id,
+        )
+    ExternalId.objects.bulk_update(remembered, ["fingerprint", "seen_version", "updated_at"])
 
 
 def _mapped(kind: str, refs: set[tuple[str, str]]) -> set[tuple[str, str]]:

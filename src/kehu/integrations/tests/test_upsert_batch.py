@@ -204,3 +204,42 @@ def test_a_merge_moves_the_merged_customers_external_ids(org: Organisation) -> N
     assert again.json()["result"] == "updated"
     assert again.json()["customer"]["id"] == survivor_id
     assert Customer.objects.count() == 1
+
+
+def test_changed_customers_are_updated_as_one_batch_with_every_rule(org: Organisation) -> None:
+    client = api_client(org.admin)
+    upsert(client, new_records(60))
+    changed = new_records(20)
+    for record in changed:
+        record["data"]["address"] = "上海市浦东新区"
+    changed[1]["data"]["name"] = "大连海纳重工有限公司"  # a new name: the dedup, one by one
+    changed[2]["data"]["industry"] = "ZZ"
+    changed[3]["data"]["founded_on"] = "not a date"
+    changed[4]["data"]["owner_id"] = org.rep.pk  # a reassignment: one by one
+    with CaptureQueriesContext(connection) as twenty:
+        body = upsert(client, changed)
+    results = body["results"]
+    errors = [(r["index"], r["code"], r["errors"]) for r in results if r["result"] == "error"]
+    assert body["counts"] == {"created": 0, "updated": 18, "unchanged": 0, "error": 2}, errors
+    assert "industry" in results[2]["errors"]
+    assert "founded_on" in results[3]["errors"]
+    first = Customer.objects.get(pk=results[0]["object_id"])
+    assert first.address == "上海市浦东新区"
+    assert first.version == 2
+    assert first.history.count() == 2
+    assert first.history.first().history_type == "~"
+    assert Customer.objects.get(pk=results[1]["object_id"]).name == "大连海纳重工有限公司"
+    assert Customer.objects.get(pk=results[4]["object_id"]).owner_id == org.rep.pk
+    n2 = ExternalId.objects.get(system="kingdee", external_id="N2")
+    untouched = Customer.objects.get(pk=n2.object_id)
+    assert (untouched.version, untouched.address) == (1, "")
+    assert upsert(client, changed[5:])["counts"]["unchanged"] == 15
+
+    more = new_records(60)[20:]
+    for record in more:
+        record["data"]["address"] = "杭州市"
+    with CaptureQueriesContext(connection) as forty:
+        body = upsert(client, more)
+    assert body["counts"]["updated"] == 40
+    # twice the records, no more statements (the 20 sent three through the single path)
+    assert len(forty.captured_queries) <= len(twenty.captured_queries)
