@@ -41,6 +41,7 @@ from kehu.customers.services.creation import (
     customers_create_bulk,
 )
 from kehu.customers.services.customers import (
+    UPDATE_ROWS,
     customer_add_tags,
     customer_change_status,
     customer_delete,
@@ -87,6 +88,7 @@ __all__ = [
     "EXACT_NAME_SCORE",
     "NAME_CANDIDATES",
     "NAME_PREFIX",
+    "UPDATE_ROWS",
     "VERIFIABLE_FIELDS",
     "BulkCreation",
     "CustomerHeldByOther",

@@ -169,6 +169,10 @@ def customer_update(
 # or a grade to recompute from every input (budget) costs queries per customer.
 UPDATE_ONE_BY_ONE = frozenset({"name", "credit_code", "kind", "annual_budget"})
 SINGLE = None  # a batch's answer for a customer left to ``customer_update``
+# Rows per UPDATE of a batch: ``bulk_update`` writes ``CASE id WHEN … THEN …`` per column, which
+# the database walks for every row (1,000 rows in one statement took 20 s on PostgreSQL).
+UPDATE_ROWS = 100
+DERIVED = ("name_key", "search_text", "completeness")  # what ``refresh_search`` sets
 
 
 @dataclass
@@ -203,14 +207,17 @@ def customers_update_batch(
     answers: dict[int, Customer | KehuError | None] = dict.fromkeys(changes, SINGLE)
     rows = {
         row.pk: row
-        for row in Customer.objects.editable_by(actor).select_for_update().filter(pk__in=changes)
+        for row in Customer.objects.editable_by(actor)
+        .select_for_update(of=("self",))
+        .select_related("industry", "region")  # ``_assign`` compares them: no query per row
+        .filter(pk__in=changes)
     }
     contacts: dict[int, list[Contact]] = {}
     for contact in Contact.objects.filter(customer_id__in=rows).order_by("pk"):
         contacts.setdefault(contact.customer_id, []).append(contact)
     now = timezone.now()
     dirty: list[Customer] = []
-    fields: set[str] = set()
+    groups: dict[frozenset[str], list[Customer]] = {}
     touched_of: dict[int, list[str]] = {}
     for pk, raw in changes.items():
         locked = rows.get(pk)
@@ -248,21 +255,27 @@ def customers_update_batch(
             touched_of[pk] = touched
         if not changed:
             continue
+        derived = {name: getattr(locked, name) for name in DERIVED}
         refresh_search(locked, contacts.get(pk, []))
         bump_version(locked)
         locked.updated_at = now
-        fields.update(_attname(Customer, name) for name in changed)
+        columns = {_attname(Customer, name) for name in changed} | {"version", "updated_at"}
+        columns |= {name for name, value in derived.items() if getattr(locked, name) != value}
+        groups.setdefault(frozenset(columns), []).append(locked)
         dirty.append(locked)
-    if dirty:
-        fields.update({"name_key", "search_text", "completeness", "version", "updated_at"})
+    # one UPDATE per set of changed columns (a sync sends the same fields for its records):
+    # a column in the statement costs a CASE over its rows, and the search keys rarely move
+    for columns, group in groups.items():
         bulk_update_with_history(
-            dirty,
+            group,
             Customer,
-            sorted(fields),
+            sorted(columns),
             default_user=actor,
             default_date=now,
             custom_historical_attrs={"request_id": current_request_id()},
+            batch_size=UPDATE_ROWS,
         )
+    if dirty:
         hooks.customers_changed(row.pk for row in dirty)
     for pk, touched in touched_of.items():
         events.emit("customer.updated", pk, actor=actor, data={"fields": touched})

@@ -624,7 +624,11 @@ def _update_customers(
             system=system,
             external_id=external_id,
         )
-    ExternalId.objects.bulk_update(remembered, ["fingerprint", "seen_version", "updated_at"])
+    ExternalId.objects.bulk_update(
+        remembered,
+        ["fingerprint", "seen_version", "updated_at"],
+        batch_size=customer_services.UPDATE_ROWS,
+    )
 
 
 def _mapped(kind: str, refs: set[tuple[str, str]]) -> set[tuple[str, str]]:
