@@ -578,7 +578,9 @@ def _update_customers(
         chosen[mapping.object_id] = (index, mapping, data)
     if not chosen:
         return
-    owners = dict(Customer.objects.filter(pk__in=chosen).values_list("pk", "owner_id"))
+    owners = dict(
+        Customer.objects.visible_to(actor).filter(pk__in=chosen).values_list("pk", "owner_id")
+    )
     tags: dict[int, set[str]] = {}
     if any(data.get("tags") is not None for _i, _m, data in chosen.values()):
         links = Customer.tags.through.objects.filter(customer_id__in=chosen)
