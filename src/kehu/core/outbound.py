@@ -8,6 +8,12 @@ link-local, reserved, multicast or unspecified; ``post_json`` checks at every se
 changed since the URL was saved), connects to the very address it checked (no second lookup
 for a rebinding DNS server to answer differently) and follows no redirect.
 
+Connections are kept open between requests (``_client``): one pooled ``httpx.Client`` per host
+name, scheme and timeout, shared by the process's threads, so a job worker sending thousands of
+webhook deliveries to one receiver reuses its connections (and TLS sessions) instead of opening
+one per request. A client serves one host name only: a kept TLS connection was verified for
+that name and is never reused for another name on the same address.
+
 ``settings.ALLOW_PRIVATE_WEBHOOKS`` (``KEHU_ALLOW_PRIVATE_WEBHOOKS``) lifts the address check for
 installations whose robots live on the internal network; the tests' local receivers turn it on.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from typing import Any
 
 import httpx
@@ -101,14 +108,56 @@ def validate_url(url: str, *, allow_internal: bool | None = None) -> None:
         return
 
 
+MAX_CLIENTS = 64  # pooled clients kept (host names × timeouts); past it, one client a request
+KEEPALIVE_SECONDS = 30.0
+_clients: dict[tuple[str, str, float], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(parsed: httpx.URL, timeout: float) -> tuple[httpx.Client, bool]:
+    """The pooled client of ``parsed``'s scheme and host name at ``timeout``, and whether the
+    caller must close it (a one-off, once ``MAX_CLIENTS`` are kept)."""
+    key = (parsed.scheme, parsed.host, timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is not None:
+            return client, False
+        fresh = httpx.Client(
+            timeout=timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_SECONDS),
+        )
+        if len(_clients) >= MAX_CLIENTS:
+            return fresh, True
+        _clients[key] = fresh
+        return fresh, False
+
+
+def close_clients() -> None:
+    """Close the pooled connections (tests; a process that stops sending)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        client.close()
+
+
+def _post(parsed: httpx.URL, address: Address, timeout: float, **request: Any) -> httpx.Response:
+    pinned = parsed.copy_with(host=str(address))
+    headers = {**request.pop("headers", {}), "Host": parsed.netloc.decode("ascii")}
+    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
+    client, one_off = _client(parsed, timeout)
+    try:
+        return client.post(pinned, headers=headers, extensions=extensions, **request)
+    finally:
+        if one_off:
+            client.close()
+
+
 def post_json(url: str, payload: dict[str, Any], *, timeout: float) -> httpx.Response:
     """POST ``payload`` as JSON to the checked address of ``url``; redirects are not followed."""
     parsed, address = check_url(url)
-    pinned = parsed.copy_with(host=str(address))
-    headers = {"Host": parsed.netloc.decode("ascii")}
-    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        return client.post(pinned, json=payload, headers=headers, extensions=extensions)
+    return _post(parsed, address, timeout, json=payload)
 
 
 def post_bytes(
@@ -122,8 +171,4 @@ def post_bytes(
     """POST exactly ``body`` (signed callers sign these bytes) to the checked address of
     ``url`` with ``headers``; redirects are not followed."""
     parsed, address = check_url(url, allow_internal=allow_internal)
-    pinned = parsed.copy_with(host=str(address))
-    sent = {**headers, "Host": parsed.netloc.decode("ascii")}
-    extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        return client.post(pinned, content=body, headers=sent, extensions=extensions)
+    return _post(parsed, address, timeout, content=body, headers=dict(headers))

@@ -62,3 +62,22 @@ def customers_changed(ids: Iterable[int]) -> None:
     report = _Report()
     report.ids.update(ids)
     transaction.on_commit(report)
+
+
+CustomersMerged = Callable[[int, int], None]
+
+_merge_callbacks: list[CustomersMerged] = []
+
+
+def on_customers_merged(callback: CustomersMerged) -> None:
+    """Call ``callback(survivor_id, merged_id)`` inside the transaction of each merge, before
+    the merged customer is deleted: for rows that name a customer without a foreign key (an
+    app's generic references, such as the integrations app's external ids), which the merge
+    cannot find through the model's relations."""
+    if callback not in _merge_callbacks:
+        _merge_callbacks.append(callback)
+
+
+def customers_merged(survivor_id: int, merged_id: int) -> None:
+    for callback in list(_merge_callbacks):
+        callback(survivor_id, merged_id)

@@ -31,13 +31,17 @@ from kehu.customers.services.attachments import (
 from kehu.customers.services.contacts import contact_create, contact_deactivate, contact_update
 from kehu.customers.services.creation import (
     BulkCreation,
+    Lookups,
     NewCustomer,
     OwnerRule,
+    PreparedCustomer,
     customer_create,
     customer_may_create,
+    customer_prepare,
     customers_create_bulk,
 )
 from kehu.customers.services.customers import (
+    UPDATE_ROWS,
     customer_add_tags,
     customer_change_status,
     customer_delete,
@@ -53,6 +57,7 @@ from kehu.customers.services.customers import (
     customer_update,
     customers_add_tags_bulk,
     customers_reassign_bulk,
+    customers_update_batch,
     refresh_search,
 )
 from kehu.customers.services.dedup import (
@@ -61,9 +66,11 @@ from kehu.customers.services.dedup import (
     NAME_CANDIDATES,
     NAME_PREFIX,
     CustomerHeldByOther,
+    DedupKeys,
     DuplicateCustomer,
     DuplicateMatch,
     duplicate_payload,
+    duplicate_suspects,
     find_duplicates,
 )
 from kehu.customers.services.merge import customer_merge
@@ -81,13 +88,17 @@ __all__ = [
     "EXACT_NAME_SCORE",
     "NAME_CANDIDATES",
     "NAME_PREFIX",
+    "UPDATE_ROWS",
     "VERIFIABLE_FIELDS",
     "BulkCreation",
     "CustomerHeldByOther",
+    "DedupKeys",
     "DuplicateCustomer",
     "DuplicateMatch",
+    "Lookups",
     "NewCustomer",
     "OwnerRule",
+    "PreparedCustomer",
     "attachment_add",
     "attachment_delete",
     "check_contact_rules",
@@ -103,6 +114,7 @@ __all__ = [
     "customer_mark_verified",
     "customer_may_create",
     "customer_merge",
+    "customer_prepare",
     "customer_reassign",
     "customer_recompute_grades",
     "customer_record_contact",
@@ -115,7 +127,9 @@ __all__ = [
     "customers_add_tags_bulk",
     "customers_create_bulk",
     "customers_reassign_bulk",
+    "customers_update_batch",
     "duplicate_payload",
+    "duplicate_suspects",
     "find_duplicates",
     "refresh_search",
     "saved_filter_delete",

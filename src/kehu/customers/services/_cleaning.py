@@ -236,12 +236,15 @@ def _check_text_lengths(instance: models.Model) -> None:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
 
 
-def _validate_customer(customer: Customer) -> None:
+def _validate_customer(customer: Customer, *, batch: bool = False) -> None:
+    """The customer's field values. ``batch``: without the checks that query per record
+    (the industry and region rows exist, the credit code is unused), which a batch's caller
+    makes for all its records at once (``creation.customer_prepare``)."""
     _check_text_lengths(customer)
-    validate(
-        customer,
-        exclude=["number", "name_key", "search_text", "owner", "department", "created_by"],
-    )
+    exclude = ["number", "name_key", "search_text", "owner", "department", "created_by"]
+    if batch:
+        exclude += ["industry", "region", "credit_code"]
+    validate(customer, exclude=exclude)
 
 
 def _clean_gender(value: Any) -> str:

@@ -27,7 +27,7 @@ from kehu.core import config, events
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
-from kehu.core.errors import Forbidden
+from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.history import stamp
 from kehu.core.services import validate
 from kehu.customers import grading, hooks, numbering
@@ -47,6 +47,8 @@ from kehu.customers.services._cleaning import (
     _clean_contact_data,
     _field_error,
     _fix_primary,
+    _resolve_industry,
+    _resolve_region,
     _resolve_user,
     _tags_from_names,
     _validate_customer,
@@ -220,20 +222,92 @@ def _status_change(
 # --- One customer -----------------------------------------------------------------------------
 
 
-@transaction.atomic
-def customer_create(
+class Lookups:
+    """What a batch of new customers resolves once (``customers_prepare``): industries,
+    regions and owners by the value a record gave. A value that does not resolve raises the
+    same field error as a single create, for every record that gives it."""
+
+    def __init__(self) -> None:
+        self._industries: dict[Any, Industry | InvalidInput | None] = {}
+        self._regions: dict[Any, Region | InvalidInput | None] = {}
+        self._users: dict[Any, User | InvalidInput] = {}
+
+    @staticmethod
+    def _memo(known: dict[Any, Any], value: Any, resolve: Any) -> Any:
+        key = value if isinstance(value, int | str | None) else repr(value)
+        if key not in known:
+            try:
+                known[key] = resolve(value)
+            except InvalidInput as error:
+                known[key] = error
+        found = known[key]
+        if isinstance(found, InvalidInput):
+            raise found
+        return found
+
+    def resolve(self, data: dict[str, Any]) -> None:
+        """Replace ``industry`` / ``region`` / ``owner`` in ``data`` by their rows."""
+        if data.get("industry") not in (None, ""):
+            data["industry"] = self._memo(self._industries, data["industry"], _resolve_industry)
+        if data.get("region") not in (None, ""):
+            data["region"] = self._memo(self._regions, data["region"], _resolve_region)
+        if data.get("owner") is not None and not isinstance(data["owner"], User):
+            data["owner"] = self._memo(
+                self._users, data["owner"], lambda value: _resolve_user("owner", value)
+            )
+
+
+@dataclass
+class PreparedCustomer:
+    """A new customer checked by every rule of ``customer_create`` but the duplicate check:
+    the unsaved customer, its cleaned contacts (Contact attnames) and tag names."""
+
+    customer: Customer
+    owner: User
+    contacts: list[dict[str, Any]]
+    tags: list[str]
+
+    def as_new_customer(self) -> NewCustomer:
+        """The row ``customers_create_bulk`` writes (one contact at most)."""
+        if len(self.contacts) > 1:
+            raise ValueError("customers_create_bulk writes one contact per customer")
+        customer = self.customer
+        values = {
+            f.attname: getattr(customer, f.attname)
+            for f in Customer._meta.concrete_fields
+            if not f.primary_key
+        }
+        contact = None
+        if self.contacts:
+            contact = {k: v for k, v in self.contacts[0].items() if k != "is_primary"}
+        return NewCustomer(
+            values=values, owner_id=self.owner.pk, contact=contact, tags=list(self.tags)
+        )
+
+
+def customer_prepare(
     *,
     actor: User,
     data: dict[str, Any],
     contacts: Sequence[dict[str, Any]] = (),
     tags: Sequence[str] = (),
-    force: bool = False,
-) -> Customer:
-    """Validate, dedup, number and save a customer (with contacts and tags) in one transaction."""
+    owners: OwnerRule | None = None,
+    lookups: Lookups | None = None,
+) -> PreparedCustomer:
+    """``customer_create``'s checks of its input, without writing: the role and owner rules,
+    status, the fields' values, the entry rules, the contacts' values and rules, the tags.
+
+    With ``lookups`` (a batch: ``kehu.integrations``' upsert) reference values are resolved
+    once per batch, and the two checks that would cost a query per record are left to the
+    caller: the credit code's uniqueness and the existence of the industry and region rows
+    (just read by ``lookups``). The caller checks duplicates (``find_duplicates`` or
+    ``duplicate_suspects``), which also finds a credit code in use."""
     _require_may_create(actor)
     data = dict(data)
+    if lookups is not None:
+        lookups.resolve(data)
     owner = _resolve_user("owner", data.pop("owner", None) or actor)
-    owners = OwnerRule(actor)
+    owners = owners or OwnerRule(actor)
     owners.know(owner)
     refusal = owners.refusal(owner.pk)
     if refusal is not None:
@@ -248,11 +322,38 @@ def customer_create(
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
     customer.region_id = _region_of(customer.region_id, customer.credit_code)
-    _validate_customer(customer)
+    if lookups is None:
+        _validate_customer(customer)
+    else:
+        _validate_customer(customer, batch=True)
     cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
     for cleaned in cleaned_contacts:
         check_contact_rules(cleaned)
     check_customer_rules(customer, cleaned_contacts)
+    tag_names = [str(raw).strip() for raw in tags if str(raw).strip()]
+    if any(len(name) > 50 for name in tag_names):
+        raise _field_error("tags", _("A tag has at most 50 characters."))
+    if lookups is not None:
+        rows = [Contact(customer=customer, **c) for c in cleaned_contacts]
+        _fix_primary(rows)
+        for row, cleaned in zip(rows, cleaned_contacts, strict=True):
+            validate(row, exclude=["customer"])
+            cleaned["is_primary"] = row.is_primary
+    return PreparedCustomer(customer, owner, cleaned_contacts, tag_names)
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: User,
+    data: dict[str, Any],
+    contacts: Sequence[dict[str, Any]] = (),
+    tags: Sequence[str] = (),
+    force: bool = False,
+) -> Customer:
+    """Validate, dedup, number and save a customer (with contacts and tags) in one transaction."""
+    prepared = customer_prepare(actor=actor, data=data, contacts=contacts, tags=tags)
+    customer, owner, cleaned_contacts = prepared.customer, prepared.owner, prepared.contacts
     _check_duplicates(
         actor=actor,
         customer=customer,
@@ -284,8 +385,8 @@ def customer_create(
         contact.customer = customer
         validate(contact, exclude=["customer"])
     _insert_contacts_of_one(contact_rows, actor=actor, reason=reason, now=now)
-    if tags:
-        customer.tags.add(*_tags_from_names(tags))
+    if prepared.tags:
+        customer.tags.add(*_tags_from_names(prepared.tags))
     StatusChange.objects.create(**_status_change(customer, actor=actor, now=now, reason=reason))
     hooks.customers_changed([customer.pk])
     events.emit("customer.created", customer.pk, actor=actor)

@@ -119,6 +119,7 @@ def customer_merge(
             gone.verified_via,
         )
     gone_id = gone.pk
+    hooks.customers_merged(keep.pk, gone_id)
     stamp(gone, actor=actor, reason=note)
     gone.delete()
     if moved_code:

@@ -12,8 +12,11 @@ idempotence around them:
 - a known external id updates its record; a record outside the caller's scope is 404 and
   nothing changes; the same input as last time on a record nobody changed since
   (``fingerprint`` and ``seen_version``) is "unchanged" without running the services;
-- ``upsert_many`` runs each record in its own savepoint: one bad record answers its errors and
-  the others are written; a failed record leaves nothing behind.
+- ``upsert_many`` answers per record: one bad record answers its errors and the others are
+  written; a failed record leaves nothing behind. New customers go through one batch
+  (``customer_prepare``'s checks per record, ``duplicate_suspects`` and
+  ``customers_create_bulk`` for all: a fixed number of statements), every other record
+  through its own savepoint and the single path.
 """
 
 from __future__ import annotations
@@ -21,18 +24,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
 from kehu.accounts.models import User
 from kehu.core.errors import Conflict, InvalidInput, KehuError, NotFound
 from kehu.customers import services as customer_services
-from kehu.customers.models import Contact, Customer
+from kehu.customers.models import Contact, Customer, CustomerKind
 from kehu.integrations.models import ExternalId, ExternalKind
 from kehu.opportunities import services as deal_services
 from kehu.opportunities.models import Opportunity
@@ -147,6 +152,20 @@ def _remember(mapping: ExternalId, data: Mapping[str, Any], version: int) -> Non
     mapping.fingerprint = fingerprint(data)
     mapping.seen_version = version
     mapping.save(update_fields=["fingerprint", "seen_version", "updated_at"])
+
+
+def move_customer_ids(survivor_id: int, merged_id: int) -> None:
+    """A merge (``customers.hooks.on_customers_merged``, in its transaction): the merged
+    customer's external ids name the survivor. In a system where the survivor has an id of
+    its own already (a record has one id per system), the merged customer's id is dropped:
+    that system then has two records for one customer, and its next upsert of the dropped id
+    creates a customer again unless it names the survivor (``kehu_id``) or the system merges
+    its records too (docs/integration.md)."""
+    merged = ExternalId.objects.filter(kind=ExternalKind.CUSTOMER, object_id=merged_id)
+    taken = ExternalId.objects.filter(kind=ExternalKind.CUSTOMER, object_id=survivor_id)
+    merged.filter(system__in=taken.values("system")).delete()
+    # the survivor's version changes with the merge: the next upsert runs the services again
+    merged.update(object_id=survivor_id, seen_version=None)
 
 
 # --- The kinds ----------------------------------------------------------------------------------
@@ -392,8 +411,9 @@ def upsert_many(
     schema: type[BaseModel],
 ) -> list[Outcome]:
     """Upsert up to ``MAX_RECORDS`` records, each ``{"system", "id", "data": {...}}`` with
-    ``data`` checked against ``schema`` (the API's input of one record). Each record in its
-    own savepoint; the outcomes in the records' order.
+    ``data`` checked against ``schema`` (the API's input of one record); the outcomes in the
+    records' order. New customers are written first, together (``_create_customers``); every
+    other record, in the records' order, in its own savepoint through the single path.
 
     A nightly sync sends mostly records that did not change: their mappings and their
     records' versions are read for the whole call in two queries, and a record whose input
@@ -406,21 +426,233 @@ def upsert_many(
         )
     parsed = [_parsed(record, schema) for record in records]
     known = _known(actor, kind, [item for item in parsed if not isinstance(item, Outcome)])
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome | None] = [
+        item if isinstance(item, Outcome) else None for item in parsed
+    ]
     with transaction.atomic():
-        for item in parsed:
+        for index, item in enumerate(parsed):
             if isinstance(item, Outcome):
-                outcomes.append(item)
                 continue
             system, external_id, data = item
             hit = known.pop((system, external_id), None)
             if hit is not None and hit[0] == fingerprint(data):
-                outcomes.append(
-                    Outcome(Result.UNCHANGED, hit[1], system=system, external_id=external_id)
+                outcomes[index] = Outcome(
+                    Result.UNCHANGED, hit[1], system=system, external_id=external_id
                 )
-                continue
-            outcomes.append(_write(actor, kind, system, external_id, data))
-    return outcomes
+        if kind == ExternalKind.CUSTOMER:
+            _create_customers(actor, parsed, outcomes)
+            _update_customers(actor, parsed, outcomes)
+        for index, item in enumerate(parsed):
+            if outcomes[index] is None:
+                assert not isinstance(item, Outcome)
+                outcomes[index] = _write(actor, kind, *item)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _create_customers(
+    actor: User, parsed: Sequence[Parsed | Outcome], outcomes: list[Outcome | None]
+) -> None:
+    """The call's new customers, written together (``customers_create_bulk``: a fixed
+    number of statements for the batch) through ``customer_create``'s rules: each record is
+    checked as ``customer_prepare`` checks a single create (its errors are its outcome), the
+    batch's duplicates are looked up at once (``duplicate_suspects``), and the mappings are
+    inserted together. A record is left to the single path (``_write``, after the batch, in
+    order) when anything makes it special: an external id already mapped or repeated in the
+    call, ``kehu_id``, ``force``, more than one contact, a possible duplicate. Fills
+    ``outcomes`` of the records it wrote or refused."""
+    refs = [(item[0], item[1]) for item in parsed if not isinstance(item, Outcome)]
+    mapped = _mapped(ExternalKind.CUSTOMER, set(refs))
+    seen: set[tuple[str, str]] = set()
+    chosen: list[tuple[int, str, str, dict[str, Any]]] = []
+    for index, item in enumerate(parsed):
+        if isinstance(item, Outcome):
+            continue
+        system, external_id, data = item
+        ref = (system, external_id)
+        first = ref not in seen
+        seen.add(ref)
+        if (
+            outcomes[index] is None
+            and first
+            and ref not in mapped
+            and data.get("kehu_id") is None
+            and not data.get("force")
+            and len(data.get("contacts") or ()) <= 1
+        ):
+            chosen.append((index, system, external_id, data))
+    if not chosen:
+        return
+    owners = customer_services.OwnerRule(actor)
+    lookups = customer_services.Lookups()
+    ready: list[tuple[int, str, str, dict[str, Any], customer_services.PreparedCustomer]] = []
+    for index, system, external_id, data in chosen:
+        fields, tags, _force = _customer_data(data)
+        if data.get("owner_id") is not None:
+            fields["owner"] = data["owner_id"]
+        try:
+            prepared = customer_services.customer_prepare(
+                actor=actor,
+                data=fields,
+                contacts=[dict(contact) for contact in data.get("contacts") or ()],
+                tags=tags or (),
+                owners=owners,
+                lookups=lookups,
+            )
+        except KehuError as error:
+            outcomes[index] = Outcome(
+                Result.ERROR, None, error, system=system, external_id=external_id
+            )
+            continue
+        ready.append((index, system, external_id, data, prepared))
+    suspects = customer_services.duplicate_suspects(
+        [_dedup_keys(prepared) for *_head, prepared in ready]
+    )
+    batch = [entry for entry, suspect in zip(ready, suspects, strict=True) if not suspect]
+    if not batch:
+        return
+    try:
+        with transaction.atomic():
+            customers = customer_services.customers_create_bulk(
+                actor=actor, rows=[prepared.as_new_customer() for *_head, prepared in batch]
+            )
+            ExternalId.objects.bulk_create(
+                [
+                    ExternalId(
+                        kind=ExternalKind.CUSTOMER,
+                        object_id=customer.pk,
+                        system=system,
+                        external_id=external_id,
+                        fingerprint=fingerprint(data),
+                        seen_version=customer.version,
+                        created_by=actor,
+                    )
+                    for (_index, system, external_id, data, _prepared), customer in zip(
+                        batch, customers, strict=True
+                    )
+                ]
+            )
+    except IntegrityError:
+        return  # a concurrent writer took a credit code or an external id: one by one, then
+    for (index, system, external_id, _data, _prepared), customer in zip(
+        batch, customers, strict=True
+    ):
+        outcomes[index] = Outcome(
+            Result.CREATED, customer.pk, system=system, external_id=external_id
+        )
+
+
+def _update_customers(
+    actor: User, parsed: Sequence[Parsed | Outcome], outcomes: list[Outcome | None]
+) -> None:
+    """The call's changed customers, updated together (``customers_update_batch``: each by
+    ``customer_update``'s rules, a fixed number of queries for the batch), and their mappings
+    remembered in one UPDATE. A record is left to the single path when its external id is
+    repeated in the call, it carries ``kehu_id`` or ``force``, it changes the owner or the
+    tags, or the batch answers ``SINGLE`` (not editable, a change that needs a duplicate
+    check or a grade, a status change). Fills ``outcomes`` of the records it answered."""
+    refs = {(item[0], item[1]) for item in parsed if not isinstance(item, Outcome)}
+    mappings = {
+        (row.system, row.external_id): row
+        for row in ExternalId.objects.filter(
+            kind=ExternalKind.CUSTOMER,
+            system__in={system for system, _id in refs},
+            external_id__in={external_id for _system, external_id in refs},
+        )
+        if (row.system, row.external_id) in refs
+    }
+    counts = Counter((item[0], item[1]) for item in parsed if not isinstance(item, Outcome))
+    chosen: dict[int, tuple[int, ExternalId, dict[str, Any]]] = {}  # customer id: ...
+    for index, item in enumerate(parsed):
+        if isinstance(item, Outcome) or outcomes[index] is not None:
+            continue
+        system, external_id, data = item
+        mapping = mappings.get((system, external_id))
+        if (
+            mapping is None
+            or counts[(system, external_id)] > 1
+            or mapping.object_id in chosen
+            or data.get("kehu_id") is not None
+            or data.get("force")
+        ):
+            continue
+        chosen[mapping.object_id] = (index, mapping, data)
+    if not chosen:
+        return
+    owners = dict(
+        Customer.objects.visible_to(actor).filter(pk__in=chosen).values_list("pk", "owner_id")
+    )
+    tags: dict[int, set[str]] = {}
+    if any(data.get("tags") is not None for _i, _m, data in chosen.values()):
+        links = Customer.tags.through.objects.filter(customer_id__in=chosen)
+        for customer_id, name in links.values_list("customer_id", "tag__name"):
+            tags.setdefault(customer_id, set()).add(name)
+    changes: dict[int, dict[str, Any]] = {}
+    for customer_id, (_index, _mapping, data) in chosen.items():
+        owner_id = data.get("owner_id")
+        if owner_id is not None and owner_id != owners.get(customer_id):
+            continue
+        wanted = data.get("tags")
+        if wanted is not None and tags.get(customer_id, set()) != {
+            name.strip() for name in wanted if name.strip()
+        }:
+            continue
+        fields, _tags, _force = _customer_data(data)
+        if fields.get("status") is None:
+            fields.pop("status", None)
+        changes[customer_id] = fields
+    if not changes:
+        return
+    batch = customer_services.customers_update_batch(actor=actor, changes=changes)
+    remembered: list[ExternalId] = []
+    now = timezone.now()
+    for customer_id, answer in batch.answers.items():
+        index, mapping, data = chosen[customer_id]
+        system, external_id = mapping.system, mapping.external_id
+        if answer is None:
+            continue
+        if isinstance(answer, KehuError):
+            outcomes[index] = Outcome(
+                Result.ERROR, None, answer, system=system, external_id=external_id
+            )
+            continue
+        changed = customer_id in batch.changed
+        mapping.fingerprint = fingerprint(data)
+        mapping.seen_version = answer.version
+        mapping.updated_at = now
+        remembered.append(mapping)
+        outcomes[index] = Outcome(
+            Result.UPDATED if changed else Result.UNCHANGED,
+            customer_id,
+            system=system,
+            external_id=external_id,
+        )
+    ExternalId.objects.bulk_update(
+        remembered,
+        ["fingerprint", "seen_version", "updated_at"],
+        batch_size=customer_services.UPDATE_ROWS,
+    )
+
+
+def _mapped(kind: str, refs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the references have a mapping: one query."""
+    if not refs:
+        return set()
+    rows = ExternalId.objects.filter(
+        kind=kind,
+        system__in={system for system, _id in refs},
+        external_id__in={external_id for _system, external_id in refs},
+    ).values_list("system", "external_id")
+    return {row for row in rows if row in refs}
+
+
+def _dedup_keys(prepared: customer_services.PreparedCustomer) -> customer_services.DedupKeys:
+    customer, contacts = prepared.customer, prepared.contacts
+    return customer_services.DedupKeys(
+        name=customer.name if customer.kind == CustomerKind.COMPANY else "",
+        phones=[c[f] for c in contacts for f in ("mobile", "work_phone") if c.get(f)],
+        emails=[c["email"] for c in contacts if c.get("email")],
+        credit_code=customer.credit_code or "",
+    )
 
 
 Parsed = tuple[str, str, dict[str, Any]]

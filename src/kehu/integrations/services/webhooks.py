@@ -365,53 +365,99 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str]:
     }
 
 
+FINISHED = (
+    WebhookDeliveryStatus.DELIVERED,
+    WebhookDeliveryStatus.FAILED,
+    WebhookDeliveryStatus.CANCELLED,
+)
+ATTEMPT_FIELDS = [
+    "status",
+    "attempts",
+    "response_code",
+    "duration_ms",
+    "error",
+    "last_attempt_at",
+    "next_attempt_at",
+    "delivered_at",
+    "updated_at",
+]
+BATCH = 100  # deliveries per job: one read, one write of their log rows, kept connections
+
+
 def delivery_attempt(*, delivery_id: int) -> float | None:
     """Try one delivery once. None when it is finished (delivered, failed, cancelled), else
     the seconds to wait before the next attempt (exponential backoff)."""
-    delivery = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_id).first()
-    finished = {
-        WebhookDeliveryStatus.DELIVERED,
-        WebhookDeliveryStatus.FAILED,
-        WebhookDeliveryStatus.CANCELLED,
-    }
-    if delivery is None or delivery.status in finished:
-        return None
-    subscription = delivery.subscription
-    fields = ["status", "attempts", "response_code", "duration_ms", "error"]
-    fields += ["last_attempt_at", "next_attempt_at", "delivered_at", "updated_at"]
-    if not subscription.is_active:
-        delivery.status = WebhookDeliveryStatus.CANCELLED
-        delivery.error = _("The webhook was switched off before this delivery was sent.")
-        delivery.save(update_fields=fields)
-        return None
-    started = time.monotonic()
-    code, error = _send(delivery)
-    now = timezone.now()
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.duration_ms = int((time.monotonic() - started) * 1000)
-    delivery.response_code = code
-    delivery.error = error[:500]
-    if not error:
-        delivery.status = WebhookDeliveryStatus.DELIVERED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-        delivery.save(update_fields=fields)
-        WebhookSubscription.objects.filter(pk=subscription.pk, consecutive_failures__gt=0).update(
-            consecutive_failures=0
+    return deliver_batch([delivery_id]).get(delivery_id)
+
+
+def deliver_batch(delivery_ids: Sequence[int]) -> dict[int, float]:
+    """Try each of the deliveries once, in order (a job's ``BATCH``: the fan-out of a
+    transaction's events, split). Answers the seconds to wait per delivery to be retried
+    (exponential backoff); the others are finished.
+
+    Two queries for the batch when all goes well (the deliveries with their subscriptions;
+    the log rows' update), whatever its size; the requests reuse the outbound pool's kept
+    connections (``core.outbound``). A failure counts against its webhook at once, so the
+    webhook is switched off mid-batch at the limit and its remaining deliveries cancelled."""
+    rows = {
+        row.pk: row
+        for row in WebhookDelivery.objects.select_related("subscription").filter(
+            pk__in=list(delivery_ids)
         )
-        return None
-    disabled = _count_failure(subscription)
-    if disabled or delivery.attempts >= int(config.get(MAX_ATTEMPTS.key)):
-        delivery.status = WebhookDeliveryStatus.FAILED
-        delivery.next_attempt_at = None
-        delivery.save(update_fields=fields)
-        return None
-    wait = float(config.get(RETRY_BASE.key)) * 2 ** (delivery.attempts - 1)
-    delivery.status = WebhookDeliveryStatus.RETRYING
-    delivery.next_attempt_at = now + timedelta(seconds=wait)
-    delivery.save(update_fields=fields)
-    return wait
+    }
+    waits: dict[int, float] = {}
+    done: list[WebhookDelivery] = []
+    switched_off: set[int] = set()
+    succeeded: set[int] = set()
+    max_attempts = int(config.get(MAX_ATTEMPTS.key))
+    retry_base = float(config.get(RETRY_BASE.key))
+    try:
+        for delivery_id in delivery_ids:
+            delivery = rows.get(delivery_id)
+            if delivery is None or delivery.status in FINISHED:
+                continue
+            subscription = delivery.subscription
+            if not subscription.is_active or subscription.pk in switched_off:
+                delivery.status = WebhookDeliveryStatus.CANCELLED
+                delivery.error = _("The webhook was switched off before this delivery was sent.")
+                delivery.updated_at = timezone.now()
+                done.append(delivery)
+                continue
+            started = time.monotonic()
+            code, error = _send(delivery)
+            now = timezone.now()
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.updated_at = now
+            delivery.duration_ms = int((time.monotonic() - started) * 1000)
+            delivery.response_code = code
+            delivery.error = error[:500]
+            done.append(delivery)
+            if not error:
+                delivery.status = WebhookDeliveryStatus.DELIVERED
+                delivery.delivered_at = now
+                delivery.next_attempt_at = None
+                succeeded.add(subscription.pk)
+                continue
+            succeeded.discard(subscription.pk)
+            disabled = _count_failure(subscription)
+            if disabled:
+                switched_off.add(subscription.pk)
+            if disabled or delivery.attempts >= max_attempts:
+                delivery.status = WebhookDeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+                continue
+            wait = retry_base * 2 ** (delivery.attempts - 1)
+            delivery.status = WebhookDeliveryStatus.RETRYING
+            delivery.next_attempt_at = now + timedelta(seconds=wait)
+            waits[delivery.pk] = wait
+    finally:  # what was sent is logged, even when a later send raised
+        WebhookDelivery.objects.bulk_update(done, ATTEMPT_FIELDS)
+        if succeeded:
+            WebhookSubscription.objects.filter(pk__in=succeeded, consecutive_failures__gt=0).update(
+                consecutive_failures=0
+            )
+    return waits
 
 
 def _count_failure(subscription: WebhookSubscription) -> bool:
