@@ -99,7 +99,7 @@ def cmd_user_add(options: argparse.Namespace) -> int:
     _migrate()  # the first command of a new installation: `kehu user add admin --role admin`
     # Models import only after django.setup(); errors pulls in Django's translation machinery,
     # which would double the start-up time of `kehu --help`.
-    from kehu.accounts import services
+    from kehu.accounts import security, services
     from kehu.accounts.models import Department
     from kehu.core.errors import KehuError
 
@@ -109,14 +109,20 @@ def cmd_user_add(options: argparse.Namespace) -> int:
             if options.department:
                 names = [part.strip() for part in options.department.split("/") if part.strip()]
                 department = services.department_get_or_create_path(names)
+            # Without --password Kehu makes one, prints it once, and the user must replace it
+            # at the first sign-in.
+            generated = "" if options.password else security.generate_password()
             user = services.user_create(
                 username=options.username,
                 role=options.role,
-                password=options.password,
+                password=options.password or generated,
                 department=department,
                 email=options.email or "",
+                must_change_password=bool(generated),
             )
             print(f"Created user {user.username} ({user.get_role_display()})")
+            if generated:
+                print(f"Password (change at first sign-in): {generated}")
             if options.token:
                 issued = services.token_create(user=user, name="cli")
                 print(issued.plaintext)

@@ -30,3 +30,15 @@ class ProfileForm(forms.ModelForm):
 
     def clean_money_unit(self) -> str:
         return str(self.cleaned_data.get("money_unit") or self.instance.money_unit)
+
+
+class CodeForm(forms.Form):
+    """A code of the authenticator app (6 digits) or a recovery code (xxxxx-xxxxx)."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
