@@ -39,16 +39,8 @@ class SignInRequirementsMiddleware:
     user is anonymous at this point, and it passes (API tokens are unaffected).
     """
 
-    ALLOWED = frozenset(
-        {
-            "password_change",
-            "two_factor_setup",
-            "logout",
-            "login",
-            "login_verify",
-            "set_language",
-        }
-    )
+    # Pages of the accounts app open whatever step is due, besides the step's own page.
+    ALWAYS = frozenset({"logout", "login", "login_verify", "set_language"})
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -61,7 +53,11 @@ class SignInRequirementsMiddleware:
         if step is None:
             return self.get_response(request)
         match = self._match(request)
-        if match is not None and match.namespace == "accounts" and match.url_name in self.ALLOWED:
+        if (
+            match is not None
+            and match.namespace == "accounts"
+            and (match.url_name in self.ALWAYS or match.url_name == step)
+        ):
             return self.get_response(request)
         if request.path.startswith("/api/"):
             detail = (
