@@ -11,6 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from kehu.core.history import HISTORY_BASES
@@ -171,7 +172,7 @@ class RecoveryCode(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
     code_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_at = models.DateTimeField(pgettext_lazy("recovery code", "used"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("recovery code")
