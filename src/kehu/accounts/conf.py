@@ -42,6 +42,7 @@ PASSWORD_LETTERS_DIGITS = config.define(
     True,
     _("Passwords must contain letters and digits"),
     group="security",
+    help=_("On: a password of letters only, or of digits only, is refused."),
 )
 PASSWORD_COMMON = config.define(
     "security.password_refuse_common",
@@ -58,4 +59,7 @@ PASSWORD_USERNAME = config.define(
     True,
     _("Refuse passwords that contain or resemble the username, name or e-mail"),
     group="security",
+    help=_(
+        "On: a password containing the username, or too close to the name or e-mail, is refused."
+    ),
 )

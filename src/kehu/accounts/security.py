@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+import time
 from base64 import b32encode
+from binascii import unhexlify
 from typing import Any
 
 import segno
@@ -25,7 +27,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from kehu.accounts import conf
 from kehu.accounts.models import RecoveryCode, User
@@ -112,39 +116,57 @@ def recovery_codes_left(user: User) -> int:
 # --- two-factor: setting up and removing --------------------------------------------------------
 
 
-def two_factor_begin(*, user: User) -> TOTPDevice:
-    """The unconfirmed device whose secret the set-up page shows (the same one on a reload)."""
-    if two_factor_enabled(user):
-        raise InvalidInput(errors={"code": [_("Two-factor sign-in is already set up.")]})
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
-    return device
+def two_factor_new_key() -> str:
+    """A fresh secret (hex) for the set-up page; it is kept in the session, not the database,
+    until a code confirms it."""
+    return str(random_hex(20))
 
 
-def secret_of(device: TOTPDevice) -> str:
+def _unsaved_device(user: User, key: str) -> TOTPDevice:
+    return TOTPDevice(user=user, name=DEVICE_NAME, key=key, confirmed=False)
+
+
+def secret_of(key: str) -> str:
     """The key as the authenticator apps type it: base32 in groups of four."""
-    text = b32encode(device.bin_key).decode().rstrip("=")
+    text = b32encode(unhexlify(key)).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def qr_svg(device: TOTPDevice) -> str:
+def qr_svg(user: User, key: str) -> str:
     """The otpauth:// address as an inline SVG QR code (no images, no external service)."""
-    return str(segno.make(device.config_url, error="m").svg_inline(scale=4, border=2))
+    address = _unsaved_device(user, key).config_url
+    return str(segno.make(address, error="m").svg_inline(scale=4, border=2))
 
 
 @transaction.atomic
-def two_factor_confirm(*, user: User, code: str) -> list[str]:
-    """Confirm the new device with a code from the app; the answer is the recovery codes,
-    shown once."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
-    if device is None:
-        raise InvalidInput(errors={"code": [_("Start the set-up again: no key is waiting.")]})
-    if not _totp_ok(device, code):
+def two_factor_confirm(*, user: User, key: str, code: str) -> list[str]:
+    """Confirm the key of the set-up page with a code from the app: the device is saved and the
+    recovery codes made; the answer is the codes, shown once. The confirming code cannot be
+    used again to sign in."""
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one set-up at a time
+    if two_factor_enabled(user):
+        raise InvalidInput(errors={"code": [_("Two-factor sign-in is already set up.")]})
+    try:
+        device = _unsaved_device(user, key)
+        device.full_clean(exclude=["user"])
+    except ValidationError as error:
+        raise InvalidInput(
+            errors={"code": [_("Start the set-up again: no key is waiting.")]}
+        ) from error
+    digits = _normalise(code)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    totp.time = time.time()
+    if (
+        not digits.isdigit()
+        or len(digits) != device.digits
+        or not totp.verify(int(digits), device.tolerance)
+    ):
         raise InvalidInput(errors={"code": [_("The code is not right. Check the app's clock.")]})
     device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.last_t = totp.t()
+    device.drift = totp.drift
+    TOTPDevice.objects.filter(user=user).delete()
+    device.save()
     codes = _new_recovery_codes(user)
     audit.record("security.2fa_enabled", actor=user, target=user)
     return codes

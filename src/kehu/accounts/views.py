@@ -200,27 +200,33 @@ def organisation(request: AuthedRequest) -> HttpResponse:
     return render(request, "accounts/settings.html", context)
 
 
+# The session key of the secret the set-up page shows until a code confirms it.
+SETUP_KEY = "kehu_2fa_setup_key"
+
+
 @login_required
 def two_factor_setup(request: AuthedRequest) -> HttpResponse:
     """Scan the QR code (or type the key), confirm with a code; the recovery codes show once."""
     user = request.user
     if security.two_factor_enabled(user):
         return redirect("accounts:profile")
+    key = request.session.get(SETUP_KEY) or security.two_factor_new_key()
+    request.session[SETUP_KEY] = key  # the same key on a reload, nothing in the database yet
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            codes = security.two_factor_confirm(user=user, code=form.cleaned_data["code"])
+            codes = security.two_factor_confirm(user=user, key=key, code=form.cleaned_data["code"])
         except KehuError as error:
             form_errors(form, error)
         else:
+            del request.session[SETUP_KEY]
             request.session[VERIFIED] = True
             messages.success(request, _("Two-factor sign-in is on."))
             return render(request, "accounts/recovery_codes.html", {"codes": codes})
-    device = security.two_factor_begin(user=user)
     context = {
         "form": form,
-        "qr": security.qr_svg(device),
-        "secret": security.secret_of(device),
+        "qr": security.qr_svg(user, key),
+        "secret": security.secret_of(key),
         "required": security.two_factor_required(user),
     }
     return render(request, "accounts/two_factor_setup.html", context)

@@ -24,11 +24,13 @@ PASSWORD = "Sales-Rep-2024!"
 CODE_PATTERN = re.compile(r'class="col recovery-code">([a-z0-9-]+)<')
 
 
-def code_of(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    """What the authenticator app shows now (or ``steps_ahead`` steps of 30 s later)."""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits)
-    totp.time = time.time() + steps_ahead * device.step
-    return f"{totp.token():0{device.digits}d}"
+def code_of(device: TOTPDevice | str, steps_ahead: int = 0) -> str:
+    """What the authenticator app shows now (or ``steps_ahead`` steps of 30 s later) for a
+    device or a hex key."""
+    key = device.bin_key if isinstance(device, TOTPDevice) else bytes.fromhex(device)
+    totp = TOTP(key)
+    totp.time = time.time() + steps_ahead * 30
+    return f"{totp.token():06d}"
 
 
 def actions(user: User) -> list[str]:
@@ -50,9 +52,9 @@ def no_backoff(settings: Any) -> None:
 
 
 def enable(user: User) -> tuple[TOTPDevice, list[str]]:
-    device = security.two_factor_begin(user=user)
-    codes = security.two_factor_confirm(user=user, code=code_of(device))
-    device.refresh_from_db()
+    key = security.two_factor_new_key()
+    codes = security.two_factor_confirm(user=user, key=key, code=code_of(key))
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
     return device, codes
 
 
@@ -80,19 +82,17 @@ def test_set_up_on_the_profile_shows_a_qr_code_and_ten_recovery_codes_once(
     html = page.content.decode()
     assert "<svg" in html, "the QR code is inline SVG"
     assert "<path" in html
-    device = TOTPDevice.objects.get(user=rep, confirmed=False)
-    assert security.secret_of(device) in html
-    assert (
-        client.get("/accounts/profile/two-factor/")
-        .content.decode()
-        .count(security.secret_of(device))
-    ), "a reload shows the same key"
+    assert not TOTPDevice.objects.exists(), "nothing is stored before a code confirms the key"
+    key = client.session["kehu_2fa_setup_key"]
+    assert security.secret_of(key) in html
+    again = client.get("/accounts/profile/two-factor/").content.decode()
+    assert security.secret_of(key) in again, "a reload shows the same key"
     wrong = client.post("/accounts/profile/two-factor/", {"code": "000000"})
     assert wrong.status_code == 200
     assert 'id="recovery-codes"' not in wrong.content.decode()
     assert not security.two_factor_enabled(rep)
 
-    done = client.post("/accounts/profile/two-factor/", {"code": code_of(device)})
+    done = client.post("/accounts/profile/two-factor/", {"code": code_of(key)})
     codes = CODE_PATTERN.findall(done.content.decode())
     assert len(codes) == 10
     assert len(set(codes)) == 10
@@ -239,8 +239,9 @@ def test_enforced_roles_must_set_it_up_before_anything_else(org: Any, no_backoff
     assert api.json()["code"] == "2fa_required"
     page = admin.get("/accounts/profile/two-factor/")
     assert 'id="two-factor-required"' in page.content.decode()
-    device = TOTPDevice.objects.get(user=org.admin, confirmed=False)
-    admin.post("/accounts/profile/two-factor/", {"code": code_of(device)})
+    key = admin.session["kehu_2fa_setup_key"]
+    admin.post("/accounts/profile/two-factor/", {"code": code_of(key)})
+    device = TOTPDevice.objects.get(user=org.admin)
     assert admin.get("/").status_code == 200
     with pytest.raises(Forbidden):
         security.two_factor_disable(user=org.admin, code=code_of(device, 1))
@@ -269,14 +270,17 @@ def test_api_tokens_are_unaffected(org: Any) -> None:
         assert answer.status_code == 200
 
 
-def test_confirm_needs_a_waiting_key_and_a_good_code(rep: User) -> None:
+def test_confirm_needs_a_good_key_and_code_and_the_code_is_spent(rep: User) -> None:
     with pytest.raises(InvalidInput):
-        security.two_factor_confirm(user=rep, code="123456")
-    device = security.two_factor_begin(user=rep)
-    for bad in ("", "12345", "abcdef", "1234567"):
+        security.two_factor_confirm(user=rep, key="not hex", code="123456")
+    key = security.two_factor_new_key()
+    for bad in ("", "12345", "abcdef", "1234567", code_of(key, 5)):
         with pytest.raises(InvalidInput) as caught:
-            security.two_factor_confirm(user=rep, code=bad)
+            security.two_factor_confirm(user=rep, key=key, code=bad)
         assert list(caught.value.errors) == ["code"]
-    security.two_factor_confirm(user=rep, code=code_of(device))
+    assert not TOTPDevice.objects.exists()
+    code = code_of(key)
+    security.two_factor_confirm(user=rep, key=key, code=code)
+    assert not security.verify_second_factor(user=rep, code=code), "the confirming code is spent"
     with pytest.raises(InvalidInput):
-        security.two_factor_begin(user=rep)
+        security.two_factor_confirm(user=rep, key=security.two_factor_new_key(), code=code)
