@@ -135,6 +135,22 @@ def cmd_user_add(options: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_reset_2fa(options: argparse.Namespace) -> int:
+    """Remove a user's second factor (a lost phone and lost recovery codes), audited."""
+    _setup_django()
+    from kehu.accounts import security
+    from kehu.accounts.models import User
+
+    user = User.objects.filter(username=options.username).first()
+    if user is None:
+        print(f"kehu user reset-2fa: no user {options.username}", file=sys.stderr)
+        return 2
+    with acting_context(new_request_id("cli")):
+        security.two_factor_reset(actor=None, user=user)
+    print(f"Two-factor sign-in removed for {user.username}; they set it up again if required")
+    return 0
+
+
 def cmd_manage(options: argparse.Namespace) -> int:
     _setup_django()
     from django.core.management import execute_from_command_line
@@ -176,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--token", action="store_true", help="print an API token on the last line")
     add.set_defaults(handler=cmd_user_add)
+    reset_2fa = user_commands.add_parser(
+        "reset-2fa", help="remove a user's two-factor sign-in (a lost phone and recovery codes)"
+    )
+    reset_2fa.add_argument("username")
+    reset_2fa.set_defaults(handler=cmd_user_reset_2fa)
 
     register_transfer(commands)
 

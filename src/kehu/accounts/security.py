@@ -187,13 +187,20 @@ def two_factor_disable(*, user: User, code: str) -> None:
 
 
 @transaction.atomic
-def two_factor_reset(*, actor: User, user: User) -> None:
+def two_factor_reset(*, actor: User | None, user: User) -> None:
     """An administrator removes a user's second factor (a lost phone and lost codes); the user
-    sets it up again at the next sign-in if their role must have it."""
-    if not is_admin(actor):
+    sets it up again at the next sign-in if their role must have it. ``actor`` None is the
+    server's operator (`kehu user reset-2fa`), for the administrator who lost their own."""
+    if actor is not None and not is_admin(actor):
         raise Forbidden(_("Only CRM administrators may do this."))
     _remove_second_factor(user)
-    audit.record("security.2fa_disabled", actor=actor, target=user, details={"by_admin": True})
+    audit.record(
+        "security.2fa_disabled",
+        actor=actor,
+        actor_name="" if actor is not None else "cli",
+        target=user,
+        details={"by_admin": True},
+    )
 
 
 def _remove_second_factor(user: User) -> None:

@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kehu.accounts import conf, security, services
 from kehu.accounts.models import RecoveryCode, Role, User
+from kehu.cli import main
 from kehu.core import config
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.models import AuditEntry
@@ -221,6 +222,19 @@ def test_an_admin_resets_a_lost_second_factor(org: Any) -> None:
     entry = AuditEntry.objects.get(action="security.2fa_disabled")
     assert entry.actor_id == org.admin.pk
     assert entry.details == {"by_admin": True}
+
+
+def test_the_operator_resets_a_lost_second_factor_from_the_command_line(
+    org: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enable(org.admin)
+    assert main(["user", "reset-2fa", "admin"]) == 0
+    assert not security.two_factor_enabled(org.admin)
+    entry = AuditEntry.objects.get(action="security.2fa_disabled")
+    assert entry.actor_id is None
+    assert entry.actor_name == "cli"
+    assert main(["user", "reset-2fa", "nobody"]) == 2
+    assert "no user nobody" in capsys.readouterr().err
 
 
 def test_enforced_roles_must_set_it_up_before_anything_else(org: Any, no_backoff: None) -> None:
