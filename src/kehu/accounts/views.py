@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import update_session_auth_hash
@@ -91,7 +92,8 @@ def login_verify(request: HttpRequest) -> HttpResponse:
             del request.session[PENDING]
             auth_login(request, user, backend=pending["backend"])
             request.session[VERIFIED] = True
-            return redirect(safe_url(request, pending.get("next") or "", fallback="/"))
+            target = pending.get("next") or ""
+            return redirect(safe_url(request, target, fallback=settings.LOGIN_REDIRECT_URL))
         else:
             security.second_factor_failed(user)
             form.add_error("code", _("The code is not right."))
@@ -105,6 +107,11 @@ class LogoutView(SafeNextMixin, auth_views.LogoutView):
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:profile")
+
+    def get_success_url(self) -> str:
+        # The forced change (SignInRequirementsMiddleware) passes the page the user asked for.
+        target = self.request.GET.get("next", "")
+        return safe_url(self.request, target, fallback=str(self.success_url))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

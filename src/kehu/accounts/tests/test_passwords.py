@@ -124,14 +124,15 @@ def test_a_generated_password_must_be_changed_at_first_sign_in(
     token = out[2]
     tokened = Client().get("/api/v1/users/me", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert tokened.status_code == 200, "API tokens are unaffected"
-    client.post(
-        "/accounts/password/",
+    changed = client.post(
+        "/accounts/password/?next=/customers/",
         {
             "old_password": generated,
             "new_password1": "Pearl-River-2046",
             "new_password2": "Pearl-River-2046",
         },
     )
+    assert changed["Location"] == "/customers/", "back to the page first asked for"
     user.refresh_from_db()
     assert not user.must_change_password
     assert client.get("/").status_code == 200

@@ -160,7 +160,8 @@ def test_a_recovery_code_signs_in_once(rep: User, no_backoff: None) -> None:
     _device, codes = enable(rep)
     client = Client()
     password_step(client)
-    assert client.post("/accounts/login/verify/", {"code": codes[3].upper()}).status_code == 302
+    signed_in = client.post("/accounts/login/verify/", {"code": codes[3].upper()})
+    assert signed_in["Location"] == "/", "without a next, the dashboard"
     client.post("/accounts/logout/")
     password_step(client)
     again = client.post("/accounts/login/verify/", {"code": codes[3]})
