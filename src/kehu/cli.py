@@ -99,7 +99,7 @@ def cmd_user_add(options: argparse.Namespace) -> int:
     _migrate()  # the first command of a new installation: `kehu user add admin --role admin`
     # Models import only after django.setup(); errors pulls in Django's translation machinery,
     # which would double the start-up time of `kehu --help`.
-    from kehu.accounts import services
+    from kehu.accounts import security, services
     from kehu.accounts.models import Department
     from kehu.core.errors import KehuError
 
@@ -109,14 +109,20 @@ def cmd_user_add(options: argparse.Namespace) -> int:
             if options.department:
                 names = [part.strip() for part in options.department.split("/") if part.strip()]
                 department = services.department_get_or_create_path(names)
+            # Without --password Kehu makes one, prints it once, and the user must replace it
+            # at the first sign-in.
+            generated = "" if options.password else security.generate_password()
             user = services.user_create(
                 username=options.username,
                 role=options.role,
-                password=options.password,
+                password=options.password or generated,
                 department=department,
                 email=options.email or "",
+                must_change_password=bool(generated),
             )
             print(f"Created user {user.username} ({user.get_role_display()})")
+            if generated:
+                print(f"Password (change at first sign-in): {generated}")
             if options.token:
                 issued = services.token_create(user=user, name="cli")
                 print(issued.plaintext)
@@ -126,6 +132,22 @@ def cmd_user_add(options: argparse.Namespace) -> int:
             for message in messages:
                 print(f"  {field}: {message}", file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_user_reset_2fa(options: argparse.Namespace) -> int:
+    """Remove a user's second factor (a lost phone and lost recovery codes), audited."""
+    _setup_django()
+    from kehu.accounts import security
+    from kehu.accounts.models import User
+
+    user = User.objects.filter(username=options.username).first()
+    if user is None:
+        print(f"kehu user reset-2fa: no user {options.username}", file=sys.stderr)
+        return 2
+    with acting_context(new_request_id("cli")):
+        security.two_factor_reset(actor=None, user=user)
+    print(f"Two-factor sign-in removed for {user.username}; they set it up again if required")
     return 0
 
 
@@ -170,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--token", action="store_true", help="print an API token on the last line")
     add.set_defaults(handler=cmd_user_add)
+    reset_2fa = user_commands.add_parser(
+        "reset-2fa", help="remove a user's two-factor sign-in (a lost phone and recovery codes)"
+    )
+    reset_2fa.add_argument("username")
+    reset_2fa.set_defaults(handler=cmd_user_reset_2fa)
 
     register_transfer(commands)
 

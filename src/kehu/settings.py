@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "huey.contrib.djhuey",
     "ninja",
     "kehu.core",
@@ -88,6 +90,7 @@ MIDDLEWARE = [
     "kehu.core.middleware.PrivateCacheMiddleware",
     "kehu.core.request_body.RequestBodyMiddleware",
     "kehu.accounts.middleware.UserLanguageMiddleware",
+    "kehu.accounts.middleware.SignInRequirementsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -191,11 +194,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# One validator applies the admin's password policy (settings group "security": length,
+# letters and digits, the common-password list, the username) on every password set.
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "kehu.accounts.passwords.PolicyValidator"}]
+# The authenticator app's label for Kehu's TOTP keys; a code is 6 digits for 30 s, one step of
+# clock drift either way is accepted and a used code is refused until its step has passed.
+OTP_TOTP_ISSUER = "Kehu"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -1,9 +1,24 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from kehu.accounts.models import ApiToken, Department, User
+from kehu.core import audit
+
+
+class PasswordSetByAdminForm(AdminPasswordChangeForm):
+    """A password an administrator sets for someone else: the user replaces it at sign-in.
+
+    The policy check is Django's (``validate_password``, our ``PolicyValidator``)."""
+
+    def save(self, commit: bool = True) -> Any:
+        self.user.must_change_password = True
+        return super().save(commit=commit)
 
 
 @admin.register(User)
@@ -12,8 +27,39 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     list_filter = ["role", "department", "is_active"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        (_("CRM"), {"fields": ("role", "department", "display_name", "mobile", "language")}),
+        (
+            _("CRM"),
+            {
+                "fields": (
+                    "role",
+                    "department",
+                    "display_name",
+                    "mobile",
+                    "language",
+                    "must_change_password",
+                )
+            },
+        ),
     )
+    change_password_form = PasswordSetByAdminForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change and obj.has_usable_password():
+            obj.must_change_password = True  # the administrator chose it: replaced at sign-in
+        super().save_model(request, obj, form, change)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was saved
+            audit.record(
+                "security.password_changed",
+                actor=request.user,
+                target=("accounts.user", id),
+                details={"own": str(request.user.pk) == str(id), "must_change": True},
+            )
+        return response
 
 
 @admin.register(Department)

@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
+        from kehu.accounts import conf  # noqa: F401  (the security settings register)
         from kehu.accounts.demo import USERS
         from kehu.core import demo
 

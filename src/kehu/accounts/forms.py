@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.accounts.models import User
 
@@ -30,3 +31,15 @@ class ProfileForm(forms.ModelForm):
 
     def clean_money_unit(self) -> str:
         return str(self.cleaned_data.get("money_unit") or self.instance.money_unit)
+
+
+class CodeForm(forms.Form):
+    """A code of the authenticator app (6 digits) or a recovery code (xxxxx-xxxxx)."""
+
+    code = forms.CharField(
+        label=pgettext_lazy("two-factor", "Code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )

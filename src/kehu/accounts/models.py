@@ -11,6 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from kehu.core.history import HISTORY_BASES
@@ -112,6 +113,10 @@ class User(AbstractUser):
         default="yuan",
         help_text=_("Tables always show full amounts."),
     )
+    # Set for an account created with a password someone else chose or Kehu generated
+    # (`kehu user add` without --password, the administration's add form): until the user
+    # picks their own, every page sends them to the password change (SignInRequirements).
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
     history = HistoricalRecords(
@@ -155,3 +160,26 @@ class ApiToken(models.Model):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RecoveryCode(models.Model):
+    """One of a user's one-time recovery codes for two-factor sign-in.
+
+    Only a SHA-256 hash of the code is stored (the codes are random, so no salt or slow hash is
+    needed); the codes are shown once when made. A used code keeps its row with ``used_at``.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    used_at = models.DateTimeField(pgettext_lazy("recovery code", "used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {'used' if self.used_at else 'unused'}"

@@ -115,7 +115,10 @@ def user_create(
     display_name: str = "",
     email: str = "",
     actor: Any = None,
+    must_change_password: bool = False,
 ) -> User:
+    """Create a user; ``must_change_password`` for a password the user did not choose (a
+    generated one, one an administrator typed): they change it at their first sign-in."""
     if role not in Role.values:
         raise InvalidInput(
             errors={
@@ -134,6 +137,7 @@ def user_create(
         display_name=display_name,
         email=email,
         is_staff=role == Role.ADMIN,
+        must_change_password=bool(password) and must_change_password,
     )
     if password:
         try:

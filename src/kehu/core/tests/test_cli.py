@@ -176,7 +176,7 @@ def _kehu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_user_add_on_a_fresh_data_dir_migrates_first(tmp_path: Path) -> None:
-    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7")
+    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m")
     assert added.returncode == 0, added.stderr
     assert "Created user boss" in added.stdout
     assert "Traceback" not in added.stderr
