@@ -10,11 +10,14 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
         from kehu.core import (
+            audit_guard,
             history,  # noqa: F401  (connects the history signal receivers)
             links,  # noqa: F401  (defines the system.base_url setting)
         )
         from kehu.core.postgres import use_optimised_timestamp_loader
 
         connection_created.connect(use_optimised_timestamp_loader)
+        post_migrate.connect(audit_guard.ensure_after_migrate, sender=self)

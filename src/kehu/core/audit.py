@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -131,3 +132,56 @@ def verify() -> VerifyResult:
     if expected_seq != head.seq or expected_prev != (head.hash or GENESIS):
         return VerifyResult(checked, expected_seq + 1, "the newest entries are missing")
     return VerifyResult(checked, None, "")
+
+
+def record_deletion(
+    obj: models.Model, *, actor: Any, details: dict[str, Any] | None = None
+) -> AuditEntry:
+    """``<app>.<model>_deleted`` for ``obj``; call it before ``obj.delete()`` (which clears the
+    pk), in the same transaction, so a delete that fails records nothing."""
+    meta = obj._meta
+    return record(
+        f"{meta.app_label}.{meta.model_name}_deleted",
+        actor=actor,
+        target=(meta.label_lower, obj.pk),
+        details=details,
+    )
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    deleted: int
+    base_seq: int
+
+
+def purge(before: datetime) -> PurgeResult:
+    """Delete the entries recorded before ``before`` (the audit's own retention).
+
+    Only the oldest entries go, a run of them from the chain's base: the base moves to the
+    newest deleted entry (its seq and hash), so ``verify()`` starts there and still holds. The
+    database refuses any other delete (``audit_guard``), hence the base moves first. The purge
+    is itself recorded (``governance.audit_purged``) when it deleted anything.
+    """
+    with transaction.atomic():
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        last = (
+            AuditEntry.objects.filter(seq__gt=head.base_seq, at__lt=before)
+            .order_by("-seq")
+            .values_list("seq", "hash")
+            .first()
+        )
+        if last is None:
+            return PurgeResult(0, head.base_seq)
+        # Entries are numbered under the head's lock in time order, so everything up to the
+        # newest old entry is old too (a clock step back would keep a few entries longer).
+        head.base_seq, head.base_hash = last
+        head.save(update_fields=["base_seq", "base_hash"])
+        deleted, _rows = AuditEntry.objects.filter(seq__lte=head.base_seq).delete()
+        record(
+            "governance.audit_purged",
+            details={"deleted": deleted, "through_seq": head.base_seq, "before": before},
+        )
+    return PurgeResult(deleted, head.base_seq)
