@@ -12,12 +12,13 @@ not even when that person's data is destroyed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
@@ -27,6 +28,8 @@ from kehu.core.context import current_client_ip, current_request_id
 from kehu.core.models import AuditChainHead, AuditEntry
 
 GENESIS = "0" * 64
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _canonical(entry: AuditEntry) -> bytes:
@@ -148,6 +151,47 @@ def record_deletion(
     )
 
 
+def audited(
+    action: str, *, target: str = "", model: str = "", fields: str = "data"
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record ``action`` each time the decorated service succeeds, in its transaction.
+
+    The actor is the ``actor`` (or ``user``) keyword. The target is the keyword named by
+    ``target`` — a model instance, or an id whose type ``model`` names (``"app.model"``) —
+    read before the call, so a delete still names what it deleted; without ``target``, the
+    service's result when that is a model instance. The keys (never the values) of the dict
+    passed as ``fields`` (default ``data``) are recorded as the changed fields' names.
+    """
+
+    def decorate(service: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(service)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with transaction.atomic():
+                named = kwargs.get(target) if target else None
+                if isinstance(named, models.Model):
+                    before: tuple[str, Any] | None = _target(named)
+                elif named is not None and model:
+                    before = (model, named)
+                else:
+                    before = None
+                result = service(*args, **kwargs)
+                if before is None and isinstance(result, models.Model):
+                    before = _target(result)
+                data = kwargs.get(fields)
+                details = {"fields": sorted(map(str, data))} if isinstance(data, dict) else None
+                record(
+                    action,
+                    actor=kwargs.get("actor", kwargs.get("user")),
+                    target=before,
+                    details=details,
+                )
+            return result
+
+        return wrapper
+
+    return decorate
+
+
 # --- retention --------------------------------------------------------------------------------
 
 
@@ -185,3 +229,42 @@ def purge(before: datetime) -> PurgeResult:
             details={"deleted": deleted, "through_seq": head.base_seq, "before": before},
         )
     return PurgeResult(deleted, head.base_seq)
+
+
+# --- the Django admin (/admin/) ---------------------------------------------------------------
+
+_ADMIN_ACTIONS = {1: "admin.added", 2: "admin.changed", 3: "admin.deleted"}
+
+
+def _admin_fields(change_message: str) -> list[str]:
+    """The changed fields' names of a Django admin log message; inline objects' descriptions
+    (which name people) are left out."""
+    try:
+        parts = json.loads(change_message or "[]")
+    except ValueError:
+        return []
+    fields: list[str] = []
+    for part in parts if isinstance(parts, list) else []:
+        changed = part.get("changed") if isinstance(part, dict) else None
+        if isinstance(changed, dict) and "object" not in changed:
+            fields.extend(str(name) for name in changed.get("fields", []))
+    return fields
+
+
+def admin_logged(sender: Any, instance: Any, created: bool = False, **_kwargs: Any) -> None:
+    """``post_save`` receiver of Django admin's ``LogEntry``: every add, change and delete made
+    in /admin/ is an audit entry too (target by type and id, changed field names only)."""
+    if not created:
+        return
+    content_type = instance.content_type
+    target_type = content_type.app_label + "." + content_type.model if content_type else ""
+    details: dict[str, Any] = {}
+    fields = _admin_fields(instance.change_message)
+    if fields:
+        details["fields"] = fields
+    record(
+        _ADMIN_ACTIONS.get(instance.action_flag, "admin.changed"),
+        actor=instance.user,
+        target=(target_type, instance.object_id or ""),
+        details=details,
+    )

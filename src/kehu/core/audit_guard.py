@@ -32,7 +32,11 @@ SQLITE = [
     "OR NEW.base_seq > NEW.seq "
     f"BEGIN SELECT RAISE(ABORT, '{REFUSED}: the chain head only moves forward'); END",
 ]
-SQLITE_NAMES = ["core_auditentry_no_update", "core_auditentry_no_delete", "core_auditchainhead_forward"]
+SQLITE_NAMES = [
+    "core_auditentry_no_update",
+    "core_auditentry_no_delete",
+    "core_auditchainhead_forward",
+]
 
 POSTGRES = [
     f"""CREATE OR REPLACE FUNCTION core_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -75,7 +75,8 @@ def test_the_purge_removes_the_oldest_entries_and_the_chain_still_holds() -> Non
         (kept.seq + 1, "governance.audit_purged"),
     ]
     verified = audit.verify()
-    assert verified.ok and verified.checked == 2
+    assert verified.ok
+    assert verified.checked == 2
     assert audit.purge(datetime(2023, 1, 1, tzinfo=UTC)).deleted == 0
     # A purged entry cannot come back below the base, nor a kept one go.
     with pytest.raises(DatabaseError), transaction.atomic():

@@ -18,9 +18,10 @@ class Command(flush.Command):
     def handle(self, **options: Any) -> None:
         connection = connections[options["database"]]
         if options.get("interactive", True):
+            name = connection.settings_dict["NAME"]
             confirm = input(
-                f'This will IRREVERSIBLY DESTROY all data in the "{connection.settings_dict["NAME"]}"'
-                " database. Type 'yes' to continue, or 'no' to cancel: "
+                f'This will IRREVERSIBLY DESTROY all data in the "{name}" database.'
+                " Type 'yes' to continue, or 'no' to cancel: "
             )
             if confirm != "yes":
                 self.stdout.write("Flush cancelled.")
