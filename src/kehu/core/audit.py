@@ -187,6 +187,7 @@ def audited(
                 )
             return result
 
+        wrapper.audit_action = action  # type: ignore[attr-defined]  (tests list audited services)
         return wrapper
 
     return decorate

@@ -6,3 +6,7 @@ class GovernanceConfig(AppConfig):
     name = "kehu.governance"
     label = "governance"
     verbose_name = _("Data governance")
+
+    def ready(self) -> None:
+        # Imported in ready(): they use models, which load only after every app config.
+        from kehu.governance.services import audit  # noqa: F401  (defines its settings)
