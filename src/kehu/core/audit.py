@@ -76,6 +76,9 @@ def record(
     ``actor`` is the acting user (None for the system or an anonymous caller, then
     ``actor_name`` may say who was tried, e.g. the username of a failed sign-in).
     ``target`` is a model instance or ``(type, id)``.
+
+    The chain's head row stays locked until the caller's transaction ends, so every other
+    audited action waits meanwhile: record at the end of a long transaction's work.
     """
     target_type, target_id = _target(target)
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)

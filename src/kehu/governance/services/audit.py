@@ -87,17 +87,12 @@ class AuditExport:
 def audit_export(*, actor: Any, filters: AuditFilters, file_format: str) -> AuditExport:
     """The entries matching ``filters`` as a CSV (UTF-8 with BOM) or XLSX file, newest first.
 
-    The export is itself an entry (``governance.audit_export``: the filters and the format),
-    recorded before the file is written, in the same transaction.
+    The export is itself an entry (``governance.audit_export``: the filters, the format and
+    the number of rows), in the same transaction.
     """
     if file_format not in FORMATS:
         raise InvalidInput(errors={"format": [_("Choose csv or xlsx.")]})
     entries = audit_list(user=actor, filters=filters)
-    audit.record(
-        "governance.audit_export",
-        actor=actor,
-        details={"format": file_format, "filters": filters.as_query()},
-    )
     rows = entries.iterator(chunk_size=CHUNK)
     handle = spool()
     count = 0
@@ -123,6 +118,12 @@ def audit_export(*, actor: Any, filters: AuditFilters, file_format: str) -> Audi
         book.save(handle)
         content_type = XLSX
     handle.seek(0)
+    # Recorded once the file is written: the entry locks the chain's head until commit.
+    audit.record(
+        "governance.audit_export",
+        actor=actor,
+        details={"format": file_format, "filters": filters.as_query(), "rows": count},
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     return AuditExport(handle, f"kehu-audit-{stamp}.{file_format}", content_type, count)
 

@@ -139,6 +139,7 @@ def test_csv_export_is_itself_audited(org: Organisation) -> None:
     assert entry.details == {
         "format": "csv",
         "filters": {"action": "auth", "date_to": "2026-03-31"},
+        "rows": 2,
     }
     everything = _client(org.admin).get("/governance/audit/export/?format=csv")
     text = b"".join(everything.streaming_content).decode("utf-8-sig")  # type: ignore[attr-defined]
