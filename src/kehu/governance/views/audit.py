@@ -45,7 +45,6 @@ def audit_list(request: AuthedRequest) -> HttpResponse:
         "filters": filters,
         "problems": problems,
         "actions": selectors.audit_actions(user=request.user),
-        "query": filters.as_query(),
     }
     return render(request, "governance/audit.html", context)
 
