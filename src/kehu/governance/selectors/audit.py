@@ -37,6 +37,8 @@ class AuditFilters(ListFilters):
         value = value.strip()
         if len(value) > 150:
             raise ValueError(_("Keep this under 150 characters."))
+        if "\x00" in value:  # PostgreSQL refuses NUL in a query
+            raise ValueError(_("Remove the control characters."))
         return value
 
     def apply(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:

@@ -79,6 +79,7 @@ def test_api_refuses_bad_input_and_other_roles(org: Organisation) -> None:
     assert "date_from" in str(bad.json())
     long = api_client(org.admin).get("/api/v1/audit?actor=" + "x" * 200)
     assert long.status_code == 422
+    assert api_client(org.admin).get("/api/v1/audit?action=auth%00").status_code == 422
     for user in (org.rep, org.east_manager):
         assert api_client(user).get("/api/v1/audit").status_code == 403
     assert Client().get("/api/v1/audit").status_code == 401
