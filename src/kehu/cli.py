@@ -151,6 +151,27 @@ def cmd_user_reset_2fa(options: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(options: argparse.Namespace) -> int:
+    """Recompute the audit trail's hash chain: exit 0 when it holds, 1 naming the first entry
+    that does not fit (changed, missing, or the newest ones gone)."""
+    _setup_django()
+    if pending_migrations():
+        print(NOT_MIGRATED.format(command="audit verify"), file=sys.stderr)
+        return 2
+    from kehu.core import audit
+
+    result = audit.verify()
+    if result.ok:
+        print(f"kehu audit verify: the chain holds, {result.checked} entries checked")
+        return 0
+    print(
+        f"kehu audit verify: entry #{result.first_bad_seq}: {result.problem} "
+        f"({result.checked} entries before it hold)",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def cmd_manage(options: argparse.Namespace) -> int:
     _setup_django()
     from django.core.management import execute_from_command_line
@@ -199,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     reset_2fa.set_defaults(handler=cmd_user_reset_2fa)
 
     register_transfer(commands)
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="check the audit trail's hash chain")
+    verify.set_defaults(handler=cmd_audit_verify)
 
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("args", nargs=argparse.REMAINDER)

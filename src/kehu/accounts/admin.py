@@ -3,10 +3,12 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from kehu.accounts import services
 from kehu.accounts.models import ApiToken, Department, User
 from kehu.core import audit
 
@@ -43,11 +45,6 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     )
     change_password_form = PasswordSetByAdminForm
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if not change and obj.has_usable_password():
-            obj.must_change_password = True  # the administrator chose it: replaced at sign-in
-        super().save_model(request, obj, form, change)
-
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:
@@ -60,6 +57,21 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
                 details={"own": str(request.user.pk) == str(id), "must_change": True},
             )
         return response
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """Save, and audit a role or department change (``accounts.role_changed``…)."""
+        if not change and obj.has_usable_password():
+            obj.must_change_password = True  # the administrator chose it: replaced at sign-in
+        before = User.objects.filter(pk=obj.pk).values("role", "department_id").first()
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if before is not None:
+                services.user_changes_record(
+                    actor=request.user,
+                    user=obj,
+                    role_before=before["role"],
+                    department_before=before["department_id"],
+                )
 
 
 @admin.register(Department)

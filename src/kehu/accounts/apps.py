@@ -9,8 +9,12 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
-        from kehu.accounts import conf  # noqa: F401  (the security settings register)
+        from kehu.accounts import (
+            conf,  # noqa: F401  (the security settings register)
+            signals,
+        )
         from kehu.accounts.demo import USERS
         from kehu.core import demo
 
         demo.register(USERS)
+        signals.connect()  # sign-ins into the audit trail

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import ApiToken, Department, Role, User
+from kehu.core import audit
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -35,6 +36,7 @@ class IssuedToken:
     plaintext: str  # shown to the user once, never stored
 
 
+@transaction.atomic
 def token_create(*, user: User, name: str, expires_at: datetime | None = None) -> IssuedToken:
     name = name.strip()
     if not name:
@@ -52,9 +54,11 @@ def token_create(*, user: User, name: str, expires_at: datetime | None = None) -
         secret_hash=_hash_secret(secret),
         expires_at=expires_at,
     )
+    audit.record("auth.token_created", actor=user, target=token, details={"user_id": user.pk})
     return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}{prefix}_{secret}")
 
 
+@transaction.atomic
 def token_revoke(*, user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens; another user's token is not found."""
     token = ApiToken.objects.filter(pk=token_id, user=user).first()
@@ -63,6 +67,7 @@ def token_revoke(*, user: User, token_id: int) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit.record("auth.token_revoked", actor=user, target=token, details={"user_id": user.pk})
     return token
 
 
@@ -153,6 +158,12 @@ def user_create(
         raise invalid_input_from(error) from error
     stamp(user, actor=actor)
     user.save()
+    audit.record(
+        "accounts.user_created",
+        actor=actor,
+        target=user,
+        details={"role": role, "department_id": user.department_id},
+    )
     return user
 
 
@@ -172,5 +183,32 @@ def user_deactivate(*, actor: User, user: User, reason: str) -> User:
         locked.is_active = False
         stamp(locked, actor=actor, reason=reason[:100])
         locked.save()
-    ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit.record("accounts.user_deactivated", actor=actor, target=locked)
+    revoked = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        audit.record("auth.token_revoked", actor=actor, target=locked, details={"tokens": revoked})
     return locked
+
+
+def user_changes_record(
+    *, actor: Any, user: User, role_before: str, department_before: int | None
+) -> None:
+    """Audit a saved user's role and department changes (``accounts.role_changed``,
+    ``accounts.department_changed``) against the values before the save; the Django admin's
+    user form saves through ``UserAdmin.save_model``, which calls this in its transaction."""
+    if user.role != role_before:
+        audit.record(
+            "accounts.role_changed",
+            actor=actor,
+            target=user,
+            details={"from": role_before, "to": user.role},
+        )
+    if user.department_id != department_before:
+        audit.record(
+            "accounts.department_changed",
+            actor=actor,
+            target=user,
+            details={"from": department_before, "to": user.department_id},
+        )

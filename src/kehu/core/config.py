@@ -35,6 +35,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import audit
 from kehu.core.context import current_request_id
 from kehu.core.errors import InvalidInput
 from kehu.core.models import SettingChange, SystemSetting
@@ -512,7 +513,9 @@ def reset(key: str, *, actor: Any = None, reason: str = "") -> Any:
 
 
 def _record(key: str, old: Any, new: Any, *, actor: Any, reason: str, reset: bool) -> None:
-    SettingChange.objects.create(
+    # The values stay in SettingChange (some settings hold addresses or keys): the audit
+    # trail names the setting and the change row.
+    change = SettingChange.objects.create(
         key=key,
         old_value=old,
         new_value=new,
@@ -520,6 +523,12 @@ def _record(key: str, old: Any, new: Any, *, actor: Any, reason: str, reset: boo
         changed_by=actor if getattr(actor, "pk", None) else None,
         reason=reason.strip(),
         request_id=current_request_id(),
+    )
+    audit.record(
+        "settings.changed",
+        actor=actor,
+        target=("core.systemsetting", key),
+        details={"key": key, "reset": reset, "change_id": change.pk},
     )
 
 

@@ -115,6 +115,8 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["target_type", "target_id"], name="core_audit_target"),
             models.Index(fields=["action", "-at"], name="core_audit_action_at"),
+            # The search by actor: failed sign-ins have a username but no user id.
+            models.Index(fields=["actor_name", "-seq"], name="core_audit_actor_name"),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Department
+from kehu.core import audit
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.history import stamp
@@ -186,6 +187,7 @@ def _replan_later(department: Department | None) -> None:
     transaction.on_commit(lambda: tasks.replan_for_plans(department_ids))
 
 
+@audit.audited("followups.cadence_plan_created")
 @transaction.atomic
 def cadence_plan_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> CadencePlan:
     require_manager(actor)
@@ -197,6 +199,7 @@ def cadence_plan_create(*, actor: Any, data: dict[str, Any], reason: str = "") -
     return plan
 
 
+@audit.audited("followups.cadence_plan_changed", target="plan_id", model="followups.cadenceplan")
 @transaction.atomic
 def cadence_plan_update(
     *,
@@ -223,6 +226,7 @@ def cadence_plan_update(
     return plan
 
 
+@audit.audited("followups.cadenceplan_deleted", target="plan_id", model="followups.cadenceplan")
 @transaction.atomic
 def cadence_plan_delete(*, actor: Any, plan_id: int, reason: str = "") -> None:
     """Delete a plan (its history stays); switching it off (``is_active``) keeps it."""
@@ -314,6 +318,7 @@ def _clean_care(actor: Any, data: dict[str, Any], care: CareDate | None) -> dict
     return values
 
 
+@audit.audited("followups.care_date_created")
 @transaction.atomic
 def care_date_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> CareDate:
     """A custom care date: greeting tasks go to the owners of the department (or everyone's)."""
@@ -325,6 +330,7 @@ def care_date_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> C
     return care
 
 
+@audit.audited("followups.care_date_changed", target="care_id", model="followups.caredate")
 @transaction.atomic
 def care_date_update(
     *,
@@ -345,6 +351,7 @@ def care_date_update(
     return care
 
 
+@audit.audited("followups.caredate_deleted", target="care_id", model="followups.caredate")
 @transaction.atomic
 def care_date_delete(*, actor: Any, care_id: int, reason: str = "") -> None:
     require_manager(actor)

@@ -10,5 +10,6 @@ class GovernanceConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): they use models, which load only after every app config.
         from kehu.governance import request_links
+        from kehu.governance.services import audit  # noqa: F401  (defines its settings)
 
         request_links.register()  # the customer page's card and the lead page's link

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kehu.core import config, links
+from kehu.core import audit, config, links
 from kehu.core.access import is_admin
 from kehu.core.days import day_start
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
@@ -160,6 +160,7 @@ def _clean_channel(
     return kind, target, secret
 
 
+@audit.audited("notifications.channel_created")
 @transaction.atomic
 def channel_create(
     *, actor: User, kind: str, target: str = "", secret: str = "", digest: bool = False
@@ -170,6 +171,7 @@ def channel_create(
     )
 
 
+@audit.audited("notifications.channel_deleted", target="channel_id", model="notifications.channel")
 @transaction.atomic
 def channel_delete(*, actor: User, channel_id: int) -> None:
     channel_get(user=actor, channel_id=channel_id).delete()

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
-from kehu.core import config, events, uploads
+from kehu.core import audit, config, events, uploads
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -490,6 +490,7 @@ def opportunity_reassign(
     return locked
 
 
+@audit.audited("opportunities.opportunity_deleted", target="opportunity")
 @transaction.atomic
 def opportunity_delete(*, actor: User, opportunity: Opportunity) -> None:
     locked = _locked(actor, opportunity, None)

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import config, masking
+from kehu.core import audit, config, masking
 from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.days import on_days
@@ -448,6 +448,12 @@ class Export:
             filters=self.filters.model_dump(mode="json", exclude_defaults=True),
             channel=self.channel,
             request_id=current_request_id(),
+        )
+        audit.record(
+            "transfer.export",
+            actor=self.user,
+            target=log,
+            details={"kind": self.kind, "format": file_format, "channel": self.channel},
         )
 
         def finish() -> None:

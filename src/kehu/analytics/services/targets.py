@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Department
 from kehu.analytics.models import Measure, Newness, PeriodKind, Target
 from kehu.analytics.reporting import MAX_PERIOD_DAYS, REGION_AREAS, quarter_of
+from kehu.core import audit
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -272,6 +273,7 @@ def _check_overlap(values: dict[str, Any], target: Target | None) -> None:
         raise InvalidInput(message, errors={"start": [message]}, extra={"overlaps": other.pk})
 
 
+@audit.audited("analytics.target_created")
 @transaction.atomic
 def target_create(*, actor: Any, data: dict[str, Any]) -> Target:
     _require_setter(actor)
@@ -282,6 +284,7 @@ def target_create(*, actor: Any, data: dict[str, Any]) -> Target:
     return target
 
 
+@audit.audited("analytics.target_changed", target="target_id", model="analytics.target")
 @transaction.atomic
 def target_update(
     *, actor: Any, target_id: int, data: dict[str, Any], version: int | None
@@ -299,6 +302,7 @@ def target_update(
     return target
 
 
+@audit.audited("analytics.target_deleted", target="target_id", model="analytics.target")
 @transaction.atomic
 def target_delete(*, actor: Any, target_id: int) -> None:
     """Delete a target (its parts go with it)."""

@@ -27,6 +27,7 @@ from kehu.campaigns.models import (
     CostCategory,
     GoalMetric,
 )
+from kehu.core import audit
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.services import bump_version, check_version
@@ -270,6 +271,7 @@ def campaign_set_status(
     return locked
 
 
+@audit.audited("campaigns.campaign_deleted", target="campaign", model="campaigns.campaign")
 @transaction.atomic
 def campaign_delete(*, actor: User, campaign: Campaign | int) -> None:
     """Delete a campaign that never reached anyone (no sends, touches or costs); others are
@@ -333,6 +335,7 @@ def goal_add(*, actor: User, campaign: Campaign | int, data: dict[str, Any]) -> 
     )
 
 
+@audit.audited("campaigns.campaigngoal_deleted", target="goal_id", model="campaigns.campaigngoal")
 @transaction.atomic
 def goal_remove(*, actor: User, campaign: Campaign | int, goal_id: int) -> None:
     locked = lock_campaign(actor, campaign)
@@ -377,6 +380,7 @@ def cost_add(*, actor: User, campaign: Campaign | int, data: dict[str, Any]) -> 
     )
 
 
+@audit.audited("campaigns.campaigncost_deleted", target="cost_id", model="campaigns.campaigncost")
 @transaction.atomic
 def cost_remove(*, actor: User, campaign: Campaign | int, cost_id: int) -> None:
     locked = lock_campaign(actor, campaign)

@@ -29,6 +29,7 @@ from kehu.campaigns.models import (
 from kehu.campaigns.selectors import segments as segment_selectors
 from kehu.campaigns.services import touches
 from kehu.campaigns.services.campaigns import lock_campaign
+from kehu.core import audit
 from kehu.core.errors import Conflict, InvalidInput, NotFound
 from kehu.customers.models import Contact, Customer
 from kehu.leads.models import Lead
@@ -166,6 +167,9 @@ def member_add(
     return CampaignMember.objects.get(campaign=locked, lead_id=lead_id)
 
 
+@audit.audited(
+    "campaigns.campaignmember_deleted", target="member_id", model="campaigns.campaignmember"
+)
 @transaction.atomic
 def member_remove(*, actor: User, campaign: Campaign | int, member_id: int) -> None:
     """Remove a member (its touches stay: the campaign did reach them)."""

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import Department, Role
 from kehu.campaigns.models import Segment, SegmentEntry, SegmentKind, SegmentTarget
 from kehu.campaigns.selectors import segments as selectors
+from kehu.core import audit
 from kehu.core.access import is_admin, lock_editable, managed_department_ids
 from kehu.core.contact_points import email_address, phone_e164
 from kehu.core.errors import Forbidden, InvalidInput
@@ -133,6 +134,7 @@ def segment_update(
     return segment
 
 
+@audit.audited("campaigns.segment_deleted", target="segment_id", model="campaigns.segment")
 @transaction.atomic
 def segment_delete(*, actor: Any, segment_id: int) -> None:
     segment = lock_editable(Segment.objects.all(), actor, pk=segment_id)
@@ -194,6 +196,7 @@ def entries_add(*, actor: Any, segment_id: int, ids: list[int]) -> dict[str, int
     return {"added": added, "already": len(found) - added, "not_found": len(wanted) - len(found)}
 
 
+@audit.audited("campaigns.segmententry_deleted", target="segment_id", model="campaigns.segment")
 @transaction.atomic
 def entries_remove(*, actor: Any, segment_id: int, ids: list[int]) -> int:
     segment = _static(actor, segment_id)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from kehu.campaigns.models import Channel, MessageTemplate, Send
 from kehu.campaigns.services import merge
+from kehu.core import audit
 from kehu.core.access import lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.services import bump_version, check_version
@@ -82,6 +83,9 @@ def template_update(
     return template
 
 
+@audit.audited(
+    "campaigns.messagetemplate_deleted", target="template_id", model="campaigns.messagetemplate"
+)
 @transaction.atomic
 def template_delete(*, actor: Any, template_id: int) -> None:
     template = lock_editable(MessageTemplate.objects.all(), actor, pk=template_id)

@@ -44,7 +44,7 @@ from kehu.contracts.models import (
     PaymentMethod,
     PaymentPlan,
 )
-from kehu.core import config
+from kehu.core import audit, config
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.history import stamp
@@ -341,6 +341,7 @@ def plan_update(*, actor: User, plan: PaymentPlan | int, data: dict[str, Any]) -
     return row
 
 
+@audit.audited("contracts.paymentplan_deleted", target="plan", model="contracts.paymentplan")
 @transaction.atomic
 def plan_delete(*, actor: User, plan: PaymentPlan | int) -> None:
     contract, row = _locked_plan(actor, plan)
@@ -470,6 +471,7 @@ def payment_update_invoice(*, actor: User, payment: Payment | int, data: dict[st
     return row
 
 
+@audit.audited("contracts.payment_deleted", target="payment", model="contracts.payment")
 @transaction.atomic
 def payment_delete(*, actor: User, payment: Payment | int, reason: str) -> None:
     """Remove a payment recorded by mistake: managers and admins, with a reason (history)."""

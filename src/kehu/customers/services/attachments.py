@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import User
-from kehu.core import config, uploads
+from kehu.core import audit, config, uploads
 from kehu.customers.models import (
     Customer,
     CustomerAttachment,
@@ -85,6 +85,7 @@ def attachment_add(
     return attachment
 
 
+@audit.audited("customers.customerattachment_deleted", target="attachment")
 @transaction.atomic
 def attachment_delete(*, actor: User, attachment: CustomerAttachment) -> None:
     _require_editable(actor, attachment.customer)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
-from kehu.core import events
+from kehu.core import audit, events
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
@@ -265,11 +265,11 @@ def customers_update_batch(
         dirty.append(locked)
     # one UPDATE per set of changed columns (a sync sends the same fields for its records):
     # a column in the statement costs a CASE over its rows, and the search keys rarely move
-    for columns, group in groups.items():
+    for column_set, group in groups.items():
         bulk_update_with_history(
             group,
             Customer,
-            sorted(columns),
+            sorted(column_set),
             default_user=actor,
             default_date=now,
             custom_historical_attrs={"request_id": current_request_id()},
@@ -423,12 +423,20 @@ def customers_reassign_bulk(
     """The customer list's "reassign" of every selected customer, all or nothing."""
     if owner is None:
         raise _field_error("owner", _("Choose the new owner."))
-    return _all_or_nothing(
-        customers,
-        lambda customer: customer_reassign(
-            actor=actor, customer=customer, owner=owner, reason=reason
-        ),
-    )
+    with transaction.atomic():
+        changed = _all_or_nothing(
+            customers,
+            lambda customer: customer_reassign(
+                actor=actor, customer=customer, owner=owner, reason=reason
+            ),
+        )
+        audit.record(
+            "customers.bulk_reassign",
+            actor=actor,
+            target=owner,
+            details={"customer_ids": [customer.pk for customer in customers], "owner_id": owner.pk},
+        )
+    return changed
 
 
 def _all_or_nothing(customers: Sequence[Customer], change: Callable[[Customer], object]) -> int:
@@ -558,6 +566,7 @@ def customer_delete(*, actor: User, customer: Customer, reason: str = "") -> Non
     stamp(locked, actor=actor, reason=reason or _("Deleted"))
     try:
         with transaction.atomic():
+            audit.record_deletion(locked, actor=actor)
             locked.delete()
     except models.ProtectedError as error:
         raise Conflict(

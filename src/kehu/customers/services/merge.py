@@ -8,7 +8,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core import events
+from kehu.core import audit, events
 from kehu.core.history import stamp
 from kehu.core.services import bump_version
 from kehu.customers import hooks
@@ -131,5 +131,6 @@ def customer_merge(
     keep.save()
     hooks.customers_changed([keep.pk])
     events.emit("customer.merged", keep.pk, actor=actor, data={"merged_id": gone_id})
+    audit.record("customers.merge", actor=actor, target=keep, details={"merged_id": gone_id})
     _copy_into(survivor, keep)
     return survivor

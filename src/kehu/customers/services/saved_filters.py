@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import audit
 from kehu.core.errors import NotFound
 from kehu.customers.models import (
     SavedFilter,
@@ -26,6 +27,7 @@ def saved_filter_save(*, user: User, name: str, query: str) -> SavedFilter:
     return saved
 
 
+@audit.audited("customers.savedfilter_deleted", target="filter_id", model="customers.savedfilter")
 def saved_filter_delete(*, user: User, filter_id: int) -> None:
     """Delete one of the user's own saved filters; another user's is not found (404)."""
     deleted, _rows = SavedFilter.objects.filter(user=user, pk=filter_id).delete()

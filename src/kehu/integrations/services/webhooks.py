@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Role, User
-from kehu.core import config, events, links, outbound
+from kehu.core import audit, config, events, links, outbound
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.services import bump_version, check_version
@@ -201,6 +201,7 @@ def _clean(data: dict[str, Any], current: WebhookSubscription | None) -> dict[st
     return cleaned
 
 
+@audit.audited("integrations.webhook_created")
 @transaction.atomic
 def webhook_create(*, actor: User, data: dict[str, Any]) -> WebhookSubscription:
     """Subscribe a receiver URL to events (admins); a secret is generated unless given."""
@@ -211,6 +212,7 @@ def webhook_create(*, actor: User, data: dict[str, Any]) -> WebhookSubscription:
     return WebhookSubscription.objects.create(created_by=actor, **cleaned)
 
 
+@audit.audited("integrations.webhook_changed", target="webhook")
 @transaction.atomic
 def webhook_update(
     *,
@@ -239,6 +241,7 @@ def webhook_update(
     return locked
 
 
+@audit.audited("integrations.webhooksubscription_deleted", target="webhook")
 @transaction.atomic
 def webhook_delete(*, actor: User, webhook: WebhookSubscription) -> None:
     _require_admin(actor)
@@ -507,6 +510,7 @@ def _tell_admins_disabled(webhook: WebhookSubscription) -> int:
     return send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
+@audit.audited("integrations.webhook_redelivered", target="delivery")
 @transaction.atomic
 def delivery_redeliver(*, actor: User, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a logged delivery again (admins): a new log row with the same event id and body,

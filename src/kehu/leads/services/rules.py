@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, Role, User
+from kehu.core import audit
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -85,6 +86,7 @@ def _clean_rule(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+@audit.audited("leads.assignment_rule_created")
 @transaction.atomic
 def rule_create(*, actor: User, data: dict[str, Any]) -> AssignmentRule:
     _check_admin(actor)
@@ -100,6 +102,7 @@ def rule_create(*, actor: User, data: dict[str, Any]) -> AssignmentRule:
     return rule
 
 
+@audit.audited("leads.assignment_rule_changed", target="rule")
 @transaction.atomic
 def rule_update(
     *, actor: User, rule: AssignmentRule, data: dict[str, Any], version: int | None
@@ -122,6 +125,7 @@ def rule_update(
     return rule
 
 
+@audit.audited("leads.assignmentrule_deleted", target="rule")
 @transaction.atomic
 def rule_delete(*, actor: User, rule: AssignmentRule) -> None:
     _check_admin(actor)

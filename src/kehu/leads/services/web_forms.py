@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Role, User
-from kehu.core import config
+from kehu.core import audit, config
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, KehuError
 from kehu.core.history import stamp
@@ -42,6 +42,7 @@ def _check_form_admin(actor: User) -> None:
         raise Forbidden(_("Only admins and marketing manage web forms."))
 
 
+@audit.audited("leads.web_form_created")
 @transaction.atomic
 def web_form_create(*, actor: User, data: dict[str, Any]) -> WebForm:
     _check_form_admin(actor)
@@ -60,6 +61,7 @@ def web_form_create(*, actor: User, data: dict[str, Any]) -> WebForm:
     return form
 
 
+@audit.audited("leads.web_form_changed", target="form")
 @transaction.atomic
 def web_form_update(*, actor: User, form: WebForm, data: dict[str, Any]) -> WebForm:
     _check_form_admin(actor)
@@ -73,6 +75,7 @@ def web_form_update(*, actor: User, form: WebForm, data: dict[str, Any]) -> WebF
     return form
 
 
+@audit.audited("leads.web_form_secret_rotated", target="form")
 @transaction.atomic
 def web_form_rotate_secret(*, actor: User, form: WebForm) -> WebForm:
     _check_form_admin(actor)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from kehu.accounts.models import User
 from kehu.accounts.offboarding import HandoverKind, HandoverPlan, handover_apply, handover_plan
 from kehu.accounts.offboarding import handover_kinds as transfer_kinds
+from kehu.core import audit
 from kehu.customers.models import Customer
 from kehu.pools.models import EventKind, Offboarding, Pool
 from kehu.pools.services.claims import _put
@@ -107,6 +108,18 @@ def offboarding_apply(
         pool=target,
         note=note.strip(),
         summary=plan.summary(),
+    )
+    audit.record(
+        "accounts.offboarding",
+        actor=actor,
+        target=leaving,
+        details={
+            "offboarding_id": offboarding.pk,
+            "mode": plan.mode,
+            "pool_id": target.pk if target else None,
+            "successor_ids": [s.pk for s in plan.successors],
+            "counts": {row["kind"]: row["total"] for row in plan.counts()},
+        },
     )
     successors_by_pk = {s.pk: s for s in plan.successors}
     for successor_id, items in plan.per_successor().items():

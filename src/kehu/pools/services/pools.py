@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
+from kehu.core import audit
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -65,6 +66,7 @@ def _resolve_departments(values: Iterable[Any]) -> list[Department]:
     return found
 
 
+@audit.audited("pools.pool_created")
 @transaction.atomic
 def pool_create(*, actor: User, data: dict[str, Any], departments: Iterable[Any] = ()) -> Pool:
     """A new pool (admins); ``data`` holds the name and the per-pool limits."""
@@ -81,6 +83,7 @@ def pool_create(*, actor: User, data: dict[str, Any], departments: Iterable[Any]
     return pool
 
 
+@audit.audited("pools.pool_changed", target="pool", fields="changes")
 @transaction.atomic
 def pool_update(
     *,

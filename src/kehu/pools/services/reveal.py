@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
-from kehu.core import config, masking
+from kehu.core import audit, config, masking
 from kehu.core.access import policy_of
 from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden, NotFound, QuotaExceeded
@@ -75,6 +75,12 @@ def contact_reveal(*, actor: User, contact_id: int) -> Revealed:
         customer=contact.customer,
         fields=",".join(name for name, value in values.items() if value),
         request_id=current_request_id(),
+    )
+    audit.record(
+        "pools.reveal",
+        actor=actor,
+        target=contact,
+        details={"customer_id": contact.customer_id},
     )
     shown.add(contact.pk)
     return Revealed(

@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import config
+from kehu.core import audit, config
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.service.models import CalendarDayKind, CalendarEntry
@@ -536,6 +536,7 @@ def _clean_entry(data: dict[str, Any], entry: CalendarEntry | None) -> dict[str,
     return values
 
 
+@audit.audited("service.calendar_entry_created")
 @transaction.atomic
 def calendar_entry_create(*, actor: User, data: dict[str, Any]) -> CalendarEntry:
     _check_admin(actor)
@@ -546,6 +547,7 @@ def calendar_entry_create(*, actor: User, data: dict[str, Any]) -> CalendarEntry
     return entry
 
 
+@audit.audited("service.calendar_entry_changed", target="entry")
 @transaction.atomic
 def calendar_entry_update(
     *, actor: User, entry: CalendarEntry, data: dict[str, Any]
@@ -564,6 +566,7 @@ def calendar_entry_update(
     return entry
 
 
+@audit.audited("service.calendarentry_deleted", target="entry")
 @transaction.atomic
 def calendar_entry_delete(*, actor: User, entry: CalendarEntry) -> None:
     _check_admin(actor)
@@ -581,6 +584,7 @@ def _lock_calendar() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x5E_CA1E])
 
 
+@audit.audited("service.working_hours_changed")
 @transaction.atomic
 def working_hours_update(*, actor: User, data: dict[str, Any]) -> WorkingHours:
     """Set the working hours, the optional lunch break and the working days (admins)."""

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
-from kehu.core import config, uploads
+from kehu.core import audit, config, uploads
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -582,6 +582,7 @@ def _apply_rule(rule: RoutingRule, data: dict[str, Any]) -> list[User] | None:
     return _rule_members(data["members"]) if "members" in data else None
 
 
+@audit.audited("service.routing_rule_created")
 @transaction.atomic
 def routing_rule_create(*, actor: User, data: dict[str, Any]) -> RoutingRule:
     _require_rule_admin(actor)
@@ -592,6 +593,7 @@ def routing_rule_create(*, actor: User, data: dict[str, Any]) -> RoutingRule:
     return rule
 
 
+@audit.audited("service.routing_rule_changed", target="rule")
 @transaction.atomic
 def routing_rule_update(
     *, actor: User, rule: RoutingRule, data: dict[str, Any], version: int | None = None
@@ -609,6 +611,7 @@ def routing_rule_update(
     return locked
 
 
+@audit.audited("service.routingrule_deleted", target="rule")
 @transaction.atomic
 def routing_rule_delete(*, actor: User, rule: RoutingRule) -> None:
     _require_rule_admin(actor)

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
+from kehu.core import audit
 from kehu.core.access import is_admin
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.services import validate
@@ -430,6 +431,7 @@ def _apply(mailbox: Mailbox, data: dict[str, Any]) -> None:
     validate(mailbox, exclude=["department"])
 
 
+@audit.audited("service.mailbox_created")
 @transaction.atomic
 def mailbox_create(*, actor: User, data: dict[str, Any]) -> Mailbox:
     _check_admin(actor)
@@ -439,6 +441,7 @@ def mailbox_create(*, actor: User, data: dict[str, Any]) -> Mailbox:
     return mailbox
 
 
+@audit.audited("service.mailbox_changed", target="mailbox")
 @transaction.atomic
 def mailbox_update(*, actor: User, mailbox: Mailbox, data: dict[str, Any]) -> Mailbox:
     """Change a mailbox; an empty password keeps the stored one (it is never shown)."""
@@ -460,6 +463,7 @@ def mailbox_update(*, actor: User, mailbox: Mailbox, data: dict[str, Any]) -> Ma
     return mailbox
 
 
+@audit.audited("service.mailbox_deleted", target="mailbox")
 @transaction.atomic
 def mailbox_delete(*, actor: User, mailbox: Mailbox) -> None:
     _check_admin(actor)

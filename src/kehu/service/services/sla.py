@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
+from kehu.core import audit
 from kehu.core.access import is_admin
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
 from kehu.core.history import stamp
@@ -416,6 +417,7 @@ def _save_policy(policy: SlaPolicy) -> None:
         raise _duplicate() from error
 
 
+@audit.audited("service.sla_policy_created")
 @transaction.atomic
 def policy_create(*, actor: User, data: dict[str, Any]) -> SlaPolicy:
     _check_admin(actor)
@@ -425,6 +427,7 @@ def policy_create(*, actor: User, data: dict[str, Any]) -> SlaPolicy:
     return policy
 
 
+@audit.audited("service.sla_policy_changed", target="policy")
 @transaction.atomic
 def policy_update(
     *, actor: User, policy: SlaPolicy, data: dict[str, Any], version: int | None
@@ -441,6 +444,7 @@ def policy_update(
     return policy
 
 
+@audit.audited("service.slapolicy_deleted", target="policy")
 @transaction.atomic
 def policy_delete(*, actor: User, policy: SlaPolicy) -> None:
     _check_admin(actor)

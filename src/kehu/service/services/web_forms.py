@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, User
-from kehu.core import config
+from kehu.core import audit, config
 from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.services import validate
@@ -75,6 +75,7 @@ def _apply(form: TicketWebForm, data: dict[str, Any]) -> None:
     validate(form, exclude=["department"])
 
 
+@audit.audited("service.ticket_form_created")
 @transaction.atomic
 def ticket_form_create(*, actor: User, data: dict[str, Any]) -> TicketWebForm:
     _check_admin(actor)
@@ -84,6 +85,7 @@ def ticket_form_create(*, actor: User, data: dict[str, Any]) -> TicketWebForm:
     return form
 
 
+@audit.audited("service.ticket_form_changed", target="form")
 @transaction.atomic
 def ticket_form_update(*, actor: User, form: TicketWebForm, data: dict[str, Any]) -> TicketWebForm:
     _check_admin(actor)
@@ -93,6 +95,7 @@ def ticket_form_update(*, actor: User, form: TicketWebForm, data: dict[str, Any]
     return form
 
 
+@audit.audited("service.ticketwebform_deleted", target="form")
 @transaction.atomic
 def ticket_form_delete(*, actor: User, form: TicketWebForm) -> None:
     _check_admin(actor)
