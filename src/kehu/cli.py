@@ -1,4 +1,4 @@
-"""The ``kehu`` command: serve, demo, user add, worker, import, export, manage."""
+"""The ``kehu`` command: serve, demo, user add, worker, import, export, backup, restore, manage."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from kehu.core.context import acting_context, new_request_id
 from kehu.core.demo import load_demo
+from kehu.governance.backup_cli import register as register_backups
 from kehu.transfer.cli import register as register_transfer
 
 
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=cmd_user_add)
 
     register_transfer(commands)
+    register_backups(commands)
 
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("args", nargs=argparse.REMAINDER)
