@@ -9,7 +9,6 @@ from typing import ClassVar
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 
@@ -23,29 +22,37 @@ class BackupRun(models.Model):
     an archive never contains the row of its own unfinished run. ``pruned_at`` is set when the
     rotation removed the archive."""
 
-    started_at = models.DateTimeField(_("started"), default=timezone.now)
-    finished_at = models.DateTimeField(_("finished"), default=timezone.now, db_index=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=BackupKind.choices)
-    path = models.CharField(_("archive"), max_length=1000)
-    size = models.BigIntegerField(_("size"), null=True, blank=True)
-    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True, default="")
-    ok = models.BooleanField(_("succeeded"), default=False)
-    error = models.TextField(_("error"), blank=True, default="")
+    started_at = models.DateTimeField(pgettext_lazy("backup", "started"), default=timezone.now)
+    finished_at = models.DateTimeField(
+        pgettext_lazy("backup", "finished"), default=timezone.now, db_index=True
+    )
+    kind = models.CharField(
+        pgettext_lazy("backup", "kind"), max_length=16, choices=BackupKind.choices
+    )
+    path = models.CharField(pgettext_lazy("backup", "archive"), max_length=1000)
+    size = models.BigIntegerField(pgettext_lazy("backup", "size"), null=True, blank=True)
+    sha256 = models.CharField(
+        pgettext_lazy("backup", "SHA-256"), max_length=64, blank=True, default=""
+    )
+    ok = models.BooleanField(pgettext_lazy("backup", "succeeded"), default=False)
+    error = models.TextField(pgettext_lazy("backup", "error"), blank=True, default="")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
+        verbose_name=pgettext_lazy("backup", "by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    pruned_at = models.DateTimeField(_("removed by rotation"), null=True, blank=True)
+    pruned_at = models.DateTimeField(
+        pgettext_lazy("backup", "removed by rotation"), null=True, blank=True
+    )
 
     objects: ClassVar[models.Manager[BackupRun]] = models.Manager()
 
     class Meta:
-        verbose_name = _("backup")
-        verbose_name_plural = _("backups")
+        verbose_name = pgettext_lazy("backup", "backup")
+        verbose_name_plural = pgettext_lazy("backup", "backups")
         ordering = ("-finished_at", "-pk")
 
     def __str__(self) -> str:

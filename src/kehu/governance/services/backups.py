@@ -222,7 +222,10 @@ def _sqlite_snapshot(source: Path, target: Path) -> dict[str, list[str]]:
     self-contained file (rollback journal, no WAL beside it)."""
     django_connection: Any = connections["default"]
     if django_connection.is_in_memory_db():
-        # The test database lives in this process's memory: back up through its connection.
+        # The test database lives in this process's memory: back up through its connection,
+        # which must not hold a write transaction (the backup would wait for it forever).
+        if django_connection.in_atomic_block:
+            raise BackupFailed(gettext("An in-memory database is backed up outside a transaction."))
         django_connection.ensure_connection()
         src = django_connection.connection
         own = False
@@ -469,7 +472,7 @@ def _safe_name(name: str) -> str | None:
 
 def _damaged(reason: object) -> RestoreRefused:
     return RestoreRefused(
-        gettext("The archive is damaged or not a Kehu backup (%(reason)s); nothing was restored.")
+        gettext("The archive is damaged or not a Kehu backup (%(reason)s). Nothing was restored.")
         % {"reason": reason},
         code="archive_damaged",
     )
@@ -615,7 +618,7 @@ def _pg_restore(database: dict[str, Any], dump: Path) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RestoreRefused(
-            gettext("pg_restore failed, nothing was restored: %(error)s")
+            gettext("pg_restore failed: %(error)s. Nothing was restored.")
             % {"error": result.stderr.strip()[-2000:]},
             code="restore_failed",
         )

@@ -29,7 +29,9 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def backup_dir(db: None, tmp_path: Path) -> Path:
+def backup_dir(transactional_db: None, tmp_path: Path) -> Path:
+    """The daily backup's directory; committed data, since SQLite's backup API cannot copy
+    the in-memory test database from inside the test's open write transaction."""
     config.put(backups.BACKUP_DIR.key, str(tmp_path / "daily"))
     config.put(backups.BACKUP_KEEP.key, 2)
     config.put(backups.BACKUP_TIME.key, "02:30")

@@ -92,7 +92,7 @@ def _restored_customers_are_whole(database: Path, media: Path, source_media: Pat
     return len(customers)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # no open transaction: the test database is copied out
 def test_sqlite_backup_under_write_load_restores_a_consistent_copy(tmp_path: Path) -> None:
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only; test_postgresql_backup_under_write_load runs on PostgreSQL")
