@@ -33,6 +33,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -442,7 +443,7 @@ def _backup(destination: Path, started: datetime) -> BackupResult:
 def _remove_stale_partials(directory: Path, older_than_seconds: int = 3600) -> None:
     """Leftovers of a killed backup (hidden names, never listed); a backup still running keeps
     touching its own, so only those untouched for an hour go."""
-    now = timezone.now().timestamp()
+    now = time.time()
     for path in directory.glob(f"{PARTIAL_PREFIX}*"):
         with contextlib.suppress(OSError):
             if now - path.stat().st_mtime < older_than_seconds:
@@ -727,9 +728,9 @@ def backup_scheduled(now: datetime | None = None) -> BackupResult | None:
     """The daily job's body: one backup when due, then the rotation."""
     if not scheduled_backup_due(now):
         return None
-    directory = backup_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(directory)
+    directory = backup_directory()  # created by the backup (a failure there is recorded)
+    if directory.is_dir():
+        _remove_stale_partials(directory)
     local = timezone.localtime(now or timezone.now())
     name = f"{ARCHIVE_PREFIX}{local:%Y%m%d-%H%M%S}{ARCHIVE_SUFFIX}"
     try:
@@ -742,7 +743,7 @@ def backup_scheduled(now: datetime | None = None) -> BackupResult | None:
 def backup_rotate(directory: Path, keep: int) -> list[Path]:
     """Remove all but the newest ``keep`` daily archives of ``directory`` (names sort by
     time); the runs of removed archives get ``pruned_at``."""
-    if keep <= 0:
+    if keep <= 0 or not directory.is_dir():
         return []
     archives = sorted(directory.glob(f"{ARCHIVE_PREFIX}*{ARCHIVE_SUFFIX}"))
     removed = archives[:-keep]

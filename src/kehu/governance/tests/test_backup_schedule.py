@@ -89,12 +89,14 @@ def test_a_failed_backup_is_recorded_and_not_retried_the_same_day(
 def test_stale_partial_archives_are_removed_by_the_next_daily_backup(backup_dir: Path) -> None:
     backup_dir.mkdir(parents=True)
     stale = backup_dir / ".partial-0a1b2c-kehu-backup-20261206-023000.tar.gz"
-    stale.write_bytes(b"half an archive")
-    old = time.time() - 2 * 3600
-    os.utime(stale, (old, old))
     fresh = backup_dir / ".partial-ffffff-kehu-backup-20261207-023000.tar.gz"
-    fresh.write_bytes(b"another backup still writing")
     with time_machine.travel(at(7, 2, 40), tick=True):
+        stale.write_bytes(b"half an archive, killed yesterday")
+        old = time.time() - 2 * 3600
+        os.utime(stale, (old, old))
+        fresh.write_bytes(b"another backup still writing")
+        now = time.time()
+        os.utime(fresh, (now, now))
         assert tasks.backup_daily.call_local()
     assert not stale.exists()
     assert fresh.exists()

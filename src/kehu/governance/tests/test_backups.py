@@ -55,13 +55,19 @@ def _assert_same_rows(restored: Rows, source: Rows) -> None:
     assert len(restored["core_auditentry"]) == len(source["core_auditentry"]) + 1
 
 
+def _rewritten_in_place(table: str) -> bool:
+    """Tables whose rows the load rewrites rather than adds: the numbering counters and the
+    FTS5 index's own segments and structure rows (SQLite merges them as it indexes)."""
+    return table.endswith(("_numbersequence", "_fts_data", "_fts_idx", "_fts_config"))
+
+
 def _assert_contained(restored: Rows, source: Rows) -> list[str]:
-    """Every restored row is a row of the source (the load only adds); the tables where it
-    is not are returned, for the caller to judge."""
+    """Every restored row is a row of the source, since the load only adds rows: the tables
+    where that is not so, other than those rewritten in place."""
     return [
         table
         for table in sorted(set(source) - AUDIT_TABLES)
-        if not set(restored[table]) <= set(source[table])
+        if not set(restored[table]) <= set(source[table]) and not _rewritten_in_place(table)
     ]
 
 
@@ -81,8 +87,21 @@ def _restored_customers_are_whole(database: Path, media: Path, source_media: Pat
         contacts = {
             row[0] for row in db.execute("SELECT customer_id FROM customers_contact").fetchall()
         }
+        fts = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
+            )
+        ]
     finally:
         db.close()
+    writable = sqlite3.connect(database)
+    try:
+        for table in fts:  # the search index agrees with its rows (raises otherwise)
+            writable.execute(f'INSERT INTO "{table}"("{table}") VALUES (\'integrity-check\')')
+    finally:
+        writable.close()
+    assert fts
     restored_sums = media_checksums(media)
     source_sums = media_checksums(source_media)
     for (customer_id,) in customers:
@@ -313,9 +332,12 @@ def test_kill_9_during_a_backup_leaves_the_previous_archive_intact(tmp_path: Pat
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     assert archive.read_bytes() == previous  # the previous backup, whole, under its name
-    assert [path.name for path in tmp_path.glob("*.tar.gz")] == [archive.name]
+    names = [path.name for path in tmp_path.iterdir() if path.name.endswith(".tar.gz")]
+    assert sorted(names) == sorted([archive.name, *(path.name for path in partial)])
     restored = kehu(["restore", "--check", str(archive)], kehu_env(tmp_path / "check"))
     assert restored.returncode == 0, restored.stderr
-    # The leftover has a hidden name no restore or list takes; the next daily backup into
-    # the directory removes it once it is an hour old.
-    assert all(path.name.startswith(".partial-") for path in tmp_path.glob(".partial-*"))
+    # The leftover has a hidden name no list or rotation takes (the daily backup removes it
+    # once it is an hour old: test_backup_schedule); it is not a readable archive.
+    assert all(path.name.startswith(".partial-") for path in partial)
+    leftover = kehu(["restore", "--check", str(partial[0])], kehu_env(tmp_path / "check2"))
+    assert leftover.returncode == 2

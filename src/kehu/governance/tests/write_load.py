@@ -1,6 +1,6 @@
 """A writer for the backup tests: ``python -m kehu.governance.tests.write_load STOP_FILE``
 creates customers, each with a contact and a PDF attachment, through the services (one
-transaction each, as the web requests do), against the database and data dir of its
+transaction for the three), against the database and data dir of its
 environment (KEHU_DATA_DIR, KEHU_DATABASE_URL), until STOP_FILE exists. It prints the number
 committed after each customer, so the test knows the load is running."""
 
@@ -21,6 +21,7 @@ def main(stop_file: Path) -> int:
 
     django.setup()
     from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import transaction
 
     from kehu.accounts import services as accounts
     from kehu.accounts.models import User
@@ -38,17 +39,19 @@ def main(stop_file: Path) -> int:
     started = time.monotonic()
     while not stop_file.exists() and time.monotonic() - started < 300:
         count += 1
-        customer = customers.customer_create(
-            actor=actor,
-            data={"name": f"负载测试公司{count:05d}"},
-            contacts=[{"name": f"联系人{count:05d}", "mobile": f"1390000{count % 10000:04d}"}],
-        )
         body = b"%PDF-1.4\n" + os.urandom(2048 + count % 4096) + b"\n%%EOF\n"
-        customers.attachment_add(
-            actor=actor,
-            customer=customer,
-            upload=SimpleUploadedFile(f"合同{count}.pdf", body, content_type="application/pdf"),
-        )
+        with transaction.atomic():  # one unit: the snapshot has all of it or none
+            customer = customers.customer_create(
+                actor=actor,
+                data={"name": f"负载测试公司{count:05d}"},
+                contacts=[{"name": f"联系人{count:05d}", "mobile": f"1390000{count % 10000:04d}"}],
+                force=True,  # similar names on purpose: no duplicate check
+            )
+            customers.attachment_add(
+                actor=actor,
+                customer=customer,
+                upload=SimpleUploadedFile(f"合同{count}.pdf", body, content_type="application/pdf"),
+            )
         print(count, flush=True)
     return 0
 
