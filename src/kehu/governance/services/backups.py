@@ -383,8 +383,8 @@ def backup_create(
 
 def _backup(destination: Path, started: datetime) -> BackupResult:
     if destination.is_dir():
-        raise BackupFailed(gettext("%(path)s is a directory; name the archive file.") % {
-            "path": destination})  # fmt: skip
+        message = gettext("%(path)s is a directory; name the archive file.")
+        raise BackupFailed(message % {"path": destination})
     destination.parent.mkdir(parents=True, exist_ok=True)
     data_dir = Path(settings.DATA_DIR)
     media_root = Path(settings.MEDIA_ROOT)
@@ -484,8 +484,8 @@ def verify_archive(archive: Path | str, staging: Path) -> dict[str, Any]:
     every member's size and SHA-256. Returns the manifest; raises ``RestoreRefused``."""
     archive = Path(archive).expanduser()
     if not archive.is_file():
-        raise RestoreRefused(gettext("There is no file %(path)s.") % {"path": archive},
-                             code="not_found")  # fmt: skip
+        message = gettext("There is no file %(path)s.")
+        raise RestoreRefused(message % {"path": archive}, code="not_found")
     seen: dict[str, tuple[int, str]] = {}
     try:
         with tarfile.open(archive, "r|gz") as stream:
@@ -518,8 +518,9 @@ def verify_archive(archive: Path | str, staging: Path) -> dict[str, Any]:
         raise _damaged(gettext("no manifest"))
     try:
         manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
-        members = {item["path"]: (int(item["size"]), str(item["sha256"]))
-                   for item in manifest["members"]}  # fmt: skip
+        members = {
+            item["path"]: (int(item["size"]), str(item["sha256"])) for item in manifest["members"]
+        }
         manifest["database"]["member"]
     except (ValueError, KeyError, TypeError) as error:
         raise _damaged(gettext("unreadable manifest")) from error
@@ -682,8 +683,12 @@ def restore(archive: Path | str) -> RestoreResult:
         kehu_version=str(manifest.get("kehu_version", "")),
         pending_migrations=_pending_migrations(),
     )
-    details = {"archive": archive.name, "written_at": result.created_at,
-               "kehu_version": result.kehu_version, "files": files}  # fmt: skip
+    details = {
+        "archive": archive.name,
+        "written_at": result.created_at,
+        "kehu_version": result.kehu_version,
+        "files": files,
+    }
     if result.pending_migrations == 0:
         audit.record("governance.restore", details=details)
     else:
