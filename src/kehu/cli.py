@@ -1,4 +1,4 @@
-"""The ``kehu`` command: serve, demo, user add, worker, import, export, manage."""
+"""The ``kehu`` command: serve, demo, user add, worker, import, export, backup, restore, manage."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from kehu.core.context import acting_context, new_request_id
 from kehu.core.demo import load_demo
+from kehu.governance.backup_cli import register as register_backups
 from kehu.transfer.cli import register as register_transfer
 
 
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset_2fa.set_defaults(handler=cmd_user_reset_2fa)
 
     register_transfer(commands)
+    register_backups(commands)
 
     audit = commands.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

@@ -206,8 +206,18 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
+# HTTPS behind a TLS-terminating proxy (docs/operations.md, "Running Kehu for a real company"):
+# KEHU_HTTPS=true trusts the proxy's X-Forwarded-Proto, redirects plain HTTP to HTTPS, sends
+# HSTS and marks the cookies Secure; `kehu manage check --deploy` passes with it.
+HTTPS = env_bool("KEHU_HTTPS", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("KEHU_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("KEHU_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KEHU_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("KEHU_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("KEHU_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = env_bool("KEHU_SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -89,6 +89,7 @@ MENU: tuple[MenuItem, ...] = (
         _("Personal-data requests"), "governance:requests", "person-lock", frozenset({"admin"})
     ),
     MenuItem(_("Audit trail"), "governance:audit", "journal-check", frozenset({"admin"})),
+    MenuItem(_("Backups"), "governance:backups", "archive", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
     MenuItem(_("System settings"), "settings:index", "sliders", frozenset({"admin"})),
 )

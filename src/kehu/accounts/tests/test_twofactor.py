@@ -35,8 +35,11 @@ def code_of(device: TOTPDevice | str, steps_ahead: int = 0) -> str:
 
 
 def actions(user: User) -> list[str]:
+    """The user's two-factor and password entries (creating and signing in have their own)."""
     return list(
-        AuditEntry.objects.filter(target_type="accounts.user", target_id=str(user.pk))
+        AuditEntry.objects.filter(
+            target_type="accounts.user", target_id=str(user.pk), action__startswith="security."
+        )
         .order_by("seq")
         .values_list("action", flat=True)
     )

@@ -7,5 +7,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("governance", "0002_destruction"),
         ("governance", "0004_requests"),
+        ("governance", "0005_backups"),
     ]
     operations: list[migrations.operations.base.Operation] = []
