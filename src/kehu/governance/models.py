@@ -34,9 +34,11 @@ class RetentionPolicy(VersionedModel):
     (``kehu.governance.services.retention.DEFAULT_POLICIES``): an administrator changes the
     years and switches a policy on or off, never adds a kind."""
 
-    key = models.CharField(_("policy"), max_length=40, unique=True)
-    kind = models.CharField(_("record kind"), max_length=20, choices=RecordKind.choices)
-    status = models.CharField(_("status"), max_length=20)
+    key = models.CharField(pgettext_lazy("retention", "policy"), max_length=40, unique=True)
+    kind = models.CharField(
+        pgettext_lazy("retention", "record kind"), max_length=20, choices=RecordKind.choices
+    )
+    status = models.CharField(pgettext_lazy("retention", "status"), max_length=20)
     years = models.PositiveSmallIntegerField(
         _("years kept"),
         validators=[MinValueValidator(MIN_YEARS), MaxValueValidator(MAX_YEARS)],
@@ -69,7 +71,7 @@ class LegalHold(models.Model):
 
     customer = models.ForeignKey(
         Customer,
-        verbose_name=_("customer"),
+        verbose_name=pgettext_lazy("retention", "customer"),
         on_delete=models.CASCADE,
         related_name="legal_holds",
     )
@@ -81,7 +83,7 @@ class LegalHold(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    set_at = models.DateTimeField(_("since"), default=timezone.now)
+    set_at = models.DateTimeField(pgettext_lazy("retention", "since"), default=timezone.now)
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("removed by"),
@@ -90,7 +92,7 @@ class LegalHold(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+    removed_at = models.DateTimeField(pgettext_lazy("retention", "removed"), null=True, blank=True)
     removal_reason = models.CharField(_("reason for removal"), max_length=500, blank=True)
 
     objects: ClassVar[models.Manager[LegalHold]] = models.Manager()
@@ -118,9 +120,9 @@ class LegalHold(models.Model):
 
 class BatchStatus(models.TextChoices):
     PENDING = "pending", _("Awaiting approval")
-    APPROVED = "approved", _("Approved")
-    DONE = "done", _("Done")
-    CANCELLED = "cancelled", _("Cancelled")
+    APPROVED = "approved", pgettext_lazy("retention", "Approved")
+    DONE = "done", pgettext_lazy("retention", "Done")
+    CANCELLED = "cancelled", pgettext_lazy("retention", "Cancelled")
 
 
 class DestructionBatch(VersionedModel):
@@ -128,9 +130,12 @@ class DestructionBatch(VersionedModel):
     any overdue ones no earlier batch holds). Nothing is destroyed before an administrator
     approves the batch; approved items are destroyed once their date has come."""
 
-    month = models.DateField(_("month"))
+    month = models.DateField(pgettext_lazy("retention", "month"))
     status = models.CharField(
-        _("status"), max_length=12, choices=BatchStatus.choices, default=BatchStatus.PENDING
+        pgettext_lazy("retention", "status"),
+        max_length=12,
+        choices=BatchStatus.choices,
+        default=BatchStatus.PENDING,
     )
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -143,8 +148,12 @@ class DestructionBatch(VersionedModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    approved_at = models.DateTimeField(
+        pgettext_lazy("retention", "approved"), null=True, blank=True
+    )
+    finished_at = models.DateTimeField(
+        pgettext_lazy("retention", "finished"), null=True, blank=True
+    )
 
     objects: ClassVar[models.Manager[DestructionBatch]] = models.Manager()
 
@@ -160,8 +169,8 @@ class DestructionBatch(VersionedModel):
 class ItemStatus(models.TextChoices):
     PENDING = "pending", _("To destroy")
     EXCLUDED = "excluded", _("Excluded at review")
-    DESTROYED = "destroyed", _("Destroyed")
-    SKIPPED = "skipped", _("Skipped")
+    DESTROYED = "destroyed", pgettext_lazy("retention", "Destroyed")
+    SKIPPED = "skipped", pgettext_lazy("retention", "Skipped")
 
 
 class SkipReason(models.TextChoices):
@@ -176,12 +185,17 @@ class DestructionItem(models.Model):
     the name from the live record, so a destroyed record leaves no name here."""
 
     batch = models.ForeignKey(DestructionBatch, on_delete=models.CASCADE, related_name="items")
-    kind = models.CharField(_("record kind"), max_length=20, choices=RecordKind.choices)
-    object_id = models.BigIntegerField(_("record"))
-    policy_key = models.CharField(_("policy"), max_length=40)
-    due_on = models.DateField(_("due"))
+    kind = models.CharField(
+        pgettext_lazy("retention", "record kind"), max_length=20, choices=RecordKind.choices
+    )
+    object_id = models.BigIntegerField(pgettext_lazy("retention", "record"))
+    policy_key = models.CharField(pgettext_lazy("retention", "policy"), max_length=40)
+    due_on = models.DateField(pgettext_lazy("retention", "due"))
     status = models.CharField(
-        _("status"), max_length=12, choices=ItemStatus.choices, default=ItemStatus.PENDING
+        pgettext_lazy("retention", "status"),
+        max_length=12,
+        choices=ItemStatus.choices,
+        default=ItemStatus.PENDING,
     )
     skip_reason = models.CharField(max_length=12, choices=SkipReason.choices, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -62,7 +62,8 @@ def test_policy_update_is_audited_and_bounded(org: Organisation) -> None:
     assert (changed.years, changed.version) == (5, policy.version + 1)
     entry = AuditEntry.objects.get(action="governance.retention_policy_changed")
     assert entry.actor_id == org.admin.pk
-    assert entry.details["before"]["years"] == 3 and entry.details["after"]["years"] == 5
+    assert entry.details["before"]["years"] == 3
+    assert entry.details["after"]["years"] == 5
     for years in (0, 11, "x"):
         with pytest.raises(InvalidInput) as caught:
             retention.policy_update(
@@ -93,7 +94,8 @@ def test_policy_api_refuses_years_out_of_range(org: Organisation) -> None:
     answer = client.patch(
         url, {"version": churned["version"], "years": 10}, content_type="application/json"
     )
-    assert answer.status_code == 200 and answer.json()["years"] == 10
+    assert answer.status_code == 200
+    assert answer.json()["years"] == 10
     assert api_client(org.rep).get("/api/v1/retention-policies").status_code == 403
 
 
@@ -118,7 +120,8 @@ def test_due_list_follows_status_activity_and_policy(org: Organisation) -> None:
         ("lead", closed.pk),
         ("lead", converted.pk),
     }
-    assert recent.pk and won.pk and fresh_lead.pk
+    for kind, kept in (("customer", recent), ("customer", won), ("lead", fresh_lead)):
+        assert (kind, kept.pk) not in due
     assert due[("customer", old.pk)].policy_key == "customer.churned"
     assert due[("customer", old.pk)].due_on < timezone.localdate()
     assert due[("customer", next_month.pk)].due_on > timezone.localdate()
@@ -217,7 +220,8 @@ def test_prepare_approve_destroy(
     retention.retention_daily(today=timezone.localdate() + timedelta(days=40))
     assert not Customer.objects.filter(pk=later.pk).exists()
     batch.refresh_from_db()
-    assert batch.status == BatchStatus.DONE and batch.finished_at is not None
+    assert batch.status == BatchStatus.DONE
+    assert batch.finished_at is not None
 
 
 def test_approved_records_are_checked_again(
@@ -280,7 +284,8 @@ def test_legal_hold_set_and_remove_are_audited(org: Organisation) -> None:
     with pytest.raises(Forbidden):
         holds.hold_set(actor=org.east_manager, customer_id=customer.pk, reason="x")
     removed = holds.hold_remove(actor=org.admin, hold=hold, reason="结案")
-    assert removed.removed_by == org.admin and not holds.is_held(customer.pk)
+    assert removed.removed_by == org.admin
+    assert not holds.is_held(customer.pk)
     with pytest.raises(Conflict):
         holds.hold_remove(actor=org.admin, hold=hold, reason="twice")
     entries = list(

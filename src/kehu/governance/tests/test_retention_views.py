@@ -12,7 +12,7 @@ from kehu.core.models import AuditEntry
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers.models import Customer
 from kehu.governance.models import DestructionBatch, DestructionItem, ItemStatus, RetentionPolicy
-from kehu.governance.services import holds, retention
+from kehu.governance.services import holds
 from kehu.governance.tests.retention_support import customer_at, lead_at
 
 YEAR = 366
@@ -55,7 +55,9 @@ def test_review_page_approves(
     with django_assert_max_num_queries(14):
         page = client.get(answer.url)
     text = page.content.decode()
-    assert due.name in text and kept.name in text and lead.company_name in text
+    assert due.name in text
+    assert kept.name in text
+    assert lead.company_name in text
     for _ in range(4):
         customer_at(org, days_ago=4 * YEAR)
     keep_item = DestructionItem.objects.get(batch=batch, object_id=kept.pk)
@@ -81,7 +83,8 @@ def test_legal_hold_card_and_list(org: Organisation) -> None:
     client.post(reverse("governance:hold_set", args=[customer.pk]), {"reason": "诉讼保全"})
     assert holds.is_held(customer.pk)
     card = client.get(tab).content.decode()
-    assert "诉讼保全" in card and "Remove the hold" in card
+    assert "诉讼保全" in card
+    assert "Remove the hold" in card
     listed = client.get(reverse("governance:legal_holds")).content.decode()
     assert customer.name in listed
     hold = customer.legal_holds.get()
@@ -116,7 +119,8 @@ def test_api_due_prepare_approve(
     batch = made.json()
     assert batch["counts"] == {"pending": 1, "skipped": 1}
     again = client.post("/api/v1/destructions", {}, content_type="application/json")
-    assert again.status_code == 409 and again.json()["code"] == "review_exists"
+    assert again.status_code == 409
+    assert again.json()["code"] == "review_exists"
     with django_assert_max_num_queries(8):
         assert client.get("/api/v1/destructions").json()["count"] == 1
     bad = client.post(
@@ -124,7 +128,8 @@ def test_api_due_prepare_approve(
         {"version": batch["version"], "exclude": [999999]},
         content_type="application/json",
     )
-    assert bad.status_code == 422 and "exclude" in bad.json()["errors"]
+    assert bad.status_code == 422
+    assert "exclude" in bad.json()["errors"]
     with django_capture_on_commit_callbacks(execute=True):
         approved = client.post(
             f"/api/v1/destructions/{batch['id']}/approve",
@@ -144,7 +149,8 @@ def test_api_legal_holds(org: Organisation) -> None:
         {"customer_id": customer.pk, "reason": "诉讼"},
         content_type="application/json",
     )
-    assert made.status_code == 201 and made.json()["is_active"] is True
+    assert made.status_code == 201
+    assert made.json()["is_active"] is True
     twice = client.post(
         "/api/v1/legal-holds",
         {"customer_id": customer.pk, "reason": "诉讼"},
@@ -156,14 +162,16 @@ def test_api_legal_holds(org: Organisation) -> None:
         {"customer_id": 999999, "reason": "x"},
         content_type="application/json",
     )
-    assert missing.status_code == 422 and "customer_id" in missing.json()["errors"]
+    assert missing.status_code == 422
+    assert "customer_id" in missing.json()["errors"]
     assert client.get("/api/v1/legal-holds").json()["count"] == 1
     removed = client.post(
         f"/api/v1/legal-holds/{made.json()['id']}/remove",
         {"reason": "结案"},
         content_type="application/json",
     )
-    assert removed.status_code == 200 and removed.json()["is_active"] is False
+    assert removed.status_code == 200
+    assert removed.json()["is_active"] is False
     assert client.get("/api/v1/legal-holds").json()["count"] == 0
     assert client.get("/api/v1/legal-holds?active=false").json()["count"] == 1
     assert api_client(org.east_manager).get("/api/v1/legal-holds").status_code == 403
