@@ -49,6 +49,9 @@ ID_MODELS = {
     "segment_id": "campaigns.Segment",
     "webhook_id": "integrations.WebhookSubscription",
     "delivery_id": "integrations.WebhookDelivery",
+    "retention_policy_id": "governance.RetentionPolicy",
+    "hold_id": "governance.LegalHold",
+    "batch_id": "governance.DestructionBatch",
 }
 
 PNG = (

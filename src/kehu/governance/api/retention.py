@@ -53,9 +53,11 @@ def list_policies(request: AuthedRequest) -> list[RetentionPolicy]:
     return rows
 
 
-@router.patch("/retention-policies/{policy_id}", response=PolicyOut)
-def update_policy(request: AuthedRequest, policy_id: Id, payload: PolicyPatch) -> RetentionPolicy:
-    policy = selectors.policy_get(user=request.user, policy_id=policy_id)
+@router.patch("/retention-policies/{retention_policy_id}", response=PolicyOut)
+def update_policy(
+    request: AuthedRequest, retention_policy_id: Id, payload: PolicyPatch
+) -> RetentionPolicy:
+    policy = selectors.policy_get(user=request.user, policy_id=retention_policy_id)
     data = payload.dict(exclude_unset=True)
     version = data.pop("version")
     data = {key: value for key, value in data.items() if value is not None}

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
 from kehu.core.access import is_admin
-from kehu.core.errors import Forbidden, NotFound
+from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.customers.models import Customer, StatusChange
 from kehu.governance.models import (
     DestructionBatch,
@@ -160,10 +160,30 @@ def due_records(
     return sorted(rows, key=lambda row: (row.due_on, row.kind, row.object_id))
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2999  # the months a review may concern
+
+
+def review_month(month: date | None) -> date:
+    """The first day of ``month`` (next month when None); 422 outside the years Kehu handles
+    (date arithmetic on year 1 or 9999 would overflow)."""
+    if month is None:
+        return next_month(timezone.localdate())
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise InvalidInput(
+            errors={
+                "month": [
+                    _("Give a month between %(first)s and %(last)s.")
+                    % {"first": FIRST_YEAR, "last": LAST_YEAR}
+                ]
+            }
+        )
+    return month_start(month)
+
+
 def due_list(*, user: User, month: date | None = None) -> list[DueRow]:
     """What falls due by the end of ``month`` (next month by default), overdue records too."""
     require_admin(user)
-    month = month_start(month or next_month(timezone.localdate()))
+    month = review_month(month)
     return due_records(until=month_end(month), ids=None)
 
 

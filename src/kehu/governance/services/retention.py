@@ -167,7 +167,7 @@ def batch_prepare(
     if actor is not None:
         selectors.require_admin(actor)
     ensure_default_policies()
-    month = selectors.month_start(month or selectors.next_month(timezone.localdate()))
+    month = selectors.review_month(month)
     open_statuses = [BatchStatus.PENDING, BatchStatus.APPROVED]
     if DestructionBatch.objects.filter(month=month, status__in=open_statuses).exists():
         raise Conflict(_("The review list of this month exists already."), code="review_exists")

@@ -13,6 +13,7 @@ from django.utils import timezone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, StaleVersion
 from kehu.core.models import AuditEntry
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.customers import services as customers
 from kehu.customers.models import Customer
 from kehu.governance.models import (
     BatchStatus,
@@ -306,3 +307,13 @@ def test_destruction_of_a_held_customer_is_refused(org: Organisation) -> None:
     with pytest.raises(Conflict):
         destruction.destroy_customers([customer.pk], actor=org.admin, reason="test")
     assert Customer.objects.filter(pk=customer.pk).exists()
+
+
+def test_a_merge_keeps_the_hold_on_the_survivor(org: Organisation) -> None:
+    held = customer_at(org, days_ago=10)
+    survivor = customer_at(org, days_ago=10)
+    hold = holds.hold_set(actor=org.admin, customer_id=held.pk, reason="诉讼")
+    customers.customer_merge(actor=org.admin, survivor=survivor, merged=held)
+    hold.refresh_from_db()
+    assert hold.customer_id == survivor.pk
+    assert holds.is_held(survivor.pk)

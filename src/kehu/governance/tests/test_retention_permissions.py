@@ -26,7 +26,7 @@ ADMIN_ONLY: Roles = {
 
 def policy(org: Organisation) -> dict[str, Any]:
     made = RetentionPolicy.objects.get(key="customer.churned")
-    return {"policy_id": made.pk, "_version": made.version}
+    return {"retention_policy_id": made.pk, "_version": made.version}
 
 
 def customer(org: Organisation) -> dict[str, Any]:
@@ -56,7 +56,10 @@ def versioned(extra: dict[str, Any]) -> Any:
 TABLE = [
     # --- API ---
     Endpoint(
-        "PATCH /retention-policies/{policy_id}", policy, body=versioned({"years": 4}), **ADMIN_ONLY
+        "PATCH /retention-policies/{retention_policy_id}",
+        policy,
+        body=versioned({"years": 4}),
+        **ADMIN_ONLY,
     ),
     Endpoint("GET /legal-holds/{hold_id}", hold, **ADMIN_ONLY),
     Endpoint("POST /legal-holds/{hold_id}/remove", hold, body={"reason": "结案"}, **ADMIN_ONLY),

@@ -114,6 +114,12 @@ def test_api_due_prepare_approve(
         (customer.pk, False),
         (held.pk, True),
     }
+    for month in ("0001-01-01", "9999-12-01"):
+        far = client.get(f"/api/v1/destructions/due?month={month}")
+        assert far.status_code == 422, far.content
+        assert "month" in far.json()["errors"]
+        far = client.post("/api/v1/destructions", {"month": month}, content_type="application/json")
+        assert far.status_code == 422, far.content
     made = client.post("/api/v1/destructions", {}, content_type="application/json")
     assert made.status_code == 201, made.content
     batch = made.json()

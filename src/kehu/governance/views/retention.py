@@ -79,9 +79,9 @@ def retention_home(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def retention_policy(request: AuthedRequest, policy_id: int) -> HttpResponse:
+def retention_policy(request: AuthedRequest, retention_policy_id: int) -> HttpResponse:
     user = _admin(request)
-    policy = selectors.policy_get(user=user, policy_id=policy_id)
+    policy = selectors.policy_get(user=user, policy_id=retention_policy_id)
     form = PolicyForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -216,7 +216,9 @@ def hold_remove(request: AuthedRequest, hold_id: int) -> HttpResponse:
 
 urlpatterns: list[URLPattern] = [
     path("retention/", retention_home, name="retention"),
-    path("retention/policies/<int:policy_id>/", retention_policy, name="retention_policy"),
+    path(
+        "retention/policies/<int:retention_policy_id>/", retention_policy, name="retention_policy"
+    ),
     path("retention/reviews/", retention_batches, name="retention_batches"),
     path("retention/reviews/<int:batch_id>/", retention_batch, name="retention_batch"),
     path("retention/holds/", legal_holds, name="legal_holds"),
