@@ -154,7 +154,7 @@ class BatchOut(Schema):
 
     @staticmethod
     def resolve_counts(obj: DestructionBatch) -> dict[str, int]:
-        return selectors.batch_counts(obj)
+        return selectors.counts_of(obj)
 
 
 class BatchPage(BoundedPageOut):
@@ -225,7 +225,8 @@ def list_batches(
 
 @router.post("/destructions", response={201: BatchDetailOut}, summary="Prepare a review list")
 def prepare_batch(request: AuthedRequest, payload: PrepareIn) -> Status[Any]:
-    return Status(201, retention.batch_prepare(actor=request.user, month=payload.month))
+    made = retention.batch_prepare(actor=request.user, month=payload.month)
+    return Status(201, selectors.batch_get(user=request.user, batch_id=made.pk))
 
 
 @router.get("/destructions/{batch_id}", response=BatchDetailOut)

@@ -22,6 +22,7 @@ from kehu.customers.models import Customer, StatusChange
 from kehu.governance.models import (
     DestructionBatch,
     DestructionItem,
+    ItemStatus,
     LegalHold,
     RecordKind,
     RetentionPolicy,
@@ -203,25 +204,34 @@ def policy_get(*, user: User, policy_id: int) -> RetentionPolicy:
     return policy
 
 
+def _with_counts(batches: models.QuerySet[DestructionBatch]) -> models.QuerySet[DestructionBatch]:
+    """Each list's item count and its count per item status, in the same query."""
+    per_status = {
+        f"n_{status}": models.Count("items", filter=models.Q(items__status=status))
+        for status in ItemStatus.values
+    }
+    return batches.annotate(item_count=models.Count("items"), **per_status)
+
+
+def counts_of(batch: DestructionBatch) -> dict[str, int]:
+    """The per-status counts of a list read through ``batch_list``/``batch_get``."""
+    return {
+        status: count for status in ItemStatus.values if (count := getattr(batch, f"n_{status}", 0))
+    }
+
+
 def batch_list(*, user: User) -> models.QuerySet[DestructionBatch]:
     require_admin(user)
-    counts = DestructionItem.objects.filter(batch_id=OuterRef("pk"))
-    return DestructionBatch.objects.select_related("approved_by").annotate(
-        item_count=Coalesce(
-            Subquery(
-                counts.order_by().values("batch_id").annotate(n=models.Count("pk")).values("n")
-            ),
-            0,
-        )
-    )
+    return _with_counts(DestructionBatch.objects.select_related("approved_by"))
 
 
 def batch_get(*, user: User, batch_id: int) -> DestructionBatch:
     require_admin(user)
-    batch = DestructionBatch.objects.select_related("approved_by").filter(pk=batch_id).first()
-    if batch is None:
+    batch = _with_counts(DestructionBatch.objects.select_related("approved_by")).filter(pk=batch_id)
+    found = batch.first()
+    if found is None:
         raise NotFound(_("No such destruction review."))
-    return batch
+    return found
 
 
 def batch_items(batch: DestructionBatch) -> models.QuerySet[DestructionItem]:

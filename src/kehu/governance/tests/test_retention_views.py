@@ -129,8 +129,15 @@ def test_api_due_prepare_approve(
     again = client.post("/api/v1/destructions", {}, content_type="application/json")
     assert again.status_code == 409
     assert again.json()["code"] == "review_exists"
+    for month in ("2031-01-01", "2031-02-01"):
+        later = client.post(
+            "/api/v1/destructions", {"month": month}, content_type="application/json"
+        )
+        assert later.json()["counts"] == {"skipped": 1}  # the other is on the open list
     with django_assert_max_num_queries(8):
-        assert client.get("/api/v1/destructions").json()["count"] == 1
+        listed = client.get("/api/v1/destructions").json()
+    assert listed["count"] == 3
+    assert {"pending": 1, "skipped": 1} in [row["counts"] for row in listed["items"]]
     bad = client.post(
         f"/api/v1/destructions/{batch['id']}/approve",
         {"version": batch["version"], "exclude": [999999]},

@@ -148,7 +148,7 @@ def retention_batch(request: AuthedRequest, batch_id: int) -> HttpResponse:
         except KehuError as error:
             messages.error(request, error_message(error))
         return redirect("governance:retention_batch", batch.pk)
-    counts = selectors.batch_counts(batch)
+    counts = selectors.counts_of(batch)
     page = bounded_page(selectors.batch_items(batch), PAGE_SIZE, request.GET.get("page"))
     items = list(page.object_list)
     names = selectors.item_names(items)
