@@ -33,6 +33,12 @@ from kehu.notifications.models import Notification
 YEAR = 366  # days: safely past a year whatever the leap years
 
 
+@pytest.fixture(autouse=True)
+def _policies(db: None) -> None:
+    """The policies the migration makes; a transactional test elsewhere flushes them."""
+    retention.ensure_default_policies()
+
+
 def _policy(key: str) -> RetentionPolicy:
     return RetentionPolicy.objects.get(key=key)
 

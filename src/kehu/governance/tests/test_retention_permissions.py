@@ -25,6 +25,7 @@ ADMIN_ONLY: Roles = {
 
 
 def policy(org: Organisation) -> dict[str, Any]:
+    retention.ensure_default_policies()  # a transactional test elsewhere may have flushed them
     made = RetentionPolicy.objects.get(key="customer.churned")
     return {"retention_policy_id": made.pk, "_version": made.version}
 

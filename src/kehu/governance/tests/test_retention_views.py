@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -12,10 +13,16 @@ from kehu.core.models import AuditEntry
 from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers.models import Customer
 from kehu.governance.models import DestructionBatch, DestructionItem, ItemStatus, RetentionPolicy
-from kehu.governance.services import holds
+from kehu.governance.services import holds, retention
 from kehu.governance.tests.retention_support import customer_at, lead_at
 
 YEAR = 366
+
+
+@pytest.fixture(autouse=True)
+def _policies(db: None) -> None:
+    """The policies the migration makes; a transactional test elsewhere flushes them."""
+    retention.ensure_default_policies()
 
 
 def _client(org: Organisation) -> Client:
