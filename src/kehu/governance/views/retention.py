@@ -32,7 +32,10 @@ PAGE_SIZE = 100
 
 class PolicyForm(forms.Form):
     years = forms.IntegerField(
-        label=gettext_lazy("Years kept"), min_value=MIN_YEARS, max_value=MAX_YEARS
+        label=gettext_lazy("Years kept"),
+        min_value=MIN_YEARS,
+        max_value=MAX_YEARS,
+        widget=forms.NumberInput(attrs={"style": "width: 6rem"}),
     )
     is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
 
