@@ -22,7 +22,7 @@ router = Router(tags=["governance"])
 # --- Policies ---------------------------------------------------------------------------------
 
 
-class PolicyOut(Schema):
+class RetentionPolicyOut(Schema):
     id: int
     key: str
     label: str
@@ -38,13 +38,13 @@ class PolicyOut(Schema):
         return retention.policy_label(obj.key)
 
 
-class PolicyPatch(Schema):
+class RetentionPolicyPatch(Schema):
     version: int
     years: int | None = None
     is_active: bool | None = None
 
 
-@router.get("/retention-policies", response=list[PolicyOut], summary="Retention policies")
+@router.get("/retention-policies", response=list[RetentionPolicyOut], summary="Retention policies")
 def list_policies(request: AuthedRequest) -> list[RetentionPolicy]:
     rows = list(selectors.policy_list(user=request.user))
     if len(rows) < len(retention.DEFAULT_POLICIES):
@@ -53,9 +53,9 @@ def list_policies(request: AuthedRequest) -> list[RetentionPolicy]:
     return rows
 
 
-@router.patch("/retention-policies/{retention_policy_id}", response=PolicyOut)
+@router.patch("/retention-policies/{retention_policy_id}", response=RetentionPolicyOut)
 def update_policy(
-    request: AuthedRequest, retention_policy_id: Id, payload: PolicyPatch
+    request: AuthedRequest, retention_policy_id: Id, payload: RetentionPolicyPatch
 ) -> RetentionPolicy:
     policy = selectors.policy_get(user=request.user, policy_id=retention_policy_id)
     data = payload.dict(exclude_unset=True)
@@ -67,7 +67,7 @@ def update_policy(
 # --- Legal holds ------------------------------------------------------------------------------
 
 
-class HoldOut(Schema):
+class LegalHoldOut(Schema):
     id: int
     customer_id: int
     reason: str
@@ -79,20 +79,20 @@ class HoldOut(Schema):
     removal_reason: str
 
 
-class HoldPage(BoundedPageOut):
-    items: list[HoldOut]
+class LegalHoldPage(BoundedPageOut):
+    items: list[LegalHoldOut]
 
 
-class HoldIn(Schema):
+class LegalHoldIn(Schema):
     customer_id: Id
     reason: str = Field(max_length=2000)
 
 
-class HoldRemoveIn(Schema):
+class LegalHoldRemoveIn(Schema):
     reason: str = Field(max_length=2000)
 
 
-@router.get("/legal-holds", response=HoldPage, summary="Legal holds")
+@router.get("/legal-holds", response=LegalHoldPage, summary="Legal holds")
 def list_holds(
     request: AuthedRequest,
     active: bool | None = True,
@@ -106,21 +106,23 @@ def list_holds(
     return page_of(rows, offset=offset, limit=limit)
 
 
-@router.post("/legal-holds", response={201: HoldOut}, summary="Put a customer under legal hold")
-def create_hold(request: AuthedRequest, payload: HoldIn) -> Status[Any]:
+@router.post(
+    "/legal-holds", response={201: LegalHoldOut}, summary="Put a customer under legal hold"
+)
+def create_hold(request: AuthedRequest, payload: LegalHoldIn) -> Status[Any]:
     hold = holds.hold_set(
         actor=request.user, customer_id=payload.customer_id, reason=payload.reason
     )
     return Status(201, hold)
 
 
-@router.get("/legal-holds/{hold_id}", response=HoldOut)
+@router.get("/legal-holds/{hold_id}", response=LegalHoldOut)
 def get_hold(request: AuthedRequest, hold_id: Id) -> LegalHold:
     return holds.hold_get(user=request.user, hold_id=hold_id)
 
 
-@router.post("/legal-holds/{hold_id}/remove", response=HoldOut, summary="Remove a legal hold")
-def remove_hold(request: AuthedRequest, hold_id: Id, payload: HoldRemoveIn) -> LegalHold:
+@router.post("/legal-holds/{hold_id}/remove", response=LegalHoldOut, summary="Remove a legal hold")
+def remove_hold(request: AuthedRequest, hold_id: Id, payload: LegalHoldRemoveIn) -> LegalHold:
     hold = holds.hold_get(user=request.user, hold_id=hold_id)
     return holds.hold_remove(actor=request.user, hold=hold, reason=payload.reason)
 
@@ -128,7 +130,7 @@ def remove_hold(request: AuthedRequest, hold_id: Id, payload: HoldRemoveIn) -> L
 # --- Destruction reviews ----------------------------------------------------------------------
 
 
-class DueOut(Schema):
+class DestructionDueOut(Schema):
     kind: str
     object_id: int
     name: str
@@ -138,11 +140,11 @@ class DueOut(Schema):
     held: bool
 
 
-class DuePage(BoundedPageOut):
-    items: list[DueOut]
+class DestructionDuePage(BoundedPageOut):
+    items: list[DestructionDueOut]
 
 
-class BatchOut(Schema):
+class DestructionReviewOut(Schema):
     id: int
     month: date
     status: str
@@ -157,11 +159,11 @@ class BatchOut(Schema):
         return selectors.counts_of(obj)
 
 
-class BatchPage(BoundedPageOut):
-    items: list[BatchOut]
+class DestructionReviewPage(BoundedPageOut):
+    items: list[DestructionReviewOut]
 
 
-class ItemOut(Schema):
+class DestructionItemOut(Schema):
     id: int
     kind: str
     object_id: int
@@ -172,24 +174,26 @@ class ItemOut(Schema):
     processed_at: datetime | None
 
 
-class BatchDetailOut(BatchOut):
-    items: list[ItemOut]
+class DestructionReviewDetailOut(DestructionReviewOut):
+    items: list[DestructionItemOut]
 
     @staticmethod
     def resolve_items(obj: DestructionBatch) -> list[Any]:
         return list(selectors.batch_items(obj))
 
 
-class PrepareIn(Schema):
+class DestructionPrepareIn(Schema):
     month: date | None = None
 
 
-class ApproveIn(Schema):
+class DestructionApproveIn(Schema):
     version: int
     exclude: list[Id] = Field(default_factory=list, max_length=10000)
 
 
-@router.get("/destructions/due", response=DuePage, summary="What falls due under the policies")
+@router.get(
+    "/destructions/due", response=DestructionDuePage, summary="What falls due under the policies"
+)
 def list_due(
     request: AuthedRequest,
     month: date | None = None,
@@ -214,7 +218,7 @@ def list_due(
     return {"items": items, "count": len(rows), "count_capped": False}
 
 
-@router.get("/destructions", response=BatchPage, summary="Destruction reviews")
+@router.get("/destructions", response=DestructionReviewPage, summary="Destruction reviews")
 def list_batches(
     request: AuthedRequest,
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
@@ -223,19 +227,25 @@ def list_batches(
     return page_of(selectors.batch_list(user=request.user), offset=offset, limit=limit)
 
 
-@router.post("/destructions", response={201: BatchDetailOut}, summary="Prepare a review list")
-def prepare_batch(request: AuthedRequest, payload: PrepareIn) -> Status[Any]:
+@router.post(
+    "/destructions", response={201: DestructionReviewDetailOut}, summary="Prepare a review list"
+)
+def prepare_batch(request: AuthedRequest, payload: DestructionPrepareIn) -> Status[Any]:
     made = retention.batch_prepare(actor=request.user, month=payload.month)
     return Status(201, selectors.batch_get(user=request.user, batch_id=made.pk))
 
 
-@router.get("/destructions/{batch_id}", response=BatchDetailOut)
+@router.get("/destructions/{batch_id}", response=DestructionReviewDetailOut)
 def get_batch(request: AuthedRequest, batch_id: Id) -> DestructionBatch:
     return selectors.batch_get(user=request.user, batch_id=batch_id)
 
 
-@router.post("/destructions/{batch_id}/approve", response=BatchDetailOut, summary="Approve")
-def approve_batch(request: AuthedRequest, batch_id: Id, payload: ApproveIn) -> DestructionBatch:
+@router.post(
+    "/destructions/{batch_id}/approve", response=DestructionReviewDetailOut, summary="Approve"
+)
+def approve_batch(
+    request: AuthedRequest, batch_id: Id, payload: DestructionApproveIn
+) -> DestructionBatch:
     """Approve the list (``exclude``: item ids to keep). Approved records whose date has come
     are destroyed at once, the others by the daily job on their date."""
     batch = selectors.batch_get(user=request.user, batch_id=batch_id)
