@@ -222,7 +222,9 @@ def counts_of(batch: DestructionBatch) -> dict[str, int]:
 
 def batch_list(*, user: User) -> models.QuerySet[DestructionBatch]:
     require_admin(user)
-    return _with_counts(DestructionBatch.objects.select_related("approved_by"))
+    # the aggregate's GROUP BY drops Meta.ordering: the pages need it for stable pages
+    batches = DestructionBatch.objects.select_related("approved_by")
+    return _with_counts(batches).order_by("-month", "-id")
 
 
 def batch_get(*, user: User, batch_id: int) -> DestructionBatch:
