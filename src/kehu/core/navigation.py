@@ -90,6 +90,7 @@ MENU: tuple[MenuItem, ...] = (
     ),
     MenuItem(_("Audit trail"), "governance:audit", "journal-check", frozenset({"admin"})),
     MenuItem(_("Backups"), "governance:backups", "archive", frozenset({"admin"})),
+    MenuItem(_("Data retention"), "governance:retention", "hourglass-split", frozenset({"admin"})),
     MenuItem(_("Settings"), "accounts:settings", "gear", frozenset({"admin"})),
     MenuItem(_("System settings"), "settings:index", "sliders", frozenset({"admin"})),
 )

@@ -50,6 +50,9 @@ ID_MODELS = {
     "webhook_id": "integrations.WebhookSubscription",
     "delivery_id": "integrations.WebhookDelivery",
     "request_id": "governance.SubjectRequest",
+    "retention_policy_id": "governance.RetentionPolicy",
+    "hold_id": "governance.LegalHold",
+    "batch_id": "governance.DestructionBatch",
 }
 
 PNG = (

@@ -6,6 +6,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("governance", "0002_destruction"),
+        ("governance", "0003_retention"),
         ("governance", "0004_requests"),
         ("governance", "0005_backups"),
     ]
