@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
-from kehu.core import masking
+from kehu.core import custom_fields, masking
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
@@ -90,6 +90,18 @@ class TagOut(Schema):
     name: str
 
 
+CUSTOM_OUT = (
+    "Custom fields (自定义字段) the caller may see, by key: text, long text, URL, single "
+    "choice and date (YYYY-MM-DD) as strings, number and money as numbers, yes/no as a "
+    "boolean, user as a user id, multiple choice as a list of strings; null when empty or "
+    "masked (a sensitive field outside full access). GET /api/v1/custom-fields lists them."
+)
+CUSTOM_IN = (
+    'Custom field values by key (the types of the output); null or "" empties a field. '
+    "Only the keys sent change. A wrong value answers 422 naming custom.<key>."
+)
+
+
 class CustomerOut(Schema):
     id: int
     number: str
@@ -128,6 +140,10 @@ class CustomerOut(Schema):
     last_contact_at: datetime | None
     contact_info_updated_at: datetime
     completeness: int
+    custom: dict[str, Any] = Field(
+        description=CUSTOM_OUT,
+        json_schema_extra={"additionalProperties": True},
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -161,6 +177,7 @@ class CustomerFieldsIn(Schema):
     annual_budget: Decimal | None = None
     priority: str | None = None
     to_verify: list[str] | None = None
+    custom: dict[str, Any] | None = Field(None, description=CUSTOM_IN)
 
 
 class CustomerCreate(CustomerFieldsIn):
@@ -262,6 +279,9 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
         owner_name=str(customer.owner) if customer.owner_id and customer.owner else "",
         tags=[tag.name for tag in tags],
         effective_grade=customer.effective_grade,
+        custom=custom_fields.shown_values(
+            "customer", user, customer.custom, masked=custom_fields.masked_for(user, customer)
+        ),
     )
     return mask_values(data, selectors.masked_fields(user, customer))
 
@@ -314,6 +334,12 @@ def list_customers(
     for row in page["items"]:
         owned = SimpleNamespace(owner_id=row["owner_id"], department_id=row["department_id"])
         mask_values(row, policy.masked_fields(user, cast(Customer, owned)))
+        row["custom"] = custom_fields.shown_values(
+            "customer",
+            user,
+            row["custom"],
+            masked=not policy.has_full_access(user, cast(Customer, owned)),
+        )
     return prevalidated_json(request, page)
 
 

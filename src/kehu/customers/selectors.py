@@ -35,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from pydantic import field_validator
 
 from kehu.accounts.models import Department, Role, User
-from kehu.core import config, masking
+from kehu.core import config, custom_fields, masking
 from kehu.core.access import (
     get_visible_or_404,
     is_admin,
@@ -44,6 +44,7 @@ from kehu.core.access import (
     read_only_message,
 )
 from kehu.core.days import on_days
+from kehu.core.errors import InvalidInput
 from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
 from kehu.core.numbers import Id
@@ -112,6 +113,7 @@ class CustomerFilters(ListFilters):
     updated_to: date | None = None
     stale: bool = False
     unverified: bool = False
+    cf: list[str] = []  # custom fields: "<key>:<value>" each (自定义字段, filterable ones)
     sort: str = "-id"
 
     @field_validator("q")
@@ -154,9 +156,23 @@ class CustomerFilters(ListFilters):
             raise ValueError(str(_("Not a valid code.")))
         return value
 
-    def apply(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
-        """``queryset`` (already scoped to the user) narrowed and sorted by these filters."""
+    @field_validator("cf")
+    @classmethod
+    def _custom(cls, values: list[str]) -> list[str]:
+        for value in values:
+            custom_fields.parse_filter("customer", value)
+        return values
+
+    def apply(self, queryset: QuerySet[Customer], user: Any = None) -> QuerySet[Customer]:
+        """``queryset`` (already scoped to the user) narrowed and sorted by these filters;
+        ``user``'s roles decide which custom fields they may filter on."""
         queryset = search(queryset, self.q)
+        for raw in self.cf:
+            try:
+                spec, value = custom_fields.parse_filter("customer", raw, user)
+            except ValueError as error:
+                raise InvalidInput(errors={"cf": [str(error)]}) from error
+            queryset = queryset.filter(custom_fields.filter_q(spec, value))
         if self.status:
             queryset = queryset.filter(status=self.status)
         if self.owner:
@@ -263,7 +279,7 @@ def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> d
     """Average completeness and count of the customers the user sees (after filters)."""
     queryset: QuerySet[Customer] = Customer.objects.visible_to(user)
     if filters is not None:
-        queryset = filters.apply(queryset).order_by()
+        queryset = filters.apply(queryset, user).order_by()
     row = queryset.aggregate(percent=Avg("completeness"), count=Count("pk"))
     return {"percent": round(float(row["percent"] or 0)), "count": row["count"]}
 
@@ -363,7 +379,7 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
         )
     )
     if filters is not None:
-        queryset = filters.apply(queryset)
+        queryset = filters.apply(queryset, user)
     return queryset
 
 
@@ -406,7 +422,7 @@ def customer_rows(
     needed = ("id", "owner_id", "department_id", "grade", "grade_override")
     columns = [name for name in fields if name not in derived]
     columns += [name for name in needed if name not in columns]
-    queryset = filters.apply(Customer.objects.visible_to(user)).values(*columns)
+    queryset = filters.apply(Customer.objects.visible_to(user), user).values(*columns)
     queryset, known = narrowed_search(queryset, filters)
     page = page_of(queryset, offset=offset, limit=limit, known=known)
     rows: list[dict[str, Any]] = page["items"]

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
-from kehu.core import events
+from kehu.core import custom_fields, events
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
 from kehu.core.history import stamp
@@ -72,6 +72,8 @@ def refresh_search(
             extra.append(contact.email)
     if customer.credit_code:
         extra.append(customer.credit_code)
+    if customer.custom:  # the searchable custom values (自定义字段)
+        extra.append(custom_fields.search_text("customer", customer.custom))
     customer.name_key = company_key(customer.name) if name_key is None else name_key
     customer.search_text = search_text(
         name=customer.name, number=customer.number, extra=extra, pinyin=pinyin
@@ -118,9 +120,21 @@ def customer_update(
     status = changes.pop("status", None)
     reason = str(changes.pop("reason", "") or "")
     _check_masked(actor, locked, changes)
+    custom = changes.pop("custom", None)
     take_markers(changes, locked.to_verify)
     marked_before = set(locked.to_verify or ())
     changed = _assign(locked, changes, EDITABLE_FIELDS)
+    if custom is not None:
+        new_custom = custom_fields.clean(
+            "customer",
+            custom,
+            user=actor,
+            current=locked.custom,
+            masked=custom_fields.masked_for(actor, locked),
+        )
+        if new_custom != (locked.custom or {}):
+            locked.custom = new_custom
+            changed.add("custom")
     if changed:
         # a mark taken off a field touches it as much as a new value does
         unmarked = marked_before - set(locked.to_verify or ())
