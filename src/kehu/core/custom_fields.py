@@ -26,9 +26,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db.models import Q, TextField
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db import connection
+from django.db.models import F, Func, Q, TextField
 from django.db.models.lookups import Contains, Exact, IsNull
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -356,6 +355,38 @@ def search_text(kind: str, custom: Mapping[str, Any] | None) -> str:
     return " ".join(parts)
 
 
+MODEL_KINDS = {
+    "customers.customer": "customer",
+    "customers.contact": "contact",
+    "leads.lead": "lead",
+    "opportunities.opportunity": "opportunity",
+    "service.ticket": "ticket",
+}
+
+
+def history_changes(
+    model: Any, old: Any, new: Any, *, user: Any = None, masked: bool = False
+) -> list[tuple[str, str, Any, Any]]:
+    """A change of a record's ``custom`` column as (``custom.<key>``, label, old, new) per
+    field that changed and ``user`` sees (every defined field without a user); sensitive
+    ones are left out when ``masked``. Values of deleted fields are not shown."""
+    kind = MODEL_KINDS.get(model._meta.label_lower)
+    if kind is None:
+        return []
+    old, new = old or {}, new or {}
+    users = user_names(fields_for(kind), [old, new])
+    return [
+        (
+            spec.name,
+            spec.label,
+            display(spec, old.get(spec.key), users=users) or None,
+            display(spec, new.get(spec.key), users=users) or None,
+        )
+        for spec in fields_for(kind, user)
+        if old.get(spec.key) != new.get(spec.key) and not (masked and spec.sensitive)
+    ]
+
+
 # --- Filters ----------------------------------------------------------------------------------
 
 
@@ -382,7 +413,7 @@ def filter_q(spec: FieldSpec, value: Any, column: str = "custom") -> Any:
     there. A multiple choice matches a member of the stored list (not indexed)."""
     expression = index_expression(spec.key, column)
     if value is None:
-        return IsNull(expression, True)
+        return Q(IsNull(expression, True))
     if spec.type == MULTI_CHOICE:
         # SQLite keeps the stored text (Django writes \\u escapes), PostgreSQL its own
         return Q(Contains(expression, json.dumps(value, ensure_ascii=False))) | Q(
@@ -392,16 +423,41 @@ def filter_q(spec: FieldSpec, value: Any, column: str = "custom") -> Any:
 
 
 def _as_text(value: Any) -> str:
-    """A stored value as the index expression reads it (booleans read true/false on both
-    databases: Django's key transform gives JSON's own words for them on SQLite too)."""
+    """A stored value as the index expression reads it (SQLite reads booleans as 1 and 0)."""
     if isinstance(value, bool):
+        if connection.vendor == "sqlite":
+            return "1" if value else "0"
         return "true" if value else "false"
     return str(value)
 
 
+class CustomValue(Func):
+    """One custom field's value as text: ``CAST(JSON_EXTRACT("custom", '$.key') AS TEXT)``
+    on SQLite, ``("custom" ->> 'key')`` on PostgreSQL. The key is written into the SQL, not
+    passed as a parameter: SQLite matches an expression index only to the same literal
+    expression. Keys are checked against ``KEY_PATTERN`` (letters, digits, _), so they are
+    safe there."""
+
+    output_field = TextField()
+
+    def __init__(self, key: str, column: str = "custom") -> None:
+        if not KEY_PATTERN.fullmatch(key):
+            raise ValueError(f"not a custom field key: {key!r}")
+        self.key = key
+        super().__init__(F(column))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = f"CAST(JSON_EXTRACT(%(expressions)s, '$.{self.key}') AS TEXT)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = f"((%(expressions)s) ->> '{self.key}')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 def index_expression(key: str, column: str = "custom") -> Any:
     """The expression of a filterable field's index and of its filter: the value as text."""
-    return Cast(KT(f"{column}__{key}"), TextField())
+    return CustomValue(key, column)
 
 
 # --- Storage ----------------------------------------------------------------------------------

@@ -537,8 +537,12 @@ def status_history(*, customer: Customer) -> list[StatusChange]:
 def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
     """The customer's own history and its contacts', newest first; masked fields left out."""
     hidden = masked_fields(user, customer)
-    entries = history_entries(customer.history.all(), hidden_fields=hidden)
-    contact_entries = history_entries(Contact.history.filter(customer_id=customer.pk))
+    entries = history_entries(customer.history.all(), hidden_fields=hidden, user=user)
+    contact_entries = history_entries(
+        Contact.history.filter(customer_id=customer.pk),
+        hidden_fields=frozenset({"custom"}) if contacts_masked(user, customer) else frozenset(),
+        user=user,
+    )
     if contacts_masked(user, customer):
         for entry in contact_entries:
             for change in entry.changes:

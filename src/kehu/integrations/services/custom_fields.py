@@ -192,13 +192,21 @@ def _index(field: CustomField) -> models.Index:
 
 
 def _add_index(field: CustomField) -> None:
-    with connection.schema_editor(atomic=False) as editor:
-        editor.add_index(RECORD_MODELS[field.kind], _index(field))
+    """Create the index in the caller's transaction. The schema editor only writes the
+    statement: entering it is refused on SQLite inside a transaction (it would switch foreign
+    key checks off), and an index needs no such switch."""
+    editor = connection.schema_editor()
+    statement = _index(field).create_sql(RECORD_MODELS[field.kind], editor)
+    with connection.cursor() as cursor:
+        cursor.execute(str(statement))
 
 
 def _drop_index(field: CustomField) -> None:
-    with connection.schema_editor(atomic=False) as editor:
-        editor.execute(editor._delete_index_sql(RECORD_MODELS[field.kind], _index_name(field)))
+    editor = connection.schema_editor()
+    editor.deferred_sql = []  # set on entering, which _add_index explains is not done
+    statement = editor._delete_index_sql(RECORD_MODELS[field.kind], _index_name(field))
+    with connection.cursor() as cursor:
+        cursor.execute(str(statement))
 
 
 def _has_index(field: CustomField) -> bool:
