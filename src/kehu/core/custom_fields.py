@@ -145,6 +145,12 @@ def fields_for(kind: str, user: Any = None, *, editable: bool = False) -> list[F
     return [spec for spec in specs if spec.visible_to(user)]
 
 
+def editable_fields(kind: str, user: Any, *, masked: bool = False) -> list[FieldSpec]:
+    """The fields ``user`` edits on a record (a form): not the sensitive ones when the
+    record's sensitive fields are masked for them."""
+    return [s for s in fields_for(kind, user, editable=True) if not (masked and s.sensitive)]
+
+
 def field_of(kind: str, key: str, user: Any = None) -> FieldSpec | None:
     return next((spec for spec in fields_for(kind, user) if spec.key == key), None)
 
@@ -328,6 +334,32 @@ def display(
     return str(value)
 
 
+@dataclass(frozen=True)
+class ShownValue:
+    key: str
+    label: str
+    text: str
+    is_url: bool = False
+
+
+def shown_rows(
+    kind: str, user: Any, custom: Mapping[str, Any] | None, *, masked: bool
+) -> list[ShownValue]:
+    """The custom fields ``user`` sees on a record's page, as text ("" when empty)."""
+    specs = fields_for(kind, user)
+    custom = custom or {}
+    users = user_names(specs, [custom])
+    return [
+        ShownValue(
+            key=spec.key,
+            label=spec.label,
+            text=display(spec, custom.get(spec.key), masked=masked, users=users),
+            is_url=spec.type == URL and not (masked and spec.sensitive),
+        )
+        for spec in specs
+    ]
+
+
 def user_names(
     specs: Iterable[FieldSpec], customs: Iterable[Mapping[str, Any] | None]
 ) -> dict[int, str]:
@@ -335,7 +367,7 @@ def user_names(
     keys = [spec.key for spec in specs if spec.type == USER]
     if not keys:
         return {}
-    ids = {c.get(k) for c in customs if c for k in keys if isinstance(c.get(k), int)}
+    ids: set[int] = {c[k] for c in customs if c for k in keys if isinstance(c.get(k), int)}
     if not ids:
         return {}
     return {user.pk: str(user) for user in get_user_model().objects.filter(pk__in=ids)}
@@ -385,6 +417,70 @@ def history_changes(
         for spec in fields_for(kind, user)
         if old.get(spec.key) != new.get(spec.key) and not (masked and spec.sensitive)
     ]
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+
+def form_field(spec: FieldSpec) -> Any:
+    """The form field of ``spec`` (named ``spec.name`` in a form). Never ``required``: the
+    service enforces that, so a record made before the field became required is judged by
+    the same rule in the form as in the API."""
+    from django import forms
+
+    common: dict[str, Any] = {"label": spec.label, "required": False, "help_text": spec.help}
+    blank = [("", "")]
+    if spec.type == LONG_TEXT:
+        return forms.CharField(
+            max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 3}), **common
+        )
+    if spec.type in (NUMBER, MONEY):
+        return forms.DecimalField(
+            max_digits=17, decimal_places=2 if spec.type == MONEY else 6, **common
+        )
+    if spec.type == DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if spec.type == CHOICE:
+        return forms.ChoiceField(choices=blank + [(c, c) for c in spec.choices], **common)
+    if spec.type == MULTI_CHOICE:
+        return forms.MultipleChoiceField(
+            choices=[(c, c) for c in spec.choices], widget=forms.CheckboxSelectMultiple, **common
+        )
+    if spec.type == YES_NO:
+        return forms.ChoiceField(choices=[*blank, ("1", _("Yes")), ("0", _("No"))], **common)
+    if spec.type == USER:
+        users = get_user_model().objects.filter(is_active=True).order_by("username")
+        return forms.ChoiceField(choices=blank + [(str(u.pk), str(u)) for u in users], **common)
+    if spec.type == URL:
+        return forms.CharField(max_length=MAX_TEXT, widget=forms.URLInput(), **common)
+    return forms.CharField(max_length=MAX_TEXT, **common)
+
+
+def add_form_fields(
+    form: Any, specs: Iterable[FieldSpec], current: Mapping[str, Any] | None
+) -> None:
+    """Add the fields of ``specs`` to ``form`` with the record's ``current`` values as
+    initial values (``form.custom_specs`` keeps them for ``form_values``)."""
+    current = current or {}
+    form.custom_specs = list(specs)
+    for spec in form.custom_specs:
+        field = form_field(spec)
+        value = current.get(spec.key)
+        if spec.type == YES_NO and value is not None:
+            value = "1" if value else "0"
+        elif spec.type == USER and value is not None:
+            value = str(value)
+        field.initial = value
+        form.fields[spec.name] = field
+
+
+def form_values(form: Any) -> dict[str, Any] | None:
+    """The custom values a valid form posted (for the service's ``custom``), or None when
+    the form has no custom fields."""
+    specs = getattr(form, "custom_specs", [])
+    if not specs:
+        return None
+    return {spec.key: form.cleaned_data.get(spec.name) for spec in specs}
 
 
 # --- Filters ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from kehu.accounts.models import Department, Role, User
 from kehu.core import config, custom_fields, masking
@@ -95,7 +95,7 @@ COMMON_MATCHES = 10_000
 class CustomerFilters(ListFilters):
     """Search and filters of the customer list (UI and API alike)."""
 
-    not_narrowing = frozenset({"sort"})
+    not_narrowing = frozenset({"sort", "columns"})
 
     q: str = ""
     status: str = ""
@@ -114,6 +114,7 @@ class CustomerFilters(ListFilters):
     stale: bool = False
     unverified: bool = False
     cf: list[str] = []  # custom fields: "<key>:<value>" each (自定义字段, filterable ones)
+    columns: list[str] = []  # custom fields shown as list columns, by key
     sort: str = "-id"
 
     @field_validator("q")
@@ -155,6 +156,31 @@ class CustomerFilters(ListFilters):
         if value and not re.fullmatch(r"[A-Z0-9]{1,6}", value):
             raise ValueError(str(_("Not a valid code.")))
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_inputs(cls, data: Any) -> Any:
+        """The list page's inputs ``cf_<key>=<value>`` as ``cf`` entries ``<key>:<value>``."""
+        if not isinstance(data, dict):
+            return data
+        inputs = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("cf_")}
+        if not inputs:
+            return data
+        data = {k: v for k, v in data.items() if k not in inputs}
+        chosen = data.get("cf") or []
+        chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+        for name, value in inputs.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in ("", None):
+                    chosen.append(f"{name.removeprefix('cf_')}:{item}")
+        data["cf"] = chosen
+        return data
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, values: list[str]) -> list[str]:
+        keys = {spec.key for spec in custom_fields.fields_for("customer")}
+        return [value for value in values if value in keys][:20]
 
     @field_validator("cf")
     @classmethod

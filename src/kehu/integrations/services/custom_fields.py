@@ -50,6 +50,7 @@ __all__ = [
     "custom_field_update",
     "custom_fields_may_manage",
     "custom_fields_purge",
+    "deleted_fields",
     "ensure_indexes",
     "specs_of",
 ]
@@ -75,6 +76,13 @@ def custom_field_get(*, user: User, field_id: int) -> CustomField:
     if field is None:
         raise NotFound()
     return field
+
+
+def deleted_fields(*, user: User, kind: str) -> list[CustomField]:
+    """The deleted fields of ``kind`` that may still be restored (administrators)."""
+    _require_admin(user)
+    since = timezone.now() - timedelta(days=RESTORE_DAYS)
+    return list(CustomField.objects.filter(kind=kind, deleted_at__gte=since).order_by("key"))
 
 
 def has_values(kind: str, key: str) -> bool:
@@ -202,9 +210,9 @@ def _add_index(field: CustomField) -> None:
 
 
 def _drop_index(field: CustomField) -> None:
-    editor = connection.schema_editor()
+    editor: Any = connection.schema_editor()
     editor.deferred_sql = []  # set on entering, which _add_index explains is not done
-    statement = editor._delete_index_sql(RECORD_MODELS[field.kind], _index_name(field))
+    statement = _index(field).remove_sql(RECORD_MODELS[field.kind], editor)
     with connection.cursor() as cursor:
         cursor.execute(str(statement))
 
