@@ -29,7 +29,7 @@ from django.core.validators import URLValidator
 from django.db import connection
 from django.db.models import F, Func, Q, TextField
 from django.db.models.lookups import Contains, Exact, IsNull
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext, pgettext_lazy
 from django.utils.translation import gettext as _
 
 from kehu.core.access import is_admin, policy_of
@@ -51,16 +51,16 @@ USER = "user"
 URL = "url"
 
 TYPES: tuple[tuple[str, Any], ...] = (
-    (TEXT, gettext_lazy("Text")),
-    (LONG_TEXT, gettext_lazy("Long text")),
-    (NUMBER, gettext_lazy("Number")),
-    (MONEY, gettext_lazy("Money")),
-    (DATE, gettext_lazy("Date")),
-    (CHOICE, gettext_lazy("Single choice")),
-    (MULTI_CHOICE, gettext_lazy("Multiple choice")),
-    (YES_NO, gettext_lazy("Yes/no")),
-    (USER, gettext_lazy("User")),
-    (URL, gettext_lazy("URL")),
+    (TEXT, pgettext_lazy("custom field type", "Text")),
+    (LONG_TEXT, pgettext_lazy("custom field type", "Long text")),
+    (NUMBER, pgettext_lazy("custom field type", "Number")),
+    (MONEY, pgettext_lazy("custom field type", "Money")),
+    (DATE, pgettext_lazy("custom field type", "Date")),
+    (CHOICE, pgettext_lazy("custom field type", "Single choice")),
+    (MULTI_CHOICE, pgettext_lazy("custom field type", "Multiple choice")),
+    (YES_NO, pgettext_lazy("custom field type", "Yes/no")),
+    (USER, pgettext_lazy("custom field type", "User")),
+    (URL, pgettext_lazy("custom field type", "URL")),
 )
 TYPE_NAMES = frozenset(name for name, _label in TYPES)
 # Types whose text is searched by the list's search box.
@@ -326,7 +326,7 @@ def display(
     if spec.type == MULTI_CHOICE and isinstance(value, list):
         return "、".join(str(item) for item in value)
     if spec.type == YES_NO:
-        return str(_("Yes") if value else _("No"))
+        return str(pgettext("custom field", "Yes") if value else pgettext("custom field", "No"))
     if spec.type == USER:
         return users.get(value, str(value)) if isinstance(value, int) else str(value)
     if spec.type == MONEY and isinstance(value, int | float):
@@ -358,6 +358,20 @@ def shown_rows(
         )
         for spec in specs
     ]
+
+
+def export_value(spec: FieldSpec, value: Any) -> Any:
+    """A stored value in an export cell: numbers stay numbers, yes/no reads 是/否, multiple
+    choices are joined with 、 (what the import reads back)."""
+    if value is None or value == "" or value == []:
+        return ""
+    if spec.type in (NUMBER, MONEY):
+        return value
+    if spec.type == YES_NO:
+        return "是" if value else "否"
+    if spec.type == MULTI_CHOICE and isinstance(value, list):
+        return "、".join(str(item) for item in value)
+    return str(value)
 
 
 def user_names(
@@ -447,7 +461,14 @@ def form_field(spec: FieldSpec) -> Any:
             choices=[(c, c) for c in spec.choices], widget=forms.CheckboxSelectMultiple, **common
         )
     if spec.type == YES_NO:
-        return forms.ChoiceField(choices=[*blank, ("1", _("Yes")), ("0", _("No"))], **common)
+        return forms.ChoiceField(
+            choices=[
+                *blank,
+                ("1", pgettext("custom field", "Yes")),
+                ("0", pgettext("custom field", "No")),
+            ],
+            **common,
+        )
     if spec.type == USER:
         users = get_user_model().objects.filter(is_active=True).order_by("username")
         return forms.ChoiceField(choices=blank + [(str(u.pk), str(u)) for u in users], **common)

@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
@@ -75,7 +76,10 @@ def _custom_filters(
         if spec.type in (custom_fields.CHOICE, custom_fields.MULTI_CHOICE):
             options = [(choice, choice) for choice in spec.choices]
         elif spec.type == custom_fields.YES_NO:
-            options = [("1", str(_("Yes"))), ("0", str(_("No")))]
+            options = [
+                ("1", pgettext("custom field", "Yes")),
+                ("0", pgettext("custom field", "No")),
+            ]
         shown.append(
             {
                 "spec": spec,

@@ -205,16 +205,26 @@ def _add_index(field: CustomField) -> None:
     key checks off), and an index needs no such switch."""
     editor = connection.schema_editor()
     statement = _index(field).create_sql(RECORD_MODELS[field.kind], editor)
+    _execute_ddl(str(statement))
+
+
+def _execute_ddl(sql: str) -> None:
+    """Run an index statement in the current transaction. PostgreSQL refuses DDL on a table
+    with deferred foreign-key checks pending (rows written earlier in the same transaction):
+    those checks run first, then later ones are deferred again."""
     with connection.cursor() as cursor:
-        cursor.execute(str(statement))
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _drop_index(field: CustomField) -> None:
     editor: Any = connection.schema_editor()
     editor.deferred_sql = []  # set on entering, which _add_index explains is not done
     statement = _index(field).remove_sql(RECORD_MODELS[field.kind], editor)
-    with connection.cursor() as cursor:
-        cursor.execute(str(statement))
+    _execute_ddl(str(statement))
 
 
 def _has_index(field: CustomField) -> bool:
