@@ -26,7 +26,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import connection
+from django.db import connection, models
 from django.db.models import F, Func, Q, TextField
 from django.db.models.lookups import Contains, Exact, IsNull
 from django.utils.translation import get_language, gettext_lazy, pgettext, pgettext_lazy
@@ -292,6 +292,40 @@ def clean(
     if errors:
         raise InvalidInput(errors=errors)
     return result
+
+
+def take(
+    kind: str,
+    data: dict[str, Any],
+    *,
+    user: Any,
+    current: Mapping[str, Any] | None = None,
+    creating: bool = False,
+    masked: bool = False,
+) -> dict[str, Any] | None:
+    """Pop ``custom`` from a service's input and return the record's new ``custom`` (``clean``),
+    or None when an edit sends none. Required fields are enforced on the channels that carry
+    custom values (the input has the key, even null: the API); a channel without any (a
+    public form, a system job, a page without the fields) creates the record without them."""
+    present = "custom" in data
+    values = data.pop("custom", None)
+    if user is None or not present:
+        return dict(current or {}) if creating else None
+    if values is None and not creating:
+        return None
+    return clean(kind, values, user=user, current=current, creating=creating, masked=masked)
+
+
+API_OUT = (
+    "Custom fields (自定义字段) the caller may see, by key: text, long text, URL, single "
+    "choice and date (YYYY-MM-DD) as strings, number and money as numbers, yes/no as a "
+    "boolean, user as a user id, multiple choice as a list of strings; null when empty or "
+    "masked (a sensitive field outside full access). GET /api/v1/custom-fields lists them."
+)
+API_IN = (
+    'Custom field values by key (the types of the output); null or "" empties a field. '
+    "Only the keys sent change. A wrong value answers 422 naming custom.<key>."
+)
 
 
 # --- Reading ----------------------------------------------------------------------------------
@@ -580,10 +614,8 @@ def index_expression(key: str, column: str = "custom") -> Any:
 # --- Storage ----------------------------------------------------------------------------------
 
 
-def storage_field() -> Any:
+def storage_field() -> models.JSONField[Any]:
     """The ``custom`` column of a record model (its values, keyed by field key)."""
-    from django.db import models
-
     return models.JSONField(gettext_lazy("custom fields"), default=dict, blank=True)
 
 

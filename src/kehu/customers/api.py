@@ -90,16 +90,8 @@ class TagOut(Schema):
     name: str
 
 
-CUSTOM_OUT = (
-    "Custom fields (自定义字段) the caller may see, by key: text, long text, URL, single "
-    "choice and date (YYYY-MM-DD) as strings, number and money as numbers, yes/no as a "
-    "boolean, user as a user id, multiple choice as a list of strings; null when empty or "
-    "masked (a sensitive field outside full access). GET /api/v1/custom-fields lists them."
-)
-CUSTOM_IN = (
-    'Custom field values by key (the types of the output); null or "" empties a field. '
-    "Only the keys sent change. A wrong value answers 422 naming custom.<key>."
-)
+CUSTOM_OUT = custom_fields.API_OUT
+CUSTOM_IN = custom_fields.API_IN
 
 
 class CustomerOut(Schema):

@@ -12,7 +12,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from kehu.core import custom_fields
 from kehu.core.access import AccessPolicy, ScopedQuerySet
 from kehu.core.history import HISTORY_BASES
 from kehu.core.models import TimestampedModel, VersionedModel
@@ -256,7 +255,7 @@ class Customer(VersionedModel):
         _("completeness (%)"), default=0, editable=False
     )
 
-    custom = custom_fields.storage_field()  # custom fields' values (自定义字段)
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Customer]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         shared_ids=_customer_shared_ids,
@@ -355,7 +354,7 @@ class Contact(VersionedModel):
     left_at = models.DateTimeField(_("left on"), null=True, blank=True)
     notes = models.CharField(_("notes"), max_length=1000, blank=True)
 
-    custom = custom_fields.storage_field()  # custom fields' values (自定义字段)
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 
     class Meta:

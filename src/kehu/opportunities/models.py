@@ -13,7 +13,6 @@ from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from kehu.core import custom_fields
 from kehu.core.access import AccessPolicy, ScopedQuerySet
 from kehu.core.history import HISTORY_BASES
 from kehu.core.models import TimestampedModel, VersionedModel
@@ -278,7 +277,7 @@ class Opportunity(VersionedModel):
         related_name="+",
     )
 
-    custom = custom_fields.storage_field()  # custom fields' values (自定义字段)
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Opportunity]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         shared_ids=_shared_customer_opportunities,

@@ -77,7 +77,7 @@ def _tickets(user: User, ids: list[int]) -> dict[int, dict[str, Any]]:
         .filter(pk__in=ids)
         .select_related("customer", "assignee", "sla_policy")
     )
-    return {ticket.pk: ticket_out(ticket) for ticket in rows}
+    return {ticket.pk: ticket_out(ticket, user=user) for ticket in rows}
 
 
 LOADERS: dict[str, Loader] = {
