@@ -30,6 +30,10 @@ contacts_router = Router(tags=["contacts"])
 # --- Schemas -----------------------------------------------------------------------------------
 
 
+CUSTOM_OUT = custom_fields.API_OUT
+CUSTOM_IN = custom_fields.API_IN
+
+
 class ContactOut(Schema):
     id: int
     customer_id: int
@@ -46,6 +50,11 @@ class ContactOut(Schema):
     is_active: bool
     left_at: datetime | None
     notes: str
+    custom: dict[str, Any] = Field(
+        default_factory=dict,
+        description=CUSTOM_OUT,
+        json_schema_extra={"additionalProperties": True},
+    )
     version: int
     masked: bool = Field(
         False,
@@ -70,6 +79,7 @@ class ContactFields(Schema):
     is_decision_maker: bool | None = None
     is_primary: bool | None = None
     notes: str | None = None
+    custom: dict[str, Any] | None = Field(None, description=CUSTOM_IN)
 
 
 class ContactIn(ContactFields):
@@ -88,10 +98,6 @@ class ContactPatch(ContactFields):
 class TagOut(Schema):
     id: int
     name: str
-
-
-CUSTOM_OUT = custom_fields.API_OUT
-CUSTOM_IN = custom_fields.API_IN
 
 
 class CustomerOut(Schema):
@@ -279,7 +285,9 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
 
 
 LIST_FIELDS = tuple(CustomerOut.model_fields)
-CONTACT_OUT_FIELDS = tuple(name for name in ContactOut.model_fields if name != "masked")
+CONTACT_OUT_FIELDS = tuple(
+    name for name in ContactOut.model_fields if name not in {"masked", "custom"}
+)
 
 
 def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> dict[str, Any]:
@@ -289,6 +297,7 @@ def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> 
         masked = selectors.contacts_masked(user, contact.customer)
     data: dict[str, Any] = {name: getattr(contact, name) for name in CONTACT_OUT_FIELDS}
     data.update(selectors.contact_values(user, contact, masked=masked), masked=masked)
+    data["custom"] = custom_fields.shown_values("contact", user, contact.custom, masked=masked)
     return data
 
 
@@ -467,7 +476,7 @@ def list_contacts(
         user=user,
         offset=offset,
         limit=limit,
-        fields=CONTACT_OUT_FIELDS,
+        fields=(*CONTACT_OUT_FIELDS, "custom"),
         customer_id=customer_id,
         q=q[:100],
         active=active,
@@ -479,6 +488,7 @@ def list_contacts(
         held = SimpleNamespace(owner_id=row.pop("owner_id"), department_id=row.pop("department_id"))
         masked = selectors.contacts_masked(user, cast(Customer, held))
         row.update(masking.contact_values(row, masked=masked), masked=masked)
+        row["custom"] = custom_fields.shown_values("contact", user, row["custom"], masked=masked)
     return prevalidated_json(request, page)
 
 

@@ -338,3 +338,44 @@ def test_soft_delete_restore_and_purge(org: Organisation) -> None:
     assert not CustomField.objects.exists()
     customer.refresh_from_db()
     assert customer.custom == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "actor", "body"),
+    [
+        ("lead", "/api/v1/leads", "rep", {"contact_name": "王伟", "mobile": "13812345678"}),
+        ("opportunity", "/api/v1/opportunities", "rep", {"name": "泵站改造"}),
+        ("ticket", "/api/v1/tickets", "admin", {"subject": "泵漏水", "content": "三号泵漏水"}),
+        ("contact", "/api/v1/contacts", "rep", {"name": "李娜"}),
+    ],
+)
+def test_other_kinds_take_and_return_custom_values(
+    org: Organisation, kind: str, url: str, actor: str, body: dict[str, Any]
+) -> None:
+    define(org, kind=kind, key="model_no", label_zh="设备型号", required=True)
+    define(org, kind=kind, key="units", type="number")
+    customer = make_customer(org.rep, name="上海泵阀有限公司")
+    body = dict(body)
+    if kind == "lead":
+        body["source"] = "website"
+    if kind in ("opportunity", "contact"):
+        body["customer_id"] = customer.pk
+    client = api_client(getattr(org, actor))
+    missing = post(client, url, body)
+    assert missing.status_code == 422, missing.content
+    assert list(missing.json()["errors"]) == ["custom.model_no"]
+    wrong = post(client, url, {**body, "custom": {"model_no": "KX", "units": "many"}})
+    assert wrong.status_code == 422
+    assert list(wrong.json()["errors"]) == ["custom.units"]
+    created = post(client, url, {**body, "custom": {"model_no": "KX", "units": 3}})
+    assert created.status_code == 201, created.content
+    assert created.json()["custom"] == {"model_no": "KX", "units": 3}
+    record_url = f"{url}/{created.json()['id']}"
+    changed = patch(
+        client, record_url, {"version": created.json()["version"], "custom": {"units": 4}}
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["custom"] == {"model_no": "KX", "units": 4}
+    assert client.get(record_url).json()["custom"]["units"] == 4
+    # a record kind's fields stay its own
+    assert client.get(f"{BASE}/{customer.pk}").json()["custom"] == {}
