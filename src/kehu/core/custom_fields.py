@@ -244,6 +244,20 @@ def _clean_one(spec: FieldSpec, raw: Any) -> Any:
     raise _Invalid(_("This field cannot be set here."))
 
 
+_SEPARATORS = re.compile(r"[、,，;；\n]+")
+
+
+def clean_value(spec: FieldSpec, raw: Any) -> Any:
+    """One value of ``spec`` from a file's cell (the import): its stored form, None when
+    empty; ``ValueError`` with the message. A multiple choice is split at 、 , ; and lines."""
+    if spec.type == MULTI_CHOICE and isinstance(raw, str):
+        raw = [part for part in _SEPARATORS.split(raw) if part.strip()]
+    try:
+        return _clean_one(spec, raw)
+    except _Invalid as error:
+        raise ValueError(str(error)) from error
+
+
 def clean(
     kind: str,
     values: Mapping[str, Any] | None,

@@ -49,6 +49,7 @@ ID_MODELS = {
     "segment_id": "campaigns.Segment",
     "webhook_id": "integrations.WebhookSubscription",
     "delivery_id": "integrations.WebhookDelivery",
+    "field_id": "integrations.CustomField",
 }
 
 PNG = (

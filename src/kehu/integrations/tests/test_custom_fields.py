@@ -379,3 +379,38 @@ def test_other_kinds_take_and_return_custom_values(
     assert client.get(record_url).json()["custom"]["units"] == 4
     # a record kind's fields stay its own
     assert client.get(f"{BASE}/{customer.pk}").json()["custom"] == {}
+
+
+def test_import_maps_custom_columns_and_checks_their_values(
+    org: Organisation, tmp_path: Any
+) -> None:
+    from kehu.transfer import engine
+    from kehu.transfer import services as transfer
+    from kehu.transfer.tests.helpers import HEADERS, customer_rows, write_xlsx
+
+    level(org)
+    define(org, key="lines", type="multi_choice", choices=["泵", "阀", "管"])
+    define(org, key="units", type="number")
+    # the export's headers (经销商级别 / Dealer level) and the bare key both map
+    headers = [*HEADERS, "经销商级别 / Dealer level", "lines", "units"]
+    rows = [
+        [*row, extra[0], extra[1], extra[2]]
+        for row, extra in zip(
+            customer_rows(3),
+            [("一级", "泵、管", 12), ("五级", "泵", 1), ("二级", "", "")],
+            strict=True,
+        )
+    ]
+    path = write_xlsx(tmp_path / "a.xlsx", rows, headers=headers)
+    job = transfer.import_job_create(actor=org.admin, kind="customers", path=path)
+    job = engine.run_job(job)
+    assert job.counts["invalid"] == 1
+    assert job.errors[0]["line"] == 3
+    assert job.errors[0]["column"] == "经销商级别 / Dealer level"
+    stored = sorted(
+        (c.custom for c in Customer.objects.all()), key=lambda c: c.get("dealer_level", "")
+    )
+    assert stored == [
+        {"dealer_level": "一级", "lines": ["泵", "管"], "units": 12},
+        {"dealer_level": "二级"},
+    ]
