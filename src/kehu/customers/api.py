@@ -496,6 +496,7 @@ def list_contacts(
 def create_contact(request: AuthedRequest, payload: ContactCreate) -> Status[dict[str, Any]]:
     customer = selectors.customer_get(user=request.user, customer_id=payload.customer_id)
     data = _fields(payload, exclude={"customer_id", "force"})
+    data.setdefault("custom", None)  # the API carries custom fields: required ones apply
     contact = services.contact_create(
         actor=request.user, customer=customer, data=data, force=payload.force
     )
