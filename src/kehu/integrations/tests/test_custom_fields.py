@@ -414,3 +414,15 @@ def test_import_maps_custom_columns_and_checks_their_values(
         {"dealer_level": "一级", "lines": ["泵", "管"], "units": 12},
         {"dealer_level": "二级"},
     ]
+
+
+def test_a_merge_fills_the_survivors_empty_custom_fields(org: Organisation) -> None:
+    level(org)
+    define(org, key="model_no")
+    keep = make_customer(org.rep, name="上海泵阀有限公司", custom={"dealer_level": "一级"})
+    gone = make_customer(
+        org.rep, name="上海泵阀公司", custom={"dealer_level": "二级", "model_no": "KX"}
+    )
+    customers.customer_merge(actor=org.east_manager, survivor=keep, merged=gone)
+    keep.refresh_from_db()
+    assert keep.custom == {"dealer_level": "一级", "model_no": "KX"}
