@@ -403,7 +403,10 @@ def test_import_maps_custom_columns_and_checks_their_values(
     ]
     path = write_xlsx(tmp_path / "a.xlsx", rows, headers=headers)
     job = transfer.import_job_create(actor=org.admin, kind="customers", path=path)
+    job.dry_run = False
+    job.save()
     job = engine.run_job(job)
+    assert job.status == "done", job.message
     assert job.counts["invalid"] == 1
     assert job.errors[0]["line"] == 3
     assert job.errors[0]["column"] == "经销商级别 / Dealer level"
