@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, models
@@ -33,7 +36,6 @@ from django.utils.translation import get_language, gettext_lazy, pgettext, pgett
 from django.utils.translation import gettext as _
 
 from kehu.core.access import is_admin, policy_of
-from kehu.core.context import read_memo
 from kehu.core.errors import InvalidInput
 from kehu.core.masking import MASK
 
@@ -112,27 +114,52 @@ class FieldSpec:
         return not self.edit_roles or is_admin(user) or getattr(user, "role", "") in self.edit_roles
 
 
-Provider = Callable[[str], Sequence[FieldSpec]]
+Provider = Callable[[], Sequence[FieldSpec]]
 _provider: Provider | None = None
+# The definitions of every kind, held per process and read again when the shared generation
+# moves (``changed``: a definition was written) or after ``LOCAL_SECONDS`` (processes that
+# share no cache, e.g. several workers without Redis, see a change that late).
+GENERATION_KEY = "kehu:custom-fields:generation"
+LOCAL_SECONDS = 5.0
+_held: dict[str, Any] = {}
 
 
 def set_provider(provider: Provider | None) -> None:
-    """Install the reader of the definitions (``kehu.integrations`` in ready())."""
+    """Install the reader of every active definition (``kehu.integrations`` in ready())."""
     global _provider
     _provider = provider
+    _held.clear()
+
+
+def changed() -> None:
+    """Tell every process the definitions changed (call after a write and on its commit)."""
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+    _held.clear()
+
+
+def _generation() -> str:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = cache.get(GENERATION_KEY) or ""
+    return str(generation)
+
+
+def _all() -> list[FieldSpec]:
+    if _provider is None:
+        return []
+    generation, now = _generation(), time.monotonic()
+    if _held.get("generation") != generation or now - _held.get("at", 0.0) > LOCAL_SECONDS:
+        specs = sorted(_provider(), key=lambda spec: (spec.kind, spec.order, spec.key))
+        _held.update(generation=generation, at=now, specs=specs)
+    specs_held: list[FieldSpec] = _held["specs"]
+    return specs_held
 
 
 def definitions(kind: str) -> list[FieldSpec]:
-    """The active fields of ``kind`` in their order (read once per read-only request)."""
-    if _provider is None:
-        return []
-    memo = read_memo()
-    if memo is not None and ("custom_fields", kind) in memo:
-        return list(memo[("custom_fields", kind)])
-    specs = sorted(_provider(kind), key=lambda spec: (spec.order, spec.key))
-    if memo is not None:
-        memo[("custom_fields", kind)] = specs
-    return list(specs)
+    """The active fields of ``kind`` in their order (one query for every kind, then held
+    until a definition changes)."""
+    return [spec for spec in _all() if spec.kind == kind]
 
 
 def fields_for(kind: str, user: Any = None, *, editable: bool = False) -> list[FieldSpec]:

@@ -21,5 +21,5 @@ class IntegrationsConfig(AppConfig):
         events.on_events(tasks.events_committed, wants=webhooks.any_active)
         webhooks.set_delivery_queue(tasks.webhook_deliver)
         # The record apps read the custom fields' definitions through core.
-        custom_fields.set_provider(custom_field_services.specs_of)
+        custom_fields.set_provider(custom_field_services.active_specs)
         post_migrate.connect(custom_field_services.ensure_indexes, sender=self)

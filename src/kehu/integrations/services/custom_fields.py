@@ -2,7 +2,7 @@
 (docs/custom-fields.md).
 
 Administrators only. The record apps read the active definitions through
-``kehu.core.custom_fields`` (``specs_of`` is its provider, installed in ready()). A field
+``kehu.core.custom_fields`` (``active_specs`` is its provider, installed in ready()). A field
 marked filterable gets an expression index on its value (``index_expression``), on SQLite and
 PostgreSQL alike, created in the transaction that marks it and dropped with the mark or the
 field; ``ensure_indexes`` (after every ``migrate``) puts back any a table rebuild dropped.
@@ -43,6 +43,7 @@ CHOICE_TYPES = frozenset({custom_fields.CHOICE, custom_fields.MULTI_CHOICE})
 
 __all__ = [
     "RESTORE_DAYS",
+    "active_specs",
     "custom_field_create",
     "custom_field_delete",
     "custom_field_get",
@@ -52,13 +53,18 @@ __all__ = [
     "custom_fields_purge",
     "deleted_fields",
     "ensure_indexes",
-    "specs_of",
 ]
 
 
-def specs_of(kind: str) -> list[custom_fields.FieldSpec]:
-    """The provider of ``kehu.core.custom_fields``: the active definitions of ``kind``."""
-    return [f.spec() for f in CustomField.objects.filter(kind=kind, deleted_at__isnull=True)]
+def active_specs() -> list[custom_fields.FieldSpec]:
+    """The provider of ``kehu.core.custom_fields``: every active definition (one query)."""
+    return [f.spec() for f in CustomField.objects.filter(deleted_at__isnull=True)]
+
+
+def _changed() -> None:
+    """Readers in this process see the change at once, the other processes after the commit."""
+    custom_fields.changed()
+    transaction.on_commit(custom_fields.changed)
 
 
 def custom_fields_may_manage(user: User) -> bool:
@@ -245,6 +251,7 @@ def custom_field_create(*, actor: User, data: dict[str, Any]) -> CustomField:
     field.save()
     if field.filterable:
         _add_index(field)
+    _changed()
     audit.record("integrations.custom_field_created", actor=actor, target=field)
     return field
 
@@ -281,6 +288,7 @@ def custom_field_update(
         _add_index(locked)
     bump_version(locked)
     locked.save()
+    _changed()
     audit.record("integrations.custom_field_changed", actor=actor, target=locked)
     return locked
 
@@ -298,6 +306,7 @@ def custom_field_delete(*, actor: User, field: CustomField) -> CustomField:
     locked.deleted_at = timezone.now()
     bump_version(locked)
     locked.save()
+    _changed()
     audit.record("integrations.custom_field_deleted", actor=actor, target=locked)
     return locked
 
@@ -317,6 +326,7 @@ def custom_field_restore(*, actor: User, field: CustomField) -> CustomField:
         _add_index(locked)
     bump_version(locked)
     locked.save()
+    _changed()
     audit.record("integrations.custom_field_restored", actor=actor, target=locked)
     return locked
 
@@ -348,6 +358,7 @@ def custom_fields_purge(*, now: Any = None) -> int:
                 custom=_WithoutKey("custom", models.Value(path))
             )
             field.delete()
+            _changed()
             audit.record(
                 "integrations.custom_field_purged",
                 target=("integrations.customfield", field.pk),
