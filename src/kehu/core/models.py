@@ -87,23 +87,13 @@ class AuditEntry(models.Model):
 
     seq = models.PositiveBigIntegerField(pgettext_lazy("audit", "sequence"), unique=True)
     at = models.DateTimeField(pgettext_lazy("audit", "when"), default=timezone.now, db_index=True)
-    actor_id = models.PositiveIntegerField(
-        pgettext_lazy("audit", "actor id"), null=True, blank=True, db_index=True
-    )
-    actor_name = models.CharField(
-        pgettext_lazy("audit", "actor"), max_length=150, blank=True, default=""
-    )
+    actor_id = models.PositiveIntegerField(pgettext_lazy("audit", "actor id"), null=True, blank=True, db_index=True)
+    actor_name = models.CharField(pgettext_lazy("audit", "actor"), max_length=150, blank=True, default="")
     action = models.CharField(pgettext_lazy("audit", "action"), max_length=60, db_index=True)
-    target_type = models.CharField(
-        pgettext_lazy("audit", "target type"), max_length=60, blank=True, default=""
-    )
-    target_id = models.CharField(
-        pgettext_lazy("audit", "target id"), max_length=64, blank=True, default=""
-    )
+    target_type = models.CharField(pgettext_lazy("audit", "target type"), max_length=60, blank=True, default="")
+    target_id = models.CharField(pgettext_lazy("audit", "target id"), max_length=64, blank=True, default="")
     details = models.JSONField(pgettext_lazy("audit", "details"), default=dict, blank=True)
-    ip = models.CharField(
-        pgettext_lazy("audit", "IP address"), max_length=45, blank=True, default=""
-    )
+    ip = models.CharField(pgettext_lazy("audit", "IP address"), max_length=45, blank=True, default="")
     request_id = models.CharField(_("request"), max_length=40, blank=True, default="")
     prev_hash = models.CharField(pgettext_lazy("audit", "previous hash"), max_length=64)
     hash = models.CharField(pgettext_lazy("audit", "hash"), max_length=64)
