@@ -16,6 +16,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from simple_history.signals import pre_create_historical_record
 
+from kehu.core import custom_fields
 from kehu.core.context import current_request_id
 
 HISTORY_LIMIT = 200
@@ -114,13 +115,18 @@ def _previous_versions(rows: list[Any]) -> dict[int, Any]:
 
 
 def history_entries(
-    historical_rows: models.QuerySet[Any], *, hidden_fields: frozenset[str] = frozenset()
+    historical_rows: models.QuerySet[Any],
+    *,
+    hidden_fields: frozenset[str] = frozenset(),
+    user: Any = None,
 ) -> list[HistoryEntry]:
     """Turn a record's historical rows into entries with field-level diffs, newest first.
 
     One query for the rows (with their users); diffs are computed in memory between
     consecutive versions, so the cost does not grow with the number of fields.
     ``hidden_fields`` are left out of the diff for users who may not see them (masking).
+    A change of the custom fields (``custom``) reads as one change per field, those ``user``
+    may see, the sensitive ones left out when ``hidden_fields`` masks anything.
     """
     rows = list(
         historical_rows.select_related("history_user").order_by("-history_id")[:HISTORY_LIMIT]
@@ -135,6 +141,14 @@ def history_entries(
             delta = row.diff_against(previous)
             for change in delta.changes:
                 if change.field in hidden_fields or change.field == "version":
+                    continue
+                if change.field == "custom":
+                    changes.extend(
+                        FieldChange(field=name, label=label, old=old, new=new)
+                        for name, label, old, new in custom_fields.history_changes(
+                            model, change.old, change.new, user=user, masked=bool(hidden_fields)
+                        )
+                    )
                     continue
                 model_field = model._meta.get_field(change.field)
                 changes.append(

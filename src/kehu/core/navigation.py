@@ -85,6 +85,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Offboarding"), "pools:offboarding", "person-x", frozenset({"admin"})),
     MenuItem(_("Inbound mailboxes"), "service:mailboxes", "envelope", frozenset({"admin"})),
     MenuItem(_("Webhooks"), "integrations:webhooks", "broadcast", frozenset({"admin"})),
+    MenuItem(_("Custom fields"), "integrations:custom_fields", "ui-checks", frozenset({"admin"})),
     MenuItem(
         _("Personal-data requests"), "governance:requests", "person-lock", frozenset({"admin"})
     ),

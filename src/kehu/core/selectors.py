@@ -40,4 +40,4 @@ def record_history(*, user: Any, record: models.Model) -> list[HistoryEntry]:
         hidden = policy.masked_fields(user, record)
         if policy.contact_fields and not policy.has_full_access(user, record):
             hidden |= frozenset(policy.contact_fields)
-    return history_entries(record.history.all(), hidden_fields=hidden)  # type: ignore[attr-defined]
+    return history_entries(record.history.all(), hidden_fields=hidden, user=user)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
-from kehu.core import masking
+from kehu.core import custom_fields, masking
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
@@ -28,6 +28,10 @@ contacts_router = Router(tags=["contacts"])
 
 
 # --- Schemas -----------------------------------------------------------------------------------
+
+
+CUSTOM_OUT = custom_fields.API_OUT
+CUSTOM_IN = custom_fields.API_IN
 
 
 class ContactOut(Schema):
@@ -46,6 +50,11 @@ class ContactOut(Schema):
     is_active: bool
     left_at: datetime | None
     notes: str
+    custom: dict[str, Any] = Field(
+        default_factory=dict,
+        description=CUSTOM_OUT,
+        json_schema_extra={"additionalProperties": True},
+    )
     version: int
     masked: bool = Field(
         False,
@@ -70,6 +79,7 @@ class ContactFields(Schema):
     is_decision_maker: bool | None = None
     is_primary: bool | None = None
     notes: str | None = None
+    custom: dict[str, Any] | None = Field(None, description=CUSTOM_IN)
 
 
 class ContactIn(ContactFields):
@@ -128,6 +138,10 @@ class CustomerOut(Schema):
     last_contact_at: datetime | None
     contact_info_updated_at: datetime
     completeness: int
+    custom: dict[str, Any] = Field(
+        description=CUSTOM_OUT,
+        json_schema_extra={"additionalProperties": True},
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -161,6 +175,7 @@ class CustomerFieldsIn(Schema):
     annual_budget: Decimal | None = None
     priority: str | None = None
     to_verify: list[str] | None = None
+    custom: dict[str, Any] | None = Field(None, description=CUSTOM_IN)
 
 
 class CustomerCreate(CustomerFieldsIn):
@@ -262,12 +277,17 @@ def customer_data(user: Any, customer: Customer) -> dict[str, Any]:
         owner_name=str(customer.owner) if customer.owner_id and customer.owner else "",
         tags=[tag.name for tag in tags],
         effective_grade=customer.effective_grade,
+        custom=custom_fields.shown_values(
+            "customer", user, customer.custom, masked=custom_fields.masked_for(user, customer)
+        ),
     )
     return mask_values(data, selectors.masked_fields(user, customer))
 
 
 LIST_FIELDS = tuple(CustomerOut.model_fields)
-CONTACT_OUT_FIELDS = tuple(name for name in ContactOut.model_fields if name != "masked")
+CONTACT_OUT_FIELDS = tuple(
+    name for name in ContactOut.model_fields if name not in {"masked", "custom"}
+)
 
 
 def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> dict[str, Any]:
@@ -277,6 +297,7 @@ def contact_data(user: Any, contact: Contact, *, masked: bool | None = None) -> 
         masked = selectors.contacts_masked(user, contact.customer)
     data: dict[str, Any] = {name: getattr(contact, name) for name in CONTACT_OUT_FIELDS}
     data.update(selectors.contact_values(user, contact, masked=masked), masked=masked)
+    data["custom"] = custom_fields.shown_values("contact", user, contact.custom, masked=masked)
     return data
 
 
@@ -314,6 +335,12 @@ def list_customers(
     for row in page["items"]:
         owned = SimpleNamespace(owner_id=row["owner_id"], department_id=row["department_id"])
         mask_values(row, policy.masked_fields(user, cast(Customer, owned)))
+        row["custom"] = custom_fields.shown_values(
+            "customer",
+            user,
+            row["custom"],
+            masked=not policy.has_full_access(user, cast(Customer, owned)),
+        )
     return prevalidated_json(request, page)
 
 
@@ -449,7 +476,7 @@ def list_contacts(
         user=user,
         offset=offset,
         limit=limit,
-        fields=CONTACT_OUT_FIELDS,
+        fields=(*CONTACT_OUT_FIELDS, "custom"),
         customer_id=customer_id,
         q=q[:100],
         active=active,
@@ -461,6 +488,7 @@ def list_contacts(
         held = SimpleNamespace(owner_id=row.pop("owner_id"), department_id=row.pop("department_id"))
         masked = selectors.contacts_masked(user, cast(Customer, held))
         row.update(masking.contact_values(row, masked=masked), masked=masked)
+        row["custom"] = custom_fields.shown_values("contact", user, row["custom"], masked=masked)
     return prevalidated_json(request, page)
 
 
@@ -468,6 +496,7 @@ def list_contacts(
 def create_contact(request: AuthedRequest, payload: ContactCreate) -> Status[dict[str, Any]]:
     customer = selectors.customer_get(user=request.user, customer_id=payload.customer_id)
     data = _fields(payload, exclude={"customer_id", "force"})
+    data.setdefault("custom", None)  # the API carries custom fields: required ones apply
     contact = services.contact_create(
         actor=request.user, customer=customer, data=data, force=payload.force
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.customers.models import (
     Contact,
     Customer,
@@ -146,9 +147,15 @@ class CustomerForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, hidden_fields: frozenset[str] = frozenset(), **kwargs: Any
+        self,
+        *args: Any,
+        hidden_fields: frozenset[str] = frozenset(),
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        custom: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        custom_fields.add_form_fields(self, custom_specs, custom)
         self.fields["industry"].choices = industry_choices()  # type: ignore[attr-defined]
         self.fields["region"].choices = region_choices()  # type: ignore[attr-defined]
         self.fields["to_verify"].choices = [  # type: ignore[attr-defined]
@@ -162,12 +169,21 @@ class CustomerForm(forms.Form):
         data = {
             name: value
             for name, value in self.cleaned_data.items()
-            if name not in {"tags", "force"} and not name.startswith("contact_")
+            if name not in {"tags", "force"}
+            and not name.startswith("contact_")
+            and not name.startswith("custom.")
         }
+        custom = custom_fields.form_values(self)
+        if custom is not None:
+            data["custom"] = custom
         for name in ("industry", "region", "annual_budget", "founded_on", "credit_code"):
             if name in data and data[name] in ("", None):
                 data[name] = None
         return data
+
+    def custom_bound(self) -> list[Any]:
+        """The custom fields' bound fields, for the form's "Custom fields" card."""
+        return [self[spec.name] for spec in getattr(self, "custom_specs", [])]
 
     def tag_names(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""

@@ -255,6 +255,7 @@ class Customer(VersionedModel):
         _("completeness (%)"), default=0, editable=False
     )
 
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Customer]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         shared_ids=_customer_shared_ids,
@@ -353,6 +354,7 @@ class Contact(VersionedModel):
     left_at = models.DateTimeField(_("left on"), null=True, blank=True)
     notes = models.CharField(_("notes"), max_length=1000, blank=True)
 
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
 
     class Meta:

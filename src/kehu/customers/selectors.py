@@ -32,10 +32,10 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from kehu.accounts.models import Department, Role, User
-from kehu.core import config, masking
+from kehu.core import config, custom_fields, masking
 from kehu.core.access import (
     get_visible_or_404,
     is_admin,
@@ -44,6 +44,7 @@ from kehu.core.access import (
     read_only_message,
 )
 from kehu.core.days import on_days
+from kehu.core.errors import InvalidInput
 from kehu.core.filters import ListFilters
 from kehu.core.history import HistoryEntry, history_entries
 from kehu.core.numbers import Id
@@ -94,7 +95,7 @@ COMMON_MATCHES = 10_000
 class CustomerFilters(ListFilters):
     """Search and filters of the customer list (UI and API alike)."""
 
-    not_narrowing = frozenset({"sort"})
+    not_narrowing = frozenset({"sort", "columns"})
 
     q: str = ""
     status: str = ""
@@ -112,6 +113,8 @@ class CustomerFilters(ListFilters):
     updated_to: date | None = None
     stale: bool = False
     unverified: bool = False
+    cf: list[str] = []  # custom fields: "<key>:<value>" each (自定义字段, filterable ones)
+    columns: list[str] = []  # custom fields shown as list columns, by key
     sort: str = "-id"
 
     @field_validator("q")
@@ -154,9 +157,48 @@ class CustomerFilters(ListFilters):
             raise ValueError(str(_("Not a valid code.")))
         return value
 
-    def apply(self, queryset: QuerySet[Customer]) -> QuerySet[Customer]:
-        """``queryset`` (already scoped to the user) narrowed and sorted by these filters."""
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_inputs(cls, data: Any) -> Any:
+        """The list page's inputs ``cf_<key>=<value>`` as ``cf`` entries ``<key>:<value>``."""
+        if not isinstance(data, dict):
+            return data
+        inputs = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("cf_")}
+        if not inputs:
+            return data
+        data = {k: v for k, v in data.items() if k not in inputs}
+        chosen = data.get("cf") or []
+        chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+        for name, value in inputs.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in ("", None):
+                    chosen.append(f"{name.removeprefix('cf_')}:{item}")
+        data["cf"] = chosen
+        return data
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, values: list[str]) -> list[str]:
+        keys = {spec.key for spec in custom_fields.fields_for("customer")}
+        return [value for value in values if value in keys][:20]
+
+    @field_validator("cf")
+    @classmethod
+    def _custom(cls, values: list[str]) -> list[str]:
+        for value in values:
+            custom_fields.parse_filter("customer", value)
+        return values
+
+    def apply(self, queryset: QuerySet[Customer], user: Any = None) -> QuerySet[Customer]:
+        """``queryset`` (already scoped to the user) narrowed and sorted by these filters;
+        ``user``'s roles decide which custom fields they may filter on."""
         queryset = search(queryset, self.q)
+        for raw in self.cf:
+            try:
+                spec, value = custom_fields.parse_filter("customer", raw, user)
+            except ValueError as error:
+                raise InvalidInput(errors={"cf": [str(error)]}) from error
+            queryset = queryset.filter(custom_fields.filter_q(spec, value))
         if self.status:
             queryset = queryset.filter(status=self.status)
         if self.owner:
@@ -263,7 +305,7 @@ def team_completeness(*, user: Any, filters: CustomerFilters | None = None) -> d
     """Average completeness and count of the customers the user sees (after filters)."""
     queryset: QuerySet[Customer] = Customer.objects.visible_to(user)
     if filters is not None:
-        queryset = filters.apply(queryset).order_by()
+        queryset = filters.apply(queryset, user).order_by()
     row = queryset.aggregate(percent=Avg("completeness"), count=Count("pk"))
     return {"percent": round(float(row["percent"] or 0)), "count": row["count"]}
 
@@ -363,7 +405,7 @@ def customer_list(*, user: Any, filters: CustomerFilters | None = None) -> Query
         )
     )
     if filters is not None:
-        queryset = filters.apply(queryset)
+        queryset = filters.apply(queryset, user)
     return queryset
 
 
@@ -406,7 +448,7 @@ def customer_rows(
     needed = ("id", "owner_id", "department_id", "grade", "grade_override")
     columns = [name for name in fields if name not in derived]
     columns += [name for name in needed if name not in columns]
-    queryset = filters.apply(Customer.objects.visible_to(user)).values(*columns)
+    queryset = filters.apply(Customer.objects.visible_to(user), user).values(*columns)
     queryset, known = narrowed_search(queryset, filters)
     page = page_of(queryset, offset=offset, limit=limit, known=known)
     rows: list[dict[str, Any]] = page["items"]
@@ -521,8 +563,12 @@ def status_history(*, customer: Customer) -> list[StatusChange]:
 def customer_history(*, user: Any, customer: Customer) -> list[HistoryEntry]:
     """The customer's own history and its contacts', newest first; masked fields left out."""
     hidden = masked_fields(user, customer)
-    entries = history_entries(customer.history.all(), hidden_fields=hidden)
-    contact_entries = history_entries(Contact.history.filter(customer_id=customer.pk))
+    entries = history_entries(customer.history.all(), hidden_fields=hidden, user=user)
+    contact_entries = history_entries(
+        Contact.history.filter(customer_id=customer.pk),
+        hidden_fields=frozenset({"custom"}) if contacts_masked(user, customer) else frozenset(),
+        user=user,
+    )
     if contacts_masked(user, customer):
         for entry in contact_entries:
             for change in entry.changes:

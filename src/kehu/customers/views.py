@@ -12,12 +12,13 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Role, User
-from kehu.core import masking
+from kehu.core import custom_fields, masking
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import KehuError, StaleVersion
 from kehu.core.http import error_message, form_errors, is_htmx
@@ -61,6 +62,35 @@ def _is_manager(user: Any) -> bool:
 # --- List ---------------------------------------------------------------------------------------
 
 
+def _custom_filters(
+    user: Any, visible: list[custom_fields.FieldSpec], filters: selectors.CustomerFilters
+) -> list[dict[str, Any]]:
+    """The filterable custom fields of the list's filter form: a select of their choices
+    (value ``<key>:<choice>``, the ``cf`` parameter) or a text input ``cf_<key>``."""
+    chosen = {raw.partition(":")[0]: raw.partition(":")[2] for raw in filters.cf}
+    shown: list[dict[str, Any]] = []
+    for spec in visible:
+        if not spec.filterable or (spec.sensitive and not is_admin(user)):
+            continue
+        options: list[tuple[str, str]] = []
+        if spec.type in (custom_fields.CHOICE, custom_fields.MULTI_CHOICE):
+            options = [(choice, choice) for choice in spec.choices]
+        elif spec.type == custom_fields.YES_NO:
+            options = [
+                ("1", pgettext("custom field", "Yes")),
+                ("0", pgettext("custom field", "No")),
+            ]
+        shown.append(
+            {
+                "spec": spec,
+                "options": [(f"{spec.key}:{v}", label) for v, label in options],
+                "current": chosen.get(spec.key, ""),
+                "input_type": "date" if spec.type == custom_fields.DATE else "text",
+            }
+        )
+    return shown
+
+
 def _list_context(request: AuthedRequest) -> dict[str, Any]:
     user = request.user
     try:
@@ -85,8 +115,15 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
     sort_query = query.copy()
     sort_query.pop("sort", None)
     contact_display.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
+    visible = custom_fields.fields_for("customer", user)
+    columns = [spec for spec in visible if spec.key in filters.columns]
+    users = custom_fields.user_names(columns, [c.custom for c in page.object_list])
+    policy = policy_of(Customer)
     return {
         "filters": filters,
+        "custom_visible": visible,
+        "custom_columns": columns,
+        "custom_filters": _custom_filters(user, visible, filters),
         "filter_error": filter_error,
         "page": page,
         "rows": [
@@ -94,6 +131,15 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
                 "customer": customer,
                 "completeness": customer.completeness,
                 "contact": (customer.primary_contacts or [None])[0],
+                "custom": [
+                    custom_fields.display(
+                        spec,
+                        (customer.custom or {}).get(spec.key),
+                        masked=not policy.has_full_access(user, customer),
+                        users=users,
+                    )
+                    for spec in columns
+                ],
             }
             for customer in page.object_list
         ],
@@ -209,8 +255,9 @@ def customer_create(request: AuthedRequest) -> HttpResponse:
         raise PermissionDenied(_("Your role may not create customers."))
     owners = selectors.assignable_owners(user=user) if _is_manager(user) else None
     duplicates: list[dict[str, Any]] = []
+    custom_specs = custom_fields.editable_fields("customer", user)
     if request.method == "POST":
-        form = CustomerCreateForm(request.POST, owners=owners)
+        form = CustomerCreateForm(request.POST, owners=owners, custom_specs=custom_specs)
         if form.is_valid():
             try:
                 customer = services.customer_create(
@@ -232,7 +279,9 @@ def customer_create(request: AuthedRequest) -> HttpResponse:
                 return redirect("customers:detail", customer.pk)
     else:
         form = CustomerCreateForm(
-            owners=owners, initial={"status": CustomerStatus.POTENTIAL, "owner": user.pk}
+            owners=owners,
+            initial={"status": CustomerStatus.POTENTIAL, "owner": user.pk},
+            custom_specs=custom_specs,
         )
     return render(
         request,
@@ -269,9 +318,12 @@ def customer_edit(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
     customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
     hidden = selectors.masked_fields(user, customer)
+    custom_specs = custom_fields.editable_fields(
+        "customer", user, masked=custom_fields.masked_for(user, customer)
+    )
     duplicates: list[dict[str, Any]] = []
     if request.method == "POST":
-        form = CustomerEditForm(request.POST, hidden_fields=hidden)
+        form = CustomerEditForm(request.POST, hidden_fields=hidden, custom_specs=custom_specs)
         if form.is_valid():
             try:
                 services.customer_update(
@@ -305,7 +357,12 @@ def customer_edit(request: AuthedRequest, customer_id: int) -> HttpResponse:
             version=customer.version,
             reason="",
         )
-        form = CustomerEditForm(initial=initial, hidden_fields=hidden)
+        form = CustomerEditForm(
+            initial=initial,
+            hidden_fields=hidden,
+            custom_specs=custom_specs,
+            custom=customer.custom,
+        )
     return render(
         request,
         "customers/form.html",
@@ -335,6 +392,9 @@ def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
         "full_access": full_access,
         "may_reveal": not full_access and contact_display.may_reveal(user),
         "completeness": customer.completeness,
+        "custom_values": custom_fields.shown_rows(
+            "customer", user, customer.custom, masked=not full_access
+        ),
         "contacts": contacts,
         "tags": customer.tags.all(),
         "status_history": selectors.status_history(customer=customer),

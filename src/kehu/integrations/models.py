@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import custom_fields
 from kehu.core.models import TimestampedModel, VersionedModel
 
 # --- External ids (ERP sync) -------------------------------------------------------------------
@@ -147,3 +148,73 @@ class WebhookDelivery(TimestampedModel):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         indexes = [models.Index(fields=["subscription", "-id"], name="webhook_delivery_log")]
+
+
+# --- Custom fields (自定义字段) ------------------------------------------------------------------
+
+
+class CustomFieldKind(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    CONTACT = "contact", _("Contact")
+    LEAD = "lead", _("Lead")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    TICKET = "ticket", _("Ticket")
+
+
+class CustomField(VersionedModel):
+    """An extra field an administrator defines for one kind of record (docs/custom-fields.md).
+
+    The values live in the record's ``custom`` JSON column under ``key``; the record apps
+    read these definitions through ``kehu.core.custom_fields`` (``services.custom_fields``
+    installs the reader). A deleted field keeps its row (``deleted_at``) and the records keep
+    their values for ``RESTORE_DAYS`` days, when the purge job removes both; restoring it in
+    between brings everything back. ``filterable`` fields have an expression index on their
+    value, created and dropped with the mark."""
+
+    kind = models.CharField(_("record kind"), max_length=20, choices=CustomFieldKind.choices)
+    key = models.CharField(_("key"), max_length=40)
+    label_zh = models.CharField(_("label (Chinese)"), max_length=100)
+    label_en = models.CharField(_("label (English)"), max_length=100, blank=True)
+    type = models.CharField(_("type"), max_length=20, choices=custom_fields.TYPES)
+    required = models.BooleanField(_("required"), default=False)
+    help = models.CharField(_("help text"), max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    see_roles = models.JSONField(_("roles that see it"), default=list, blank=True)
+    edit_roles = models.JSONField(_("roles that edit it"), default=list, blank=True)
+    sensitive = models.BooleanField(_("sensitive"), default=False)
+    filterable = models.BooleanField(_("filterable"), default=False)
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects: ClassVar[models.Manager[CustomField]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        ordering = ["kind", "order", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="custom_field_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+    def spec(self) -> custom_fields.FieldSpec:
+        return custom_fields.FieldSpec(
+            kind=self.kind,
+            key=self.key,
+            label_zh=self.label_zh,
+            label_en=self.label_en,
+            type=self.type,
+            required=self.required,
+            help=self.help,
+            order=self.order,
+            choices=tuple(self.choices or ()),
+            see_roles=frozenset(self.see_roles or ()),
+            edit_roles=frozenset(self.edit_roles or ()),
+            sensitive=self.sensitive,
+            filterable=self.filterable,
+        )

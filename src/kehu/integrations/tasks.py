@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 from huey.exceptions import RetryTask
 
 from kehu.core import events
-from kehu.integrations.services import webhooks
+from kehu.integrations.services import custom_fields, webhooks
 
 
 def events_committed(committed: list[events.Event]) -> None:
@@ -46,3 +47,9 @@ def webhook_deliver(delivery_id: int) -> bool:
     if wait is not None:
         raise RetryTask(delay=wait)
     return True
+
+
+@db_periodic_task(crontab(hour="3", minute="20"))
+def custom_fields_purge() -> int:
+    """Nightly: fields deleted more than 30 days ago go, with their values."""
+    return custom_fields.custom_fields_purge()

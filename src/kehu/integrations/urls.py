@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kehu.integrations.views import webhooks
+from kehu.integrations.views import custom_fields, webhooks
 
 app_name = "integrations"
 
-urlpatterns = [*webhooks.urlpatterns]
+urlpatterns = [*webhooks.urlpatterns, *custom_fields.urlpatterns]

@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.errors import Forbidden
 from kehu.core.numbers import Id
@@ -38,6 +39,7 @@ class LeadIn(Schema):
     priority: Literal["S", "A", "B", ""] = Field("", description="Empty: by the priority rules")
     source: str
     source_detail: str = ""
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class LeadPatch(Schema):
@@ -54,6 +56,7 @@ class LeadPatch(Schema):
     priority: Literal["S", "A", "B", ""] | None = None
     source: str | None = None
     source_detail: str | None = None
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class LeadOut(Schema):
@@ -95,6 +98,9 @@ class LeadOut(Schema):
     opportunity_id: int | None
     converted_at: datetime | None
     created_at: datetime
+    custom: dict[str, Any] = Field(
+        description=custom_fields.API_OUT, json_schema_extra={"additionalProperties": True}
+    )
 
 
 def lead_out(lead: Lead, user: Any) -> dict[str, Any]:
@@ -115,6 +121,9 @@ def lead_out(lead: Lead, user: Any) -> dict[str, Any]:
         "invalid_reason": lead.invalid_reason, "invalid_note": lead.invalid_note,
         "customer_id": lead.customer_id, "opportunity_id": lead.opportunity_id,
         "converted_at": lead.converted_at, "created_at": lead.created_at,
+        "custom": custom_fields.shown_values(
+            "lead", user, lead.custom, masked=custom_fields.masked_for(user, lead)
+        ),
     }  # fmt: skip
     return mask_values(data, policy_of(Lead).masked_fields(user, lead))
 

@@ -172,6 +172,7 @@ class Lead(VersionedModel):
         related_name="+",
     )
 
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Lead]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         owner_field="assignee",

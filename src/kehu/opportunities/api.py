@@ -12,6 +12,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core import custom_fields
 from kehu.core.access import get_editable_or_404, mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.numbers import MAX_INT
@@ -52,6 +53,9 @@ class OpportunityOut(Schema):
     loss_reason: str
     loss_note: str
     closed_at: datetime | None
+    custom: dict[str, Any] = Field(
+        description=custom_fields.API_OUT, json_schema_extra={"additionalProperties": True}
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -71,6 +75,7 @@ class OpportunityIn(Schema):
     floor_price: Decimal | None = None
     concessions: str = ""
     owner_id: int | None = None
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class OpportunityPatch(Schema):
@@ -86,6 +91,7 @@ class OpportunityPatch(Schema):
     floor_price: Decimal | None = None
     concessions: str | None = None
     owner_id: int | None = None
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class StageIn(Schema):
@@ -168,6 +174,12 @@ def opportunity_out(request: AuthedRequest, opportunity: Opportunity) -> dict[st
         "loss_reason": opportunity.loss_reason.label if opportunity.loss_reason else "",
         "loss_note": opportunity.loss_note,
         "closed_at": opportunity.closed_at,
+        "custom": custom_fields.shown_values(
+            "opportunity",
+            request.user,
+            opportunity.custom,
+            masked=custom_fields.masked_for(request.user, opportunity),
+        ),
         "version": opportunity.version,
         "created_at": opportunity.created_at,
         "updated_at": opportunity.updated_at,

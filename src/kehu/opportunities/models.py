@@ -277,6 +277,7 @@ class Opportunity(VersionedModel):
         related_name="+",
     )
 
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Opportunity]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         shared_ids=_shared_customer_opportunities,

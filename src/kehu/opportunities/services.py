@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
 from kehu.accounts.selectors import department_supervisors
-from kehu.core import audit, config, events, uploads
+from kehu.core import audit, config, custom_fields, events, uploads
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -362,6 +362,8 @@ def opportunity_create(
         raise Forbidden(_("Your role may not create opportunities."))
     if not Customer.objects.visible_to(actor).filter(pk=customer.pk).exists():
         raise InvalidInput(errors={"customer": [_("Choose a customer you can see.")]})
+    data = dict(data)
+    custom = custom_fields.take("opportunity", data, user=actor, creating=True)
     stage = _resolve_stage(data.get("stage") or _first_stage())
     if not stage.is_open:
         raise InvalidInput(errors={"stage": [_("A new opportunity starts in an open stage.")]})
@@ -377,6 +379,7 @@ def opportunity_create(
         stage_entered_at=now,
         furthest_stage_order=stage.order,  # saved before _enter_stage records the stay
         created_by=actor,
+        custom=custom or {},
         **cleaned,
     )
     if not opportunity.source and customer.source:
@@ -432,6 +435,14 @@ def opportunity_update(
         raise InvalidInput(
             errors={"stage": [_("Change the stage with the stage action, not an edit.")]}
         )
+    data = dict(data)
+    custom = custom_fields.take(
+        "opportunity",
+        data,
+        user=actor,
+        current=locked.custom,
+        masked=custom_fields.masked_for(actor, locked),
+    )
     cleaned = _clean_data(actor, data, locked)
     if (
         locked.is_open
@@ -453,6 +464,10 @@ def opportunity_update(
             changed_names.add(name)
     if "owner" in cleaned:
         locked.department_id = locked.owner.department_id
+    if custom is not None and custom != (locked.custom or {}):
+        locked.custom = custom
+        changed = True
+        changed_names.add("custom")
     if not changed:
         return locked
     _check_entry_rules(locked, touched=changed_names)

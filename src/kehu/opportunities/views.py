@@ -174,7 +174,9 @@ def opportunity_detail(request: AuthedRequest, opportunity_id: int) -> HttpRespo
         "probability_basis": selectors.probability_basis(opportunity.stage),
         "stage_history": selectors.stage_history(opportunity=opportunity),
         "attachments": list(opportunity.attachments.select_related("uploaded_by")),
-        "history": history_entries(opportunity.history.all(), hidden_fields=frozenset(hidden)),
+        "history": history_entries(
+            opportunity.history.all(), hidden_fields=frozenset(hidden), user=request.user
+        ),
         "lose_form": LoseForm(),
         "attachment_form": AttachmentForm(),
         "deal_sections": sections.rendered_for(opportunity, request.user),

@@ -397,6 +397,7 @@ class Ticket(VersionedModel):
         related_name="+",
     )
 
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
     objects: ClassVar[ScopedQuerySet[Ticket]] = ScopedQuerySet.as_manager()  # type: ignore[assignment]
     access_policy = AccessPolicy(
         owner_field="assignee",

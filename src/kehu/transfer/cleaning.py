@@ -27,7 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 from rapidfuzz import fuzz, process
 
 from kehu.accounts.models import User
-from kehu.core import config
+from kehu.core import config, custom_fields
 from kehu.core.errors import InvalidInput
 from kehu.customers import entry
 from kehu.customers.models import TO_VERIFY, Industry, Region
@@ -182,7 +182,7 @@ class Cleaner:
     def __init__(self, kind: str, *, actor: Any) -> None:
         self.kind = kind
         self.actor = actor
-        self.specs = fields_for(kind)
+        self.specs = fields_for(kind, actor)
         self._choices: dict[str, dict[str, str]] = {}
         for spec in self.specs:
             if spec.type == "choice":
@@ -474,6 +474,15 @@ class Cleaner:
         if key in FALSE_WORDS:
             return False
         raise CellError(_("“%(value)s” is not yes/no (是/否).") % {"value": text[:40]})
+
+    def _custom(self, text: str, spec: FieldSpec) -> Any:
+        """A custom field's cell (自定义字段), by its definition's rules."""
+        if spec.custom is None:
+            return text
+        try:
+            return custom_fields.clean_value(spec.custom, text)
+        except ValueError as error:
+            raise CellError(str(error)) from error
 
     def _user(self, text: str, spec: FieldSpec) -> int:
         pk = self.users().get(text.casefold())

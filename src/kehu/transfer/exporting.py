@@ -27,12 +27,13 @@ from decimal import Decimal
 from typing import Any
 
 import phonenumbers
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kehu.core import audit, config, masking
+from kehu.core import audit, config, custom_fields, masking
 from kehu.core.access import MASK, is_admin, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.days import on_days
@@ -259,6 +260,40 @@ def _customer_columns() -> list[Column]:
     ]
 
 
+def custom_header(spec: custom_fields.FieldSpec) -> str:
+    """A custom field's column header, in the form of the built-in ones (客户名称 / Customer
+    name), which the import maps back to the field."""
+    return f"{spec.label_zh} / {spec.label_en or spec.key}"
+
+
+def _custom_columns(
+    kind: str, user: Any, record: Callable[[Any], Any] = lambda r: r
+) -> list[Column]:
+    """The custom fields ``user`` sees, one column each (自定义字段); a sensitive one is
+    masked on the rows the user has no full access to. ``record`` finds the record holding
+    the values (a contact's own, for instance)."""
+    names: dict[int, str] = {}
+
+    def user_name(user_id: Any) -> str:
+        if isinstance(user_id, int) and user_id not in names:
+            found = get_user_model().objects.filter(pk=user_id).first()
+            names[user_id] = found.username if found else str(user_id)
+        return names.get(user_id, "")
+
+    columns = []
+    for spec in custom_fields.fields_for(kind, user):
+
+        def read(row: Any, spec: custom_fields.FieldSpec = spec) -> Any:
+            value = (record(row).custom or {}).get(spec.key)
+            if spec.type == custom_fields.USER:
+                return user_name(value)
+            return custom_fields.export_value(spec, value)
+
+        masked = (lambda row: MASK) if spec.sensitive else None
+        columns.append(Column(custom_header(spec), read, masked_value=masked))
+    return columns
+
+
 def _masked(field: str) -> Callable[[Any], Any]:
     return lambda contact: masking.mask_contact_field(field, getattr(contact, field))
 
@@ -288,7 +323,7 @@ def customer_rows(user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
     queryset: Any = Customer.objects.visible_to(user).select_related(
         "owner", "department", "industry__parent", "region__parent"
     )
-    queryset = filters.apply(queryset).prefetch_related(
+    queryset = filters.apply(queryset, user).prefetch_related(
         "tags",
         Prefetch(
             "contacts",
@@ -300,7 +335,7 @@ def customer_rows(user: Any, filters: CustomerFilters) -> QuerySet[Customer]:
 
 
 def contact_rows(user: Any, filters: CustomerFilters) -> QuerySet[Contact]:
-    customers = filters.apply(Customer.objects.visible_to(user)).order_by()
+    customers = filters.apply(Customer.objects.visible_to(user), user).order_by()
     return (
         Contact.objects.filter(customer_id__in=customers.values("pk"))
         .select_related("customer")
@@ -314,7 +349,7 @@ GENERIC_MODELS = {
     ExportKind.OPPORTUNITIES: "opportunities.Opportunity",
     ExportKind.FOLLOWUPS: "followups.FollowUp",
 }
-INTERNAL_FIELDS = {"version", "search_text", "name_key", "extra"}
+INTERNAL_FIELDS = {"version", "search_text", "name_key", "extra", "custom"}
 
 
 def _generic_model(kind: str) -> type[Any]:
@@ -395,12 +430,15 @@ class Export:
         self.channel = channel
         self.model: type[Any] | None = None
         if kind == ExportKind.CUSTOMERS:
-            self.columns = _customer_columns()
+            self.columns = _customer_columns() + _custom_columns("customer", user)
         elif kind == ExportKind.CONTACTS:
-            self.columns = _contact_columns()
+            self.columns = _contact_columns() + _custom_columns("contact", user)
         else:
             self.model = _generic_model(kind)
             self.columns = _generic_columns(self.model)
+            custom_kind = custom_fields.MODEL_KINDS.get(self.model._meta.label_lower)
+            if custom_kind:
+                self.columns += _custom_columns(custom_kind, user)
         self.count = 0
 
     def filename(self, file_format: str) -> str:
@@ -433,7 +471,9 @@ class Export:
             masks_contacts = bool(model_policy.contact_fields)
             for row in rows:
                 hidden = model_policy.masked_fields(self.user, row)
-                masked = masks_contacts and not model_policy.has_full_access(self.user, row)
+                masked = (masks_contacts or self.model is not None) and not (
+                    model_policy.has_full_access(self.user, row)
+                )
                 yield [
                     column.read(row, hidden=hidden, contacts_masked=masked)
                     for column in self.columns

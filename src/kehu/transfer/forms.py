@@ -120,4 +120,8 @@ class ExportForm(forms.Form):
 
     def filter_data(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k not in ("kind", "format") and v}
+        # custom-field filters of the customer list (``cf=<key>:<value>``), checked by the filters
+        custom = self.data.getlist("cf") if hasattr(self.data, "getlist") else []
+        if custom:
+            data["cf"] = [str(value)[:200] for value in custom[:20]]
         return data

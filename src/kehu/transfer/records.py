@@ -368,7 +368,11 @@ class LeadImporter(RecordImporter):
         return str(row.values.get("company_name") or row.values.get("contact_name", ""))
 
     def _data(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {key: values[key] for key in LEAD_DATA if key in values}
+        data = {key: values[key] for key in LEAD_DATA if key in values}
+        custom = engine_importer.custom_values(values)
+        if custom:
+            data["custom"] = custom
+        return data
 
     def _create(self, values: dict[str, Any]) -> int:
 
@@ -476,6 +480,9 @@ class OpportunityImporter(CustomerRecordImporter):
 
     def _data(self, values: dict[str, Any]) -> dict[str, Any]:
         data = {key: values[key] for key in OPPORTUNITY_DATA if key in values}
+        custom = engine_importer.custom_values(values)
+        if custom:
+            data["custom"] = custom
         if values.get("owner"):
             data["owner"] = self._user(values, "owner")
         return data

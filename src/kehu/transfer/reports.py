@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
+from kehu.core import custom_fields
 from kehu.customers.models import TO_VERIFY, Contact, Customer
 from kehu.customers.normalize import phone_display
 from kehu.followups.models import FollowUp
@@ -43,6 +44,7 @@ CONTACT_FIELD = {
     "contact_wechat": "wechat",
     "contact_is_decision_maker": "is_decision_maker",
 }
+CUSTOM = "custom."  # the import keys of custom fields (自定义字段): custom.<key>
 NULLABLE = {"industry", "region", "founded_on", "annual_budget", "credit_code", "owner"}
 
 
@@ -53,7 +55,9 @@ def _stored_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
     customers = Customer.objects.filter(pk__in=ids)
     aggregates: dict[str, Any] = {}
     for key in keys:
-        if key in NULLABLE:
+        if key.startswith(CUSTOM):  # a custom field (自定义字段): a value under its key
+            aggregates[key] = Count("pk", filter=Q(custom__has_key=key.removeprefix(CUSTOM)))
+        elif key in NULLABLE:
             aggregates[key] = Count(key)
         elif key in spec_map(job.kind) and spec_map(job.kind)[key].group == "customer":
             if key == "tags":
@@ -114,7 +118,21 @@ def build_verification(
     }
 
 
+def _custom_stored(record: Any, key: str) -> Any:
+    return (record.custom or {}).get(key.removeprefix(CUSTOM))
+
+
+def _custom_display(record: Any, spec: FieldSpec) -> str:
+    value = _custom_stored(record, spec.key)
+    if spec.custom is None:
+        return "" if value is None else str(value)
+    return custom_fields.display(spec.custom, value)
+
+
 def _display(customer: Customer, contact: Contact | None, key: str) -> str:
+    if key.startswith(CUSTOM):
+        spec = spec_map("customers").get(key)
+        return _custom_display(customer, spec) if spec else ""
     target = CONTACT_FIELD.get(key)
     if target is not None:
         if contact is None:
@@ -141,7 +159,9 @@ def _same(
     except CellError:
         return False
     target = CONTACT_FIELD.get(spec.key)
-    if target is not None:
+    if spec.key.startswith(CUSTOM):
+        stored = _custom_stored(customer, spec.key)
+    elif target is not None:
         stored = getattr(contact, target) if contact else None
     elif spec.key == "tags":
         stored = [tag.name for tag in customer.tags.all()]
@@ -264,6 +284,9 @@ def _record_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
     ids = ImportRecord.objects.filter(job=job, created=True).values("object_id")
     aggregates: dict[str, Any] = {}
     for key in keys:
+        if key.startswith(CUSTOM):
+            aggregates[key] = Count("pk", filter=Q(custom__has_key=key.removeprefix(CUSTOM)))
+            continue
         name = _attribute(job.kind, key)
         try:
             model_field = model._meta.get_field(name)
@@ -281,6 +304,8 @@ def _record_counts(job: ImportJob, keys: list[str]) -> dict[str, int]:
 def _record_value(record: Any, key: str, kind: str) -> Any:
     """The stored value in the form the cleaner produces (codes, ids, aware datetimes)."""
     name = _attribute(kind, key)
+    if key.startswith(CUSTOM):
+        return _custom_stored(record, key)
     if key == "stage":
         return record.stage.code
     field = record._meta.get_field(name)
@@ -292,6 +317,9 @@ def _record_value(record: Any, key: str, kind: str) -> Any:
 def _record_display(record: Any, key: str, kind: str) -> str:
     from django.utils import timezone
 
+    if key.startswith(CUSTOM):
+        spec = spec_map(kind).get(key)
+        return _custom_display(record, spec) if spec else ""
     name = _attribute(kind, key)
     value = getattr(record, name, None)
     if value is None or value == "":

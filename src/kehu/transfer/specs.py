@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from kehu.core import custom_fields
+
 FieldType = Literal[
+    "custom",
     "text",
     "choice",
     "industry",
@@ -47,6 +50,7 @@ class FieldSpec:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     example: str = ""
     group: Literal["customer", "contact", "record"] = "customer"
+    custom: custom_fields.FieldSpec | None = None  # a custom field (自定义字段): its definition
 
     @property
     def header(self) -> str:
@@ -842,8 +846,40 @@ KINDS: dict[str, tuple[FieldSpec, ...]] = {
 }
 
 
-def fields_for(kind: str) -> tuple[FieldSpec, ...]:
-    return KINDS[kind]
+# The import kinds whose records have custom fields (自定义字段), and their record kind.
+CUSTOM_KINDS = {"customers": "customer", "leads": "lead", "opportunities": "opportunity"}
+
+
+def fields_for(kind: str, user: Any = None) -> tuple[FieldSpec, ...]:
+    """The importable fields of ``kind``: the built-in ones, then the custom fields (those
+    ``user`` may edit when given), keyed ``custom.<key>``."""
+    custom_kind = CUSTOM_KINDS.get(kind)
+    if custom_kind is None:
+        return KINDS[kind]
+    specs = (
+        custom_fields.fields_for(custom_kind, user, editable=True)
+        if user is not None
+        else custom_fields.fields_for(custom_kind)
+    )
+    return KINDS[kind] + tuple(_custom_spec(spec, kind) for spec in specs)
+
+
+def _custom_spec(spec: custom_fields.FieldSpec, kind: str) -> FieldSpec:
+    return FieldSpec(
+        spec.name,
+        spec.label,
+        spec.label_zh,
+        spec.label_en or spec.key,
+        type="user" if spec.type == custom_fields.USER else "custom",
+        max_length=custom_fields.MAX_LONG_TEXT
+        if spec.type == custom_fields.LONG_TEXT
+        else custom_fields.MAX_TEXT,
+        required=spec.required,
+        synonyms=tuple(name for name in (spec.key, spec.label_en) if name),
+        example=spec.choices[0] if spec.choices else "",
+        group="customer" if kind == "customers" else "record",
+        custom=spec,
+    )
 
 
 def spec_map(kind: str) -> dict[str, FieldSpec]:

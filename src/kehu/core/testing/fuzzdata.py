@@ -53,6 +53,7 @@ ID_MODELS = {
     "retention_policy_id": "governance.RetentionPolicy",
     "hold_id": "governance.LegalHold",
     "batch_id": "governance.DestructionBatch",
+    "field_id": "integrations.CustomField",
 }
 
 PNG = (

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.core.access import lock_editable
 from kehu.core.errors import Conflict, NotFound
 from kehu.core.history import stamp
@@ -55,6 +56,8 @@ def contact_create(
 ) -> Contact:
     """Add a contact; its phone/email must not already belong to another customer (unless force)."""
     locked = _require_editable(actor, customer)
+    data = dict(data)
+    custom = custom_fields.take("contact", data, user=actor, creating=True)
     cleaned = _clean_contact_data(data, partial=False)
     check_contact_rules(cleaned)
     if not force:
@@ -65,7 +68,7 @@ def contact_create(
         )
         if matches:
             raise DuplicateCustomer(matches, actor=actor)
-    contact = Contact(customer=locked, **cleaned)
+    contact = Contact(customer=locked, custom=custom or {}, **cleaned)
     if not Contact.objects.filter(customer=locked, is_active=True, is_primary=True).exists():
         contact.is_primary = True
     validate(contact, exclude=["customer"])
@@ -102,13 +105,24 @@ def contact_update(
     check_version(locked, version)
     if not locked.is_active and changes:
         raise Conflict(_("This contact has left the customer; it is kept for history only."))
+    changes = dict(changes)
+    custom = custom_fields.take(
+        "contact",
+        changes,
+        user=actor,
+        current=locked.custom,
+        masked=custom_fields.masked_for(actor, locked.customer),
+    )
     cleaned = _clean_contact_data(changes, partial=True)
     changed = {name for name, value in cleaned.items() if getattr(locked, name) != value}
+    if custom is not None and custom != (locked.custom or {}):
+        locked.custom = custom
+        changed.add("custom")
     if not changed:
         return locked
     resulting = {name: getattr(locked, name) for name in CONTACT_FIELDS} | cleaned
-    check_contact_rules(resulting, touched=changed)
-    for name in changed:
+    check_contact_rules(resulting, touched=changed - {"custom"})
+    for name in changed - {"custom"}:
         setattr(locked, name, cleaned[name])
     validate(locked, exclude=["customer"])
     if "is_primary" in changed and locked.is_primary:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config, events
+from kehu.core import config, custom_fields, events
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
@@ -317,8 +317,10 @@ def customer_prepare(
         raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
     customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
     customer.status = status
+    custom = data.pop("custom", None)
     take_markers(data)
     _assign(customer, data, EDITABLE_FIELDS)
+    customer.custom = custom_fields.clean("customer", custom, user=actor, creating=True)
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
     customer.region_id = _region_of(customer.region_id, customer.credit_code)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
-from kehu.core import audit, events
+from kehu.core import audit, custom_fields, events
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.context import current_request_id
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
@@ -75,6 +75,8 @@ def refresh_search(
             extra.append(contact.email)
     if customer.credit_code:
         extra.append(customer.credit_code)
+    if customer.custom:  # the searchable custom values (自定义字段)
+        extra.append(custom_fields.search_text("customer", customer.custom))
     customer.name_key = company_key(customer.name) if name_key is None else name_key
     customer.search_text = search_text(
         name=customer.name, number=customer.number, extra=extra, pinyin=pinyin
@@ -121,9 +123,21 @@ def customer_update(
     status = changes.pop("status", None)
     reason = str(changes.pop("reason", "") or "")
     _check_masked(actor, locked, changes)
+    custom = changes.pop("custom", None)
     take_markers(changes, locked.to_verify)
     marked_before = set(locked.to_verify or ())
     changed = _assign(locked, changes, EDITABLE_FIELDS)
+    if custom is not None:
+        new_custom = custom_fields.clean(
+            "customer",
+            custom,
+            user=actor,
+            current=locked.custom,
+            masked=custom_fields.masked_for(actor, locked),
+        )
+        if new_custom != (locked.custom or {}):
+            locked.custom = new_custom
+            changed.add("custom")
     if changed:
         # a mark taken off a field touches it as much as a new value does
         unmarked = marked_before - set(locked.to_verify or ())
@@ -199,7 +213,7 @@ def customers_update_batch(
     customer (changed or not: compare its version), the error that left it unwritten, or
     ``SINGLE`` (None) when the caller must send it through ``customer_update``: a customer
     the actor may not edit (that answers the 403 or 404), a change that needs a duplicate
-    check or a grade (``UPDATE_ONE_BY_ONE``), a status change. ``lookups`` (a
+    check or a grade (``UPDATE_ONE_BY_ONE``), a status change, custom-field values. ``lookups`` (a
     ``creation.Lookups``) resolves industries and regions once per batch."""
     from kehu.customers.services.creation import Lookups  # creation imports this module
 
@@ -226,6 +240,8 @@ def customers_update_batch(
         data = dict(raw)
         status = data.pop("status", None)
         if status is not None and status != locked.status:
+            continue
+        if data.get("custom") is not None:  # custom fields: checked per record by the single path
             continue
         data.pop("reason", None)
         before = {f.attname: getattr(locked, f.attname) for f in Customer._meta.concrete_fields}

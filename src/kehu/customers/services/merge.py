@@ -107,6 +107,8 @@ def customer_merge(
         mine, theirs = getattr(keep, attname), getattr(gone, attname)
         if mine in (None, "") and theirs not in (None, ""):
             setattr(keep, attname, theirs)
+    # and its custom fields' gaps (自定义字段), the survivor's own values first
+    keep.custom = {**(gone.custom or {}), **(keep.custom or {})}
     moved_code = gone.credit_code if not keep.credit_code else None
     firsts = [v for v in (keep.first_contact_at, gone.first_contact_at) if v]
     keep.first_contact_at = min(firsts) if firsts else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ninja import Router
 
-from kehu.integrations.api import external, webhooks
+from kehu.integrations.api import custom_fields, external, webhooks
 
 router = Router()
 router.add_router("/", webhooks.router)  # /webhooks, /webhook-deliveries
 router.add_router("/", external.router)  # /customers/by-external, /contacts/…, /opportunities/…
+router.add_router("/", custom_fields.router)  # /custom-fields

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from kehu.accounts.models import User
+from kehu.core.context import read_only_request
 from kehu.customers import selectors as customer_selectors
 from kehu.customers.api import contact_data, customer_data
 from kehu.customers.models import Customer
@@ -77,7 +78,7 @@ def _tickets(user: User, ids: list[int]) -> dict[int, dict[str, Any]]:
         .filter(pk__in=ids)
         .select_related("customer", "assignee", "sla_policy")
     )
-    return {ticket.pk: ticket_out(ticket) for ticket in rows}
+    return {ticket.pk: ticket_out(ticket, user=user) for ticket in rows}
 
 
 LOADERS: dict[str, Loader] = {
@@ -98,4 +99,7 @@ def records_as_seen(user: User, kind: str, ids: Iterable[int]) -> dict[int, dict
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    return LOADERS[kind](user, wanted)
+    # only reads: the custom fields' definitions and the user's grants are read once, not
+    # once per record
+    with read_only_request():
+        return LOADERS[kind](user, wanted)

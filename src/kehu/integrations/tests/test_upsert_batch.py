@@ -243,3 +243,37 @@ def test_changed_customers_are_updated_as_one_batch_with_every_rule(org: Organis
     assert body["counts"]["updated"] == 40
     # twice the records, no more statements (the 20 sent three through the single path)
     assert len(forty.captured_queries) <= len(twenty.captured_queries)
+
+
+def test_custom_values_are_kept_on_create_and_update_and_checked(org: Organisation) -> None:
+    """The batches take custom-field values by the same rules as the single path."""
+    from kehu.integrations.services import custom_fields
+
+    custom_fields.custom_field_create(
+        actor=org.admin,
+        data={
+            "kind": "customer",
+            "key": "dealer_level",
+            "label_zh": "经销商级别",
+            "label_en": "Dealer level",
+            "type": "choice",
+            "choices": ["一级", "二级"],
+        },
+    )
+    client = api_client(org.admin)
+    records = new_records(3)
+    for record in records:
+        record["data"]["custom"] = {"dealer_level": "一级"}
+    created = upsert(client, records)
+    assert created["counts"]["created"] == 3
+    ids = [result["object_id"] for result in created["results"]]
+    assert {c.custom["dealer_level"] for c in Customer.objects.filter(pk__in=ids)} == {"一级"}
+
+    records[0]["data"]["custom"] = {"dealer_level": "二级"}
+    records[1]["data"]["custom"] = {"dealer_level": "五级"}  # not a choice
+    updated = upsert(client, records)
+    assert updated["counts"] == {"created": 0, "updated": 1, "unchanged": 1, "error": 1}
+    assert Customer.objects.get(pk=ids[0]).custom["dealer_level"] == "二级"
+    assert Customer.objects.get(pk=ids[1]).custom["dealer_level"] == "一级"
+    refused = updated["results"][1]
+    assert "custom.dealer_level" in json.dumps(refused, ensure_ascii=False)

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Role, User
-from kehu.core import config, events
+from kehu.core import config, custom_fields, events
 from kehu.core.access import is_admin
 from kehu.core.contact_points import normalize_email, normalize_phone
 from kehu.core.errors import Conflict, Forbidden, InvalidInput
@@ -169,6 +169,7 @@ def lead_capture(
     if actor is not None and not lead_may_capture(actor):
         raise Forbidden(_("Your role does not capture leads."))
     data = dict(data)
+    custom = custom_fields.take("lead", data, user=actor, creating=True)
     if form is not None:
         data.setdefault("source", form.source)
         if not data.get("source_detail"):
@@ -194,6 +195,7 @@ def lead_capture(
         priority_manual=manual_priority,
         web_form=form,
         extra=extra or {},
+        custom=custom or {},
         created_by=actor,
         created_at=now,
         first_contact_due_at=rules.first_contact_due(values["priority"], now),
@@ -255,6 +257,14 @@ def lead_update(
     check_version(lead, version)
     if not lead.is_open:
         raise Conflict(_("Only open leads can be edited."), code="lead_closed")
+    changes = dict(changes)
+    custom = custom_fields.take(
+        "lead",
+        changes,
+        user=actor,
+        current=lead.custom,
+        masked=custom_fields.masked_for(actor, lead),
+    )
     changes = _without_masked_echo(actor, lead, changes)
     values = clean_lead_data(changes, partial=True)
     if "contact_name" in values and not values["contact_name"]:
@@ -264,6 +274,9 @@ def lead_update(
     changed = {name for name, value in values.items() if getattr(lead, name) != value}
     for name in changed:
         setattr(lead, name, values[name])
+    if custom is not None and custom != (lead.custom or {}):
+        lead.custom = custom
+        changed.add("custom")
     entry.check(
         entry.required(conf.REQUIRED_FIELDS.key, conf.LEAD_RULES),
         filled=lambda name: bool(getattr(lead, name)),

@@ -14,9 +14,10 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from kehu.accounts.http import AuthedRequest
+from kehu.core import custom_fields
 from kehu.core.access import get_editable_or_404
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
@@ -78,6 +79,11 @@ class TicketOut(Schema):
     sla_state: str
     sla_due_at: datetime | None
     sla_minutes_left: int | None
+    custom: dict[str, Any] = Field(
+        default_factory=dict,
+        description=custom_fields.API_OUT,
+        json_schema_extra={"additionalProperties": True},
+    )
     version: int
     created_at: datetime
     updated_at: datetime
@@ -101,6 +107,7 @@ class TicketIn(Schema):
     assignee_id: Id | None = None
     requester_name: str = ""
     requester_email: str = ""
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class TicketPatch(Schema):
@@ -110,6 +117,7 @@ class TicketPatch(Schema):
     ticket_type: str | None = None
     priority: str | None = None
     product: str | None = None
+    custom: dict[str, Any] | None = Field(None, description=custom_fields.API_IN)
 
 
 class AssignIn(Schema):
@@ -189,9 +197,18 @@ class EventPage(BoundedPageOut):
     items: list[EventOut]
 
 
-def ticket_out(ticket: Ticket, now: datetime | None = None) -> dict[str, Any]:
+def ticket_out(ticket: Ticket, now: datetime | None = None, *, user: Any = None) -> dict[str, Any]:
+    """A ticket as the API shows it; its custom fields as ``user`` sees them (none without)."""
     state = sla.sla_state(ticket, now=now or timezone.now())
+    custom = (
+        custom_fields.shown_values(
+            "ticket", user, ticket.custom, masked=custom_fields.masked_for(user, ticket)
+        )
+        if user is not None
+        else {}
+    )
     return {
+        "custom": custom,
         "id": ticket.pk,
         "number": ticket.number,
         "subject": ticket.subject,
@@ -269,14 +286,16 @@ def event_out(event: TicketEvent) -> dict[str, Any]:
 
 
 def _reloaded(request: AuthedRequest, ticket_id: int) -> dict[str, Any]:
-    return ticket_out(selectors.ticket_get(user=request.user, ticket_id=ticket_id))
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    return ticket_out(ticket, user=request.user)
 
 
-def _written(ticket_id: int) -> dict[str, Any]:
+def _written(ticket_id: int, user: Any) -> dict[str, Any]:
     """The ticket after the actor's write: read unscoped, since the write may take it out
     of their sight (given to someone of another team) and the answer is still theirs."""
     return ticket_out(
-        Ticket.objects.select_related("customer", "assignee", "sla_policy").get(pk=ticket_id)
+        Ticket.objects.select_related("customer", "assignee", "sla_policy").get(pk=ticket_id),
+        user=user,
     )
 
 
@@ -317,7 +336,7 @@ def list_tickets(
         rows, known = narrowed(rows)
     page = page_of(rows, offset=offset, limit=limit, known=known)
     now = timezone.now()
-    page["items"] = [ticket_out(row, now) for row in page["items"]]
+    page["items"] = [ticket_out(row, now, user=request.user) for row in page["items"]]
     return prevalidated_json(request, page)
 
 
@@ -343,7 +362,7 @@ def create_ticket(request: AuthedRequest, payload: TicketIn) -> Status[dict[str,
         requester_name=payload.requester_name,
         requester_email=payload.requester_email,
     )
-    return Status(201, _written(ticket.pk))
+    return Status(201, _written(ticket.pk, request.user))
 
 
 @router.get("/tickets/{ticket_id}", response=TicketOut)
@@ -356,7 +375,7 @@ def update_ticket(request: AuthedRequest, ticket_id: int, payload: TicketPatch) 
     ticket = _editable(request, ticket_id)
     data = payload.dict(exclude_unset=True, exclude={"version"})
     services.ticket_update(actor=request.user, ticket=ticket, data=data, version=payload.version)
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.post("/tickets/{ticket_id}/assign", response=TicketOut)
@@ -365,7 +384,7 @@ def assign_ticket(request: AuthedRequest, ticket_id: int, payload: AssignIn) -> 
     services.ticket_assign(
         actor=request.user, ticket=ticket, assignee=payload.assignee_id, version=payload.version
     )
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.post("/tickets/{ticket_id}/status", response=TicketOut)
@@ -378,7 +397,7 @@ def set_ticket_status(request: AuthedRequest, ticket_id: int, payload: StatusIn)
         reason=payload.reason,
         version=payload.version,
     )
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.post("/tickets/{ticket_id}/reopen", response=TicketOut)
@@ -387,7 +406,7 @@ def reopen_ticket(request: AuthedRequest, ticket_id: int, payload: ReasonIn) -> 
     services.ticket_reopen(
         actor=request.user, ticket=ticket, reason=payload.reason, version=payload.version
     )
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.post("/tickets/{ticket_id}/reply", response={201: MessageOut})
@@ -422,7 +441,7 @@ def merge_ticket(request: AuthedRequest, ticket_id: int, payload: MergeIn) -> di
         reason=payload.reason,
         version=payload.version,
     )
-    return _written(target.pk)
+    return _written(target.pk, request.user)
 
 
 @router.post("/tickets/{ticket_id}/replan", response=TicketOut)
@@ -436,7 +455,7 @@ def replan_ticket(request: AuthedRequest, ticket_id: int, payload: ReplanIn) -> 
         promised_resolution_at=payload.promised_resolution_at,
         version=payload.version,
     )
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.post("/tickets/{ticket_id}/link-customer", response=TicketOut)
@@ -451,7 +470,7 @@ def link_ticket_customer(request: AuthedRequest, ticket_id: int, payload: LinkIn
         contact=_contact(payload.contact_id),
         version=payload.version,
     )
-    return _written(ticket_id)
+    return _written(ticket_id, request.user)
 
 
 @router.get("/tickets/{ticket_id}/messages", response=MessagePage)

@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import Department, Role, User
-from kehu.core import events
+from kehu.core import custom_fields, events
 from kehu.core.access import is_admin, lock_editable
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from kehu.core.history import stamp
@@ -361,6 +361,8 @@ def ticket_create(
             errors={"contact": [_("The contact must belong to the customer.")]},
             code="invalid_contact",
         )
+    data = dict(data)
+    custom = custom_fields.take("ticket", data, user=actor, creating=True)
     cleaned = _clean_fields(
         {"subject": data.get("subject"), "content": data.get("content"), **data}, CREATE_FIELDS
     )
@@ -382,6 +384,7 @@ def ticket_create(
         channel=channel,
         raised_at=raised_at,
         created_by=actor,
+        custom=custom or {},
         **cleaned,
     )
     rule = None
@@ -902,15 +905,29 @@ def ticket_link_customer(
 def ticket_update(
     *, actor: User, ticket: Ticket, data: dict[str, Any], version: int | None = None
 ) -> Ticket:
-    """Edit the subject, content, type, priority or product (the rest has its own action)."""
+    """Edit the subject, content, type, priority, product or custom fields (the rest has its
+    own action)."""
+    data = dict(data)
+    values = data.pop("custom", None)
     cleaned = _clean_fields(data, UPDATE_FIELDS)
     locked = _lock(actor, ticket, version)
     _refuse_closed(locked)
     changed = [name for name, value in cleaned.items() if getattr(locked, name) != value]
+    custom = custom_fields.take(
+        "ticket",
+        {"custom": values} if values is not None else {},
+        user=actor,
+        current=locked.custom,
+        masked=custom_fields.masked_for(actor, locked),
+    )
+    if custom is not None and custom != (locked.custom or {}):
+        locked.custom = custom
+        changed.append("custom")
     if not changed:
         return locked
     for name in changed:
-        setattr(locked, name, cleaned[name])
+        if name != "custom":
+            setattr(locked, name, cleaned[name])
     validate(locked)
     _save(locked, actor)
     events.emit("ticket.updated", locked.pk, actor=actor, data={"fields": changed})

@@ -59,6 +59,15 @@ def _contact_data(row: RowResult) -> dict[str, Any] | None:
     return data
 
 
+def custom_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's custom-field values (keys ``custom.<key>``) as the record's ``custom``."""
+    return {
+        key.removeprefix("custom."): value
+        for key, value in values.items()
+        if key.startswith("custom.")
+    }
+
+
 class Importer:
     """Runs one ``ImportJob`` (dry run or real) and keeps its progress in the database."""
 
@@ -476,6 +485,9 @@ class Importer:
         data["to_verify"] = sorted(k for k in row.to_verify if k in VERIFIABLE)
         if values.get("status"):
             data["status"] = values["status"]
+        custom = custom_values(values)
+        if custom:  # cleaned cell by cell by the field's own rules (Cleaner._custom)
+            data["custom"] = custom
         return customer_services.NewCustomer(
             values=data,
             owner_id=values.get("owner") or None,
@@ -499,6 +511,9 @@ class Importer:
                 changes[key] = values[key]
         if values.get("status"):
             changes["status"] = values["status"]
+        custom = custom_values(values)
+        if custom:  # only the columns the file has; the others keep their values
+            changes["custom"] = custom
         try:
             with transaction.atomic():
                 customer_services.customer_update(

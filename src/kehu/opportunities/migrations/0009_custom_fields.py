@@ -1,0 +1,14 @@
+"""Opportunitys keep the values of their custom fields (自定义字段) in ``custom``, added in place
+on SQLite like the customers' (customers 0018)."""
+
+from django.db import migrations
+
+from kehu.core.custom_fields import storage_operations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("opportunities", "0008_stage_skips_floor_price"),
+    ]
+
+    operations = storage_operations("opportunities", "opportunity", "opportunities_opportunity")
