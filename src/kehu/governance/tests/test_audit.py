@@ -232,7 +232,7 @@ def _kehu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_verify_on_a_real_data_dir_and_the_database_refusing_edits(tmp_path: Path) -> None:
     """A migrated SQLite data dir has the triggers: an edit is refused; one made after dropping
     them (the owner of the file) is found by ``kehu audit verify``, which exits 1."""
-    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7")
+    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m")
     assert added.returncode == 0, added.stderr
     verified = _kehu(tmp_path, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
