@@ -173,9 +173,12 @@ def find_duplicates(
 CONTACT_MATCHES = 50  # contacts read per check: a handful match a new customer's phones
 
 
-def _contact_matches(phones: set[str], emails: set[str]) -> list[tuple[int, str, str, str]]:
+def _contact_matches(
+    phones: set[str], emails: set[str], cap: int | None = CONTACT_MATCHES
+) -> list[tuple[int, str, str, str]]:
     """(customer id, mobile, work phone, e-mail) of the contacts with one of these phones or
-    e-mails: one query, a UNION of one index lookup per column.
+    e-mails: one query, a UNION of one index lookup per column. ``cap=None`` reads them all
+    (a batch of new customers: few rows match).
 
     ``mobile IN (…) OR work_phone IN (…)`` made SQLite scan the contact table (60–80 ms at
     size M): an OR is read through indexes only when each of its terms is, and ``ANALYZE``
@@ -196,7 +199,7 @@ def _contact_matches(phones: set[str], emails: set[str]) -> list[tuple[int, str,
     if not parts:
         return []
     combined = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return list(combined[:CONTACT_MATCHES])
+    return list(combined if cap is None else combined[:cap])
 
 
 KEY_END = "\U0010ffff"  # the highest code point: sorts after every character of a key
@@ -294,7 +297,8 @@ def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
     all_phones = set().union(*phones) if phones else set()
     all_emails = set().union(*emails) if emails else set()
     taken_points: set[str] = set()
-    for _customer_id, mobile, work_phone, email in _contact_matches_all(all_phones, all_emails):
+    matches = _contact_matches(all_phones, all_emails, cap=None)
+    for _customer_id, mobile, work_phone, email in matches:
         taken_points.update(value for value in (mobile, work_phone, email) if value)
     taken_codes = set(
         Customer.objects.filter(credit_code__in={code for code in codes if code})
@@ -323,23 +327,6 @@ def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
         if key:
             seen_keys.setdefault(key[:NAME_PREFIX], []).append(key)
     return suspects
-
-
-def _contact_matches_all(phones: set[str], emails: set[str]) -> list[tuple[int, str, str, str]]:
-    """``_contact_matches`` of a batch, uncapped (few rows match: a batch of new customers)."""
-    columns = ("customer_id", "mobile", "work_phone", "email")
-    lookups = (("mobile", phones), ("work_phone", phones), ("email", emails))
-    parts = [
-        Contact.objects.filter(**{f"{column}__in": sorted(values)})
-        .exclude(**{column: ""})
-        .order_by()
-        .values_list(*columns)
-        for column, values in lookups
-        if values
-    ]
-    if not parts:
-        return []
-    return list(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0])
 
 
 def _name_candidates_many(keys: set[str]) -> dict[str, list[str]]:
