@@ -92,7 +92,7 @@ def _verifiable_choices() -> list[tuple[str, str]]:
     return [(name, field_label(name)) for name in names]
 
 
-class CustomerForm(forms.Form):
+class CustomerForm(custom_fields.CustomFormMixin, forms.Form):
     name = forms.CharField(label=_("Customer name"), max_length=200)
     kind = forms.ChoiceField(label=_("Type"), choices=CustomerKind.choices)
     credit_code = forms.CharField(
@@ -180,10 +180,6 @@ class CustomerForm(forms.Form):
             if name in data and data[name] in ("", None):
                 data[name] = None
         return data
-
-    def custom_bound(self) -> list[Any]:
-        """The custom fields' bound fields, for the form's "Custom fields" card."""
-        return [self[spec.name] for spec in getattr(self, "custom_specs", [])]
 
     def tag_names(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""

@@ -12,7 +12,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
@@ -62,35 +61,6 @@ def _is_manager(user: Any) -> bool:
 # --- List ---------------------------------------------------------------------------------------
 
 
-def _custom_filters(
-    user: Any, visible: list[custom_fields.FieldSpec], filters: selectors.CustomerFilters
-) -> list[dict[str, Any]]:
-    """The filterable custom fields of the list's filter form: a select of their choices
-    (value ``<key>:<choice>``, the ``cf`` parameter) or a text input ``cf_<key>``."""
-    chosen = {raw.partition(":")[0]: raw.partition(":")[2] for raw in filters.cf}
-    shown: list[dict[str, Any]] = []
-    for spec in visible:
-        if not spec.filterable or (spec.sensitive and not is_admin(user)):
-            continue
-        options: list[tuple[str, str]] = []
-        if spec.type in (custom_fields.CHOICE, custom_fields.MULTI_CHOICE):
-            options = [(choice, choice) for choice in spec.choices]
-        elif spec.type == custom_fields.YES_NO:
-            options = [
-                ("1", pgettext("custom field", "Yes")),
-                ("0", pgettext("custom field", "No")),
-            ]
-        shown.append(
-            {
-                "spec": spec,
-                "options": [(f"{spec.key}:{v}", label) for v, label in options],
-                "current": chosen.get(spec.key, ""),
-                "input_type": "date" if spec.type == custom_fields.DATE else "text",
-            }
-        )
-    return shown
-
-
 def _list_context(request: AuthedRequest) -> dict[str, Any]:
     user = request.user
     try:
@@ -115,15 +85,13 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
     sort_query = query.copy()
     sort_query.pop("sort", None)
     contact_display.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
-    visible = custom_fields.fields_for("customer", user)
-    columns = [spec for spec in visible if spec.key in filters.columns]
-    users = custom_fields.user_names(columns, [c.custom for c in page.object_list])
+    custom = custom_fields.list_columns("customer", user, filters.columns, filters.cf)
     policy = policy_of(Customer)
+    customers = list(page.object_list)
+    cells = custom.cells(customers, lambda row: not policy.has_full_access(user, row))
     return {
         "filters": filters,
-        "custom_visible": visible,
-        "custom_columns": columns,
-        "custom_filters": _custom_filters(user, visible, filters),
+        **custom.context(),
         "filter_error": filter_error,
         "page": page,
         "rows": [
@@ -131,17 +99,9 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
                 "customer": customer,
                 "completeness": customer.completeness,
                 "contact": (customer.primary_contacts or [None])[0],
-                "custom": [
-                    custom_fields.display(
-                        spec,
-                        (customer.custom or {}).get(spec.key),
-                        masked=not policy.has_full_access(user, customer),
-                        users=users,
-                    )
-                    for spec in columns
-                ],
+                "custom": row_cells,
             }
-            for customer in page.object_list
+            for customer, row_cells in zip(customers, cells, strict=True)
         ],
         "base_query": base_query,
         "sort_query": sort_query.urlencode(),

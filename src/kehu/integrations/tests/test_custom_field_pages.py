@@ -1,0 +1,186 @@
+"""Custom fields (自定义字段) on the pages of every record kind: the form takes the values
+(checked by the same service path: a form error naming the field, required ones on create
+only), the detail page shows them (sensitive ones masked for who may not see them), the list
+shows chosen custom columns and filters by a filterable field in a fixed number of queries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils.translation import gettext, override
+
+from kehu.core.testing.factories import Organisation
+from kehu.customers.models import CustomerShare
+from kehu.customers.tests.factories import make_customer
+from kehu.integrations.models import CustomField
+from kehu.integrations.services import custom_fields as services
+from kehu.opportunities.models import Opportunity
+from kehu.opportunities.tests.factories import make_opportunity
+
+pytestmark = pytest.mark.django_db
+
+
+def define(org: Organisation, kind: str, **data: Any) -> CustomField:
+    values: dict[str, Any] = {"kind": kind, "type": "text", "label_en": "", **data}
+    values.setdefault("label_zh", values["key"])
+    return services.custom_field_create(actor=org.admin, data=values)
+
+
+def fields_of(org: Organisation, kind: str) -> None:
+    """A required text field, a filterable choice field and a sensitive money field."""
+    define(org, kind, key="model_no", label_zh="设备型号", label_en="Model", required=True)
+    define(
+        org,
+        kind,
+        key="dealer_level",
+        label_zh="经销商级别",
+        label_en="Dealer level",
+        type="choice",
+        choices=["一级", "二级"],
+        filterable=True,
+    )
+    define(org, kind, key="floor", label_zh="底价", label_en="Floor", type="money", sensitive=True)
+
+
+def zh(message: str) -> str:
+    """``message`` as the pages show it (in Chinese, the users' language)."""
+    with override("zh-hans"):
+        return gettext(message)
+
+
+def signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def html(response: Any) -> str:
+    assert response.status_code == 200, response.status_code
+    return str(response.content.decode())
+
+
+def custom_cell(page: str, key: str) -> str:
+    """The text of the detail page's ``data-custom-field`` value of ``key``."""
+    start = page.index(f'data-custom-field="{key}">') + len(f'data-custom-field="{key}">')
+    return page[start : page.index("</dd>", start)].strip()
+
+
+# --- Customers (the pattern the other kinds share) ---------------------------------------------
+
+
+def test_customer_list_filters_and_shows_custom_columns(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    fields_of(org, "customer")
+    for number in range(4):
+        make_customer(
+            org.rep,
+            name=f"经销商{number}有限公司",
+            custom={"model_no": "KX", "dealer_level": "一级" if number else "二级"},
+        )
+    client = signed_in(org.rep)
+    client.get(reverse("customers:list"))
+    with django_assert_max_num_queries(20):
+        response = client.get(
+            reverse("customers:list"), {"cf": "dealer_level:一级", "columns": "dealer_level"}
+        )
+    page = html(response)
+    assert "经销商0有限公司" not in page and "经销商3有限公司" in page
+    assert 'data-custom-column="dealer_level"' in page
+    assert 'id="cf-dealer_level"' in page
+
+
+# --- Opportunities -----------------------------------------------------------------------------
+
+
+def test_opportunity_form_round_trip_and_required_on_create_only(org: Organisation) -> None:
+    fields_of(org, "opportunity")
+    customer = make_customer(org.rep, name="上海泵阀有限公司")
+    client = signed_in(org.rep)
+    form = html(client.get(reverse("opportunities:create")))
+    assert 'id="custom-fields"' in form and 'name="custom.model_no"' in form
+    body = {"customer": customer.pk, "name": "泵站改造", "currency": "CNY", "owner": org.rep.pk}
+    missing = client.post(reverse("opportunities:create"), body)
+    assert missing.status_code == 200
+    assert zh("This field is required.") in missing.content.decode()
+    wrong = client.post(
+        reverse("opportunities:create"), {**body, "custom.model_no": "KX", "custom.floor": "x"}
+    )
+    assert wrong.status_code == 200 and not Opportunity.objects.exists()
+    assert zh("Enter a number.") in wrong.content.decode()
+    created = client.post(
+        reverse("opportunities:create"),
+        {**body, "custom.model_no": "KX-9", "custom.dealer_level": "一级", "custom.floor": "900"},
+    )
+    assert created.status_code == 302, created.content.decode()
+    deal = Opportunity.objects.get()
+    assert deal.custom == {"model_no": "KX-9", "dealer_level": "一级", "floor": 900}
+    edit = html(client.get(reverse("opportunities:edit", args=[deal.pk])))
+    assert 'value="KX-9"' in edit
+    # an old record without the required value stays valid until its custom values are edited
+    old = make_opportunity(org.rep, customer=customer)
+    assert old.custom == {}
+    saved = client.post(
+        reverse("opportunities:edit", args=[deal.pk]),
+        {
+            "name": "泵站改造二期",
+            "currency": "CNY",
+            "owner": org.rep.pk,
+            "version": deal.version,
+            "custom.model_no": "KX-10",
+            "custom.dealer_level": "二级",
+            "custom.floor": "900",
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()
+    deal.refresh_from_db()
+    assert deal.custom == {"model_no": "KX-10", "dealer_level": "二级", "floor": 900}
+
+
+def test_opportunity_detail_shows_values_and_masks_sensitive_ones(org: Organisation) -> None:
+    fields_of(org, "opportunity")
+    deal = make_opportunity(
+        org.colleague, custom={"model_no": "KX-9", "floor": 900}, amount=Decimal(100)
+    )
+    owner_page = html(signed_in(org.colleague).get(reverse("opportunities:detail", args=[deal.pk])))
+    assert custom_cell(owner_page, "model_no") == "KX-9"
+    assert custom_cell(owner_page, "floor") == "¥900.00"
+    # a rep the customer is shared with sees the deal, its sensitive values masked
+    CustomerShare.objects.create(customer=deal.customer, user=org.rep)
+    client = signed_in(org.rep)
+    shared_page = html(client.get(reverse("opportunities:detail", args=[deal.pk])))
+    assert custom_cell(shared_page, "model_no") == "KX-9"
+    assert custom_cell(shared_page, "floor") == "****"
+    listed = html(client.get(reverse("opportunities:list"), {"columns": ["floor", "model_no"]}))
+    assert "****" in listed and "¥900.00" not in listed
+
+
+def test_opportunity_list_filters_and_shows_custom_columns(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    fields_of(org, "opportunity")
+    for number in range(5):
+        make_opportunity(
+            org.rep,
+            name=f"项目{number}",
+            custom={"model_no": f"KX-{number}", "dealer_level": "一级" if number else "二级"},
+        )
+    client = signed_in(org.rep)
+    client.get(reverse("opportunities:list"))
+    with django_assert_max_num_queries(16):
+        response = client.get(
+            reverse("opportunities:list"),
+            {"cf": "dealer_level:一级", "columns": ["dealer_level", "model_no"]},
+        )
+    page = html(response)
+    assert "项目0" not in page and all(f"项目{n}" in page for n in range(1, 5))
+    assert 'data-custom-column="model_no"' in page and "KX-4" in page
+    assert 'id="cf-dealer_level"' in page
+    board = html(client.get(reverse("opportunities:board"), {"cf": "dealer_level:二级"}))
+    assert "项目0" in board and "项目4" not in board
+    bad = html(client.get(reverse("opportunities:list"), {"cf": "floor:1"}))
+    assert zh("Not a filterable field: %(key)s.") % {"key": "floor"} in bad
