@@ -89,7 +89,8 @@ def test_customer_list_filters_and_shows_custom_columns(
             reverse("customers:list"), {"cf": "dealer_level:一级", "columns": "dealer_level"}
         )
     page = html(response)
-    assert "经销商0有限公司" not in page and "经销商3有限公司" in page
+    assert "经销商0有限公司" not in page
+    assert "经销商3有限公司" in page
     assert 'data-custom-column="dealer_level"' in page
     assert 'id="cf-dealer_level"' in page
 
@@ -102,7 +103,8 @@ def test_opportunity_form_round_trip_and_required_on_create_only(org: Organisati
     customer = make_customer(org.rep, name="上海泵阀有限公司")
     client = signed_in(org.rep)
     form = html(client.get(reverse("opportunities:create")))
-    assert 'id="custom-fields"' in form and 'name="custom.model_no"' in form
+    assert 'id="custom-fields"' in form
+    assert 'name="custom.model_no"' in form
     body = {"customer": customer.pk, "name": "泵站改造", "currency": "CNY", "owner": org.rep.pk}
     missing = client.post(reverse("opportunities:create"), body)
     assert missing.status_code == 200
@@ -110,7 +112,8 @@ def test_opportunity_form_round_trip_and_required_on_create_only(org: Organisati
     wrong = client.post(
         reverse("opportunities:create"), {**body, "custom.model_no": "KX", "custom.floor": "x"}
     )
-    assert wrong.status_code == 200 and not Opportunity.objects.exists()
+    assert wrong.status_code == 200
+    assert not Opportunity.objects.exists()
     assert zh("Enter a number.") in wrong.content.decode()
     created = client.post(
         reverse("opportunities:create"),
@@ -156,7 +159,8 @@ def test_opportunity_detail_shows_values_and_masks_sensitive_ones(org: Organisat
     assert custom_cell(shared_page, "model_no") == "KX-9"
     assert custom_cell(shared_page, "floor") == "****"
     listed = html(client.get(reverse("opportunities:list"), {"columns": ["floor", "model_no"]}))
-    assert "****" in listed and "¥900.00" not in listed
+    assert "****" in listed
+    assert "¥900.00" not in listed
 
 
 def test_opportunity_list_filters_and_shows_custom_columns(
@@ -177,10 +181,13 @@ def test_opportunity_list_filters_and_shows_custom_columns(
             {"cf": "dealer_level:一级", "columns": ["dealer_level", "model_no"]},
         )
     page = html(response)
-    assert "项目0" not in page and all(f"项目{n}" in page for n in range(1, 5))
-    assert 'data-custom-column="model_no"' in page and "KX-4" in page
+    assert "项目0" not in page
+    assert all(f"项目{n}" in page for n in range(1, 5))
+    assert 'data-custom-column="model_no"' in page
+    assert "KX-4" in page
     assert 'id="cf-dealer_level"' in page
     board = html(client.get(reverse("opportunities:board"), {"cf": "dealer_level:二级"}))
-    assert "项目0" in board and "项目4" not in board
+    assert "项目0" in board
+    assert "项目4" not in board
     bad = html(client.get(reverse("opportunities:list"), {"cf": "floor:1"}))
     assert zh("Not a filterable field: %(key)s.") % {"key": "floor"} in bad
