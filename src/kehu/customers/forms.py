@@ -241,7 +241,7 @@ class CustomerEditForm(CustomerForm):
         return data
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(custom_fields.CustomFormMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = [
@@ -259,7 +259,13 @@ class ContactForm(forms.ModelForm):
         ]
         widgets = {"email": forms.TextInput()}
 
-    def __init__(self, *args: Any, hidden_fields: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hidden_fields: Iterable[str] = (),
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"] = forms.CharField(label=_("Email"), max_length=254, required=False)
         for name in ("mobile", "work_phone"):
@@ -267,7 +273,26 @@ class ContactForm(forms.ModelForm):
             self.fields[name].validators = []
         for name in hidden_fields:
             self.fields.pop(name, None)
+        custom_fields.add_form_fields(
+            self, custom_specs, self.instance.custom if self.instance.pk else None
+        )
         bootstrap(self)
+
+    def service_data(self) -> dict[str, Any]:
+        """The contact's values for the service, its custom ones as ``custom``."""
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("custom.")}
+        custom = custom_fields.form_values(self)
+        if custom is not None:
+            data["custom"] = custom
+        return data
+
+    def problems(self) -> str:
+        """The form's errors in one line, a custom field's named by its label."""
+        return " ".join(
+            f"{self.fields[name].label}: {problem}" if name.startswith("custom.") else problem
+            for name, problems in self.errors.items()
+            for problem in problems
+        )
 
 
 class BootstrapForm(forms.Form):

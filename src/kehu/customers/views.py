@@ -330,6 +330,17 @@ def customer_edit(request: AuthedRequest, customer_id: int) -> HttpResponse:
     )
 
 
+def _contact_columns(user: Any, contacts: list[Any], *, masked: bool) -> dict[str, Any]:
+    """The contacts tab's custom columns: every contact field ``user`` sees, as (label, text)
+    per contact (``contact.custom_cells``), sensitive ones masked where ``masked``."""
+    columns = custom_fields.list_columns("contact", user, [], [])
+    columns.columns = columns.visible
+    labels = [spec.label for spec in columns.columns]
+    for contact, cells in zip(contacts, columns.cells(contacts, lambda _c: masked), strict=True):
+        contact.custom_cells = list(zip(labels, cells, strict=True))
+    return {"contact_columns": columns.columns}
+
+
 # --- Detail and actions ---------------------------------------------------------------------------
 
 
@@ -365,7 +376,10 @@ def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
             for name in customer.to_verify
             if name in {f.name for f in Customer._meta.fields}
         ],
-        "contact_form": ContactForm(),
+        "contact_form": ContactForm(
+            custom_specs=custom_fields.editable_fields("contact", user) if editable else ()
+        ),
+        **_contact_columns(user, contacts, masked=not full_access),
         "status_form": StatusForm(initial={"status": customer.status}),
         "verify_form": VerifyForm(),
         "grade_form": GradeForm(initial={"grade": customer.grade_override}),
@@ -587,20 +601,25 @@ def delete(request: AuthedRequest, customer_id: int) -> HttpResponse:
 def contact_add(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
     customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
-    form = ContactForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: services.contact_create(
-                actor=user,
-                customer=customer,
-                data=form.cleaned_data,
-                force=request.POST.get("force") == "on",
-            ),
-            _("Contact added."),
+    form = ContactForm(request.POST, custom_specs=custom_fields.editable_fields("contact", user))
+    if not form.is_valid():
+        messages.error(request, form.problems())
+        return _back(customer_id, "contacts")
+    try:
+        services.contact_create(
+            actor=user,
+            customer=customer,
+            data=form.service_data(),
+            force=request.POST.get("force") == "on",
         )
+    except KehuError as error:
+        if any(name.startswith("custom.") for name in error.errors):
+            form_errors(form, error)  # named by the fields' labels
+            messages.error(request, form.problems())
+        else:
+            messages.error(request, error_message(error))
     else:
-        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        messages.success(request, _("Contact added."))
     return _back(customer_id, "contacts")
 
 
@@ -611,9 +630,14 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
     selectors.require_editable(user, contact.customer)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
+    custom_specs = custom_fields.editable_fields(
+        "contact", user, masked=custom_fields.masked_for(user, contact.customer)
+    )
     status = 200
     if request.method == "POST":
-        form = ContactForm(request.POST, instance=contact, hidden_fields=hidden)
+        form = ContactForm(
+            request.POST, instance=contact, hidden_fields=hidden, custom_specs=custom_specs
+        )
         version = _posted_version(request)
         if form.is_valid() and version is None:
             # without the version the page was read at, the check of concurrent edits
@@ -623,7 +647,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
         elif form.is_valid():
             try:
                 services.contact_update(
-                    actor=user, contact=contact, changes=form.cleaned_data, version=version
+                    actor=user, contact=contact, changes=form.service_data(), version=version
                 )
             except KehuError as error:
                 contact.refresh_from_db()
@@ -632,7 +656,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
                 messages.success(request, _("Contact saved."))
                 return _back(contact.customer_id, "contacts")
     else:
-        form = ContactForm(instance=contact, hidden_fields=hidden)
+        form = ContactForm(instance=contact, hidden_fields=hidden, custom_specs=custom_specs)
     return render(
         request,
         "customers/contact_form.html",

@@ -191,3 +191,71 @@ def test_opportunity_list_filters_and_shows_custom_columns(
     assert "项目4" not in board
     bad = html(client.get(reverse("opportunities:list"), {"cf": "floor:1"}))
     assert zh("Not a filterable field: %(key)s.") % {"key": "floor"} in bad
+
+
+# --- Contacts ----------------------------------------------------------------------------------
+
+
+def test_contact_forms_round_trip_and_the_contacts_tab_shows_values(org: Organisation) -> None:
+    fields_of(org, "contact")
+    customer = make_customer(org.rep, name="上海泵阀有限公司")
+    client = signed_in(org.rep)
+    detail = reverse("customers:detail", args=[customer.pk])
+    page = html(client.get(detail, {"tab": "contacts"}))
+    assert 'name="custom.model_no"' in page  # the add form's "More fields"
+    add = reverse("customers:contact_add", args=[customer.pk])
+    body = {"name": "李娜", "mobile": "13812345678"}
+    client.post(add, body)
+    assert not customer.contacts.exists()  # the required field is missing
+    missing = html(client.get(detail))
+    assert f"设备型号: {zh('This field is required.')}" in missing
+    client.post(add, {**body, "custom.model_no": "KX", "custom.dealer_level": "三级"})
+    assert not customer.contacts.exists()  # not a choice of the field
+    client.post(
+        add,
+        {**body, "custom.model_no": "KX-9", "custom.dealer_level": "一级", "custom.floor": "50"},
+    )
+    contact = customer.contacts.get()
+    assert contact.custom == {"model_no": "KX-9", "dealer_level": "一级", "floor": 50}
+    page = html(client.get(detail, {"tab": "contacts"}))
+    assert 'data-custom-column="model_no"' in page
+    assert "KX-9" in page
+    assert "¥50.00" in page
+    edit = reverse("customers:contact_edit", args=[contact.pk])
+    form = html(client.get(edit))
+    assert 'value="KX-9"' in form
+    saved = client.post(
+        edit,
+        {
+            "name": "李娜",
+            "mobile": "13812345678",
+            "version": contact.version,
+            "custom.model_no": "KX-10",
+            "custom.dealer_level": "二级",
+            "custom.floor": "50",
+        },
+    )
+    assert saved.status_code == 302, saved.content.decode()
+    contact.refresh_from_db()
+    assert contact.custom == {"model_no": "KX-10", "dealer_level": "二级", "floor": 50}
+    wrong = client.post(
+        edit,
+        {"name": "李娜", "version": contact.version, "custom.model_no": "", "custom.floor": "x"},
+    )
+    assert zh("Enter a number.") in html(wrong)
+
+
+def test_contacts_tab_masks_sensitive_values_for_a_sharee(org: Organisation) -> None:
+    fields_of(org, "contact")
+    customer = make_customer(org.colleague, name="上海泵阀有限公司")
+    client = signed_in(org.colleague)
+    client.post(
+        reverse("customers:contact_add", args=[customer.pk]),
+        {"name": "李娜", "mobile": "13812345678", "custom.model_no": "KX", "custom.floor": "50"},
+    )
+    contact = customer.contacts.get()
+    assert contact.custom == {"model_no": "KX", "floor": 50}
+    CustomerShare.objects.create(customer=customer, user=org.rep)
+    page = html(signed_in(org.rep).get(reverse("customers:detail", args=[customer.pk])))
+    assert '<td data-label="底价">****</td>' in page
+    assert "¥50.00" not in page
