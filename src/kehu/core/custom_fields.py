@@ -475,6 +475,13 @@ class ListColumns:
             for record, value in zip(records, values, strict=True)
         ]
 
+    def labelled(
+        self, records: Sequence[Any], masked: Callable[[Any], bool]
+    ) -> list[list[tuple[str, str]]]:
+        """``cells`` as (label, text) pairs, for tables that label their cells on phones."""
+        labels = [str(spec.label) for spec in self.columns]
+        return [list(zip(labels, row, strict=True)) for row in self.cells(records, masked)]
+
 
 def list_columns(kind: str, user: Any, chosen: Iterable[str], cf: Iterable[str]) -> ListColumns:
     """The custom columns and filter inputs of a ``kind`` list for ``user``: ``chosen`` are

@@ -335,9 +335,9 @@ def _contact_columns(user: Any, contacts: list[Any], *, masked: bool) -> dict[st
     per contact (``contact.custom_cells``), sensitive ones masked where ``masked``."""
     columns = custom_fields.list_columns("contact", user, [], [])
     columns.columns = columns.visible
-    labels = [spec.label for spec in columns.columns]
-    for contact, cells in zip(contacts, columns.cells(contacts, lambda _c: masked), strict=True):
-        contact.custom_cells = list(zip(labels, cells, strict=True))
+    cells = columns.labelled(contacts, lambda _contact: masked)
+    for contact, row in zip(contacts, cells, strict=True):
+        contact.custom_cells = row
     return {"contact_columns": columns.columns}
 
 

@@ -18,6 +18,8 @@ from kehu.customers.models import CustomerShare
 from kehu.customers.tests.factories import make_customer
 from kehu.integrations.models import CustomField
 from kehu.integrations.services import custom_fields as services
+from kehu.leads import services as leads
+from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity
 from kehu.opportunities.tests.factories import make_opportunity
 
@@ -259,3 +261,107 @@ def test_contacts_tab_masks_sensitive_values_for_a_sharee(org: Organisation) -> 
     page = html(signed_in(org.rep).get(reverse("customers:detail", args=[customer.pk])))
     assert '<td data-label="底价">****</td>' in page
     assert "¥50.00" not in page
+
+
+# --- Leads -------------------------------------------------------------------------------------
+
+
+def capture(actor: Any, number: int, **custom: Any) -> Lead:
+    data = {
+        "company_name": f"线索公司{number}",
+        "contact_name": f"联系人{number}",
+        "mobile": f"1380013{number:04d}",
+        "source": "trade_show",
+    }
+    return leads.lead_capture(actor=actor, data={**data, "custom": custom})
+
+
+def test_lead_form_round_trip_and_required_on_create_only(org: Organisation) -> None:
+    fields_of(org, "lead")
+    client = signed_in(org.rep)
+    form = html(client.get(reverse("leads:create")))
+    assert 'name="custom.model_no"' in form
+    body = {
+        "contact_name": "王伟",
+        "mobile": "13812345678",
+        "source": "website",
+        "urgency": "medium",
+    }
+    missing = html(client.post(reverse("leads:create"), body))
+    assert zh("This field is required.") in missing
+    assert not Lead.objects.exists()
+    created = client.post(
+        reverse("leads:create"),
+        {**body, "custom.model_no": "KX-9", "custom.dealer_level": "一级", "custom.floor": "70"},
+    )
+    assert created.status_code == 302, created.content.decode()
+    lead = Lead.objects.get()
+    assert lead.custom == {"model_no": "KX-9", "dealer_level": "一级", "floor": 70}
+    edit = reverse("leads:edit", args=[lead.pk])
+    assert 'value="KX-9"' in html(client.get(edit))
+    values = {
+        **body,
+        "version": lead.version,
+        "custom.model_no": "KX-9",
+        "custom.dealer_level": "二级",
+        "custom.floor": "70",
+    }
+    wrong = html(client.post(edit, {**values, "custom.dealer_level": "三级"}))
+    assert 'name="custom.dealer_level"' in wrong  # the form again, with the field's error
+    lead.refresh_from_db()
+    assert lead.custom["dealer_level"] == "一级"
+    saved = client.post(edit, values)
+    assert saved.status_code == 302, saved.content.decode()
+    lead.refresh_from_db()
+    assert lead.custom == {"model_no": "KX-9", "dealer_level": "二级", "floor": 70}
+    # a lead made before the field became required stays valid when its other fields change
+    old = capture(org.rep, 7, model_no="KX-1")
+    old.refresh_from_db()
+    Lead.objects.filter(pk=old.pk).update(custom={})
+    renamed = client.post(
+        reverse("leads:edit", args=[old.pk]),
+        {
+            "company_name": "改名公司",
+            "contact_name": old.contact_name,
+            "mobile": old.mobile,
+            "source": old.source,
+            "urgency": old.urgency,
+            "version": old.version,
+        },
+    )
+    assert renamed.status_code == 302, renamed.content.decode()
+
+
+def test_lead_detail_shows_values_and_masks_sensitive_ones(org: Organisation) -> None:
+    fields_of(org, "lead")
+    lead = capture(org.rep, 1, model_no="KX-9", floor=70)
+    mine = html(signed_in(org.rep).get(reverse("leads:detail", args=[lead.pk])))
+    assert custom_cell(mine, "model_no") == "KX-9"
+    assert custom_cell(mine, "floor") == "¥70.00"
+    # marketing reads every lead, its sensitive values masked
+    theirs = html(signed_in(org.marketing).get(reverse("leads:detail", args=[lead.pk])))
+    assert custom_cell(theirs, "model_no") == "KX-9"
+    assert custom_cell(theirs, "floor") == "****"
+    listed = html(signed_in(org.marketing).get(reverse("leads:list"), {"columns": "floor"}))
+    assert '<td data-label="底价">****</td>' in listed
+    assert "¥70.00" not in listed
+
+
+def test_lead_list_filters_and_shows_custom_columns(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    fields_of(org, "lead")
+    for number in range(5):
+        capture(org.rep, number, model_no=f"KX-{number}", dealer_level="一级" if number else "二级")
+    client = signed_in(org.rep)
+    client.get(reverse("leads:list"))
+    with django_assert_max_num_queries(16):
+        response = client.get(
+            reverse("leads:list"), {"cf": "dealer_level:一级", "columns": ["model_no"]}
+        )
+    page = html(response)
+    assert "线索公司0" not in page
+    assert all(f"线索公司{n}" in page for n in range(1, 5))
+    assert 'data-custom-column="model_no"' in page
+    assert "KX-4" in page
+    assert 'id="cf-dealer_level"' in page
