@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext, override
 
 from kehu.core.testing.factories import Organisation
-from kehu.customers.models import CustomerShare
+from kehu.customers.models import Customer, CustomerShare
 from kehu.customers.tests.factories import make_customer
 from kehu.integrations.models import CustomField
 from kehu.integrations.services import custom_fields as services
@@ -22,6 +22,10 @@ from kehu.leads import services as leads
 from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity
 from kehu.opportunities.tests.factories import make_opportunity
+from kehu.service.models import Ticket, TicketChannel
+from kehu.service.services import tickets
+from kehu.service.tests.tickets_support import hand_over
+from kehu.service.tests.tickets_support import make_customer as service_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +369,107 @@ def test_lead_list_filters_and_shows_custom_columns(
     assert 'data-custom-column="model_no"' in page
     assert "KX-4" in page
     assert 'id="cf-dealer_level"' in page
+
+
+# --- Tickets -----------------------------------------------------------------------------------
+
+
+def raise_ticket(org: Organisation, subject: str, **custom: Any) -> Ticket:
+    """A ticket of the rep's customer, handed over to the service specialist."""
+    customer = Customer.objects.filter(owner=org.rep).first()
+    if customer is None:
+        customer, _contact = service_customer(org.rep)
+        hand_over(customer, org.rep, org.service)
+    return tickets.ticket_create(
+        actor=org.admin,
+        data={
+            "subject": subject,
+            "content": "设备无法启动",
+            "assignee": org.service.pk,
+            "custom": custom,
+        },
+        channel=TicketChannel.UI,
+        customer=customer,
+    )
+
+
+def test_ticket_forms_round_trip_and_required_on_create_only(org: Organisation) -> None:
+    fields_of(org, "ticket")
+    client = signed_in(org.admin)
+    form = html(client.get(reverse("service:ticket_new")))
+    assert 'name="custom.model_no"' in form
+    body = {
+        "subject": "泵漏水",
+        "content": "三号泵漏水",
+        "ticket_type": "support",
+        "priority": "medium",
+    }
+    missing = html(client.post(reverse("service:ticket_new"), body))
+    assert zh("This field is required.") in missing
+    assert not Ticket.objects.exists()
+    created = client.post(
+        reverse("service:ticket_new"),
+        {**body, "custom.model_no": "KX-9", "custom.dealer_level": "一级", "custom.floor": "80"},
+    )
+    assert created.status_code == 302, created.content.decode()
+    ticket = Ticket.objects.get()
+    assert ticket.custom == {"model_no": "KX-9", "dealer_level": "一级", "floor": 80}
+    edit = reverse("service:ticket_edit", args=[ticket.pk])
+    assert 'value="KX-9"' in html(client.get(edit))
+    values = {
+        **body,
+        "version": ticket.version,
+        "custom.model_no": "KX-9",
+        "custom.dealer_level": "二级",
+        "custom.floor": "80",
+    }
+    wrong = html(client.post(edit, {**values, "custom.floor": "很多"}))
+    assert zh("Enter a number.") in wrong
+    saved = client.post(edit, {**values, "subject": "泵严重漏水"})
+    assert saved.status_code == 302, saved.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.subject == "泵严重漏水"
+    assert ticket.custom == {"model_no": "KX-9", "dealer_level": "二级", "floor": 80}
+
+
+def test_ticket_detail_shows_values_and_masks_sensitive_ones(org: Organisation) -> None:
+    fields_of(org, "ticket")
+    ticket = raise_ticket(org, "设备故障", model_no="KX-9", floor=80)
+    url = reverse("service:ticket_detail", args=[ticket.pk])
+    specialist = html(signed_in(org.service).get(url))
+    assert custom_cell(specialist, "model_no") == "KX-9"
+    assert custom_cell(specialist, "floor") == "¥80.00"
+    # the customer's rep reads the ticket, its sensitive values masked
+    rep = html(signed_in(org.rep).get(url))
+    assert custom_cell(rep, "model_no") == "KX-9"
+    assert custom_cell(rep, "floor") == "****"
+    listed = html(signed_in(org.rep).get(reverse("service:tickets"), {"columns": "floor"}))
+    assert "<td>****</td>" in listed
+    assert "¥80.00" not in listed
+
+
+def test_ticket_list_filters_and_shows_custom_columns(
+    org: Organisation, django_assert_max_num_queries: Any
+) -> None:
+    fields_of(org, "ticket")
+    for number in range(5):
+        raise_ticket(
+            org,
+            f"故障{number}号",
+            model_no=f"KX-{number}",
+            dealer_level="一级" if number else "二级",
+        )
+    client = signed_in(org.service)
+    client.get(reverse("service:tickets"))
+    with django_assert_max_num_queries(16):
+        response = client.get(
+            reverse("service:tickets"), {"cf": "dealer_level:一级", "columns": ["model_no"]}
+        )
+    page = html(response)
+    assert "故障0号" not in page
+    assert all(f"故障{n}号" in page for n in range(1, 5))
+    assert 'data-custom-column="model_no"' in page
+    assert "KX-4" in page
+    assert 'id="cf-dealer_level"' in page
+    bad = html(client.get(reverse("service:tickets"), {"cf": "dealer_level:三级"}))
+    assert 'id="filter-error"' in bad
