@@ -457,26 +457,27 @@ class ListColumns:
 
     def cells(
         self,
-        records: Sequence[Any],
+        records: Iterable[Any],
         masked: Callable[[Any], bool],
         custom: Callable[[Any], Mapping[str, Any] | None] = lambda r: r.custom,
     ) -> list[list[str]]:
         """Per record, the text of its chosen columns (sensitive ones masked where
         ``masked(record)``); one query for the names of user-type values."""
+        rows = list(records)
         if not self.columns:
-            return [[] for _record in records]
-        values = [custom(record) or {} for record in records]
+            return [[] for _row in rows]
+        values = [custom(row) or {} for row in rows]
         users = user_names(self.columns, values)
         return [
             [
-                display(spec, value.get(spec.key), masked=masked(record), users=users)
+                display(spec, value.get(spec.key), masked=masked(row), users=users)
                 for spec in self.columns
             ]
-            for record, value in zip(records, values, strict=True)
+            for row, value in zip(rows, values, strict=True)
         ]
 
     def labelled(
-        self, records: Sequence[Any], masked: Callable[[Any], bool]
+        self, records: Iterable[Any], masked: Callable[[Any], bool]
     ) -> list[list[tuple[str, str]]]:
         """``cells`` as (label, text) pairs, for tables that label their cells on phones."""
         labels = [str(spec.label) for spec in self.columns]

@@ -289,7 +289,7 @@ class ContactForm(custom_fields.CustomFormMixin, forms.ModelForm):
     def problems(self) -> str:
         """The form's errors in one line, a custom field's named by its label."""
         return " ".join(
-            f"{self.fields[name].label}: {problem}" if name.startswith("custom.") else problem
+            f"{self.fields[name].label}: {problem}" if name.startswith("custom.") else str(problem)
             for name, problems in self.errors.items()
             for problem in problems
         )

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.translation import gettext, override
 
-from kehu.core.testing.factories import Organisation
+from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers.models import Customer, CustomerShare
 from kehu.customers.tests.factories import make_customer
 from kehu.integrations.models import CustomField
@@ -90,7 +90,7 @@ def test_customer_list_filters_and_shows_custom_columns(
         )
     client = signed_in(org.rep)
     client.get(reverse("customers:list"))
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(14):
         response = client.get(
             reverse("customers:list"), {"cf": "dealer_level:一级", "columns": "dealer_level"}
         )
@@ -181,7 +181,7 @@ def test_opportunity_list_filters_and_shows_custom_columns(
         )
     client = signed_in(org.rep)
     client.get(reverse("opportunities:list"))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(12):
         response = client.get(
             reverse("opportunities:list"),
             {"cf": "dealer_level:一级", "columns": ["dealer_level", "model_no"]},
@@ -192,6 +192,8 @@ def test_opportunity_list_filters_and_shows_custom_columns(
     assert 'data-custom-column="model_no"' in page
     assert "KX-4" in page
     assert 'id="cf-dealer_level"' in page
+    api = api_client(org.rep).get("/api/v1/opportunities", {"cf": "dealer_level:一级"})
+    assert api.json()["count"] == 4
     board = html(client.get(reverse("opportunities:board"), {"cf": "dealer_level:二级"}))
     assert "项目0" in board
     assert "项目4" not in board
@@ -359,7 +361,7 @@ def test_lead_list_filters_and_shows_custom_columns(
         capture(org.rep, number, model_no=f"KX-{number}", dealer_level="一级" if number else "二级")
     client = signed_in(org.rep)
     client.get(reverse("leads:list"))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(7):
         response = client.get(
             reverse("leads:list"), {"cf": "dealer_level:一级", "columns": ["model_no"]}
         )
@@ -369,6 +371,8 @@ def test_lead_list_filters_and_shows_custom_columns(
     assert 'data-custom-column="model_no"' in page
     assert "KX-4" in page
     assert 'id="cf-dealer_level"' in page
+    listed = api_client(org.rep).get("/api/v1/leads", {"cf": "dealer_level:一级"}).json()
+    assert listed["count"] == 4
 
 
 # --- Tickets -----------------------------------------------------------------------------------
@@ -461,7 +465,7 @@ def test_ticket_list_filters_and_shows_custom_columns(
         )
     client = signed_in(org.service)
     client.get(reverse("service:tickets"))
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(7):
         response = client.get(
             reverse("service:tickets"), {"cf": "dealer_level:一级", "columns": ["model_no"]}
         )
@@ -473,3 +477,8 @@ def test_ticket_list_filters_and_shows_custom_columns(
     assert 'id="cf-dealer_level"' in page
     bad = html(client.get(reverse("service:tickets"), {"cf": "dealer_level:三级"}))
     assert 'id="filter-error"' in bad
+    api = api_client(org.service)
+    assert api.get("/api/v1/tickets", {"cf": "dealer_level:一级"}).json()["count"] == 4
+    refused = api.get("/api/v1/tickets", {"cf": "dealer_level:三级"})
+    assert refused.status_code == 422
+    assert list(refused.json()["errors"]) == ["cf"]
