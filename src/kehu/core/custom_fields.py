@@ -435,6 +435,96 @@ def shown_rows(
     ]
 
 
+# --- Lists ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ListColumns:
+    """The custom fields of a list page for ``user``: every visible one (the column choices),
+    the chosen ones (``columns``), and the filterable ones as filter inputs."""
+
+    visible: list[FieldSpec]
+    columns: list[FieldSpec]
+    filters: list[dict[str, Any]]
+
+    def context(self) -> dict[str, Any]:
+        """The template names the shared partials read (``core/custom_fields/*.html``)."""
+        return {
+            "custom_visible": self.visible,
+            "custom_columns": self.columns,
+            "custom_filters": self.filters,
+        }
+
+    def cells(
+        self,
+        records: Iterable[Any],
+        masked: Callable[[Any], bool],
+        custom: Callable[[Any], Mapping[str, Any] | None] = lambda r: r.custom,
+    ) -> list[list[str]]:
+        """Per record, the text of its chosen columns (sensitive ones masked where
+        ``masked(record)``); one query for the names of user-type values."""
+        rows = list(records)
+        if not self.columns:
+            return [[] for _row in rows]
+        values = [custom(row) or {} for row in rows]
+        users = user_names(self.columns, values)
+        return [
+            [
+                display(spec, value.get(spec.key), masked=masked(row), users=users)
+                for spec in self.columns
+            ]
+            for row, value in zip(rows, values, strict=True)
+        ]
+
+    def labelled(
+        self, records: Iterable[Any], masked: Callable[[Any], bool]
+    ) -> list[list[tuple[str, str]]]:
+        """``cells`` as (label, text) pairs, for tables that label their cells on phones."""
+        labels = [str(spec.label) for spec in self.columns]
+        return [list(zip(labels, row, strict=True)) for row in self.cells(records, masked)]
+
+
+def list_columns(kind: str, user: Any, chosen: Iterable[str], cf: Iterable[str]) -> ListColumns:
+    """The custom columns and filter inputs of a ``kind`` list for ``user``: ``chosen`` are
+    the ``columns`` keys, ``cf`` the current ``<key>:<value>`` filters."""
+    visible = fields_for(kind, user)
+    wanted = set(chosen)
+    return ListColumns(
+        visible=visible,
+        columns=[spec for spec in visible if spec.key in wanted],
+        filters=filter_inputs(user, visible, cf),
+    )
+
+
+def filter_inputs(
+    user: Any, visible: Iterable[FieldSpec], cf: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The filterable custom fields of a list's filter form: a select of their choices
+    (value ``<key>:<choice>``, the ``cf`` parameter) or a text input ``cf_<key>``."""
+    chosen = {raw.partition(":")[0]: raw.partition(":")[2] for raw in cf}
+    shown: list[dict[str, Any]] = []
+    for spec in visible:
+        if not spec.filterable or (spec.sensitive and not is_admin(user)):
+            continue
+        options: list[tuple[str, str]] = []
+        if spec.type in (CHOICE, MULTI_CHOICE):
+            options = [(choice, choice) for choice in spec.choices]
+        elif spec.type == YES_NO:
+            options = [
+                ("1", pgettext("custom field", "Yes")),
+                ("0", pgettext("custom field", "No")),
+            ]
+        shown.append(
+            {
+                "spec": spec,
+                "options": [(f"{spec.key}:{v}", label) for v, label in options],
+                "current": chosen.get(spec.key, ""),
+                "input_type": "date" if spec.type == DATE else "text",
+            }
+        )
+    return shown
+
+
 def export_value(spec: FieldSpec, value: Any) -> Any:
     """A stored value in an export cell: numbers stay numbers, yes/no reads 是/否, multiple
     choices are joined with 、 (what the import reads back)."""
@@ -577,6 +667,23 @@ def form_values(form: Any) -> dict[str, Any] | None:
     if not specs:
         return None
     return {spec.key: form.cleaned_data.get(spec.name) for spec in specs}
+
+
+class CustomFormMixin:
+    """For a form with custom fields (``add_form_fields``): its bound fields split for the
+    templates, the record's own ones and the "More fields" card's
+    (``core/custom_fields/form_card.html``)."""
+
+    custom_specs: list[FieldSpec]
+
+    def custom_bound(self) -> list[Any]:
+        """The custom fields' bound fields, for the form's "More fields" card."""
+        return [self[spec.name] for spec in getattr(self, "custom_specs", [])]  # type: ignore[index]
+
+    def own_bound(self) -> list[Any]:
+        """The form's other bound fields, in their order."""
+        custom = {spec.name for spec in getattr(self, "custom_specs", [])}
+        return [field for field in self if field.name not in custom]  # type: ignore[attr-defined]
 
 
 # --- Filters ----------------------------------------------------------------------------------

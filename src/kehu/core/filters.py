@@ -15,8 +15,9 @@ from typing import Any, ClassVar, Self, get_args, get_origin
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from kehu.core import custom_fields
 from kehu.core.errors import InvalidInput
 
 
@@ -84,6 +85,60 @@ class ListFilters(BaseModel):
                 continue
             query[name] = _query_value(dumped[name])
         return {name: value for name, value in query.items() if value not in ("", [])}
+
+
+class CustomFieldFilters(ListFilters):
+    """``ListFilters`` of a list whose records carry custom fields (``custom_kind``): ``cf``
+    filters (``<key>:<value>`` each, filterable fields) and ``columns`` (the custom fields
+    shown as list columns, by key). The page's inputs ``cf_<key>=<value>`` read as ``cf``."""
+
+    custom_kind: ClassVar[str] = ""
+
+    cf: list[str] = []  # custom fields: "<key>:<value>" each (自定义字段, filterable ones)
+    columns: list[str] = []  # custom fields shown as list columns, by key
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_inputs(cls, data: Any) -> Any:
+        """The list page's inputs ``cf_<key>=<value>`` as ``cf`` entries ``<key>:<value>``."""
+        if not isinstance(data, dict):
+            return data
+        inputs = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("cf_")}
+        if not inputs:
+            return data
+        data = {k: v for k, v in data.items() if k not in inputs}
+        chosen = data.get("cf") or []
+        chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+        for name, value in inputs.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in ("", None):
+                    chosen.append(f"{name.removeprefix('cf_')}:{item}")
+        data["cf"] = chosen
+        return data
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, values: list[str]) -> list[str]:
+        keys = {spec.key for spec in custom_fields.fields_for(cls.custom_kind)}
+        return [value for value in values if value in keys][:20]
+
+    @field_validator("cf")
+    @classmethod
+    def _custom(cls, values: list[str]) -> list[str]:
+        for value in values:
+            custom_fields.parse_filter(cls.custom_kind, value)
+        return values
+
+    def apply_custom(self, queryset: QuerySet[Any], user: Any = None) -> QuerySet[Any]:
+        """``queryset`` narrowed by the ``cf`` filters; ``user``'s roles decide which custom
+        fields they may filter on (another one answers ``InvalidInput`` on ``cf``)."""
+        for raw in self.cf:
+            try:
+                spec, value = custom_fields.parse_filter(self.custom_kind, raw, user)
+            except ValueError as error:
+                raise InvalidInput(errors={"cf": [str(error)]}) from error
+            queryset = queryset.filter(custom_fields.filter_q(spec, value))
+        return queryset
 
 
 def invalid_input(error: ValidationError, *, detail: Any = None) -> InvalidInput:

@@ -92,7 +92,7 @@ def _verifiable_choices() -> list[tuple[str, str]]:
     return [(name, field_label(name)) for name in names]
 
 
-class CustomerForm(forms.Form):
+class CustomerForm(custom_fields.CustomFormMixin, forms.Form):
     name = forms.CharField(label=_("Customer name"), max_length=200)
     kind = forms.ChoiceField(label=_("Type"), choices=CustomerKind.choices)
     credit_code = forms.CharField(
@@ -181,10 +181,6 @@ class CustomerForm(forms.Form):
                 data[name] = None
         return data
 
-    def custom_bound(self) -> list[Any]:
-        """The custom fields' bound fields, for the form's "Custom fields" card."""
-        return [self[spec.name] for spec in getattr(self, "custom_specs", [])]
-
     def tag_names(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
         return [part.strip() for part in raw.replace("，", ",").split(",") if part.strip()]
@@ -245,7 +241,7 @@ class CustomerEditForm(CustomerForm):
         return data
 
 
-class ContactForm(forms.ModelForm):
+class ContactForm(custom_fields.CustomFormMixin, forms.ModelForm):
     class Meta:
         model = Contact
         fields = [
@@ -263,7 +259,13 @@ class ContactForm(forms.ModelForm):
         ]
         widgets = {"email": forms.TextInput()}
 
-    def __init__(self, *args: Any, hidden_fields: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hidden_fields: Iterable[str] = (),
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"] = forms.CharField(label=_("Email"), max_length=254, required=False)
         for name in ("mobile", "work_phone"):
@@ -271,7 +273,26 @@ class ContactForm(forms.ModelForm):
             self.fields[name].validators = []
         for name in hidden_fields:
             self.fields.pop(name, None)
+        custom_fields.add_form_fields(
+            self, custom_specs, self.instance.custom if self.instance.pk else None
+        )
         bootstrap(self)
+
+    def service_data(self) -> dict[str, Any]:
+        """The contact's values for the service, its custom ones as ``custom``."""
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("custom.")}
+        custom = custom_fields.form_values(self)
+        if custom is not None:
+            data["custom"] = custom
+        return data
+
+    def problems(self) -> str:
+        """The form's errors in one line, a custom field's named by its label."""
+        return " ".join(
+            f"{self.fields[name].label}: {problem}" if name.startswith("custom.") else str(problem)
+            for name, problems in self.errors.items()
+            for problem in problems
+        )
 
 
 class BootstrapForm(forms.Form):

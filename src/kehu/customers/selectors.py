@@ -32,10 +32,10 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 
 from kehu.accounts.models import Department, Role, User
-from kehu.core import config, custom_fields, masking
+from kehu.core import config, masking
 from kehu.core.access import (
     get_visible_or_404,
     is_admin,
@@ -44,8 +44,7 @@ from kehu.core.access import (
     read_only_message,
 )
 from kehu.core.days import on_days
-from kehu.core.errors import InvalidInput
-from kehu.core.filters import ListFilters
+from kehu.core.filters import CustomFieldFilters
 from kehu.core.history import HistoryEntry, history_entries
 from kehu.core.numbers import Id
 from kehu.core.pagination import BoundedCount, narrowed, page_of
@@ -92,8 +91,10 @@ _SEPARATORS = re.compile(r"[\s\-+()]+")
 COMMON_MATCHES = 10_000
 
 
-class CustomerFilters(ListFilters):
+class CustomerFilters(CustomFieldFilters):
     """Search and filters of the customer list (UI and API alike)."""
+
+    custom_kind = "customer"
 
     not_narrowing = frozenset({"sort", "columns"})
 
@@ -113,8 +114,6 @@ class CustomerFilters(ListFilters):
     updated_to: date | None = None
     stale: bool = False
     unverified: bool = False
-    cf: list[str] = []  # custom fields: "<key>:<value>" each (自定义字段, filterable ones)
-    columns: list[str] = []  # custom fields shown as list columns, by key
     sort: str = "-id"
 
     @field_validator("q")
@@ -157,48 +156,10 @@ class CustomerFilters(ListFilters):
             raise ValueError(str(_("Not a valid code.")))
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _custom_inputs(cls, data: Any) -> Any:
-        """The list page's inputs ``cf_<key>=<value>`` as ``cf`` entries ``<key>:<value>``."""
-        if not isinstance(data, dict):
-            return data
-        inputs = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("cf_")}
-        if not inputs:
-            return data
-        data = {k: v for k, v in data.items() if k not in inputs}
-        chosen = data.get("cf") or []
-        chosen = [chosen] if isinstance(chosen, str) else list(chosen)
-        for name, value in inputs.items():
-            for item in value if isinstance(value, list) else [value]:
-                if item not in ("", None):
-                    chosen.append(f"{name.removeprefix('cf_')}:{item}")
-        data["cf"] = chosen
-        return data
-
-    @field_validator("columns")
-    @classmethod
-    def _columns(cls, values: list[str]) -> list[str]:
-        keys = {spec.key for spec in custom_fields.fields_for("customer")}
-        return [value for value in values if value in keys][:20]
-
-    @field_validator("cf")
-    @classmethod
-    def _custom(cls, values: list[str]) -> list[str]:
-        for value in values:
-            custom_fields.parse_filter("customer", value)
-        return values
-
     def apply(self, queryset: QuerySet[Customer], user: Any = None) -> QuerySet[Customer]:
         """``queryset`` (already scoped to the user) narrowed and sorted by these filters;
         ``user``'s roles decide which custom fields they may filter on."""
-        queryset = search(queryset, self.q)
-        for raw in self.cf:
-            try:
-                spec, value = custom_fields.parse_filter("customer", raw, user)
-            except ValueError as error:
-                raise InvalidInput(errors={"cf": [str(error)]}) from error
-            queryset = queryset.filter(custom_fields.filter_q(spec, value))
+        queryset = self.apply_custom(search(queryset, self.q), user)
         if self.status:
             queryset = queryset.filter(status=self.status)
         if self.owner:

@@ -12,7 +12,6 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
@@ -62,35 +61,6 @@ def _is_manager(user: Any) -> bool:
 # --- List ---------------------------------------------------------------------------------------
 
 
-def _custom_filters(
-    user: Any, visible: list[custom_fields.FieldSpec], filters: selectors.CustomerFilters
-) -> list[dict[str, Any]]:
-    """The filterable custom fields of the list's filter form: a select of their choices
-    (value ``<key>:<choice>``, the ``cf`` parameter) or a text input ``cf_<key>``."""
-    chosen = {raw.partition(":")[0]: raw.partition(":")[2] for raw in filters.cf}
-    shown: list[dict[str, Any]] = []
-    for spec in visible:
-        if not spec.filterable or (spec.sensitive and not is_admin(user)):
-            continue
-        options: list[tuple[str, str]] = []
-        if spec.type in (custom_fields.CHOICE, custom_fields.MULTI_CHOICE):
-            options = [(choice, choice) for choice in spec.choices]
-        elif spec.type == custom_fields.YES_NO:
-            options = [
-                ("1", pgettext("custom field", "Yes")),
-                ("0", pgettext("custom field", "No")),
-            ]
-        shown.append(
-            {
-                "spec": spec,
-                "options": [(f"{spec.key}:{v}", label) for v, label in options],
-                "current": chosen.get(spec.key, ""),
-                "input_type": "date" if spec.type == custom_fields.DATE else "text",
-            }
-        )
-    return shown
-
-
 def _list_context(request: AuthedRequest) -> dict[str, Any]:
     user = request.user
     try:
@@ -115,15 +85,13 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
     sort_query = query.copy()
     sort_query.pop("sort", None)
     contact_display.show_all_on_page(user, [(c, c.primary_contacts) for c in page.object_list])
-    visible = custom_fields.fields_for("customer", user)
-    columns = [spec for spec in visible if spec.key in filters.columns]
-    users = custom_fields.user_names(columns, [c.custom for c in page.object_list])
+    custom = custom_fields.list_columns("customer", user, filters.columns, filters.cf)
     policy = policy_of(Customer)
+    customers = list(page.object_list)
+    cells = custom.cells(customers, lambda row: not policy.has_full_access(user, row))
     return {
         "filters": filters,
-        "custom_visible": visible,
-        "custom_columns": columns,
-        "custom_filters": _custom_filters(user, visible, filters),
+        **custom.context(),
         "filter_error": filter_error,
         "page": page,
         "rows": [
@@ -131,17 +99,9 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
                 "customer": customer,
                 "completeness": customer.completeness,
                 "contact": (customer.primary_contacts or [None])[0],
-                "custom": [
-                    custom_fields.display(
-                        spec,
-                        (customer.custom or {}).get(spec.key),
-                        masked=not policy.has_full_access(user, customer),
-                        users=users,
-                    )
-                    for spec in columns
-                ],
+                "custom": row_cells,
             }
-            for customer in page.object_list
+            for customer, row_cells in zip(customers, cells, strict=True)
         ],
         "base_query": base_query,
         "sort_query": sort_query.urlencode(),
@@ -370,6 +330,17 @@ def customer_edit(request: AuthedRequest, customer_id: int) -> HttpResponse:
     )
 
 
+def _contact_columns(user: Any, contacts: list[Any], *, masked: bool) -> dict[str, Any]:
+    """The contacts tab's custom columns: every contact field ``user`` sees, as (label, text)
+    per contact (``contact.custom_cells``), sensitive ones masked where ``masked``."""
+    columns = custom_fields.list_columns("contact", user, [], [])
+    columns.columns = columns.visible
+    cells = columns.labelled(contacts, lambda _contact: masked)
+    for contact, row in zip(contacts, cells, strict=True):
+        contact.custom_cells = row
+    return {"contact_columns": columns.columns}
+
+
 # --- Detail and actions ---------------------------------------------------------------------------
 
 
@@ -405,7 +376,10 @@ def customer_detail(request: AuthedRequest, customer_id: int) -> HttpResponse:
             for name in customer.to_verify
             if name in {f.name for f in Customer._meta.fields}
         ],
-        "contact_form": ContactForm(),
+        "contact_form": ContactForm(
+            custom_specs=custom_fields.editable_fields("contact", user) if editable else ()
+        ),
+        **_contact_columns(user, contacts, masked=not full_access),
         "status_form": StatusForm(initial={"status": customer.status}),
         "verify_form": VerifyForm(),
         "grade_form": GradeForm(initial={"grade": customer.grade_override}),
@@ -627,20 +601,25 @@ def delete(request: AuthedRequest, customer_id: int) -> HttpResponse:
 def contact_add(request: AuthedRequest, customer_id: int) -> HttpResponse:
     user = request.user
     customer = selectors.customer_get_editable(user=user, customer_id=customer_id)
-    form = ContactForm(request.POST)
-    if form.is_valid():
-        _run(
-            request,
-            lambda: services.contact_create(
-                actor=user,
-                customer=customer,
-                data=form.cleaned_data,
-                force=request.POST.get("force") == "on",
-            ),
-            _("Contact added."),
+    form = ContactForm(request.POST, custom_specs=custom_fields.editable_fields("contact", user))
+    if not form.is_valid():
+        messages.error(request, form.problems())
+        return _back(customer_id, "contacts")
+    try:
+        services.contact_create(
+            actor=user,
+            customer=customer,
+            data=form.service_data(),
+            force=request.POST.get("force") == "on",
         )
+    except KehuError as error:
+        if any(name.startswith("custom.") for name in error.errors):
+            form_errors(form, error)  # named by the fields' labels
+            messages.error(request, form.problems())
+        else:
+            messages.error(request, error_message(error))
     else:
-        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        messages.success(request, _("Contact added."))
     return _back(customer_id, "contacts")
 
 
@@ -651,9 +630,14 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
     selectors.require_editable(user, contact.customer)
     # Masked values are left out of the form: a sharee who may edit must not read them there.
     hidden = masking.CONTACT_FIELDS if selectors.contacts_masked(user, contact.customer) else ()
+    custom_specs = custom_fields.editable_fields(
+        "contact", user, masked=custom_fields.masked_for(user, contact.customer)
+    )
     status = 200
     if request.method == "POST":
-        form = ContactForm(request.POST, instance=contact, hidden_fields=hidden)
+        form = ContactForm(
+            request.POST, instance=contact, hidden_fields=hidden, custom_specs=custom_specs
+        )
         version = _posted_version(request)
         if form.is_valid() and version is None:
             # without the version the page was read at, the check of concurrent edits
@@ -663,7 +647,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
         elif form.is_valid():
             try:
                 services.contact_update(
-                    actor=user, contact=contact, changes=form.cleaned_data, version=version
+                    actor=user, contact=contact, changes=form.service_data(), version=version
                 )
             except KehuError as error:
                 contact.refresh_from_db()
@@ -672,7 +656,7 @@ def contact_edit(request: AuthedRequest, contact_id: int) -> HttpResponse:
                 messages.success(request, _("Contact saved."))
                 return _back(contact.customer_id, "contacts")
     else:
-        form = ContactForm(instance=contact, hidden_fields=hidden)
+        form = ContactForm(instance=contact, hidden_fields=hidden, custom_specs=custom_specs)
     return render(
         request,
         "customers/contact_form.html",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import Department, Role, User
+from kehu.core import custom_fields
 from kehu.core.numbers import IdsChoiceField
 from kehu.customers.models import Industry, Priority, Region, Source
 from kehu.leads.models import InvalidReason, Urgency
@@ -40,7 +41,7 @@ def industry_field(*, required: bool = False) -> forms.ModelChoiceField:
     )
 
 
-class LeadForm(forms.Form):
+class LeadForm(custom_fields.CustomFormMixin, forms.Form):
     company_name = forms.CharField(
         label=_("Company name"), max_length=200, required=False, widget=forms.TextInput(BOOTSTRAP)
     )
@@ -89,10 +90,34 @@ class LeadForm(forms.Form):
         widget=forms.TextInput(BOOTSTRAP),
     )
 
-    def __init__(self, *args: Any, hidden_fields: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        hidden_fields: Iterable[str] = (),
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        custom: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         for name in hidden_fields:
             self.fields.pop(name, None)
+        custom_fields.add_form_fields(self, custom_specs, custom)
+
+    def service_data(self, *, changed_only: bool = False) -> dict[str, Any]:
+        """The lead's values for the service (only the changed ones with ``changed_only``),
+        the custom ones as ``custom`` (all of them, once any changed)."""
+        changed = set(self.changed_data)
+        data = {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if not name.startswith("custom.") and (not changed_only or name in changed)
+        }
+        custom = custom_fields.form_values(self)
+        if custom is not None and (
+            not changed_only or any(name.startswith("custom.") for name in changed)
+        ):
+            data["custom"] = custom
+        return data
 
 
 class AssignForm(forms.Form):

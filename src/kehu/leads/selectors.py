@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from kehu.accounts.models import Role, User
 from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
-from kehu.core.filters import ListFilters
+from kehu.core.filters import CustomFieldFilters
 from kehu.core.masking import mask_email, mask_mobile
 from kehu.core.numbers import Id
 from kehu.customers.models import Region, Source
@@ -57,10 +57,12 @@ def show_contacts(user: Any, leads: Iterable[Lead]) -> None:
         lead.shown = lead_contact(user, lead)  # type: ignore[attr-defined]
 
 
-class LeadFilters(ListFilters):
+class LeadFilters(CustomFieldFilters):
     """Which list (``view``) and its filters: one definition for the page and the API."""
 
-    not_narrowing = frozenset({"view"})
+    custom_kind = "lead"
+
+    not_narrowing = frozenset({"view", "columns"})
 
     view: View = "all"
     q: str = ""
@@ -72,6 +74,7 @@ class LeadFilters(ListFilters):
 
     def apply(self, queryset: QuerySet[Lead], *, user: Any) -> QuerySet[Lead]:
         """Narrow and order ``queryset`` (already scoped); ``user`` is who "mine" means."""
+        queryset = self.apply_custom(queryset, user)
         if self.view == "pool":
             queryset = queryset.filter(status=LeadStatus.POOL)
         elif self.view == "mine":

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import User
-from kehu.core import links
+from kehu.core import custom_fields, links
 from kehu.core.access import get_editable_or_404, policy_of
 from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
@@ -69,7 +69,15 @@ def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
     )
     selectors.show_contacts(user, page.object_list)
     tabs = [(name, TAB_LABELS[name]) for name in selectors.lead_list_views(user=user)]
+    custom = custom_fields.list_columns("lead", user, filters.columns, filters.cf)
+    policy = policy_of(Lead)
+    masked = lambda lead: not policy.has_full_access(user, lead)  # noqa: E731
+    for lead, cells in zip(
+        page.object_list, custom.labelled(page.object_list, masked), strict=True
+    ):
+        lead.custom_cells = cells
     context = {
+        **custom.context(),
         "page": page,
         "view": view,
         "tabs": tabs,
@@ -100,10 +108,13 @@ def lead_create(request: AuthedRequest) -> HttpResponse:
     user = request.user
     if not services.lead_may_capture(user):
         raise PermissionDenied
-    form = LeadForm(request.POST if request.method == "POST" else None)
+    form = LeadForm(
+        request.POST if request.method == "POST" else None,
+        custom_specs=custom_fields.editable_fields("lead", user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            lead = services.lead_capture(actor=user, data=form.cleaned_data)
+            lead = services.lead_capture(actor=user, data=form.service_data())
         except KehuError as error:
             form_errors(form, error)
         else:
@@ -125,10 +136,16 @@ def lead_edit(request: AuthedRequest, lead_id: int) -> HttpResponse:
     # Who sees masked numbers edits everything else: the stored numbers stay as they are.
     hidden = selectors.CONTACT_FIELDS if selectors.lead_contact(user, lead)["masked"] else ()
     form = LeadForm(
-        request.POST if request.method == "POST" else None, initial=initial, hidden_fields=hidden
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        hidden_fields=hidden,
+        custom_specs=custom_fields.editable_fields(
+            "lead", user, masked=custom_fields.masked_for(user, lead)
+        ),
+        custom=lead.custom,
     )
     if request.method == "POST" and form.is_valid():
-        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
+        changes = form.service_data(changed_only=True)
         try:
             services.lead_update(
                 actor=user, lead=lead, changes=changes, version=posted_version(request)
@@ -149,6 +166,9 @@ def _detail_context(request: AuthedRequest, lead: Lead, **forms: Any) -> dict[st
         "lead": lead,
         "events": selectors.lead_events(lead=lead)[:100],
         "masked": policy_of(Lead).masked_fields(user, lead),
+        "custom_values": custom_fields.shown_rows(
+            "lead", user, lead.custom, masked=custom_fields.masked_for(user, lead)
+        ),
         "contact": selectors.lead_contact(user, lead),
         "may_act": services.lead_may_act(user, lead),
         "may_manage": services.lead_may_manage(user, lead),

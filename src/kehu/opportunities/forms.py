@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kehu.accounts.models import Role, User
+from kehu.core import custom_fields
 from kehu.core.access import is_admin, managed_department_ids
 from kehu.customers.models import Customer, Source
 from kehu.customers.widgets import CustomerPicker
@@ -44,7 +46,7 @@ def owner_choices(user: Any) -> Any:
     return User.objects.filter(pk=user.pk)
 
 
-class OpportunityForm(forms.Form):
+class OpportunityForm(custom_fields.CustomFormMixin, forms.Form):
     customer = forms.ModelChoiceField(
         label=_("Customer"), queryset=Customer.objects.none(), widget=CustomerPicker
     )
@@ -86,9 +88,12 @@ class OpportunityForm(forms.Form):
         user: Any,
         editing: bool = False,
         hidden_fields: frozenset[str] = frozenset(),
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        custom: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        custom_fields.add_form_fields(self, custom_specs, custom)
         fields: dict[str, Any] = self.fields
         fields["customer"].queryset = Customer.objects.editable_by(user).order_by("name")
         fields["owner"].queryset = owner_choices(user).order_by("username")
@@ -103,8 +108,11 @@ class OpportunityForm(forms.Form):
         _control(self)
 
     def service_data(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("custom.")}
         data.pop("customer", None)
+        custom = custom_fields.form_values(self)
+        if custom is not None:
+            data["custom"] = custom
         stage = data.pop("stage", None)
         if stage is not None:
             data["stage"] = stage.code

@@ -27,7 +27,7 @@ from kehu.accounts.models import Department, User
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
-from kehu.core.filters import ListFilters
+from kehu.core.filters import CustomFieldFilters
 from kehu.core.numbers import Id, whole_number
 from kehu.opportunities.models import (
     ForecastCategory,
@@ -63,12 +63,15 @@ def _amount_visible(user: Any) -> Any:
 # --- filters -----------------------------------------------------------------------------------
 
 
-class OpportunityFilters(ListFilters):
+class OpportunityFilters(CustomFieldFilters):
     """One filter definition for the board, the list, the API and the forecast.
 
     The API answers a bad value 422 ``{"detail": "Check the filters.", "errors": {...}}``
     (``parse``); the pages show the same per-field messages beside the unfiltered list.
     """
+
+    custom_kind = "opportunity"
+    not_narrowing = frozenset({"columns"})
 
     q: str = ""
     customer: Id | None = None
@@ -142,6 +145,7 @@ class OpportunityFilters(ListFilters):
         return month.strftime("%Y-%m") if month else ""
 
     def apply(self, queryset: QuerySet[Opportunity], user: Any) -> QuerySet[Opportunity]:
+        queryset = self.apply_custom(queryset, user)
         if self.q:
             queryset = queryset.filter(
                 Q(name__icontains=self.q) | Q(customer__name__icontains=self.q)

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Department
+from kehu.core import custom_fields
 from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import KehuError
 from kehu.core.formatting import money_unit_of
@@ -74,6 +75,9 @@ def _filter_context(
         "owners": list(owner_choices(request.user).order_by("username")),
         "departments": list(_department_choices(request.user)),
         "stages": selectors.stage_list(),
+        "custom_filters": custom_fields.filter_inputs(
+            request.user, custom_fields.fields_for("opportunity", request.user), filters.cf
+        ),
     }
 
 
@@ -108,7 +112,17 @@ def opportunity_list(request: AuthedRequest) -> HttpResponse:
     )
     page = bounded_page(rows.order_by("expected_close", "-id"), PAGE_SIZE, request.GET.get("page"))
     page.object_list = [stages.attach(row) for row in page.object_list]
-    context = {**_filter_context(request, filters), "page": page, "filter_errors": errors}
+    custom = custom_fields.list_columns("opportunity", request.user, filters.columns, filters.cf)
+    # amount_visible: the user has full access to the row (its sensitive values unmasked)
+    cells = custom.cells(page.object_list, lambda row: not row.amount_visible)
+    for row, row_cells in zip(page.object_list, cells, strict=True):
+        row.custom_cells = row_cells
+    context = {
+        **_filter_context(request, filters),
+        **custom.context(),
+        "page": page,
+        "filter_errors": errors,
+    }
     return render(request, "opportunities/list.html", context)
 
 
@@ -120,6 +134,7 @@ def opportunity_create(request: AuthedRequest) -> HttpResponse:
         request.POST or None,
         user=request.user,
         initial={"customer": request.GET.get("customer"), "owner": request.user.pk},
+        custom_specs=custom_fields.editable_fields("opportunity", request.user),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -157,6 +172,12 @@ def opportunity_detail(request: AuthedRequest, opportunity_id: int) -> HttpRespo
     context = {
         "opportunity": opportunity,
         "amount_hidden": "amount" in hidden,
+        "custom_values": custom_fields.shown_rows(
+            "opportunity",
+            request.user,
+            opportunity.custom,
+            masked=custom_fields.masked_for(request.user, opportunity),
+        ),
         "negotiation_hidden": "floor_price" in hidden,
         "can_edit": selectors.opportunity_editable(
             user=request.user, opportunity_id=opportunity.pk
@@ -212,6 +233,12 @@ def opportunity_edit(request: AuthedRequest, opportunity_id: int) -> HttpRespons
         editing=True,
         hidden_fields=hidden,
         initial={name: value for name, value in initial.items() if name not in hidden},
+        custom_specs=custom_fields.editable_fields(
+            "opportunity",
+            request.user,
+            masked=custom_fields.masked_for(request.user, opportunity),
+        ),
+        custom=opportunity.custom,
     )
     if request.method == "POST" and form.is_valid():
         try:

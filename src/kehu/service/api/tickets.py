@@ -330,6 +330,8 @@ def list_tickets(
     offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
     filters = selectors.TicketFilters.parse(request.GET)
+    if filters.custom_error:  # a custom-field filter names no filterable field or value
+        raise InvalidInput(errors={"cf": [filters.custom_error]})
     rows = selectors.ticket_list(user=request.user, filters=filters)
     known = None
     if filters.q:  # a LIKE the planner can only guess at: read the matches' keys first

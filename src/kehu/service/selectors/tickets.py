@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
+from pydantic import ValidationError
 
 from kehu.accounts.models import User
 from kehu.core.errors import NotFound
+from kehu.core.filters import CustomFieldFilters, error_text
 from kehu.core.numbers import whole_number
 from kehu.service.models import (
     OPEN_TICKET_STATUSES,
@@ -33,6 +36,26 @@ NUMBER_RE = re.compile(r"\[(T\d{10,})\]")
 MAX_Q = 100
 
 
+class TicketCustomFilters(CustomFieldFilters):
+    """The custom-field filters (``cf``) and columns (``columns``) of the ticket list."""
+
+    custom_kind = "ticket"
+
+
+def _custom_filters(params: Mapping[str, Any]) -> tuple[TicketCustomFilters, str]:
+    """The custom filters of a query string, and the message of a bad one ("" if none; the
+    list then shows every ticket, as for the other filters' unknown values)."""
+    names = [key for key in params if key in ("cf", "columns") or str(key).startswith("cf_")]
+    if isinstance(params, QueryDict):
+        query: Mapping[str, Any] = {name: params.getlist(name) for name in names}
+    else:
+        query = {name: params[name] for name in names}
+    try:
+        return TicketCustomFilters.from_querydict(query), ""
+    except ValidationError as error:
+        return TicketCustomFilters(), "; ".join(error_text(item) for item in error.errors())
+
+
 @dataclass(frozen=True)
 class TicketFilters:
     tab: str = "all"
@@ -44,6 +67,13 @@ class TicketFilters:
     customer_id: int | None = None
     assignee_id: int | None = None
     open_only: bool = False
+    custom: TicketCustomFilters = field(default_factory=TicketCustomFilters)
+    custom_error: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        """The custom fields shown as list columns (as the other lists' ``columns``)."""
+        return self.custom.columns
 
     @classmethod
     def parse(cls, params: Mapping[str, Any]) -> TicketFilters:
@@ -54,7 +84,10 @@ class TicketFilters:
             return value if value in allowed else ""
 
         status = str(params.get("status") or "").strip()
+        custom, custom_error = _custom_filters(params)
         return cls(
+            custom=custom,
+            custom_error=custom_error,
             tab=pick("tab", TABS) or "all",
             status=status if status in (*TicketStatus.values, "open") else "",
             priority=pick("priority", TicketPriority.values),
@@ -103,7 +136,7 @@ def ticket_list(
     """The tickets ``user`` sees, newest first, filtered; rows carry customer and assignee."""
     filters = filters or TicketFilters()
     now = now or timezone.now()
-    rows = _tab_rows(user, filters.tab)
+    rows = filters.custom.apply_custom(_tab_rows(user, filters.tab), user)
     if filters.status == "open" or filters.open_only:
         rows = rows.filter(status__in=OPEN_TICKET_STATUSES)
     elif filters.status:

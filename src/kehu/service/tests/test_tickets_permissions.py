@@ -101,6 +101,17 @@ TABLE = [
     # --- UI ---
     Endpoint("GET service:ticket_detail", ticket, **READ),
     Endpoint(
+        "POST service:ticket_edit",
+        ticket,
+        body={
+            "subject": "泵漏水",
+            "content": "三号泵漏水",
+            "ticket_type": "support",
+            "priority": "high",
+        },
+        **WRITE,
+    ),
+    Endpoint(
         "POST service:ticket_assign",
         ticket,
         body=lambda org, made: {"assignee": org.admin.pk},

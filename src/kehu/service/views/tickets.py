@@ -5,7 +5,7 @@ service errors become form errors or flash messages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,8 @@ from django.views.decorators.http import require_POST
 
 from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Role, User
-from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids
+from kehu.core import custom_fields
+from kehu.core.access import get_editable_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.errors import InvalidInput, KehuError
 from kehu.core.http import error_message, form_errors
 from kehu.core.numbers import whole_number
@@ -198,7 +199,7 @@ def assignable_users(user: User) -> QuerySet[User]:
     return users.filter(pk=user.pk)
 
 
-class TicketForm(forms.Form):
+class TicketForm(custom_fields.CustomFormMixin, forms.Form):
     customer = forms.ModelChoiceField(
         label=gettext_lazy("Customer"),
         queryset=Customer.objects.none(),
@@ -235,27 +236,44 @@ class TicketForm(forms.Form):
         label=gettext_lazy("Promised resolution by"), required=False, widget=DATETIME
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    # what an edit changes (``services.ticket_update``); the rest has its own action
+    EDITED = ("subject", "content", "ticket_type", "priority", "product")
+
+    def __init__(
+        self,
+        *args: Any,
+        user: User,
+        editing: bool = False,
+        custom_specs: Sequence[custom_fields.FieldSpec] = (),
+        custom: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         fields: dict[str, Any] = self.fields
-        fields["customer"].queryset = Customer.objects.visible_to(user).order_by("-id")
-        fields["assignee"].queryset = assignable_users(user)
+        if editing:
+            for name in list(fields):
+                if name not in self.EDITED:
+                    del fields[name]
+        else:
+            fields["customer"].queryset = Customer.objects.visible_to(user).order_by("-id")
+            fields["assignee"].queryset = assignable_users(user)
+        custom_fields.add_form_fields(self, custom_specs, custom)
 
     def service_data(self) -> dict[str, Any]:
         data = {
             name: self.cleaned_data.get(name)
             for name in (
-                "subject",
-                "content",
-                "ticket_type",
-                "priority",
-                "product",
+                *self.EDITED,
                 "promised_response_at",
                 "promised_resolution_at",
             )
+            if name in self.fields
         }
         if self.cleaned_data.get("assignee") is not None:
             data["assignee"] = self.cleaned_data["assignee"]
+        custom = custom_fields.form_values(self)
+        if custom is not None:
+            data["custom"] = custom
         return data
 
 
@@ -283,8 +301,17 @@ def ticket_list(request: AuthedRequest) -> HttpResponse:
         rows, _count = narrowed(rows)
     page = bounded_page(rows, PAGE_SIZE, request.GET.get("page"))
     now = timezone.now()
-    page.object_list = [(row, sla_view(row, now)) for row in page.object_list]
+    custom = custom_fields.list_columns("ticket", request.user, filters.columns, filters.custom.cf)
+    policy = policy_of(Ticket)
+    cells = custom.cells(
+        page.object_list, lambda row: not policy.has_full_access(request.user, row)
+    )
+    page.object_list = [
+        (row, sla_view(row, now), row_cells)
+        for row, row_cells in zip(page.object_list, cells, strict=True)
+    ]
     context = {
+        **custom.context(),
         "page": page,
         "filters": filters,
         "tabs": TABS,
@@ -302,7 +329,10 @@ def ticket_create(request: AuthedRequest) -> HttpResponse:
     if not services.may_create(request.user):
         raise PermissionDenied(_("Your role may not raise tickets."))
     form = TicketForm(
-        request.POST or None, user=request.user, initial={"customer": request.GET.get("customer")}
+        request.POST or None,
+        user=request.user,
+        initial={"customer": request.GET.get("customer")},
+        custom_specs=custom_fields.editable_fields("ticket", request.user),
     )
     if request.method == "POST" and form.is_valid():
         customer = form.cleaned_data.get("customer")
@@ -343,6 +373,12 @@ def ticket_detail(request: AuthedRequest, ticket_id: int) -> HttpResponse:
     )
     context = {
         "ticket": ticket,
+        "custom_values": custom_fields.shown_rows(
+            "ticket",
+            request.user,
+            ticket.custom,
+            masked=custom_fields.masked_for(request.user, ticket),
+        ),
         "sla": sla_view(ticket, now),
         "can_edit": can_edit,
         "thread": list(selectors.ticket_messages(ticket)),
@@ -372,6 +408,37 @@ class LinkForm(forms.Form):
 
 
 # --- actions ----------------------------------------------------------------------------------
+
+
+@login_required
+def ticket_edit(request: AuthedRequest, ticket_id: int) -> HttpResponse:
+    """Edit the subject, content, type, priority, product and custom fields of a ticket."""
+    ticket = get_editable_or_404(Ticket.objects.all(), request.user, pk=ticket_id)
+    form = TicketForm(
+        request.POST or None,
+        user=request.user,
+        editing=True,
+        initial={name: getattr(ticket, name) for name in TicketForm.EDITED},
+        custom_specs=custom_fields.editable_fields(
+            "ticket", request.user, masked=custom_fields.masked_for(request.user, ticket)
+        ),
+        custom=ticket.custom,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.ticket_update(
+                actor=request.user,
+                ticket=ticket,
+                data=form.service_data(),
+                version=_version(request),
+            )
+        except KehuError as error:
+            form_errors(form, error)
+        else:
+            messages.success(request, _("Ticket saved."))
+            return redirect("service:ticket_detail", ticket.pk)
+    context = {"form": form, "title": ticket.number, "ticket": ticket}
+    return render(request, "service/tickets/form.html", context)
 
 
 def _version(request: HttpRequest) -> int | None:
@@ -535,6 +602,7 @@ urlpatterns: list[URLPattern] = [
     path("tickets/new/", ticket_create, name="ticket_new"),
     path("tickets/pick-customer/", ticket_customer_pick, name="ticket_customer_pick"),
     path("tickets/<int:ticket_id>/", ticket_detail, name="ticket_detail"),
+    path("tickets/<int:ticket_id>/edit/", ticket_edit, name="ticket_edit"),
     path("tickets/<int:ticket_id>/assign/", ticket_assign, name="ticket_assign"),
     path("tickets/<int:ticket_id>/status/", ticket_status, name="ticket_status"),
     path("tickets/<int:ticket_id>/reopen/", ticket_reopen, name="ticket_reopen"),
