@@ -20,11 +20,16 @@ PRODUCTION = {
 }
 
 
+# Set by the test process, never in a deployment: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE
+# (Playwright's loop) makes the deploy check fail with async.E001.
+TEST_ONLY = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("KEHU_") and key != "DJANGO_SETTINGS_MODULE"
+        if not key.startswith("KEHU_") and key not in TEST_ONLY
     }
     environment.update(
         {"KEHU_DATA_DIR": str(data_dir), "KEHU_NODE_MODULES": str(settings.NODE_MODULES)}
