@@ -17,6 +17,7 @@ from django.test import Client
 
 from kehu.accounts.models import Department, User
 from kehu.cli import main
+from kehu.core.testing.subprocess_cli import run_kehu
 from kehu.customers.models import Customer
 
 pytestmark = pytest.mark.django_db
@@ -155,28 +156,10 @@ def test_serve_workers_freeze_the_loaded_code() -> None:
         gc.unfreeze()
 
 
-def _fresh_environment(data_dir: Path) -> dict[str, str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("KEHU_") and key != "DJANGO_SETTINGS_MODULE"
-    }
-    environment["KEHU_DATA_DIR"] = str(data_dir)
-    return environment
-
-
-def _kehu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kehu.cli", *args],
-        env=_fresh_environment(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_user_add_on_a_fresh_data_dir_migrates_first(tmp_path: Path) -> None:
-    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m")
+    added = run_kehu(
+        tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m"
+    )
     assert added.returncode == 0, added.stderr
     assert "Created user boss" in added.stdout
     assert "Traceback" not in added.stderr
@@ -184,7 +167,7 @@ def test_user_add_on_a_fresh_data_dir_migrates_first(tmp_path: Path) -> None:
 
 def test_commands_on_an_unmigrated_database_say_what_to_run(tmp_path: Path) -> None:
     for args in (("worker",), ("export", "customers", "-o", str(tmp_path / "x.csv"))):
-        answer = _kehu(tmp_path, *args)
+        answer = run_kehu(tmp_path, *args)
         assert answer.returncode == 2, answer.stderr
         assert "Traceback" not in answer.stderr
         assert answer.stderr.strip().splitlines() == [

@@ -5,12 +5,13 @@ says behind a TLS proxy (redirect, HSTS, secure cookies)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from django.conf import settings
+
+from kehu.core.testing.subprocess_cli import fresh_environment
 
 PRODUCTION = {
     "KEHU_HTTPS": "true",
@@ -20,22 +21,8 @@ PRODUCTION = {
 }
 
 
-# Set by the test process, never in a deployment: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE
-# (Playwright's loop) makes the deploy check fail with async.E001.
-TEST_ONLY = {"DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-
-
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("KEHU_") and key not in TEST_ONLY
-    }
-    environment.update(
-        {"KEHU_DATA_DIR": str(data_dir), "KEHU_NODE_MODULES": str(settings.NODE_MODULES)}
-    )
-    environment.update(extra)
-    return environment
+    return fresh_environment(data_dir, KEHU_NODE_MODULES=str(settings.NODE_MODULES), **extra)
 
 
 def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

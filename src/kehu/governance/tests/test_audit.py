@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from kehu.core.errors import InvalidInput
 from kehu.core.models import AuditEntry
 from kehu.core.testing.audit import last, tampering
 from kehu.core.testing.factories import Organisation, api_client
+from kehu.core.testing.subprocess_cli import run_kehu
 from kehu.governance import tasks
 from kehu.governance.services import audit as services
 
@@ -209,32 +207,14 @@ def test_a_leap_day_cutoff() -> None:
         assert services.audit_cutoff().date().isoformat() == "2025-02-28"
 
 
-def _fresh_environment(data_dir: Path) -> dict[str, str]:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("KEHU_") and key != "DJANGO_SETTINGS_MODULE"
-    }
-    environment["KEHU_DATA_DIR"] = str(data_dir)
-    return environment
-
-
-def _kehu(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kehu.cli", *args],
-        env=_fresh_environment(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_verify_on_a_real_data_dir_and_the_database_refusing_edits(tmp_path: Path) -> None:
     """A migrated SQLite data dir has the triggers: an edit is refused; one made after dropping
     them (the owner of the file) is found by ``kehu audit verify``, which exits 1."""
-    added = _kehu(tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m")
+    added = run_kehu(
+        tmp_path, "user", "add", "boss", "--role", "admin", "--password", "x-9!kQz7-Wp4m"
+    )
     assert added.returncode == 0, added.stderr
-    verified = _kehu(tmp_path, "audit", "verify")
+    verified = run_kehu(tmp_path, "audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "the chain holds, 1 entries checked" in verified.stdout
     database = sqlite3.connect(tmp_path / "kehu.sqlite3")
@@ -246,11 +226,11 @@ def test_verify_on_a_real_data_dir_and_the_database_refusing_edits(tmp_path: Pat
     database.execute("UPDATE core_auditentry SET actor_name = 'other'")
     database.commit()
     database.close()
-    broken = _kehu(tmp_path, "audit", "verify")
+    broken = run_kehu(tmp_path, "audit", "verify")
     assert broken.returncode == 1
     assert "entry #1: an entry was changed" in broken.stderr
     # The next migrate puts the trigger back.
-    assert _kehu(tmp_path, "manage", "migrate", "-v", "0").returncode == 0
+    assert run_kehu(tmp_path, "manage", "migrate", "-v", "0").returncode == 0
     database = sqlite3.connect(tmp_path / "kehu.sqlite3")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         database.execute("UPDATE core_auditentry SET actor_name = 'boss'")
