@@ -296,9 +296,10 @@ def clean(
 ) -> dict[str, Any]:
     """The record's new ``custom`` value: ``current`` with ``values`` validated and applied.
 
-    Every key must be a field of ``kind`` that ``user`` may edit; a required field must have a
-    value once the record is created, or when an edit carries custom values at all (a record
-    made before the field became required stays valid until it is edited). Values of fields
+    Every key must be a field of ``kind`` that ``user`` may edit; a required field that
+    ``user`` may fill must have a value once the record is created, or when an edit carries
+    custom values at all (a record made before the field became required stays valid until it
+    is edited). Values of fields
     no longer defined (a soft-deleted field) are kept, so restoring the field restores them.
     ``masked``: the user sees the record's sensitive fields masked, so may not change the
     sensitive custom ones. Raises ``InvalidInput`` whose errors name ``custom.<key>``.
@@ -328,7 +329,9 @@ def clean(
             result[spec.key] = value
     if creating or values is not None:
         for spec in specs.values():
-            if spec.required and result.get(spec.key) in (None, "", []):
+            # A role that may not fill a field is not held to it (else it could create none).
+            fillable = spec.editable_by(user) and not (masked and spec.sensitive)
+            if spec.required and fillable and result.get(spec.key) in (None, "", []):
                 errors.setdefault(spec.name, []).append(_("This field is required."))
     if errors:
         raise InvalidInput(errors=errors)

@@ -191,6 +191,17 @@ def test_required_on_create_but_old_records_stay_valid(org: Organisation) -> Non
     assert response.status_code == 200
 
 
+def test_required_binds_only_roles_that_may_fill_it(org: Organisation) -> None:
+    # A field only managers may edit (or see) cannot hold a rep's create back.
+    define(org, key="audit_mark", required=True, edit_roles=["manager"])
+    define(org, key="internal_no", required=True, see_roles=["manager"])
+    response = post(api_client(org.rep), BASE, {"name": "新客户有限公司", "custom": {}})
+    assert response.status_code == 201, response.content
+    response = post(api_client(org.east_manager), BASE, {"name": "另一客户有限公司", "custom": {}})
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"custom.audit_mark", "custom.internal_no"}
+
+
 def test_roles_see_and_edit_and_sensitive_values_are_masked(org: Organisation) -> None:
     define(org, key="floor_price", type="money", sensitive=True)
     define(org, key="internal", see_roles=["manager"])
