@@ -285,6 +285,23 @@ class PreparedCustomer:
         )
 
 
+def _clean_new_contact(actor: User, index: int, data: Mapping[str, Any]) -> dict[str, Any]:
+    """One contact sent with a new customer: its fields and its custom values (errors of the
+    latter name ``contacts[<index>].custom.<key>``, apart from the customer's own)."""
+    data = dict(data)
+    try:
+        custom = custom_fields.take("contact", data, user=actor, creating=True)
+    except InvalidInput as error:
+        raise InvalidInput(
+            error.detail,
+            errors={f"contacts[{index}].{name}": m for name, m in error.errors.items()},
+        ) from error
+    cleaned = _clean_contact_data(data, partial=False)
+    if custom:
+        cleaned["custom"] = custom
+    return cleaned
+
+
 def customer_prepare(
     *,
     actor: User,
@@ -328,7 +345,7 @@ def customer_prepare(
         _validate_customer(customer)
     else:
         _validate_customer(customer, batch=True)
-    cleaned_contacts = [_clean_contact_data(c, partial=False) for c in contacts]
+    cleaned_contacts = [_clean_new_contact(actor, index, c) for index, c in enumerate(contacts)]
     for cleaned in cleaned_contacts:
         check_contact_rules(cleaned)
     check_customer_rules(customer, cleaned_contacts)

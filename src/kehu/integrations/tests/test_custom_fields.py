@@ -392,6 +392,27 @@ def test_other_kinds_take_and_return_custom_values(
     assert client.get(f"{BASE}/{customer.pk}").json()["custom"] == {}
 
 
+def test_contacts_sent_with_a_new_customer_carry_their_custom_values(
+    org: Organisation,
+) -> None:
+    define(org, kind="contact", key="hobby", label_zh="爱好")
+    define(org, kind="contact", key="age", type="number")
+    client = api_client(org.rep)
+    contact = {"name": "李娜", "mobile": "13812345678"}
+    wrong = post(
+        client,
+        BASE,
+        {"name": "上海泵阀有限公司", "contacts": [{**contact, "custom": {"age": "x"}}]},
+    )
+    assert wrong.status_code == 422
+    assert list(wrong.json()["errors"]) == ["contacts[0].custom.age"]
+    assert not Customer.objects.filter(name="上海泵阀有限公司").exists()
+    body = {"name": "上海泵阀有限公司", "contacts": [{**contact, "custom": {"hobby": "钓鱼"}}]}
+    created = post(client, BASE, body)
+    assert created.status_code == 201, created.content
+    assert created.json()["contacts"][0]["custom"] == {"hobby": "钓鱼", "age": None}
+
+
 def test_import_maps_custom_columns_and_checks_their_values(
     org: Organisation, tmp_path: Any
 ) -> None:
