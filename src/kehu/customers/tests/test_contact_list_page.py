@@ -293,3 +293,27 @@ def test_fixed_number_of_queries(
             html(client, q="13900", cf="role_level:决策")
     # one query more at most: the bounded count, which a short page does without
     assert counts[1] - counts[0] <= 1, counts
+
+
+def test_every_string_is_translated(org: Organisation, book: dict[str, Customer]) -> None:
+    client = signed_in(org.rep)
+    page = html(client, active="maybe", sort="salary")
+    for english in (
+        "Contacts",
+        "Name, phone or email",
+        "Still at the customer",
+        "All contacts",
+        "Left the customer",
+        "Decision maker",
+        "Clear filters",
+        "Contact name",
+        "Customer",
+        "Added",
+        "Sort",
+        "Some filters",
+        "No contacts",
+    ):
+        assert english not in page, english
+    for chinese in ("联系人", "仍在职", "已离职", "决策人", "添加日期", "排序", "3 位联系人"):
+        assert chinese in page, chinese
+    assert "没有符合条件的联系人。" in html(client, q="没有这个人")
