@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class MenuItem:
 MENU: tuple[MenuItem, ...] = (
     MenuItem(_("Dashboard"), "core:dashboard", "speedometer2"),
     MenuItem(_("Customers"), "customers:list", "building"),
+    MenuItem(pgettext_lazy("menu", "Contacts"), "customers:contact_list", "person-lines-fill"),
     MenuItem(_("Customer pools"), "pools:list", "inboxes"),
     MenuItem(_("Duplicate check"), "pools:duplicate_check", "search"),
     MenuItem(_("Leads"), "leads:list", "funnel"),

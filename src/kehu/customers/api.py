@@ -17,11 +17,11 @@ from kehu.core import custom_fields, masking
 from kehu.core.access import mask_values, policy_of
 from kehu.core.api import prevalidated_json
 from kehu.core.errors import InvalidInput
-from kehu.core.numbers import MAX_INT, Id
+from kehu.core.numbers import MAX_INT
 from kehu.core.pagination import API_MAX_LIMIT, BoundedPageOut
 from kehu.customers import selectors, services
 from kehu.customers.models import Contact, Customer
-from kehu.customers.selectors import CustomerFilters
+from kehu.customers.selectors import ContactFilters, CustomerFilters
 
 customers_router = Router(tags=["customers"])
 contacts_router = Router(tags=["contacts"])
@@ -462,12 +462,10 @@ def history(request: AuthedRequest, customer_id: int) -> Any:
 # --- Contacts ----------------------------------------------------------------------------------
 
 
-@contacts_router.get("", response=ContactPage)
+@contacts_router.get("", response=ContactPage, summary="List and search contacts")
 def list_contacts(
     request: AuthedRequest,
-    customer_id: Id | None = None,
-    q: str = "",
-    active: bool | None = None,
+    filters: Query[ContactFilters],
     limit: int = Query(50, ge=1, le=API_MAX_LIMIT),
     offset: int = Query(0, ge=0, le=MAX_INT),
 ) -> HttpResponse:
@@ -477,9 +475,7 @@ def list_contacts(
         offset=offset,
         limit=limit,
         fields=(*CONTACT_OUT_FIELDS, "custom"),
-        customer_id=customer_id,
-        q=q[:100],
-        active=active,
+        filters=filters,
     )
     # plain rows with exactly ContactOut's fields, masked by the one rule: answered without
     # the schema's validation, which with a contact and a customer instance per row was 40 %

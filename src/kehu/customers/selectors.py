@@ -606,25 +606,80 @@ def _visible_contacts(
     return per_row, Contact.objects.filter(customer_id__in=keys[:INLINE_CUSTOMERS])
 
 
-def _contact_filters(
-    queryset: QuerySet[Contact], *, q: str = "", active: bool | None = None
-) -> QuerySet[Contact]:
-    if active is not None:
-        queryset = queryset.filter(is_active=active)
-    return contact_search(queryset, q)
+# The contact list's sorts: the default reads along ``contact_list_order``; the others sort
+# the filtered scope (no index of their own: a rep's book sorts in a few milliseconds).
+CONTACT_SORTS: dict[str, tuple[str, ...]] = {
+    "customer": CONTACT_ORDER,
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
 
 
-def _filtered(queryset: QuerySet[Contact], match: Q, active: bool | None) -> QuerySet[Contact]:
-    return queryset.filter(match) if active is None else queryset.filter(match, is_active=active)
+class ContactFilters(CustomFieldFilters):
+    """Search and filters of the contact list: its page and ``GET /api/v1/contacts`` alike."""
+
+    custom_kind = "contact"
+
+    not_narrowing = frozenset({"sort", "columns"})
+
+    q: str = ""
+    customer_id: Id | None = None
+    active: bool | None = None
+    decision_maker: bool = False
+    sort: str = "customer"
+
+    @field_validator("q")
+    @classmethod
+    def _q(cls, value: str) -> str:
+        # the first 100 characters, as the API always read it (the page's box takes no more)
+        return value[:100].strip()
+
+    @field_validator("sort")
+    @classmethod
+    def _sort(cls, value: str) -> str:
+        return _choice(value or "customer", list(CONTACT_SORTS))
+
+    def narrow(self, queryset: QuerySet[Contact], match: Q, user: Any = None) -> QuerySet[Contact]:
+        """``queryset`` narrowed by ``match`` (the search's condition, ``_contact_match``) and
+        the other filters, in one ``filter()``; the scope and order are the caller's."""
+        conditions: dict[str, Any] = {}
+        if self.active is not None:
+            conditions["is_active"] = self.active
+        if self.decision_maker:
+            conditions["is_decision_maker"] = True
+        return self.apply_custom(queryset.filter(match, **conditions), user)
+
+    def apply(self, queryset: QuerySet[Contact], user: Any = None) -> QuerySet[Contact]:
+        """``queryset`` (contacts the user sees) narrowed and sorted by these filters."""
+        return self.narrow(queryset, _contact_match(self.q)[0], user).order_by(
+            *CONTACT_SORTS[self.sort]
+        )
+
+
+def _criteria(
+    filters: ContactFilters | None, customer_id: int | None, q: str, active: bool | None
+) -> ContactFilters:
+    """``filters``, or the keyword criteria of the selectors' callers as filters (unchecked:
+    the selectors match a ``q`` of any length)."""
+    if filters is not None:
+        return filters
+    return ContactFilters.model_construct(customer_id=customer_id, q=q, active=active)
 
 
 def contact_list(
-    *, user: Any, customer_id: int | None = None, q: str = "", active: bool | None = None
+    *,
+    user: Any,
+    filters: ContactFilters | None = None,
+    customer_id: int | None = None,
+    q: str = "",
+    active: bool | None = None,
 ) -> QuerySet[Contact]:
-    """The contacts ``user`` sees, filtered, in ``CONTACT_ORDER``, with their customers."""
-    visible, _part = _visible_contacts(user, customer_id)
-    queryset = _contact_filters(visible, q=q, active=active)
-    return queryset.select_related("customer").order_by(*CONTACT_ORDER)
+    """The contacts ``user`` sees, filtered, in the filters' order, with their customers."""
+    filters = _criteria(filters, customer_id, q, active)
+    visible, _part = _visible_contacts(user, filters.customer_id)
+    return filters.apply(visible, user).select_related("customer")
 
 
 def contact_page(
@@ -633,22 +688,32 @@ def contact_page(
     offset: int,
     limit: int,
     fields: Sequence[str] = ("id", "customer_id", "name"),
+    filters: ContactFilters | None = None,
     customer_id: int | None = None,
     q: str = "",
     active: bool | None = None,
 ) -> dict[str, Any]:
     """One page of ``contact_list`` as plain rows: ``{"items", "count", "count_capped"}``
-    (``page_of``). A row holds ``fields`` of the contact and its customer's ``owner_id`` and
-    ``department_id``, which decide masking. ``values()`` rows cost a fraction of the contact
-    and customer instances they replace (bench/RESULTS.md, 2026-12-06 l)."""
-    visible, part = _visible_contacts(user, customer_id)
-    match, indexed = _contact_match(q)
-    queryset = _filtered(visible, match, active)
-    rows = queryset.values(*fields, **CONTACT_CUSTOMER_COLUMNS).order_by(*CONTACT_ORDER)
+    (``page_of``). A row holds ``fields`` of the contact (``customer__name`` and the like
+    reach its customer) and its customer's ``owner_id`` and ``department_id``, which decide
+    masking. ``values()`` rows cost a fraction of the contact and customer instances they
+    replace (bench/RESULTS.md, 2026-12-06 l). ``filters`` (the list page's and the API's)
+    or the keyword criteria choose the rows."""
+    filters = _criteria(filters, customer_id, q, active)
+    visible, part = _visible_contacts(user, filters.customer_id)
+    match, indexed = _contact_match(filters.q)
+    rows = (
+        filters.narrow(visible, match, user)
+        .values(*fields, **CONTACT_CUSTOMER_COLUMNS)
+        .order_by(*CONTACT_SORTS[filters.sort])
+    )
     # matches read from an index are few (``COMMON_MATCHES`` at most): counting them is cheap,
     # while the first customers' part walked their contacts for nothing (10–14 ms)
-    subset = None if part is None or indexed else _filtered(part, match, active)
-    return page_of(rows, offset=offset, limit=limit, ordered_count=True, subset=subset)
+    subset = None if part is None or indexed else filters.narrow(part, match, user)
+    # the default order walks the list's index, and so does its count; another sort would
+    # sort the scope for the count too
+    ordered = filters.sort == "customer"
+    return page_of(rows, offset=offset, limit=limit, ordered_count=ordered, subset=subset)
 
 
 def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:

@@ -7,6 +7,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("new/", views.customer_create, name="create"),
+    path("contacts/", views.contact_list, name="contact_list"),
     path("check-duplicates/", views.check_duplicates, name="check_duplicates"),
     path("pick/", views.customer_pick, name="pick"),
     path("bulk/", views.bulk_action, name="bulk"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib import messages
@@ -12,6 +14,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 from pydantic import ValidationError
 
@@ -19,10 +22,11 @@ from kehu.accounts.http import AuthedRequest
 from kehu.accounts.models import Role, User
 from kehu.core import custom_fields, masking
 from kehu.core.access import is_admin, policy_of
-from kehu.core.errors import KehuError, StaleVersion
+from kehu.core.errors import InvalidInput, KehuError, StaleVersion
+from kehu.core.filters import error_text
 from kehu.core.http import error_message, form_errors, is_htmx
 from kehu.core.numbers import id_or_404, whole_number
-from kehu.core.pagination import BoundedPaginator
+from kehu.core.pagination import BoundedPaginator, page_number
 from kehu.customers import contact_display, sections, selectors, services, timeline
 from kehu.customers.forms import (
     AttachmentForm,
@@ -188,6 +192,169 @@ def saved_filter_save(request: AuthedRequest) -> HttpResponse:
 def saved_filter_delete(request: AuthedRequest, filter_id: int) -> HttpResponse:
     services.saved_filter_delete(user=request.user, filter_id=filter_id)
     return redirect("customers:list")
+
+
+# --- Contact list -------------------------------------------------------------------------------
+
+CONTACT_ROW_FIELDS = (
+    "id",
+    "customer_id",
+    "customer__name",
+    "name",
+    "title",
+    "mobile",
+    "work_phone",
+    "email",
+    "wechat",
+    "is_primary",
+    "is_decision_maker",
+    "is_active",
+    "left_at",
+    "created_at",
+    "custom",
+)
+
+
+@dataclass(frozen=True)
+class ContactPages:
+    """Where a page of the contact list is among the others, with the bounded count."""
+
+    number: int
+    per_page: int
+    count: int
+    count_capped: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.count_capped or self.number * self.per_page < self.count
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.count // self.per_page))
+
+
+def _filter_labels() -> dict[str, str]:
+    return {
+        "q": _("Search"),
+        "customer_id": _("Customer"),
+        "active": pgettext("contact filter", "Still at the customer"),
+        "decision_maker": _("Decision maker"),
+        "sort": pgettext("list", "Sort"),
+        "cf": _("Custom fields"),
+        "columns": _("Columns"),
+    }
+
+
+def _contact_filters(request: AuthedRequest) -> tuple[selectors.ContactFilters, str]:
+    """The list's filters from the query string, and what was wrong with those that were not
+    valid (the list is then shown unfiltered, with a message naming them)."""
+    try:
+        return selectors.ContactFilters.from_querydict(request.GET), ""
+    except ValidationError as error:
+        problems: dict[str, list[str]] = {}
+        for item in error.errors():
+            name = str(item["loc"][0]) if item.get("loc") else ""
+            # a validator's own (translated) words; Pydantic's type errors are not translated
+            said = [error_text(item)] if item.get("type") == "value_error" else []
+            problems.setdefault(name, []).extend(said)
+        return selectors.ContactFilters(), _bad_filters(problems)
+
+
+def _bad_filters(problems: Mapping[str, Iterable[str]]) -> str:
+    """The filters named by their labels, each with what was wrong where it is known."""
+    labels = _filter_labels()
+    shown = []
+    for name, said in problems.items():
+        words = " ".join(map(str, said))
+        label = str(labels.get(name, name))
+        shown.append(f"{label}: {words}" if words else label)
+    return "; ".join(shown)
+
+
+def _contact_rows(
+    request: AuthedRequest, filters: selectors.ContactFilters, per_page: int
+) -> tuple[list[SimpleNamespace], ContactPages]:
+    """The page of contacts the request asks for, as rows a template reads (``shown``,
+    ``masked``, ``reveal_at`` as ``contact_display`` attaches them); past the last page, the
+    last page."""
+    number = page_number(request.GET.get("page"), per_page) or 1
+    while True:
+        found = selectors.contact_page(
+            user=request.user,
+            offset=(number - 1) * per_page,
+            limit=per_page,
+            fields=CONTACT_ROW_FIELDS,
+            filters=filters,
+        )
+        pages = ContactPages(number, per_page, found["count"], found["count_capped"])
+        if found["items"] or number == 1 or found["count_capped"]:
+            break
+        number = pages.num_pages  # beyond the end: the last page (one more query, rarely)
+    rows: list[SimpleNamespace] = []
+    held: list[tuple[Any, list[SimpleNamespace]]] = []
+    for item in found["items"]:
+        customer = SimpleNamespace(
+            pk=item["customer_id"],
+            name=item.pop("customer__name"),
+            owner_id=item.pop("owner_id"),
+            department_id=item.pop("department_id"),
+        )
+        row = SimpleNamespace(pk=item["id"], customer=customer, **item)
+        rows.append(row)
+        held.append((customer, [row]))
+    contact_display.show_all_on_page(request.user, held)
+    return rows, pages
+
+
+@login_required
+@require_GET
+def contact_list(request: AuthedRequest) -> HttpResponse:
+    """联系人: every contact of the customers the user sees, searched and filtered like the
+    API's list (``ContactFilters``), masked as on the customer page."""
+    user = request.user
+    filters, filter_error = _contact_filters(request)
+    per_page = whole_number(request.GET.get("per_page", ""))
+    per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
+    try:
+        rows, pages = _contact_rows(request, filters, per_page)
+    except InvalidInput as error:  # a custom field this role may not filter on
+        filter_error = _bad_filters(error.errors or {"cf": []})
+        filters = selectors.ContactFilters(sort=filters.sort, columns=filters.columns)
+        rows, pages = _contact_rows(request, filters, per_page)
+    custom = custom_fields.list_columns("contact", user, filters.columns, filters.cf)
+    for row, cells in zip(rows, custom.labelled(rows, lambda row: row.masked), strict=True):
+        row.custom_cells = cells
+    query = request.GET.copy()
+    query.pop("page", None)
+    sort_query = query.copy()
+    sort_query.pop("sort", None)
+    context = {
+        **custom.context(),
+        "filters": filters,
+        "filter_error": filter_error,
+        "rows": rows,
+        "page": pages,
+        "any_masked": any(row.masked for row in rows),
+        "base_query": query.urlencode(),
+        "sort_query": sort_query.urlencode(),
+        "per_page": per_page,
+        "page_sizes": PAGE_SIZES,
+    }
+    if is_htmx(request) and request.headers.get("HX-Target") == "contact-results":
+        return render(request, "customers/_contact_results.html", context)
+    return render(request, "customers/contact_list.html", context)
 
 
 # --- Create / edit --------------------------------------------------------------------------------

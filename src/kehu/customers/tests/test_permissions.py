@@ -54,6 +54,11 @@ def contact(org: Organisation) -> dict[str, Any]:
     return {"contact_id": made["_contact"].pk, "_contact": made["_contact"]}
 
 
+def listed_customer(org: Organisation) -> dict[str, Any]:
+    """``customer``, for a list: no parameter in its URL."""
+    return {f"_{key}": value for key, value in customer(org).items()}
+
+
 def attachment(org: Organisation) -> dict[str, Any]:
     made = customer(org)
     upload = SimpleUploadedFile("报价单.pdf", b"%PDF-1.4 quote", content_type="application/pdf")
@@ -159,6 +164,10 @@ TABLE = [
     ),
     # --- UI ---
     Endpoint("GET customers:detail", customer, may=VIEWERS, out_of_scope=OTHERS),
+    # a list: another team's contacts are left out of it (test_contact_list_page.py)
+    Endpoint(
+        "GET customers:contact_list", listed_customer, may=(*VIEWERS, "service"), out_of_scope=()
+    ),
     Endpoint(
         "GET customers:tab",
         lambda org: {**customer(org), "tab": "history"},
@@ -286,6 +295,21 @@ MASKS = [
     Masked(
         "GET customers:detail", customer, "colleague", shows={"138****1234": True}, hides=(MOBILE,)
     ),
+    Masked(
+        "GET customers:contact_list",
+        listed_customer,
+        "colleague",
+        shows={"138****1234": True},
+        hides=(MOBILE, "138 1234 1234", "zhang@corp.cn"),
+    ),
+    Masked(
+        "GET customers:contact_list",
+        listed_customer,
+        "marketing",
+        shows={"138****1234": True},
+        hides=(MOBILE, "138 1234 1234", "zhang@corp.cn"),
+    ),
+    Masked("GET customers:contact_list", listed_customer, "rep", shows={"zhang@corp.cn": True}),
     Masked(
         "GET customers:detail", customer, "marketing", shows={"138****1234": True}, hides=(MOBILE,)
     ),
