@@ -35,6 +35,8 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
+from kehu.core.bulk_insert import RowInserter, RowUpdater
 from kehu.core.errors import Conflict, InvalidInput, KehuError, NotFound
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, CustomerKind
@@ -43,6 +45,10 @@ from kehu.opportunities import services as deal_services
 from kehu.opportunities.models import Opportunity
 
 MAX_RECORDS = 1000
+# a batch's new mappings in one INSERT (COPY), those it remembers in one UPDATE
+# (``kehu.core.bulk_insert``)
+_MAPPINGS = RowInserter(ExternalId)
+_REMEMBER = RowUpdater(ExternalId, ("fingerprint", "seen_version", "updated_at"))
 SYSTEM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_EXTERNAL_ID = 100
 
@@ -429,7 +435,7 @@ def upsert_many(
     outcomes: list[Outcome | None] = [
         item if isinstance(item, Outcome) else None for item in parsed
     ]
-    with transaction.atomic():
+    with transaction.atomic(), custom_fields.pinned():
         for index, item in enumerate(parsed):
             if isinstance(item, Outcome):
                 continue
@@ -515,21 +521,24 @@ def _create_customers(
             customers = customer_services.customers_create_bulk(
                 actor=actor, rows=[prepared.as_new_customer() for *_head, prepared in batch]
             )
-            ExternalId.objects.bulk_create(
-                [
-                    ExternalId(
-                        kind=ExternalKind.CUSTOMER,
-                        object_id=customer.pk,
-                        system=system,
-                        external_id=external_id,
-                        fingerprint=fingerprint(data),
-                        seen_version=customer.version,
-                        created_by=actor,
-                    )
-                    for (_index, system, external_id, data, _prepared), customer in zip(
-                        batch, customers, strict=True
-                    )
-                ]
+            now = timezone.now()
+            _MAPPINGS.insert(
+                _MAPPINGS.row(
+                    {
+                        "kind": ExternalKind.CUSTOMER,
+                        "object_id": customer.pk,
+                        "system": system,
+                        "external_id": external_id,
+                        "fingerprint": fingerprint(data),
+                        "seen_version": customer.version,
+                        "created_at": now,
+                        "updated_at": now,
+                        "created_by_id": actor.pk,
+                    }
+                )
+                for (_index, system, external_id, data, _prepared), customer in zip(
+                    batch, customers, strict=True
+                )
             )
     except IntegrityError:
         return  # a concurrent writer took a credit code or an external id: one by one, then
@@ -626,11 +635,7 @@ def _update_customers(
             system=system,
             external_id=external_id,
         )
-    ExternalId.objects.bulk_update(
-        remembered,
-        ["fingerprint", "seen_version", "updated_at"],
-        batch_size=customer_services.UPDATE_ROWS,
-    )
+    _REMEMBER.update_objects(remembered)
 
 
 def _mapped(kind: str, refs: set[tuple[str, str]]) -> set[tuple[str, str]]:
