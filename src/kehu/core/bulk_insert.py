@@ -267,7 +267,8 @@ class RowUpdater:
         with connection.cursor() as cursor:
             for start in range(0, len(prepared), batch_size):
                 chunk = prepared[start : start + batch_size]
-                cursor.execute(self._unnest_statement(), [list(column) for column in zip(*chunk)])
+                arrays = [list(column) for column in zip(*chunk, strict=True)]
+                cursor.execute(self._unnest_statement(), arrays)
                 done += max(cursor.rowcount, 0)
         return done
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
 
 from kehu.accounts.models import User
 from kehu.core import audit, custom_fields, events
-from kehu.core.bulk_insert import RowInserter, RowUpdater
 from kehu.core.access import is_admin, managed_department_ids, policy_of
+from kehu.core.bulk_insert import RowInserter, RowUpdater
 from kehu.core.context import current_request_id
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
 from kehu.core.history import stamp
