@@ -288,13 +288,13 @@ class RowUpdater:
                 values[index] = after
         return prepared
 
-    @cache  # noqa: B019 - one entry per vendor's statement; updaters are few and long-lived
+    @cache  # noqa: B019 - one statement per updater; updaters are few and long-lived
     def _single_statement(self) -> str:
         quote = connection.ops.quote_name
-        sets = ", ".join(f"{quote(f.column)} = %s" for f in self._fields)
+        sets = ", ".join(f"{quote(str(f.column))} = %s" for f in self._fields)
         return (
             f"UPDATE {quote(self.model._meta.db_table)} SET {sets} "
-            f"WHERE {quote(self._pk.column)} = %s"
+            f"WHERE {quote(str(self._pk.column))} = %s"
         )
 
     @cache  # noqa: B019 - one statement per updater
@@ -309,10 +309,10 @@ class RowUpdater:
         fields = [self._pk, *self._fields]
         types = [_TYPE_MODIFIER.sub("", str(f.cast_db_type(connection))) for f in fields]
         arrays = ", ".join(f"%s::{name}[]" for name in types)
-        names = ", ".join(quote(f.column) for f in fields)
-        sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in self._fields)
+        names = ", ".join(quote(str(f.column)) for f in fields)
+        sets = ", ".join(f"{quote(str(f.column))} = v.{quote(str(f.column))}" for f in self._fields)
         table = quote(self.model._meta.db_table)
-        pk = quote(self._pk.column)
+        pk = quote(str(self._pk.column))
         return (
             f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v ({names}) "
             f"WHERE {table}.{pk} = v.{pk}"

@@ -339,7 +339,7 @@ def customer_prepare(
     if lookups is not None:
         # _fix_primary's choice, and full_clean's checks of the values set (no instance)
         flagged = [c for c in cleaned_contacts if c.get("is_primary")]
-        chosen = flagged[0] if flagged else (cleaned_contacts or [None])[0]
+        chosen = next(iter(flagged or cleaned_contacts), None)
         for cleaned in cleaned_contacts:
             cleaned["is_primary"] = cleaned is chosen
             validate_values(Contact, cleaned)

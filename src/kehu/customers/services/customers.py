@@ -304,8 +304,8 @@ def customers_update_batch(
             "history_user_id": actor.pk,
             "request_id": current_request_id(),
         }
-        columns, history_rows = history.object_rows(dirty, fixed)
-        history.insert(history_rows, columns)
+        history_columns, history_rows = history.object_rows(dirty, fixed)
+        history.insert(history_rows, history_columns)
     if dirty:
         hooks.customers_changed(row.pk for row in dirty)
     events.emit_many(
