@@ -156,11 +156,13 @@ class TableWriter:
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """PostgreSQL ``COPY table (columns) FROM STDIN`` of rows already in database form; answers
-    how many were written."""
+    how many were written. A refused row raises Django's error (``IntegrityError`` for a
+    unique key taken), as a statement through the ORM would, not the driver's own."""
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
     count = 0
     with (
+        connection.wrap_database_errors,
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
     ):

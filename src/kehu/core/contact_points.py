@@ -4,11 +4,16 @@ Customers, contacts, leads and imports store a phone in E.164 (+8613812345678, m
 by default) and an e-mail address in lower case, so duplicate checks and searches compare like
 with like. ``normalize_*`` answer ``""`` for a blank value and raise ``InvalidInput`` on the
 named field for one that is not a number or an address.
+
+Both conversions are pure and remembered for the last few thousand values: a batch (an
+import, a bulk upsert) checks each of its values more than once (cleaning, then the duplicate
+check), and parsing an address or a number costs more than the rest of a record's checks.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
@@ -17,6 +22,7 @@ from kehu.core.errors import InvalidInput
 DEFAULT_REGION = "CN"
 
 
+@lru_cache(maxsize=4096)
 def phone_e164(value: str, region: str = DEFAULT_REGION) -> str | None:
     """The number in E.164, or None when it is not a valid number (full-width digits pass)."""
     import phonenumbers
@@ -33,6 +39,7 @@ def phone_e164(value: str, region: str = DEFAULT_REGION) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def email_address(value: str) -> str | None:
     """The address in lower case when it is syntactically valid (no DNS lookup), else None."""
     from email_validator import EmailNotValidError, validate_email

@@ -19,7 +19,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -145,7 +147,25 @@ def _generation() -> str:
     return str(generation)
 
 
+_pinned: ContextVar[list[FieldSpec] | None] = ContextVar("kehu_custom_fields_pinned", default=None)
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """The definitions read once for a batch (the API's bulk upsert): inside, every call sees
+    them as they were when the batch began, without asking the shared cache whether they
+    changed (that read, once per record, cost more than the record's own checks)."""
+    token = _pinned.set(_all())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
 def _all() -> list[FieldSpec]:
+    held = _pinned.get()
+    if held is not None:
+        return held
     if _provider is None:
         return []
     generation, now = _generation(), time.monotonic()

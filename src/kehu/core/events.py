@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -162,13 +162,26 @@ def emit(
         _add([Event(name=name, instance_id=int(instance_id), actor_id=_id(actor), data=data or {})])
 
 
-def emit_many(name: str, instance_ids: list[int], *, actor: Any = None) -> None:
-    """``emit`` for many records at once (a bulk create): one check, one marker."""
+def emit_many(
+    name: str,
+    instance_ids: list[int],
+    *,
+    actor: Any = None,
+    data: Mapping[int, dict[str, Any]] | None = None,
+) -> None:
+    """``emit`` for many records at once (a bulk create or update): one check, one marker.
+    ``data``: each record's data by its id (none: empty)."""
     if name not in NAMES:
         raise ValueError(f"unknown event {name!r}: add it to kehu.core.events.NAMES")
     if instance_ids and _listeners and _wanted():
         actor_id = _id(actor)
-        _add([Event(name=name, instance_id=int(pk), actor_id=actor_id) for pk in instance_ids])
+        of = data or {}
+        _add(
+            [
+                Event(name=name, instance_id=int(pk), actor_id=actor_id, data=of.get(pk) or {})
+                for pk in instance_ids
+            ]
+        )
 
 
 def _id(actor: Any) -> int | None:

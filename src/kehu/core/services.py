@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -48,6 +50,58 @@ def validate(instance: models.Model, *, exclude: list[str] | None = None) -> Non
         instance.full_clean(exclude=exclude, validate_unique=True)
     except ValidationError as error:
         raise invalid_input_from(error) from error
+
+
+def validate_values(model: type[models.Model], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``validate`` of a new ``model`` instance holding ``values`` (by field name) and the
+    defaults elsewhere, without building the instance: the same null check and field checks
+    (``full_clean``'s ``clean_fields``), in the same order with the same messages; answers
+    the cleaned values. The defaults pass those checks by construction, so they are not
+    checked again. For models whose ``full_clean`` checks nothing more for a new row (no
+    ``clean``, no constraints, no unique field but the primary key): a batch checks rows its
+    own cleaning made (``customers.customer_prepare``'s contacts)."""
+    checks = _value_checks(model)
+    unknown = set(values) - {name for name, _field in checks}
+    if unknown:
+        raise ValueError(f"validate_values checks no field {sorted(unknown)} of {model.__name__}")
+    errors: dict[str, list[Any]] = {}
+    nulls: dict[str, list[str]] = {}
+    cleaned = dict(values)
+    for name, field in checks:
+        if name not in values:
+            continue
+        raw = values[name]
+        if raw is None and field.blank and field.editable and not field.null:
+            nulls[name] = [str(field.error_messages["null"])]
+            continue
+        if field.blank and raw in field.empty_values:
+            continue
+        try:
+            cleaned[name] = field.clean(raw, None)
+        except ValidationError as error:
+            errors[name] = error.error_list
+    if nulls:
+        raise InvalidInput(next(iter(nulls.values()))[0], errors=nulls)
+    if errors:
+        raise invalid_input_from(ValidationError(errors))
+    return cleaned
+
+
+@cache
+def _value_checks(model: type[models.Model]) -> list[tuple[str, models.Field[Any, Any]]]:
+    meta = model._meta
+    if (
+        model.clean is not models.Model.clean
+        or meta.constraints
+        or meta.unique_together
+        or any(f.unique and not f.primary_key for f in meta.concrete_fields)
+    ):
+        raise ValueError(f"validate_values does not check all of {model.__name__}'s rules")
+    return [
+        (f.name, f)
+        for f in meta.fields
+        if not f.primary_key and not f.is_relation and not f.generated
+    ]
 
 
 def invalid_input_from(error: ValidationError) -> InvalidInput:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -221,10 +221,13 @@ def _attname(model: type[models.Model], name: str) -> str:
     return str(model_field.attname)
 
 
-def _check_text_lengths(instance: models.Model) -> None:
-    """TextFields' max_length is not a model validator in Django; enforce it here."""
+def _check_text_lengths(instance: models.Model, only: Collection[str] | None = None) -> None:
+    """TextFields' max_length is not a model validator in Django; enforce it here (``only``:
+    on these fields)."""
     errors: dict[str, list[str]] = {}
     for model_field in instance._meta.concrete_fields:
+        if only is not None and model_field.name not in only:
+            continue
         if isinstance(model_field, models.TextField) and model_field.max_length:
             value = getattr(instance, model_field.attname) or ""
             if len(value) > model_field.max_length:
@@ -236,14 +239,21 @@ def _check_text_lengths(instance: models.Model) -> None:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
 
 
-def _validate_customer(customer: Customer, *, batch: bool = False) -> None:
+def _validate_customer(
+    customer: Customer, *, batch: bool = False, only: Collection[str] | None = None
+) -> None:
     """The customer's field values. ``batch``: without the checks that query per record
     (the industry and region rows exist, the credit code is unused), which a batch's caller
-    makes for all its records at once (``creation.customer_prepare``)."""
-    _check_text_lengths(customer)
+    makes for all its records at once (``creation.customer_prepare``). ``only``: the fields
+    an update changed (``customers_update_batch``): the others hold the stored values, which
+    were checked when they were written, so only the new values are checked (the same
+    checks and messages as for every field)."""
+    _check_text_lengths(customer, only)
     exclude = ["number", "name_key", "search_text", "owner", "department", "created_by"]
     if batch:
         exclude += ["industry", "region", "credit_code"]
+    if only is not None:
+        exclude += [f.name for f in Customer._meta.concrete_fields if f.name not in only]
     validate(customer, exclude=exclude)
 
 

@@ -29,7 +29,7 @@ from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden, InvalidInput
 from kehu.core.history import stamp
-from kehu.core.services import validate
+from kehu.core.services import validate, validate_values
 from kehu.customers import grading, hooks, numbering
 from kehu.customers.credit_code import region_code_from_credit_code
 from kehu.customers.models import (
@@ -336,7 +336,7 @@ def customer_prepare(
     customer.status = status
     custom = data.pop("custom", None)
     take_markers(data)
-    _assign(customer, data, EDITABLE_FIELDS)
+    assigned = _assign(customer, data, EDITABLE_FIELDS)
     customer.custom = custom_fields.clean("customer", custom, user=actor, creating=True)
     if not customer.name:
         raise _field_error("name", _("Enter the customer's full name."))
@@ -344,7 +344,8 @@ def customer_prepare(
     if lookups is None:
         _validate_customer(customer)
     else:
-        _validate_customer(customer, batch=True)
+        # the fields left at their defaults pass by construction: check the ones set here
+        _validate_customer(customer, batch=True, only=assigned | {"status", "custom"})
     cleaned_contacts = [_clean_new_contact(actor, index, c) for index, c in enumerate(contacts)]
     for cleaned in cleaned_contacts:
         check_contact_rules(cleaned)
@@ -353,11 +354,12 @@ def customer_prepare(
     if any(len(name) > 50 for name in tag_names):
         raise _field_error("tags", _("A tag has at most 50 characters."))
     if lookups is not None:
-        rows = [Contact(customer=customer, **c) for c in cleaned_contacts]
-        _fix_primary(rows)
-        for row, cleaned in zip(rows, cleaned_contacts, strict=True):
-            validate(row, exclude=["customer"])
-            cleaned["is_primary"] = row.is_primary
+        # _fix_primary's choice, and full_clean's checks of the values set (no instance)
+        flagged = [c for c in cleaned_contacts if c.get("is_primary")]
+        chosen = next(iter(flagged or cleaned_contacts), None)
+        for cleaned in cleaned_contacts:
+            cleaned["is_primary"] = cleaned is chosen
+            validate_values(Contact, cleaned)
     return PreparedCustomer(customer, owner, cleaned_contacts, tag_names)
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from ninja import Field, Router, Schema, Status
+from pydantic import BaseModel, model_validator
 
 from kehu.accounts.http import AuthedRequest
 from kehu.core.numbers import Id
@@ -203,13 +205,33 @@ def _put(
 
 def _bulk(request: AuthedRequest, kind: str, payload: ExternalUpsertIn, schema: Any) -> Any:
     outcomes = services.upsert_many(
-        actor=request.user, kind=kind, records=payload.records, schema=schema
+        actor=request.user, kind=kind, records=payload.records, schema=plain(schema)
     )
     counts = Counter(outcome.result for outcome in outcomes)
     return {
         "counts": {name: counts.get(name, 0) for name in services.RESULTS},
         "results": [outcome.payload(index) for index, outcome in enumerate(outcomes)],
     }
+
+
+@cache
+def plain(schema: type[BaseModel]) -> type[BaseModel]:
+    """``schema`` checking a record's plain dict as it is: a ninja ``Schema`` wraps every
+    input in a ``DjangoGetter`` (attribute access to model instances, ``resolve_*`` methods),
+    which for a decoded JSON object only looks the keys up again, at a tenth of a
+    millisecond a record. The same fields, types and messages; a schema with resolvers is
+    used as it is."""
+    if not issubclass(schema, Schema) or getattr(schema, "_ninja_resolvers", None):
+        return schema
+
+    class Plain(schema):  # type: ignore[valid-type,misc]
+        @model_validator(mode="wrap")
+        @classmethod
+        def _run_root_validator(cls, values: Any, handler: Any, info: Any) -> Any:
+            return handler(values)
+
+    Plain.__name__ = Plain.__qualname__ = f"{schema.__name__}Plain"
+    return Plain
 
 
 # --- Customers ----------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
+from kehu.core.bulk_insert import RowInserter, RowUpdater
 from kehu.core.errors import Conflict, InvalidInput, KehuError, NotFound
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, CustomerKind
@@ -43,6 +45,10 @@ from kehu.opportunities import services as deal_services
 from kehu.opportunities.models import Opportunity
 
 MAX_RECORDS = 1000
+# a batch's new mappings in one INSERT (COPY), those it remembers in one UPDATE
+# (``kehu.core.bulk_insert``)
+_MAPPINGS = RowInserter(ExternalId)
+_REMEMBER = RowUpdater(ExternalId, ("fingerprint", "seen_version", "updated_at"))
 SYSTEM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_EXTERNAL_ID = 100
 
@@ -425,11 +431,13 @@ def upsert_many(
             }
         )
     parsed = [_parsed(record, schema) for record in records]
-    known = _known(actor, kind, [item for item in parsed if not isinstance(item, Outcome)])
     outcomes: list[Outcome | None] = [
         item if isinstance(item, Outcome) else None for item in parsed
     ]
-    with transaction.atomic():
+    with transaction.atomic(), custom_fields.pinned():
+        # the call's mappings, read once for the unchanged shortcut and both batches
+        mappings = _mappings_of(kind, [item for item in parsed if not isinstance(item, Outcome)])
+        known = _known(actor, kind, mappings)
         for index, item in enumerate(parsed):
             if isinstance(item, Outcome):
                 continue
@@ -440,8 +448,8 @@ def upsert_many(
                     Result.UNCHANGED, hit[1], system=system, external_id=external_id
                 )
         if kind == ExternalKind.CUSTOMER:
-            _create_customers(actor, parsed, outcomes)
-            _update_customers(actor, parsed, outcomes)
+            _create_customers(actor, parsed, outcomes, set(mappings))
+            _update_customers(actor, parsed, outcomes, mappings)
         for index, item in enumerate(parsed):
             if outcomes[index] is None:
                 assert not isinstance(item, Outcome)
@@ -450,7 +458,10 @@ def upsert_many(
 
 
 def _create_customers(
-    actor: User, parsed: Sequence[Parsed | Outcome], outcomes: list[Outcome | None]
+    actor: User,
+    parsed: Sequence[Parsed | Outcome],
+    outcomes: list[Outcome | None],
+    mapped: set[tuple[str, str]],
 ) -> None:
     """The call's new customers, written together (``customers_create_bulk``: a fixed
     number of statements for the batch) through ``customer_create``'s rules: each record is
@@ -459,9 +470,8 @@ def _create_customers(
     inserted together. A record is left to the single path (``_write``, after the batch, in
     order) when anything makes it special: an external id already mapped or repeated in the
     call, ``kehu_id``, ``force``, more than one contact, a possible duplicate. Fills
-    ``outcomes`` of the records it wrote or refused."""
-    refs = [(item[0], item[1]) for item in parsed if not isinstance(item, Outcome)]
-    mapped = _mapped(ExternalKind.CUSTOMER, set(refs))
+    ``outcomes`` of the records it wrote or refused. ``mapped``: the call's references that
+    had a mapping when the call began."""
     seen: set[tuple[str, str]] = set()
     chosen: list[tuple[int, str, str, dict[str, Any]]] = []
     for index, item in enumerate(parsed):
@@ -515,21 +525,24 @@ def _create_customers(
             customers = customer_services.customers_create_bulk(
                 actor=actor, rows=[prepared.as_new_customer() for *_head, prepared in batch]
             )
-            ExternalId.objects.bulk_create(
-                [
-                    ExternalId(
-                        kind=ExternalKind.CUSTOMER,
-                        object_id=customer.pk,
-                        system=system,
-                        external_id=external_id,
-                        fingerprint=fingerprint(data),
-                        seen_version=customer.version,
-                        created_by=actor,
-                    )
-                    for (_index, system, external_id, data, _prepared), customer in zip(
-                        batch, customers, strict=True
-                    )
-                ]
+            now = timezone.now()
+            _MAPPINGS.insert(
+                _MAPPINGS.row(
+                    {
+                        "kind": ExternalKind.CUSTOMER,
+                        "object_id": customer.pk,
+                        "system": system,
+                        "external_id": external_id,
+                        "fingerprint": fingerprint(data),
+                        "seen_version": customer.version,
+                        "created_at": now,
+                        "updated_at": now,
+                        "created_by_id": actor.pk,
+                    }
+                )
+                for (_index, system, external_id, data, _prepared), customer in zip(
+                    batch, customers, strict=True
+                )
             )
     except IntegrityError:
         return  # a concurrent writer took a credit code or an external id: one by one, then
@@ -542,24 +555,19 @@ def _create_customers(
 
 
 def _update_customers(
-    actor: User, parsed: Sequence[Parsed | Outcome], outcomes: list[Outcome | None]
+    actor: User,
+    parsed: Sequence[Parsed | Outcome],
+    outcomes: list[Outcome | None],
+    mappings: dict[tuple[str, str], ExternalId],
 ) -> None:
     """The call's changed customers, updated together (``customers_update_batch``: each by
     ``customer_update``'s rules, a fixed number of queries for the batch), and their mappings
     remembered in one UPDATE. A record is left to the single path when its external id is
     repeated in the call, it carries ``kehu_id`` or ``force``, it changes the owner or the
     tags, or the batch answers ``SINGLE`` (not editable, a change that needs a duplicate
-    check or a grade, a status change). Fills ``outcomes`` of the records it answered."""
-    refs = {(item[0], item[1]) for item in parsed if not isinstance(item, Outcome)}
-    mappings = {
-        (row.system, row.external_id): row
-        for row in ExternalId.objects.filter(
-            kind=ExternalKind.CUSTOMER,
-            system__in={system for system, _id in refs},
-            external_id__in={external_id for _system, external_id in refs},
-        )
-        if (row.system, row.external_id) in refs
-    }
+    check or a grade, a status change). Fills ``outcomes`` of the records it answered.
+    ``mappings``: the call's mappings when it began (a reference first mapped by the create
+    batch has its outcome already, or is repeated in the call: neither is chosen here)."""
     counts = Counter((item[0], item[1]) for item in parsed if not isinstance(item, Outcome))
     chosen: dict[int, tuple[int, ExternalId, dict[str, Any]]] = {}  # customer id: ...
     for index, item in enumerate(parsed):
@@ -626,23 +634,22 @@ def _update_customers(
             system=system,
             external_id=external_id,
         )
-    ExternalId.objects.bulk_update(
-        remembered,
-        ["fingerprint", "seen_version", "updated_at"],
-        batch_size=customer_services.UPDATE_ROWS,
-    )
+    _REMEMBER.update_objects(remembered)
 
 
-def _mapped(kind: str, refs: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of the references have a mapping: one query."""
+def _mappings_of(kind: str, items: Sequence[Parsed]) -> dict[tuple[str, str], ExternalId]:
+    """The mappings of the call's references, by reference: one query."""
+    refs = {(system, external_id) for system, external_id, _data in items}
     if not refs:
-        return set()
+        return {}
     rows = ExternalId.objects.filter(
         kind=kind,
         system__in={system for system, _id in refs},
         external_id__in={external_id for _system, external_id in refs},
-    ).values_list("system", "external_id")
-    return {row for row in rows if row in refs}
+    )
+    return {
+        (row.system, row.external_id): row for row in rows if (row.system, row.external_id) in refs
+    }
 
 
 def _dedup_keys(prepared: customer_services.PreparedCustomer) -> customer_services.DedupKeys:
@@ -670,22 +677,13 @@ def _parsed(record: Any, schema: type[BaseModel]) -> Parsed | Outcome:
 
 
 def _known(
-    actor: User, kind: str, items: Sequence[Parsed]
+    actor: User, kind: str, mapped: dict[tuple[str, str], ExternalId]
 ) -> dict[tuple[str, str], tuple[str, int]]:
     """(fingerprint, record id) of the call's references whose record the actor sees at the
-    version of its last upsert: two queries for the whole call."""
-    refs = {(system, external_id) for system, external_id, _data in items}
-    if not refs:
+    version of its last upsert (``mapped``: the call's mappings): one query for the call."""
+    mappings = [row for row in mapped.values() if row.fingerprint]
+    if not mappings:
         return {}
-    mappings = [
-        row
-        for row in ExternalId.objects.filter(
-            kind=kind,
-            system__in={system for system, _id in refs},
-            external_id__in={external_id for _system, external_id in refs},
-        ).only("system", "external_id", "object_id", "fingerprint", "seen_version")
-        if (row.system, row.external_id) in refs and row.fingerprint
-    ]
     versions = dict(
         KINDS[kind]
         .visible(actor)
