@@ -277,3 +277,22 @@ def test_custom_values_are_kept_on_create_and_update_and_checked(org: Organisati
     assert Customer.objects.get(pk=ids[1]).custom["dealer_level"] == "一级"
     refused = updated["results"][1]
     assert "custom.dealer_level" in json.dumps(refused, ensure_ascii=False)
+
+
+def test_new_customers_contacts_carry_custom_values_in_a_batch(org: Organisation) -> None:
+    from kehu.integrations.services import custom_fields
+
+    custom_fields.custom_field_create(
+        actor=org.admin,
+        data={"kind": "contact", "key": "age", "label_zh": "年龄", "type": "number"},
+    )
+    records = new_records(3)
+    records[0]["data"]["contacts"][0]["custom"] = {"age": 41}
+    records[1]["data"]["contacts"][0]["custom"] = {"age": "old"}
+    body = upsert(api_client(org.admin), records)
+    outcomes = [result["result"] for result in body["results"]]
+    assert outcomes == ["created", "error", "created"], body
+    assert list(body["results"][1]["errors"]) == ["contacts[0].custom.age"]
+    assert Contact.objects.get(email="n0@example.cn").custom == {"age": 41}
+    assert Contact.objects.get(email="n2@example.cn").custom == {}
+    assert not Contact.objects.filter(email="n1@example.cn").exists()
