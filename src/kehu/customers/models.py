@@ -495,7 +495,10 @@ class SavedFilter(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_filters"
     )
     list_name = models.CharField(
-        _("list"), max_length=20, choices=ListName.choices, default=ListName.CUSTOMERS
+        pgettext_lazy("saved filter", "list"),
+        max_length=20,
+        choices=ListName.choices,
+        default=ListName.CUSTOMERS,
     )
     name = models.CharField(_("name"), max_length=60)
     query = models.CharField(_("filter"), max_length=1000)
