@@ -33,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, models
 from django.db.models import F, Func, Q, TextField
-from django.db.models.lookups import Contains, Exact, IsNull
+from django.db.models.lookups import Contains, Exact, IContains, IsNull
 from django.utils.translation import get_language, gettext_lazy, pgettext, pgettext_lazy
 from django.utils.translation import gettext as _
 
@@ -742,6 +742,31 @@ def filter_q(spec: FieldSpec, value: Any, column: str = "custom") -> Any:
             Contains(expression, json.dumps(value))
         )
     return Exact(expression, _as_text(value))
+
+
+def search_q(kind: str, user: Any, text: str, column: str = "custom") -> Q | None:
+    """The list search box's condition on custom values: ``text`` within a text, long text,
+    URL, single or multiple choice value (the types of ``search_text``) of a field of
+    ``kind`` that ``user`` sees and that is not sensitive (a masked value is not found by
+    searching). ``None`` when no such field exists or ``text`` is empty.
+
+    Each field reads its value as text (``CustomValue``); a multiple choice reads as its JSON
+    list, so an item is found inside it. SQLite keeps the list as Django wrote it, with
+    ``\\u`` escapes for non-ASCII letters, so the escaped form of ``text`` is looked for too."""
+    text = text.strip()
+    if not text:
+        return None
+    escaped = json.dumps(text)[1:-1]
+    query: Q | None = None
+    for spec in fields_for(kind, user):
+        if spec.sensitive or spec.type not in TEXT_TYPES | {MULTI_CHOICE}:
+            continue
+        expression = CustomValue(spec.key, column)
+        condition = Q(IContains(expression, text))
+        if spec.type == MULTI_CHOICE and escaped != text:
+            condition |= Q(IContains(expression, escaped))
+        query = condition if query is None else query | condition
+    return query
 
 
 def _as_text(value: Any) -> str:

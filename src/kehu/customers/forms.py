@@ -377,3 +377,5 @@ class BulkForm(BootstrapForm):
 class SavedFilterForm(BootstrapForm):
     name = forms.CharField(label=_("Name of the filter"), max_length=60)
     query = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
+    # the page the form was on (a list or the deal board), to go back to it
+    back = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)

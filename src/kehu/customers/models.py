@@ -10,6 +10,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from kehu.core.access import AccessPolicy, ScopedQuerySet
@@ -478,10 +479,26 @@ class CustomerAttachment(models.Model):
 
 
 class SavedFilter(models.Model):
-    """A user's named customer-list filter (the list's query string)."""
+    """A user's named filter of one list (``list_name``): the list's query string.
+
+    One model for every list page that saves filters (customers, leads, deals, tickets), so
+    one service, selector, form and template serve them all and data governance finds every
+    saved filter in one table."""
+
+    class ListName(models.TextChoices):
+        CUSTOMERS = "customers", pgettext_lazy("saved filter list", "Customers")
+        LEADS = "leads", pgettext_lazy("saved filter list", "Leads")
+        OPPORTUNITIES = "opportunities", pgettext_lazy("saved filter list", "Opportunities")
+        TICKETS = "tickets", pgettext_lazy("saved filter list", "Tickets")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_filters"
+    )
+    list_name = models.CharField(
+        pgettext_lazy("saved filter", "list"),
+        max_length=20,
+        choices=ListName.choices,
+        default=ListName.CUSTOMERS,
     )
     name = models.CharField(_("name"), max_length=60)
     query = models.CharField(_("filter"), max_length=1000)
@@ -492,7 +509,9 @@ class SavedFilter(models.Model):
         verbose_name_plural = _("saved filters")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "name"], name="customer_saved_filter_unique")
+            models.UniqueConstraint(
+                fields=["user", "list_name", "name"], name="saved_filter_unique_per_list"
+            )
         ]
 
     def __str__(self) -> str:

@@ -560,8 +560,11 @@ def attachment_get(*, user: Any, attachment_id: int) -> CustomerAttachment:
     return attachment
 
 
-def saved_filters(*, user: Any) -> QuerySet[SavedFilter]:
-    return SavedFilter.objects.filter(user=user)
+def saved_filters(
+    *, user: Any, list_name: str = SavedFilter.ListName.CUSTOMERS
+) -> QuerySet[SavedFilter]:
+    """The user's own saved filters of one list (``SavedFilter.ListName``), by name."""
+    return SavedFilter.objects.filter(user=user, list_name=list_name)
 
 
 # --- Contacts ----------------------------------------------------------------------------------

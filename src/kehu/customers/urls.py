@@ -12,6 +12,7 @@ urlpatterns = [
     path("pick/", views.customer_pick, name="pick"),
     path("bulk/", views.bulk_action, name="bulk"),
     path("filters/", views.saved_filter_save, name="filter_save"),
+    path("filters/<slug:list_name>/", views.saved_filter_save, name="filter_save_list"),
     path("filters/<int:filter_id>/delete/", views.saved_filter_delete, name="filter_delete"),
     path("<int:customer_id>/", views.customer_detail, name="detail"),
     path("<int:customer_id>/tabs/<slug:tab>/", views.customer_tab, name="tab"),

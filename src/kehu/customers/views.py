@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
@@ -43,7 +44,15 @@ from kehu.customers.forms import (
     VerifyForm,
     field_label,
 )
-from kehu.customers.models import Customer, CustomerStatus, Grade, Priority, Source, Tag
+from kehu.customers.models import (
+    Customer,
+    CustomerStatus,
+    Grade,
+    Priority,
+    SavedFilter,
+    Source,
+    Tag,
+)
 from kehu.customers.widgets import picker_label
 
 PAGE_SIZES = (25, 50, 100)
@@ -131,7 +140,6 @@ def customer_list(request: AuthedRequest) -> HttpResponse:
         tags=Tag.objects.all(),
         owners=selectors.assignable_owners(user=user) if _is_manager(user) else [],
         saved_filters=selectors.saved_filters(user=user),
-        saved_filter_form=SavedFilterForm(initial={"query": request.GET.urlencode()}),
         bulk_form=BulkForm(owners=selectors.assignable_owners(user=user)),
         is_manager=_is_manager(user),
         may_create=services.customer_may_create(user),
@@ -168,9 +176,36 @@ def bulk_action(request: AuthedRequest) -> HttpResponse:
     return redirect(back)
 
 
+# The page of each list that saves filters (``SavedFilter.ListName``), by URL name: where a
+# save or a delete goes back to when the form does not name its own page (``back``).
+SAVED_FILTER_LISTS = {
+    SavedFilter.ListName.CUSTOMERS: "customers:list",
+    SavedFilter.ListName.LEADS: "leads:list",
+    SavedFilter.ListName.OPPORTUNITIES: "opportunities:list",
+    SavedFilter.ListName.TICKETS: "service:tickets",
+}
+
+
+def _saved_filter_page(request: AuthedRequest, list_name: str) -> str:
+    """The list page to go back to: the form's ``back`` when it is a path on this site (the
+    deal board or a lead tab), else the list's own page."""
+    back = str(request.POST.get("back") or "")
+    if back.startswith("/") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        return back.split("?", 1)[0]
+    return reverse(SAVED_FILTER_LISTS[SavedFilter.ListName(list_name)])
+
+
 @login_required
 @require_POST
-def saved_filter_save(request: AuthedRequest) -> HttpResponse:
+def saved_filter_save(
+    request: AuthedRequest, list_name: str = SavedFilter.ListName.CUSTOMERS
+) -> HttpResponse:
+    """Save the list's query string under a name (``list_name``: customers, leads,
+    opportunities or tickets; another one is 404); back to the list, filtered."""
+    if list_name not in SavedFilter.ListName.values:
+        raise Http404(list_name)
     form = SavedFilterForm(request.POST)
     if form.is_valid():
         try:
@@ -178,20 +213,22 @@ def saved_filter_save(request: AuthedRequest) -> HttpResponse:
                 user=request.user,
                 name=form.cleaned_data["name"],
                 query=form.cleaned_data["query"],
+                list_name=list_name,
             )
             messages.success(request, _("Filter saved."))
         except KehuError as error:
             messages.error(request, error_message(error))
     else:
         messages.error(request, _("Give the filter a name."))
-    return redirect(reverse("customers:list") + "?" + form.data.get("query", ""))
+    page = _saved_filter_page(request, list_name)
+    return redirect(page + "?" + str(form.data.get("query", "")).lstrip("?"))
 
 
 @login_required
 @require_POST
 def saved_filter_delete(request: AuthedRequest, filter_id: int) -> HttpResponse:
-    services.saved_filter_delete(user=request.user, filter_id=filter_id)
-    return redirect("customers:list")
+    list_name = services.saved_filter_delete(user=request.user, filter_id=filter_id)
+    return redirect(_saved_filter_page(request, list_name))
 
 
 # --- Contact list -------------------------------------------------------------------------------

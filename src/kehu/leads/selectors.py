@@ -14,6 +14,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from kehu.accounts.models import Role, User
+from kehu.core import custom_fields
 from kehu.core.access import get_visible_or_404, is_admin, managed_department_ids, policy_of
 from kehu.core.filters import CustomFieldFilters
 from kehu.core.masking import mask_email, mask_mobile
@@ -99,13 +100,15 @@ class LeadFilters(CustomFieldFilters):
             queryset = queryset.filter(region_id__in=codes_within(Region, self.region))
         text = self.q.strip()
         if text:
-            queryset = queryset.filter(
+            match = (
                 Q(company_name__icontains=text)
                 | Q(contact_name__icontains=text)
                 | Q(mobile__contains=text)
                 | Q(email__icontains=text)
                 | Q(source_detail__icontains=text)
             )
+            custom = custom_fields.search_q(self.custom_kind, user, text)
+            queryset = queryset.filter(match if custom is None else match | custom)
         if self.view == "mine":
             return queryset.order_by("confirm_due_at", "first_contact_due_at", "-id")
         return queryset.order_by("-id")

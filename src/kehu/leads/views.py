@@ -28,6 +28,8 @@ from kehu.core.errors import Forbidden, InvalidInput, KehuError, NotFound
 from kehu.core.http import error_message, form_errors, htmx_template, is_htmx
 from kehu.core.numbers import posted_version
 from kehu.core.pagination import bounded_page
+from kehu.customers.models import SavedFilter
+from kehu.customers.selectors import saved_filters
 from kehu.customers.services import DuplicateCustomer
 from kehu.leads import page_links, selectors, services
 from kehu.leads.forms import (
@@ -86,6 +88,7 @@ def lead_list(request: AuthedRequest, view: str = "all") -> HttpResponse:
         "can_capture": services.lead_may_capture(user),
         "can_manage": services.leads_may_plan(user),
         "may_edit_rules": services.rules_may_edit(user),
+        "saved_filters": saved_filters(user=user, list_name=SavedFilter.ListName.LEADS),
     }
     return render(request, htmx_template(request, "leads/list.html", "leads/_table.html"), context)
 

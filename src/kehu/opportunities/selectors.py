@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from pydantic import ValidationInfo, field_serializer, field_validator
 
 from kehu.accounts.models import Department, User
+from kehu.core import custom_fields
 from kehu.core.access import get_visible_or_404, policy_of
 from kehu.core.days import on_days
 from kehu.core.errors import InvalidInput
@@ -147,9 +148,9 @@ class OpportunityFilters(CustomFieldFilters):
     def apply(self, queryset: QuerySet[Opportunity], user: Any) -> QuerySet[Opportunity]:
         queryset = self.apply_custom(queryset, user)
         if self.q:
-            queryset = queryset.filter(
-                Q(name__icontains=self.q) | Q(customer__name__icontains=self.q)
-            )
+            match = Q(name__icontains=self.q) | Q(customer__name__icontains=self.q)
+            custom = custom_fields.search_q(self.custom_kind, user, self.q)
+            queryset = queryset.filter(match if custom is None else match | custom)
         if self.customer:
             queryset = queryset.filter(customer_id=self.customer)
         if self.owner:

@@ -31,6 +31,8 @@ from kehu.core.history import history_entries
 from kehu.core.http import error_message, form_errors, htmx_template
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page
+from kehu.customers.models import SavedFilter
+from kehu.customers.selectors import saved_filters
 from kehu.opportunities import forecast_sections, sections, selectors, services
 from kehu.opportunities.forms import (
     AttachmentForm,
@@ -77,6 +79,9 @@ def _filter_context(
         "stages": selectors.stage_list(),
         "custom_filters": custom_fields.filter_inputs(
             request.user, custom_fields.fields_for("opportunity", request.user), filters.cf
+        ),
+        "saved_filters": saved_filters(
+            user=request.user, list_name=SavedFilter.ListName.OPPORTUNITIES
         ),
     }
 

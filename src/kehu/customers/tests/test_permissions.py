@@ -77,6 +77,18 @@ def saved_filter(org: Organisation) -> dict[str, Any]:
     return {"filter_id": row.pk}
 
 
+def saved_filter_of(list_name: str) -> Any:
+    """A factory of the rep's saved filter of another list (leads, deals, tickets)."""
+
+    def make(org: Organisation) -> dict[str, Any]:
+        row = services.saved_filter_save(
+            user=org.rep, name="重点", query="cf=level%3A1", list_name=list_name
+        )
+        return {"filter_id": row.pk}
+
+    return make
+
+
 def version(org: Organisation, made: dict[str, Any]) -> dict[str, Any]:
     return {"version": made["_customer"].version, "notes": "改过"}
 
@@ -253,6 +265,30 @@ TABLE = [
         silent=True,
         may=("rep",),
         out_of_scope=("colleague", "south_rep"),
+    ),
+    Endpoint(
+        "POST customers:filter_delete",
+        saved_filter_of("leads"),
+        label="leads",
+        silent=True,
+        may=("rep",),
+        out_of_scope=("colleague", "east_manager", "south_rep"),
+    ),
+    Endpoint(
+        "POST customers:filter_delete",
+        saved_filter_of("opportunities"),
+        label="opportunities",
+        silent=True,
+        may=("rep",),
+        out_of_scope=("colleague", "east_manager", "south_rep"),
+    ),
+    Endpoint(
+        "POST customers:filter_delete",
+        saved_filter_of("tickets"),
+        label="tickets",
+        silent=True,
+        may=("rep",),
+        out_of_scope=("colleague", "east_manager", "south_rep"),
     ),
 ]
 

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps
@@ -275,6 +276,13 @@ def build_customer(org: Organisation, data_dir: Path, sink: Any) -> Customer:
     )
     ExternalId.objects.create(kind="contact", object_id=person.pk, system="erp", external_id="C1")
     SavedFilter.objects.create(user=rep, name="找他", query=f"q={PERSON}")
+    # saved filters of the other lists share the table (a URL-quoted search, a custom filter)
+    SavedFilter.objects.create(
+        user=rep, list_name="leads", name="找他", query=urlencode({"q": PERSON})
+    )
+    SavedFilter.objects.create(
+        user=rep, list_name="tickets", name="找他", query=urlencode({"cf": f"contact:{PERSON}"})
+    )
     LogEntry.objects.log_actions(
         user_id=admin.pk, queryset=[customer], action_flag=CHANGE, change_message="edit"
     )

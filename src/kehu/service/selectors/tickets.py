@@ -16,6 +16,7 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.core.errors import NotFound
 from kehu.core.filters import CustomFieldFilters, error_text
 from kehu.core.numbers import whole_number
@@ -156,6 +157,9 @@ def ticket_list(
     if filters.q:
         term = filters.q
         match = Q(subject__icontains=term) | Q(requester_email__icontains=term)
+        custom = custom_fields.search_q(TicketCustomFilters.custom_kind, user, term)
+        if custom is not None:
+            match |= custom
         if term.upper().startswith("T") and term[1:].isdigit():
             match |= Q(number=term.upper())
         rows = rows.filter(match)

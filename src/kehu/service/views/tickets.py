@@ -31,8 +31,8 @@ from kehu.core.errors import InvalidInput, KehuError
 from kehu.core.http import error_message, form_errors
 from kehu.core.numbers import whole_number
 from kehu.core.pagination import bounded_page, narrowed
-from kehu.customers.models import Contact, Customer
-from kehu.customers.selectors import customer_choices
+from kehu.customers.models import Contact, Customer, SavedFilter
+from kehu.customers.selectors import customer_choices, saved_filters
 from kehu.customers.widgets import CustomerPicker, picker_label
 from kehu.service.models import (
     MessageKind,
@@ -320,6 +320,7 @@ def ticket_list(request: AuthedRequest) -> HttpResponse:
         "types": TicketType.choices,
         "sla_choices": (("overdue", _("Overdue")), ("at_risk", _("At risk"))),
         "may_create": services.may_create(request.user),
+        "saved_filters": saved_filters(user=request.user, list_name=SavedFilter.ListName.TICKETS),
     }
     return render(request, "service/tickets/list.html", context)
 

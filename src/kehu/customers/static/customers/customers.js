@@ -1,4 +1,5 @@
-// Customer list: "select all" for bulk actions; the filter query follows into "save filter".
+// Customer list: "select all" for bulk actions; the filter query follows into the bulk form
+// ("save filter" has its own script, saved_filters.js).
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
@@ -10,10 +11,6 @@
     }
   });
   document.addEventListener("htmx:pushedIntoHistory", function () {
-    var query = document.getElementById("save-filter-query");
-    if (query) {
-      query.value = window.location.search.replace(/^\?/, "");
-    }
     var back = document.querySelector("#bulk-form input[name=back]");
     if (back) {
       back.value = window.location.search.replace(/^\?/, "");
