@@ -490,6 +490,7 @@ class SavedFilter(models.Model):
         LEADS = "leads", pgettext_lazy("saved filter list", "Leads")
         OPPORTUNITIES = "opportunities", pgettext_lazy("saved filter list", "Opportunities")
         TICKETS = "tickets", pgettext_lazy("saved filter list", "Tickets")
+        CONTACTS = "contacts", pgettext_lazy("saved filter list", "Contacts")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_filters"

@@ -183,6 +183,7 @@ SAVED_FILTER_LISTS = {
     SavedFilter.ListName.LEADS: "leads:list",
     SavedFilter.ListName.OPPORTUNITIES: "opportunities:list",
     SavedFilter.ListName.TICKETS: "service:tickets",
+    SavedFilter.ListName.CONTACTS: "customers:contact_list",
 }
 
 
@@ -388,6 +389,9 @@ def contact_list(request: AuthedRequest) -> HttpResponse:
         "sort_query": sort_query.urlencode(),
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
+        "saved_filters": selectors.saved_filters(
+            user=user, list_name=SavedFilter.ListName.CONTACTS
+        ),
     }
     if is_htmx(request) and request.headers.get("HX-Target") == "contact-results":
         return render(request, "customers/_contact_results.html", context)
