@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from typing import Any
 
@@ -27,7 +27,7 @@ def bump_version(instance: VersionedModel) -> None:
     instance.version += 1
 
 
-def validate(instance: models.Model, *, exclude: list[str] | None = None) -> None:
+def validate(instance: models.Model, *, exclude: Collection[str] | None = None) -> None:
     """full_clean() that reports as InvalidInput with per-field messages.
 
     ``full_clean`` skips empty values of ``blank=True`` fields, ``None`` among them, so a

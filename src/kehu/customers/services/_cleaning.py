@@ -249,12 +249,15 @@ def _validate_customer(
     were checked when they were written, so only the new values are checked (the same
     checks and messages as for every field)."""
     _check_text_lengths(customer, only)
-    exclude = ["number", "name_key", "search_text", "owner", "department", "created_by"]
+    exclude = {"number", "name_key", "search_text", "owner", "department", "created_by"}
     if batch:
-        exclude += ["industry", "region", "credit_code"]
+        exclude |= {"industry", "region", "credit_code"}
     if only is not None:
-        exclude += [f.name for f in Customer._meta.concrete_fields if f.name not in only]
+        exclude |= _CUSTOMER_FIELD_NAMES.difference(only)
     validate(customer, exclude=exclude)
+
+
+_CUSTOMER_FIELD_NAMES = frozenset(f.name for f in Customer._meta.concrete_fields)
 
 
 def _clean_gender(value: Any) -> str:

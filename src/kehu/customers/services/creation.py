@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -285,6 +286,13 @@ class PreparedCustomer:
         )
 
 
+@cache
+def _customer_builder() -> InstanceBuilder:
+    """New customers as ``Customer(...)`` builds them (each field's default, callable ones
+    called per instance), for a third of its cost: a batch prepares a thousand."""
+    return InstanceBuilder(Customer)
+
+
 def _clean_new_contact(actor: User, index: int, data: Mapping[str, Any]) -> dict[str, Any]:
     """One contact sent with a new customer: its fields and its custom values (errors of the
     latter name ``contacts[<index>].custom.<key>``, apart from the customer's own)."""
@@ -332,7 +340,9 @@ def customer_prepare(
     status = data.pop("status", None) or CustomerStatus.POTENTIAL
     if status not in CustomerStatus.values:
         raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
-    customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
+    customer = cast(Customer, _customer_builder().build({"department_id": owner.department_id}))
+    customer.owner = owner
+    customer.created_by = actor
     customer.status = status
     custom = data.pop("custom", None)
     take_markers(data)
