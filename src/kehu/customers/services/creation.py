@@ -273,17 +273,18 @@ class PreparedCustomer:
         if len(self.contacts) > 1:
             raise ValueError("customers_create_bulk writes one contact per customer")
         customer = self.customer
-        values = {
-            f.attname: getattr(customer, f.attname)
-            for f in Customer._meta.concrete_fields
-            if not f.primary_key
-        }
+        values = {name: getattr(customer, name) for name in _customer_attnames()}
         contact = None
         if self.contacts:
             contact = {k: v for k, v in self.contacts[0].items() if k != "is_primary"}
         return NewCustomer(
             values=values, owner_id=self.owner.pk, contact=contact, tags=list(self.tags)
         )
+
+
+@cache
+def _customer_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in Customer._meta.concrete_fields if not f.primary_key)
 
 
 @cache
