@@ -202,6 +202,9 @@ def test_a_prepared_customer_holds_what_keyword_construction_gives(org: Organisa
             assert getattr(first, field.attname) is not None
             continue
         assert getattr(first, field.attname) == getattr(expected, field.attname), field.name
-    assert first.to_verify is not second.to_verify and first.custom is not second.custom
-    assert first._state.adding and first.pk is None
-    assert first.owner is org.rep and first.created_by is org.rep
+    assert first.to_verify is not second.to_verify
+    assert first.custom is not second.custom
+    assert first._state.adding
+    assert first.pk is None
+    assert first.owner is org.rep
+    assert first.created_by is org.rep
