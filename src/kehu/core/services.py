@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from typing import Any
 
@@ -27,22 +27,18 @@ def bump_version(instance: VersionedModel) -> None:
     instance.version += 1
 
 
-def validate(instance: models.Model, *, exclude: list[str] | None = None) -> None:
+def validate(instance: models.Model, *, exclude: Collection[str] | None = None) -> None:
     """full_clean() that reports as InvalidInput with per-field messages.
 
     ``full_clean`` skips empty values of ``blank=True`` fields, ``None`` among them, so a
     ``null`` sent for a NOT NULL text column (``{"description": null}``) passed it and failed
     as an IntegrityError; such a ``None`` is a field error here.
     """
+    skipped = frozenset(exclude or ())
     nulls = {
         field.name: [str(field.error_messages["null"])]
-        for field in instance._meta.concrete_fields
-        if field.blank
-        and field.editable
-        and not field.null
-        and not field.primary_key
-        and field.name not in (exclude or ())
-        and getattr(instance, field.attname) is None
+        for field in _nullable_checks(type(instance))
+        if field.name not in skipped and getattr(instance, field.attname) is None
     }
     if nulls:
         raise InvalidInput(next(iter(nulls.values()))[0], errors=nulls)
@@ -50,6 +46,16 @@ def validate(instance: models.Model, *, exclude: list[str] | None = None) -> Non
         instance.full_clean(exclude=exclude, validate_unique=True)
     except ValidationError as error:
         raise invalid_input_from(error) from error
+
+
+@cache
+def _nullable_checks(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    """The fields ``validate`` checks for a ``None``: blank, editable, NOT NULL, not the key."""
+    return tuple(
+        field
+        for field in model._meta.concrete_fields
+        if field.blank and field.editable and not field.null and not field.primary_key
+    )
 
 
 def validate_values(model: type[models.Model], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -63,3 +63,84 @@ def test_a_bad_email_names_its_field() -> None:
     message = "not-an-address is not a valid email address."
     assert raised.value.errors == {"contact_email": [message]}
     assert email_address("not-an-address") is None
+
+
+def _library_answer(text: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return str(validate_email(text, check_deliverability=False).normalized).lower()
+    except EmailNotValidError:
+        return None
+
+
+EMAIL_CASES = [
+    "a@b.cn",
+    "Wang.Li@Example.COM",
+    "c0-17@erp1234.example.cn",
+    "  padded@example.com  ",
+    "user+tag@sub.domain.example.org",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@example..com",
+    "a@-example.com",
+    "a@example-.com",
+    "a@example",
+    "a@localhost",
+    "a@example.local",
+    "a@example.test",
+    "a@example.invalid",
+    "a@123.123.123.123",
+    "a@[192.168.0.1]",
+    "a@[IPv6:::1]",
+    "@example.com",
+    "a@",
+    "a",
+    "a@@example.com",
+    "a b@example.com",
+    '"a b"@example.com',
+    '"ab"@example.com',
+    "王经理@例子.中国",
+    "用户@example.com",
+    "a@xn--fsqu00a.xn--fiqs8s",
+    "a@XN--FSQU00A.XN--FIQS8S",
+    "a@xn--abc.com",
+    "Postmaster@Example.com",
+    "ABUSE@example.com",
+    "a\u0301@example.com",  # decomposed accent: NFC changes the local part
+    "a@e\u0301xample.com",
+    "a@ｅｘａｍｐｌｅ.com",  # full-width domain
+    "王<a@example.com>",
+    "Wang <a@example.com>",
+    "a@example.com.",
+    "a@" + "x" * 64 + ".com",
+    "a@" + "x" * 63 + ".com",
+    "x" * 65 + "@example.com",
+    "x" * 64 + "@example.com",
+    "a@" + ".".join(["y" * 60] * 5) + ".com",
+    "x" * 60 + "@" + ".".join(["y" * 60] * 3) + ".com",
+    "a@example.c",
+    "a@example.123",
+    "a@例子.测试",
+    "a\u200b@example.com",
+    "a@exa\u200bmple.com",
+    "a@ex_ample.com",
+    "a!#$%&'*+/=?^_`{|}~-@example.com",
+    "a@example.com\n",
+    "a\n@example.com",
+]
+
+
+@pytest.mark.parametrize("typed", EMAIL_CASES)
+def test_email_address_answers_as_the_library(typed: str) -> None:
+    """The step-by-step check with the domain remembered answers as ``validate_email``,
+    also the second time a domain comes (from the cache)."""
+    assert email_address.__wrapped__(typed) == _library_answer(typed)
+    assert email_address.__wrapped__(typed) == _library_answer(typed)
+    local = typed.strip().rpartition("@")[2]
+    other = "zz@" + local
+    assert email_address.__wrapped__(other) == _library_answer(other)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from django.db import models
@@ -225,10 +226,10 @@ def _check_text_lengths(instance: models.Model, only: Collection[str] | None = N
     """TextFields' max_length is not a model validator in Django; enforce it here (``only``:
     on these fields)."""
     errors: dict[str, list[str]] = {}
-    for model_field in instance._meta.concrete_fields:
+    for model_field in _limited_texts(type(instance)):
         if only is not None and model_field.name not in only:
             continue
-        if isinstance(model_field, models.TextField) and model_field.max_length:
+        if model_field.max_length:
             value = getattr(instance, model_field.attname) or ""
             if len(value) > model_field.max_length:
                 errors[model_field.name] = [
@@ -237,6 +238,13 @@ def _check_text_lengths(instance: models.Model, only: Collection[str] | None = N
                 ]
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+
+
+@cache
+def _limited_texts(model: type[models.Model]) -> tuple[models.TextField[Any, Any], ...]:
+    return tuple(
+        f for f in model._meta.concrete_fields if isinstance(f, models.TextField) and f.max_length
+    )
 
 
 def _validate_customer(
@@ -249,12 +257,15 @@ def _validate_customer(
     were checked when they were written, so only the new values are checked (the same
     checks and messages as for every field)."""
     _check_text_lengths(customer, only)
-    exclude = ["number", "name_key", "search_text", "owner", "department", "created_by"]
+    exclude = {"number", "name_key", "search_text", "owner", "department", "created_by"}
     if batch:
-        exclude += ["industry", "region", "credit_code"]
+        exclude |= {"industry", "region", "credit_code"}
     if only is not None:
-        exclude += [f.name for f in Customer._meta.concrete_fields if f.name not in only]
+        exclude |= _CUSTOMER_FIELD_NAMES.difference(only)
     validate(customer, exclude=exclude)
+
+
+_CUSTOMER_FIELD_NAMES = frozenset(f.name for f in Customer._meta.concrete_fields)
 
 
 def _clean_gender(value: Any) -> str:

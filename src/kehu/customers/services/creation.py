@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
@@ -272,17 +273,25 @@ class PreparedCustomer:
         if len(self.contacts) > 1:
             raise ValueError("customers_create_bulk writes one contact per customer")
         customer = self.customer
-        values = {
-            f.attname: getattr(customer, f.attname)
-            for f in Customer._meta.concrete_fields
-            if not f.primary_key
-        }
+        values = {name: getattr(customer, name) for name in _customer_attnames()}
         contact = None
         if self.contacts:
             contact = {k: v for k, v in self.contacts[0].items() if k != "is_primary"}
         return NewCustomer(
             values=values, owner_id=self.owner.pk, contact=contact, tags=list(self.tags)
         )
+
+
+@cache
+def _customer_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in Customer._meta.concrete_fields if not f.primary_key)
+
+
+@cache
+def _customer_builder() -> InstanceBuilder:
+    """New customers as ``Customer(...)`` builds them (each field's default, callable ones
+    called per instance), for a third of its cost: a batch prepares a thousand."""
+    return InstanceBuilder(Customer)
 
 
 def _clean_new_contact(actor: User, index: int, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -332,7 +341,9 @@ def customer_prepare(
     status = data.pop("status", None) or CustomerStatus.POTENTIAL
     if status not in CustomerStatus.values:
         raise _field_error("status", _("Unknown status %(status)s.") % {"status": str(status)})
-    customer = Customer(owner=owner, department_id=owner.department_id, created_by=actor)
+    customer = cast(Customer, _customer_builder().build({"department_id": owner.department_id}))
+    customer.owner = owner
+    customer.created_by = actor
     customer.status = status
     custom = data.pop("custom", None)
     take_markers(data)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from kehu.core.context import acting_context
 from kehu.core.errors import Forbidden
@@ -184,3 +185,26 @@ def test_only_changes_the_follow_up_plan_depends_on_are_reported(
             actor=org.east_manager, customer=customer, owner=org.colleague, reason="调岗"
         )
     assert reported == [[customer.pk], [customer.pk]]
+
+
+def test_a_prepared_customer_holds_what_keyword_construction_gives(org: Organisation) -> None:
+    """``customer_prepare`` builds its unsaved customer without ``Customer(...)``: every
+    field holds the same value (defaults included, the callable ones fresh per instance),
+    and the owner and creator are the cached users."""
+    data = {"name": "上海构建检查有限公司", "employees_band": "50-300", "source": "referral"}
+    first = services.customer_prepare(actor=org.rep, data=dict(data)).customer
+    second = services.customer_prepare(actor=org.rep, data=dict(data)).customer
+    expected = Customer(owner=org.rep, department_id=org.rep.department_id, created_by=org.rep)
+    for name, value in data.items():
+        setattr(expected, name, value)
+    for field in Customer._meta.concrete_fields:
+        if field.default is timezone.now:  # called per instance
+            assert getattr(first, field.attname) is not None
+            continue
+        assert getattr(first, field.attname) == getattr(expected, field.attname), field.name
+    assert first.to_verify is not second.to_verify
+    assert first.custom is not second.custom
+    assert first._state.adding
+    assert first.pk is None
+    assert first.owner is org.rep
+    assert first.created_by is org.rep

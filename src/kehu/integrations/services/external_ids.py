@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from kehu.accounts.models import User
 from kehu.core import custom_fields
 from kehu.core.bulk_insert import RowInserter, RowUpdater
+from kehu.core.collections_gc import few_collections
 from kehu.core.errors import Conflict, InvalidInput, KehuError, NotFound
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer, CustomerKind
@@ -430,6 +431,17 @@ def upsert_many(
                 "records": [_("Send at most %(count)s records a call.") % {"count": MAX_RECORDS}]
             }
         )
+    with few_collections():
+        return _upsert_many(actor=actor, kind=kind, records=records, schema=schema)
+
+
+def _upsert_many(
+    *,
+    actor: User,
+    kind: str,
+    records: Sequence[Any],
+    schema: type[BaseModel],
+) -> list[Outcome]:
     parsed = [_parsed(record, schema) for record in records]
     outcomes: list[Outcome | None] = [
         item if isinstance(item, Outcome) else None for item in parsed
