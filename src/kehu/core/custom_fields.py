@@ -319,8 +319,8 @@ def clean(
     Every key must be a field of ``kind`` that ``user`` may edit; a required field that
     ``user`` may fill must have a value once the record is created, or when an edit carries
     custom values at all (a record made before the field became required stays valid until it
-    is edited). Values of fields
-    no longer defined (a soft-deleted field) are kept, so restoring the field restores them.
+    is edited). Values of fields no longer defined (a soft-deleted field) are kept, so
+    restoring the field restores them.
     ``masked``: the user sees the record's sensitive fields masked, so may not change the
     sensitive custom ones. Raises ``InvalidInput`` whose errors name ``custom.<key>``.
     """
@@ -575,6 +575,12 @@ def user_names(
     return {user.pk: str(user) for user in get_user_model().objects.filter(pk__in=ids)}
 
 
+def searchable(spec: FieldSpec) -> bool:
+    """Whether the search box reads the field's values: text-like and not sensitive (masked
+    values are not found by searching)."""
+    return spec.type in TEXT_TYPES | {MULTI_CHOICE} and not spec.sensitive
+
+
 def search_text(kind: str, custom: Mapping[str, Any] | None) -> str:
     """The text of the record's searchable custom values (text, URL, choice), for its search
     keys; sensitive fields are left out (masked values are not found by searching)."""
@@ -582,9 +588,7 @@ def search_text(kind: str, custom: Mapping[str, Any] | None) -> str:
     parts = [
         str(custom[spec.key])
         for spec in definitions(kind)
-        if spec.type in TEXT_TYPES | {MULTI_CHOICE}
-        and not spec.sensitive
-        and custom.get(spec.key) not in (None, "")
+        if searchable(spec) and custom.get(spec.key) not in (None, "")
     ]
     return " ".join(parts)
 
@@ -759,7 +763,7 @@ def search_q(kind: str, user: Any, text: str, column: str = "custom") -> Q | Non
     escaped = json.dumps(text)[1:-1]
     query: Q | None = None
     for spec in fields_for(kind, user):
-        if spec.sensitive or spec.type not in TEXT_TYPES | {MULTI_CHOICE}:
+        if not searchable(spec):
             continue
         expression = CustomValue(spec.key, column)
         condition = Q(IContains(expression, text))
