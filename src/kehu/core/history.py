@@ -47,6 +47,18 @@ def stamp(instance: models.Model, *, actor: Any, reason: str = "") -> None:
         instance._change_reason = reason  # type: ignore[attr-defined]
 
 
+def bulk_stamp(*, actor: Any, date: datetime, action: str, reason: str | None) -> dict[str, Any]:
+    """The history columns of rows written in bulk (``kehu.core.bulk_insert``), as ``stamp``
+    and the request-id receiver give a saved one: ``action`` "+" created, "~" changed."""
+    return {
+        "history_date": date,
+        "history_change_reason": reason,
+        "history_type": action,
+        "history_user_id": actor.pk,
+        "request_id": current_request_id(),
+    }
+
+
 ACTION_LABELS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
 
 

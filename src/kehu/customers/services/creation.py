@@ -29,7 +29,7 @@ from kehu.core.access import is_admin, managed_department_ids
 from kehu.core.bulk_insert import InstanceBuilder, RowInserter
 from kehu.core.context import current_request_id
 from kehu.core.errors import Forbidden, InvalidInput
-from kehu.core.history import stamp
+from kehu.core.history import bulk_stamp, stamp
 from kehu.core.services import validate, validate_values
 from kehu.customers import grading, hooks, numbering
 from kehu.customers.credit_code import region_code_from_credit_code
@@ -566,13 +566,7 @@ def customers_create_bulk(
             grade_rules=grade_rules,
             grades=grades,
         )
-    history = {
-        "history_date": now,
-        "history_change_reason": reason,
-        "history_type": "+",
-        "history_user_id": actor.pk,
-        "request_id": current_request_id(),
-    }
+    history = bulk_stamp(actor=actor, date=now, action="+", reason=reason)
     _insert_customers(creation, customers, now=now, history=history, reason=reason)
     contacts: list[Contact] = []
     links: list[tuple[int, str]] = []

@@ -17,9 +17,8 @@ from kehu.accounts.models import User
 from kehu.core import audit, custom_fields, events
 from kehu.core.access import is_admin, managed_department_ids, policy_of
 from kehu.core.bulk_insert import RowInserter, RowUpdater
-from kehu.core.context import current_request_id
 from kehu.core.errors import Conflict, Forbidden, InvalidInput, KehuError, NotFound, ReadOnly
-from kehu.core.history import stamp
+from kehu.core.history import bulk_stamp, stamp
 from kehu.core.services import bump_version, check_version
 from kehu.customers import grading, hooks
 from kehu.customers.models import (
@@ -297,13 +296,7 @@ def customers_update_batch(
         _updater(tuple(sorted(column_set))).update_objects(group, batch_size=UPDATE_ROWS)
     if dirty:
         history = _history_inserter()
-        fixed = {
-            "history_date": now,
-            "history_change_reason": None,
-            "history_type": "~",
-            "history_user_id": actor.pk,
-            "request_id": current_request_id(),
-        }
+        fixed = bulk_stamp(actor=actor, date=now, action="~", reason=None)
         history_columns, history_rows = history.object_rows(dirty, fixed)
         history.insert(history_rows, history_columns)
     if dirty:
