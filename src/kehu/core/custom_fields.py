@@ -581,15 +581,25 @@ def searchable(spec: FieldSpec) -> bool:
     return spec.type in TEXT_TYPES | {MULTI_CHOICE} and not spec.sensitive
 
 
+def stored_searchable(spec: FieldSpec) -> bool:
+    """Whether a record's stored search text (customers' ``search_text``, contacts'
+    ``custom_text``) holds the field's values: searchable and seen by every role, since one
+    stored text serves every user and must not find a record by a value the user may not
+    see. A field only some roles see stays out of the search box there (the lists that search
+    custom values live, ``search_q``, read it for the users who see it)."""
+    return searchable(spec) and not spec.see_roles
+
+
 def search_text(kind: str, custom: Mapping[str, Any] | None) -> str:
-    """The text of the record's searchable custom values (text, URL, choice), for its search
-    keys; sensitive fields are left out (masked values are not found by searching)."""
+    """The text of the record's stored-searchable custom values (``stored_searchable``), for
+    its search keys; a multiple choice gives each of its items."""
     custom = custom or {}
-    parts = [
-        str(custom[spec.key])
-        for spec in definitions(kind)
-        if searchable(spec) and custom.get(spec.key) not in (None, "")
-    ]
+    parts: list[str] = []
+    for spec in definitions(kind):
+        value = custom.get(spec.key)
+        if value in (None, "", []) or not stored_searchable(spec):
+            continue
+        parts.extend(map(str, value) if isinstance(value, list) else [str(value)])
     return " ".join(parts)
 
 

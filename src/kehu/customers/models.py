@@ -356,7 +356,10 @@ class Contact(VersionedModel):
     notes = models.CharField(_("notes"), max_length=1000, blank=True)
 
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # 自定义字段
-    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at"])
+    # The searchable custom values, folded, for the contact search's index
+    # (``normalize.contact_custom_text``; set by every write of ``custom``)
+    custom_text = models.TextField(editable=False, default="", blank=True)
+    history = HistoricalRecords(bases=HISTORY_BASES, excluded_fields=["updated_at", "custom_text"])
 
     class Meta:
         verbose_name = _("contact")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
+
+from kehu.core import custom_fields
 
 # One phone normalisation for every app; callers outside customers still import it from here.
 
@@ -119,6 +122,15 @@ def han_pairs(text: str) -> str:
     (``pair_term``), which the index looks up like any other.
     """
     return " ".join(PAIR_MARK.join(run) for run in _HAN_RUN.findall(text))
+
+
+def contact_custom_text(custom: Mapping[str, Any] | None) -> str:
+    """A contact's ``custom_text``: its stored-searchable custom values (``custom_fields.
+    search_text``) folded, with the paired spellings of their Han runs, so that the contact
+    search finds a two-character term (华东) through the trigram index like any other."""
+    text = fold(custom_fields.search_text("contact", custom)) if custom else ""
+    pairs = han_pairs(text)
+    return f"{text} {pairs}" if pairs else text
 
 
 def pair_term(term: str) -> str | None:

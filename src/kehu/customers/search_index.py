@@ -1,12 +1,13 @@
 """SQLite's substring index for the search box: FTS5 tables with the ``trigram`` tokenizer.
 
-PostgreSQL looks ``LIKE '%term%'`` up in pg_trgm GIN indexes (migrations 0003 and 0014).
+PostgreSQL looks ``LIKE '%term%'`` up in pg_trgm GIN indexes (migrations 0003, 0014 and 0021).
 SQLite's ``LIKE`` cannot use an index, so on SQLite two FTS5 ``trigram`` tables index the
 same text: ``customers_customer_fts`` the customers' ``search_text``, ``customers_contact_fts``
-the contacts' name, email and phones. Both are *external content* tables (the text is not
-stored twice; the FTS row id is the customer's or contact's id) kept in sync by triggers on
-the tables they index, so every write path is covered, the ORM's saves and ``update()`` as
-much as the bulk loaders' ``executemany`` and the cascades of a delete or merge.
+the contacts' name, email, phones and searchable custom values (``custom_text``). Both are
+*external content* tables (the text is not stored twice; the FTS row id is the customer's or
+contact's id) kept in sync by triggers on the tables they index, so every write path is
+covered, the ORM's saves and ``update()`` as much as the bulk loaders' ``executemany`` and
+the cascades of a delete or merge.
 
 Reads stay on the ORM: ``CustomerSearchIndex`` and ``ContactSearchIndex`` (``models``) are
 unmanaged models of the two tables, filtered with the ``match`` lookup below and used as
@@ -33,10 +34,12 @@ TRIGRAM = 3  # characters: the shortest term the index can look up
 
 CUSTOMER_FTS = "customers_customer_fts"
 CONTACT_FTS = "customers_contact_fts"
-# (FTS table, indexed table, indexed columns)
-INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+# (FTS table, indexed table, indexed columns). A migration that creates or changes one passes
+# its own copy of the entry to ``create`` and ``drop`` (0014, 0021): the columns of its time.
+Index = tuple[str, str, tuple[str, ...]]
+INDEXES: tuple[Index, ...] = (
     (CUSTOMER_FTS, "customers_customer", ("search_text",)),
-    (CONTACT_FTS, "customers_contact", ("name", "email", "mobile", "work_phone")),
+    (CONTACT_FTS, "customers_contact", ("name", "email", "mobile", "work_phone", "custom_text")),
 )
 
 
@@ -86,10 +89,10 @@ def _trigger_names(fts: str) -> set[str]:
     return {f"{fts}_insert", f"{fts}_delete", f"{fts}_update"}
 
 
-def create(connection: BaseDatabaseWrapper) -> None:
-    """Create the tables and triggers and index the existing rows (migration 0014)."""
+def create(connection: BaseDatabaseWrapper, indexes: tuple[Index, ...] = INDEXES) -> None:
+    """Create the tables and triggers and index the existing rows (migrations 0014, 0021)."""
     with connection.cursor() as cursor:
-        for fts, table, columns in INDEXES:
+        for fts, table, columns in indexes:
             cursor.execute(
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({', '.join(columns)}, "
                 f"content='{table}', content_rowid='id', tokenize='trigram')"
@@ -99,9 +102,9 @@ def create(connection: BaseDatabaseWrapper) -> None:
             _rebuild(cursor, fts)
 
 
-def drop(connection: BaseDatabaseWrapper) -> None:
+def drop(connection: BaseDatabaseWrapper, indexes: tuple[Index, ...] = INDEXES) -> None:
     with connection.cursor() as cursor:
-        for fts, _table, _columns in INDEXES:
+        for fts, _table, _columns in indexes:
             for trigger in sorted(_trigger_names(fts)):
                 cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             cursor.execute(f"DROP TABLE IF EXISTS {fts}")

@@ -720,19 +720,23 @@ def contact_page(
 
 
 def contact_search(queryset: QuerySet[Contact], q: str) -> QuerySet[Contact]:
-    """Contacts whose name or email contains ``q`` (the whole of it, case folded) or whose
-    mobile or work phone contains its digits, when it has three or more.
+    """Contacts whose name, email or searchable custom values (``custom_text``) contain ``q``
+    (the whole of it, case folded) or whose mobile or work phone contains its digits, when it
+    has three or more.
 
-    PostgreSQL reads the four conditions from one pg_trgm GIN index (migration 0014); SQLite
-    from its FTS5 trigram table (``search_index``), as one query over the columns, unless the
-    matches are many (``_index_matches``); a ``q`` of one or two characters has no trigram
-    and is matched with ``LIKE`` on both.
+    PostgreSQL reads the name, email and phone conditions from one pg_trgm GIN index
+    (migration 0014) and the custom text from its own (0021); SQLite from its FTS5 trigram
+    table (``search_index``), as one query over the columns, unless the matches are many
+    (``_index_matches``); a ``q`` of one or two characters has no trigram and is matched with
+    ``LIKE`` on both, but for two Han characters, which the custom text holds paired
+    (``normalize.contact_custom_text``) and the indexes look up as such.
 
     On SQLite a ``q`` of two Han characters (a given name, 何娜) is matched with ``LIKE`` only
     among the contacts of the customers whose search text holds it in its paired spelling
     (``normalize.pair_term``, the customers' FTS index): a contact's name and e-mail are part
     of its customer's search text, so those customers hold every contact that matches, and
-    ``LIKE`` decides which. Walked along the list's order instead, such a term, which a few
+    ``LIKE`` decides which; the contacts whose custom text holds it come from the contacts'
+    own index. Walked along the list's order instead, such a term, which a few
     hundred of 200,000 contacts match, read the whole index for a page and again for its
     count (size M: 300–370 ms of a request; bench/RESULTS.md, 2026-12-06 l).
     """
@@ -748,22 +752,29 @@ def _contact_match(q: str) -> tuple[Q, bool]:
         return Q(pk__in=[]), False
     number = digits(text)
     phones = len(number) >= TRIGRAM
+    paired = pair_term(text)
+    # the custom text holds its Han runs paired too (``normalize.contact_custom_text``)
+    custom = Q(custom_text__contains=paired or text)
     within = Q()
     if connection.vendor == "sqlite" and len(text) >= TRIGRAM:
-        query = phrase(text, ("name", "email"))
+        query = phrase(text, ("name", "email", "custom_text"))
         if phones:
             query += " OR " + phrase(number, ("mobile", "work_phone"))
         matches = _index_matches(ContactSearchIndex, query)
         if matches is not None:
             return Q(pk__in=matches), True
-    elif connection.vendor == "sqlite" and (paired := pair_term(text)):
+    elif connection.vendor == "sqlite" and paired:
         holders = _index_matches(CustomerSearchIndex, phrase(paired))
-        if holders is not None:
+        valued = _index_matches(ContactSearchIndex, phrase(paired, ("custom_text",)))
+        if holders is not None and valued is not None:
             within = Q(customer_id__in=holders)
+            custom = Q(pk__in=valued)
     condition = Q(name__icontains=text) | Q(email__icontains=text)
     if phones:
         condition |= Q(mobile__contains=number) | Q(work_phone__contains=number)
-    return within & condition, bool(within)
+    if within:
+        return (within & condition) | custom, True
+    return condition | custom, False
 
 
 def contact_get(*, user: Any, contact_id: int) -> Contact:

@@ -15,6 +15,11 @@ from django.db import migrations, models
 import kehu.customers.search_index
 from kehu.core.postgres import postgresql_only
 
+# The indexes as this migration made them (0021 added the contacts' custom text)
+SQLITE_INDEXES = (
+    ("customers_customer_fts", "customers_customer", ("search_text",)),
+    ("customers_contact_fts", "customers_contact", ("name", "email", "mobile", "work_phone")),
+)
 POSTGRESQL_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     # the expressions Django writes for icontains (UPPER(col::text)) and contains (col::text)
@@ -27,12 +32,12 @@ POSTGRESQL_BACKWARD = ["DROP INDEX IF EXISTS contact_search_trgm"]
 
 def sqlite_forward(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "sqlite":
-        kehu.customers.search_index.create(schema_editor.connection)
+        kehu.customers.search_index.create(schema_editor.connection, SQLITE_INDEXES)
 
 
 def sqlite_backward(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "sqlite":
-        kehu.customers.search_index.drop(schema_editor.connection)
+        kehu.customers.search_index.drop(schema_editor.connection, SQLITE_INDEXES)
 
 
 def forward(apps: Any, schema_editor: Any) -> None:

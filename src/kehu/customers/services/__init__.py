@@ -75,6 +75,7 @@ from kehu.customers.services.dedup import (
 )
 from kehu.customers.services.merge import customer_merge
 from kehu.customers.services.saved_filters import saved_filter_delete, saved_filter_save
+from kehu.customers.services.search_texts import custom_search_refresh
 
 __all__ = [
     "ATTACHMENT_MAX_MB",
@@ -107,6 +108,7 @@ __all__ = [
     "contact_create",
     "contact_deactivate",
     "contact_update",
+    "custom_search_refresh",
     "customer_add_tags",
     "customer_change_status",
     "customer_create",

@@ -18,6 +18,7 @@ from kehu.customers.models import (
     Contact,
     Customer,
 )
+from kehu.customers.normalize import contact_custom_text
 from kehu.customers.services._access import _require_editable
 from kehu.customers.services._cleaning import (
     CONTACT_FIELDS,
@@ -69,6 +70,7 @@ def contact_create(
         if matches:
             raise DuplicateCustomer(matches, actor=actor)
     contact = Contact(customer=locked, custom=custom or {}, **cleaned)
+    contact.custom_text = contact_custom_text(contact.custom)
     if not Contact.objects.filter(customer=locked, is_active=True, is_primary=True).exists():
         contact.is_primary = True
     validate(contact, exclude=["customer"])
@@ -117,6 +119,7 @@ def contact_update(
     changed = {name for name, value in cleaned.items() if getattr(locked, name) != value}
     if custom is not None and custom != (locked.custom or {}):
         locked.custom = custom
+        locked.custom_text = contact_custom_text(custom)
         changed.add("custom")
     if not changed:
         return locked

@@ -42,6 +42,7 @@ from kehu.customers.models import (
     StatusChange,
     Tag,
 )
+from kehu.customers.normalize import contact_custom_text
 from kehu.customers.services._cleaning import (
     EDITABLE_FIELDS,
     _assign,
@@ -195,8 +196,11 @@ def _apply_derived(
 ) -> None:
     """Search keys (name key, search text, completeness) and the grade of a numbered new
     customer: its budget is its only grading input yet (``grades``: a batch's grade per
-    budget, as most of a batch's budgets repeat)."""
+    budget, as most of a batch's budgets repeat); its contacts' custom search text."""
     refresh_search(customer, contacts, pinyin=pinyin, name_key=name_key)
+    for contact in contacts:
+        if contact.custom:
+            contact.custom_text = contact_custom_text(contact.custom)
     budget = customer.annual_budget or 0
     grade = grades.get(budget) if grades is not None else None
     if grade is None:

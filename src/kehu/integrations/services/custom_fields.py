@@ -12,6 +12,7 @@ created in the transaction that marks it and dropped with the mark or the field;
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -25,6 +26,8 @@ from kehu.core.access import is_admin
 from kehu.core.errors import Forbidden, InvalidInput, NotFound
 from kehu.core.services import bump_version, check_version
 from kehu.customers.models import Contact, Customer
+from kehu.customers.services import search_texts
+from kehu.customers.tasks import refresh_custom_search
 from kehu.integrations.models import CustomField, CustomFieldKind
 from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity
@@ -67,6 +70,19 @@ def _changed() -> None:
     """Readers in this process see the change at once, the other processes after the commit."""
     custom_fields.changed()
     transaction.on_commit(custom_fields.changed)
+
+
+def _in_stored_search(field: CustomField) -> bool:
+    """Whether customers' and contacts' stored search texts hold the field's values."""
+    return field.deleted_at is None and custom_fields.stored_searchable(field.spec())
+
+
+def _refresh_stored_search(field: CustomField, was_in: bool) -> None:
+    """Rewrite, in a job after the commit, the stored search texts of the records holding a
+    value when the change put the field in or out of them (``customers.services.
+    search_texts``); the lists that search custom values live need nothing."""
+    if field.kind in search_texts.KINDS and _in_stored_search(field) != was_in:
+        transaction.on_commit(partial(refresh_custom_search, field.kind, field.key))
 
 
 def custom_fields_may_manage(user: User) -> bool:
@@ -305,6 +321,7 @@ def custom_field_update(
     if errors:
         raise InvalidInput(errors=errors)
     indexed = locked.filterable and locked.deleted_at is None
+    was_searched = _in_stored_search(locked)
     rekeyed = values["key"] != locked.key
     for name, value in values.items():
         setattr(locked, name, value)
@@ -315,6 +332,7 @@ def custom_field_update(
     bump_version(locked)
     locked.save()
     _changed()
+    _refresh_stored_search(locked, was_searched)
     audit.record("integrations.custom_field_changed", actor=actor, target=locked)
     return locked
 
@@ -329,10 +347,12 @@ def custom_field_delete(*, actor: User, field: CustomField) -> CustomField:
         return locked
     if locked.filterable:
         _drop_index(locked)
+    was_searched = _in_stored_search(locked)
     locked.deleted_at = timezone.now()
     bump_version(locked)
     locked.save()
     _changed()
+    _refresh_stored_search(locked, was_searched)
     audit.record("integrations.custom_field_deleted", actor=actor, target=locked)
     return locked
 
@@ -353,6 +373,7 @@ def custom_field_restore(*, actor: User, field: CustomField) -> CustomField:
     bump_version(locked)
     locked.save()
     _changed()
+    _refresh_stored_search(locked, was_in=False)
     audit.record("integrations.custom_field_restored", actor=actor, target=locked)
     return locked
 
