@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kehu.core import custom_fields
-from kehu.core.testing.factories import Organisation
+from kehu.core.testing.factories import Organisation, api_client
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.selectors import CustomerFilters, contact_list, contact_search
@@ -34,6 +34,7 @@ from kehu.integrations.tests.test_custom_field_lists import (
     listed,
     signed_in,
 )
+from kehu.integrations.tests.test_external_ids import post
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +104,24 @@ def test_written_values_are_found_at_once(org: Organisation) -> None:
     assert names(org.rep, "orca") == set()
     assert names(org.rep, "narwhal") == {"孙二"}
     assert Contact.objects.get(pk=added.pk).custom_text == "narwhal"
+
+
+def test_contacts_written_in_bulk_are_found(org: Organisation) -> None:
+    define(org, "contact", "badge", label_en="Badge")
+    records = [
+        {
+            "system": "kingdee",
+            "id": f"C{n}",
+            "data": {
+                "name": f"批量{n}号贸易有限公司",
+                "contacts": [{"name": f"批量联系人{n}", "custom": {"badge": f"工牌-{n}A"}}],
+            },
+        }
+        for n in range(3)
+    ]
+    answer = post(api_client(org.admin), "/customers/upsert", {"records": records})
+    assert [r["result"] for r in answer.json()["results"]] == ["created"] * 3, answer.content
+    assert names(org.admin, "工牌-1a") == {"批量联系人1"}
 
 
 def _contact_with(org: Organisation, **custom: Any) -> Contact:
