@@ -139,6 +139,13 @@ def changed() -> None:
     _held.clear()
 
 
+def forget() -> None:
+    """Drop the definitions this process holds, so the next read asks the provider: for a
+    job that acts on a change committed a moment ago (without a shared cache, the other
+    processes hold theirs for up to ``LOCAL_SECONDS``)."""
+    _held.clear()
+
+
 def _generation() -> str:
     generation = cache.get(GENERATION_KEY)
     if generation is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
+from kehu.core import custom_fields
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import contact_custom_text
 from kehu.customers.services.customers import refresh_search
@@ -28,6 +29,7 @@ def custom_search_refresh(*, kind: str, key: str) -> int:
     ``key``; answers how many changed. Idempotent: a second run changes nothing."""
     if kind not in KINDS:
         raise ValueError(f"no stored search text for {kind!r}")
+    custom_fields.forget()  # the definition changed a moment ago, maybe in another process
     model: Any = Customer if kind == "customer" else Contact
     rewrite = _rewrite_customers if kind == "customer" else _rewrite_contacts
     holders = model.objects.filter(custom__has_key=key).order_by("pk").values_list("pk", flat=True)
