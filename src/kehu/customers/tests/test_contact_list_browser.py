@@ -58,3 +58,31 @@ def test_search_in_place_and_layout_from_desktop_to_phone(page: Any) -> None:
     # on a phone a row is a card: the label column of each cell shows
     label = page.locator("#contact-list-table td[data-label]").first
     assert label.evaluate("td => getComputedStyle(td, '::before').content") != "none"
+
+
+def test_customer_contacts_tab_wraps_long_emails_on_a_phone(page: Any) -> None:
+    rep = user_with_password(Role.SALES, username="li")
+    customer = make_customer(
+        rep,
+        name=LONG_NAME,
+        contacts=[
+            {
+                "name": "欧阳建国",
+                "mobile": "13912345678",
+                "email": "ouyang.jianguo@zhangjiang-intelligent-manufacturing.cn",
+            }
+        ],
+    )
+    sign_in(page, "li")
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{page.base_url}/customers/{customer.pk}/?tab=contacts")
+    email = page.locator("#contact-table td[data-label]", has_text="zhangjiang").first
+    assert email.is_visible()
+    problems = [f"@390px: {text}" for text in page.evaluate(CHECK)]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "customer-contacts-390.png"), full_page=True)
+    assert not problems, "\n".join(problems)
+    # the whole address shows, wrapped inside its cell instead of cut at the screen's edge
+    box = email.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390
