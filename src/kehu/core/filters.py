@@ -9,7 +9,7 @@ messages of ``invalid_input``; links carry ``as_query()``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self, get_args, get_origin
 
 from django.db.models import QuerySet
@@ -149,6 +149,29 @@ def invalid_input(error: ValidationError, *, detail: Any = None) -> InvalidInput
         name = ".".join(str(part) for part in item.get("loc", ())) or "__all__"
         errors.setdefault(name, []).append(error_text(item))
     return InvalidInput(detail, errors=errors)
+
+
+def refused_filters(error: ValidationError, labels: Mapping[str, Any]) -> str:
+    """A list page's words for the filters its query string gave and its filters refused:
+    each named by its label (``labels``: filter name → label), with a validator's own
+    (translated) words where it said any; Pydantic's type errors are not translated, so
+    those filters show their label alone."""
+    problems: dict[str, list[str]] = {}
+    for item in error.errors():
+        name = str(item["loc"][0]) if item.get("loc") else ""
+        said = [error_text(item)] if item.get("type") == "value_error" else []
+        problems.setdefault(name, []).extend(said)
+    return named_problems(problems, labels)
+
+
+def named_problems(problems: Mapping[str, Iterable[Any]], labels: Mapping[str, Any]) -> str:
+    """``problems`` (filter name → messages) as one line: ``label: messages; label``."""
+    shown = []
+    for name, said in problems.items():
+        words = " ".join(map(str, said))
+        label = str(labels.get(name, name))
+        shown.append(f"{label}: {words}" if words else label)
+    return "; ".join(shown)
 
 
 def error_text(item: Mapping[str, Any]) -> str:

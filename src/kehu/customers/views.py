@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Field
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +25,7 @@ from kehu.accounts.models import Role, User
 from kehu.core import custom_fields, masking
 from kehu.core.access import is_admin, policy_of
 from kehu.core.errors import InvalidInput, KehuError, StaleVersion
-from kehu.core.filters import error_text
+from kehu.core.filters import named_problems, refused_filters
 from kehu.core.http import error_message, form_errors, is_htmx
 from kehu.core.numbers import id_or_404, whole_number
 from kehu.core.pagination import BoundedPaginator, page_number
@@ -74,6 +75,27 @@ def _is_manager(user: Any) -> bool:
 # --- List ---------------------------------------------------------------------------------------
 
 
+def _customer_filter_labels() -> dict[str, Any]:
+    """The customer list's filters by their labels on the page (the model's field names for
+    the choices)."""
+    fields = ("status", "owner", "department", "industry", "region", "source", "priority")
+    return {
+        **{name: cast(Field, Customer._meta.get_field(name)).verbose_name for name in fields},
+        "q": _("Search"),
+        "grade": _("Grade"),
+        "tags": _("Tags"),
+        "created_from": _("Created from"),
+        "created_to": _("Created to"),
+        "updated_from": _("Updated from"),
+        "updated_to": _("Updated to"),
+        "stale": _("Contact information stale"),
+        "unverified": _("Not verified in time after first contact"),
+        "sort": pgettext("list", "Sort"),
+        "cf": _("Custom fields"),
+        "columns": _("Columns"),
+    }
+
+
 def _list_context(request: AuthedRequest) -> dict[str, Any]:
     user = request.user
     try:
@@ -81,7 +103,7 @@ def _list_context(request: AuthedRequest) -> dict[str, Any]:
         filter_error = ""
     except ValidationError as error:
         filters = selectors.CustomerFilters()
-        filter_error = "; ".join(str(item.get("msg", "")) for item in error.errors())
+        filter_error = refused_filters(error, _customer_filter_labels())
     try:
         per_page = int(request.GET.get("per_page", PAGE_SIZES[0]))
     except ValueError:
@@ -283,7 +305,7 @@ class ContactPages:
         return max(1, -(-self.count // self.per_page))
 
 
-def _filter_labels() -> dict[str, str]:
+def _contact_filter_labels() -> dict[str, str]:
     return {
         "q": _("Search"),
         "customer_id": _("Customer"),
@@ -301,24 +323,7 @@ def _contact_filters(request: AuthedRequest) -> tuple[selectors.ContactFilters, 
     try:
         return selectors.ContactFilters.from_querydict(request.GET), ""
     except ValidationError as error:
-        problems: dict[str, list[str]] = {}
-        for item in error.errors():
-            name = str(item["loc"][0]) if item.get("loc") else ""
-            # a validator's own (translated) words; Pydantic's type errors are not translated
-            said = [error_text(item)] if item.get("type") == "value_error" else []
-            problems.setdefault(name, []).extend(said)
-        return selectors.ContactFilters(), _bad_filters(problems)
-
-
-def _bad_filters(problems: Mapping[str, Iterable[str]]) -> str:
-    """The filters named by their labels, each with what was wrong where it is known."""
-    labels = _filter_labels()
-    shown = []
-    for name, said in problems.items():
-        words = " ".join(map(str, said))
-        label = str(labels.get(name, name))
-        shown.append(f"{label}: {words}" if words else label)
-    return "; ".join(shown)
+        return selectors.ContactFilters(), refused_filters(error, _contact_filter_labels())
 
 
 def _contact_rows(
@@ -368,7 +373,7 @@ def contact_list(request: AuthedRequest) -> HttpResponse:
     try:
         rows, pages = _contact_rows(request, filters, per_page)
     except InvalidInput as error:  # a custom field this role may not filter on
-        filter_error = _bad_filters(error.errors or {"cf": []})
+        filter_error = named_problems(error.errors or {"cf": []}, _contact_filter_labels())
         filters = selectors.ContactFilters(sort=filters.sort, columns=filters.columns)
         rows, pages = _contact_rows(request, filters, per_page)
     custom = custom_fields.list_columns("contact", user, filters.columns, filters.cf)

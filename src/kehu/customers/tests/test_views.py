@@ -48,6 +48,27 @@ def test_list_search_by_pinyin_and_htmx_partial(org: Organisation) -> None:
     assert "北京贸易有限公司" in bad.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"created_from": "2024-13-45"}, "创建日期从"),
+        ({"owner": "abc"}, "负责人"),
+        ({"stale": "maybe", "tags": "x"}, "联系信息久未更新"),
+        ({"sort": "salary"}, "排序"),
+    ],
+)
+def test_list_names_refused_filters_by_their_labels(
+    org: Organisation, query: dict[str, str], named: str
+) -> None:
+    make_customer(org.rep, name="北京贸易有限公司")
+    client = client_for(org.rep)
+    body = client.get("/customers/", query, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "部分筛选条件无效，已忽略" in body, body
+    assert named in body
+    assert "Input should be" not in body  # Pydantic's untranslated words
+    assert "北京贸易有限公司" in body
+
+
 def test_list_page_is_a_fixed_number_of_queries(
     org: Organisation, django_assert_max_num_queries: Any
 ) -> None:
