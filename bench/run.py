@@ -352,6 +352,20 @@ def build_scenarios(options: argparse.Namespace) -> list[Scenario]:
             (1, 16),
         ),
         Scenario(
+            "api_contacts_manager_by_name",
+            "API contact list by name, regional manager (50)",
+            "manager",
+            ["/api/v1/contacts?limit=50&sort=name"],
+            (1, 16),
+        ),
+        Scenario(
+            "api_contacts_admin_newest",
+            "API contact list newest first, administrator (50)",
+            "admin",
+            ["/api/v1/contacts?limit=50&sort=-created"],
+            (1, 16),
+        ),
+        Scenario(
             "api_contact_detail",
             "API contact detail",
             "sales",

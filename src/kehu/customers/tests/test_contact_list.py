@@ -163,6 +163,34 @@ def test_sqlite_pages_along_the_index(
     assert "TEMP B-TREE" not in plan
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("name", "contact_name_order"),
+        ("-name", "contact_name_order"),
+        ("created", "contact_created_order"),
+        ("-created", "contact_created_order"),
+    ],
+)
+def test_sqlite_sorts_a_large_scope_along_an_index(
+    org: Organisation,
+    contacts: dict[str, Customer],
+    monkeypatch: pytest.MonkeyPatch,
+    sort: str,
+    index: str,
+) -> None:
+    monkeypatch.setattr(selectors, "INLINE_CUSTOMERS", 1)  # a manager's many customers
+    filters = selectors.ContactFilters(sort=sort)
+    queryset = selectors.contact_list(user=org.east_manager, filters=filters)[:50]
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
+    assert index in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
 def test_api_rows_are_the_validated_detail(
     org: Organisation, contacts: dict[str, Customer]
 ) -> None:
