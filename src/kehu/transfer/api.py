@@ -80,7 +80,7 @@ class RunIn(Schema):
 
 class MappingIn(Schema):
     name: str
-    kind: Literal["customers", "leads", "opportunities", "followups"] = "customers"
+    kind: Literal["customers", "leads", "opportunities", "followups", "tickets"] = "customers"
     columns: dict[str, str]
 
 
@@ -136,7 +136,9 @@ def list_imports(request: AuthedRequest) -> Any:
 def create_import(
     request: AuthedRequest,
     file: UploadedFile = File(...),  # noqa: B008
-    kind: str = Form("customers", description="customers, leads, opportunities or followups"),
+    kind: str = Form(
+        "customers", description="customers, leads, opportunities, followups or tickets"
+    ),
     encoding: str = Form(""),
     mapping: str = Form(""),
     on_duplicate: str = Form("skip"),

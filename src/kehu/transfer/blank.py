@@ -11,13 +11,20 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from kehu.core import custom_fields
 from kehu.customers.models import Industry, Region
 from kehu.opportunities.models import Stage, StageKind
 from kehu.transfer.reading import column_letter
 from kehu.transfer.specs import FieldSpec, fields_for
 
 
+def _single_choice(spec: FieldSpec) -> bool:
+    return spec.custom is not None and spec.custom.type == custom_fields.CHOICE
+
+
 def _options(spec: FieldSpec) -> list[str]:
+    if _single_choice(spec) and spec.custom is not None:  # a custom field's choices
+        return list(spec.custom.choices)
     if spec.type == "choice":
         return [names[0] for names in spec.choices.values()]
     if spec.type == "bool":
@@ -80,6 +87,27 @@ def _instructions(kind: str) -> list[str]:
             _("Next follow-up: a date from today on, together with the next step."),
             *common,
         ]
+    if kind == "tickets":
+        return [
+            _("Fill in the first sheet, one row per service ticket; keep the header row."),
+            customer_reference,
+            _(
+                "Created: when the customer raised it (a date with an optional time; a date "
+                "alone means 09:00), not in the future; empty: now. The SLA clock starts there. "
+                "The same customer, subject and creation day is a duplicate."
+            ),
+            _(
+                "Status: empty, 新建 or 已分配 leaves the ticket as created (assigned when "
+                "someone is responsible); 处理中, 等待客户, 已解决 and 已关闭 follow the status "
+                "flow. Give a resolved or closed ticket its resolution time."
+            ),
+            _(
+                "Assignee: the user name or name of a service user, manager or administrator; "
+                "empty: the routing rules or the customer's service specialist. Contact: the "
+                "name or mobile of one of the customer's contacts."
+            ),
+            *common,
+        ]
     return [
         _("Fill in the first sheet, one row per customer; keep the header row."),
         _(
@@ -130,7 +158,7 @@ def write_template(kind: str, target: Any) -> None:
                 type="list",
                 formula1=f"=Lists!${letter}$1:${letter}${len(options)}",
                 allow_blank=True,
-                showErrorMessage=spec.type in ("choice", "bool", "stage"),
+                showErrorMessage=spec.type in ("choice", "bool", "stage") or _single_choice(spec),
                 errorTitle=_("Not in the list"),
                 error=_("Choose a value from the list."),
             )

@@ -16,6 +16,7 @@ class ImportKind(models.TextChoices):
     LEADS = "leads", _("Leads")
     OPPORTUNITIES = "opportunities", _("Opportunities")
     FOLLOWUPS = "followups", _("Follow-ups")
+    TICKETS = "tickets", _("Service tickets")
 
 
 class ExportKind(models.TextChoices):

@@ -14,6 +14,7 @@ counts and row errors are the import's.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -300,6 +301,45 @@ class CustomerRecordImporter(RecordImporter):
                 self.customers[customer.pk] = customer
                 row.values["customer_id"] = customer.pk
 
+    def _resolve_contacts(self, rows: list[RowResult]) -> None:
+        """The ``contact`` column: a contact of the row's customer, by name or mobile (one
+        query per batch); mobiles are stored in E.164, a file's ``13912345678`` finds them."""
+        named = [row for row in rows if "customer_id" in row.values and row.values.get("contact")]
+        if not named:
+            return
+        names = {str(row.values["contact"]) for row in named}
+        names |= {_as_mobile(name) for name in names}
+        contacts: dict[tuple[int, str], int] = {}
+        for pk, customer_id, name, mobile in Contact.objects.filter(
+            Q(name__in=names) | Q(mobile__in=names),
+            customer_id__in={row.values["customer_id"] for row in named},
+        ).values_list("pk", "customer_id", "name", "mobile"):
+            contacts.setdefault((customer_id, name), pk)
+            contacts.setdefault((customer_id, mobile), pk)
+        for row in named:
+            text = str(row.values["contact"])
+            contact_id = contacts.get((row.values["customer_id"], text)) or contacts.get(
+                (row.values["customer_id"], _as_mobile(text))
+            )
+            if contact_id is None:
+                row.errors.append(
+                    (
+                        self.header("contact"),
+                        _("“%(name)s” is not a contact of %(customer)s.")
+                        % {
+                            "name": str(row.values["contact"])[:60],
+                            "customer": self.customers[row.values["customer_id"]].name,
+                        },
+                    )
+                )
+            else:
+                row.values["contact_id"] = contact_id
+
+
+def _as_mobile(text: str) -> str:
+    """A Chinese mobile as the contacts store it (E.164); other text unchanged."""
+    return f"+86{text}" if re.fullmatch(r"1[3-9]\d{9}", text) else text
+
 
 # --- leads ------------------------------------------------------------------------------------
 LEAD_DATA = (
@@ -564,32 +604,7 @@ class FollowUpImporter(CustomerRecordImporter):
 
     def _resolve(self, rows: list[RowResult]) -> None:
         super()._resolve(rows)
-        named = [row for row in rows if "customer_id" in row.values and row.values.get("contact")]
-        if not named:
-            return
-        names = {str(row.values["contact"]) for row in named}
-        contacts: dict[tuple[int, str], int] = {}
-        for pk, customer_id, name, mobile in Contact.objects.filter(
-            Q(name__in=names) | Q(mobile__in=names),
-            customer_id__in={row.values["customer_id"] for row in named},
-        ).values_list("pk", "customer_id", "name", "mobile"):
-            contacts.setdefault((customer_id, name), pk)
-            contacts.setdefault((customer_id, mobile), pk)
-        for row in named:
-            contact_id = contacts.get((row.values["customer_id"], str(row.values["contact"])))
-            if contact_id is None:
-                row.errors.append(
-                    (
-                        self.header("contact"),
-                        _("“%(name)s” is not a contact of %(customer)s.")
-                        % {
-                            "name": str(row.values["contact"])[:60],
-                            "customer": self.customers[row.values["customer_id"]].name,
-                        },
-                    )
-                )
-            else:
-                row.values["contact_id"] = contact_id
+        self._resolve_contacts(rows)
 
     def _key(self, customer_id: int, moment: Any, method: str) -> str:
         return f"f:{customer_id}:{int(moment.timestamp())}:{method}"

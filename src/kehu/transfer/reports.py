@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +25,7 @@ from kehu.customers.normalize import phone_display
 from kehu.followups.models import FollowUp
 from kehu.leads.models import Lead
 from kehu.opportunities.models import Opportunity
+from kehu.service.models import Ticket
 from kehu.transfer import mapping as mapping_module
 from kehu.transfer.cleaning import CellError, Cleaner, fold_text
 from kehu.transfer.exporting import xlsx_text_cell
@@ -267,11 +269,21 @@ def sample_rows(
 # --- leads, opportunities, follow-ups ---------------------------------------------------------
 # import field → model attribute, where they differ
 RECORD_ATTRIBUTES = {"leads": {"owner": "assignee"}}
-RECORD_LINKS = {"leads": "/leads/{id}/", "opportunities": "/opportunities/{id}/"}
+RECORD_LINKS = {
+    "leads": "/leads/{id}/",
+    "opportunities": "/opportunities/{id}/",
+    "tickets": "/service/tickets/{id}/",
+}
 
 
 def record_model(kind: str) -> type[models.Model]:
-    return {"leads": Lead, "opportunities": Opportunity, "followups": FollowUp}[kind]
+    models_of: dict[str, type[models.Model]] = {
+        "leads": Lead,
+        "opportunities": Opportunity,
+        "followups": FollowUp,
+        "tickets": Ticket,
+    }
+    return models_of[kind]
 
 
 def _attribute(kind: str, key: str) -> str:
@@ -328,7 +340,7 @@ def _record_display(record: Any, key: str, kind: str) -> str:
         return str(getattr(record, f"get_{name}_display")())
     if key == "mobile":
         return str(phone_display(value))
-    if key == "occurred_at":
+    if isinstance(value, datetime):  # 跟进时间, a ticket's creation and resolution
         return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
     return str(value)
 
@@ -345,7 +357,12 @@ def _record_same(cleaner: Cleaner, spec: FieldSpec, raw: str, record: Any, kind:
         return raw in (customer.number, customer.name) or raw.upper() == customer.credit_code
     if spec.key == "contact":
         contact = record.contact
-        return contact is not None and raw in (contact.name, contact.mobile)
+        if contact is None:
+            return False
+        # a mobile in the file may lack the +86 the contacts store
+        return raw == contact.name or (
+            bool(contact.mobile) and contact.mobile in (raw, f"+86{raw}")
+        )
     stored = _record_value(record, spec.key, kind)
     return bool(cleaned == stored) or str(cleaned) == str(stored)
 

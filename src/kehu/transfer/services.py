@@ -1,8 +1,9 @@
 """Writes of the transfer app: import jobs (create, start, decide, cancel, resume) and mappings.
 
-The rows themselves are written by ``kehu.transfer.engine`` (customers) and
-``kehu.transfer.records`` (leads, opportunities, follow-ups, through their apps' services);
-these functions manage the jobs around them. Import rights come from the ``transfer.import_roles``
+The rows themselves are written by ``kehu.transfer.engine`` (customers),
+``kehu.transfer.records`` (leads, opportunities, follow-ups) and
+``kehu.transfer.ticket_records`` (service tickets), through their apps' services; these
+functions manage the jobs around them. Import rights come from the ``transfer.import_roles``
 setting; a job belongs to whoever created it (administrators see every job).
 """
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kehu.core import custom_fields
 
@@ -838,16 +839,190 @@ FOLLOWUP_FIELDS: tuple[FieldSpec, ...] = (
     ),
 )
 
+# --- service tickets (服务工单) ------------------------------------------------------------------
+TICKET_TYPE_CHOICES = {
+    "consultation": ("产品咨询", "咨询", "使用咨询", "product question", "consultation"),
+    "support": ("技术支持", "故障", "报修", "维修", "售后维修", "technical support", "support"),
+    "improvement": ("服务改进", "建议", "改进建议", "需求", "service improvement", "suggestion"),
+    "complaint": ("投诉", "客户投诉", "complaint"),
+}
+TICKET_PRIORITY_CHOICES = {
+    "high": ("高", "紧急", "急", "高优先级", "high", "urgent"),
+    "medium": ("中", "一般", "普通", "中优先级", "medium", "normal"),
+    "low": ("低", "不急", "低优先级", "low"),
+}
+# The ticket's channel as Kehu knows it; calls, visits and chats are entered by staff.
+TICKET_CHANNEL_CHOICES = {
+    "ui": ("员工录入", "人工录入", "电话", "来电", "400电话", "上门", "现场", "微信", "staff"),
+    "email": ("邮件", "电子邮件", "邮箱", "email", "e-mail"),
+    "web_form": ("网页表单", "表单", "官网", "在线表单", "web form", "website"),
+    "api": ("API", "接口", "系统对接"),
+}
+# 新建/已分配: open, left as the service's routing makes it (assigned when someone is)
+TICKET_STATUS_CHOICES = {
+    "new": ("新建", "待处理", "未处理", "待分配", "打开", "open", "new"),
+    "assigned": ("已分配", "已派单", "assigned"),
+    "in_progress": ("处理中", "进行中", "跟进中", "in progress"),
+    "waiting": ("等待客户", "待客户反馈", "等待反馈", "挂起", "waiting", "pending"),
+    "resolved": ("已解决", "已处理", "已完成", "resolved", "solved", "done"),
+    "closed": ("已关闭", "关闭", "已结单", "结单", "closed"),
+}
+
+TICKET_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "customer",
+        _("Customer"),
+        "客户",
+        "Customer",
+        type="customer",
+        required=True,
+        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
+        example="上海华瑞精密机械有限公司",
+        group="record",
+    ),
+    FieldSpec(
+        "subject",
+        pgettext_lazy("ticket import", "Subject"),
+        "标题",
+        "Subject",
+        required=True,
+        synonyms=("工单标题", "主题", "问题", "问题标题", "title", "summary"),
+        example="设备主轴温度报警",
+        group="record",
+    ),
+    FieldSpec(
+        "content",
+        pgettext_lazy("ticket import", "Description"),
+        "问题描述",
+        "Description",
+        required=True,
+        max_length=20000,
+        synonyms=("描述", "内容", "详细描述", "问题详情", "工单内容", "description", "details"),
+        example="主轴温度过高，设备自动停机。",
+        group="record",
+    ),
+    FieldSpec(
+        "ticket_type",
+        pgettext_lazy("ticket import", "Ticket type"),
+        "工单类型",
+        "Type",
+        type="choice",
+        choices=TICKET_TYPE_CHOICES,
+        synonyms=("类型", "问题类型", "问题分类", "分类", "类别", "category", "ticket type"),
+        example="技术支持",
+        group="record",
+    ),
+    FieldSpec(
+        "priority",
+        pgettext_lazy("ticket import", "Priority"),
+        "优先级",
+        "Priority",
+        type="choice",
+        choices=TICKET_PRIORITY_CHOICES,
+        synonyms=("紧急程度", "级别", "priority level"),
+        example="高",
+        group="record",
+    ),
+    FieldSpec(
+        "channel",
+        pgettext_lazy("ticket import", "Channel"),
+        "来源渠道",
+        "Channel",
+        type="choice",
+        choices=TICKET_CHANNEL_CHOICES,
+        synonyms=("渠道", "来源", "受理渠道", "报修渠道", "source", "channel"),
+        example="员工录入",
+        group="record",
+    ),
+    FieldSpec(
+        "status",
+        pgettext_lazy("ticket import", "Status"),
+        "工单状态",
+        "Status",
+        type="choice",
+        choices=TICKET_STATUS_CHOICES,
+        synonyms=("状态", "处理状态", "ticket status"),
+        example="已解决",
+        group="record",
+    ),
+    FieldSpec(
+        "raised_at",
+        pgettext_lazy("ticket import", "Created"),
+        "创建时间",
+        "Created",
+        type="datetime",
+        synonyms=(
+            "创建日期",
+            "提出时间",
+            "报修时间",
+            "受理时间",
+            "提交时间",
+            "登记时间",
+            "created",
+            "created at",
+            "date",
+        ),
+        example="2024-05-20 14:30",
+        group="record",
+    ),
+    FieldSpec(
+        "resolved_at",
+        pgettext_lazy("ticket import", "Resolved"),
+        "解决时间",
+        "Resolved",
+        type="datetime",
+        synonyms=("解决日期", "完成时间", "关闭时间", "结单时间", "resolved", "resolved at"),
+        example="2024-05-21 10:00",
+        group="record",
+    ),
+    FieldSpec(
+        "assignee",
+        _("Person responsible (user name)"),
+        "处理人",
+        "Assignee",
+        type="user",
+        synonyms=("负责人", "受理人", "客服", "服务人员", "工程师", "assignee", "agent"),
+        example="zhangsan",
+        group="record",
+    ),
+    FieldSpec(
+        "contact",
+        _("Contact"),
+        "联系人",
+        "Contact",
+        max_length=100,
+        synonyms=("联系人姓名", "报修人", "提交人", "对接人", "contact person", "requester"),
+        example="王伟",
+        group="record",
+    ),
+    FieldSpec(
+        "product",
+        pgettext_lazy("ticket import", "Product"),
+        "产品",
+        "Product",
+        max_length=100,
+        synonyms=("产品名称", "产品型号", "product name"),
+        example="CNC-5000",
+        group="record",
+    ),
+)
+
 KINDS: dict[str, tuple[FieldSpec, ...]] = {
     "customers": CUSTOMER_FIELDS,
     "leads": LEAD_FIELDS,
     "opportunities": OPPORTUNITY_FIELDS,
     "followups": FOLLOWUP_FIELDS,
+    "tickets": TICKET_FIELDS,
 }
 
 
 # The import kinds whose records have custom fields (自定义字段), and their record kind.
-CUSTOM_KINDS = {"customers": "customer", "leads": "lead", "opportunities": "opportunity"}
+CUSTOM_KINDS = {
+    "customers": "customer",
+    "leads": "lead",
+    "opportunities": "opportunity",
+    "tickets": "ticket",
+}
 
 
 def fields_for(kind: str, user: Any = None) -> tuple[FieldSpec, ...]:

@@ -49,6 +49,11 @@ RECORD_LINKS: dict[str, dict[str, Any]] = {
         "record_noun": gettext_lazy("follow-up"),
         "record_heading": gettext_lazy("Follow-up"),
     },
+    "tickets": {
+        "record_path": "/service/tickets/",
+        "record_noun": gettext_lazy("ticket"),
+        "record_heading": gettext_lazy("Ticket"),
+    },
 }
 
 

@@ -141,7 +141,15 @@ def survey_send(ticket: Ticket) -> Survey | None:
 
 
 def send_on_resolution(ticket: Ticket) -> None:
-    """The ``on_ticket_resolved`` listener: ``survey_send`` without its answer."""
+    """The ``on_ticket_resolved`` listener: ``survey_send`` without its answer. A resolution
+    recorded for an earlier day (an imported ticket's history, ``ticket_set_status(at=…)``)
+    gets no survey once its answering time is over: resolved longer ago than the survey
+    stays valid."""
+    days = max(int(config.get("service.survey_valid_days") or 14), 1)
+    if ticket.resolved_at is not None and ticket.resolved_at < timezone.now() - timedelta(
+        days=days
+    ):
+        return
     survey_send(ticket)
 
 

@@ -665,7 +665,11 @@ def ticket_set_status(
     status: TicketStatus | str,
     reason: str = "",
     version: int | None = None,
+    at: datetime | None = None,
 ) -> Ticket:
+    """Move a ticket along ``TRANSITIONS``. ``at`` records a change that happened before now
+    (the history of an imported ticket: its resolution date); it lies between the ticket's
+    raising and now, and the SLA figures, resolved/closed times and the event take it."""
     locked = _lock(actor, ticket, version)
     if status not in TicketStatus.values:
         raise InvalidInput(errors={"status": [_("Unknown status.")]}, code="invalid_status")
@@ -682,6 +686,20 @@ def ticket_set_status(
             code="invalid_transition",
         )
     now = timezone.now()
+    if at is not None:
+        if timezone.is_naive(at):
+            at = timezone.make_aware(at)
+        if at > now + timedelta(minutes=5):
+            raise InvalidInput(
+                errors={"at": [_("A status change cannot lie in the future.")]},
+                code="invalid_datetime",
+            )
+        if at < locked.raised_at:
+            raise InvalidInput(
+                errors={"at": [_("A status change cannot lie before the ticket was raised.")]},
+                code="invalid_datetime",
+            )
+        now = min(at, now)
     before = locked.status
     if before == TicketStatus.WAITING:
         sla.sla_resume(locked, now=now)

@@ -204,6 +204,23 @@ def test_resolving_again_replaces_the_open_link(
     assert surveys.survey_from_token(surveys.survey_token(second)) == second
 
 
+def test_a_resolution_recorded_past_the_survey_time_sends_none(
+    desk: Desk, django_capture_on_commit_callbacks: Any
+) -> None:
+    """An imported ticket resolved 40 days ago: its survey's answering time (14 days) is
+    over, so no survey goes out; one resolved 3 days ago still gets one."""
+    for days, surveyed in ((40, False), (3, True)):
+        ticket = raise_ticket(desk, raised_at=timezone.now() - timedelta(days=days + 1))
+        with django_capture_on_commit_callbacks(execute=True):
+            ticket_services.ticket_set_status(
+                actor=desk.agent,
+                ticket=ticket,
+                status="resolved",
+                at=timezone.now() - timedelta(days=days),
+            )
+        assert Survey.objects.filter(ticket=ticket).exists() is surveyed
+
+
 def test_no_address_no_survey(desk: Desk) -> None:
     ticket = raise_ticket(desk)
     Ticket.objects.filter(pk=ticket.pk).update(requester_email="")

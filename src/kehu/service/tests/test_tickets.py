@@ -151,6 +151,28 @@ def test_transitions_refused(desk: Desk, path: list[str], refused: str, code: st
     assert ticket.version == version
 
 
+def test_a_status_change_recorded_for_an_earlier_moment(desk: Desk) -> None:
+    """``at``: an imported ticket's history — raised and resolved before the import; the SLA
+    figures, the resolved and closed times and the event carry that moment."""
+    raised = timezone.now() - timedelta(days=40)
+    ticket = raise_ticket(desk, raised_at=raised)
+    version = ticket.version
+    for wrong in (raised - timedelta(hours=1), timezone.now() + timedelta(hours=1)):
+        with pytest.raises(InvalidInput) as refused:
+            services.ticket_set_status(actor=desk.agent, ticket=ticket, status="closed", at=wrong)
+        assert "at" in refused.value.errors
+    ticket.refresh_from_db()
+    assert (ticket.version, ticket.status) == (version, TicketStatus.ASSIGNED)
+    done = raised + timedelta(days=2)
+    ticket = services.ticket_set_status(actor=desk.agent, ticket=ticket, status="closed", at=done)
+    assert ticket.resolved_at == ticket.closed_at == done
+    assert ticket.resolution_minutes is not None
+    assert ticket.resolution_minutes < 2 * 24 * 60
+    event = TicketEvent.objects.get(ticket=ticket, kind=TicketEventKind.STATUS)
+    assert (event.at, event.to_status) == (done, TicketStatus.CLOSED)
+    assert ticket.history.first().history_user == desk.agent
+
+
 def test_unknown_status_is_invalid(desk: Desk) -> None:
     ticket = raise_ticket(desk)
     with pytest.raises(InvalidInput):

@@ -33,6 +33,7 @@ IMPORTERS: dict[str, str] = {
     "leads": "kehu.transfer.records.LeadImporter",
     "opportunities": "kehu.transfer.records.OpportunityImporter",
     "followups": "kehu.transfer.records.FollowUpImporter",
+    "tickets": "kehu.transfer.ticket_records.TicketImporter",
 }
 
 
