@@ -69,8 +69,10 @@ from kehu.customers.services.dedup import (
     DedupKeys,
     DuplicateCustomer,
     DuplicateMatch,
+    TurnAnswers,
     duplicate_payload,
     duplicate_suspects,
+    duplicates_in_turn,
     find_duplicates,
 )
 from kehu.customers.services.merge import customer_merge
@@ -100,6 +102,7 @@ __all__ = [
     "NewCustomer",
     "OwnerRule",
     "PreparedCustomer",
+    "TurnAnswers",
     "attachment_add",
     "attachment_delete",
     "check_contact_rules",
@@ -132,6 +135,7 @@ __all__ = [
     "customers_update_batch",
     "duplicate_payload",
     "duplicate_suspects",
+    "duplicates_in_turn",
     "find_duplicates",
     "refresh_search",
     "saved_filter_delete",

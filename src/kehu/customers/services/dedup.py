@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,11 +60,17 @@ class DuplicateCustomer(Conflict):
 
     code = "duplicate"
 
-    def __init__(self, matches: list[DuplicateMatch], *, actor: Any = None) -> None:
+    def __init__(
+        self,
+        matches: list[DuplicateMatch],
+        *,
+        actor: Any = None,
+        visible: Collection[int] | None = None,
+    ) -> None:
         self.matches = matches
         super().__init__(
             _("A customer with the same phone, email, credit code or name already exists."),
-            extra={"matches": duplicate_payload(matches, actor)},
+            extra={"matches": duplicate_payload(matches, actor, visible=visible)},
         )
 
 
@@ -85,13 +91,17 @@ class CustomerHeldByOther(DuplicateCustomer):
         ) % {"owners": owners}
 
 
-def duplicate_payload(matches: Sequence[DuplicateMatch], user: Any) -> list[dict[str, Any]]:
+def duplicate_payload(
+    matches: Sequence[DuplicateMatch], user: Any, *, visible: Collection[int] | None = None
+) -> list[dict[str, Any]]:
     """Matches as the user may see them.
 
-    Out-of-scope matches only say that a match exists and who holds it.
+    Out-of-scope matches only say that a match exists and who holds it. ``visible``: the
+    matched customers the user sees, when a batch read them for all its errors at once.
     """
-    visible: set[int] = set()
-    if user is not None:
+    if user is None:
+        visible = set()
+    elif visible is None:
         visible = set(
             Customer.objects.visible_to(user)
             .filter(pk__in=[m.customer_id for m in matches])
@@ -150,8 +160,19 @@ def find_duplicates(
         found = {k: v for k, v in found.items() if k[0] != exclude_id}
     if not found:
         return []
-    matched = Customer.objects.filter(pk__in={k[0] for k in found}).order_by()
-    rows = {row.pk: row for row in matched.select_related("owner")}
+    return _matches(found, _matched_rows({k[0] for k in found}))
+
+
+def _matched_rows(ids: Collection[int]) -> dict[int, Customer]:
+    matched = Customer.objects.filter(pk__in=ids).order_by()
+    return {row.pk: row for row in matched.select_related("owner")}
+
+
+def _matches(
+    found: dict[tuple[int, str], float], rows: dict[int, Customer]
+) -> list[DuplicateMatch]:
+    """The matches of ``found`` ((customer id, reason): score) in ``find_duplicates``' order:
+    credit code, phone, e-mail, name; the best score first; the oldest customer first."""
     matches = [
         DuplicateMatch(
             customer_id=customer_id,
@@ -274,6 +295,9 @@ class DedupKeys:
     phones: Sequence[str] = ()
     emails: Sequence[str] = ()
     credit_code: str = ""
+    # the name whatever the kind (a person's name has a name key too): what a later row of a
+    # batch meets once this row is written (``duplicates_in_turn``); empty: ``name``
+    written_name: str = ""
 
 
 PREFIXES_PER_QUERY = 200  # OR terms per candidates query (SQLite's expression depth is 1,000)
@@ -356,4 +380,159 @@ def _name_candidates_many(keys: set[str]) -> dict[str, list[str]]:
         Customer.objects.filter(name_key__in=keys).order_by().values_list("name_key", flat=True)
     ):
         found.setdefault(other[:NAME_PREFIX], []).append(other)
+    return found
+
+
+@dataclass
+class TurnAnswers:
+    """``duplicates_in_turn``'s answers: ``rows[:decided]`` are answered, each either with
+    the error ``customer_create`` raises (``duplicates``, by row) or clear (``clear``: no
+    duplicates, the caller writes it); the rows from ``decided`` on are left to
+    ``customer_create``."""
+
+    duplicates: dict[int, DuplicateCustomer]
+    clear: list[int]
+    decided: int
+
+
+def duplicates_in_turn(rows: Sequence[DedupKeys], *, actor: Any) -> TurnAnswers:
+    """What ``customer_create`` (without ``force``) would answer ``rows``, new customers
+    created one by one in this order, each written when it has no duplicates: the same
+    matches, scores, order and masking (``DuplicateCustomer``) as ``find_duplicates``, for a
+    fixed number of queries (one for the contact points, one for the credit codes, one per
+    ``PREFIXES_PER_QUERY`` name prefixes, one for the matched customers, one for their
+    visibility), where ``find_duplicates`` costs up to five per row.
+
+    A row is answered only where the answer is the same for certain: its contact points
+    match fewer contacts than ``find_duplicates`` reads (``CONTACT_MATCHES``), its name
+    prefix has at most ``NAME_CANDIDATES`` rows (so the single check reads them all), its
+    credit code is unused (the single create refuses a used one before the duplicate
+    check) and it does not match an earlier clear row of ``rows`` (not written yet, so its
+    id is unknown). The first row that is not stops the answers (``decided``): the rows
+    from it on depend on what it writes. The caller writes the clear rows before any other
+    customer of the call (nothing else is written between them in the one-by-one order)."""
+    phones = [{p for p in (phone_e164(v) for v in row.phones if v) if p} for row in rows]
+    emails = [{e for e in (email_address(v) for v in row.emails if v) if e} for row in rows]
+    codes = [uscc.compact(row.credit_code) if row.credit_code else "" for row in rows]
+    keys = [company_key(row.name) if row.name else "" for row in rows]
+    all_phones = set().union(*phones) if phones else set()
+    all_emails = set().union(*emails) if emails else set()
+    contacts = _contact_matches(all_phones, all_emails, cap=None)
+    taken_codes = set(
+        Customer.objects.filter(credit_code__in={code for code in codes if code})
+        .order_by()
+        .values_list("credit_code", flat=True)
+    )
+    candidates = _prefix_rows({key[:NAME_PREFIX] for key in keys if key})
+    threshold = float(config.get("customers.duplicate_name_score"))
+    found: dict[int, dict[tuple[int, str], float]] = {}
+    clear: list[int] = []
+    decided = len(rows)
+    # what the clear rows before a row write: their contact points, credit codes, name keys
+    written_points: set[str] = set()
+    written_codes: set[str] = set()
+    written_keys: list[str] = []
+    for index, row in enumerate(rows):
+        phone_set, email_set, code, key = phones[index], emails[index], codes[index], keys[index]
+        if code and (code in taken_codes or code in written_codes):
+            decided = index
+            break
+        if (phone_set | email_set) & written_points:
+            decided = index
+            break
+        hits: dict[tuple[int, str], float] = {}
+        matched_contacts = {
+            contact
+            for contact in contacts
+            if contact[1] in phone_set or contact[2] in phone_set or contact[3] in email_set
+        }
+        if len(matched_contacts) >= CONTACT_MATCHES:
+            decided = index
+            break
+        for customer_id, mobile, work_phone, email in matched_contacts:
+            if mobile in phone_set or work_phone in phone_set:
+                hits[(customer_id, "phone")] = 100.0
+            if email and email in email_set:
+                hits[(customer_id, "email")] = 100.0
+        if key:
+            prefix = key[:NAME_PREFIX]
+            existing = candidates.get(prefix, [])
+            earlier = [other for other in written_keys if other.startswith(prefix)]
+            if len(existing) + len(earlier) > NAME_CANDIDATES or any(
+                other == key or fuzz.ratio(key, other) >= threshold for other in earlier
+            ):
+                decided = index
+                break
+            for customer_id, other_key in existing:
+                score = 100.0 if other_key == key else float(fuzz.ratio(key, other_key))
+                if score >= threshold:
+                    hits[(customer_id, "name")] = round(score, 1)
+        if hits:
+            found[index] = hits
+            continue
+        clear.append(index)
+        written_points |= _written_points(row)
+        if code:
+            written_codes.add(code)
+        written = company_key(row.written_name or row.name)
+        if written:
+            written_keys.append(written)
+    matched = _matched_rows({pk for hits in found.values() for pk, _reason in hits})
+    visible: set[int] = set()
+    if actor is not None and matched:
+        visible = set(
+            Customer.objects.visible_to(actor).filter(pk__in=matched).values_list("pk", flat=True)
+        )
+    duplicates: dict[int, DuplicateCustomer] = {}
+    for index, hits in found.items():
+        matches = _matches(hits, matched)
+        if not matches:  # its matches were deleted meanwhile: it would be written
+            decided = min(decided, index)
+            continue
+        duplicates[index] = DuplicateCustomer(matches, actor=actor, visible=visible)
+    return TurnAnswers(
+        duplicates={i: e for i, e in duplicates.items() if i < decided},
+        clear=[i for i in clear if i < decided],
+        decided=decided,
+    )
+
+
+def _written_points(row: DedupKeys) -> set[str]:
+    """The contact points a written row's contacts hold, as stored and as compared: a later
+    row matching one of them matches the written row."""
+    values = {v for v in (*row.phones, *row.emails) if v}
+    values |= {p for p in (phone_e164(v) for v in row.phones if v) if p}
+    values |= {e for e in (email_address(v) for v in row.emails if v) if e}
+    return values
+
+
+def _prefix_rows(prefixes: set[str]) -> dict[str, list[tuple[int, str]]]:
+    """(id, name key) of the customers whose key starts with each of ``prefixes``: all of
+    them where there are at most ``NAME_CANDIDATES`` (what ``_name_candidates`` reads then),
+    more where there are more (the sign that the single check reads only some). The window
+    ranks by the first ``NAME_PREFIX`` characters, so a shorter prefix (a short name key)
+    collects the rows of every longer one it starts: all of them, or more than the cap."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    ordered = sorted(prefixes)
+    lengths = sorted({len(prefix) for prefix in prefixes})
+    for start in range(0, len(ordered), PREFIXES_PER_QUERY):
+        part = set(ordered[start : start + PREFIXES_PER_QUERY])
+        condition = Q()
+        for prefix in sorted(part):
+            condition |= _key_prefix(prefix)
+        ranked = (
+            Customer.objects.filter(condition)
+            .annotate(
+                rank=Window(
+                    RowNumber(), partition_by=[Substr("name_key", 1, NAME_PREFIX)], order_by="pk"
+                )
+            )
+            .filter(rank__lte=NAME_CANDIDATES + 1)
+            .order_by()
+            .values_list("pk", "name_key")
+        )
+        for pk, other in ranked:
+            for length in lengths:
+                if other[:length] in part:
+                    found.setdefault(other[:length], []).append((pk, other))
     return found

@@ -460,8 +460,9 @@ def _upsert_many(
                     Result.UNCHANGED, hit[1], system=system, external_id=external_id
                 )
         if kind == ExternalKind.CUSTOMER:
-            _create_customers(actor, parsed, outcomes, set(mappings))
+            lookalikes = _create_customers(actor, parsed, outcomes, set(mappings))
             _update_customers(actor, parsed, outcomes, mappings)
+            _create_lookalikes(actor, outcomes, lookalikes)
         for index, item in enumerate(parsed):
             if outcomes[index] is None:
                 assert not isinstance(item, Outcome)
@@ -469,21 +470,25 @@ def _upsert_many(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+Ready = tuple[int, str, str, dict[str, Any], customer_services.PreparedCustomer]
+
+
 def _create_customers(
     actor: User,
     parsed: Sequence[Parsed | Outcome],
     outcomes: list[Outcome | None],
     mapped: set[tuple[str, str]],
-) -> None:
+) -> list[Ready]:
     """The call's new customers, written together (``customers_create_bulk``: a fixed
     number of statements for the batch) through ``customer_create``'s rules: each record is
     checked as ``customer_prepare`` checks a single create (its errors are its outcome), the
     batch's duplicates are looked up at once (``duplicate_suspects``), and the mappings are
     inserted together. A record is left to the single path (``_write``, after the batch, in
     order) when anything makes it special: an external id already mapped or repeated in the
-    call, ``kehu_id``, ``force``, more than one contact, a possible duplicate. Fills
-    ``outcomes`` of the records it wrote or refused. ``mapped``: the call's references that
-    had a mapping when the call began."""
+    call, ``kehu_id``, ``force``, more than one contact. Fills ``outcomes`` of the records it
+    wrote or refused, and returns the possible duplicates (look-alikes) for
+    ``_create_lookalikes``. ``mapped``: the call's references that had a mapping when the
+    call began."""
     seen: set[tuple[str, str]] = set()
     chosen: list[tuple[int, str, str, dict[str, Any]]] = []
     for index, item in enumerate(parsed):
@@ -503,10 +508,10 @@ def _create_customers(
         ):
             chosen.append((index, system, external_id, data))
     if not chosen:
-        return
+        return []
     owners = customer_services.OwnerRule(actor)
     lookups = customer_services.Lookups()
-    ready: list[tuple[int, str, str, dict[str, Any], customer_services.PreparedCustomer]] = []
+    ready: list[Ready] = []
     for index, system, external_id, data in chosen:
         fields, tags, _force = _customer_data(data)
         if data.get("owner_id") is not None:
@@ -530,6 +535,46 @@ def _create_customers(
         [_dedup_keys(prepared) for *_head, prepared in ready]
     )
     batch = [entry for entry, suspect in zip(ready, suspects, strict=True) if not suspect]
+    _write_new(actor, batch, outcomes)
+    return [entry for entry, suspect in zip(ready, suspects, strict=True) if suspect]
+
+
+def _create_lookalikes(
+    actor: User, outcomes: list[Outcome | None], lookalikes: list[Ready]
+) -> None:
+    """The look-alikes of the create batch, answered as the single path would answer them
+    after the batches (``customer_create``: a ``409 duplicate`` with the matches, or the
+    customer when the suspicion was false), for the whole call at once
+    (``duplicates_in_turn``): the errors are their outcomes, the clear ones are written
+    together. Only the look-alikes before the first record left to the single path: what
+    that one writes may change the answers of the records after it. The rest, and any
+    ``duplicates_in_turn`` leaves undecided, go through the single path as before."""
+    if not lookalikes:
+        return
+    waiting = {entry[0] for entry in lookalikes}
+    first = next(
+        (
+            index
+            for index, outcome in enumerate(outcomes)
+            if outcome is None and index not in waiting
+        ),
+        len(outcomes),
+    )
+    turn = [entry for entry in lookalikes if entry[0] < first]
+    if not turn:
+        return
+    answers = customer_services.duplicates_in_turn(
+        [_dedup_keys(prepared) for *_head, prepared in turn], actor=actor
+    )
+    for position, error in answers.duplicates.items():
+        index, system, external_id, _data, _prepared = turn[position]
+        outcomes[index] = Outcome(Result.ERROR, None, error, system=system, external_id=external_id)
+    _write_new(actor, [turn[position] for position in answers.clear], outcomes)
+
+
+def _write_new(actor: User, batch: list[Ready], outcomes: list[Outcome | None]) -> None:
+    """Write checked new customers and their mappings together, and fill their outcomes;
+    on a clash with a concurrent writer, none (they go one by one then)."""
     if not batch:
         return
     try:
@@ -671,6 +716,7 @@ def _dedup_keys(prepared: customer_services.PreparedCustomer) -> customer_servic
         phones=[c[f] for c in contacts for f in ("mobile", "work_phone") if c.get(f)],
         emails=[c["email"] for c in contacts if c.get("email")],
         credit_code=customer.credit_code or "",
+        written_name=customer.name,
     )
 
 
