@@ -348,8 +348,10 @@ def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
         seen_points |= points
         if code:
             seen_points.add(f"c:{code}")
-        if key:
-            seen_keys.setdefault(key[:NAME_PREFIX], []).append(key)
+        # a person's row has no name to check, but once written its name meets later rows
+        written = company_key(rows[index].written_name) if rows[index].written_name else key
+        if written:
+            seen_keys.setdefault(written[:NAME_PREFIX], []).append(written)
     return suspects
 
 

@@ -135,3 +135,14 @@ def test_more_contacts_than_the_single_check_reads_are_left_to_it(org: Organisat
     many = DedupKeys(name="衢州柯城木业有限公司", phones=["13900000001"])
     answers = services.duplicates_in_turn([few, many], actor=org.admin)
     assert (answers.clear, answers.duplicates, answers.decided) == ([0], {}, 1)
+
+
+def test_suspects_meet_an_earlier_persons_name(org: Organisation) -> None:
+    """A person's row has no name to check, but once the batch writes it, a later company of
+    that name is its duplicate (as the single create finds it): a suspect."""
+    rows = [
+        DedupKeys(name="", written_name="张伟明"),  # an individual customer
+        DedupKeys(name="张伟明"),
+        DedupKeys(name="无关联的贸易有限公司"),
+    ]
+    assert services.duplicate_suspects(rows) == [False, True, False]
