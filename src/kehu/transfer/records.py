@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.core.errors import InvalidInput, KehuError, NotFound
 from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer
@@ -699,6 +700,12 @@ class ContactImporter(CustomerRecordImporter):
 
     def _describe(self, row: RowResult) -> str:
         return f"{row.values['customer']} · {row.values['contact_name']}"
+
+    def _write(self, plans: list[Planned]) -> None:
+        """The custom-field definitions read once for the batch, as the API's bulk upsert
+        does, not once per contact (``custom_fields.pinned``)."""
+        with custom_fields.pinned():
+            super()._write(plans)
 
     def _hide_out_of_scope(self, start: int) -> None:
         """Contacts have no scope of their own: they are seen with their customer."""
