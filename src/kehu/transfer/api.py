@@ -80,7 +80,9 @@ class RunIn(Schema):
 
 class MappingIn(Schema):
     name: str
-    kind: Literal["customers", "leads", "opportunities", "followups", "tickets"] = "customers"
+    kind: Literal["customers", "contacts", "leads", "opportunities", "followups", "tickets"] = (
+        "customers"
+    )
     columns: dict[str, str]
 
 
@@ -137,7 +139,8 @@ def create_import(
     request: AuthedRequest,
     file: UploadedFile = File(...),  # noqa: B008
     kind: str = Form(
-        "customers", description="customers, leads, opportunities, followups or tickets"
+        "customers",
+        description="customers, contacts, leads, opportunities, followups or tickets",
     ),
     encoding: str = Form(""),
     mapping: str = Form(""),

@@ -76,6 +76,21 @@ def _instructions(kind: str) -> list[str]:
             _("Amounts: 200000, 20万 or ¥200,000."),
             *common,
         ]
+    if kind == "contacts":
+        return [
+            _("Fill in the first sheet, one row per contact; keep the header row."),
+            customer_reference,
+            _(
+                "Columns marked * are required, and so are the fields an administrator made "
+                "required for contacts (by default a mobile, a work phone or an e-mail). A "
+                "contact of the same customer with the same mobile or e-mail is a duplicate."
+            ),
+            _(
+                "By default a mobile beside a work phone needs its reason (手机号说明). "
+                "Gender: 先生 or 女士. Decision maker and primary contact: 是 or 否."
+            ),
+            *common,
+        ]
     if kind == "followups":
         return [
             _("Fill in the first sheet, one row per follow-up; keep the header row."),

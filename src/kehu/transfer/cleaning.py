@@ -564,6 +564,7 @@ class Cleaner:
             if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE:
                 # A landline in the mobile column: keep it as the work phone.
                 values["contact_work_phone"] = values.pop("contact_mobile")
+                result.filled[result.filled.index("contact_mobile")] = "contact_work_phone"
         if self.kind == "customers":
             self._entry_rules(result, indexes, headers)
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-IMPORT_KINDS = ["customers", "leads", "opportunities", "followups", "tickets"]
+IMPORT_KINDS = ["customers", "contacts", "leads", "opportunities", "followups", "tickets"]
 EXPORT_KINDS = ["customers", "contacts", "leads", "opportunities", "followups"]
 
 

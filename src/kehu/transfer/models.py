@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ImportKind(models.TextChoices):
     CUSTOMERS = "customers", _("Customers with contacts")
+    CONTACTS = "contacts", _("Contacts of existing customers")
     LEADS = "leads", _("Leads")
     OPPORTUNITIES = "opportunities", _("Opportunities")
     FOLLOWUPS = "followups", _("Follow-ups")

@@ -1,12 +1,13 @@
-"""Imports of leads, opportunities and follow-ups: the customer import's pipeline (read, map,
-clean, batches with a resume point, progress, cancel, reports) with each app's own duplicate
-rule, and every write made through that app's services.
+"""Imports of leads, opportunities, follow-ups and contacts: the customer import's pipeline
+(read, map, clean, batches with a resume point, progress, cancel, reports) with each app's own
+duplicate rule, and every write made through that app's services.
 
-Writes go row by row through ``leads.services``, ``opportunities.services`` and
-``followups.services`` (numbering, history with ``stamp``, events, SLA deadlines, stage
-history, the customer's last contact, next-step tasks …), each row in its own savepoint: a row
-a service refuses becomes a row error naming the column, and nothing of it is kept. The
-look-ups around the writes (customers, contacts, duplicates) are a few queries per batch.
+Writes go row by row through ``leads.services``, ``opportunities.services``,
+``followups.services`` and the customers app's contact services (numbering, history with
+``stamp``, events, SLA deadlines, stage history, the customer's last contact, next-step tasks,
+the primary contact …), each row in its own savepoint: a row a service refuses becomes a row
+error naming the column, and nothing of it is kept. The look-ups around the writes
+(customers, contacts, duplicates) are a few queries per batch.
 
 The dry run runs the same service calls inside a transaction that is rolled back, so its
 counts and row errors are the import's.
@@ -25,7 +26,9 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from kehu.accounts.models import User
+from kehu.core import custom_fields
 from kehu.core.errors import InvalidInput, KehuError, NotFound
+from kehu.customers import services as customer_services
 from kehu.customers.models import Contact, Customer
 from kehu.customers.normalize import company_key
 from kehu.followups import services as followup_services
@@ -36,8 +39,9 @@ from kehu.opportunities import services as opportunity_services
 from kehu.opportunities.models import Opportunity, Stage, StageKind
 from kehu.transfer.cleaning import RowResult
 from kehu.transfer.engine import Importer, Planned
+from kehu.transfer.engine import common as engine_common
 from kehu.transfer.engine import importer as engine_importer
-from kehu.transfer.models import ImportRecord
+from kehu.transfer.models import ImportRecord, OnDuplicate
 
 UPDATE_ACTIONS = ("update", "merge")
 
@@ -642,3 +646,131 @@ class FollowUpImporter(CustomerRecordImporter):
 
     def _update(self, values: dict[str, Any], target: int) -> int:
         raise InvalidInput(_("Follow-ups are not edited after they are logged."))
+
+
+# --- contacts of existing customers -----------------------------------------------------------
+# import field → the contact's field (the customer import's contact columns, and the others)
+CONTACT_DATA = {
+    **engine_common.CONTACT_KEYS,
+    "contact_gender": "gender",
+    "contact_is_primary": "is_primary",
+    "contact_notes": "notes",
+}
+
+
+class ContactImporter(CustomerRecordImporter):
+    """Contacts added to existing customers, named like the follow-ups' and deals' customers;
+    a duplicate is a contact of the same customer with the same mobile or e-mail. Writes go
+    through ``contact_create`` / ``contact_update`` (the customer's edit rights, the entry
+    rules, custom fields, the primary contact, history), as the customer page's contact form."""
+
+    error_fields = {target: key for key, target in CONTACT_DATA.items()}
+    identity_field = "customer"
+    fallback_field = "contact_name"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.model = Contact
+        super().__init__(*args, **kwargs)
+
+    def _keys(self, row: RowResult) -> list[str]:
+        values = row.values
+        keys = []
+        if values.get("contact_mobile"):
+            keys.append(f"p:{values['customer_id']}:{values['contact_mobile']}")
+        if values.get("contact_email"):
+            keys.append(f"e:{values['customer_id']}:{values['contact_email'].lower()}")
+        return keys
+
+    def _existing(self, rows: list[RowResult]) -> dict[str, set[int]]:
+        found: dict[str, set[int]] = defaultdict(set)
+        phones = {row.values["contact_mobile"] for row in rows if row.values.get("contact_mobile")}
+        emails = {row.values["contact_email"] for row in rows if row.values.get("contact_email")}
+        if not phones and not emails:
+            return found
+        matches = Contact.objects.filter(
+            Q(mobile__in=phones) | Q(email__in=emails),
+            customer_id__in={row.values["customer_id"] for row in rows},
+        ).values_list("pk", "customer_id", "mobile", "email")
+        for pk, customer_id, mobile, email in matches:
+            if mobile in phones:
+                found[f"p:{customer_id}:{mobile}"].add(pk)
+            if email and email in emails:
+                found[f"e:{customer_id}:{email.lower()}"].add(pk)
+        return found
+
+    def _describe(self, row: RowResult) -> str:
+        return f"{row.values['customer']} · {row.values['contact_name']}"
+
+    def _write(self, plans: list[Planned]) -> None:
+        """The custom-field definitions read once for the batch, as the API's bulk upsert
+        does, not once per contact (``custom_fields.pinned``)."""
+        with custom_fields.pinned():
+            super()._write(plans)
+
+    def _hide_out_of_scope(self, start: int) -> None:
+        """Contacts have no scope of their own: they are seen with their customer."""
+        listed = self.listed_duplicates[start:]
+        ids = {pk for item in listed for pk in item["existing"]}
+        if not ids:
+            return
+        visible = set(
+            Contact.objects.filter(
+                pk__in=ids, customer__in=Customer.objects.visible_to(self.actor)
+            ).values_list("pk", flat=True)
+        )
+        for item in listed:
+            hidden = [pk for pk in item["existing"] if pk not in visible]
+            item["existing"] = [pk for pk in item["existing"] if pk in visible]
+            item["hidden"] = len(hidden)
+
+    @staticmethod
+    def _data(values: dict[str, Any]) -> dict[str, Any]:
+        data = {target: values[key] for key, target in CONTACT_DATA.items() if key in values}
+        custom = engine_importer.custom_values(values)
+        if custom:
+            data["custom"] = custom
+        return data
+
+    def _create(self, values: dict[str, Any]) -> int:
+        data = self._data(values)
+        # the channel carries custom values: the required ones apply, as in the API
+        data.setdefault("custom", {})
+        try:
+            contact = customer_services.contact_create(
+                actor=self.actor,
+                customer=self.customers[values["customer_id"]],
+                data=data,
+                # "create anyway" also adds a phone or e-mail another customer holds, as the
+                # contact form's "save anyway"
+                force=self.job.on_duplicate == OnDuplicate.CREATE,
+            )
+        except customer_services.DuplicateCustomer as error:
+            raise InvalidInput(errors=self._held_elsewhere(error, values)) from error
+        return int(contact.pk)
+
+    @staticmethod
+    def _held_elsewhere(
+        error: customer_services.DuplicateCustomer, values: dict[str, Any]
+    ) -> dict[str, list[str]]:
+        """The contact form's duplicate warning, on the column of the value another customer
+        holds."""
+        message = _(
+            "already belongs to a contact of another customer; choose “Create anyway” for "
+            "duplicates to add it all the same."
+        )
+        reasons = {match.reason for match in error.matches}
+        fields = [name for name in ("mobile", "work_phone") if values.get(f"contact_{name}")]
+        fields = fields[:1] if "phone" in reasons else []
+        if "email" in reasons or not fields:
+            fields.append("email")
+        return {name: [message] for name in fields}
+
+    def _update(self, values: dict[str, Any], target: int) -> int:
+        """Only the file's columns change; the others keep their values."""
+        contact = Contact.objects.filter(pk=target).first()
+        if contact is None:
+            raise NotFound("contact")
+        contact = customer_services.contact_update(
+            actor=self.actor, contact=contact, changes=self._data(values), reason=self.reason
+        )
+        return int(contact.pk)

@@ -268,7 +268,16 @@ def sample_rows(
 
 # --- leads, opportunities, follow-ups ---------------------------------------------------------
 # import field → model attribute, where they differ
-RECORD_ATTRIBUTES = {"leads": {"owner": "assignee"}}
+RECORD_ATTRIBUTES = {
+    "leads": {"owner": "assignee"},
+    "contacts": {
+        **CONTACT_FIELD,
+        "contact_gender": "gender",
+        "contact_is_primary": "is_primary",
+        "contact_mobile_reason": "mobile_reason",
+        "contact_notes": "notes",
+    },
+}
 RECORD_LINKS = {
     "leads": "/leads/{id}/",
     "opportunities": "/opportunities/{id}/",
@@ -278,6 +287,7 @@ RECORD_LINKS = {
 
 def record_model(kind: str) -> type[models.Model]:
     models_of: dict[str, type[models.Model]] = {
+        "contacts": Contact,
         "leads": Lead,
         "opportunities": Opportunity,
         "followups": FollowUp,
@@ -338,7 +348,7 @@ def _record_display(record: Any, key: str, kind: str) -> str:
         return ""
     if hasattr(record, f"get_{name}_display"):
         return str(getattr(record, f"get_{name}_display")())
-    if key == "mobile":
+    if name in ("mobile", "work_phone"):
         return str(phone_display(value))
     if isinstance(value, datetime):  # 跟进时间, a ticket's creation and resolution
         return f"{timezone.localtime(value):%Y-%m-%d %H:%M}"
@@ -363,6 +373,8 @@ def _record_same(cleaner: Cleaner, spec: FieldSpec, raw: str, record: Any, kind:
         return raw == contact.name or (
             bool(contact.mobile) and contact.mobile in (raw, f"+86{raw}")
         )
+    if spec.key == "contact_mobile" and kind == "contacts":
+        return cleaned in (record.mobile, record.work_phone)  # a landline is the work phone
     stored = _record_value(record, spec.key, kind)
     return bool(cleaned == stored) or str(cleaned) == str(stored)
 

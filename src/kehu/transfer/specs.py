@@ -8,7 +8,7 @@ ignores case, width, spaces, punctuation and a trailing ``*``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from django.utils.functional import Promise
@@ -1007,8 +1007,76 @@ TICKET_FIELDS: tuple[FieldSpec, ...] = (
     ),
 )
 
+# --- contacts of existing customers ------------------------------------------------------------
+GENDER_CHOICES = {
+    "m": ("先生", "男", "男士", "mr", "mr.", "male", "m"),
+    "f": ("女士", "女", "小姐", "ms", "ms.", "mrs", "female", "f"),
+}
+
+
+def _contact_spec(key: str, **changes: Any) -> FieldSpec:
+    """A contact column of the customer import, as a column of the contacts import."""
+    spec = next(spec for spec in CUSTOMER_FIELDS if spec.key == key)
+    return replace(spec, group="record", **changes)
+
+
+CONTACT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "customer",
+        _("Customer"),
+        "客户",
+        "Customer",
+        type="customer",
+        required=True,
+        # business-card apps and old CRMs name the contact's company
+        synonyms=(*CUSTOMER_REFERENCE_SYNONYMS, "公司", "单位", "单位名称", "工作单位", "所属公司"),
+        example="上海华瑞精密机械有限公司",
+        group="record",
+    ),
+    _contact_spec("contact_name", required=True),
+    FieldSpec(
+        "contact_gender",
+        _("Form of address"),
+        "性别",
+        "Gender",
+        type="choice",
+        max_length=1,
+        choices=GENDER_CHOICES,
+        synonyms=("称呼", "先生/女士", "sex", "salutation"),
+        example="先生",
+        group="record",
+    ),
+    _contact_spec("contact_title"),
+    _contact_spec("contact_mobile"),
+    _contact_spec("contact_work_phone"),
+    _contact_spec("contact_email"),
+    _contact_spec("contact_wechat"),
+    _contact_spec("contact_is_decision_maker"),
+    FieldSpec(
+        "contact_is_primary",
+        _("Primary contact"),
+        "主要联系人",
+        "Primary",
+        type="bool",
+        synonyms=("是否主要联系人", "首要联系人", "primary contact"),
+        example="否",
+        group="record",
+    ),
+    _contact_spec("contact_mobile_reason"),
+    FieldSpec(
+        "contact_notes",
+        _("Notes"),
+        "备注",
+        "Notes",
+        max_length=1000,
+        synonyms=("说明", "联系人备注", "remark", "remarks", "comment", "comments"),
+        group="record",
+    ),
+)
+
 KINDS: dict[str, tuple[FieldSpec, ...]] = {
     "customers": CUSTOMER_FIELDS,
+    "contacts": CONTACT_FIELDS,
     "leads": LEAD_FIELDS,
     "opportunities": OPPORTUNITY_FIELDS,
     "followups": FOLLOWUP_FIELDS,
@@ -1019,6 +1087,7 @@ KINDS: dict[str, tuple[FieldSpec, ...]] = {
 # The import kinds whose records have custom fields (自定义字段), and their record kind.
 CUSTOM_KINDS = {
     "customers": "customer",
+    "contacts": "contact",
     "leads": "lead",
     "opportunities": "opportunity",
     "tickets": "ticket",

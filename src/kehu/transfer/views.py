@@ -34,6 +34,11 @@ RECORD_LINKS: dict[str, dict[str, Any]] = {
         "record_noun": gettext_lazy("customer"),
         "record_heading": gettext_lazy("Customer name"),
     },
+    "contacts": {
+        "record_path": "",  # a contact has no page of its own; its customer's page lists it
+        "record_noun": gettext_lazy("contact"),
+        "record_heading": gettext_lazy("Contact"),
+    },
     "leads": {
         "record_path": "/leads/",
         "record_noun": gettext_lazy("lead"),

@@ -30,6 +30,7 @@ IMPORT_YOUNG_OBJECTS = 50_000  # see import_garbage_collection
 # progress, cancel), each kind with its own dedup (``_plan``) and writes (``_write``).
 IMPORTERS: dict[str, str] = {
     "customers": "kehu.transfer.engine.Importer",
+    "contacts": "kehu.transfer.records.ContactImporter",
     "leads": "kehu.transfer.records.LeadImporter",
     "opportunities": "kehu.transfer.records.OpportunityImporter",
     "followups": "kehu.transfer.records.FollowUpImporter",
