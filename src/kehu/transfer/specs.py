@@ -469,6 +469,18 @@ CUSTOMER_REFERENCE_SYNONYMS = (
     "company",
     "account",
 )
+# The column that names a record's customer (number, credit code or exact name, in scope)
+CUSTOMER_REFERENCE = FieldSpec(
+    "customer",
+    _("Customer"),
+    "客户",
+    "Customer",
+    type="customer",
+    required=True,
+    synonyms=CUSTOMER_REFERENCE_SYNONYMS,
+    example="上海华瑞精密机械有限公司",
+    group="record",
+)
 
 
 def _owner(zh: str, en: str, *synonyms: str) -> FieldSpec:
@@ -639,17 +651,7 @@ OPPORTUNITY_FIELDS: tuple[FieldSpec, ...] = (
         example="2024年CRM系统采购",
         group="record",
     ),
-    FieldSpec(
-        "customer",
-        _("Customer"),
-        "客户",
-        "Customer",
-        type="customer",
-        required=True,
-        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
-        example="上海华瑞精密机械有限公司",
-        group="record",
-    ),
+    CUSTOMER_REFERENCE,
     FieldSpec(
         "stage",
         _("Stage"),
@@ -725,17 +727,7 @@ OPPORTUNITY_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 FOLLOWUP_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "customer",
-        _("Customer"),
-        "客户",
-        "Customer",
-        type="customer",
-        required=True,
-        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
-        example="上海华瑞精密机械有限公司",
-        group="record",
-    ),
+    CUSTOMER_REFERENCE,
     FieldSpec(
         "occurred_at",
         _("Follow-up time"),
@@ -869,17 +861,7 @@ TICKET_STATUS_CHOICES = {
 }
 
 TICKET_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "customer",
-        _("Customer"),
-        "客户",
-        "Customer",
-        type="customer",
-        required=True,
-        synonyms=CUSTOMER_REFERENCE_SYNONYMS,
-        example="上海华瑞精密机械有限公司",
-        group="record",
-    ),
+    CUSTOMER_REFERENCE,
     FieldSpec(
         "subject",
         pgettext_lazy("ticket import", "Subject"),
@@ -1021,17 +1003,10 @@ def _contact_spec(key: str, **changes: Any) -> FieldSpec:
 
 
 CONTACT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "customer",
-        _("Customer"),
-        "客户",
-        "Customer",
-        type="customer",
-        required=True,
-        # business-card apps and old CRMs name the contact's company
+    # business-card apps and old CRMs name the contact's company
+    replace(
+        CUSTOMER_REFERENCE,
         synonyms=(*CUSTOMER_REFERENCE_SYNONYMS, "公司", "单位", "单位名称", "工作单位", "所属公司"),
-        example="上海华瑞精密机械有限公司",
-        group="record",
     ),
     _contact_spec("contact_name", required=True),
     FieldSpec(
