@@ -303,6 +303,18 @@ class DedupKeys:
 PREFIXES_PER_QUERY = 200  # OR terms per candidates query (SQLite's expression depth is 1,000)
 
 
+def _batch_keys(
+    rows: Sequence[DedupKeys],
+) -> tuple[list[set[str]], list[set[str]], list[str], list[str]]:
+    """Per row, as the single check compares them: its phones (E.164), e-mails, compact
+    credit code and name key."""
+    phones = [{p for p in (phone_e164(v) for v in row.phones if v) if p} for row in rows]
+    emails = [{e for e in (email_address(v) for v in row.emails if v) if e} for row in rows]
+    codes = [uscc.compact(row.credit_code) if row.credit_code else "" for row in rows]
+    keys = [company_key(row.name) if row.name else "" for row in rows]
+    return phones, emails, codes, keys
+
+
 def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
     """Per row, whether it may duplicate an existing customer or an earlier row of the
     batch: a fixed number of queries for the whole batch (one per column of contact points,
@@ -314,10 +326,7 @@ def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
     as there). A batch writes the other rows together and sends each suspect through the
     single create, which answers the very error (or, for a match with an earlier row of the
     batch, finds it once that row is written)."""
-    phones = [{p for p in (phone_e164(v) for v in row.phones if v) if p} for row in rows]
-    emails = [{e for e in (email_address(v) for v in row.emails if v) if e} for row in rows]
-    codes = [uscc.compact(row.credit_code) if row.credit_code else "" for row in rows]
-    keys = [company_key(row.name) if row.name else "" for row in rows]
+    phones, emails, codes, keys = _batch_keys(rows)
     all_phones = set().union(*phones) if phones else set()
     all_emails = set().union(*emails) if emails else set()
     taken_points: set[str] = set()
@@ -413,10 +422,7 @@ def duplicates_in_turn(rows: Sequence[DedupKeys], *, actor: Any) -> TurnAnswers:
     id is unknown). The first row that is not stops the answers (``decided``): the rows
     from it on depend on what it writes. The caller writes the clear rows before any other
     customer of the call (nothing else is written between them in the one-by-one order)."""
-    phones = [{p for p in (phone_e164(v) for v in row.phones if v) if p} for row in rows]
-    emails = [{e for e in (email_address(v) for v in row.emails if v) if e} for row in rows]
-    codes = [uscc.compact(row.credit_code) if row.credit_code else "" for row in rows]
-    keys = [company_key(row.name) if row.name else "" for row in rows]
+    phones, emails, codes, keys = _batch_keys(rows)
     all_phones = set().union(*phones) if phones else set()
     all_emails = set().union(*emails) if emails else set()
     contacts = _contact_matches(all_phones, all_emails, cap=None)
