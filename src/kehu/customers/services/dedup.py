@@ -364,6 +364,25 @@ def duplicate_suspects(rows: Sequence[DedupKeys]) -> list[bool]:
     return suspects
 
 
+def _ranked_by_prefix(prefixes: Sequence[str], cap: int) -> Any:
+    """(id, name key) of the first ``cap`` customers (by id) of each ``NAME_PREFIX``-long
+    start of the keys beginning with one of ``prefixes``: one query, a window ranks them."""
+    condition = Q()
+    for prefix in prefixes:
+        condition |= _key_prefix(prefix)
+    return (
+        Customer.objects.filter(condition)
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[Substr("name_key", 1, NAME_PREFIX)], order_by="pk"
+            )
+        )
+        .filter(rank__lte=cap)
+        .order_by()
+        .values_list("pk", "name_key")
+    )
+
+
 def _name_candidates_many(keys: set[str]) -> dict[str, list[str]]:
     """The name keys ``_name_candidates`` reads for each of ``keys``, by prefix: up to
     ``NAME_CANDIDATES`` rows per prefix (a window ranks them), plus the rows of the exact keys."""
@@ -371,21 +390,7 @@ def _name_candidates_many(keys: set[str]) -> dict[str, list[str]]:
     prefixes = sorted({key[:NAME_PREFIX] for key in keys})
     for start in range(0, len(prefixes), PREFIXES_PER_QUERY):
         part = prefixes[start : start + PREFIXES_PER_QUERY]
-        condition = Q()
-        for prefix in part:
-            condition |= _key_prefix(prefix)
-        ranked = (
-            Customer.objects.filter(condition)
-            .annotate(
-                rank=Window(
-                    RowNumber(), partition_by=[Substr("name_key", 1, NAME_PREFIX)], order_by="pk"
-                )
-            )
-            .filter(rank__lte=NAME_CANDIDATES)
-            .order_by()
-            .values_list("name_key", flat=True)
-        )
-        for other in ranked:
+        for _pk, other in _ranked_by_prefix(part, NAME_CANDIDATES):
             found.setdefault(other[:NAME_PREFIX], []).append(other)
     for other in (
         Customer.objects.filter(name_key__in=keys).order_by().values_list("name_key", flat=True)
@@ -525,21 +530,7 @@ def _prefix_rows(prefixes: set[str]) -> dict[str, list[tuple[int, str]]]:
     lengths = sorted({len(prefix) for prefix in prefixes})
     for start in range(0, len(ordered), PREFIXES_PER_QUERY):
         part = set(ordered[start : start + PREFIXES_PER_QUERY])
-        condition = Q()
-        for prefix in sorted(part):
-            condition |= _key_prefix(prefix)
-        ranked = (
-            Customer.objects.filter(condition)
-            .annotate(
-                rank=Window(
-                    RowNumber(), partition_by=[Substr("name_key", 1, NAME_PREFIX)], order_by="pk"
-                )
-            )
-            .filter(rank__lte=NAME_CANDIDATES + 1)
-            .order_by()
-            .values_list("pk", "name_key")
-        )
-        for pk, other in ranked:
+        for pk, other in _ranked_by_prefix(sorted(part), NAME_CANDIDATES + 1):
             for length in lengths:
                 if other[:length] in part:
                     found.setdefault(other[:length], []).append((pk, other))
